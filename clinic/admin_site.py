@@ -1,0 +1,20 @@
+"""The admin site: catalog, resources, users and the audit tables, for clinic admins."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+
+class ClinicAdminSite(admin.AdminSite):
+    site_header = _("Clinic administration")
+    site_title = _("Clinic administration")
+
+    def has_permission(self, request) -> bool:
+        """Staff status alone is not enough: the clinic admin role (or superuser) is."""
+        from . import roles
+
+        user = request.user
+        return bool(
+            user.is_active
+            and user.is_staff
+            and (user.is_superuser or roles.has_role(user, roles.CLINIC_ADMIN))
+        )

@@ -1,0 +1,28 @@
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles_after_migrate(sender, **kwargs) -> None:
+    # post_migrate is sent once per app, in order; the permissions of every app
+    # exist once the last one's has been sent.
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return
+    from .roles import sync_role_permissions
+
+    sync_role_permissions()
+
+
+class ClinicConfig(AppConfig):
+    name = "clinic"
+    verbose_name = "Clinic plumbing"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import checks, sessions, two_factor  # noqa: F401 (checks registers itself)
+
+        post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="clinic-sync-role-perms")
+        user_logged_in.connect(sessions.start_session, dispatch_uid="clinic-session-start")
+        user_logged_in.connect(
+            two_factor.remember_enrolment, dispatch_uid="clinic-two-factor-enrolment"
+        )

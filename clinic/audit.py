@@ -1,0 +1,16 @@
+"""Audit of reads. Writes are recorded by django-auditlog on the models themselves."""
+
+from django.http import HttpRequest
+
+from .models import ReadAccess
+
+
+def record_read(request: HttpRequest, obj) -> None:
+    """Record that the current user saw `obj` (its type and id only)."""
+    ReadAccess.objects.create(
+        user=request.user,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        view_name=getattr(request.resolver_match, "view_name", "") or "",
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )

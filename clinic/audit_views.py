@@ -1,0 +1,213 @@
+"""The audit page (clinic admins only): writes, reads and emergency accesses.
+
+Read-only by construction: these views only list and export. The rows show who,
+what (type and id), when and from where, and for changes the names of the fields
+that changed, never their values (those are patient data).
+"""
+
+import csv
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+
+from auditlog.models import LogEntry
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from . import roles
+from .models import EmergencyAccess, ReadAccess
+
+PAGE_SIZE = 50
+KINDS = {
+    "changes": gettext_lazy("Changes"),
+    "reads": gettext_lazy("Reads"),
+    "emergency": gettext_lazy("Emergency access"),
+}
+ACTIONS = {
+    LogEntry.Action.CREATE: gettext_lazy("created"),
+    LogEntry.Action.UPDATE: gettext_lazy("changed"),
+    LogEntry.Action.DELETE: gettext_lazy("deleted"),
+    LogEntry.Action.ACCESS: gettext_lazy("accessed"),
+}
+
+
+class AuditFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Show"), choices=list(KINDS.items()), required=False
+    )
+    user = forms.CharField(label=gettext_lazy("Username"), max_length=150, required=False)
+    object_type = forms.CharField(
+        label=gettext_lazy("Record type"),
+        max_length=64,
+        required=False,
+        help_text=gettext_lazy('For example "patients.patient" or "procedures.testresult".'),
+    )
+    object_id = forms.CharField(label=gettext_lazy("Record id"), max_length=64, required=False)
+    date_from = forms.DateField(
+        label=gettext_lazy("From (date)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("To (date, inclusive)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            self.add_error("date_to", _("The end date is before the start date."))
+        for name in ("user", "object_type", "object_id"):
+            if "\x00" in (data.get(name) or ""):
+                self.add_error(name, _("Remove the control characters."))
+        return data
+
+
+def _day_start(day):
+    """Midnight of a clinic date, as an aware datetime (TIME_ZONE is the clinic's)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def filtered(kind: str, data: dict) -> QuerySet:
+    """The rows of `kind` matching the filter form's cleaned data, newest first."""
+    if kind == "changes":
+        rows = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp")
+        user_field, at_field = "actor__username", "timestamp"
+        if data.get("object_type"):
+            app_label, _dot, model = data["object_type"].lower().partition(".")
+            rows = rows.filter(content_type__app_label=app_label, content_type__model=model)
+        if data.get("object_id"):
+            rows = rows.filter(object_pk=data["object_id"])
+    else:
+        model = ReadAccess if kind == "reads" else EmergencyAccess
+        rows = model.objects.select_related("user").order_by("-at")
+        user_field, at_field = "user__username", "at"
+        if data.get("object_type"):
+            rows = rows.filter(object_type=data["object_type"].lower())
+        if data.get("object_id"):
+            rows = rows.filter(object_id=data["object_id"])
+    if data.get("user"):
+        rows = rows.filter(**{user_field: data["user"]})
+    if data.get("date_from"):
+        rows = rows.filter(**{f"{at_field}__gte": _day_start(data["date_from"])})
+    if data.get("date_to"):
+        rows = rows.filter(**{f"{at_field}__lt": _day_start(data["date_to"] + timedelta(days=1))})
+    return rows
+
+
+def as_row(kind: str, entry) -> dict:
+    """One audit row for the page and the CSV: never a value of patient data."""
+    if kind == "changes":
+        changes = entry.changes if isinstance(entry.changes, dict) else {}
+        return {
+            "at": entry.timestamp,
+            "user": entry.actor.username if entry.actor_id else _("(system)"),
+            "action": str(ACTIONS.get(entry.action, entry.action)),
+            "object_type": f"{entry.content_type.app_label}.{entry.content_type.model}",
+            "object_id": entry.object_pk,
+            "detail": ", ".join(sorted(changes)),
+            "ip_address": entry.remote_addr or "",
+        }
+    if kind == "reads":
+        return {
+            "at": entry.at,
+            "user": entry.user.username,
+            "action": _("read"),
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "detail": entry.view_name,
+            "ip_address": entry.ip_address or "",
+        }
+    return {
+        "at": entry.at,
+        "user": entry.user.username,
+        "action": _("emergency access"),
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "detail": entry.reason,
+        "ip_address": entry.ip_address or "",
+    }
+
+
+def _form_and_kind(request: HttpRequest) -> tuple[AuditFilterForm, str, dict]:
+    form = AuditFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    kind = data.get("kind") or "changes"
+    return form, kind, data
+
+
+@roles.role_required(roles.CLINIC_ADMIN)
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    form, kind, data = _form_and_kind(request)
+    page = Paginator(filtered(kind, data), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [as_row(kind, entry) for entry in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "kind": kind,
+        "kind_label": KINDS[kind],
+        "page": page,
+        "rows": rows,
+        "query": query.urlencode(),
+    }
+    return render(request, "clinic/audit_list.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+CSV_COLUMNS = ["at", "user", "action", "object_type", "object_id", "detail", "ip_address"]
+
+
+@roles.role_required(roles.CLINIC_ADMIN)
+@require_GET
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """The filtered rows as CSV, streamed (an audit can be long)."""
+    form, kind, data = _form_and_kind(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(
+            _("Fix the filter first: %(errors)s") % {"errors": form.errors.as_text()},
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    # The export itself is recorded: who took a copy of which part of the audit.
+    ReadAccess.objects.create(
+        user=request.user,
+        object_type="clinic.audit_export",
+        object_id=kind,
+        view_name="audit_export",
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )
+    rows = filtered(kind, data)
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(CSV_COLUMNS)
+        for entry in rows.iterator(chunk_size=1000):
+            row = as_row(kind, entry)
+            row["at"] = timezone.localtime(row["at"]).isoformat()
+            yield writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{kind}-{stamp}.csv"'
+    return response

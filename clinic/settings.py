@@ -1,0 +1,341 @@
+"""Settings for clinic, driven entirely by the environment (django-environ).
+
+Without any variables set, the embedded defaults apply: SQLite and a filesystem
+Celery broker under var/, and outgoing mail kept as .eml files under var/ and
+listed at /outbox/. DATABASE_URL, CELERY_BROKER_URL and EMAIL_URL switch to
+PostgreSQL, Redis and SMTP.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+VAR_DIR = Path(env.str("CLINIC_VAR_DIR", default=str(BASE_DIR / "var")))
+
+# Development and tests run with a key that is known to be public; production
+# must bring its own.
+_DEV_SECRET_KEY = "insecure-dev-key-never-use-in-production-0123456789abcdef"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
+if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured(
+        "DEBUG is off: set SECRET_KEY to a random string of at least 50 characters."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+if not DEBUG and not env.list("ALLOWED_HOSTS", default=[]):
+    raise ImproperlyConfigured("DEBUG is off: set ALLOWED_HOSTS to the site's host names.")
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # django.contrib.admin, with a site that only clinic admins may open.
+    "clinic.admin_apps.ClinicAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_htmx",
+    "js_lib_bootstrap5",
+    "axes",
+    "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
+    "clinic",
+    "patients",
+    "procedures",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "clinic.sessions.SessionLimitsMiddleware",
+    "clinic.two_factor.TwoFactorMiddleware",
+    # Last, so that it sees the final answer of the views above.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "clinic.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "clinic.context_processors.clinic",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "clinic.wsgi.application"
+
+# --- Database -----------------------------------------------------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'clinic.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the Celery worker share the file: IMMEDIATE takes the
+    # write lock at BEGIN, so a check-then-insert (no double booking) cannot
+    # interleave with another writer, and WAL lets readers carry on meanwhile.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Security of protected health information (see docs/security.md) -------------
+# Sessions end after this much inactivity (the page warns WARNING seconds before),
+# and in any case this long after login.
+CLINIC_SESSION_IDLE_SECONDS = env.int("CLINIC_SESSION_IDLE_SECONDS", default=15 * 60)
+CLINIC_SESSION_WARNING_SECONDS = env.int("CLINIC_SESSION_WARNING_SECONDS", default=2 * 60)
+CLINIC_SESSION_ABSOLUTE_SECONDS = env.int("CLINIC_SESSION_ABSOLUTE_SECONDS", default=10 * 60 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Roles that must use two-factor codes (TOTP); anyone may opt in.
+CLINIC_OTP_REQUIRED_ROLES = env.list("CLINIC_OTP_REQUIRED_ROLES", default=[])
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic")
+# Emergency access to a record outside one's own patients lasts this long.
+CLINIC_EMERGENCY_ACCESS_HOURS = env.int("CLINIC_EMERGENCY_ACCESS_HOURS", default=8)
+CLINIC_CARE_RELATIONSHIP = "procedures.access.treats_patient"
+# No inline scripts or styles anywhere; the outbox's HTML view sets its own sandbox.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# --- Internationalisation and time -----------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+# All dates shown to people and all "N days before" arithmetic use the clinic's
+# zone; the database still stores UTC (USE_TZ).
+CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="Europe/London")
+TIME_ZONE = CLINIC_TIME_ZONE
+CLINIC_NAME = env.str("CLINIC_NAME", default="Riverside Procedure Clinic")
+CLINIC_PHONE = env.str("CLINIC_PHONE", default="020 7946 0000")
+CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="2 Riverside Walk, London")
+
+# --- Static files --------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": env.str(
+            "STATICFILES_STORAGE",
+            default="django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        )
+    },
+}
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Email ---------------------------------------------------------------------
+# Without EMAIL_URL, mail is kept under var/outbox/ and shown at /outbox/.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821
+        EMAIL_BACKEND = "clinic.mail.SMTPBackend"  # the same, cheaper for frozen emails
+else:
+    EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"
+CLINIC_OUTBOX_DIR = VAR_DIR / "outbox"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="appointments@clinic.example")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+
+# --- Cache ---------------------------------------------------------------------
+# Holds the patient links' rate-limit counters. The default is per process; with
+# several web processes set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so they share
+# one count (check --deploy warns otherwise, clinic.W001).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# --- Celery --------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue = VAR_DIR / "celery" / "queue"
+    _processed = VAR_DIR / "celery" / "processed"
+    # Exchange tables for broadcasts; kombu's default is ./control in the cwd.
+    _control = VAR_DIR / "celery" / "control"
+    _queue.mkdir(parents=True, exist_ok=True)
+    _processed.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue),
+        "data_folder_out": str(_queue),
+        "processed_folder": str(_processed),
+        "control_folder": str(_control),
+        "store_processed": False,
+    }
+else:
+    # A message not acknowledged within this time is redelivered; keep it longer
+    # than any task runs but short, since the database is the truth anyway.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-reminders": {
+        "task": "procedures.tasks.dispatch_due_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "sweep-expired-leases": {
+        "task": "procedures.tasks.sweep_expired_leases",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    "escalate-late-results": {
+        "task": "procedures.tasks.escalate_late_results",
+        "schedule": 60.0 * env.int("RESULTS_ESCALATION_EVERY_MINUTES", default=15),
+        "options": {"expires": 50},
+    },
+}
+
+# --- Reminders -----------------------------------------------------------------
+# A reminder stays claimed for this long; past it the sweep hands it back.
+REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
+REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=8)
+# A refused or failed send is retried after base, 2 x base, 4 x base... (at most an hour).
+REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
+# /healthz reports unhealthy when the dispatcher has not run for this long.
+HEALTHZ_DISPATCHER_MAX_AGE_SECONDS = env.int("HEALTHZ_DISPATCHER_MAX_AGE_SECONDS", default=300)
+# Scheduled reminders go out between these clinic times (confirmations and
+# cancellation notices, the answers to something just done, go at once).
+REMINDER_SEND_WINDOW = (
+    env.str("REMINDER_WINDOW_START", default="08:00"),
+    env.str("REMINDER_WINDOW_END", default="20:00"),
+)
+# /healthz turns 503 when a due reminder has waited longer than this.
+HEALTHZ_REMINDER_MAX_AGE_SECONDS = env.int("HEALTHZ_REMINDER_MAX_AGE_SECONDS", default=900)
+HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.health.check_reminder_backlog"}
+# Patient links (no login): requests per token per hour, per address per 10 minutes,
+# and wrong dates of birth before a link locks for a day.
+PATIENT_LINK_MAX_PER_TOKEN = env.int("PATIENT_LINK_MAX_PER_TOKEN", default=30)
+PATIENT_LINK_MAX_PER_IP = env.int("PATIENT_LINK_MAX_PER_IP", default=60)
+PATIENT_LINK_MAX_DOB_TRIES = env.int("PATIENT_LINK_MAX_DOB_TRIES", default=5)
+
+# --- Results follow-up (docs/results.md) ------------------------------------------
+# Result PDFs are kept here, outside anything served as static or media files.
+CLINIC_PRIVATE_DIR = VAR_DIR / "private"
+RESULTS_PDF_MAX_BYTES = env.int("RESULTS_PDF_MAX_BYTES", default=10 * 1024 * 1024)
+# Escalation thresholds: overdue results go in a daily digest from this clinic hour;
+# the clinic lead hears of results overdue by this many more days, and of final
+# results unreviewed after the second number of hours.
+RESULTS_DIGEST_HOUR = env.int("RESULTS_DIGEST_HOUR", default=7)
+RESULTS_OVERDUE_LEAD_DAYS = env.int("RESULTS_OVERDUE_LEAD_DAYS", default=3)
+RESULTS_UNREVIEWED_HOURS = env.int("RESULTS_UNREVIEWED_HOURS", default=48)
+RESULTS_UNREVIEWED_LEAD_HOURS = env.int("RESULTS_UNREVIEWED_LEAD_HOURS", default=96)
+RESULTS_UNCOMMUNICATED_DAYS = env.int("RESULTS_UNCOMMUNICATED_DAYS", default=7)
+RESULTS_CLINIC_LEAD_EMAILS = env.list("RESULTS_CLINIC_LEAD_EMAILS", default=[])
+
+# --- Logging: no PHI is ever logged; only ids and states. ---------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,157 @@
+"""Roles carry model permissions (for the admin), and the admin is the clinic admin's."""
+
+import pytest
+from auditlog.models import LogEntry
+from django.contrib.auth.models import Group, User
+
+from clinic import roles
+from clinic.models import ReadAccess
+from conftest import make_user
+from patients.tests.factories import PatientFactory
+from procedures.models import Room
+
+pytestmark = pytest.mark.django_db
+
+
+def perms_of(role: str) -> set[str]:
+    group = Group.objects.get(name=role)
+    return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+
+
+def test_it_gives_each_role_the_permissions_of_its_work():
+    front_desk, nurse = perms_of(roles.FRONT_DESK), perms_of(roles.NURSE)
+    physician, admin = perms_of(roles.PHYSICIAN), perms_of(roles.CLINIC_ADMIN)
+
+    assert {"patients.add_patient", "procedures.add_appointment"} <= front_desk
+    assert {"procedures.view_testorder", "procedures.change_appointment"} <= nurse
+    assert {"procedures.add_testresult", "procedures.change_testresult"} <= physician
+    assert {
+        "procedures.add_room",
+        "procedures.change_proceduretype",
+        "auth.add_user",
+        "auditlog.view_logentry",
+        "clinic.view_readaccess",
+        "axes.delete_accessattempt",
+    } <= admin
+
+
+def test_it_keeps_result_content_from_the_front_desk_and_nurses():
+    for role in (roles.FRONT_DESK, roles.NURSE):
+        assert not {p for p in perms_of(role) if p.endswith("_testresult")}, role
+
+
+def test_it_lets_no_role_edit_or_delete_audit_rows_or_patients():
+    for role in roles.ALL_ROLES:
+        granted = perms_of(role)
+        forbidden = {
+            p
+            for p in granted
+            if p.startswith(("auditlog.add", "auditlog.change", "auditlog.delete"))
+            or p in {"clinic.change_readaccess", "clinic.delete_readaccess"}
+            or p == "patients.delete_patient"
+        }
+        assert forbidden == set(), role
+
+
+def test_it_keeps_the_catalog_out_of_physicians_hands():
+    assert "procedures.change_proceduretype" not in perms_of(roles.PHYSICIAN)
+    assert "auth.change_user" not in perms_of(roles.PHYSICIAN)
+
+
+@pytest.fixture
+def clinic_admin_client(client):
+    # A clinic admin by role and staff flag only: not a superuser.
+    client.force_login(make_user("ca", roles.CLINIC_ADMIN, is_staff=True))
+    return client
+
+
+def test_it_lets_a_clinic_admin_manage_the_catalog_and_resources_in_the_admin(
+    clinic_admin_client,
+):
+    room = Room.objects.create(name="Room 9")
+
+    for model in ("room", "provider", "proceduretype", "testtype", "clinicholiday"):
+        assert clinic_admin_client.get(f"/admin/procedures/{model}/").status_code == 200, model
+        assert clinic_admin_client.get(f"/admin/procedures/{model}/add/").status_code == 200, model
+    page = clinic_admin_client.get(f"/admin/procedures/room/{room.pk}/change/").content.decode()
+    assert 'name="_save"' in page  # an editable form, not a read-only view
+    assert clinic_admin_client.get("/admin/auth/user/add/").status_code == 200
+
+
+def test_it_shows_a_clinic_admin_no_patient_records_in_the_admin(clinic_admin_client):
+    patient = PatientFactory()
+
+    assert clinic_admin_client.get("/admin/patients/patient/").status_code == 403
+    assert clinic_admin_client.get(f"/admin/patients/patient/{patient.pk}/change/").status_code in (
+        302,
+        403,
+    )
+
+
+def test_it_lets_a_clinic_admin_create_staff_but_not_superusers(clinic_admin_client):
+    response = clinic_admin_client.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "newnurse",
+            "password1": "a-long-unusual-passphrase",
+            "password2": "a-long-unusual-passphrase",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    nurse = User.objects.get(username="newnurse")
+    nurse_group = Group.objects.get(name=roles.NURSE)
+
+    response = clinic_admin_client.post(
+        f"/admin/auth/user/{nurse.pk}/change/",
+        {
+            "username": "newnurse",
+            "is_active": "on",
+            "is_superuser": "on",
+            "groups": [nurse_group.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "09:00:00",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    nurse.refresh_from_db()
+    assert list(nurse.groups.values_list("name", flat=True)) == [roles.NURSE]
+    assert nurse.is_superuser is False
+
+
+def test_it_refuses_the_admin_to_staff_without_the_clinic_admin_role(client):
+    client.force_login(make_user("desk", roles.FRONT_DESK, is_staff=True))
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_it_never_deletes_or_edits_audit_rows_even_for_a_superuser(client, admin_user):
+    PatientFactory()
+    entry = LogEntry.objects.get()
+    read = ReadAccess.objects.create(user=admin_user, object_type="patients.patient", object_id="1")
+    client.force_login(admin_user)
+
+    assert (
+        client.post(f"/admin/auditlog/logentry/{entry.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/admin/clinic/readaccess/{read.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    response = client.post(f"/admin/clinic/readaccess/{read.pk}/change/", {"object_id": "2"})
+    assert response.status_code in (403, 200)
+    assert LogEntry.objects.filter(pk=entry.pk).exists()
+    read.refresh_from_db()
+    assert read.object_id == "1"
+
+
+def test_it_links_the_admin_home_to_the_audit_trail(clinic_admin_client):
+    response = clinic_admin_client.get("/admin/")
+
+    assert response.status_code == 200
+    assert 'href="/audit/"' in response.content.decode()

@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET
+
+from . import roles
+from .health import run_checks
+from .mail import outbox_paths, read_outbox_message
+
+
+@require_GET
+def home(request):
+    """Send each person to the screen their role starts the day on."""
+    if roles.has_role(request.user, roles.FRONT_DESK):
+        return redirect("procedures:today")
+    if roles.has_role(request.user, *roles.CLINICAL):
+        return redirect("procedures:worklist")
+    if roles.has_role(request.user, roles.CLINIC_ADMIN):
+        return redirect("admin:index")
+    return render(request, "clinic/no_role.html", status=403)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    healthy, report = run_checks()
+    report["status"] = "ok" if healthy else "unhealthy"
+    return JsonResponse(report, status=200 if healthy else 503)
+
+
+def _outbox_enabled():
+    if not (settings.DEBUG and settings.EMAIL_BACKEND == "clinic.mail.LocalOutboxBackend"):
+        raise Http404
+
+
+def _outbox_path(name: str):
+    for path in outbox_paths():
+        if path.name == name:
+            return path
+    raise Http404
+
+
+@roles.role_required(*roles.ALL_ROLES)
+@require_GET
+def outbox_list(request):
+    """The local outbox (DEBUG only): every email the clinic would have sent."""
+    _outbox_enabled()
+    page = Paginator(outbox_paths(), 25).get_page(request.GET.get("page"))
+    page.object_list = [read_outbox_message(path) for path in page.object_list]
+    return render(request, "clinic/outbox_list.html", {"page": page})
+
+
+@roles.role_required(*roles.ALL_ROLES)
+@require_GET
+def outbox_detail(request, name: str):
+    _outbox_enabled()
+    message = read_outbox_message(_outbox_path(name))
+    html_url = reverse("outbox_html", args=[name])
+    return render(request, "clinic/outbox_detail.html", {"message": message, "html_url": html_url})
+
+
+@roles.role_required(*roles.ALL_ROLES)
+@xframe_options_sameorigin
+@require_GET
+def outbox_html(request, name: str):
+    """The HTML part on its own, sandboxed: no scripts, as a mail client would show it."""
+    _outbox_enabled()
+    message = read_outbox_message(_outbox_path(name))
+    response = HttpResponse(message.html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
+    return response

@@ -1,0 +1,118 @@
+from django.contrib import admin
+
+from . import models
+
+
+@admin.register(models.ProcedureType)
+class ProcedureTypeAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "default_duration_minutes",
+        "default_sedation_level",
+        "setup_minutes",
+        "turnover_minutes",
+        "is_active",
+    ]
+    filter_horizontal = ["default_tests", "optional_tests"]
+
+
+@admin.register(models.TestType)
+class TestTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "lab", "turnaround_target_days", "turnaround_max_days", "is_active"]
+
+
+class WorkingHoursInline(admin.TabularInline):
+    """No rows: the clinic's default opening hours (Mon-Fri 08:00-18:00) apply."""
+
+    model = models.WorkingHours
+    extra = 0
+    fields = ["weekday", "starts", "ends"]
+
+
+class UnavailabilityInline(admin.TabularInline):
+    model = models.Unavailability
+    extra = 0
+    fields = ["starts_at", "ends_at", "reason", "note"]
+
+
+@admin.register(models.Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "user", "is_active"]
+    inlines = [WorkingHoursInline, UnavailabilityInline]
+
+
+@admin.register(models.Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_monitored", "is_active"]
+    filter_horizontal = ["procedure_types"]
+
+
+@admin.register(models.WorkingHours)
+class WorkingHoursAdmin(admin.ModelAdmin):
+    """Every session of every provider and room (rooms are edited here)."""
+
+    list_display = ["__str__", "provider", "room"]
+    list_filter = ["weekday", "provider", "room"]
+
+
+@admin.register(models.Unavailability)
+class UnavailabilityAdmin(admin.ModelAdmin):
+    """Leave, training, maintenance and closures across all providers and rooms."""
+
+    list_display = ["__str__", "starts_at", "ends_at", "reason", "note"]
+    list_filter = ["reason", "provider", "room"]
+
+
+@admin.register(models.ResultCoverage)
+class ResultCoverageAdmin(admin.ModelAdmin):
+    """Who answers for a physician's results while they are on leave."""
+
+    list_display = ["absent", "covering", "starts_on", "ends_on"]
+    list_filter = ["absent", "covering"]
+
+
+@admin.register(models.ClinicHoliday)
+class ClinicHolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "name"]
+
+
+@admin.register(models.Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "status", "due_at", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "kind"]
+    readonly_fields = [f.name for f in models.Reminder._meta.fields]
+
+
+@admin.register(models.ReminderPolicy)
+class ReminderPolicyAdmin(admin.ModelAdmin):
+    """When each kind of patient email goes out (kinds without a row use the defaults)."""
+
+    list_display = ["kind", "enabled", "days_offset", "send_time", "updated_at"]
+    list_editable = ["enabled", "days_offset", "send_time"]
+
+
+@admin.register(models.CallTask)
+class CallTaskAdmin(admin.ModelAdmin):
+    list_display = ["pk", "reason", "reminder_kind", "status", "due_at", "appointment_id"]
+    list_filter = ["status", "reason"]
+    raw_id_fields = ["appointment"]
+    readonly_fields = ["created_at", "done_at", "done_by"]
+
+
+@admin.register(models.PrepTemplate)
+class PrepTemplateAdmin(admin.ModelAdmin):
+    """The patient's preparation texts. Shipped defaults: review with your clinical team."""
+
+    list_display = ["code", "kind", "condition", "amount", "unit", "at_time", "is_active"]
+    list_filter = ["kind", "condition", "is_active"]
+    list_editable = ["is_active"]
+    filter_horizontal = ["procedure_types"]
+    search_fields = ["code", "text"]
+
+
+@admin.register(models.MedicationClassRule)
+class MedicationClassRuleAdmin(admin.ModelAdmin):
+    """Suggested stop periods per class of medicine: shown to the physician, never applied."""
+
+    list_display = ["med_class", "suggested_hold_days", "note"]
+    list_editable = ["suggested_hold_days", "note"]

@@ -1,0 +1,1 @@
+"""The benchmark behind `manage.py benchmark` (see docs/performance.md)."""

@@ -1,0 +1,205 @@
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ReminderQuerySet(models.QuerySet):
+    def due(self, now) -> "ReminderQuerySet":
+        return self.filter(status=Reminder.Status.PENDING, due_at__lte=now)
+
+    def failed_unresolved(self) -> "ReminderQuerySet":
+        """Emails that could not be delivered and nobody has dealt with yet: the front
+        desk must reach these patients another way (shown on the today board)."""
+        return self.filter(status=Reminder.Status.FAILED, resolved_at__isnull=True)
+
+    def oldest_overdue(self, now):
+        """The due time of the oldest reminder that should have gone out by `now`."""
+        return (
+            self.filter(
+                status__in=[Reminder.Status.PENDING, Reminder.Status.SENDING], due_at__lte=now
+            )
+            .order_by("due_at")
+            .values_list("due_at", flat=True)
+            .first()
+        )
+
+
+class Reminder(models.Model):
+    """An email to a patient, as an outbox row written with the change that causes it."""
+
+    class Kind(models.TextChoices):
+        BOOKING_CONFIRMATION = "booking_confirmation", _("Booking confirmation")
+        RESCHEDULED = "rescheduled", _("New time (rescheduled)")
+        MEDICATION_HOLD = "medication_hold", _("Medication stop reminder")
+        FASTING = "fasting", _("Fasting reminder")
+        PREP_STEP = "prep_step", _("Preparation reminder")
+        ESCORT_REQUEST = "escort_request", _("Escort confirmation request")
+        DAY_BEFORE = "day_before", _("Day-before reminder")
+        AFTERCARE = "aftercare", _("Aftercare")
+        CANCELLATION = "cancellation", _("Cancellation notice")
+        RESULTS_READY = "results_ready", _("Results ready")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        SKIPPED = "skipped", _("Skipped")
+
+    appointment = models.ForeignKey(
+        "procedures.Appointment", on_delete=models.PROTECT, related_name="reminders"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    # The appointment version this reminder was planned for; a reschedule voids older ones.
+    appointment_version = models.PositiveIntegerField(default=1)
+    due_at = models.DateTimeField()
+    # Past this moment the reminder is useless (a fasting reminder after the
+    # procedure): the dispatcher skips it instead of sending it late.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # For a preparation step: what and when (the text is shown to the patient only
+    # behind the link, or in the email when the patient asked for details).
+    step_kind = models.CharField(max_length=40, blank=True)
+    step_text = models.TextField(blank=True)
+    # The step's specifics (a medicine's name): in email only with the patient's consent.
+    step_detail = models.TextField(blank=True)
+    step_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # An SMTP code and class name only: never message content or addresses.
+    last_error = models.CharField(max_length=200, blank=True)
+    # A failed email stays flagged for the front desk until someone resolves it.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReminderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        indexes = [
+            # The dispatcher polls this every minute: only pending rows matter.
+            models.Index(
+                fields=["due_at"],
+                name="reminder_pending_due_idx",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="reminder_sending_lease_idx",
+                condition=models.Q(status="sending"),
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="reminder_failed_open_idx",
+                condition=models.Q(status="failed", resolved_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def is_flagged(self) -> bool:
+        return self.status == self.Status.FAILED and self.resolved_at is None
+
+
+class ReminderPolicy(models.Model):
+    """When a kind of reminder goes out, relative to the appointment's clinic date.
+
+    Without a row for a kind, the defaults in services/reminder_plan.py apply.
+    """
+
+    kind = models.CharField(
+        _("reminder"), max_length=30, choices=Reminder.Kind.choices, unique=True
+    )
+    enabled = models.BooleanField(_("send it"), default=True)
+    days_offset = models.SmallIntegerField(
+        _("days from the appointment"),
+        help_text=_("-2 is two days before the appointment's date, 1 the day after."),
+    )
+    send_time = models.TimeField(_("time of day (clinic time)"), default=time(10, 0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("reminder policy")
+        verbose_name_plural = _("reminder policies")
+        ordering = ["days_offset", "kind"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.days_offset:+d} d at {self.send_time:%H:%M}"
+
+
+class CallTask(models.Model):
+    """A phone call the front desk owes a patient: instead of an email the patient
+    cannot receive, or because they asked (through a link) to reschedule."""
+
+    class Reason(models.TextChoices):
+        NO_EMAIL = "no_email", _("Patient gets no email: tell them by phone")
+        EMAIL_FAILED = "email_failed", _("Email could not be delivered")
+        RESCHEDULE_REQUEST = "reschedule_request", _("Patient asked to reschedule")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    appointment = models.ForeignKey(
+        "procedures.Appointment", on_delete=models.PROTECT, related_name="call_tasks"
+    )
+    reason = models.CharField(max_length=30, choices=Reason.choices)
+    # What the call is about: the Reminder.Kind the email would have been.
+    reminder_kind = models.CharField(max_length=30, choices=Reminder.Kind.choices, blank=True)
+    appointment_version = models.PositiveIntegerField(default=1)
+    due_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="calltask_open_due_idx", condition=models.Q(status="open")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Call #{self.pk} ({self.get_reason_display()})"
+
+
+class PatientLinkUse(models.Model):
+    """A single-use patient link that has been used (the token's digest, never the token)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=20)
+    appointment = models.ForeignKey(
+        "procedures.Appointment", on_delete=models.CASCADE, related_name="+"
+    )
+    used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link used {self.used_at:%Y-%m-%d}"
+
+
+class EmailOptOut(models.Model):
+    """The patient unsubscribed from non-essential emails (through a link)."""
+
+    patient = models.OneToOneField(
+        "patients.Patient", on_delete=models.CASCADE, related_name="email_opt_out"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Opt-out of patient {self.patient_id}"

@@ -1,0 +1,525 @@
+"""Booking and the appointment lifecycle: one transaction per service."""
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from patients.models import Patient
+from procedures.models import (
+    Appointment,
+    AppointmentEvent,
+    ProcedureType,
+    Provider,
+    Room,
+)
+
+from .clock import clinic_tz
+from .prep import PrepFacts, prep_on_booked
+from .reminders import (
+    reminders_cancel_pending,
+    reminders_plan,
+    reminders_replan,
+    wake_dispatcher,
+)
+from .results import test_orders_create
+from .slots import availability_problems
+
+EXCLUSION_VIOLATION = "23P01"
+
+
+def _span(start: datetime, end: datetime) -> str:
+    tz = clinic_tz()
+    return f"{start.astimezone(tz):%H:%M}-{end.astimezone(tz):%H:%M}"
+
+
+def booking_clashes(
+    *,
+    patient: Patient,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    blocked_from: datetime | None = None,
+    blocked_until: datetime | None = None,
+    exclude_pk: int | None = None,
+) -> dict[str, str]:
+    """Field -> message for each resource already booked: the provider over
+    [start_at, end_at), the room and the patient over the range with buffers.
+
+    Messages never name the other patient.
+    """
+    blocked_from = blocked_from or start_at
+    blocked_until = blocked_until or end_at
+    active = Appointment.objects.active().select_related("provider")
+    if exclude_pk:
+        active = active.exclude(pk=exclude_pk)
+    # One query for the three questions; the first answer to each, in start order,
+    # is the one named. Every clash ends after blocked_from (a provider's too: its
+    # end is after start_at), which lets the partial index on active bookings'
+    # blocked_until answer: the future only, never the years of history.
+    others = list(
+        active.filter(blocked_until__gt=blocked_from).filter(
+            Q(provider=provider, start_at__lt=end_at, end_at__gt=start_at)
+            | Q(room=room, blocked_from__lt=blocked_until, blocked_until__gt=blocked_from)
+            | Q(patient=patient, blocked_from__lt=blocked_until, blocked_until__gt=blocked_from)
+        )
+    )
+    clashes: dict[str, str] = {}
+    for other in others:
+        if other.provider_id == provider.pk and other.start_at < end_at and other.end_at > start_at:
+            clashes.setdefault(
+                "provider",
+                _("%(who)s is booked %(span)s with another patient.")
+                % {"who": provider.display_name, "span": _span(other.start_at, other.end_at)},
+            )
+        if other.blocked_from < blocked_until and other.blocked_until > blocked_from:
+            if other.room_id == room.pk:
+                clashes.setdefault(
+                    "room",
+                    _("%(room)s is in use %(span)s by another appointment.")
+                    % {"room": room.name, "span": _span(other.blocked_from, other.blocked_until)},
+                )
+            if other.patient_id == patient.pk:
+                clashes.setdefault(
+                    "patient",
+                    _("This patient already has an appointment %(span)s with %(who)s.")
+                    % {
+                        "span": _span(other.start_at, other.end_at),
+                        "who": other.provider.display_name,
+                    },
+                )
+    return {field: clashes[field] for field in ("provider", "room", "patient") if field in clashes}
+
+
+def _check_slot(
+    *,
+    patient: Patient,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    exclude_pk: int | None = None,
+    clashes: bool = True,
+) -> tuple[int, int]:
+    """Refuse a slot that breaks a booking rule; return the (before, after) buffers.
+
+    Order matters for the message: impossible times first, then what the
+    resources can do and when they work, then clashes with other bookings
+    (unless `clashes` is off: the caller checks them in its write transaction).
+    """
+    if start_at <= timezone.now():
+        raise ValidationError({"start_time": _("The appointment must start in the future.")})
+    if end_at <= start_at:
+        raise ValidationError({"end_time": _("The end time must be after the start time.")})
+    tz = clinic_tz()
+    if start_at.astimezone(tz).date() != (end_at - timedelta(microseconds=1)).astimezone(tz).date():
+        raise ValidationError({"end_time": _("The appointment must end on the day it starts.")})
+    before, after = procedure_type.buffers(sedation_level)
+    blocked_from = start_at - timedelta(minutes=before)
+    blocked_until = end_at + timedelta(minutes=after)
+    problems = availability_problems(
+        procedure_type=procedure_type,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        sedation_level=sedation_level,
+        blocked_from=blocked_from,
+        blocked_until=blocked_until,
+    )
+    if problems:
+        raise ValidationError(problems)
+    if not clashes:
+        return before, after
+    found = booking_clashes(
+        patient=patient,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        blocked_from=blocked_from,
+        blocked_until=blocked_until,
+        exclude_pk=exclude_pk,
+    )
+    if found:
+        raise ValidationError(found)
+    return before, after
+
+
+def _queue_behind_other_writes(*, patient: Patient, provider: Provider, room: Room) -> None:
+    """Wait, inside the write transaction, for any other booking write on the same
+    provider, room or patient to finish.
+
+    PostgreSQL checks an exclusion constraint after inserting the row, so two
+    desks inserting clashing rows at the same instant each wait for the other's
+    unfinished row: a deadlock, which would reach the desk as an error page. A
+    transaction-scoped advisory lock per resource, always taken in the same order
+    (provider, room, patient), makes them queue instead; the one that waited then
+    sees the winner's row in its clash check and gets the friendly message. The
+    constraints stay the last word. SQLite's IMMEDIATE transactions already queue.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s), pg_advisory_xact_lock(%s, %s),"
+            " pg_advisory_xact_lock(%s, %s)",
+            [
+                _LOCK_PROVIDER,
+                provider.pk,
+                _LOCK_ROOM,
+                room.pk,
+                _LOCK_PATIENT,
+                patient.pk,
+            ],
+        )
+
+
+# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+_LOCK_PROVIDER, _LOCK_ROOM, _LOCK_PATIENT = 1001, 1002, 1003
+
+
+def _race_lost(exc: IntegrityError, **slot) -> ValidationError:
+    """Another booking won the race between our check and our write; the exclusion
+    constraint refused ours. Say which resource, in words."""
+    if getattr(exc.__cause__, "sqlstate", None) != EXCLUSION_VIOLATION:
+        raise exc
+    clashes = booking_clashes(**slot)
+    return ValidationError(
+        clashes or {"start_time": _("That slot was just taken. Choose another time.")}
+    )
+
+
+def appointment_book(
+    *,
+    patient: Patient,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    transport_mode: str = "",
+    escort_name: str = "",
+    escort_phone: str = "",
+    notes: str = "",
+    by,
+) -> Appointment:
+    """Book a procedure into a provider's and a room's calendar, and plan its reminders.
+
+    Raises ValidationError (keyed by form field) for a slot in the past, a zero or
+    negative length, a room that cannot host the sedation level or procedure, a
+    provider or room outside working hours or away, a clinic holiday, or any clash.
+    Nothing is saved then.
+    """
+    before, after = _check_slot(
+        patient=patient,
+        procedure_type=procedure_type,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        sedation_level=sedation_level,
+        # Checked once, inside the write transaction below: a check before it
+        # would only repeat the same query.
+        clashes=False,
+    )
+    try:
+        with transaction.atomic():
+            _queue_behind_other_writes(patient=patient, provider=provider, room=room)
+            # Checked inside the write transaction, behind any other write on the
+            # same resources (on SQLite, IMMEDIATE serialises the writes).
+            clashes = booking_clashes(
+                patient=patient,
+                provider=provider,
+                room=room,
+                start_at=start_at,
+                end_at=end_at,
+                blocked_from=start_at - timedelta(minutes=before),
+                blocked_until=end_at + timedelta(minutes=after),
+            )
+            if clashes:
+                raise ValidationError(clashes)
+            appointment = Appointment.objects.create(
+                patient=patient,
+                procedure_type=procedure_type,
+                provider=provider,
+                room=room,
+                start_at=start_at,
+                end_at=end_at,
+                buffer_before_minutes=before,
+                buffer_after_minutes=after,
+                sedation_level=sedation_level,
+                transport_mode=transport_mode,
+                escort_name=escort_name,
+                escort_phone=escort_phone,
+                notes=notes,
+                created_by=by,
+            )
+            AppointmentEvent.objects.create(
+                appointment=appointment,
+                kind=AppointmentEvent.Kind.BOOKED,
+                to_status=appointment.status,
+                by=by,
+            )
+            # What the prep plan needs, read once for both of these (a new booking has
+            # no plan, holds or tasks yet: only the patient's medicines are read).
+            prep = PrepFacts.of_new_booking(appointment)
+            reminders_plan(appointment=appointment, prep=prep)
+            # A booking inside the medicine-stop period flags the front desk (prep).
+            prep_on_booked(appointment=appointment, prep=prep)
+    except IntegrityError as exc:
+        raise _race_lost(
+            exc,
+            patient=patient,
+            provider=provider,
+            room=room,
+            start_at=start_at,
+            end_at=end_at,
+            blocked_from=start_at - timedelta(minutes=before),
+            blocked_until=end_at + timedelta(minutes=after),
+        ) from exc
+    wake_dispatcher()
+    return appointment
+
+
+def _transition(appointment: Appointment, *, to: str, by, kind: str, note: str = "") -> None:
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        kind=kind,
+        from_status=appointment.status,
+        to_status=to,
+        note=note,
+        by=by,
+    )
+    appointment.status = to
+
+
+def appointment_complete(*, appointment_id: int, by, sample=None) -> Appointment:
+    """Mark a procedure done and open a test order for each test of its panel (or,
+    given a `results.Sample`, for the tests the team ticked)."""
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment_id)
+        if not appointment.can_complete:
+            raise ValidationError(
+                _("An appointment that is %(status)s cannot be completed.")
+                % {"status": appointment.get_status_display().lower()}
+            )
+        _transition(appointment, to=Appointment.Status.COMPLETED, by=by, kind="completed")
+        appointment.completed_at = timezone.now()
+        appointment.save(update_fields=["status", "completed_at", "updated_at"])
+        test_orders_create(
+            appointment=appointment, collected_at=appointment.completed_at, sample=sample
+        )
+    return appointment
+
+
+def _advance(appointment: Appointment, *, to: str, kind: str, by) -> None:
+    """Move a locked appointment to its next status and write the timeline line."""
+    _transition(appointment, to=to, by=by, kind=kind)
+    appointment.save(update_fields=["status", "updated_at"])
+
+
+def _locked(appointment_id: int, action: str) -> Appointment:
+    """The appointment, locked for this transaction, if the lifecycle allows `action`."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment_id)
+    if not appointment.allows(action):
+        raise ValidationError(
+            _("An appointment that is %(status)s cannot be %(done)s.")
+            % {"status": appointment.get_status_display().lower(), "done": _DONE[action]}
+        )
+    return appointment
+
+
+_DONE = {
+    "confirm": gettext_lazy("confirmed"),
+    "check_in": gettext_lazy("checked in"),
+    "start": gettext_lazy("started"),
+    "complete": gettext_lazy("completed"),
+    "cancel": gettext_lazy("cancelled"),
+    "no_show": gettext_lazy("marked as a no-show"),
+    "reschedule": gettext_lazy("rescheduled"),
+}
+
+
+def appointment_confirm(*, appointment_id: int, by) -> Appointment:
+    """The patient confirmed they are coming."""
+    with transaction.atomic():
+        appointment = _locked(appointment_id, "confirm")
+        _advance(
+            appointment,
+            to=Appointment.Status.CONFIRMED,
+            kind=AppointmentEvent.Kind.CONFIRMED,
+            by=by,
+        )
+    return appointment
+
+
+def appointment_check_in(*, appointment_id: int, by) -> Appointment:
+    """The patient has arrived: only on the appointment's own clinic day."""
+    with transaction.atomic():
+        appointment = _locked(appointment_id, "check_in")
+        tz = clinic_tz()
+        if appointment.start_at.astimezone(tz).date() != timezone.now().astimezone(tz).date():
+            raise ValidationError(
+                _("A patient can only be checked in on the day of the appointment (%(day)s).")
+                % {"day": formats.date_format(appointment.start_at.astimezone(tz), "l j F Y")}
+            )
+        _advance(
+            appointment,
+            to=Appointment.Status.CHECKED_IN,
+            kind=AppointmentEvent.Kind.CHECKED_IN,
+            by=by,
+        )
+    return appointment
+
+
+def appointment_start(*, appointment_id: int, by, reason: str = "") -> Appointment:
+    """The procedure has begun (the patient was checked in). With readiness items
+    missing it needs a reason, which is recorded as an override (who, why, when)."""
+    from .prep_checklist import readiness_start_check
+
+    with transaction.atomic():
+        appointment = _locked(appointment_id, "start")
+        readiness_start_check(appointment=appointment, reason=reason, by=by)
+        _advance(
+            appointment,
+            to=Appointment.Status.IN_PROCEDURE,
+            kind=AppointmentEvent.Kind.STARTED,
+            by=by,
+        )
+    return appointment
+
+
+def appointment_no_show(*, appointment_id: int, by) -> Appointment:
+    """The patient did not come: only once the start time has passed. The slot frees."""
+    with transaction.atomic():
+        appointment = _locked(appointment_id, "no_show")
+        if appointment.start_at > timezone.now():
+            raise ValidationError(
+                _("A patient can only be marked as a no-show once the start time has passed.")
+            )
+        _advance(
+            appointment, to=Appointment.Status.NO_SHOW, kind=AppointmentEvent.Kind.NO_SHOW, by=by
+        )
+        reminders_cancel_pending(appointment=appointment)
+    return appointment
+
+
+def appointment_cancel(
+    *, appointment_id: int, by, reason: str = "", reason_code: str = "", note: str = ""
+) -> Appointment:
+    """Cancel an appointment: the slot frees at once, pending reminders are voided,
+    and the patient is told. `reason_code` is one of Appointment.CancelReason, with an
+    optional note; a bare `reason` text is kept as it is (reason "other")."""
+    if reason_code:
+        if reason_code not in Appointment.CancelReason.values:
+            raise ValidationError({"reason_code": _("Choose a reason from the list.")})
+        label = str(Appointment.CancelReason(reason_code).label)
+        reason = f"{label}: {note}" if note else label
+    elif not reason.strip():
+        raise ValidationError({"reason_code": _("Choose a reason for cancelling.")})
+    else:
+        reason_code = Appointment.CancelReason.OTHER
+    with transaction.atomic():
+        appointment = _locked(appointment_id, "cancel")
+        _transition(
+            appointment,
+            to=Appointment.Status.CANCELLED,
+            by=by,
+            kind=AppointmentEvent.Kind.CANCELLED,
+            note=reason[:300],
+        )
+        appointment.cancel_reason = reason[:200]
+        appointment.cancel_reason_code = reason_code
+        appointment.save(
+            update_fields=["status", "cancel_reason", "cancel_reason_code", "updated_at"]
+        )
+        reminders_cancel_pending(appointment=appointment)
+        reminders_plan(appointment=appointment, cancellation=True)
+    wake_dispatcher()
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    appointment_id: int,
+    start_at: datetime,
+    end_at: datetime | None = None,
+    provider: Provider | None = None,
+    room: Room | None = None,
+    by,
+) -> Appointment:
+    """Move an appointment to a new slot (and optionally another provider or room).
+
+    The same appointment keeps its history: its version goes up, the old slot frees
+    in the same transaction, reminders for the old time are voided and the new time's
+    planned. A confirmed appointment goes back to scheduled: the new time is not
+    confirmed yet. Refused with the booking rules' messages, changing nothing.
+    """
+    current = Appointment.objects.select_related("procedure_type", "provider", "room").get(
+        pk=appointment_id
+    )
+    if not current.can_reschedule:
+        raise ValidationError(
+            _("An appointment that is %(status)s cannot be rescheduled.")
+            % {"status": current.get_status_display().lower()}
+        )
+    provider = provider or current.provider
+    room = room or current.room
+    end_at = end_at or start_at + (current.end_at - current.start_at)
+    slot = {
+        "patient": current.patient,
+        "provider": provider,
+        "room": room,
+        "start_at": start_at,
+        "end_at": end_at,
+    }
+    before, after = _check_slot(
+        **slot,
+        procedure_type=current.procedure_type,
+        sedation_level=current.sedation_level,
+        exclude_pk=current.pk,
+    )
+    blocked = {
+        "blocked_from": start_at - timedelta(minutes=before),
+        "blocked_until": end_at + timedelta(minutes=after),
+    }
+    try:
+        with transaction.atomic():
+            _queue_behind_other_writes(patient=current.patient, provider=provider, room=room)
+            appointment = _locked(appointment_id, "reschedule")
+            clashes = booking_clashes(**slot, **blocked, exclude_pk=appointment.pk)
+            if clashes:
+                raise ValidationError(clashes)
+            tz = clinic_tz()
+            note = _("From %(old)s with %(old_who)s, %(old_room)s") % {
+                "old": formats.date_format(appointment.start_at.astimezone(tz), "D j M Y H:i"),
+                "old_who": current.provider.display_name,
+                "old_room": current.room.name,
+            }
+            _transition(
+                appointment,
+                to=Appointment.Status.SCHEDULED,
+                by=by,
+                kind=AppointmentEvent.Kind.RESCHEDULED,
+                note=note,
+            )
+            appointment.start_at, appointment.end_at = start_at, end_at
+            appointment.provider, appointment.room = provider, room
+            appointment.buffer_before_minutes, appointment.buffer_after_minutes = before, after
+            appointment.version += 1
+            appointment.save()
+            # Voids what was planned for the old time and plans the new time's.
+            reminders_replan(appointment=appointment)
+    except IntegrityError as exc:
+        raise _race_lost(exc, **slot, **blocked, exclude_pk=appointment_id) from exc
+    wake_dispatcher()
+    return appointment

@@ -1,0 +1,211 @@
+"""Who may open what: every URL pattern of the project, for every role and for
+anonymous visitors. A URL added without a rule here fails
+`test_it_declares_a_rule_for_every_url`."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from clinic import roles
+from conftest import make_user
+from procedures.models import WaitlistEntry
+from procedures.tests.factories import AppointmentFactory, TestOrderFactory
+
+ANON, FD, RN, MD, ADMIN = "anonymous", roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN, "admin"
+WHO = (ANON, FD, RN, MD, ADMIN)
+LOGIN = "login"
+PATIENT_LINK = "patient link"  # public, no login, never a redirect
+
+
+def everyone(code):
+    return {who: code for who in WHO}
+
+
+def staff(allowed: tuple, code=200):
+    """`code` for the allowed roles, 403 for other staff, the login page for anonymous."""
+    return {ANON: LOGIN, **{who: code if who in allowed else 403 for who in WHO[1:]}}
+
+
+CLINICAL_STAFF = (FD, RN, MD)
+RULES = {
+    "home": {ANON: LOGIN, FD: 302, RN: 302, MD: 302, ADMIN: 302},
+    "healthz": everyone("public"),
+    "login": everyone(200),
+    "logout": {ANON: LOGIN, **{w: 405 for w in WHO[1:]}},  # POST only
+    "password_change": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "password_change_done": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "outbox_list": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "outbox_detail": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "outbox_html": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "patients:list": staff(CLINICAL_STAFF),
+    "patients:create": staff((FD,)),
+    # A physician with no care relationship to the patient is sent to the emergency
+    # access form first (clinic/emergency.py); u-md treats nobody.
+    "patients:detail": {**staff(CLINICAL_STAFF), MD: 302},
+    "patients:update": staff((FD,)),
+    "patients:pick": staff((FD,), code=405),  # POST only
+    "procedures:appointment_list": staff(CLINICAL_STAFF),
+    "procedures:appointment_book": staff((FD,)),
+    "procedures:appointment_detail": {**staff(CLINICAL_STAFF), MD: 302},  # care relationship
+    "procedures:appointment_complete": staff((RN, MD), code=405),  # POST only
+    "procedures:appointment_cancel": staff((FD, MD), code=405),  # POST only
+    # Scheduling (#3)
+    "procedures:slot_finder": staff((FD,)),
+    "procedures:appointment_confirm": staff((FD,), code=405),  # POST only
+    "procedures:appointment_check_in": staff(CLINICAL_STAFF, code=405),  # POST only
+    "procedures:appointment_start": staff((RN, MD), code=405),  # POST only
+    "procedures:appointment_no_show": staff((FD,), code=405),  # POST only
+    "procedures:appointment_reschedule": staff((FD,)),
+    "procedures:calendar": staff(CLINICAL_STAFF),
+    "procedures:day_sheet": staff(CLINICAL_STAFF),
+    "procedures:today": staff(CLINICAL_STAFF),
+    "procedures:today_counts": staff(CLINICAL_STAFF),
+    "procedures:waitlist": staff(CLINICAL_STAFF),
+    "procedures:waitlist_remove": staff((FD,), code=405),  # POST only
+    "procedures:waitlist_offer": staff((FD,), code=405),  # POST only
+    "procedures:worklist": staff((RN, MD)),
+    "procedures:result_log": {**staff((RN, MD)), MD: 302},  # care relationship, as above
+    "procedures:result_review": staff((MD,), code=405),  # POST only
+    "procedures:result_communicate": staff((RN, MD), code=405),  # POST only
+    "procedures:order_sent": staff((RN, MD), code=405),  # POST only
+    "procedures:order_reassign": staff((MD,), code=405),  # POST only
+    "procedures:result_pdf": staff((RN, MD), code=404),  # no such report
+    "procedures:results_attention": staff((RN, MD)),
+    "procedures:turnaround": staff((RN, MD, ADMIN)),
+    "procedures:turnaround_csv": staff((RN, MD, ADMIN)),
+    # The matrix's appointment is only requested: the sample form sends you back to it.
+    "procedures:procedure_complete": staff((RN, MD), code=302),
+    "procedures:prep_detail": {**staff(CLINICAL_STAFF), MD: 302},  # care relationship
+    "procedures:prep_print": {**staff(CLINICAL_STAFF), MD: 302},  # care relationship
+    "procedures:prep_medication_add": staff((RN, MD), code=405),  # POST only
+    "procedures:prep_hold_set": staff((MD,), code=405),  # POST only
+    "procedures:prep_hold_confirm": staff((MD,), code=405),  # POST only
+    "procedures:prep_sedation": staff((MD,), code=405),  # POST only
+    "procedures:prep_transport": staff(CLINICAL_STAFF, code=405),  # POST only
+    "procedures:prep_escort_confirm": staff(CLINICAL_STAFF, code=405),  # POST only
+    "procedures:prep_site": staff((MD,), code=405),  # POST only
+    "procedures:prep_checklist_tick": staff((RN, MD), code=405),  # POST only
+    "procedures:prep_task_done": staff((FD,), code=405),  # POST only
+    "account_security": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "logout_everywhere": {ANON: LOGIN, **{w: 405 for w in WHO[1:]}},  # POST only
+    "session_status": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "session_keepalive": {ANON: LOGIN, **{w: 405 for w in WHO[1:]}},  # POST only
+    "two_factor_setup": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
+    "two_factor_verify": {ANON: LOGIN, **{w: 302 for w in WHO[1:]}},  # not enrolled: to setup
+    "audit_list": staff((ADMIN,)),
+    "audit_export": staff((ADMIN,)),
+    "emergency_access": staff((MD,)),
+    # Reminders (#5): the staff outbox; patient link pages need no login and show
+    # the same friendly page for any token that is not valid.
+    "procedures:outbox_list": staff((FD, ADMIN)),
+    "procedures:reminder_resend": staff((FD, ADMIN), code=405),  # POST only
+    "procedures:reminder_resolve": staff((FD, ADMIN), code=405),  # POST only
+    "procedures:patient_link": everyone(PATIENT_LINK),
+}
+
+
+def project_url_names(resolver=None, namespace=""):
+    """Every named URL pattern outside the Django admin (which guards itself)."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from project_url_names(entry, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{namespace}{entry.name}"
+
+
+def test_it_declares_a_rule_for_every_url():
+    names = set(project_url_names())
+    assert names - set(RULES) == set(), "add these URLs to RULES with who may open them"
+    assert set(RULES) - names == set(), "these RULES name URLs that no longer exist"
+
+
+@pytest.fixture
+def outbox_message(settings, tmp_path):
+    from django.core.mail import EmailMessage
+
+    settings.DEBUG = True
+    settings.EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"
+    settings.CLINIC_OUTBOX_DIR = tmp_path
+    EmailMessage("Hello", "Body", to=["p@example.com"]).send()
+    return next(tmp_path.glob("*.eml")).name
+
+
+@pytest.mark.django_db
+def test_it_answers_each_role_as_declared(client, outbox_message):
+    order = TestOrderFactory()
+    appointment = AppointmentFactory()
+    patient = appointment.patient
+    waitlist_entry = WaitlistEntry.objects.create(
+        patient=patient, procedure_type=appointment.procedure_type
+    )
+    args = {
+        "outbox_detail": [outbox_message],
+        "outbox_html": [outbox_message],
+        "patients:detail": [patient.pk],
+        "patients:update": [patient.pk],
+        "procedures:appointment_detail": [appointment.pk],
+        "procedures:appointment_complete": [appointment.pk],
+        "procedures:appointment_cancel": [appointment.pk],
+        "procedures:appointment_confirm": [appointment.pk],
+        "procedures:appointment_check_in": [appointment.pk],
+        "procedures:appointment_start": [appointment.pk],
+        "procedures:appointment_no_show": [appointment.pk],
+        "procedures:appointment_reschedule": [appointment.pk],
+        "procedures:waitlist_remove": [waitlist_entry.pk],
+        "procedures:waitlist_offer": [waitlist_entry.pk],
+        "procedures:result_log": [order.pk],
+        "procedures:result_review": [order.pk],
+        "procedures:result_communicate": [order.pk],
+        "procedures:order_sent": [order.pk],
+        "procedures:order_reassign": [order.pk],
+        "procedures:result_pdf": [order.pk + 1000],
+        "procedures:procedure_complete": [appointment.pk],
+        "procedures:prep_detail": [appointment.pk],
+        "procedures:prep_print": [appointment.pk],
+        "procedures:prep_medication_add": [appointment.pk],
+        "procedures:prep_hold_set": [appointment.pk],
+        "procedures:prep_hold_confirm": [appointment.pk],
+        "procedures:prep_sedation": [appointment.pk],
+        "procedures:prep_transport": [appointment.pk],
+        "procedures:prep_escort_confirm": [appointment.pk],
+        "procedures:prep_site": [appointment.pk],
+        "procedures:prep_checklist_tick": [appointment.pk],
+        "procedures:prep_task_done": [appointment.pk],
+        "emergency_access": [patient.pk],
+        "procedures:reminder_resend": [1],
+        "procedures:reminder_resolve": [1],
+        "procedures:patient_link": ["escort", "not-a-valid-token"],
+    }
+    users = {
+        ANON: None,
+        FD: make_user("u-fd", FD),
+        RN: make_user("u-rn", RN),
+        MD: make_user("u-md", MD),
+        # A clinic admin by role, not a superuser: the role alone must decide.
+        ADMIN: make_user("u-admin", roles.CLINIC_ADMIN, is_staff=True),
+    }
+    wrong = []
+    for who, user in users.items():
+        client.logout()
+        if user:
+            client.force_login(user)
+        for name, expected in RULES.items():
+            url = reverse(name, args=args.get(name, []))
+            response = client.get(url)
+            want = expected[who]
+            if want == LOGIN:
+                ok = response.status_code == 302 and response["Location"].startswith(
+                    reverse("login")
+                )
+            elif want == PATIENT_LINK:
+                ok = response.status_code == 200 and b"This link cannot be used" in response.content
+            elif want == "public":
+                ok = response.status_code in (200, 503)
+            else:
+                ok = response.status_code == want
+            if not ok:
+                wrong.append(f"{who} GET {name}: {response.status_code}, expected {want}")
+    assert wrong == []
