@@ -120,6 +120,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "procedures.*_preptemplate",
         "procedures.*_medicationclassrule",
         "procedures.view_reminder",
+        "procedures.*_reminderpolicy",  # when each kind of reminder goes out
+        "procedures.*_resultcoverage",  # who answers for results while a physician is away
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

@@ -78,6 +78,28 @@ def test_it_lets_a_clinic_admin_manage_the_catalog_and_resources_in_the_admin(
     assert clinic_admin_client.get("/admin/auth/user/add/").status_code == 200
 
 
+@pytest.mark.parametrize("model", ["resultcoverage", "reminderpolicy"])
+def test_it_lets_a_clinic_admin_set_results_cover_and_reminder_policies(clinic_admin_client, model):
+    assert clinic_admin_client.get(f"/admin/procedures/{model}/").status_code == 200
+    page = clinic_admin_client.get(f"/admin/procedures/{model}/add/")
+    assert page.status_code == 200
+    assert 'name="_save"' in page.content.decode()
+    assert {
+        f"procedures.{action}_{model}" for action in ("add", "change", "delete", "view")
+    } <= perms_of(roles.CLINIC_ADMIN)
+
+
+@pytest.mark.parametrize("model", ["resultcoverage", "reminderpolicy"])
+def test_it_keeps_results_cover_and_reminder_policies_from_the_front_desk(client, model):
+    client.force_login(make_user("desk", roles.FRONT_DESK, is_staff=True))
+
+    for url in (f"/admin/procedures/{model}/", f"/admin/procedures/{model}/add/"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/admin/login/"), url
+    assert not {p for p in perms_of(roles.FRONT_DESK) if p.endswith(f"_{model}")}
+
+
 def test_it_shows_a_clinic_admin_no_patient_records_in_the_admin(clinic_admin_client):
     patient = PatientFactory()
 
