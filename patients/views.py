@@ -79,6 +79,9 @@ def patient_update(request, pk: int):
         form.save()
         messages.success(request, _("Patient details saved."))
         return redirect(patient)
+    # The form shows the whole record: a read like the detail page (front desk only,
+    # so no care-relationship gate applies). A saved change is audited by auditlog.
+    record_read(request, patient)
     return render(
         request,
         "patients/patient_form.html",

@@ -236,6 +236,20 @@ def test_it_shows_a_patient_and_records_who_read_the_record(nurse_client, nurse_
     assert read.view_name == "patients:detail"
 
 
+def test_it_records_who_opened_a_patient_for_editing(frontdesk_client, frontdesk_user, garcia):
+    response = frontdesk_client.get(f"/patients/{garcia.pk}/edit/")
+
+    assert response.status_code == 200
+    assert garcia.email in response.content.decode()
+    read = ReadAccess.objects.get()
+    assert (read.user, read.object_type, read.object_id) == (
+        frontdesk_user,
+        "patients.patient",
+        str(garcia.pk),
+    )
+    assert read.view_name == "patients:update"
+
+
 def test_it_saves_edited_patient_details_and_keeps_the_mrn(frontdesk_client, garcia):
     mrn = garcia.mrn
     response = frontdesk_client.post(
