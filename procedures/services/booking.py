@@ -19,7 +19,7 @@ from procedures.models import (
 )
 
 from .clock import clinic_tz
-from .prep import PrepFacts, prep_on_booked
+from .prep import PrepFacts, prep_on_booked, prep_on_rescheduled
 from .reminders import (
     reminders_cancel_pending,
     reminders_plan,
@@ -517,6 +517,8 @@ def appointment_reschedule(
             appointment.buffer_before_minutes, appointment.buffer_after_minutes = before, after
             appointment.version += 1
             appointment.save()
+            # Stops dated for the old day go back to the physician; tasks move.
+            prep_on_rescheduled(appointment=appointment, moved_from=current.start_at, by=by)
             # Voids what was planned for the old time and plans the new time's.
             reminders_replan(appointment=appointment)
     except IntegrityError as exc:

@@ -118,8 +118,11 @@ class PrepFacts:
     or the medicines after it was made is not seen, so make a new one after writing.
     """
 
-    def __init__(self, appointment: Appointment):
+    def __init__(self, appointment: Appointment, *, booked_on: date | None = None):
         self.appointment = appointment
+        # The day the visit's time was set, for the short-notice rule: the booking's
+        # day, or the day of a move to another day (see `prep_on_rescheduled`).
+        self.booked_on = booked_on or _local_date(appointment.created_at or timezone.now())
 
     @classmethod
     def of_new_booking(cls, appointment: Appointment) -> "PrepFacts":
@@ -194,9 +197,15 @@ class PrepFacts:
         day = _local_date(self.appointment.start_at)
         longest = 0
         for row in self.hold_rows:
-            if row.hold is not None:
-                if row.hold.action == MedicationHold.Action.STOP:
-                    longest = max(longest, (day - _local_date(row.hold.stop_at)).days)
+            hold = row.hold
+            stale = (
+                hold is not None
+                and hold.action == MedicationHold.Action.STOP
+                and hold.stop_at >= self.appointment.start_at  # dated for a day moved from
+            )
+            if hold is not None and not stale:
+                if hold.action == MedicationHold.Action.STOP:
+                    longest = max(longest, (day - _local_date(hold.stop_at)).days)
             elif row.suggested_days:
                 longest = max(longest, row.suggested_days)
         return longest
@@ -206,9 +215,7 @@ class PrepFacts:
         days = self.hold_period_days
         if not days:
             return False
-        appointment = self.appointment
-        booked = _local_date(appointment.created_at or timezone.now())
-        return (_local_date(appointment.start_at) - booked).days < days
+        return (_local_date(self.appointment.start_at) - self.booked_on).days < days
 
 
 def hold_rows(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[HoldRow]:
@@ -439,11 +446,16 @@ def medication_hold_set(
             },
         )
         plan = _plan_for_update(appointment)
-        if plan.hold_plan_confirmed_at:
+        was_confirmed = bool(plan.hold_plan_confirmed_at)
+        if was_confirmed:
             plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
             plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
         _event(appointment, "hold_set", by)
         frontdesk_tasks_sync(appointment=appointment)
+        if was_confirmed:
+            # The confirmed stops no longer stand: their pending emails must not go out
+            # (the physician's next confirmation plans them afresh).
+            _prep_changed(appointment)
     return hold
 
 
@@ -600,6 +612,34 @@ def prep_on_booked(*, appointment: Appointment, prep: PrepFacts | None = None) -
     """Call in the booking's transaction: flags a booking inside the stop period.
     `prep`: what the booking has read already (see `PrepFacts`)."""
     frontdesk_tasks_sync(appointment=appointment, facts=prep)
+
+
+def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by) -> None:
+    """Call in the reschedule's transaction, after saving the new time and before the
+    reminders are re-planned.
+
+    Medicine stops were dated for the old day: moved to another day, a confirmed plan
+    with stops goes back to the physician (its stop emails are not planned until it is
+    confirmed again, and the patient is told to keep taking their medicines meanwhile).
+    The front desk's tasks move with the visit, and a move inside the stop period is
+    flagged as short notice.
+    """
+    moved_day = _local_date(moved_from) != _local_date(appointment.start_at)
+    if moved_day:
+        plan = PrepPlan.objects.select_for_update().filter(appointment_id=appointment.pk).first()
+        stops = appointment.medication_holds.filter(action=MedicationHold.Action.STOP)
+        if plan is not None and plan.hold_plan_confirmed_at and stops.exists():
+            plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
+            plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
+            _event(
+                appointment,
+                "hold_plan_reopened",
+                by,
+                _("The stop dates were set for the old day: confirm them again."),
+            )
+    today = _local_date(timezone.now())
+    facts = PrepFacts(appointment, booked_on=today if moved_day else None)
+    frontdesk_tasks_sync(appointment=appointment, facts=facts)
 
 
 def transport_set(

@@ -286,7 +286,37 @@ def reminders_prep_replan(*, appointment: Appointment) -> list[Reminder]:
         planned.append(
             _reminder_row(appointment=appointment, kind=kind, due_at=max(step.at, now), step=step)
         )
+    planned += _escort_request_replan(appointment, now)
     return _reminders_write(planned)
+
+
+def _escort_request_replan(appointment: Appointment, now: datetime) -> list:
+    """The escort request follows the sedation level, which the prep page may change
+    after booking: asked for once a visit becomes sedated, withdrawn (with the call
+    standing in for it) while unsent once it no longer is."""
+    asked = Reminder.objects.filter(
+        appointment=appointment,
+        appointment_version=appointment.version,
+        kind=Kind.ESCORT_REQUEST,
+    )
+    if not appointment.is_sedated:
+        asked.filter(status__in=[Reminder.Status.PENDING, Reminder.Status.SKIPPED]).update(
+            status=Reminder.Status.CANCELLED
+        )
+        CallTask.objects.filter(
+            appointment=appointment,
+            status=CallTask.Status.OPEN,
+            reason=CallTask.Reason.NO_EMAIL,
+            reminder_kind=Kind.ESCORT_REQUEST,
+        ).update(status=CallTask.Status.CANCELLED)
+        return []
+    if asked.exclude(status=Reminder.Status.CANCELLED).exists():
+        return []  # asked already (or on its way): never twice
+    offset = policy_offset(Kind.ESCORT_REQUEST)
+    if offset is None or appointment.start_at <= now:
+        return []
+    due = max(offset_from(appointment, offset), now)
+    return [_reminder_row(appointment=appointment, kind=Kind.ESCORT_REQUEST, due_at=due)]
 
 
 def reminders_cancel_pending(*, appointment: Appointment) -> int:

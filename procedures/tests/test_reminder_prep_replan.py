@@ -8,7 +8,7 @@ import pytest
 from patients.medications import medication_add
 from patients.models import Medication
 from patients.tests.factories import PatientFactory
-from procedures.models import MedicationHold, Reminder, SedationLevel
+from procedures.models import FrontDeskTask, MedicationHold, Reminder, SedationLevel, TransportMode
 from procedures.models.choices import ProcedureKind
 from procedures.services import booking, prep
 from procedures.services.clock import clinic_datetime
@@ -105,3 +105,129 @@ def test_a_changed_stop_date_replaces_the_pending_email(appointment, physician_u
 
     [email] = hold_emails(appointment)
     assert email.step_at == clinic_datetime(dt.date(2027, 3, 6), dt.time(20, 0))
+
+
+def warfarin_decision(appointment, physician_user, action, stop_at=None):
+    prep.medication_hold_set(
+        appointment_id=appointment.pk,
+        medication_id=appointment.patient.medications.get(name="Warfarin").pk,
+        action=action,
+        stop_at=stop_at,
+        by=physician_user,
+    )
+
+
+def test_changing_a_decision_after_confirming_withdraws_the_pending_stop_email(
+    appointment, physician_user
+):
+    stop_warfarin(appointment, physician_user)
+
+    # The physician changes their mind: keep taking it. Until they confirm again,
+    # no email may tell the patient to stop.
+    warfarin_decision(appointment, physician_user, MedicationHold.Action.CONTINUE)
+
+    assert hold_emails(appointment) == []
+    assert len(hold_emails(appointment, Reminder.Status.CANCELLED)) == 1
+    assert not prep.PrepFacts(appointment).plan.hold_plan_confirmed
+
+
+def escort_requests(appointment, status=Reminder.Status.PENDING):
+    return list(appointment.reminders.filter(kind=Reminder.Kind.ESCORT_REQUEST, status=status))
+
+
+def set_sedation(appointment, level, physician_user):
+    prep.sedation_plan_set(
+        appointment_id=appointment.pk,
+        sedation_level=level,
+        food_fast_hours=6,
+        clear_fluid_fast_hours=2,
+        by=physician_user,
+    )
+
+
+def test_the_escort_request_follows_a_sedation_change_on_the_prep_page(appointment, physician_user):
+    [asked] = escort_requests(appointment)  # booked with IV sedation
+
+    set_sedation(appointment, SedationLevel.LOCAL, physician_user)
+    assert escort_requests(appointment) == []
+    assert [r.pk for r in escort_requests(appointment, Reminder.Status.CANCELLED)] == [asked.pk]
+
+    set_sedation(appointment, SedationLevel.IV_MODERATE, physician_user)
+    [again] = escort_requests(appointment)
+    # Two clinic days before the visit, at 10:00.
+    assert again.due_at == clinic_datetime(DAY - dt.timedelta(days=2), dt.time(10, 0))
+
+    # Setting the same sedation again asks nobody twice.
+    set_sedation(appointment, SedationLevel.IV_MODERATE, physician_user)
+    assert escort_requests(appointment) == [again]
+
+
+def test_a_sent_escort_request_is_not_sent_again_after_a_sedation_change(
+    appointment, physician_user
+):
+    [asked] = escort_requests(appointment)
+    Reminder.objects.filter(pk=asked.pk).update(status=Reminder.Status.SENT)
+
+    set_sedation(appointment, SedationLevel.GENERAL, physician_user)
+
+    assert escort_requests(appointment) == []
+
+
+def move(appointment, day, frontdesk_user):
+    start = clinic_datetime(day, dt.time(9, 0))
+    return booking.appointment_reschedule(
+        appointment_id=appointment.pk, start_at=start, by=frontdesk_user
+    )
+
+
+def test_moving_to_another_day_sends_confirmed_stops_back_to_the_physician(
+    appointment, physician_user, frontdesk_user
+):
+    stop_warfarin(appointment, physician_user)  # stop on Monday 8 March for Friday 12
+    assert len(hold_emails(appointment)) == 1
+
+    moved = move(appointment, dt.date(2027, 3, 3), frontdesk_user)  # Wednesday 3 March
+
+    # A stop dated for the old day would now fall after the procedure: no email
+    # tells the patient to stop until the physician dates and confirms it again.
+    assert hold_emails(moved) == []
+    plan = prep.PrepFacts(moved).plan
+    assert not plan.hold_plan_confirmed
+    assert moved.events.filter(kind="hold_plan_reopened").exists()
+    assert not any(s.kind == "medication_hold" for s in prep.prep_timeline(moved))
+    # Warfarin's usual 3 days' stop does not fit from Monday 1 March: the front desk is told.
+    [task] = FrontDeskTask.objects.filter(appointment=moved, done_at__isnull=True)
+    assert task.kind == FrontDeskTask.Kind.SHORT_NOTICE
+    assert task.due_date == dt.date(2027, 3, 1)
+
+
+def test_moving_within_the_day_keeps_the_confirmed_stops(
+    appointment, physician_user, frontdesk_user
+):
+    stop_warfarin(appointment, physician_user)
+    start = clinic_datetime(DAY, dt.time(11, 0))
+
+    moved = booking.appointment_reschedule(
+        appointment_id=appointment.pk, start_at=start, by=frontdesk_user
+    )
+
+    assert prep.PrepFacts(moved).plan.hold_plan_confirmed
+    [email] = hold_emails(moved)
+    assert email.appointment_version == moved.version
+
+
+def test_front_desk_tasks_move_with_the_visit(appointment, frontdesk_user):
+    prep.transport_set(
+        appointment_id=appointment.pk,
+        transport_mode=TransportMode.WHEELCHAIR,
+        escort_name="Ana Garcia",
+        escort_phone="07700 900123",
+        needs_wheelchair=True,
+        by=frontdesk_user,
+    )
+    assert FrontDeskTask.objects.get(kind="wheelchair").due_date == dt.date(2027, 3, 10)
+
+    move(appointment, dt.date(2027, 3, 5), frontdesk_user)
+
+    # Two days before the new day, not after it.
+    assert FrontDeskTask.objects.get(kind="wheelchair").due_date == dt.date(2027, 3, 3)
