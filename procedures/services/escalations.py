@@ -6,7 +6,9 @@ that have become due with ON CONFLICT DO NOTHING against the unique
 Sending claims one recipient's unsent rows with `select_for_update(skip_locked=True)`
 and marks them in the same transaction, a transaction per recipient: a row locked
 by one run is skipped by the other, one already marked is no longer selected, and
-a failed send repeats nobody else's digest. Emails carry links only.
+a failed send repeats nobody else's digest. Emails carry links only. A row with
+nobody to email (no lead address configured, a physician without one) is never
+marked as told: it waits, logged on every run, until an address exists.
 """
 
 import logging
@@ -75,12 +77,37 @@ def _physician_email(order: TestOrder, today) -> str:
     return (user.email if user else "") or ""
 
 
+LEAD_LEVELS = (Level.OVERDUE_LEAD, Level.UNREVIEWED_LEAD)
+
+
+def _lead_recipient() -> str:
+    return ", ".join(_setting("RESULTS_CLINIC_LEAD_EMAILS", []))[:254]
+
+
+def escalations_address(*, now: datetime) -> int:
+    """Give unsent rows that had nobody to email an address, if there now is one
+    (a lead address configured, a physician's email added). Returns how many."""
+    today = now.astimezone(clinic_now().tzinfo).date()
+    unaddressed = ResultEscalation.objects.filter(notified_at__isnull=True, recipient="")
+    addressed = 0
+    lead = _lead_recipient()
+    if lead:
+        addressed += unaddressed.filter(level__in=LEAD_LEVELS).update(recipient=lead)
+    for row in unaddressed.exclude(level__in=LEAD_LEVELS).select_related(
+        "order__responsible__user"
+    ):
+        if recipient := _physician_email(row.order, today):
+            # Conditional: a concurrent run may have addressed (and sent) it already.
+            addressed += unaddressed.filter(pk=row.pk).update(recipient=recipient)
+    return addressed
+
+
 def escalations_plan(*, now: datetime | None = None) -> int:
     """Write a row for every (order, level) that has become due. Returns how many."""
     now = now or timezone.now()
     local = now.astimezone(clinic_now().tzinfo)
     digest_hour = _setting("RESULTS_DIGEST_HOUR", 7)
-    lead = ", ".join(_setting("RESULTS_CLINIC_LEAD_EMAILS", []))[:254]
+    lead = _lead_recipient()
     levels = list(Level)
     if local.time() < time(digest_hour):
         # Overdue results go out as one digest a day, from the digest hour on.
@@ -88,7 +115,7 @@ def escalations_plan(*, now: datetime | None = None) -> int:
     rows = []
     for level in levels:
         for order in _due_orders(level, now).select_related("responsible__user"):
-            recipient = lead if level.endswith("_lead") else _physician_email(order, local.date())
+            recipient = lead if level in LEAD_LEVELS else _physician_email(order, local.date())
             rows.append(
                 ResultEscalation(order=order, level=level, recipient=recipient, created_at=now)
             )
@@ -105,8 +132,10 @@ def escalations_notify(*, now: datetime | None = None) -> int:
     on the next run) and neither holds back nor repeats anyone else's digest.
     """
     now = now or timezone.now()
+    escalations_address(now=now)
     recipients = (
         ResultEscalation.objects.filter(notified_at__isnull=True)
+        .exclude(recipient="")
         .order_by("recipient")
         .values_list("recipient", flat=True)
         .distinct()
@@ -117,6 +146,19 @@ def escalations_notify(*, now: datetime | None = None) -> int:
             sent += _notify_recipient(recipient, now=now)
         except (smtplib.SMTPException, OSError) as exc:
             log.warning("an escalation digest was not sent (%s); next run retries it", exc)
+    # Not marked as told: they stay "email not sent yet" on the order's timeline
+    # (the order is on the worklist anyway) and go out once someone can be emailed.
+    unaddressed = list(
+        ResultEscalation.objects.filter(notified_at__isnull=True, recipient="").values_list(
+            "pk", flat=True
+        )
+    )
+    if unaddressed:
+        log.warning(
+            "escalations %s have nobody to email (RESULTS_CLINIC_LEAD_EMAILS, or the "
+            "physician's email); left unsent",
+            unaddressed,
+        )
     return sent
 
 
@@ -129,16 +171,10 @@ def _notify_recipient(recipient: str, *, now: datetime) -> int:
         )
         if not rows:  # another run has them
             return 0
-        sent = 0
-        if recipient:
-            addresses = [a.strip() for a in recipient.split(",") if a.strip()]
-            escalation_message(rows, to=addresses).send()
-            sent = 1
-        else:
-            # Nobody to email: the order's timeline and the worklist still show it.
-            log.warning("escalations %s have no recipient", [r.pk for r in rows])
+        addresses = [a.strip() for a in recipient.split(",") if a.strip()]
+        escalation_message(rows, to=addresses).send()
         ResultEscalation.objects.filter(pk__in=[r.pk for r in rows]).update(notified_at=now)
-    return sent
+    return 1
 
 
 def escalation_message(rows: list[ResultEscalation], *, to: list[str]):

@@ -262,3 +262,47 @@ def test_a_refused_digest_is_retried_without_repeating_anyone_elses(
     messages = smtp_mail.wait_for(2)
     assert sorted(m["To"] for m in messages) == ["lee@clinic.example", "patel@clinic.example"]
     assert not models.ResultEscalation.objects.filter(notified_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_lead_escalation_with_no_lead_address_waits_unsent_until_one_is_set(
+    lee, smtp_mail, time_machine, settings, caplog, physician_client, care_for_all
+):
+    settings.RESULTS_CLINIC_LEAD_EMAILS = []
+    time_machine.move_to(NOW, tick=False)
+    order = overdue_order(lee, 5)
+
+    assert escalations_run().emails == 1  # Dr Lee's digest only
+
+    assert [m["To"] for m in smtp_mail.wait_for(1)] == ["lee@clinic.example"]
+    lead_row = order.escalations.get(level=Level.OVERDUE_LEAD)
+    assert (lead_row.recipient, lead_row.notified_at) == ("", None)
+    assert "have nobody to email" in caplog.text
+    page = physician_client.get(f"/results/{order.pk}/").content.decode()
+    assert "Result long overdue: clinic lead told (email not sent yet)" in page
+
+    settings.RESULTS_CLINIC_LEAD_EMAILS = ["lead@clinic.example"]
+    assert escalations_run().emails == 1
+
+    assert [m["To"] for m in smtp_mail.wait_for(2)][1:] == ["lead@clinic.example"]
+    lead_row.refresh_from_db()
+    assert lead_row.recipient == "lead@clinic.example"
+    assert lead_row.notified_at == NOW
+    assert escalations_run().emails == 0
+
+
+@pytest.mark.django_db
+def test_a_physician_without_an_email_is_chased_once_they_have_one(lee, smtp_mail, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    lee.user.email = ""
+    lee.user.save()
+    order = overdue_order(lee, 1)
+
+    assert escalations_run().emails == 0
+    assert order.escalations.get().notified_at is None
+
+    lee.user.email = "lee@clinic.example"
+    lee.user.save()
+    assert escalations_run().emails == 1
+    assert [m["To"] for m in smtp_mail.wait_for(1)] == ["lee@clinic.example"]
+    assert order.escalations.get().notified_at == NOW
