@@ -22,3 +22,19 @@ def shared_cache(app_configs, **kwargs) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(deploy=True)
+def clinic_lead_addresses(app_configs, **kwargs) -> list[Warning]:
+    """Without a lead address, results overdue past the lead threshold reach nobody."""
+    if not settings.DEBUG and not getattr(settings, "RESULTS_CLINIC_LEAD_EMAILS", None):
+        return [
+            Warning(
+                "No clinic lead address: escalations of long-overdue and unreviewed results "
+                "to the clinic lead are not emailed to anyone.",
+                hint="Set RESULTS_CLINIC_LEAD_EMAILS, e.g. lead@clinic.example (comma-separated "
+                "for several).",
+                id="clinic.W002",
+            )
+        ]
+    return []
