@@ -44,7 +44,8 @@ RULES = {
     "patients:update": staff((FD,)),
     "patients:pick": staff((FD,), code=405),  # POST only
     "procedures:appointment_list": staff(CLINICAL_STAFF),
-    "procedures:appointment_book": staff((FD,)),
+    # Physicians and nurses book the results discussion from the order page.
+    "procedures:appointment_book": staff(CLINICAL_STAFF),
     "procedures:appointment_detail": {**staff(CLINICAL_STAFF), MD: 302},  # care relationship
     "procedures:appointment_complete": staff((RN, MD), code=405),  # POST only
     "procedures:appointment_cancel": staff((FD, MD), code=405),  # POST only

@@ -82,6 +82,11 @@ class ProcedureType(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_discussion(self) -> bool:
+        """A results discussion: a conversation, not a procedure (no prep, no aftercare)."""
+        return self.kind == ProcedureKind.RESULTS_DISCUSSION
+
     def recovery_minutes(self, sedation_level: str) -> int:
         """Minutes the patient recovers in the room after the procedure."""
         return {

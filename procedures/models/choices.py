@@ -35,6 +35,8 @@ class ProcedureKind(models.TextChoices):
     ASPIRATION_BIOPSY = "aspiration_biopsy", _("Aspiration and biopsy")
     BIOPSY = "biopsy", _("Biopsy only")
     BMAC = "bmac", _("Bone marrow aspirate concentrate (BMAC)")
+    # A visit to talk the results through: nothing is taken, so no prep or aftercare.
+    RESULTS_DISCUSSION = "results_discussion", _("Results discussion")
 
     @classmethod
     def with_biopsy(cls) -> set[str]:

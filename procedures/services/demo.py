@@ -28,6 +28,7 @@ from procedures.models import (
     TestType,
     TransportMode,
 )
+from procedures.models.choices import ProcedureKind
 
 from .clock import clinic_datetime, clinic_today
 from .results import expected_by_for
@@ -70,7 +71,11 @@ PROCEDURES = [
         ["aspirate-morphology", "flow-cytometry", "iron-stain"],
     ),
     ("bmac", "Bone marrow aspirate concentrate (BMAC)", 90, SedationLevel.GENERAL, []),
+    # Migration 0009 installs it; physicians and nurses book it from the order page.
+    ("results-discussion", "Results discussion", 30, SedationLevel.NONE, []),
 ]
+# The procedures' kinds come from prep_defaults; the discussion's is set here.
+KINDS = {"results-discussion": ProcedureKind.RESULTS_DISCUSSION}
 
 # Offered, unticked, when the procedure is completed.
 OPTIONAL_TESTS = {
@@ -136,6 +141,7 @@ def seed_demo(*, password: str) -> dict[str, int]:
                 "name": name,
                 "default_duration_minutes": minutes,
                 "default_sedation_level": sedation,
+                "kind": KINDS.get(code, ProcedureKind.ASPIRATION),
             },
         )
         if new:
@@ -291,5 +297,9 @@ def _seed_scheduling(procedures: dict, plain_room: Room) -> None:
         )
     if not plain_room.procedure_types.exists():
         plain_room.procedure_types.set(
-            [p for code, p in procedures.items() if code in ("bm-biopsy", "bm-aspiration")]
+            [
+                p
+                for code, p in procedures.items()
+                if code in ("bm-biopsy", "bm-aspiration", "results-discussion")
+            ]
         )

@@ -358,11 +358,21 @@ def test_it_links_to_booking_prefilled_after_the_last_expected_result(
     page = physician_client.get(f"/results/{order.pk}/").content.decode()
 
     patient = order.appointment.patient
-    url = f"/appointments/book/?patient={patient.pk}&amp;date=2025-04-18"
+    url = (
+        f"/appointments/book/?patient={patient.pk}&amp;date=2025-04-18"
+        f"&amp;type=results-discussion&amp;provider={order.responsible_id}"
+    )
     assert url in page
     client.force_login(frontdesk_user)
     form = client.get(url.replace("&amp;", "&")).context["form"]
-    assert form.initial == {"patient_mrn": patient.mrn, "date": dt.date(2025, 4, 18)}
+    discussion = models.ProcedureType.objects.get(code="results-discussion")
+    assert form.initial == {
+        "patient_mrn": patient.mrn,
+        "procedure_type": discussion.pk,
+        "sedation_level": "none",
+        "provider": order.responsible_id,
+        "date": dt.date(2025, 4, 18),
+    }
 
 
 # --- PDF reports -----------------------------------------------------------------------

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import roles
 from clinic.audit import record_read
-from clinic.emergency import care_gated
+from clinic.emergency import care_gated, patient_gate
 from patients.models import Patient
 from procedures.access import patient_of_appointment
 from procedures.forms import BookingForm, CancelForm
-from procedures.models import Appointment
+from procedures.models import Appointment, ProcedureType
 from procedures.scheduling_forms import CancelReasonForm
 from procedures.services.booking import appointment_book, appointment_cancel, appointment_complete
 from procedures.services.clock import clinic_datetime, clinic_today
@@ -48,21 +48,40 @@ def appointment_list(request):
     )
 
 
-@roles.role_required(roles.FRONT_DESK)
+# Physicians and nurses book the results discussion from the order page.
+@roles.role_required(*SCHEDULING)
 @require_http_methods(["GET", "POST"])
 def appointment_book_view(request):
+    """The booking form. A link may choose the patient (by id), the procedure type (by
+    code), the physician and the date, so that only the time is left to pick."""
     initial = {}
-    patient_id = request.GET.get("patient")
-    if patient_id and patient_id.isdigit():
+    patient = None
+    patient_id = request.GET.get("patient", "")
+    if patient_id.isdigit():
         patient = Patient.objects.filter(pk=patient_id).first()
         if patient:
+            # A physician outside their own patients states a reason first.
+            if gate := patient_gate(request, patient_id=patient.pk):
+                return gate
+            record_read(request, patient)
             initial["patient_mrn"] = patient.mrn
+    procedure_type = ProcedureType.objects.filter(
+        code=request.GET.get("type", ""), is_active=True
+    ).first()
+    if procedure_type:
+        initial["procedure_type"] = procedure_type.pk
+        initial["sedation_level"] = procedure_type.default_sedation_level
+    provider_id = request.GET.get("provider", "")
+    if provider_id.isdigit():
+        initial["provider"] = int(provider_id)
     # "Book a results discussion" suggests a date after the last expected result.
     with contextlib.suppress(ValueError):
         initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
     form = BookingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if gate := patient_gate(request, patient_id=data["patient_mrn"].pk):
+            return gate  # nothing booked; the form comes back after the reason
         try:
             appointment = appointment_book(
                 patient=data["patient_mrn"],
@@ -85,7 +104,14 @@ def appointment_book_view(request):
                 request, _("Appointment booked. The patient will get a confirmation email.")
             )
             return redirect(appointment)
-    return render(request, "procedures/appointment_book.html", {"form": form})
+    context = {
+        "form": form,
+        "patient": patient,
+        "procedure_type": procedure_type,
+        # The patient search is the front desk's (patients:pick).
+        "can_search_patients": roles.has_role(request.user, roles.FRONT_DESK),
+    }
+    return render(request, "procedures/appointment_book.html", context)
 
 
 @roles.role_required(*SCHEDULING)

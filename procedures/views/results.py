@@ -18,7 +18,8 @@ from clinic import roles
 from clinic.audit import record_read
 from clinic.emergency import care_gated
 from procedures.access import patient_of_appointment, patient_of_order, patient_of_result
-from procedures.models import Appointment, TestOrder, TestResult
+from procedures.models import Appointment, ProcedureType, TestOrder, TestResult
+from procedures.models.choices import ProcedureKind
 from procedures.result_forms import (
     CommunicateForm,
     ReassignForm,
@@ -143,7 +144,7 @@ def _order_page(request, order, **forms):
         "sent_form": forms.get("sent_form") or SentForm(),
         "reassign_form": forms.get("reassign_form")
         or ReassignForm(initial={"responsible": order.responsible_id}),
-        "book_url": _book_url(order.appointment),
+        "book_url": _book_url(order),
         "can_log": order.status in (*TestOrder.PENDING_STATUSES, S.FINAL, S.REVIEWED),
         "is_physician": roles.has_role(request.user, roles.PHYSICIAN),
     }
@@ -175,8 +176,21 @@ def _event_text(event) -> str:
     return event.kind
 
 
-def _book_url(appointment: Appointment) -> str:
+def _book_url(order: TestOrder) -> str:
+    """The booking page with the patient (by id only), the results-discussion type, the
+    order's physician and a date after the last expected result already chosen."""
+    appointment = order.appointment
     params = {"patient": appointment.patient_id, "date": discussion_date_for(appointment)}
+    discussion = (
+        ProcedureType.objects.filter(kind=ProcedureKind.RESULTS_DISCUSSION, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    if discussion:
+        params["type"] = discussion.code
+    provider_id = order.responsible_id or appointment.provider_id
+    if provider_id:
+        params["provider"] = provider_id
     return reverse("procedures:appointment_book") + "?" + urlencode(params)
 
 
