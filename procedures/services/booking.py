@@ -153,6 +153,65 @@ def _check_slot(
     return before, after
 
 
+def appointment_buffers_for(appointment: Appointment, *, sedation_level: str) -> None:
+    """Hold the room around `appointment` for as long as `sedation_level` needs (the
+    recovery grows with sedation), or refuse the change, keyed `sedation_level`, when
+    the longer hold runs into another booking or past the room's hours.
+
+    Call inside the caller's transaction, after `queue_behind_booking_writes` and then
+    the appointment's row lock (the order the booking writes take them); sets the
+    buffers on `appointment` for the caller to save (with blocked_from/until).
+    """
+    before, after = appointment.procedure_type.buffers(sedation_level)
+    if (before, after) == (appointment.buffer_before_minutes, appointment.buffer_after_minutes):
+        return
+    slot = {
+        "patient": appointment.patient,
+        "provider": appointment.provider,
+        "room": appointment.room,
+        "start_at": appointment.start_at,
+        "end_at": appointment.end_at,
+        "blocked_from": appointment.start_at - timedelta(minutes=before),
+        "blocked_until": appointment.end_at + timedelta(minutes=after),
+    }
+    problems = availability_problems(
+        procedure_type=appointment.procedure_type,
+        sedation_level=sedation_level,
+        **{key: value for key, value in slot.items() if key != "patient"},
+    )
+    problems.update(booking_clashes(**slot, exclude_pk=appointment.pk))
+    if problems:
+        until = formats.time_format(slot["blocked_until"].astimezone(clinic_tz()), "H:i")
+        raise ValidationError(
+            {
+                "sedation_level": [
+                    _(
+                        "With this sedation the room is held until %(until)s for recovery, "
+                        "which does not fit:"
+                    )
+                    % {"until": until},
+                    *problems.values(),
+                    _("Reschedule the appointment first."),
+                ]
+            }
+        )
+    appointment.buffer_before_minutes, appointment.buffer_after_minutes = before, after
+
+
+def queue_behind_booking_writes(appointment_id: int) -> None:
+    """`_queue_behind_other_writes` for a change to an existing appointment's hold on
+    its resources, before the caller locks its row (the bookings' lock order)."""
+    ids = Appointment.objects.filter(pk=appointment_id).values("patient", "provider", "room")
+    row = ids.first()
+    if row is None:
+        return  # the caller's row lock reports it
+    _queue_behind_other_writes(
+        patient=Patient(pk=row["patient"]),
+        provider=Provider(pk=row["provider"]),
+        room=Room(pk=row["room"]),
+    )
+
+
 def _queue_behind_other_writes(*, patient: Patient, provider: Provider, room: Room) -> None:
     """Wait, inside the write transaction, for any other booking write on the same
     provider, room or patient to finish.

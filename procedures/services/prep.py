@@ -506,7 +506,11 @@ def sedation_plan_set(
         ) % {"hours": food_fast_hours}
     if errors:
         raise ValidationError(errors)
+    from .booking import appointment_buffers_for, queue_behind_booking_writes  # a cycle
+
     with transaction.atomic():
+        # The room's hold may grow with the sedation: queue like a booking does.
+        queue_behind_booking_writes(appointment_id)
         appointment = _locked(appointment_id)
         if not appointment.room.can_host(sedation_level):
             raise ValidationError(
@@ -518,8 +522,18 @@ def sedation_plan_set(
                     % {"room": appointment.room.name, "level": SedationLevel(sedation_level).label}
                 }
             )
+        appointment_buffers_for(appointment, sedation_level=sedation_level)
         appointment.sedation_level = sedation_level
-        appointment.save(update_fields=["sedation_level", "updated_at"])
+        appointment.save(
+            update_fields=[
+                "sedation_level",
+                "buffer_before_minutes",
+                "buffer_after_minutes",
+                "blocked_from",
+                "blocked_until",
+                "updated_at",
+            ]
+        )
         plan = _plan_for_update(appointment)
         plan.food_fast_hours = food_fast_hours
         plan.clear_fluid_fast_hours = clear_fluid_fast_hours

@@ -4,6 +4,7 @@ day, confirming again never emails twice, and a step already sent is not resent.
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from patients.medications import medication_add
 from patients.models import Medication
@@ -231,3 +232,57 @@ def test_front_desk_tasks_move_with_the_visit(appointment, frontdesk_user):
 
     # Two days before the new day, not after it.
     assert FrontDeskTask.objects.get(kind="wheelchair").due_date == dt.date(2027, 3, 3)
+
+
+# --- The room's hold follows the sedation -------------------------------------------
+
+
+@pytest.fixture
+def next_in_room(appointment, frontdesk_user):
+    """Another patient in the same room from 12:00, with another physician."""
+    start = clinic_datetime(DAY, dt.time(12, 0))
+    return booking.appointment_book(
+        patient=PatientFactory(email="q@example.com"),
+        procedure_type=appointment.procedure_type,
+        provider=ProviderFactory(),
+        room=appointment.room,
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
+        sedation_level=SedationLevel.LOCAL,
+        by=frontdesk_user,
+    )
+
+
+def with_recovery(appointment, *, iv, general):
+    procedure = appointment.procedure_type
+    procedure.recovery_minutes_iv, procedure.recovery_minutes_general = iv, general
+    procedure.save()
+
+
+def test_deeper_sedation_holds_the_room_longer_for_recovery(appointment, physician_user):
+    with_recovery(appointment, iv=0, general=90)
+
+    set_sedation(appointment, SedationLevel.GENERAL, physician_user)
+
+    appointment.refresh_from_db()
+    assert appointment.buffer_after_minutes == 90
+    assert appointment.blocked_until == clinic_datetime(DAY, dt.time(11, 30))
+
+
+def test_a_sedation_whose_recovery_runs_into_the_next_booking_is_refused(
+    appointment, physician_user, next_in_room
+):
+    with_recovery(appointment, iv=0, general=180)  # 10:00 + 3 h runs past 12:00
+
+    with pytest.raises(ValidationError) as refused:
+        set_sedation(appointment, SedationLevel.GENERAL, physician_user)
+
+    [first, clash, *_rest] = refused.value.message_dict["sedation_level"]
+    assert "held until 13:00 for recovery" in first
+    assert "12:00" in clash  # the room's other booking, without the patient's name
+    assert "q@example.com" not in " ".join(refused.value.messages)
+    appointment.refresh_from_db()
+    assert (appointment.sedation_level, appointment.buffer_after_minutes) == (
+        SedationLevel.IV_MODERATE,
+        0,
+    )
