@@ -20,6 +20,7 @@ from procedures.models import (
 
 from .clock import clinic_tz
 from .prep import PrepFacts, prep_on_booked, prep_on_rescheduled
+from .prep_rules import child_booking_refusal
 from .reminders import (
     reminders_cancel_pending,
     reminders_plan,
@@ -121,6 +122,11 @@ def _check_slot(
     tz = clinic_tz()
     if start_at.astimezone(tz).date() != (end_at - timedelta(microseconds=1)).astimezone(tz).date():
         raise ValidationError({"end_time": _("The appointment must end on the day it starts.")})
+    refusal = child_booking_refusal(
+        patient=patient, procedure_type=procedure_type, start_at=start_at
+    )
+    if refusal:
+        raise ValidationError({"procedure_type": refusal})
     before, after = procedure_type.buffers(sedation_level)
     blocked_from = start_at - timedelta(minutes=before)
     blocked_until = end_at + timedelta(minutes=after)

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from procedures.models import Appointment, AppointmentEvent, ClinicalOverride
 from procedures.models.choices import ProcedureKind, ProcedureSide, ProcedureSite
 
-from .prep import _locked, _plan_for_update, child_max_age_years, is_child, plan_of
+from .clock import clinic_tz
+from .prep import _locked, _plan_for_update, age_in_years, child_max_age_years, is_child, plan_of
 
 # Rule codes (stored on ClinicalOverride.rule).
 BIOPSY_PELVIS = "biopsy_pelvis"
@@ -20,6 +21,28 @@ CHILD_TIBIA = "child_tibia"
 STERNUM_REASON = "sternum_reason"
 BMAC_INFECTION_CANCER = "bmac_infection_cancer"
 BLEEDING_DISORDER = "bleeding_disorder"
+
+
+# What a young child may be booked for: aspiration only (from the tibia), or a talk.
+CHILD_KINDS = frozenset({ProcedureKind.ASPIRATION, ProcedureKind.RESULTS_DISCUSSION})
+
+
+def _child_procedure_message(procedure_name: str) -> str:
+    return _(
+        "For children under %(age)s, only aspiration from the tibia is offered: "
+        "%(procedure)s includes more than that."
+    ) % {"age": child_max_age_years(), "procedure": procedure_name}
+
+
+def child_booking_refusal(*, patient, procedure_type, start_at) -> str | None:
+    """Why a young child cannot be booked for this procedure (None: they can). The
+    booking's form of CHILD_ASPIRATION_ONLY, so it is never found only on the day."""
+    if procedure_type.kind in CHILD_KINDS:
+        return None
+    day = start_at.astimezone(clinic_tz()).date()
+    if age_in_years(patient.date_of_birth, day) >= child_max_age_years():
+        return None
+    return _child_procedure_message(procedure_type.name)
 
 
 @dataclass(frozen=True)
@@ -62,15 +85,8 @@ def rule_findings(
         )
 
     child = is_child(appointment)
-    if child and kind != ProcedureKind.ASPIRATION:
-        add(
-            CHILD_ASPIRATION_ONLY,
-            _(
-                "For children under %(age)s, only aspiration from the tibia is offered: "
-                "%(procedure)s includes more than that."
-            )
-            % {"age": child_max_age_years(), "procedure": appointment.procedure_type.name},
-        )
+    if child and kind not in CHILD_KINDS:
+        add(CHILD_ASPIRATION_ONLY, _child_procedure_message(appointment.procedure_type.name))
     if child and site and site != ProcedureSite.TIBIA:
         add(
             CHILD_TIBIA,

@@ -15,6 +15,7 @@ from procedures.models import (
     Unavailability,
     WorkingHours,
 )
+from procedures.models.choices import ProcedureKind
 from procedures.services.booking import appointment_book
 from procedures.services.clock import clinic_datetime
 from procedures.tests.factories import (
@@ -309,3 +310,33 @@ def test_the_reschedule_page_is_audited_as_a_read(frontdesk_client, procedure, l
     frontdesk_client.get(f"/appointments/{appointment.pk}/reschedule/")
 
     assert ReadAccess.objects.filter(object_id=str(appointment.pk)).exists()
+
+
+# --- Young children ------------------------------------------------------------------
+
+
+def test_a_young_child_is_booked_for_aspiration_only(procedure, lee, room):
+    toddler = PatientFactory(date_of_birth=dt.date(2024, 6, 1))  # 9 months old on the day
+    procedure.kind = ProcedureKind.ASPIRATION_BIOPSY
+    procedure.save()
+
+    assert refused(procedure, lee, room, at(9), patient=toddler) == {
+        "procedure_type": [
+            "For children under 2, only aspiration from the tibia is offered: "
+            "Bone marrow aspiration and biopsy includes more than that."
+        ]
+    }
+
+    aspiration = ProcedureTypeFactory(
+        code="bm-aspiration", name="Bone marrow aspiration", kind=ProcedureKind.ASPIRATION
+    )
+    assert book(aspiration, lee, room, at(9), patient=toddler).patient == toddler
+
+
+def test_the_child_rule_goes_by_age_on_the_day_of_the_procedure(procedure, lee, room):
+    # Two on Sunday 9 March 2025, the day before the procedure: no longer a young child.
+    two = PatientFactory(date_of_birth=dt.date(2023, 3, 9))
+    procedure.kind = ProcedureKind.ASPIRATION_BIOPSY
+    procedure.save()
+
+    assert book(procedure, lee, room, at(9), patient=two).patient == two
