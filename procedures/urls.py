@@ -9,6 +9,7 @@ from .views import (
     prep,
     results,
     slot_finder,
+    tasks,
     today,
     waitlist,
 )
@@ -45,6 +46,10 @@ urlpatterns = [
     path("calendar/print/", calendars.day_sheet, name="day_sheet"),
     path("today/", today.today_board_view, name="today"),
     path("today/counts/", today.today_counts_view, name="today_counts"),
+    # The front desk's queue of open tasks and calls (procedures/views/tasks.py).
+    path("tasks/", tasks.task_list, name="tasks"),
+    path("tasks/done/", tasks.task_done_view, name="task_done"),
+    path("tasks/overdue/", tasks.task_overdue_count, name="tasks_overdue"),
     path("waitlist/", waitlist.waitlist_list, name="waitlist"),
     path("waitlist/<int:pk>/remove/", waitlist.waitlist_remove_view, name="waitlist_remove"),
     path("waitlist/<int:pk>/offer/", waitlist.waitlist_offer_view, name="waitlist_offer"),

@@ -60,6 +60,9 @@ RULES = {
     "procedures:day_sheet": staff(CLINICAL_STAFF),
     "procedures:today": staff(CLINICAL_STAFF),
     "procedures:today_counts": staff(CLINICAL_STAFF),
+    "procedures:tasks": staff((FD,)),
+    "procedures:task_done": staff((FD,), code=405),  # POST only
+    "procedures:tasks_overdue": staff((FD,)),
     "procedures:waitlist": staff(CLINICAL_STAFF),
     "procedures:waitlist_remove": staff((FD,), code=405),  # POST only
     "procedures:waitlist_offer": staff((FD,), code=405),  # POST only
