@@ -19,6 +19,7 @@ PRODUCTION = {
     "SITE_URL": "https://clinic.example",
     "CLINIC_OTP_REQUIRED_ROLES": "physician,clinic_admin",
     "CACHE_URL": "redis://127.0.0.1:6379/1",  # checks do not connect
+    "RESULTS_CLINIC_LEAD_EMAILS": "lead@clinic.example",
 }
 
 
