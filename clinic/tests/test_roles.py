@@ -31,7 +31,7 @@ PAGES = {
     "/patients/{patient}/": {FD, RN, MD},
     "/patients/{patient}/edit/": {FD},
     "/appointments/": {FD, RN, MD},
-    "/appointments/book/": {FD},
+    "/appointments/book/": {FD, RN, MD},  # physicians and nurses: the results discussion
     "/appointments/{appointment}/": {FD, RN, MD},
     "/results/": {RN, MD},
     "/results/{order}/": {RN, MD},
@@ -115,9 +115,10 @@ def test_it_records_no_read_when_the_page_was_refused(frontdesk_client, records)
     assert not ReadAccess.objects.exists()
 
 
-def test_it_does_not_let_a_nurse_book(nurse_client):
+def test_it_does_not_let_a_clinic_admin_book(client):
     patient = PatientFactory()
-    response = nurse_client.post("/appointments/book/", {"patient_mrn": patient.mrn})
+    client.force_login(user_with(ADMIN))
+    response = client.post("/appointments/book/", {"patient_mrn": patient.mrn})
 
     assert response.status_code == 403
     assert not patient.appointments.exists()

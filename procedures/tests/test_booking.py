@@ -7,6 +7,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from clinic import roles
+from conftest import make_user
 from patients.medications import medication_add
 from patients.models import Medication
 from patients.tests.factories import PatientFactory
@@ -678,10 +680,9 @@ def test_it_shows_the_patients_own_clash_against_the_mrn(
     ]
 
 
-def test_it_lets_only_the_front_desk_book(nurse_client, patient, procedure, provider, room):
-    response = nurse_client.post(
-        "/appointments/book/", booking_form(patient, procedure, provider, room)
-    )
+def test_it_lets_only_scheduling_staff_book(client, patient, procedure, provider, room):
+    client.force_login(make_user("admin-only", roles.CLINIC_ADMIN))
+    response = client.post("/appointments/book/", booking_form(patient, procedure, provider, room))
 
     assert response.status_code == 403
     assert nothing_saved()
