@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from procedures.models import Appointment, Provider, Room, SedationLevel
+from procedures.models.choices import ProcedureKind
 
 from .clock import clinic_tz
 from .slots import availability_load, clinic_day_bounds
@@ -365,6 +366,7 @@ def today_arrivals(*, day: date) -> list[Arrival]:
             "patient__given_name",
             "patient__bleeding_disorder",
             "procedure_type__name",
+            "procedure_type__kind",
             "provider_id",
             "provider__display_name",
             "room_id",
@@ -418,21 +420,29 @@ def today_arrivals(*, day: date) -> list[Arrival]:
         given_name,
         bleeding_disorder,
         procedure,
+        procedure_kind,
         provider_id,
         provider,
         room_id,
         room,
     ) in rows:
         codes = []
+        # A results discussion is a talk: no escort, medicines or blood tests to chase.
+        procedure_visit = procedure_kind != ProcedureKind.RESULTS_DISCUSSION
         if status not in done:
-            if sedation in sedated and escort_confirmed_at is None:
+            if procedure_visit and sedation in sedated and escort_confirmed_at is None:
                 codes.append("escort")
-            if prep and patient_id in on_medicines and pk not in confirmed_plans:
+            if (
+                procedure_visit
+                and prep
+                and patient_id in on_medicines
+                and pk not in confirmed_plans
+            ):
                 codes.append("prep")
             if pk in failed:
                 codes.append("reminder")
             # Blood tests before the procedure are asked for with a bleeding disorder only.
-            if prep and bleeding_disorder and pk not in labs_back:
+            if procedure_visit and prep and bleeding_disorder and pk not in labs_back:
                 codes.append("labs")
         arrivals.append(
             Arrival(

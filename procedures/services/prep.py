@@ -194,6 +194,8 @@ class PrepFacts:
 
     @cached_property
     def hold_period_days(self) -> int:
+        if self.appointment.procedure_type.is_discussion:
+            return 0  # nothing is taken: no medicine needs stopping
         day = _local_date(self.appointment.start_at)
         longest = 0
         for row in self.hold_rows:
@@ -297,6 +299,13 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
 
     `facts`, when the caller has them, saves reading the plan and the medicines again.
     """
+    arrival = PrepStep(
+        at=appointment.start_at,
+        kind=StepKind.ARRIVAL,
+        text=_("Your appointment. Please arrive 15 minutes early."),
+    )
+    if appointment.procedure_type.is_discussion:
+        return [arrival]  # a talk about results: nothing to prepare
     facts = facts or PrepFacts(appointment)
     plan = facts.plan
     child = is_child(appointment)
@@ -360,13 +369,7 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
                 % {"days": facts.hold_period_days},
             )
         )
-    steps.append(
-        PrepStep(
-            at=appointment.start_at,
-            kind=StepKind.ARRIVAL,
-            text=_("Your appointment. Please arrive 15 minutes early."),
-        )
-    )
+    steps.append(arrival)
     # Notices (plan not confirmed, booked at short notice) lead; then by date.
     return sorted(
         steps, key=lambda s: (s.kind != StepKind.NOTICE, s.at, KIND_ORDER.get(s.kind, 99))

@@ -56,8 +56,10 @@ class Readiness:
 def readiness(appointment: Appointment) -> Readiness:
     """READY, or every reason the patient is not: unticked checklist items, an
     unconfirmed hold plan, a site not set, a clinical rule not resolved."""
-    ticks = {t.item: t for t in appointment.checklist_ticks.select_related("by")}
     result = Readiness()
+    if appointment.procedure_type.is_discussion:
+        return result  # a talk about results: nothing to check before it starts
+    ticks = {t.item: t for t in appointment.checklist_ticks.select_related("by")}
     plan = plan_of(appointment)
     if active_medications(appointment) and not plan.hold_plan_confirmed:
         result.missing.append(str(_("Hold plan not confirmed")))

@@ -205,12 +205,20 @@ def _prep_steps(appointment: Appointment, prep=None) -> list:
 def _plan_visit(appointment: Appointment, *, first: str, prep=None) -> list[Reminder]:
     now = timezone.now()
     planned = [_reminder_row(appointment=appointment, kind=first)]
+    policies = reminder_policies()
+    if appointment.procedure_type.is_discussion:
+        # A talk about results: the confirmation and the day before, no prep, escort
+        # or aftercare.
+        if (offset := policy_offset(Kind.DAY_BEFORE, policies=policies)) and (
+            due := offset_from(appointment, offset)
+        ) > now:
+            planned.append(_reminder_row(appointment=appointment, kind=Kind.DAY_BEFORE, due_at=due))
+        return _reminders_write(planned)
     for step in _prep_steps(appointment, prep):
         kind = step.reminder_kind if step.reminder_kind in PREP_KINDS else Kind.PREP_STEP
         planned.append(
             _reminder_row(appointment=appointment, kind=kind, due_at=max(step.at, now), step=step)
         )
-    policies = reminder_policies()
     if appointment.is_sedated and (offset := policy_offset(Kind.ESCORT_REQUEST, policies=policies)):
         # Booked later than the usual day, the request goes at once.
         due = max(offset_from(appointment, offset), now)
@@ -286,7 +294,8 @@ def reminders_prep_replan(*, appointment: Appointment) -> list[Reminder]:
         planned.append(
             _reminder_row(appointment=appointment, kind=kind, due_at=max(step.at, now), step=step)
         )
-    planned += _escort_request_replan(appointment, now)
+    if not appointment.procedure_type.is_discussion:
+        planned += _escort_request_replan(appointment, now)
     return _reminders_write(planned)
 
 
