@@ -45,11 +45,12 @@ class ProviderAdmin(admin.ModelAdmin):
 class RoomAdmin(admin.ModelAdmin):
     list_display = ["name", "is_monitored", "is_active"]
     filter_horizontal = ["procedure_types"]
+    inlines = [WorkingHoursInline, UnavailabilityInline]
 
 
 @admin.register(models.WorkingHours)
 class WorkingHoursAdmin(admin.ModelAdmin):
-    """Every session of every provider and room (rooms are edited here)."""
+    """Every session of every provider and room (each is also edited on its own page)."""
 
     list_display = ["__str__", "provider", "room"]
     list_filter = ["weekday", "provider", "room"]

@@ -1,5 +1,7 @@
 """Roles carry model permissions (for the admin), and the admin is the clinic admin's."""
 
+import datetime as dt
+
 import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Group, User
@@ -177,3 +179,33 @@ def test_it_links_the_admin_home_to_the_audit_trail(clinic_admin_client):
 
     assert response.status_code == 200
     assert 'href="/audit/"' in response.content.decode()
+
+
+def test_a_clinic_admin_sets_a_rooms_hours_on_the_rooms_own_page(clinic_admin_client):
+    room = Room.objects.create(name="Room 9")
+    url = f"/admin/procedures/room/{room.pk}/change/"
+    inlines = {"working_hours": 1, "unavailabilities": 0}
+    form = {"name": "Room 9", "is_monitored": "on", "is_active": "on"}
+    for prefix, total in inlines.items():
+        form |= {
+            f"{prefix}-TOTAL_FORMS": str(total),
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    form |= {
+        "working_hours-0-weekday": "2",
+        "working_hours-0-starts": "09:00",
+        "working_hours-0-ends": "13:00",
+    }
+
+    response = clinic_admin_client.post(url, form)
+
+    assert response.status_code == 302
+    [session] = room.working_hours.all()
+    assert (session.weekday, session.starts, session.ends, session.provider_id) == (
+        2,
+        dt.time(9),
+        dt.time(13),
+        None,
+    )
