@@ -3,9 +3,10 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_roles_after_migrate(sender, **kwargs) -> None:
-    # post_migrate is sent once per app, in order; the permissions of every app
-    # exist once the last one's has been sent.
-    if sender.label != list(apps.get_app_configs())[-1].label:
+    # post_migrate is sent once per app with a models module, in order; the
+    # permissions of every app exist once the last one's has been sent.
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if sender.label != with_models[-1].label:
         return
     from .roles import sync_role_permissions
 

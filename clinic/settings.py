@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "clinic",
     "patients",
     "procedures",
+    # Development tooling (seed_demo, seed_scale, benchmarks): commands only, no models.
+    "procedures.devtools",
 ]
 
 MIDDLEWARE = [
@@ -171,7 +173,7 @@ CLINIC_OTP_REQUIRED_ROLES = env.list("CLINIC_OTP_REQUIRED_ROLES", default=[])
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Clinic")
 # Emergency access to a record outside one's own patients lasts this long.
 CLINIC_EMERGENCY_ACCESS_HOURS = env.int("CLINIC_EMERGENCY_ACCESS_HOURS", default=8)
-CLINIC_CARE_RELATIONSHIP = "procedures.access.treats_patient"
+CLINIC_CARE_RELATIONSHIP = "procedures.results.access.treats_patient"
 # No inline scripts or styles anywhere; the outbox's HTML view sets its own sandbox.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -306,7 +308,7 @@ REMINDER_SEND_WINDOW = (
 )
 # /healthz turns 503 when a due reminder has waited longer than this.
 HEALTHZ_REMINDER_MAX_AGE_SECONDS = env.int("HEALTHZ_REMINDER_MAX_AGE_SECONDS", default=900)
-HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.health.check_reminder_backlog"}
+HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.messaging.health.check_reminder_backlog"}
 # Patient links (no login): requests per token per hour, per address per 10 minutes,
 # and wrong dates of birth before a link locks for a day.
 PATIENT_LINK_MAX_PER_TOKEN = env.int("PATIENT_LINK_MAX_PER_TOKEN", default=30)

@@ -9,7 +9,7 @@ class ProceduresConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from . import models
+        from procedures import models
 
         # A reverse one-to-one is not a field of the row, but auditlog reads it on every
         # save (one query each): the prep plan is audited on its own.

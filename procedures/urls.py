@@ -1,19 +1,11 @@
 from django.urls import path
 
-from .views import (
-    analytics,
-    appointments,
-    calendars,
-    lifecycle,
-    patient_links,
-    prep,
-    results,
-    slot_finder,
-    tasks,
-    today,
-    waitlist,
-)
-from .views import outbox as reminder_outbox
+from procedures.messaging.views import outbox as reminder_outbox
+from procedures.messaging.views import patient_links
+from procedures.prep import views as prep
+from procedures.results.views import analytics, results
+from procedures.scheduling.views import appointments, calendars, lifecycle, slot_finder, waitlist
+from procedures.today.views import tasks, today
 
 app_name = "procedures"
 urlpatterns = [

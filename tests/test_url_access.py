@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clinic import roles
 from conftest import make_user
-from procedures.models import WaitlistEntry
+from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.tests.factories import AppointmentFactory, TestOrderFactory
 
 ANON, FD, RN, MD, ADMIN = "anonymous", roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN, "admin"

@@ -58,7 +58,7 @@ def test_it_is_unhealthy_when_the_broker_cannot_be_reached(client, monkeypatch):
 
 @pytest.mark.django_db
 def test_it_becomes_healthy_once_the_dispatcher_has_run(client):
-    from procedures.services.reminders import reminders_dispatch
+    from procedures.messaging.dispatch import reminders_dispatch
 
     reminders_dispatch()
 

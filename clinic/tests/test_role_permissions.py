@@ -10,7 +10,7 @@ from clinic import roles
 from clinic.models import ReadAccess
 from conftest import make_user
 from patients.tests.factories import PatientFactory
-from procedures.models import Room
+from procedures.catalog.resources import Room
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from django.contrib.auth.models import Group, User
 
 from clinic import roles
 from patients.tests.factories import PatientFactory
-from procedures.models import Appointment, TestOrder
+from procedures.results.models import TestOrder
+from procedures.scheduling.models import Appointment
 from procedures.tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import procedures.models.results
+import procedures.results.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -158,7 +158,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='testresult',
             name='report_pdf',
-            field=models.FileField(blank=True, storage=procedures.models.results.private_storage, upload_to='results/%Y/%m/', verbose_name='report (PDF)'),
+            field=models.FileField(blank=True, storage=procedures.results.models.private_storage, upload_to='results/%Y/%m/', verbose_name='report (PDF)'),
         ),
         migrations.AlterField(
             model_name='testorder',

@@ -3,7 +3,7 @@
 import clinic.migration_ops
 import django.contrib.postgres.constraints
 import django.db.models.deletion
-import procedures.models.appointments
+import procedures.scheduling.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -156,15 +156,15 @@ class Migration(migrations.Migration):
         ),
         clinic.migration_ops.PostgreSQLOnly(migrations.AddConstraint(
             model_name='appointment',
-            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status__in', ['cancelled', 'no_show']), _negated=True), expressions=[('provider', '='), (procedures.models.appointments.TsTzRange('start_at', 'end_at', models.Value('[)')), '&&')], name='appt_no_overlap_provider'),
+            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status__in', ['cancelled', 'no_show']), _negated=True), expressions=[('provider', '='), (procedures.scheduling.models.TsTzRange('start_at', 'end_at', models.Value('[)')), '&&')], name='appt_no_overlap_provider'),
         )),
         clinic.migration_ops.PostgreSQLOnly(migrations.AddConstraint(
             model_name='appointment',
-            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status__in', ['cancelled', 'no_show']), _negated=True), expressions=[('room', '='), (procedures.models.appointments.TsTzRange('blocked_from', 'blocked_until', models.Value('[)')), '&&')], name='appt_no_overlap_room'),
+            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status__in', ['cancelled', 'no_show']), _negated=True), expressions=[('room', '='), (procedures.scheduling.models.TsTzRange('blocked_from', 'blocked_until', models.Value('[)')), '&&')], name='appt_no_overlap_room'),
         )),
         clinic.migration_ops.PostgreSQLOnly(migrations.AddConstraint(
             model_name='appointment',
-            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status__in', ['cancelled', 'no_show']), _negated=True), expressions=[('patient', '='), (procedures.models.appointments.TsTzRange('blocked_from', 'blocked_until', models.Value('[)')), '&&')], name='appt_no_overlap_patient'),
+            constraint=django.contrib.postgres.constraints.ExclusionConstraint(condition=models.Q(('status__in', ['cancelled', 'no_show']), _negated=True), expressions=[('patient', '='), (procedures.scheduling.models.TsTzRange('blocked_from', 'blocked_until', models.Value('[)')), '&&')], name='appt_no_overlap_patient'),
         )),
         migrations.AddField(
             model_name='unavailability',

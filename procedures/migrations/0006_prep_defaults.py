@@ -8,7 +8,7 @@ from django.db import migrations
 
 
 def load_defaults(apps, schema_editor):
-    from procedures import prep_defaults
+    from procedures.prep import defaults as prep_defaults
 
     prep_defaults.install(
         apps.get_model("procedures", "PrepTemplate"),

@@ -9,7 +9,7 @@ from django import template
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from procedures.services.calendars import Arrival
+from procedures.scheduling.calendars import Arrival
 
 register = template.Library()
 

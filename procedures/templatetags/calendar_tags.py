@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from procedures.services.calendars import Card
+from procedures.scheduling.calendars import Card
 
 register = template.Library()
 

@@ -1,6 +1,7 @@
 from django import template
 
-from procedures.services import prep, prep_checklist
+from procedures.prep import checklist as prep_checklist
+from procedures.prep import facts
 
 register = template.Library()
 
@@ -10,8 +11,8 @@ def prep_summary(appointment):
     """READY or what is missing, for the appointment page."""
     return {
         "appointment": appointment,
-        "plan": prep.plan_of(appointment),
+        "plan": facts.plan_of(appointment),
         "readiness": prep_checklist.readiness(appointment),
-        "has_medications": bool(prep.active_medications(appointment)),
-        "short_notice": prep.is_short_notice(appointment),
+        "has_medications": bool(facts.active_medications(appointment)),
+        "short_notice": facts.is_short_notice(appointment),
     }

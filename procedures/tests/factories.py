@@ -4,16 +4,12 @@ import factory
 from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
-from procedures.models import (
-    Appointment,
-    ProcedureType,
-    Provider,
-    Reminder,
-    Room,
-    SedationLevel,
-    TestOrder,
-    TestType,
-)
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.models import ProcedureType, TestType
+from procedures.catalog.resources import Provider, Room
+from procedures.messaging.models import Reminder
+from procedures.results.models import TestOrder
+from procedures.scheduling.models import Appointment
 
 
 class TestTypeFactory(factory.django.DjangoModelFactory):

@@ -9,7 +9,7 @@ import pytest
 
 from clinic.models import EmergencyAccess, ReadAccess
 from patients.medications import medication_add
-from procedures.models import MedicationHold
+from procedures.prep.models import MedicationHold
 from procedures.tests.factories import AppointmentFactory, TestOrderFactory
 
 pytestmark = pytest.mark.django_db

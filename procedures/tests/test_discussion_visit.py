@@ -8,11 +8,16 @@ import pytest
 from patients.medications import medication_add
 from patients.models import Medication
 from patients.tests.factories import PatientFactory
-from procedures.models import FrontDeskTask, ProcedureType, Reminder, SedationLevel
-from procedures.services import booking, prep, prep_checklist
-from procedures.services.calendars import today_arrivals
-from procedures.services.clock import clinic_datetime
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.models import ProcedureType
+from procedures.messaging.models import Reminder
+from procedures.prep import checklist as prep_checklist
+from procedures.prep import timeline
+from procedures.prep.models import FrontDeskTask
+from procedures.scheduling.calendars import today_arrivals
 from procedures.tests.factories import ProviderFactory, RoomFactory
+from procedures.workflows import visits
 
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))  # Monday 1 March 2027
 DAY = dt.date(2027, 3, 2)  # the next day: well inside any medicine's stop period
@@ -34,7 +39,7 @@ def discussion(frontdesk_user):
     )
     medication_add(patient=patient, name="Warfarin", med_class=Medication.Class.ANTICOAGULANT)
     start = clinic_datetime(DAY, dt.time(14, 0))
-    return booking.appointment_book(
+    return visits.appointment_book(
         patient=patient,
         procedure_type=ProcedureType.objects.get(code="results-discussion"),  # migration 0009
         provider=ProviderFactory(),
@@ -54,7 +59,7 @@ def test_it_emails_the_confirmation_and_the_day_before_only(discussion):
 
 
 def test_it_has_nothing_to_prepare_and_nothing_to_check(discussion):
-    assert [step.kind for step in prep.prep_timeline(discussion)] == ["arrival"]
+    assert [step.kind for step in timeline.prep_timeline(discussion)] == ["arrival"]
     assert prep_checklist.readiness(discussion).ready
     assert not FrontDeskTask.objects.filter(appointment=discussion).exists()  # no short notice
 

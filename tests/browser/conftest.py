@@ -147,7 +147,7 @@ def demo_clinic(transactional_db):
     The role groups come from a data migration; an earlier transactional test's
     flush removes them, so make sure they exist first.
     """
-    from procedures.services.demo import seed_demo
+    from procedures.devtools.demo import seed_demo
 
     ensure_role_groups()
     seed_demo(password=PASSWORD)

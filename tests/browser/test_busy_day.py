@@ -17,8 +17,8 @@ def busy_day(count: int) -> None:
     """`count` arrivals today, five minutes apart from 08:00, each with its own
     physician (named in order) and room."""
     from patients.tests.factories import PatientFactory
-    from procedures.models import SedationLevel
-    from procedures.services.clock import clinic_datetime, clinic_today
+    from procedures.catalog.choices import SedationLevel
+    from procedures.catalog.clock import clinic_datetime, clinic_today
     from procedures.tests.factories import AppointmentFactory, ProviderFactory, RoomFactory
 
     first = clinic_datetime(clinic_today(), time(8, 0))

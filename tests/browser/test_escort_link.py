@@ -10,11 +10,13 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from patients.tests.factories import PatientFactory
-from procedures.models import Appointment, Reminder, SedationLevel
-from procedures.services.booking import appointment_book
-from procedures.services.clock import clinic_datetime, clinic_today
-from procedures.services.reminders import reminders_dispatch
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.messaging.dispatch import reminders_dispatch
+from procedures.messaging.models import Reminder
+from procedures.scheduling.models import Appointment
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
+from procedures.workflows.visits import appointment_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

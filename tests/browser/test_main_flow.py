@@ -97,8 +97,8 @@ def test_keyboard_login_and_skip_link(page: Page, live_server, demo_clinic, chec
 
 def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot, time_machine):
     from patients.models import Patient
-    from procedures.models import TestOrder
-    from procedures.services.clock import clinic_today
+    from procedures.catalog.clock import clinic_today
+    from procedures.results.models import TestOrder
 
     base = live_server.url
     day = clinic_today() + timedelta(days=10)
@@ -200,7 +200,7 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     # --- Physician, on the day: check in, start and complete the procedure ---------
     # The server's clock moves to the morning of the appointment (check-in is only
     # possible on the day); it keeps ticking.
-    from procedures.services.clock import clinic_datetime
+    from procedures.catalog.clock import clinic_datetime
 
     time_machine.move_to(clinic_datetime(day, time(8, 50)), tick=True)
     log_in(page, base, "physician", check_a11y)

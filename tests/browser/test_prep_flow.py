@@ -21,8 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def appointment(demo_clinic):
     """A biopsy under IV sedation today (the hour that has begun), for a new patient."""
     from patients.models import Patient
-    from procedures.models import Appointment, ProcedureType, Provider, Room, SedationLevel
-    from procedures.services.clock import clinic_now
+    from procedures.catalog.choices import SedationLevel
+    from procedures.catalog.clock import clinic_now
+    from procedures.catalog.models import ProcedureType
+    from procedures.catalog.resources import Provider, Room
+    from procedures.scheduling.models import Appointment
 
     start = clinic_now().replace(minute=0, second=0, microsecond=0)
     patient = Patient.objects.create(
@@ -51,7 +54,7 @@ def log_out(page: Page) -> None:
 def test_prep_flow(page: Page, live_server, appointment, check_a11y, screenshot):
     base = live_server.url
     prep_url = f"{base}/appointments/{appointment.pk}/prep/"
-    from procedures.services.clock import clinic_tz
+    from procedures.catalog.clock import clinic_tz
 
     day = appointment.start_at.astimezone(clinic_tz()).date()
 

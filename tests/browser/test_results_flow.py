@@ -32,7 +32,8 @@ def test_results_flow(
     page: Page, live_server, demo_clinic, check_a11y, screenshot, settings, tmp_path
 ):
     from patients.models import Patient
-    from procedures.models import Reminder, TestOrder
+    from procedures.messaging.models import Reminder
+    from procedures.results.models import TestOrder
 
     settings.CLINIC_PRIVATE_DIR = tmp_path / "private"
     base = live_server.url

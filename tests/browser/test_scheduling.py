@@ -28,8 +28,9 @@ def test_book_via_the_slot_finder_and_reschedule_via_the_calendar(
     page: Page, live_server, demo_clinic, check_a11y, screenshot
 ):
     from patients.models import Patient
-    from procedures.models import Appointment, Provider
-    from procedures.services.clock import clinic_tz
+    from procedures.catalog.clock import clinic_tz
+    from procedures.catalog.resources import Provider
+    from procedures.scheduling.models import Appointment
 
     base = live_server.url
     garcia = Patient.objects.get(family_name="Garcia")
@@ -43,7 +44,7 @@ def test_book_via_the_slot_finder_and_reschedule_via_the_calendar(
 
     from django.utils import timezone
 
-    from procedures.models import SedationLevel
+    from procedures.catalog.choices import SedationLevel
     from procedures.tests.factories import AppointmentFactory
 
     start = timezone.now().astimezone(clinic_tz()).replace(hour=23, minute=0, second=0)

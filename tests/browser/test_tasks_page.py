@@ -20,15 +20,12 @@ def queue(demo_clinic):
     from django.utils import timezone
 
     from patients.models import Patient
-    from procedures.models import (
-        Appointment,
-        CallTask,
-        FrontDeskTask,
-        ProcedureType,
-        Provider,
-        Room,
-    )
-    from procedures.services.clock import clinic_today
+    from procedures.catalog.clock import clinic_today
+    from procedures.catalog.models import ProcedureType
+    from procedures.catalog.resources import Provider, Room
+    from procedures.messaging.models import CallTask
+    from procedures.prep.models import FrontDeskTask
+    from procedures.scheduling.models import Appointment
 
     CallTask.objects.update(status=CallTask.Status.DONE)
     FrontDeskTask.objects.update(done_at=timezone.now())
@@ -63,7 +60,7 @@ def queue(demo_clinic):
 
 
 def test_the_front_desk_works_through_its_queue(page: Page, live_server, queue, check_a11y):
-    from procedures.models import CallTask
+    from procedures.messaging.models import CallTask
 
     log_in(page, live_server.url, "frontdesk", check_a11y)
     tasks_link = page.get_by_role("navigation", name="Main").get_by_role(

@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
-from procedures.models import Reminder
-from procedures.services.reminders import message_id_for
+from procedures.messaging.mail import message_id_for
+from procedures.messaging.models import Reminder
 from procedures.tests.factories import AppointmentFactory
 
 from .conftest import wait_for_rows

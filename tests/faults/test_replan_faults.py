@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
-from procedures.models import Reminder, SedationLevel
-from procedures.services.booking import appointment_book, appointment_cancel, appointment_reschedule
-from procedures.services.clock import clinic_datetime, clinic_today
-from procedures.services.reminders import message_id_for
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.messaging.mail import message_id_for
+from procedures.messaging.models import Reminder
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
+from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_reschedule
 
 from .conftest import wait_for_rows
 

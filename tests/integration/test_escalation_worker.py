@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 
 from clinic.models import Heartbeat
-from procedures.models import ResultEscalation
-from procedures.services.clock import clinic_today
-from procedures.tasks import dispatch_due_reminders, escalate_late_results
+from procedures.catalog.clock import clinic_today
+from procedures.messaging.tasks import dispatch_due_reminders
+from procedures.results.escalation_models import ResultEscalation
+from procedures.results.tasks import escalate_late_results
 from procedures.tests.factories import ProviderFactory, TestOrderFactory
 from tests.conftest import wait_until
 from tests.integration.test_worker import _wait_for_mail, broker, worker  # noqa: F401

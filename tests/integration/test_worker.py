@@ -19,13 +19,14 @@ from django.db import connection
 from django.utils import timezone
 from icalendar import Calendar
 
-from procedures.models import Reminder, SedationLevel
-from procedures.services.booking import appointment_book
-from procedures.services.calendar import appointment_uid
-from procedures.services.clock import clinic_datetime, clinic_today
-from procedures.services.reminders import message_id_for
-from procedures.tasks import dispatch_due_reminders
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.messaging.ics import appointment_uid
+from procedures.messaging.mail import message_id_for
+from procedures.messaging.models import Reminder
+from procedures.messaging.tasks import dispatch_due_reminders
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
+from procedures.workflows.visits import appointment_book
 from tests.conftest import ROOT, VENV_BIN, log_tail, stop_group, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -165,7 +166,7 @@ def _wait_for_status(reminder: Reminder, status: str) -> Reminder:
 @pytest.mark.django_db(transaction=True)
 def test_worker_sends_booking_confirmation_and_escort_request(worker, smtp_server, frontdesk_user):
     from patients.tests.factories import PatientFactory
-    from procedures.models import PrepTemplate
+    from procedures.prep.models import PrepTemplate
 
     # No prep-step emails here (tests/faults and procedures/tests cover those).
     PrepTemplate.objects.update(is_active=False)

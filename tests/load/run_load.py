@@ -103,9 +103,10 @@ def main() -> None:
     from django.utils import timezone
 
     from clinic import roles
-    from procedures.management.commands.benchmark_dispatch import _serve
-    from procedures.models import Appointment, Reminder
-    from procedures.services import scale
+    from procedures.devtools import scale
+    from procedures.devtools.management.commands.benchmark_dispatch import _serve
+    from procedures.messaging.models import Reminder
+    from procedures.scheduling.models import Appointment
 
     appointment = (
         Appointment.objects.filter(patient__mrn__startswith=scale.MRN_PREFIX)
@@ -215,7 +216,7 @@ def main() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
-        from procedures.tasks import dispatch_due_reminders
+        from procedures.messaging.tasks import dispatch_due_reminders
 
         worker_peaks: dict[int, float] = {}
         sent_done_at = None

@@ -22,8 +22,11 @@ from clinic.models import EmergencyAccess
 from clinic.two_factor import TokenForm
 from patients.forms import PatientForm
 from patients.models import Patient
-from procedures.forms import BookingForm, CancelForm, ResultForm
-from procedures.models import Appointment, AppointmentEvent, Reminder, TestResult
+from procedures.messaging.models import Reminder
+from procedures.results.forms import ResultForm
+from procedures.results.models import TestResult
+from procedures.scheduling.forms import BookingForm, CancelForm
+from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.tests.factories import AppointmentFactory, TestOrderFactory
 
 pytestmark = pytest.mark.django_db

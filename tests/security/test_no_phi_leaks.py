@@ -9,17 +9,20 @@ from celery import Celery
 from celery.app.task import Task
 
 from patients.models import Patient
-from procedures.models import Appointment, SedationLevel, TestOrder
-from procedures.services import booking
-from procedures.services.clock import clinic_datetime
-from procedures.services.reminders import reminders_dispatch
-from procedures.services.results import result_log
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime
+from procedures.messaging.dispatch import reminders_dispatch
+from procedures.results.models import TestOrder
+from procedures.results.orders import result_log
+from procedures.scheduling import lifecycle
+from procedures.scheduling.models import Appointment
 from procedures.tests.factories import (
     ProcedureTypeFactory,
     ProviderFactory,
     RoomFactory,
     TestTypeFactory,
 )
+from procedures.workflows import visits
 
 pytestmark = pytest.mark.django_db
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # a Monday morning
@@ -94,7 +97,7 @@ def test_it_keeps_name_and_birth_date_out_of_logs_tasks_and_subjects(
         client.get(response["Location"])  # the patient's page (a read)
 
         # Book, and the patient gets their confirmation.
-        appointment = booking.appointment_book(
+        appointment = visits.appointment_book(
             patient=patient,
             procedure_type=procedure,
             provider=provider,
@@ -112,9 +115,9 @@ def test_it_keeps_name_and_birth_date_out_of_logs_tasks_and_subjects(
 
         # The day of the procedure: done, tests ordered, results logged.
         time_machine.move_to(VISIT - dt.timedelta(minutes=30), tick=False)
-        booking.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+        lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
         time_machine.move_to(VISIT + dt.timedelta(hours=1), tick=False)
-        booking.appointment_complete(appointment_id=appointment.pk, by=physician_user)
+        visits.appointment_complete(appointment_id=appointment.pk, by=physician_user)
         for order in TestOrder.objects.filter(appointment=appointment):
             result_log(
                 order_id=order.pk,

@@ -1,0 +1,296 @@
+"""The demo clinic behind `seed_demo`: staff, catalog, resources, patients, and
+appointments in the past and future with pending and overdue results.
+
+Idempotent: everything is looked up by a natural key before it is created, and
+the appointment history is only written for demo patients that have none.
+"""
+
+from datetime import date, time, timedelta
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from clinic import roles
+from patients.models import Medication, Patient, new_mrn
+from procedures.catalog.choices import ProcedureKind, SedationLevel, TransportMode
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.models import ProcedureType, TestType
+from procedures.catalog.resources import Provider, Room
+from procedures.messaging.models import Reminder
+from procedures.prep import defaults as prep_defaults
+from procedures.prep.models import MedicationClassRule, PrepTemplate
+from procedures.results.models import TestOrder
+from procedures.results.orders import expected_by_for
+from procedures.scheduling.models import Appointment, AppointmentEvent
+
+STAFF = [
+    # username, first, last, role, is_staff
+    ("frontdesk", "Fran", "Desk", roles.FRONT_DESK, False),
+    ("nurse", "Nia", "Nurse", roles.NURSE, False),
+    ("physician", "Sam", "Lee", roles.PHYSICIAN, False),
+    ("admin", "Ada", "Admin", roles.CLINIC_ADMIN, True),
+]
+
+# Review with your clinical team: plausible defaults, editable in the admin.
+TESTS = [
+    # code, name, lab, target days, max days
+    ("aspirate-morphology", "Aspirate smear morphology", "Haematology lab", 2, 4),
+    ("core-histology", "Core biopsy histology", "Pathology lab", 5, 7),
+    ("flow-cytometry", "Flow cytometry", "Haematology lab", 2, 5),
+    ("iron-stain", "Iron stain", "Haematology lab", 2, 4),
+    ("cytogenetics", "Cytogenetics (karyotype)", "Genetics lab", 15, 21),
+    ("fish", "FISH panel", "Genetics lab", 10, 15),
+    ("ngs-panel", "Molecular / NGS panel", "Genetics lab", 20, 30),
+    ("culture", "Culture and sensitivity", "Microbiology lab", 3, 7),
+]
+
+PROCEDURES = [
+    # code, name, minutes, sedation, default panel
+    (
+        "bm-biopsy",
+        "Bone marrow aspiration and biopsy",
+        60,
+        SedationLevel.IV_MODERATE,
+        ["aspirate-morphology", "core-histology", "flow-cytometry", "cytogenetics"],
+    ),
+    (
+        "bm-aspiration",
+        "Bone marrow aspiration",
+        45,
+        SedationLevel.LOCAL,
+        ["aspirate-morphology", "flow-cytometry", "iron-stain"],
+    ),
+    ("bmac", "Bone marrow aspirate concentrate (BMAC)", 90, SedationLevel.GENERAL, []),
+    # Migration 0009 installs it; physicians and nurses book it from the order page.
+    ("results-discussion", "Results discussion", 30, SedationLevel.NONE, []),
+]
+# The procedures' kinds come from prep_defaults; the discussion's is set here.
+KINDS = {"results-discussion": ProcedureKind.RESULTS_DISCUSSION}
+
+# Offered, unticked, when the procedure is completed.
+OPTIONAL_TESTS = {
+    "bm-biopsy": ["fish", "ngs-panel", "culture", "iron-stain"],
+    "bm-aspiration": ["cytogenetics", "fish", "culture"],
+}
+
+DEMO_MEDICATIONS = [
+    # patient index, name, dose, class
+    (3, "Apixaban", "5 mg twice daily", "anticoagulant"),
+    (3, "Fish oil", "1 capsule daily", "supplement"),
+    (1, "Aspirin", "75 mg daily", "aspirin"),
+]
+
+PATIENTS = [
+    # given, family, dob, email, bleeding disorder
+    ("Maria", "Garcia", date(1961, 4, 12), "maria.garcia@example.com", False),
+    ("John", "Okafor", date(1955, 9, 3), "john.okafor@example.com", True),
+    ("Aisha", "Khan", date(1978, 1, 25), "aisha.khan@example.com", False),
+    ("Peter", "Novak", date(1949, 11, 30), "peter.novak@example.com", False),
+    ("Lucy", "Brown", date(1990, 6, 8), "lucy.brown@example.com", False),
+    ("Tomás", "Silva", date(1968, 2, 17), "tomas.silva@example.com", False),
+]
+
+
+@transaction.atomic
+def seed_demo(*, password: str) -> dict[str, int]:
+    """Create (or complete) the demo clinic. Returns what was created."""
+    created = {"users": 0, "patients": 0, "appointments": 0}
+    users = {}
+    for username, first, last, role, is_staff in STAFF:
+        user, new = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "is_staff": is_staff},
+        )
+        if new:
+            user.set_password(password)
+            user.save()
+            created["users"] += 1
+        user.groups.add(Group.objects.get(name=role))
+        users[username] = user
+    admin = users["admin"]
+    if not admin.is_superuser:
+        admin.is_superuser = admin.is_staff = True
+        admin.save(update_fields=["is_superuser", "is_staff"])
+
+    tests = {}
+    for code, name, lab, target, maximum in TESTS:
+        tests[code], _ = TestType.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "lab": lab,
+                "turnaround_target_days": target,
+                "turnaround_max_days": maximum,
+            },
+        )
+    procedures = {}
+    for code, name, minutes, sedation, panel in PROCEDURES:
+        procedure, new = ProcedureType.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "default_duration_minutes": minutes,
+                "default_sedation_level": sedation,
+                "kind": KINDS.get(code, ProcedureKind.ASPIRATION),
+            },
+        )
+        if new:
+            procedure.default_tests.set([tests[c] for c in panel])
+            procedure.optional_tests.set([tests[c] for c in OPTIONAL_TESTS.get(code, [])])
+        procedures[code] = procedure
+    # Prep templates, medication-class suggestions and each procedure's kind: migration
+    # 0006 installs them, but a flushed test database needs them again.
+    prep_defaults.install(PrepTemplate, MedicationClassRule, ProcedureType)
+
+    lee, _ = Provider.objects.get_or_create(
+        display_name="Dr Lee", defaults={"user": users["physician"]}
+    )
+    okafor, _ = Provider.objects.get_or_create(display_name="Dr Adeyemi")
+    room1, _ = Room.objects.get_or_create(name="Procedure room 1", defaults={"is_monitored": True})
+    room2, _ = Room.objects.get_or_create(name="Procedure room 2", defaults={"is_monitored": False})
+    _seed_scheduling(procedures, room2)
+
+    patients = []
+    for given, family, dob, email, bleeding in PATIENTS:
+        patient = Patient.objects.filter(
+            given_name=given, family_name=family, date_of_birth=dob
+        ).first()
+        if patient is None:
+            patient = Patient.objects.create(
+                mrn=new_mrn(),
+                given_name=given,
+                family_name=family,
+                date_of_birth=dob,
+                email=email,
+                bleeding_disorder=bleeding,
+                preferred_language="es" if given == "Tomás" else "en",
+            )
+            created["patients"] += 1
+        patients.append(patient)
+    # Medicines for the prep plans (the physician decides the holds in the app).
+    for index, name, dose, med_class in DEMO_MEDICATIONS:
+        Medication.objects.get_or_create(
+            patient=patients[index], name=name, defaults={"dose": dose, "med_class": med_class}
+        )
+
+    today = clinic_today()
+    plan = [
+        # patient index, days from today, hour, procedure, provider, room, status
+        (0, -20, 9, "bm-biopsy", lee, room1, Appointment.Status.COMPLETED),
+        (1, -12, 11, "bm-biopsy", lee, room1, Appointment.Status.COMPLETED),
+        (2, -3, 9, "bm-aspiration", okafor, room2, Appointment.Status.COMPLETED),
+        (3, 1, 9, "bm-biopsy", lee, room1, Appointment.Status.SCHEDULED),
+        (4, 1, 11, "bm-aspiration", okafor, room2, Appointment.Status.CONFIRMED),
+        (5, 3, 10, "bm-biopsy", lee, room1, Appointment.Status.SCHEDULED),
+    ]
+    for index, days, hour, code, provider, room, status in plan:
+        patient = patients[index]
+        if patient.appointments.exists():
+            continue
+        procedure = procedures[code]
+        start = clinic_datetime(today + timedelta(days=days), time(hour, 0))
+        appointment = Appointment.objects.create(
+            patient=patient,
+            procedure_type=procedure,
+            provider=provider,
+            room=room,
+            start_at=start,
+            end_at=start + timedelta(minutes=procedure.default_duration_minutes),
+            status=status,
+            sedation_level=procedure.default_sedation_level,
+            transport_mode=TransportMode.ESCORT_DRIVING
+            if procedure.default_sedation_level in SedationLevel.sedated()
+            else TransportMode.SELF,
+            created_by=users["frontdesk"],
+        )
+        AppointmentEvent.objects.create(
+            appointment=appointment, kind="booked", to_status=status, by=users["frontdesk"]
+        )
+        created["appointments"] += 1
+        if status == Appointment.Status.COMPLETED:
+            appointment.completed_at = start + timedelta(hours=1)
+            appointment.save(update_fields=["completed_at"])
+            for test_type in procedure.default_tests.all():
+                TestOrder.objects.create(
+                    appointment=appointment,
+                    test_type=test_type,
+                    status=TestOrder.Status.SENT,
+                    collected_at=appointment.completed_at,
+                    expected_by=expected_by_for(
+                        collected_at=appointment.completed_at,
+                        turnaround_days=test_type.turnaround_target_days,
+                    ),
+                    responsible=provider,
+                )
+            if index == 0:
+                _demo_results(appointment, users["physician"])
+        elif start > timezone.now():
+            # Future demo visits were "booked" before: their confirmation went out.
+            Reminder.objects.create(
+                appointment=appointment,
+                kind=Reminder.Kind.BOOKING_CONFIRMATION,
+                due_at=timezone.now(),
+                status=Reminder.Status.SENT,
+                sent_at=timezone.now(),
+            )
+    return created
+
+
+def _demo_results(appointment: Appointment, physician: User) -> None:
+    """The oldest demo visit shows the loop's later steps: one result final but not
+    reviewed (the escalation chases it), one reviewed but the patient not told yet."""
+    from procedures.results.models import TestResult
+
+    orders = {o.test_type.code: o for o in appointment.test_orders.all()}
+    logged_at = appointment.completed_at + timedelta(days=3)
+    for code, status in [
+        ("aspirate-morphology", TestOrder.Status.FINAL),
+        ("flow-cytometry", TestOrder.Status.REVIEWED),
+    ]:
+        order = orders.get(code)
+        if order is None:
+            continue
+        TestResult.objects.create(
+            order=order,
+            interpretation=TestResult.Interpretation.NORMAL,
+            cellularity=TestResult.Cellularity.NORMAL,
+            report_text="Demo: normocellular marrow, trilineage haematopoiesis.",
+            logged_by=physician,
+            logged_at=logged_at,
+        )
+        order.status, order.final_at = status, logged_at
+        if status == TestOrder.Status.REVIEWED:
+            order.reviewed_at, order.reviewed_by = logged_at + timedelta(hours=2), physician
+            order.review_action = "Discuss at the next clinic visit."
+        order.save()
+
+
+# Scheduling (review with your clinical team): minutes of room set-up before and
+# turnover after, and recovery in the room by sedation (oral, IV, general).
+BUFFERS = {
+    "bm-biopsy": (10, 15, 15, 30, 60),
+    "bm-aspiration": (10, 10, 15, 30, 60),
+    "bmac": (15, 20, 30, 45, 90),
+}
+
+
+def _seed_scheduling(procedures: dict, plain_room: Room) -> None:
+    """Buffers on the demo procedures (unless someone set their own) and a room that
+    does not do BMAC. Providers and rooms keep the clinic's default opening hours."""
+    for code, (setup, turnover, oral, iv, general) in BUFFERS.items():
+        ProcedureType.objects.filter(code=code, setup_minutes=0, turnover_minutes=0).update(
+            setup_minutes=setup,
+            turnover_minutes=turnover,
+            recovery_minutes_oral=oral,
+            recovery_minutes_iv=iv,
+            recovery_minutes_general=general,
+        )
+    if not plain_room.procedure_types.exists():
+        plain_room.procedure_types.set(
+            [
+                p
+                for code, p in procedures.items()
+                if code in ("bm-biopsy", "bm-aspiration", "results-discussion")
+            ]
+        )

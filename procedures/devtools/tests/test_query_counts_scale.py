@@ -1,0 +1,67 @@
+"""The front desk's pages run the same number of queries at 10 times the data.
+
+The data is `seed_scale` at 20 and at 200 patients (ten times the history, the same
+daily load), the requests are the benchmark's own scenarios. Counts, not timings.
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from clinic import roles
+from procedures.devtools import scale
+from procedures.devtools.benchmarks import runner
+
+pytestmark = pytest.mark.django_db
+
+WEDNESDAY = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
+# A page loading a row per appointment would be in the hundreds at 200 patients.
+CEILING = 60
+
+
+def counts_at(patients: int, clients: dict) -> dict[str, int]:
+    scale.scale_clear()
+    plan = scale.ScalePlan(patients=patients, providers=4, rooms=2)
+    scale.scale_seed(plan, progress=lambda table, total: lambda n: None)
+    ctx = runner._Context(plan)
+    counts = {}
+    for n, scenario in enumerate(runner.scenarios(ctx)):
+        client = clients[scenario.role]
+        warm = scenario.make(2 * n)
+        runner._fire(client, warm)  # first use fills per-process caches
+        if scenario.after:
+            scenario.after()
+        req = scenario.make(2 * n + 1)
+        with CaptureQueriesContext(connection) as captured:
+            _elapsed, status = runner._fire(client, req)
+        assert status == req.expect, (scenario.name, status)
+        if scenario.after:
+            scenario.after()
+        counts[scenario.name] = len(captured.captured_queries)
+    return counts
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_every_page_runs_the_same_queries_at_ten_times_the_data(frontdesk_client, nurse_user):
+    nurse = Client()
+    nurse.force_login(nurse_user)
+    clients = {roles.FRONT_DESK: frontdesk_client, roles.NURSE: nurse}
+    small = counts_at(20, clients)
+    large = counts_at(200, clients)
+    assert large == small
+    assert set(small) == {
+        "today board",
+        "clinic day calendar",
+        "provider week calendar",
+        "slot finder (next slots)",
+        "patient search: partial name",
+        "patient search: typo",
+        "patient search: MRN",
+        "pending results worklist",
+        "booking POST",
+    }
+    assert max(small.values()) <= CEILING, small

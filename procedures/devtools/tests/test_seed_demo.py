@@ -1,0 +1,72 @@
+"""`manage.py seed_demo`: the demo clinic, created once, refused outside DEBUG."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from patients.models import Patient
+from procedures.messaging.models import Reminder
+from procedures.results.models import TestOrder
+from procedures.scheduling.models import Appointment, AppointmentEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (User, Patient, Appointment, AppointmentEvent, TestOrder, Reminder)
+    }
+
+
+def test_it_creates_the_demo_clinic_once(settings, capsys):
+    settings.DEBUG = True
+
+    call_command("seed_demo", "--password", "demo-password-1")
+    first = counts()
+    call_command("seed_demo", "--password", "demo-password-1")
+
+    assert counts() == first
+    assert first["Patient"] == 6
+    assert first["Appointment"] == 6
+    assert "Demo clinic ready: 0 users, 0 patients, 0 appointments created." in (
+        capsys.readouterr().out
+    )
+
+
+def test_it_creates_staff_for_every_role_with_the_given_password(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo", "--password", "demo-password-1")
+
+    for username, group in [
+        ("frontdesk", "front_desk"),
+        ("nurse", "nurse"),
+        ("physician", "physician"),
+        ("admin", "clinic_admin"),
+    ]:
+        user = User.objects.get(username=username)
+        assert user.check_password("demo-password-1")
+        assert user.groups.filter(name=group).exists()
+    assert User.objects.get(username="admin").is_superuser
+
+
+def test_it_seeds_pending_and_overdue_results_and_future_visits(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+
+    pending = TestOrder.objects.worklist()
+    assert pending.exists()
+    assert any(order.is_overdue for order in pending)
+    assert Appointment.objects.filter(status="scheduled").exists()
+    assert User.objects.get(username="nurse").check_password("clinic-demo")
+
+
+def test_it_refuses_when_debug_is_off(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="refused when DEBUG is off"):
+        call_command("seed_demo")
+
+    assert counts() == dict.fromkeys(counts(), 0)

@@ -1,0 +1,43 @@
+"""Calendar invites (.ics) for appointments. Times are written in UTC, so no
+VTIMEZONE block is needed; the summary is generic (no procedure name)."""
+
+from datetime import UTC
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.utils import timezone
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from procedures.scheduling.models import Appointment
+
+
+def appointment_uid(appointment: Appointment) -> str:
+    domain = urlparse(settings.SITE_URL).hostname or "clinic.local"
+    return f"appointment-{appointment.pk}@{domain}"
+
+
+def appointment_ics(appointment: Appointment, *, method: str = "REQUEST") -> bytes:
+    """One VEVENT; a reschedule keeps the UID and bumps SEQUENCE, a cancel says CANCEL."""
+    calendar = Calendar()
+    calendar.add("prodid", f"-//{settings.CLINIC_NAME}//clinic//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", appointment_uid(appointment))
+    event.add("sequence", appointment.version)
+    event.add("dtstamp", timezone.now().astimezone(UTC))
+    event.add("dtstart", appointment.start_at.astimezone(UTC))
+    event.add("dtend", appointment.end_at.astimezone(UTC))
+    event.add("summary", f"Appointment at {settings.CLINIC_NAME}")
+    event.add("location", vText(settings.CLINIC_ADDRESS))
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    organizer = vCalAddress(f"mailto:{settings.DEFAULT_FROM_EMAIL}")
+    organizer.params["cn"] = vText(settings.CLINIC_NAME)
+    event.add("organizer", organizer)
+    if appointment.patient.email:
+        attendee = vCalAddress(f"mailto:{appointment.patient.email}")
+        attendee.params["cn"] = vText(appointment.patient.given_name)
+        attendee.params["role"] = vText("REQ-PARTICIPANT")
+        event.add("attendee", attendee, encode=0)
+    calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,60 @@
+"""Staff actions on the patient email outbox: send a failed email again, or record
+that the front desk followed it up another way."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedures.messaging.models import Reminder
+from procedures.messaging.plan import NOT_ABOUT_THE_VISIT_KINDS
+from procedures.messaging.tasks import wake_dispatcher
+from procedures.scheduling.models import Appointment
+
+
+def reminder_resend(*, reminder_id: int, by) -> Reminder:
+    """Send a reminder again, now, as a new outbox row (a new Message-ID: the patient
+    may have deleted the first one). A failed original stops being flagged."""
+    with transaction.atomic():
+        original = (
+            Reminder.objects.select_for_update()
+            .select_related("appointment__patient")
+            .get(pk=reminder_id)
+        )
+        appointment = original.appointment
+        if original.status in (Reminder.Status.PENDING, Reminder.Status.SENDING):
+            raise ValidationError(_("This email has not gone out yet: there is nothing to resend."))
+        if not appointment.patient.can_receive_email:
+            raise ValidationError(_("This patient gets no email: call them instead."))
+        voided = appointment.status in Appointment.RELEASED_STATUSES
+        about_the_visit = original.kind not in NOT_ABOUT_THE_VISIT_KINDS
+        if about_the_visit and (voided or original.appointment_version != appointment.version):
+            raise ValidationError(
+                _("This email is about an appointment time that no longer stands.")
+            )
+        copy = Reminder.objects.create(
+            appointment=appointment,
+            kind=original.kind,
+            appointment_version=original.appointment_version,
+            due_at=timezone.now(),
+            step_kind=original.step_kind,
+            step_text=original.step_text,
+            step_detail=original.step_detail,
+            step_at=original.step_at,
+        )
+        if original.is_flagged:
+            original.resolved_at, original.resolved_by = timezone.now(), by
+            original.save(update_fields=["resolved_at", "resolved_by"])
+    wake_dispatcher()
+    return copy
+
+
+def reminder_resolve(*, reminder_id: int, by) -> Reminder:
+    """Clear the front desk's flag on a failed email (the patient was reached another way)."""
+    with transaction.atomic():
+        reminder = Reminder.objects.select_for_update().get(pk=reminder_id)
+        if not reminder.is_flagged:
+            raise ValidationError(_("Only a failed email that is still flagged can be resolved."))
+        reminder.resolved_at, reminder.resolved_by = timezone.now(), by
+        reminder.save(update_fields=["resolved_at", "resolved_by"])
+    return reminder

@@ -1,0 +1,101 @@
+"""The staff outbox: every reminder row, filterable, with resend and resolve."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic import roles
+from procedures.messaging.models import Reminder
+from procedures.messaging.outbox import reminder_resend, reminder_resolve
+
+OUTBOX_ROLES = (roles.FRONT_DESK, roles.CLINIC_ADMIN)
+
+
+class OutboxFilter(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("flagged", gettext_lazy("Failed, not resolved")),
+            *Reminder.Status.choices,
+        ],
+    )
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Email"),
+        required=False,
+        choices=[("", gettext_lazy("Any")), *Reminder.Kind.choices],
+    )
+    appointment = forms.IntegerField(
+        label=gettext_lazy("Appointment no."), required=False, min_value=1
+    )
+
+
+@roles.role_required(*OUTBOX_ROLES)
+@require_GET
+def outbox_list(request):
+    """Reminder rows, newest due first, filtered by state, kind and appointment."""
+    form = OutboxFilter(request.GET or None)
+    rows = Reminder.objects.select_related("appointment__patient").order_by("-due_at", "-pk")
+    if form.is_bound and form.is_valid():
+        status, kind = form.cleaned_data["status"], form.cleaned_data["kind"]
+        if status == "flagged":
+            rows = rows.failed_unresolved()
+        elif status:
+            rows = rows.filter(status=status)
+        if kind:
+            rows = rows.filter(kind=kind)
+        if form.cleaned_data["appointment"]:
+            rows = rows.filter(appointment_id=form.cleaned_data["appointment"])
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "procedures/outbox_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "flagged": Reminder.objects.failed_unresolved().count(),
+        },
+    )
+
+
+def _back(request):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("procedures:outbox_list")
+
+
+@roles.role_required(*OUTBOX_ROLES)
+@require_POST
+def reminder_resend_view(request, pk: int):
+    reminder = get_object_or_404(Reminder, pk=pk)
+    try:
+        reminder_resend(reminder_id=reminder.pk, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The email will be sent again in a moment."))
+    return _back(request)
+
+
+@roles.role_required(*OUTBOX_ROLES)
+@require_POST
+def reminder_resolve_view(request, pk: int):
+    reminder = get_object_or_404(Reminder, pk=pk)
+    try:
+        reminder_resolve(reminder_id=reminder.pk, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Marked as dealt with."))
+    return _back(request)

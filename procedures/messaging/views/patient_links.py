@@ -1,0 +1,141 @@
+"""Patient-facing pages reached from an emailed link. No login: the signed token
+says which appointment and what for, and the date of birth unlocks the page.
+
+Every invalid link (wrong, expired, used, rescheduled, rate-limited) gets the
+same friendly page with the clinic's phone number, so nothing can be learnt by
+trying tokens.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from procedures.catalog.clock import clinic_tz
+from procedures.messaging import links as links
+from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
+
+VERIFIED_FOR_SECONDS = 30 * 60
+ACTION_FORMS = {
+    "attend": ConfirmForm,
+    "escort": EscortForm,
+    "reschedule": RescheduleForm,
+    "unsubscribe": ConfirmForm,
+}
+
+# prep's escort_confirm names its errors after the appointment's fields.
+FIELD_NAMES = {"escort_name": "name", "escort_phone": "phone"}
+
+
+def _invalid(request, status: int = 200):
+    return render(request, "procedures/patient/link_invalid.html", status=status)
+
+
+def _session_key(grant) -> str:
+    return f"patient_link:{grant.digest[:32]}"
+
+
+def _verified(request, grant) -> bool:
+    return request.session.get(_session_key(grant), 0) > time.time()
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _prep_steps(appointment) -> list:
+    from procedures.prep import services as prep_service
+
+    timeline = getattr(prep_service, "prep_timeline", None)
+    return list(timeline(appointment)) if timeline else []
+
+
+def _details(grant) -> dict:
+    appointment = grant.appointment
+    tz = clinic_tz()
+    return {
+        "appointment": appointment,
+        "start": appointment.start_at.astimezone(tz),
+        "end": appointment.end_at.astimezone(tz),
+        "steps": [
+            (step.at.astimezone(tz), step.text, getattr(step, "detail", ""))
+            for step in _prep_steps(appointment)
+        ],
+    }
+
+
+def _perform(grant, form):
+    purpose = grant.purpose
+    if purpose == "attend":
+        links.link_confirm_attendance(grant=grant)
+        return _("Thank you: we have noted that you will come.")
+    if purpose == "escort":
+        links.link_confirm_escort(
+            grant=grant, name=form.cleaned_data["name"], phone=form.cleaned_data["phone"]
+        )
+        return _("Thank you: we have noted who is taking you home.")
+    if purpose == "reschedule":
+        links.link_request_reschedule(grant=grant, note=form.cleaned_data["note"])
+        return _("Thank you: the front desk will call you to find another time.")
+    links.link_unsubscribe(grant=grant)
+    return _("You will no longer receive optional emails. Appointment emails still come.")
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def patient_link(request, purpose: str, token: str):
+    """One page per link: date of birth first, then the details and the one action."""
+    if links.link_throttled(token=token, ip=_client_ip(request)):
+        return _invalid(request, status=429)
+    grant = links.link_read(purpose=purpose, token=token)
+    if grant is None:
+        return _invalid(request)
+    with translation.override(grant.appointment.patient.preferred_language):
+        return _page(request, grant)
+
+
+def _page(request, grant):
+    context = {"purpose": grant.purpose, "clinic_phone": settings.CLINIC_PHONE}
+    if not _verified(request, grant):
+        form = DateOfBirthForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            if links.dob_check(grant=grant, date_of_birth=form.cleaned_data["date_of_birth"]):
+                request.session.cycle_key()
+                request.session[_session_key(grant)] = time.time() + VERIFIED_FOR_SECONDS
+                return redirect(request.path)
+            if links.dob_locked(grant.digest):
+                return _invalid(request)
+            form.add_error(
+                "date_of_birth",
+                _("That date of birth does not match our records. Please check it and try again."),
+            )
+        return render(
+            request, "procedures/patient/link_dob.html", {**context, "form": form}, status=200
+        )
+    context.update(_details(grant))
+    form_class = ACTION_FORMS.get(grant.purpose)
+    form = None
+    if form_class:
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                done = _perform(grant, form)
+            except ValidationError as exc:
+                if not hasattr(exc, "error_dict"):
+                    return _invalid(request)  # used meanwhile, or rescheduled
+                for field, errors in exc.message_dict.items():
+                    field = FIELD_NAMES.get(field, field)
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                request.session.pop(_session_key(grant), None)
+                return render(
+                    request, "procedures/patient/link_done.html", {**context, "done": done}
+                )
+    return render(request, "procedures/patient/link_page.html", {**context, "form": form})

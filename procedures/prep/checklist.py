@@ -1,0 +1,123 @@
+"""The day-of readiness checklist and `readiness(appointment)`: READY, or what is missing."""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedures.catalog.clock import clinic_today
+from procedures.prep.facts import active_medications, local_date, plan_of
+from procedures.prep.models import ChecklistItem, ChecklistTick, ClinicalOverride, MedicationHold
+from procedures.prep.rules import rule_findings
+from procedures.prep.services import locked_appointment
+from procedures.scheduling.models import Appointment, AppointmentEvent
+
+START_NOT_READY = "start_not_ready"
+
+
+def checklist_items(appointment: Appointment) -> list[str]:
+    """The items that apply to this appointment, in the order they are checked."""
+    items = []
+    if appointment.medication_holds.filter(action=MedicationHold.Action.STOP).exists():
+        items.append(ChecklistItem.MEDICATIONS_HELD)
+    if appointment.is_sedated:
+        items += [ChecklistItem.FASTING, ChecklistItem.ESCORT_PRESENT]
+    if appointment.patient.bleeding_disorder:
+        items.append(ChecklistItem.LABS_BACK)
+    items += [ChecklistItem.CONSENT, ChecklistItem.SITE_SIDE]
+    return items
+
+
+@dataclass
+class ChecklistRow:
+    item: str
+    label: str
+    tick: ChecklistTick | None
+
+
+@dataclass
+class Readiness:
+    rows: list[ChecklistRow] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing
+
+
+def readiness(appointment: Appointment) -> Readiness:
+    """READY, or every reason the patient is not: unticked checklist items, an
+    unconfirmed hold plan, a site not set, a clinical rule not resolved."""
+    result = Readiness()
+    if appointment.procedure_type.is_discussion:
+        return result  # a talk about results: nothing to check before it starts
+    ticks = {t.item: t for t in appointment.checklist_ticks.select_related("by")}
+    plan = plan_of(appointment)
+    if active_medications(appointment) and not plan.hold_plan_confirmed:
+        result.missing.append(str(_("Hold plan not confirmed")))
+    if not plan.site:
+        result.missing.append(_("Site and side not set"))
+    for finding in rule_findings(appointment):
+        if not finding.resolved:
+            result.missing.append(finding.message)
+    for item in checklist_items(appointment):
+        label = str(ChecklistItem(item).label)
+        result.rows.append(ChecklistRow(item, label, ticks.get(item)))
+        if item not in ticks:
+            result.missing.append(label)
+    return result
+
+
+def checklist_tick(*, appointment_id: int, item: str, by) -> ChecklistTick:
+    """Tick one readiness item on the day (who and when)."""
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        if item not in checklist_items(appointment):
+            raise ValidationError(_("That item is not on this appointment's checklist."))
+        if local_date(appointment.start_at) != clinic_today():
+            raise ValidationError(_("The checklist is ticked on the day of the procedure."))
+        if appointment.status in Appointment.RELEASED_STATUSES:
+            raise ValidationError(_("This appointment is no longer booked."))
+        plan = plan_of(appointment)
+        if item == ChecklistItem.SITE_SIDE and not plan.site:
+            raise ValidationError(_("The physician has not set the site and side yet."))
+        if item == ChecklistItem.MEDICATIONS_HELD and not plan.hold_plan_confirmed:
+            raise ValidationError(_("The hold plan is not confirmed: check with the physician."))
+        if item == ChecklistItem.ESCORT_PRESENT and not appointment.escort_name:
+            raise ValidationError(_("Record the escort's name and phone first."))
+        try:
+            with transaction.atomic():
+                tick = ChecklistTick.objects.create(
+                    appointment=appointment, item=item, by=by, at=timezone.now()
+                )
+        except IntegrityError:
+            raise ValidationError(_("That item is already ticked.")) from None
+        AppointmentEvent.objects.create(
+            appointment=appointment, kind="checklist", note=ChecklistItem(item).label, by=by
+        )
+    return tick
+
+
+def readiness_start_check(*, appointment: Appointment, reason: str = "", by) -> None:
+    """For the start-of-procedure transition (call inside its transaction): refuse when
+    not ready unless a reason is given, and record that reason (who, why, when)."""
+    state = readiness(appointment)
+    if state.ready:
+        return
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError(
+            {
+                "reason": _("Not ready: %(missing)s. Give a reason to start anyway.")
+                % {"missing": "; ".join(state.missing)}
+            }
+        )
+    ClinicalOverride.objects.create(
+        appointment=appointment,
+        rule=START_NOT_READY,
+        reason=f"{reason} (missing: {'; '.join(state.missing)})"[:300],
+        by=by,
+        at=timezone.now(),
+    )

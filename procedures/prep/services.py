@@ -1,0 +1,280 @@
+"""The services that write a visit's preparation: medication holds, the sedation plan,
+transport and escort. Each is one transaction; the workflows replan the patient's
+emails after them (procedures.workflows.prep_changes).
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinic.phones import phone_clean
+from patients.models import Medication
+from procedures.catalog.choices import SedationLevel, TransportMode
+from procedures.catalog.clock import clinic_tz
+from procedures.prep.facts import (
+    clear_fluid_fast_range,
+    food_fast_range,
+    hold_rows,
+    locked_appointment,
+    plan_for_update,
+    prep_event,
+)
+from procedures.prep.frontdesk import frontdesk_tasks_sync
+from procedures.prep.models import (
+    FrontDeskTask,
+    MedicationHold,
+    PrepPlan,
+)
+from procedures.scheduling.booking import appointment_buffers_for, queue_behind_booking_writes
+from procedures.scheduling.models import Appointment
+
+# --- Writes ------------------------------------------------------------------------
+
+
+def medication_hold_set(
+    *,
+    appointment_id: int,
+    medication_id: int,
+    action: str,
+    stop_at: datetime | None,
+    resume_guidance: str = "",
+    by,
+) -> MedicationHold:
+    """Record a physician's decision for one medicine. Any change un-confirms the plan."""
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        medication = Medication.objects.filter(
+            pk=medication_id, patient_id=appointment.patient_id
+        ).first()
+        if medication is None:
+            raise ValidationError({"medication": _("Choose one of this patient's medicines.")})
+        if action not in MedicationHold.Action.values:
+            raise ValidationError({"action": _("Choose stop or keep taking.")})
+        if action == MedicationHold.Action.STOP:
+            if stop_at is None:
+                raise ValidationError(
+                    {"stop_date": _("Enter when the patient takes the last dose.")}
+                )
+            if stop_at >= appointment.start_at:
+                raise ValidationError(
+                    {
+                        "stop_date": _(
+                            "The stop must be before the procedure (%(when)s). Choose an "
+                            "earlier date, or keep taking it."
+                        )
+                        % {"when": f"{appointment.start_at.astimezone(clinic_tz()):%a %d %b %H:%M}"}
+                    }
+                )
+        else:
+            stop_at = None
+        hold, _created = MedicationHold.objects.update_or_create(
+            appointment=appointment,
+            medication=medication,
+            defaults={
+                "action": action,
+                "stop_at": stop_at,
+                "resume_guidance": resume_guidance.strip(),
+                "decided_by": by,
+                "decided_at": timezone.now(),
+            },
+        )
+        plan = plan_for_update(appointment)
+        was_confirmed = bool(plan.hold_plan_confirmed_at)
+        if was_confirmed:
+            plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
+            plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
+        prep_event(appointment, "hold_set", by)
+        # Were the stops confirmed, they no longer stand: the workflow's replan withdraws
+        # their pending emails (the physician's next confirmation plans them afresh).
+        frontdesk_tasks_sync(appointment=appointment)
+    return hold
+
+
+def hold_plan_confirm(*, appointment_id: int, by) -> PrepPlan:
+    """The physician confirms the hold plan: only now do holds reach the patient."""
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        undecided = [r.medication.name for r in hold_rows(appointment) if r.hold is None]
+        if undecided:
+            raise ValidationError(
+                _("Decide first for: %(names)s (stop or keep taking).")
+                % {"names": ", ".join(undecided)}
+            )
+        plan = plan_for_update(appointment)
+        plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = timezone.now(), by
+        plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by", "updated_at"])
+        prep_event(appointment, "hold_plan_confirmed", by)
+        frontdesk_tasks_sync(appointment=appointment)
+    return plan
+
+
+def sedation_plan_set(
+    *,
+    appointment_id: int,
+    sedation_level: str,
+    food_fast_hours: int,
+    clear_fluid_fast_hours: int,
+    by,
+) -> PrepPlan:
+    """Set the sedation level and its fasting times; refuse a room that cannot host it."""
+    errors = {}
+    if sedation_level not in SedationLevel.values:
+        errors["sedation_level"] = _("Choose a sedation level.")
+    low, high = food_fast_range()
+    if not low <= food_fast_hours <= high:
+        errors["food_fast_hours"] = _(
+            "No food for %(low)s to %(high)s hours: %(value)s is out of range."
+        ) % {"low": low, "high": high, "value": food_fast_hours}
+    low, high = clear_fluid_fast_range()
+    if not low <= clear_fluid_fast_hours <= high:
+        errors["clear_fluid_fast_hours"] = _(
+            "No clear fluids for %(low)s to %(high)s hours: %(value)s is out of range."
+        ) % {"low": low, "high": high, "value": clear_fluid_fast_hours}
+    elif clear_fluid_fast_hours > food_fast_hours:
+        errors["clear_fluid_fast_hours"] = _(
+            "Clear fluids can stop no earlier than food: make it at most %(hours)s hours."
+        ) % {"hours": food_fast_hours}
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        # The room's hold may grow with the sedation: queue like a booking does.
+        queue_behind_booking_writes(appointment_id)
+        appointment = locked_appointment(appointment_id)
+        if not appointment.room.can_host(sedation_level):
+            raise ValidationError(
+                {
+                    "sedation_level": _(
+                        "%(room)s has no monitoring, so it cannot host %(level)s. Move the "
+                        "appointment to a monitored room first."
+                    )
+                    % {"room": appointment.room.name, "level": SedationLevel(sedation_level).label}
+                }
+            )
+        appointment_buffers_for(appointment, sedation_level=sedation_level)
+        appointment.sedation_level = sedation_level
+        appointment.save(
+            update_fields=[
+                "sedation_level",
+                "buffer_before_minutes",
+                "buffer_after_minutes",
+                "blocked_from",
+                "blocked_until",
+                "updated_at",
+            ]
+        )
+        plan = plan_for_update(appointment)
+        plan.food_fast_hours = food_fast_hours
+        plan.clear_fluid_fast_hours = clear_fluid_fast_hours
+        plan.sedation_set_by, plan.sedation_set_at = by, timezone.now()
+        plan.save()
+        prep_event(appointment, "sedation_set", by, SedationLevel(sedation_level).label)
+    return plan
+
+
+def transport_set(
+    *,
+    appointment_id: int,
+    transport_mode: str,
+    escort_name: str = "",
+    escort_phone: str = "",
+    needs_wheelchair: bool = False,
+    needs_interpreter: bool = False,
+    interpreter_language: str = "",
+    by,
+) -> Appointment:
+    """Record how the patient gets home and their access needs (dated front-desk tasks)."""
+    errors = {}
+    if transport_mode not in TransportMode.values:
+        errors["transport_mode"] = _("Choose how the patient gets home.")
+    escort_name = " ".join(escort_name.split())
+    if escort_phone.strip():
+        try:
+            escort_phone = phone_clean(escort_phone)
+        except ValidationError as exc:
+            errors["escort_phone"] = exc.messages
+    if needs_interpreter and not interpreter_language.strip():
+        errors["interpreter_language"] = _("Say which language the interpreter speaks.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        if appointment.is_sedated and transport_mode == TransportMode.SELF:
+            raise ValidationError(
+                {
+                    "transport_mode": _(
+                        "After sedation the patient must not drive or travel alone for 24 "
+                        "hours: choose a way home with an escort."
+                    )
+                }
+            )
+        changed_escort = (escort_name, escort_phone) != (
+            appointment.escort_name,
+            appointment.escort_phone,
+        )
+        appointment.transport_mode = transport_mode
+        appointment.escort_name, appointment.escort_phone = escort_name, escort_phone
+        fields = ["transport_mode", "escort_name", "escort_phone", "updated_at"]
+        if changed_escort and appointment.escort_confirmed_at:
+            appointment.escort_confirmed_at = None  # a new person must confirm again
+            fields.append("escort_confirmed_at")
+        appointment.save(update_fields=fields)
+        plan = plan_for_update(appointment)
+        plan.needs_wheelchair, plan.needs_interpreter = needs_wheelchair, needs_interpreter
+        plan.interpreter_language = interpreter_language.strip() if needs_interpreter else ""
+        plan.save()
+        prep_event(appointment, "transport_set", by)
+        frontdesk_tasks_sync(appointment=appointment)
+    return appointment
+
+
+def escort_confirm(
+    *, appointment_id: int, name: str, phone: str, by=None, via: str = "staff"
+) -> Appointment:
+    """Confirm who takes the patient home: by staff (`by`), or by the patient through
+    the signed link (`by=None, via="patient_link"`)."""
+    errors = {}
+    name = " ".join((name or "").split())
+    if not name:
+        errors["escort_name"] = _("Enter the escort's name.")
+    try:
+        phone = phone_clean(phone)
+    except ValidationError as exc:
+        errors["escort_phone"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        if appointment.status in Appointment.RELEASED_STATUSES:
+            raise ValidationError(_("This appointment is no longer booked."))
+        appointment.escort_name, appointment.escort_phone = name, phone
+        appointment.escort_confirmed_at = timezone.now()
+        if not appointment.transport_mode or appointment.transport_mode == TransportMode.SELF:
+            appointment.transport_mode = TransportMode.ESCORT_DRIVING
+        appointment.save(
+            update_fields=[
+                "escort_name",
+                "escort_phone",
+                "escort_confirmed_at",
+                "transport_mode",
+                "updated_at",
+            ]
+        )
+        plan = plan_for_update(appointment)
+        plan.escort_confirmed_via, plan.escort_confirmed_by = via, by
+        plan.save(update_fields=["escort_confirmed_via", "escort_confirmed_by", "updated_at"])
+        prep_event(appointment, "escort_confirmed", by, via)
+    return appointment
+
+
+def frontdesk_task_done(*, task_id: int, by) -> FrontDeskTask:
+    """Mark a front-desk task done (who and when)."""
+    with transaction.atomic():
+        task = FrontDeskTask.objects.select_for_update().get(pk=task_id)
+        if task.done_at is None:
+            task.done_at, task.done_by = timezone.now(), by
+            task.save(update_fields=["done_at", "done_by"])
+    return task

@@ -1,0 +1,243 @@
+"""The prep page and its actions (procedures/views/prep.py), through the test client."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clinic.models import ReadAccess
+from patients.medications import medication_add
+from patients.tests.factories import PatientFactory
+from procedures.catalog.choices import ProcedureKind, SedationLevel
+from procedures.catalog.clock import clinic_datetime
+from procedures.prep.models import ChecklistTick, FrontDeskTask, MedicationHold, PrepPlan
+from procedures.tests.factories import AppointmentFactory, ProcedureTypeFactory, RoomFactory
+
+NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))
+DAY = dt.date(2027, 3, 10)  # a Wednesday
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine, care_for_all):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def appointment(db):
+    return AppointmentFactory(
+        procedure_type=ProcedureTypeFactory(kind=ProcedureKind.ASPIRATION_BIOPSY),
+        patient=PatientFactory(given_name="Maria", bleeding_disorder=False),
+        start_at=clinic_datetime(DAY, dt.time(9, 0)),
+        end_at=clinic_datetime(DAY, dt.time(10, 0)),
+        sedation_level=SedationLevel.IV_MODERATE,
+    )
+
+
+@pytest.fixture
+def warfarin(appointment):
+    return medication_add(
+        patient=appointment.patient, name="Warfarin", dose="3 mg", med_class="anticoagulant"
+    )
+
+
+def url(name, appointment):
+    return reverse(f"procedures:{name}", args=[appointment.pk])
+
+
+def text(response) -> str:
+    return " ".join(response.content.decode().split())
+
+
+def test_the_page_shows_the_plan_and_records_the_read(physician_client, appointment, warfarin):
+    response = physician_client.get(url("prep_detail", appointment))
+    assert response.status_code == 200
+    page = text(response)
+    assert "NOT READY" in page
+    assert "Hold plan not confirmed" in page
+    assert "stop 3 days before (Sun 7 Mar)" in page
+    assert "Confirm who is taking you home" in page  # the escort step of the timeline
+    assert ReadAccess.objects.filter(
+        object_type="procedures.appointment", object_id=str(appointment.pk)
+    ).exists()
+
+
+def test_the_appointment_page_shows_readiness_and_links_the_plan(nurse_client, appointment):
+    medication_add(patient=appointment.patient, name="Aspirin", med_class="aspirin")
+    page = text(nurse_client.get(appointment.get_absolute_url()))
+    assert "NOT READY" in page
+    assert "Hold plan not confirmed" in page
+    assert url("prep_detail", appointment) in page
+    assert url("prep_print", appointment) in page
+
+
+def test_a_physician_sets_and_confirms_a_hold(physician_client, appointment, warfarin):
+    response = physician_client.post(
+        url("prep_hold_set", appointment),
+        {
+            "hold-medication": warfarin.pk,
+            "hold-action": "stop",
+            "hold-stop_date": "2027-03-06",
+            "hold-stop_time": "20:00",
+            "hold-resume_guidance": "Thursday evening",
+        },
+    )
+    assert response.status_code == 302
+    hold = MedicationHold.objects.get()
+    assert hold.stop_at == clinic_datetime(dt.date(2027, 3, 6), dt.time(20, 0))
+    assert "Hold plan not confirmed" in text(physician_client.get(url("prep_detail", appointment)))
+
+    physician_client.post(url("prep_hold_confirm", appointment))
+    page = text(physician_client.get(url("prep_detail", appointment)))
+    assert "Hold plan confirmed" in page
+    assert (
+        '<td class="text-nowrap">Sat 6 March, 20:00</td><td>Stop the medicine your doctor named'
+        in page
+    )
+    assert "Warfarin 3 mg. Start again: Thursday evening" in page
+
+
+def test_a_stop_after_the_procedure_is_refused_on_the_page(physician_client, appointment, warfarin):
+    response = physician_client.post(
+        url("prep_hold_set", appointment),
+        {"hold-medication": warfarin.pk, "hold-action": "stop", "hold-stop_date": "2027-03-11"},
+    )
+    assert response.status_code == 400
+    assert "The stop must be before the procedure (Wed 10 Mar 09:00)" in text(response)
+    assert not MedicationHold.objects.exists()
+
+
+def test_fasting_hours_out_of_range_are_refused_on_the_page(physician_client, appointment):
+    response = physician_client.post(
+        url("prep_sedation", appointment),
+        {
+            "sed-sedation_level": "general",
+            "sed-food_fast_hours": 30,
+            "sed-clear_fluid_fast_hours": 2,
+        },
+    )
+    assert response.status_code == 400
+    assert "No food for 2 to 12 hours: 30 is out of range." in text(response)
+    appointment.refresh_from_db()
+    assert appointment.sedation_level == SedationLevel.IV_MODERATE
+    assert not PrepPlan.objects.exists()
+
+
+def test_a_level_the_room_cannot_host_is_refused_on_the_page(physician_client, appointment):
+    appointment.room = RoomFactory(name="Side room", is_monitored=False)
+    appointment.sedation_level = SedationLevel.LOCAL
+    appointment.save()
+    response = physician_client.post(
+        url("prep_sedation", appointment),
+        {
+            "sed-sedation_level": "general",
+            "sed-food_fast_hours": 6,
+            "sed-clear_fluid_fast_hours": 2,
+        },
+    )
+    assert response.status_code == 400
+    assert "Side room has no monitoring, so it cannot host General anaesthesia." in text(response)
+
+
+def test_an_escort_phone_that_is_not_a_phone_is_refused_on_the_page(frontdesk_client, appointment):
+    response = frontdesk_client.post(
+        url("prep_escort_confirm", appointment),
+        {"esc-escort_name": "Ana", "esc-escort_phone": "ring ana"},
+    )
+    assert response.status_code == 400
+    assert "ring ana is not a phone number." in text(response)
+    appointment.refresh_from_db()
+    assert appointment.escort_confirmed_at is None
+
+
+def test_the_front_desk_confirms_the_escort_and_closes_access_tasks(frontdesk_client, appointment):
+    frontdesk_client.post(
+        url("prep_transport", appointment),
+        {
+            "tr-transport_mode": "escort_driving",
+            "tr-escort_name": "Ana",
+            "tr-escort_phone": "020 7946 0001",
+            "tr-needs_interpreter": "on",
+            "tr-interpreter_language": "Portuguese",
+        },
+    )
+    response = frontdesk_client.post(
+        url("prep_escort_confirm", appointment),
+        {"esc-escort_name": "Ana", "esc-escort_phone": "020 7946 0001"},
+    )
+    assert response.status_code == 302
+    task = FrontDeskTask.objects.get()
+    assert (task.kind, task.due_date) == ("interpreter", dt.date(2027, 3, 7))
+    frontdesk_client.post(reverse("procedures:prep_task_done", args=[task.pk]))
+    task.refresh_from_db()
+    assert task.done_at == NOW
+    page = text(frontdesk_client.get(url("prep_detail", appointment)))
+    assert "Escort confirmed" in page
+    assert "done" in page
+
+
+def test_the_site_rule_message_is_shown_on_the_page(physician_client, appointment):
+    response = physician_client.post(
+        url("prep_site", appointment), {"site-site": "tibia", "site-side": "left"}
+    )
+    assert response.status_code == 400
+    assert "A biopsy is only taken from the pelvis" in text(response)
+    assert not PrepPlan.objects.exists()
+
+
+def test_a_nurse_ticks_the_checklist_on_the_day(
+    nurse_client, nurse_user, physician_client, appointment, time_machine
+):
+    physician_client.post(
+        url("prep_site", appointment), {"site-site": "posterior_iliac", "site-side": "left"}
+    )
+    appointment.escort_name = "Ana"
+    appointment.save()
+    items = ["fasting", "escort_present", "consent", "site_side"]
+    response = nurse_client.post(url("prep_checklist_tick", appointment), {"item": "consent"})
+    assert response.status_code == 302
+    assert not ChecklistTick.objects.exists()  # not the day yet: refused with a message
+    time_machine.move_to(clinic_datetime(DAY, dt.time(8, 0)), tick=False)
+    nurse_client.force_login(nurse_user)  # the idle session has expired by then
+    for item in items:
+        nurse_client.post(url("prep_checklist_tick", appointment), {"item": item})
+    page = text(nurse_client.get(url("prep_detail", appointment)))
+    assert ChecklistTick.objects.count() == 4
+    assert "READY</strong> Every check is done." in page
+
+
+def test_the_print_sheet_speaks_to_the_patient(frontdesk_client, appointment):
+    page = text(frontdesk_client.get(url("prep_print", appointment)))
+    assert "Getting ready for your appointment, Maria" in page
+    assert "someone must take you home, and you must not drive for 24 hours" in page
+    assert "Wednesday 10 March 2027, 09:00" in page
+    assert "css/prep.css" in page
+
+
+def test_the_page_makes_the_same_number_of_queries_for_any_number_of_medicines(
+    physician_client, physician_user, appointment
+):
+    def add(n):
+        for i in range(n):
+            medication = medication_add(
+                patient=appointment.patient, name=f"Med {i}", med_class="nsaid"
+            )
+            MedicationHold.objects.create(
+                appointment=appointment,
+                medication=medication,
+                action="continue",
+                decided_by=physician_user,
+                decided_at=NOW,
+            )
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert physician_client.get(url("prep_detail", appointment)).status_code == 200
+        return len(queries)
+
+    add(1)
+    physician_client.get(url("prep_detail", appointment))  # the session's first load
+    one = count()
+    add(10)
+    assert count() == one

@@ -1,0 +1,159 @@
+"""The patient's preparation as one dated list of steps.
+
+`prep_timeline(appointment)` is the contract between preparation (holds, fasting,
+escort, what to bring) and the reminder plan: the reminder plan turns steps that carry
+a `reminder_kind` into outbox rows. A plain function of the appointment returning
+ordered, dated steps.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedures.catalog.clock import clinic_datetime
+from procedures.prep.facts import PrepFacts, PrepStep, is_child, local_date
+from procedures.prep.models import (
+    PrepTemplate,
+    StepKind,
+)
+from procedures.scheduling.models import Appointment
+
+# --- The timeline ------------------------------------------------------------------
+
+KIND_ORDER = {kind: n for n, kind in enumerate(StepKind.values)}
+
+
+# What the timeline reads of a template (rows, not model instances: the timeline
+# only reads them, and a booking pays for every one).
+_TEMPLATE_FIELDS = (
+    "code",
+    "kind",
+    "text",
+    "condition",
+    "amount",
+    "unit",
+    "at_time",
+    "reminder_kind",
+)
+
+
+def _templates_for(appointment: Appointment):
+    """The active templates for the appointment's procedure: those limited to it and
+    those limited to no procedure (one query), as named rows in code order."""
+    limits = PrepTemplate.procedure_types.through.objects.filter(preptemplate_id=OuterRef("pk"))
+    return (
+        PrepTemplate.objects.filter(is_active=True)
+        .filter(
+            ~Exists(limits) | Exists(limits.filter(proceduretype_id=appointment.procedure_type_id))
+        )
+        .values_list(*_TEMPLATE_FIELDS, named=True)
+    )
+
+
+def _template_applies(template, *, appointment: Appointment, stops: list, child: bool) -> bool:
+    """Whether the template's condition holds (its procedures are `_templates_for`'s)."""
+    condition = template.condition
+    Condition = PrepTemplate.Condition
+    return (
+        condition == Condition.ALWAYS
+        or (condition == Condition.SEDATED and appointment.is_sedated)
+        or (condition == Condition.MEDICATION_HOLD and bool(stops))
+        or (condition == Condition.BLEEDING_DISORDER and appointment.patient.bleeding_disorder)
+        or (condition == Condition.CHILD and child)
+    )
+
+
+def _template_at(template, appointment: Appointment, hours: int) -> datetime:
+    day = local_date(appointment.start_at)
+    Unit = PrepTemplate.Unit
+    if template.unit == Unit.HOURS_BEFORE:
+        # Real elapsed hours: across a DST change the wall clock moves, the stomach does not.
+        return appointment.start_at - timedelta(hours=hours)
+    if template.unit == Unit.DAYS_AFTER:
+        return clinic_datetime(day + timedelta(days=template.amount), template.at_time)
+    # Counted on clinic dates at a wall-clock time, so DST never shifts it by an hour.
+    return clinic_datetime(day - timedelta(days=template.amount), template.at_time)
+
+
+def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[PrepStep]:
+    """The patient's preparation as one ordered, dated list of steps (clinic zone).
+
+    `facts`, when the caller has them, saves reading the plan and the medicines again.
+    """
+    arrival = PrepStep(
+        at=appointment.start_at,
+        kind=StepKind.ARRIVAL,
+        text=_("Your appointment. Please arrive 15 minutes early."),
+    )
+    if appointment.procedure_type.is_discussion:
+        return [arrival]  # a talk about results: nothing to prepare
+    facts = facts or PrepFacts(appointment)
+    plan = facts.plan
+    child = is_child(appointment)
+    confirmed = plan.hold_plan_confirmed
+    stops = facts.stops
+    steps: list[PrepStep] = []
+    for template in _templates_for(appointment):
+        if not _template_applies(template, appointment=appointment, stops=stops, child=child):
+            continue
+        hours = template.amount
+        if template.code == "fasting-food":
+            hours = plan.food_fast_hours
+        elif template.code == "fasting-fluids":
+            hours = plan.clear_fluid_fast_hours
+        steps.append(
+            PrepStep(
+                at=_template_at(template, appointment, hours),
+                kind=template.kind,
+                text=template.text.replace("{hours}", str(hours)),
+                reminder_kind=template.reminder_kind or None,
+            )
+        )
+    for hold in stops:
+        detail = f"{hold.medication.name} {hold.medication.dose}".strip()
+        if hold.resume_guidance:
+            detail += f". {_('Start again')}: {hold.resume_guidance}"
+        steps.append(
+            PrepStep(
+                at=hold.stop_at,
+                kind=StepKind.MEDICATION_HOLD,
+                text=_(
+                    "Stop the medicine your doctor named: take no more of it from this time "
+                    "until after your procedure."
+                ),
+                reminder_kind="medication_hold",
+                detail=detail,
+            )
+        )
+    if not confirmed and facts.medications:
+        steps.append(
+            PrepStep(
+                at=appointment.created_at or timezone.now(),
+                kind=StepKind.NOTICE,
+                text=_(
+                    "Keep taking your medicines as usual until the clinic tells you "
+                    "otherwise: your doctor has not confirmed your medicine plan yet."
+                ),
+                detail=_("Hold plan not confirmed."),
+            )
+        )
+    if facts.is_short_notice:
+        steps.append(
+            PrepStep(
+                at=appointment.created_at or timezone.now(),
+                kind=StepKind.NOTICE,
+                text=_(
+                    "Your appointment is sooner than the usual time needed to stop some "
+                    "medicines. The clinic will call you to plan what to do."
+                ),
+                detail=_("Booked less than %(days)s days ahead: the front desk is flagged.")
+                % {"days": facts.hold_period_days},
+            )
+        )
+    steps.append(arrival)
+    # Notices (plan not confirmed, booked at short notice) lead; then by date.
+    return sorted(
+        steps, key=lambda s: (s.kind != StepKind.NOTICE, s.at, KIND_ORDER.get(s.kind, 99))
+    )

@@ -1,0 +1,311 @@
+"""The prep page of an appointment: medicines and holds, sedation, transport and escort,
+site and side, the dated timeline, front-desk tasks and the day-of checklist.
+
+One page (GET) and one small POST view per action; a refused POST renders the page
+again with the form and its messages, an accepted one redirects back (PRG).
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import roles
+from clinic.audit import record_read
+from clinic.emergency import care_gated
+from clinic.forms import apply_service_errors
+from patients.medications import medication_add
+from procedures.catalog.clock import clinic_today
+from procedures.prep import checklist as prep_checklist
+from procedures.prep import facts, frontdesk, timeline
+from procedures.prep import rules as prep_rules
+from procedures.prep import services as prep
+from procedures.prep.forms import (
+    EscortConfirmForm,
+    HoldForm,
+    MedicationForm,
+    SedationForm,
+    SiteForm,
+    TransportForm,
+)
+from procedures.prep.models import ChecklistItem, FrontDeskTask
+from procedures.results.access import patient_of_appointment
+from procedures.scheduling.models import Appointment
+from procedures.workflows import prep_changes
+
+STAFF = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
+
+
+def _url(name: str, appointment: Appointment) -> str:
+    return reverse(f"procedures:{name}", args=[appointment.pk])
+
+
+def _forms(appointment: Appointment, plan) -> dict:
+    return {
+        "medication_form": MedicationForm(action=_url("prep_medication_add", appointment)),
+        "hold_form": HoldForm(
+            patient=appointment.patient, action=_url("prep_hold_set", appointment)
+        ),
+        "sedation_form": SedationForm(
+            action=_url("prep_sedation", appointment),
+            initial={
+                "sedation_level": appointment.sedation_level,
+                "food_fast_hours": plan.food_fast_hours,
+                "clear_fluid_fast_hours": plan.clear_fluid_fast_hours,
+            },
+        ),
+        "transport_form": TransportForm(
+            action=_url("prep_transport", appointment),
+            initial={
+                "transport_mode": appointment.transport_mode,
+                "escort_name": appointment.escort_name,
+                "escort_phone": appointment.escort_phone,
+                "needs_wheelchair": plan.needs_wheelchair,
+                "needs_interpreter": plan.needs_interpreter,
+                "interpreter_language": plan.interpreter_language,
+            },
+        ),
+        "escort_form": EscortConfirmForm(
+            action=_url("prep_escort_confirm", appointment),
+            initial={
+                "escort_name": appointment.escort_name,
+                "escort_phone": appointment.escort_phone,
+            },
+        ),
+        "site_form": SiteForm(
+            action=_url("prep_site", appointment),
+            initial={
+                "site": plan.site,
+                "side": plan.side,
+                "active_infection": plan.active_infection,
+                "cancer": plan.cancer,
+            },
+        ),
+    }
+
+
+def prep_context(appointment: Appointment) -> dict:
+    """What the prep page and the appointment page's summary show."""
+    plan = facts.plan_of(appointment)
+    state = prep_checklist.readiness(appointment)
+    return {
+        "appointment": appointment,
+        "plan": plan,
+        "hold_rows": facts.hold_rows(appointment),
+        "has_medications": bool(facts.active_medications(appointment)),
+        "readiness": state,
+        "findings": prep_rules.rule_findings(appointment),
+        "timeline": timeline.prep_timeline(appointment),
+        "tasks": appointment.frontdesk_tasks.select_related("done_by"),
+        "overrides": appointment.clinical_overrides.select_related("by"),
+        "is_child": facts.is_child(appointment),
+        "short_notice": facts.is_short_notice(appointment),
+        "on_the_day": facts.local_date(appointment.start_at) == clinic_today(),
+    }
+
+
+def _load(pk: int) -> Appointment:
+    return get_object_or_404(Appointment.objects.with_related(), pk=pk)
+
+
+def _page(request, appointment: Appointment, *, status: int = 200, **bound) -> object:
+    context = prep_context(appointment)
+    context.update(_forms(appointment, context["plan"]))
+    context.update(bound)
+    user = request.user
+    context["is_md"] = roles.has_role(user, roles.PHYSICIAN)
+    context["is_rn"] = roles.has_role(user, roles.NURSE)
+    context["is_fd"] = roles.has_role(user, roles.FRONT_DESK)
+    return render(request, "procedures/prep/prep_detail.html", context, status=status)
+
+
+def _refused(request, appointment: Appointment, name: str, form, exc=None) -> object:
+    if exc is not None:
+        apply_service_errors(form, exc)
+    messages.error(request, _("Not saved: see the message below."))
+    return _page(request, appointment, status=400, **{name: form})
+
+
+@roles.role_required(*STAFF)
+@require_http_methods(["GET"])
+@care_gated(patient_of_appointment)
+def prep_detail(request, pk: int):
+    appointment = _load(pk)
+    record_read(request, appointment)
+    return _page(request, appointment)
+
+
+@roles.role_required(*STAFF)
+@require_http_methods(["GET"])
+@care_gated(patient_of_appointment)
+def prep_print(request, pk: int):
+    """The patient's prep sheet, for printing."""
+    appointment = _load(pk)
+    record_read(request, appointment)
+    return render(request, "procedures/prep/prep_print.html", prep_context(appointment))
+
+
+@roles.role_required(roles.NURSE, roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_medication_add(request, pk: int):
+    appointment = _load(pk)
+    form = MedicationForm(request.POST, action=_url("prep_medication_add", appointment))
+    if not form.is_valid():
+        return _refused(request, appointment, "medication_form", form)
+    data = form.cleaned_data
+    try:
+        medication_add(
+            patient=appointment.patient,
+            name=data["name"],
+            dose=data["dose"],
+            med_class=data["med_class"],
+        )
+    except ValidationError as exc:
+        return _refused(request, appointment, "medication_form", form, exc)
+    frontdesk.frontdesk_tasks_sync(appointment=appointment)
+    messages.success(request, _("Medicine added. The physician decides whether to stop it."))
+    return redirect(_url("prep_detail", appointment) + "#medicines")
+
+
+@roles.role_required(roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_hold_set(request, pk: int):
+    appointment = _load(pk)
+    form = HoldForm(
+        request.POST, patient=appointment.patient, action=_url("prep_hold_set", appointment)
+    )
+    if not form.is_valid():
+        return _refused(request, appointment, "hold_form", form)
+    data = form.cleaned_data
+    try:
+        prep_changes.medication_hold_set(
+            appointment_id=appointment.pk,
+            medication_id=data["medication"].pk,
+            action=data["action"],
+            stop_at=data["stop_at"],
+            resume_guidance=data["resume_guidance"],
+            by=request.user,
+        )
+    except ValidationError as exc:
+        return _refused(request, appointment, "hold_form", form, exc)
+    messages.success(request, _("Decision saved. Confirm the hold plan when it is complete."))
+    return redirect(_url("prep_detail", appointment) + "#medicines")
+
+
+@roles.role_required(roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_hold_confirm(request, pk: int):
+    appointment = _load(pk)
+    try:
+        prep_changes.hold_plan_confirm(appointment_id=appointment.pk, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Hold plan confirmed. It is now on the patient's timeline."))
+    return redirect(_url("prep_detail", appointment) + "#medicines")
+
+
+@roles.role_required(roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_sedation(request, pk: int):
+    appointment = _load(pk)
+    form = SedationForm(request.POST, action=_url("prep_sedation", appointment))
+    if not form.is_valid():
+        return _refused(request, appointment, "sedation_form", form)
+    try:
+        prep_changes.sedation_plan_set(
+            appointment_id=appointment.pk, by=request.user, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        return _refused(request, appointment, "sedation_form", form, exc)
+    messages.success(request, _("Sedation plan saved."))
+    return redirect(_url("prep_detail", appointment) + "#sedation")
+
+
+@roles.role_required(*STAFF)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_transport(request, pk: int):
+    appointment = _load(pk)
+    form = TransportForm(request.POST, action=_url("prep_transport", appointment))
+    if not form.is_valid():
+        return _refused(request, appointment, "transport_form", form)
+    try:
+        prep.transport_set(appointment_id=appointment.pk, by=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        return _refused(request, appointment, "transport_form", form, exc)
+    messages.success(request, _("Transport saved."))
+    return redirect(_url("prep_detail", appointment) + "#transport")
+
+
+@roles.role_required(*STAFF)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_escort_confirm(request, pk: int):
+    appointment = _load(pk)
+    form = EscortConfirmForm(request.POST, action=_url("prep_escort_confirm", appointment))
+    if not form.is_valid():
+        return _refused(request, appointment, "escort_form", form)
+    try:
+        prep.escort_confirm(
+            appointment_id=appointment.pk,
+            name=form.cleaned_data["escort_name"],
+            phone=form.cleaned_data["escort_phone"],
+            by=request.user,
+            via="staff",
+        )
+    except ValidationError as exc:
+        return _refused(request, appointment, "escort_form", form, exc)
+    messages.success(request, _("Escort confirmed."))
+    return redirect(_url("prep_detail", appointment) + "#transport")
+
+
+@roles.role_required(roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_site(request, pk: int):
+    appointment = _load(pk)
+    form = SiteForm(request.POST, action=_url("prep_site", appointment))
+    if not form.is_valid():
+        return _refused(request, appointment, "site_form", form)
+    try:
+        prep_rules.procedure_site_set(
+            appointment_id=appointment.pk, by=request.user, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        return _refused(request, appointment, "site_form", form, exc)
+    messages.success(request, _("Site and side saved."))
+    return redirect(_url("prep_detail", appointment) + "#site")
+
+
+@roles.role_required(roles.NURSE, roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def prep_checklist_tick(request, pk: int):
+    appointment = _load(pk)
+    item = request.POST.get("item", "")
+    if item not in ChecklistItem.values:
+        messages.error(request, _("Choose a checklist item."))
+    else:
+        try:
+            prep_checklist.checklist_tick(appointment_id=appointment.pk, item=item, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Ticked: %(item)s.") % {"item": ChecklistItem(item).label})
+    return redirect(_url("prep_detail", appointment) + "#checklist")
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_POST
+def prep_task_done(request, pk: int):
+    task = get_object_or_404(FrontDeskTask.objects.select_related("appointment"), pk=pk)
+    prep.frontdesk_task_done(task_id=task.pk, by=request.user)
+    messages.success(request, _("Task done: %(task)s.") % {"task": task.get_kind_display()})
+    return redirect(_url("prep_detail", task.appointment) + "#tasks")

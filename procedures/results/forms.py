@@ -1,0 +1,282 @@
+"""Forms of the results follow-up: the sample at completion, results, review,
+telling the patient, and the worklist's filters. Validation only, no side effects."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from procedures.catalog.models import TestType
+from procedures.catalog.resources import Provider
+from procedures.results.models import SpecimenSide, SpecimenSite, TestOrder, TestResult
+
+PDF_MAGIC = b"%PDF-"
+
+
+def _local_input(value) -> str:
+    # Forms hand widgets naive clinic-time values (DateTimeField.prepare_value).
+    if value and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return value.strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def format_value(self, value):
+        if hasattr(value, "tzinfo"):
+            return _local_input(value)
+        return value
+
+
+def datetime_field(label, **kwargs) -> forms.DateTimeField:
+    return forms.DateTimeField(label=label, widget=DateTimeLocalInput(), **kwargs)
+
+
+class SampleForm(forms.Form):
+    """What was taken, where from and when: one test order per ticked test."""
+
+    test_types = forms.ModelMultipleChoiceField(
+        label=_("Tests on the sample"),
+        queryset=TestType.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Tick at least one test on the sample.")},
+    )
+    specimen_site = forms.ChoiceField(
+        label=_("Specimen site"), choices=[("", _("Choose a site")), *SpecimenSite.choices]
+    )
+    specimen_side = forms.ChoiceField(
+        label=_("Side"), choices=[("", _("Not applicable")), *SpecimenSide.choices], required=False
+    )
+    collected_at = datetime_field(_("Collected at"))
+    sent_at = datetime_field(
+        _("Sent to lab at"), required=False, help_text=_("Leave empty if not sent yet.")
+    )
+    accession_number = forms.CharField(
+        label=_("Lab accession number"), max_length=40, required=False
+    )
+
+    def __init__(self, *args, appointment, **kwargs):
+        procedure = appointment.procedure_type
+        default = list(procedure.default_tests.filter(is_active=True))
+        kwargs.setdefault(
+            "initial",
+            {
+                "test_types": default,
+                "collected_at": timezone.now(),
+                "specimen_site": SpecimenSite.POSTERIOR_ILIAC,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        ids = [t.pk for t in default] + list(
+            procedure.optional_tests.filter(is_active=True).values_list("pk", flat=True)
+        )
+        self.fields["test_types"].queryset = TestType.objects.filter(pk__in=ids).order_by("name")
+        self.default_ids = {t.pk for t in default}
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            "test_types",
+            Fieldset(_("The specimen"), Row(Column("specimen_site"), Column("specimen_side"))),
+            Row(Column("collected_at"), Column("sent_at"), Column("accession_number")),
+            Submit("submit", _("Complete procedure and open test orders")),
+        )
+
+    def clean_collected_at(self):
+        value = self.cleaned_data["collected_at"]
+        if value > timezone.now():
+            raise forms.ValidationError(
+                _("The collection time is in the future. Enter when it was taken.")
+            )
+        return value
+
+
+class ResultForm(forms.ModelForm):
+    class Meta:
+        model = TestResult
+        fields = [
+            "interpretation",
+            "cellularity",
+            "maturation",
+            "iron_stores",
+            "infection_signs",
+            "malignant_cells",
+            "malignancy_type",
+            "fibrosis",
+            "other_findings",
+            "report_text",
+            "report_pdf",
+            "is_final",
+        ]
+        widgets = {
+            "interpretation": forms.RadioSelect,
+            "report_text": forms.Textarea(attrs={"rows": 6}),
+            "other_findings": forms.Textarea(attrs={"rows": 2}),
+            "report_pdf": forms.ClearableFileInput(attrs={"accept": "application/pdf"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A radio group needs no "---------" choice: nothing checked means not chosen.
+        self.fields["interpretation"].choices = TestResult.Interpretation.choices
+        for name in ("cellularity", "maturation", "iron_stores", "infection_signs"):
+            self.fields[name].choices = [("", _("Not assessed")), *self.fields[name].choices[1:]]
+        for name in ("malignant_cells", "malignancy_type", "fibrosis"):
+            self.fields[name].choices = [("", _("Not assessed")), *self.fields[name].choices[1:]]
+        limit = settings.RESULTS_PDF_MAX_BYTES // (1024 * 1024)
+        self.fields["report_pdf"].help_text = _("A PDF of at most %(mb)s MB.") % {"mb": limit}
+        self.fields["is_final"].initial = False
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            "interpretation",
+            Fieldset(
+                _("Findings"),
+                Row(Column("cellularity"), Column("maturation"), Column("iron_stores")),
+                Row(
+                    Column("infection_signs"), Column("malignant_cells"), Column("malignancy_type")
+                ),
+                Row(Column("fibrosis")),
+                "other_findings",
+            ),
+            "report_text",
+            "report_pdf",
+            "is_final",
+            Submit("submit", _("Log result")),
+        )
+
+    def clean_report_text(self) -> str:
+        text = self.cleaned_data["report_text"].strip()
+        if not text:
+            raise forms.ValidationError(_("Enter the report text."))
+        return text
+
+    def clean_report_pdf(self):
+        upload = self.cleaned_data.get("report_pdf")
+        if not upload:
+            return upload
+        if upload.size > settings.RESULTS_PDF_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The file is %(size)s MB; a report may be at most %(max)s MB.")
+                % {
+                    "size": round(upload.size / (1024 * 1024), 1),
+                    "max": settings.RESULTS_PDF_MAX_BYTES // (1024 * 1024),
+                }
+            )
+        head = upload.read(len(PDF_MAGIC))
+        upload.seek(0)
+        if head != PDF_MAGIC:
+            raise forms.ValidationError(
+                _("This file is not a PDF. Upload the lab's report as a PDF.")
+            )
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        if data.get("malignancy_type") and data.get("malignant_cells") != "present":
+            self.add_error(
+                "malignancy_type",
+                _("A type of malignant cells needs malignant cells present."),
+            )
+        return data
+
+
+class ReviewForm(forms.Form):
+    action_planned = forms.CharField(
+        label=_("Action planned"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("e.g. discuss at clinic, refer to haematology, repeat in 3 months."),
+    )
+
+    def clean_action_planned(self) -> str:
+        text = self.cleaned_data["action_planned"].strip()
+        if not text:
+            raise forms.ValidationError(_("Say what happens next."))
+        return text
+
+
+class CommunicateForm(forms.Form):
+    how = forms.ChoiceField(
+        label=_("How the patient was told"),
+        choices=TestOrder.CommunicatedHow.choices,
+        widget=forms.RadioSelect,
+    )
+    at = datetime_field(_("When"))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {"at": timezone.now()})
+        super().__init__(*args, **kwargs)
+
+    def clean_at(self):
+        value = self.cleaned_data["at"]
+        if value > timezone.now():
+            raise forms.ValidationError(_("The time the patient was told is in the future."))
+        return value
+
+
+class SentForm(forms.Form):
+    sent_at = datetime_field(_("Sent to lab at"))
+    accession_number = forms.CharField(
+        label=_("Lab accession number"), max_length=40, required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {"sent_at": timezone.now()})
+        super().__init__(*args, **kwargs)
+
+
+class ReassignForm(forms.Form):
+    responsible = forms.ModelChoiceField(
+        label=_("Responsible physician"),
+        queryset=Provider.objects.filter(is_active=True),
+        empty_label=_("Choose a physician"),
+    )
+
+
+class WorklistFilterForm(forms.Form):
+    """The worklist's filters: ids and codes only, never anything about a patient."""
+
+    SCOPES = [("mine", _("My results")), ("all", _("All results"))]
+    STATES = [
+        ("", _("Any state")),
+        ("pending", _("Waiting for the result")),
+        ("overdue", _("Overdue")),
+        ("final", _("Final, not reviewed")),
+        ("reviewed", _("Reviewed, patient not told")),
+    ]
+    scope = forms.ChoiceField(label=_("Show"), choices=SCOPES, required=False)
+    test_type = forms.ModelChoiceField(
+        label=_("Test"), queryset=TestType.objects.all(), required=False, empty_label=_("Any test")
+    )
+    lab = forms.ChoiceField(label=_("Lab"), required=False)
+    physician = forms.ModelChoiceField(
+        label=_("Physician"),
+        queryset=Provider.objects.all(),
+        required=False,
+        empty_label=_("Any physician"),
+    )
+    state = forms.ChoiceField(label=_("State"), choices=STATES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        labs = TestType.objects.exclude(lab="").order_by("lab").values_list("lab", flat=True)
+        self.fields["lab"].choices = [("", _("Any lab"))] + [
+            (lab, lab) for lab in dict.fromkeys(labs)
+        ]
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-select"
+
+
+class AnalyticsForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+    )
+    end = forms.DateField(
+        label=_("To"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The end date must not be before the start date."))
+        return data

@@ -1,0 +1,317 @@
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class PrivateStorage(FileSystemStorage):
+    """Result reports live under CLINIC_PRIVATE_DIR, outside MEDIA_ROOT: no URL serves
+    them, only an authorised view that records the read. The folder is read from the
+    settings on each use, so tests can point it elsewhere."""
+
+    @property
+    def base_location(self) -> str:
+        return str(
+            getattr(settings, "CLINIC_PRIVATE_DIR", None) or Path(settings.VAR_DIR) / "private"
+        )
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("private files have no URL; use procedures:result_pdf")
+
+
+def private_storage() -> FileSystemStorage:
+    return PrivateStorage()
+
+
+class TestOrderQuerySet(models.QuerySet):
+    def pending(self) -> "TestOrderQuerySet":
+        """Orders whose final result has not been logged yet."""
+        return self.filter(status__in=TestOrder.PENDING_STATUSES)
+
+    def open(self) -> "TestOrderQuerySet":
+        """Orders the clinic still owes something: a result, a review or telling the patient."""
+        return self.filter(status__in=TestOrder.OPEN_STATUSES)
+
+    def worklist(self) -> "TestOrderQuerySet":
+        """Open orders, the longest overdue first."""
+        return (
+            self.open()
+            .select_related(
+                "test_type", "appointment__patient", "appointment__procedure_type", "responsible"
+            )
+            .order_by("expected_by", "pk")
+        )
+
+    def owned_by(self, user, day) -> "TestOrderQuerySet":
+        """Orders `user` answers for on `day`: theirs, or a colleague's they cover."""
+        from procedures.results.escalation_models import ResultCoverage
+
+        covering = ResultCoverage.objects.filter(
+            absent=OuterRef("responsible"),
+            covering__user=user,
+            starts_on__lte=day,
+            ends_on__gte=day,
+        )
+        return self.filter(Q(responsible__user=user) | Exists(covering))
+
+
+class SpecimenSite(models.TextChoices):
+    POSTERIOR_ILIAC = "posterior_iliac", _("Posterior iliac crest")
+    ANTERIOR_ILIAC = "anterior_iliac", _("Anterior iliac crest")
+    STERNUM = "sternum", _("Sternum")
+    TIBIA = "tibia", _("Tibia (children)")
+
+
+class SpecimenSide(models.TextChoices):
+    LEFT = "left", _("Left")
+    RIGHT = "right", _("Right")
+    BOTH = "both", _("Both sides")
+    MIDLINE = "midline", _("Midline")
+
+
+class TestOrder(models.Model):
+    """One test on the sample of one procedure, tracked until the patient is told."""
+
+    __test__ = False  # a clinical test, not a pytest class
+
+    class Status(models.TextChoices):
+        ORDERED = "ordered", _("Ordered")
+        COLLECTED = "collected", _("Collected")
+        SENT = "sent", _("Sent to lab")
+        PRELIMINARY = "preliminary", _("Preliminary result")
+        FINAL = "final", _("Final result")
+        REVIEWED = "reviewed", _("Reviewed")
+        COMMUNICATED = "communicated", _("Patient told")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class CommunicatedHow(models.TextChoices):
+        PHONE = "phone", _("By phone")
+        IN_PERSON = "in_person", _("In person")
+        LETTER = "letter", _("By letter")
+
+    PENDING_STATUSES = (Status.ORDERED, Status.COLLECTED, Status.SENT, Status.PRELIMINARY)
+    OPEN_STATUSES = (*PENDING_STATUSES, Status.FINAL, Status.REVIEWED)
+
+    appointment = models.ForeignKey(
+        "procedures.Appointment", on_delete=models.PROTECT, related_name="test_orders"
+    )
+    test_type = models.ForeignKey("procedures.TestType", on_delete=models.PROTECT)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ORDERED)
+    responsible = models.ForeignKey(
+        "procedures.Provider",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="test_orders",
+        verbose_name=_("responsible physician"),
+    )
+    specimen_site = models.CharField(
+        _("specimen site"), max_length=20, choices=SpecimenSite.choices, blank=True
+    )
+    specimen_side = models.CharField(
+        _("side"), max_length=10, choices=SpecimenSide.choices, blank=True
+    )
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent to lab at"), null=True, blank=True)
+    accession_number = models.CharField(_("lab accession number"), max_length=40, blank=True)
+    expected_by = models.DateField(_("expected by"))
+    final_at = models.DateTimeField(_("final result at"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_action = models.TextField(_("action planned"), blank=True)
+    communicated_at = models.DateTimeField(_("patient told at"), null=True, blank=True)
+    communicated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    communicated_how = models.CharField(
+        _("told how"), max_length=10, choices=CommunicatedHow.choices, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TestOrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expected_by", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "test_type"], name="testorder_one_per_test"
+            ),
+            # "Patient told" only after a review, and both say who and when.
+            models.CheckConstraint(
+                condition=~Q(status__in=["reviewed", "communicated"])
+                | Q(reviewed_at__isnull=False, reviewed_by__isnull=False),
+                name="testorder_reviewed_has_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="communicated")
+                | (Q(communicated_at__isnull=False) & ~Q(communicated_how="")),
+                name="testorder_communicated_has_how",
+            ),
+        ]
+        indexes = [
+            # The worklist polls pending orders by due date.
+            models.Index(
+                fields=["expected_by"],
+                name="testorder_pending_due_idx",
+                condition=models.Q(status__in=["ordered", "collected", "sent", "preliminary"]),
+            ),
+            # The worklist's first page: open orders in due order, read in index order.
+            models.Index(
+                fields=["expected_by", "id"],
+                name="testorder_open_due_idx",
+                condition=models.Q(
+                    status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
+                ),
+            ),
+            models.Index(
+                fields=["status", "expected_by"],
+                name="testorder_open_idx",
+                condition=models.Q(
+                    status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.test_type} for appointment {self.appointment_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("procedures:result_log", args=[self.pk])
+
+    @property
+    def days_remaining(self) -> int:
+        from procedures.catalog.clock import clinic_today
+
+        return (self.expected_by - clinic_today()).days
+
+    @property
+    def days_overdue(self) -> int:
+        return max(-self.days_remaining, 0)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_pending and self.days_remaining < 0
+
+
+class TestOrderEvent(models.Model):
+    """The order's timeline: every state change and reassignment, who and when."""
+
+    order = models.ForeignKey(TestOrder, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on order {self.order_id}"
+
+
+class TestResult(models.Model):
+    """A result as logged; amended results add rows, none is overwritten."""
+
+    __test__ = False  # a clinical test, not a pytest class
+
+    class Interpretation(models.TextChoices):
+        NORMAL = "normal", _("Normal")
+        ABNORMAL = "abnormal", _("Abnormal")
+        INCONCLUSIVE = "inconclusive", _("Inconclusive")
+        INADEQUATE = "inadequate", _("Specimen inadequate")
+
+    class Cellularity(models.TextChoices):
+        HYPO = "hypo", _("Hypocellular")
+        NORMAL = "normal", _("Normocellular")
+        HYPER = "hyper", _("Hypercellular")
+
+    class Maturation(models.TextChoices):
+        NORMAL = "normal", _("Normal maturation")
+        ABNORMAL = "abnormal", _("Abnormal maturation")
+
+    class IronStores(models.TextChoices):
+        ABSENT = "absent", _("Absent")
+        REDUCED = "reduced", _("Reduced")
+        NORMAL = "normal", _("Normal")
+        INCREASED = "increased", _("Increased")
+
+    class Presence(models.TextChoices):
+        ABSENT = "absent", _("None seen")
+        PRESENT = "present", _("Present")
+
+    class MalignancyType(models.TextChoices):
+        LEUKAEMIA = "leukaemia", _("Leukaemia")
+        LYMPHOMA = "lymphoma", _("Lymphoma")
+        MYELOMA = "myeloma", _("Myeloma")
+        METASTATIC = "metastatic", _("Spread from elsewhere (metastatic)")
+        OTHER = "other", _("Other")
+
+    class Fibrosis(models.TextChoices):
+        NONE = "none", _("None")
+        MILD = "mild", _("Mild")
+        MARKED = "marked", _("Marked (marrow replaced by scar tissue)")
+
+    order = models.ForeignKey(TestOrder, on_delete=models.PROTECT, related_name="results")
+    interpretation = models.CharField(max_length=20, choices=Interpretation.choices)
+    # Structured findings: blank means "not assessed by this test".
+    cellularity = models.CharField(
+        _("cellularity"), max_length=10, choices=Cellularity.choices, blank=True
+    )
+    maturation = models.CharField(
+        _("maturation"), max_length=10, choices=Maturation.choices, blank=True
+    )
+    iron_stores = models.CharField(
+        _("iron stores"), max_length=10, choices=IronStores.choices, blank=True
+    )
+    infection_signs = models.CharField(
+        _("signs of infection"), max_length=10, choices=Presence.choices, blank=True
+    )
+    malignant_cells = models.CharField(
+        _("malignant cells"), max_length=10, choices=Presence.choices, blank=True
+    )
+    malignancy_type = models.CharField(
+        _("type of malignant cells"), max_length=12, choices=MalignancyType.choices, blank=True
+    )
+    fibrosis = models.CharField(_("fibrosis"), max_length=10, choices=Fibrosis.choices, blank=True)
+    other_findings = models.TextField(_("other findings"), blank=True)
+    report_text = models.TextField(_("report"))
+    report_pdf = models.FileField(
+        _("report (PDF)"), storage=private_storage, upload_to="results/%Y/%m/", blank=True
+    )
+    is_final = models.BooleanField(_("final result"), default=True)
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    logged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-logged_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(malignancy_type="") | Q(malignant_cells="present"),
+                name="testresult_malignancy_type_needs_cells",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Result {self.pk} for order {self.order_id}"

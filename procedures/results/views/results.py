@@ -1,0 +1,343 @@
+"""Results follow-up pages: the worklist, the order page with its actions, the
+sample form at completion, and the private PDF. Thin: form → service → message."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinic import roles
+from clinic.audit import record_read
+from clinic.emergency import care_gated
+from clinic.forms import apply_service_errors
+from procedures.catalog.choices import ProcedureKind
+from procedures.catalog.clock import clinic_today
+from procedures.catalog.models import ProcedureType
+from procedures.results.access import patient_of_appointment, patient_of_order, patient_of_result
+from procedures.results.forms import (
+    CommunicateForm,
+    ReassignForm,
+    ResultForm,
+    ReviewForm,
+    SampleForm,
+    SentForm,
+    WorklistFilterForm,
+)
+from procedures.results.models import TestOrder, TestResult
+from procedures.results.orders import (
+    Sample,
+    discussion_date_for,
+    order_reassign,
+    order_sent,
+    result_communicate,
+    result_log,
+)
+from procedures.scheduling.models import Appointment
+from procedures.workflows.results import result_review
+from procedures.workflows.visits import procedure_complete
+
+S = TestOrder.Status
+DUE_SOON_DAYS = 2
+
+
+def _attention(orders, today):
+    """Orders that need someone now: overdue, final but unreviewed, reviewed but untold."""
+    return orders.filter(
+        Q(status__in=TestOrder.PENDING_STATUSES, expected_by__lt=today)
+        | Q(status__in=[S.FINAL, S.REVIEWED])
+    )
+
+
+def _filtered(request, today):
+    form = WorklistFilterForm(request.GET or None)
+    orders = TestOrder.objects.worklist()
+    scope = "all"
+    if form.is_valid():
+        data = form.cleaned_data
+        scope = data["scope"] or (
+            "mine" if roles.has_role(request.user, roles.PHYSICIAN) else "all"
+        )
+        if data["test_type"]:
+            orders = orders.filter(test_type=data["test_type"])
+        if data["lab"]:
+            orders = orders.filter(test_type__lab=data["lab"])
+        if data["physician"]:
+            orders = orders.filter(responsible=data["physician"])
+        state = data["state"]
+        if state == "pending":
+            orders = orders.filter(status__in=TestOrder.PENDING_STATUSES)
+        elif state == "overdue":
+            orders = orders.filter(status__in=TestOrder.PENDING_STATUSES, expected_by__lt=today)
+        elif state in (S.FINAL, S.REVIEWED):
+            orders = orders.filter(status=state)
+    elif not request.GET and roles.has_role(request.user, roles.PHYSICIAN):
+        scope = "mine"
+    if scope == "mine":
+        orders = orders.owned_by(request.user, today)
+    return form, orders, scope
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_GET
+def worklist(request):
+    """Open results, the longest overdue first, with aging buckets and filters."""
+    today = clinic_today()
+    form, orders, scope = _filtered(request, today)
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    pending = Q(status__in=TestOrder.PENDING_STATUSES)
+    buckets = orders.order_by().aggregate(
+        overdue_long=Count("pk", filter=pending & Q(expected_by__lt=today - timedelta(days=7))),
+        overdue=Count(
+            "pk",
+            filter=pending & Q(expected_by__lt=today, expected_by__gte=today - timedelta(days=7)),
+        ),
+        due_soon=Count("pk", filter=pending & Q(expected_by__gte=today, expected_by__lte=soon)),
+        later=Count("pk", filter=pending & Q(expected_by__gt=soon)),
+        unreviewed=Count("pk", filter=Q(status=S.FINAL)),
+        untold=Count("pk", filter=Q(status=S.REVIEWED)),
+    )
+    page = Paginator(orders, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "procedures/worklist.html",
+        {
+            "page": page,
+            "today": today,
+            "form": form,
+            "scope": scope,
+            "buckets": buckets,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_GET
+def attention_count(request):
+    """The navigation's badge, fetched by htmx after the page: one COUNT query."""
+    today = clinic_today()
+    orders = TestOrder.objects.all()
+    if roles.has_role(request.user, roles.PHYSICIAN):
+        orders = orders.owned_by(request.user, today)
+    count = _attention(orders, today).count()
+    return render(request, "procedures/_attention_count.html", {"count": count})
+
+
+def _order_page(request, order, **forms):
+    record_read(request, order)
+    context = {
+        "order": order,
+        "results": order.results.select_related("logged_by"),
+        "timeline": _timeline(order),
+        "result_form": forms.get("result_form") or ResultForm(),
+        "review_form": forms.get("review_form") or ReviewForm(),
+        "communicate_form": forms.get("communicate_form") or CommunicateForm(),
+        "sent_form": forms.get("sent_form") or SentForm(),
+        "reassign_form": forms.get("reassign_form")
+        or ReassignForm(initial={"responsible": order.responsible_id}),
+        "book_url": _book_url(order),
+        "can_log": order.status in (*TestOrder.PENDING_STATUSES, S.FINAL, S.REVIEWED),
+        "is_physician": roles.has_role(request.user, roles.PHYSICIAN),
+    }
+    return render(request, "procedures/result_form.html", context)
+
+
+def _timeline(order):
+    items = [
+        {"at": e.at, "what": _event_text(e), "by": e.by} for e in order.events.select_related("by")
+    ]
+    for esc in order.escalations.all():
+        items.append(
+            {
+                "at": esc.created_at,
+                "what": esc.get_level_display()
+                + ("" if esc.notified_at else " " + _("(email not sent yet)")),
+                "by": None,
+            }
+        )
+    return sorted(items, key=lambda i: i["at"])
+
+
+def _event_text(event) -> str:
+    if event.kind == "status":
+        label = S(event.to_status).label if event.to_status else ""
+        return f"{label}" + (f": {event.note}" if event.note else "")
+    if event.kind == "reassigned":
+        return _("Reassigned") + f": {event.note}"
+    return event.kind
+
+
+def _book_url(order: TestOrder) -> str:
+    """The booking page with the patient (by id only), the results-discussion type, the
+    order's physician and a date after the last expected result already chosen."""
+    appointment = order.appointment
+    params = {"patient": appointment.patient_id, "date": discussion_date_for(appointment)}
+    discussion = (
+        ProcedureType.objects.filter(kind=ProcedureKind.RESULTS_DISCUSSION, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    if discussion:
+        params["type"] = discussion.code
+    provider_id = order.responsible_id or appointment.provider_id
+    if provider_id:
+        params["provider"] = provider_id
+    return reverse("procedures:appointment_book") + "?" + urlencode(params)
+
+
+def _get_order(pk: int) -> TestOrder:
+    return get_object_or_404(
+        TestOrder.objects.select_related(
+            "test_type", "appointment__patient", "appointment__procedure_type", "responsible"
+        ),
+        pk=pk,
+    )
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_http_methods(["GET", "POST"])
+@care_gated(patient_of_order)
+def result_log_view(request, pk: int):
+    """The order page: details, timeline, versions; physicians log results here."""
+    order = _get_order(pk)
+    form = None
+    if request.method == "POST":
+        if not roles.has_role(request.user, roles.PHYSICIAN):
+            raise PermissionDenied
+        form = ResultForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            try:
+                result_log(order_id=order.pk, by=request.user, **data)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, _("Result logged."))
+                return redirect("procedures:worklist")
+    return _order_page(request, order, result_form=form)
+
+
+def _action(request, pk, form_class, form_key, service, success, **extra):
+    order = _get_order(pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            service(order_id=order.pk, by=request.user, **form.cleaned_data, **extra)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, success)
+            return redirect("procedures:result_log", pk=order.pk)
+    return _order_page(request, order, **{form_key: form})
+
+
+@roles.role_required(roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_order)
+def result_review_view(request, pk: int):
+    return _action(
+        request,
+        pk,
+        ReviewForm,
+        "review_form",
+        result_review,
+        _("Result reviewed. The patient will be emailed that results are ready."),
+    )
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_POST
+@care_gated(patient_of_order)
+def result_communicate_view(request, pk: int):
+    return _action(
+        request,
+        pk,
+        CommunicateForm,
+        "communicate_form",
+        result_communicate,
+        _("Recorded that the patient was told."),
+    )
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_POST
+@care_gated(patient_of_order)
+def order_sent_view(request, pk: int):
+    return _action(request, pk, SentForm, "sent_form", order_sent, _("Sample marked sent to lab."))
+
+
+@roles.role_required(roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_order)
+def order_reassign_view(request, pk: int):
+    return _action(
+        request, pk, ReassignForm, "reassign_form", order_reassign, _("Order reassigned.")
+    )
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_GET
+@care_gated(patient_of_result)
+def result_pdf(request, pk: int):
+    """The lab's PDF, to physicians and nurses only, each read recorded."""
+    result = get_object_or_404(TestResult.objects.select_related("order"), pk=pk)
+    if not result.report_pdf:
+        raise Http404
+    record_read(request, result)
+    response = FileResponse(
+        result.report_pdf.open("rb"), content_type="application/pdf", as_attachment=False
+    )
+    response["Content-Disposition"] = f'inline; filename="result-{result.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_http_methods(["GET", "POST"])
+@care_gated(patient_of_appointment)
+def procedure_complete_view(request, pk: int):
+    """After "Mark procedure completed": tick the tests, record the specimen, complete."""
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("patient", "procedure_type", "provider"), pk=pk
+    )
+    if not appointment.can_complete:
+        messages.error(
+            request,
+            _("An appointment that is %(status)s cannot be completed.")
+            % {"status": appointment.get_status_display().lower()},
+        )
+        return redirect(appointment)
+    record_read(request, appointment)
+    form = SampleForm(request.POST or None, appointment=appointment)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        sample = Sample(
+            test_types=list(data["test_types"]),
+            collected_at=data["collected_at"],
+            specimen_site=data["specimen_site"],
+            specimen_side=data["specimen_side"],
+            sent_at=data["sent_at"],
+            accession_number=data["accession_number"],
+        )
+        try:
+            procedure_complete(appointment_id=appointment.pk, sample=sample, by=request.user)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(
+                request, _("Procedure completed. Its test orders are on the results list.")
+            )
+            return redirect(appointment)
+    return render(
+        request, "procedures/procedure_complete.html", {"appointment": appointment, "form": form}
+    )

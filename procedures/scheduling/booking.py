@@ -1,0 +1,422 @@
+"""Booking a slot and moving it: the clash checks, the locks and the writes.
+
+The lifecycle (confirm, check in, start, complete, cancel, no-show) is
+`lifecycle.py`; what a booking sets off in prep and patient emails is
+`procedures.workflows.visits`.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from patients.models import Patient
+from procedures.catalog.clock import clinic_tz
+from procedures.catalog.models import ProcedureType
+from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.lifecycle import locked_for, record_transition
+from procedures.scheduling.models import Appointment, AppointmentEvent
+from procedures.scheduling.rules import child_booking_refusal
+from procedures.scheduling.slots import availability_problems
+
+EXCLUSION_VIOLATION = "23P01"
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    appointment: Appointment
+    moved_from: datetime  # the start before the move
+
+
+def _span(start: datetime, end: datetime) -> str:
+    tz = clinic_tz()
+    return f"{start.astimezone(tz):%H:%M}-{end.astimezone(tz):%H:%M}"
+
+
+def booking_clashes(
+    *,
+    patient: Patient,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    blocked_from: datetime | None = None,
+    blocked_until: datetime | None = None,
+    exclude_pk: int | None = None,
+) -> dict[str, str]:
+    """Field -> message for each resource already booked: the provider over
+    [start_at, end_at), the room and the patient over the range with buffers.
+
+    Messages never name the other patient.
+    """
+    blocked_from = blocked_from or start_at
+    blocked_until = blocked_until or end_at
+    active = Appointment.objects.active().select_related("provider")
+    if exclude_pk:
+        active = active.exclude(pk=exclude_pk)
+    # One query for the three questions; the first answer to each, in start order,
+    # is the one named. Every clash ends after blocked_from (a provider's too: its
+    # end is after start_at), which lets the partial index on active bookings'
+    # blocked_until answer: the future only, never the years of history.
+    others = list(
+        active.filter(blocked_until__gt=blocked_from).filter(
+            Q(provider=provider, start_at__lt=end_at, end_at__gt=start_at)
+            | Q(room=room, blocked_from__lt=blocked_until, blocked_until__gt=blocked_from)
+            | Q(patient=patient, blocked_from__lt=blocked_until, blocked_until__gt=blocked_from)
+        )
+    )
+    clashes: dict[str, str] = {}
+    for other in others:
+        if other.provider_id == provider.pk and other.start_at < end_at and other.end_at > start_at:
+            clashes.setdefault(
+                "provider",
+                _("%(who)s is booked %(span)s with another patient.")
+                % {"who": provider.display_name, "span": _span(other.start_at, other.end_at)},
+            )
+        if other.blocked_from < blocked_until and other.blocked_until > blocked_from:
+            if other.room_id == room.pk:
+                clashes.setdefault(
+                    "room",
+                    _("%(room)s is in use %(span)s by another appointment.")
+                    % {"room": room.name, "span": _span(other.blocked_from, other.blocked_until)},
+                )
+            if other.patient_id == patient.pk:
+                clashes.setdefault(
+                    "patient",
+                    _("This patient already has an appointment %(span)s with %(who)s.")
+                    % {
+                        "span": _span(other.start_at, other.end_at),
+                        "who": other.provider.display_name,
+                    },
+                )
+    return {field: clashes[field] for field in ("provider", "room", "patient") if field in clashes}
+
+
+def _check_slot(
+    *,
+    patient: Patient,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    exclude_pk: int | None = None,
+    clashes: bool = True,
+) -> tuple[int, int]:
+    """Refuse a slot that breaks a booking rule; return the (before, after) buffers.
+
+    Order matters for the message: impossible times first, then what the
+    resources can do and when they work, then clashes with other bookings
+    (unless `clashes` is off: the caller checks them in its write transaction).
+    """
+    if start_at <= timezone.now():
+        raise ValidationError({"start_time": _("The appointment must start in the future.")})
+    if end_at <= start_at:
+        raise ValidationError({"end_time": _("The end time must be after the start time.")})
+    tz = clinic_tz()
+    if start_at.astimezone(tz).date() != (end_at - timedelta(microseconds=1)).astimezone(tz).date():
+        raise ValidationError({"end_time": _("The appointment must end on the day it starts.")})
+    refusal = child_booking_refusal(
+        patient=patient, procedure_type=procedure_type, start_at=start_at
+    )
+    if refusal:
+        raise ValidationError({"procedure_type": refusal})
+    before, after = procedure_type.buffers(sedation_level)
+    blocked_from = start_at - timedelta(minutes=before)
+    blocked_until = end_at + timedelta(minutes=after)
+    problems = availability_problems(
+        procedure_type=procedure_type,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        sedation_level=sedation_level,
+        blocked_from=blocked_from,
+        blocked_until=blocked_until,
+    )
+    if problems:
+        raise ValidationError(problems)
+    if not clashes:
+        return before, after
+    found = booking_clashes(
+        patient=patient,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        blocked_from=blocked_from,
+        blocked_until=blocked_until,
+        exclude_pk=exclude_pk,
+    )
+    if found:
+        raise ValidationError(found)
+    return before, after
+
+
+def appointment_buffers_for(appointment: Appointment, *, sedation_level: str) -> None:
+    """Hold the room around `appointment` for as long as `sedation_level` needs (the
+    recovery grows with sedation), or refuse the change, keyed `sedation_level`, when
+    the longer hold runs into another booking or past the room's hours.
+
+    Call inside the caller's transaction, after `queue_behind_booking_writes` and then
+    the appointment's row lock (the order the booking writes take them); sets the
+    buffers on `appointment` for the caller to save (with blocked_from/until).
+    """
+    before, after = appointment.procedure_type.buffers(sedation_level)
+    if (before, after) == (appointment.buffer_before_minutes, appointment.buffer_after_minutes):
+        return
+    slot = {
+        "patient": appointment.patient,
+        "provider": appointment.provider,
+        "room": appointment.room,
+        "start_at": appointment.start_at,
+        "end_at": appointment.end_at,
+        "blocked_from": appointment.start_at - timedelta(minutes=before),
+        "blocked_until": appointment.end_at + timedelta(minutes=after),
+    }
+    problems = availability_problems(
+        procedure_type=appointment.procedure_type,
+        sedation_level=sedation_level,
+        **{key: value for key, value in slot.items() if key != "patient"},
+    )
+    problems.update(booking_clashes(**slot, exclude_pk=appointment.pk))
+    if problems:
+        until = formats.time_format(slot["blocked_until"].astimezone(clinic_tz()), "H:i")
+        raise ValidationError(
+            {
+                "sedation_level": [
+                    _(
+                        "With this sedation the room is held until %(until)s for recovery, "
+                        "which does not fit:"
+                    )
+                    % {"until": until},
+                    *problems.values(),
+                    _("Reschedule the appointment first."),
+                ]
+            }
+        )
+    appointment.buffer_before_minutes, appointment.buffer_after_minutes = before, after
+
+
+def queue_behind_booking_writes(appointment_id: int) -> None:
+    """`_queue_behind_other_writes` for a change to an existing appointment's hold on
+    its resources, before the caller locks its row (the bookings' lock order)."""
+    ids = Appointment.objects.filter(pk=appointment_id).values("patient", "provider", "room")
+    row = ids.first()
+    if row is None:
+        return  # the caller's row lock reports it
+    _queue_behind_other_writes(
+        patient=Patient(pk=row["patient"]),
+        provider=Provider(pk=row["provider"]),
+        room=Room(pk=row["room"]),
+    )
+
+
+def _queue_behind_other_writes(*, patient: Patient, provider: Provider, room: Room) -> None:
+    """Wait, inside the write transaction, for any other booking write on the same
+    provider, room or patient to finish.
+
+    PostgreSQL checks an exclusion constraint after inserting the row, so two
+    desks inserting clashing rows at the same instant each wait for the other's
+    unfinished row: a deadlock, which would reach the desk as an error page. A
+    transaction-scoped advisory lock per resource, always taken in the same order
+    (provider, room, patient), makes them queue instead; the one that waited then
+    sees the winner's row in its clash check and gets the friendly message. The
+    constraints stay the last word. SQLite's IMMEDIATE transactions already queue.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s), pg_advisory_xact_lock(%s, %s),"
+            " pg_advisory_xact_lock(%s, %s)",
+            [
+                _LOCK_PROVIDER,
+                provider.pk,
+                _LOCK_ROOM,
+                room.pk,
+                _LOCK_PATIENT,
+                patient.pk,
+            ],
+        )
+
+
+# Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+_LOCK_PROVIDER, _LOCK_ROOM, _LOCK_PATIENT = 1001, 1002, 1003
+
+
+def _race_lost(exc: IntegrityError, **slot) -> ValidationError:
+    """Another booking won the race between our check and our write; the exclusion
+    constraint refused ours. Say which resource, in words."""
+    if getattr(exc.__cause__, "sqlstate", None) != EXCLUSION_VIOLATION:
+        raise exc
+    clashes = booking_clashes(**slot)
+    return ValidationError(
+        clashes or {"start_time": _("That slot was just taken. Choose another time.")}
+    )
+
+
+def appointment_book(
+    *,
+    patient: Patient,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    transport_mode: str = "",
+    escort_name: str = "",
+    escort_phone: str = "",
+    notes: str = "",
+    by,
+) -> Appointment:
+    """Book a procedure into a provider's and a room's calendar (the slot alone: the
+    visit's preparation and emails are planned by `workflows.visits.appointment_book`).
+
+    Raises ValidationError (keyed by form field) for a slot in the past, a zero or
+    negative length, a room that cannot host the sedation level or procedure, a
+    provider or room outside working hours or away, a clinic holiday, or any clash.
+    Nothing is saved then.
+    """
+    before, after = _check_slot(
+        patient=patient,
+        procedure_type=procedure_type,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        sedation_level=sedation_level,
+        # Checked once, inside the write transaction below: a check before it
+        # would only repeat the same query.
+        clashes=False,
+    )
+    try:
+        with transaction.atomic():
+            _queue_behind_other_writes(patient=patient, provider=provider, room=room)
+            # Checked inside the write transaction, behind any other write on the
+            # same resources (on SQLite, IMMEDIATE serialises the writes).
+            clashes = booking_clashes(
+                patient=patient,
+                provider=provider,
+                room=room,
+                start_at=start_at,
+                end_at=end_at,
+                blocked_from=start_at - timedelta(minutes=before),
+                blocked_until=end_at + timedelta(minutes=after),
+            )
+            if clashes:
+                raise ValidationError(clashes)
+            appointment = Appointment.objects.create(
+                patient=patient,
+                procedure_type=procedure_type,
+                provider=provider,
+                room=room,
+                start_at=start_at,
+                end_at=end_at,
+                buffer_before_minutes=before,
+                buffer_after_minutes=after,
+                sedation_level=sedation_level,
+                transport_mode=transport_mode,
+                escort_name=escort_name,
+                escort_phone=escort_phone,
+                notes=notes,
+                created_by=by,
+            )
+            AppointmentEvent.objects.create(
+                appointment=appointment,
+                kind=AppointmentEvent.Kind.BOOKED,
+                to_status=appointment.status,
+                by=by,
+            )
+    except IntegrityError as exc:
+        raise _race_lost(
+            exc,
+            patient=patient,
+            provider=provider,
+            room=room,
+            start_at=start_at,
+            end_at=end_at,
+            blocked_from=start_at - timedelta(minutes=before),
+            blocked_until=end_at + timedelta(minutes=after),
+        ) from exc
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    appointment_id: int,
+    start_at: datetime,
+    end_at: datetime | None = None,
+    provider: Provider | None = None,
+    room: Room | None = None,
+    by,
+) -> "Rescheduled":
+    """Move an appointment to a new slot (and optionally another provider or room).
+
+    The same appointment keeps its history: its version goes up and the old slot frees
+    in the same transaction (the workflow replans the visit's prep and emails in it).
+    A confirmed appointment goes back to scheduled: the new time is not confirmed yet.
+    Refused with the booking rules' messages, changing nothing.
+    """
+    current = Appointment.objects.select_related("procedure_type", "provider", "room").get(
+        pk=appointment_id
+    )
+    if not current.can_reschedule:
+        raise ValidationError(
+            _("An appointment that is %(status)s cannot be rescheduled.")
+            % {"status": current.get_status_display().lower()}
+        )
+    provider = provider or current.provider
+    room = room or current.room
+    end_at = end_at or start_at + (current.end_at - current.start_at)
+    slot = {
+        "patient": current.patient,
+        "provider": provider,
+        "room": room,
+        "start_at": start_at,
+        "end_at": end_at,
+    }
+    before, after = _check_slot(
+        **slot,
+        procedure_type=current.procedure_type,
+        sedation_level=current.sedation_level,
+        exclude_pk=current.pk,
+    )
+    blocked = {
+        "blocked_from": start_at - timedelta(minutes=before),
+        "blocked_until": end_at + timedelta(minutes=after),
+    }
+    try:
+        with transaction.atomic():
+            _queue_behind_other_writes(patient=current.patient, provider=provider, room=room)
+            appointment = locked_for(appointment_id, "reschedule")
+            clashes = booking_clashes(**slot, **blocked, exclude_pk=appointment.pk)
+            if clashes:
+                raise ValidationError(clashes)
+            tz = clinic_tz()
+            note = _("From %(old)s with %(old_who)s, %(old_room)s") % {
+                "old": formats.date_format(appointment.start_at.astimezone(tz), "D j M Y H:i"),
+                "old_who": current.provider.display_name,
+                "old_room": current.room.name,
+            }
+            record_transition(
+                appointment,
+                to=Appointment.Status.SCHEDULED,
+                by=by,
+                kind=AppointmentEvent.Kind.RESCHEDULED,
+                note=note,
+            )
+            appointment.start_at, appointment.end_at = start_at, end_at
+            appointment.provider, appointment.room = provider, room
+            appointment.buffer_before_minutes, appointment.buffer_after_minutes = before, after
+            appointment.version += 1
+            appointment.save()
+    except IntegrityError as exc:
+        raise _race_lost(exc, **slot, **blocked, exclude_pk=appointment_id) from exc
+    return Rescheduled(appointment=appointment, moved_from=current.start_at)

@@ -1,0 +1,507 @@
+"""Read models for the calendars, the today board and the day sheet: a fixed number of
+queries whatever the number of appointments (everything is fetched in one query and
+grouped here).
+
+What each entry shows (times, labels, links, badge classes) is worked out here, once per
+request, so the templates only print strings: at a network's scale (~765 arrivals a
+day) a template lookup through related objects, a `get_FOO_display` or a `{% url %}`
+per row costs more than the SQL."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from procedures.catalog.choices import ProcedureKind, SedationLevel
+from procedures.catalog.clock import clinic_tz
+from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import availability_load, clinic_day_bounds
+
+VIEWS = ("day", "week")
+BY = ("clinic", "provider", "room")
+
+
+# --- What an entry shows ------------------------------------------------------------
+
+# The colour repeats the status, which is always written in words next to it (the same
+# classes as templates/procedures/_status.html).
+STATUS_BADGES = {
+    Appointment.Status.CANCELLED: "text-bg-secondary",
+    Appointment.Status.NO_SHOW: "text-bg-secondary",
+    Appointment.Status.COMPLETED: "text-bg-success",
+    Appointment.Status.CHECKED_IN: "text-bg-info",
+    Appointment.Status.IN_PROCEDURE: "text-bg-info",
+}
+OTHER_STATUS_BADGE = "text-bg-light border"
+
+
+def url_maker(name: str) -> Callable[[int], str]:
+    """`reverse(name, args=[pk])` for many pks: reversed once, then pasted together."""
+    marker = "2147483647"
+    head, tail = reverse(name, args=[int(marker)]).split(marker)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def choice_labels(choices) -> dict[str, str]:
+    """Value -> label in the active language (`get_FOO_display` is slow per row)."""
+    return {value: str(label) for value, label in choices.choices}
+
+
+@dataclass(slots=True)
+class Card:
+    """One appointment on a calendar, as shown."""
+
+    pk: int
+    day: date  # the clinic day it starts on
+    provider_id: int
+    url: str
+    start: str
+    end: str
+    held: str  # the room's hold with buffers ("08:50-10:45") when it differs, else ""
+    patient: str
+    procedure: str
+    provider: str
+    room: str
+    status: str
+    status_label: str
+    status_badge: str
+    sedation: str
+    sedation_label: str
+    sedated: bool
+    reschedule_url: str  # "" when the lifecycle does not allow it
+
+
+def calendar_cards(
+    *, days: list[date], provider=None, room=None, providers: list[Provider] | None = None
+) -> list[Card]:
+    """The cards of these clinic days (cancelled appointments too, shown as such), for one
+    physician, one room or some physicians, in one query of plain values."""
+    tz = clinic_tz()
+    start, _end = clinic_day_bounds(days[0])
+    _start, end = clinic_day_bounds(days[-1])
+    qs = Appointment.objects.filter(start_at__gte=start, start_at__lt=end)
+    if provider is not None:
+        qs = qs.filter(provider=provider)
+    if room is not None:
+        qs = qs.filter(room=room)
+    if providers is not None:
+        qs = qs.filter(provider__in=[p.pk for p in providers])
+    rows = qs.order_by("start_at", "pk").values_list(
+        "pk",
+        "start_at",
+        "end_at",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "status",
+        "sedation_level",
+        "patient__family_name",
+        "patient__given_name",
+        "procedure_type__name",
+        "provider_id",
+        "provider__display_name",
+        "room__name",
+    )
+    detail = url_maker("procedures:appointment_detail")
+    reschedule = url_maker("procedures:appointment_reschedule")
+    statuses = choice_labels(Appointment.Status)
+    sedations = choice_labels(SedationLevel)
+    sedated = SedationLevel.sedated()
+    movable = Appointment.TRANSITIONS["reschedule"].sources
+    # Bookings sit on a grid: the same few times recur across physicians and days.
+    clock: dict[datetime, tuple[str, date]] = {}
+
+    def wall(moment: datetime) -> tuple[str, date]:
+        if moment not in clock:
+            local = moment.astimezone(tz)
+            clock[moment] = (f"{local:%H:%M}", local.date())
+        return clock[moment]
+
+    cards = []
+    for (
+        pk,
+        start_at,
+        end_at,
+        before,
+        after,
+        status,
+        sedation,
+        family_name,
+        given_name,
+        procedure,
+        provider_id,
+        provider_name,
+        room_name,
+    ) in rows:
+        starts, day = wall(start_at)
+        held = ""
+        if before or after:  # the room is held for set-up and turnover too
+            held_from = wall(start_at - timedelta(minutes=before))[0]
+            held = f"{held_from}\u2013{wall(end_at + timedelta(minutes=after))[0]}"
+        cards.append(
+            Card(
+                pk=pk,
+                day=day,
+                provider_id=provider_id,
+                url=detail(pk),
+                start=starts,
+                end=wall(end_at)[0],
+                held=held,
+                patient=f"{family_name}, {given_name}",
+                procedure=procedure,
+                provider=provider_name,
+                room=room_name,
+                status=status,
+                status_label=statuses.get(status, status),
+                status_badge=STATUS_BADGES.get(status, OTHER_STATUS_BADGE),
+                sedation=sedation,
+                sedation_label=sedations.get(sedation, sedation),
+                sedated=sedation in sedated,
+                reschedule_url=reschedule(pk) if status in movable else "",
+            )
+        )
+    return cards
+
+
+# --- Calendars -----------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    """One resource on one day (or one physician on the whole clinic's day)."""
+
+    day: date
+    title: str
+    hours: str = ""
+    closed: str = ""
+    cards: list[Card] = field(default_factory=list)
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def calendar_days(view: str, day: date) -> list[date]:
+    if view == "week":
+        monday = week_start(day)
+        return [monday + timedelta(days=i) for i in range(7)]
+    return [day]
+
+
+def calendar_appointments(*, days: list[date], provider=None, room=None) -> list[Appointment]:
+    """Appointments on these clinic days (cancelled ones too), with their patient,
+    procedure, physician and room, in one query (the day sheet shows all of it)."""
+    start, _end = clinic_day_bounds(days[0])
+    _start, end = clinic_day_bounds(days[-1])
+    qs = (
+        Appointment.objects.filter(start_at__gte=start, start_at__lt=end)
+        .select_related("patient", "procedure_type", "provider", "room")
+        .order_by("start_at", "pk")
+    )
+    if provider is not None:
+        qs = qs.filter(provider=provider)
+    if room is not None:
+        qs = qs.filter(room=room)
+    return list(qs)
+
+
+def _hours_text(availability, kind, resource_id, day) -> str:
+    sessions = availability.sessions(kind, resource_id, day)
+    tz = clinic_tz()
+    return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in sessions)
+
+
+def clinic_day_providers(day: date) -> list[Provider]:
+    """The physicians of the whole clinic's day, by name: the active ones, and any other
+    with a booking that day (its bookings are still shown)."""
+    start, end = clinic_day_bounds(day)
+    booked = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).values("provider_id")
+    return list(Provider.objects.filter(Q(is_active=True) | Q(pk__in=booked)))
+
+
+def clinic_day_columns(*, day: date, providers: list[Provider]) -> list[Column]:
+    """A column per physician (those given: a page of them) on the whole clinic's day."""
+    cards = calendar_cards(days=[day], providers=providers)
+    availability = availability_load(providers=providers, rooms=[], first_day=day, last_day=day)
+    closed = availability.holidays.get(day, "")
+    columns = {
+        p.pk: Column(
+            day=day,
+            title=p.display_name,
+            hours=_hours_text(availability, "provider", p.pk, day) if p.is_active else "",
+            closed=closed,
+        )
+        for p in providers
+    }
+    for card in cards:
+        columns[card.provider_id].cards.append(card)
+    return list(columns.values())
+
+
+def resource_columns(*, view: str, by: str, day: date, resource) -> list[Column]:
+    """A column per day (one, or a week) for one physician or room."""
+    days = calendar_days(view, day)
+    kind = "provider" if by == "provider" else "room"
+    cards = calendar_cards(
+        days=days,
+        provider=resource if kind == "provider" else None,
+        room=resource if kind == "room" else None,
+    )
+    availability = availability_load(
+        providers=[resource] if kind == "provider" else [],
+        rooms=[resource] if kind == "room" else [],
+        first_day=days[0],
+        last_day=days[-1],
+    )
+    columns = []
+    for d in days:
+        absence = availability.absence(kind, resource.pk, *clinic_day_bounds(d))
+        columns.append(
+            Column(
+                day=d,
+                title="",
+                hours=_hours_text(availability, kind, resource.pk, d),
+                closed=availability.holidays.get(d, "")
+                or (absence.get_reason_display() if absence else ""),
+            )
+        )
+    by_day = {c.day: c for c in columns}
+    for card in cards:
+        by_day[card.day].cards.append(card)
+    return columns
+
+
+def resources_for(by: str) -> list:
+    if by == "provider":
+        return list(Provider.objects.filter(is_active=True))
+    if by == "room":
+        return list(Room.objects.filter(is_active=True))
+    return []
+
+
+# --- The today board ---------------------------------------------------------------
+
+# Still to come through the door.
+EXPECTED = (
+    Appointment.Status.REQUESTED,
+    Appointment.Status.SCHEDULED,
+    Appointment.Status.CONFIRMED,
+)
+
+
+@dataclass(slots=True)
+class Flag:
+    """Something to fix before the patient's procedure, and the page where it is fixed."""
+
+    code: str
+    text: str
+    url: str
+
+
+@dataclass(slots=True)
+class Arrival:
+    """One of the day's arrivals on the today board. The whole day's are loaded (for the
+    counts, the filters and the pages) as plain values; what a row shows beyond them
+    (time, labels, links) is filled in by `board_rows` for the page shown only."""
+
+    pk: int
+    start_at: datetime
+    status: str
+    sedation: str
+    patient: str
+    procedure: str
+    provider_id: int
+    provider: str
+    room_id: int
+    room: str
+    flag_codes: list[str] = field(default_factory=list)
+    time: str = ""
+    url: str = ""
+    status_label: str = ""
+    status_badge: str = ""
+    sedation_label: str = ""
+    check_in_url: str = ""  # "" when the lifecycle does not allow it
+    flags: list[Flag] = field(default_factory=list)
+
+
+def _prep_models():
+    """#4's preparation models, if present (the board works without them)."""
+    try:
+        from procedures.prep.models import ChecklistItem, ChecklistTick, PrepPlan
+    except ImportError:  # pragma: no cover - preparation not installed
+        return None
+    return PrepPlan, ChecklistTick, ChecklistItem
+
+
+def today_arrivals(*, day: date) -> list[Arrival]:
+    """The day's arrivals by time (cancelled ones left out), each with the codes of what
+    needs fixing, in a fixed number of queries:
+
+    - `escort`: escort not confirmed for a sedated patient,
+    - `prep`: preparation not acknowledged (the physician has not confirmed the medicine
+      plan of a patient who takes medicines),
+    - `reminder`: a patient email that failed,
+    - `labs`: pre-procedure blood tests not back for a patient with a bleeding disorder
+      (not ticked on the readiness checklist).
+    """
+    from procedures.messaging.models import Reminder
+
+    start, end = clinic_day_bounds(day)
+    day_appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).exclude(
+        status=Appointment.Status.CANCELLED
+    )
+    rows = list(
+        day_appointments.order_by("start_at", "pk").values_list(
+            "pk",
+            "start_at",
+            "status",
+            "sedation_level",
+            "escort_confirmed_at",
+            "patient_id",
+            "patient__family_name",
+            "patient__given_name",
+            "patient__bleeding_disorder",
+            "procedure_type__name",
+            "procedure_type__kind",
+            "provider_id",
+            "provider__display_name",
+            "room_id",
+            "room__name",
+        )
+    )
+    if not rows:
+        return []
+    # The flags' queries select the day again rather than list hundreds of ids: the
+    # parameters would cost more to bind than the queries take to run.
+    ids = day_appointments.values("pk")
+    failed_emails = Reminder.objects.filter(appointment__in=ids, status=Reminder.Status.FAILED)
+    if _has_field(Reminder, "resolved_at"):
+        failed_emails = failed_emails.filter(resolved_at__isnull=True)
+    failed = set(failed_emails.values_list("appointment_id", flat=True))
+    prep = _prep_models()
+    confirmed_plans: set[int] = set()
+    labs_back: set[int] = set()
+    on_medicines: set[int] = set()
+    if prep:
+        from patients.models import Medication
+
+        # A hold plan only matters for a patient taking medicines (as readiness() says).
+        on_medicines = set(
+            Medication.objects.filter(
+                patient__in=day_appointments.values("patient_id"), is_active=True
+            ).values_list("patient_id", flat=True)
+        )
+        plan_model, tick_model, item = prep
+        confirmed_plans = set(
+            plan_model.objects.filter(
+                appointment__in=ids, hold_plan_confirmed_at__isnull=False
+            ).values_list("appointment_id", flat=True)
+        )
+        labs_back = set(
+            tick_model.objects.filter(appointment__in=ids, item=item.LABS_BACK).values_list(
+                "appointment_id", flat=True
+            )
+        )
+    sedated = SedationLevel.sedated()
+    done = (*Appointment.RELEASED_STATUSES, Appointment.Status.COMPLETED)
+    arrivals = []
+    for (
+        pk,
+        start_at,
+        status,
+        sedation,
+        escort_confirmed_at,
+        patient_id,
+        family_name,
+        given_name,
+        bleeding_disorder,
+        procedure,
+        procedure_kind,
+        provider_id,
+        provider,
+        room_id,
+        room,
+    ) in rows:
+        codes = []
+        # A results discussion is a talk: no escort, medicines or blood tests to chase.
+        procedure_visit = procedure_kind != ProcedureKind.RESULTS_DISCUSSION
+        if status not in done:
+            if procedure_visit and sedation in sedated and escort_confirmed_at is None:
+                codes.append("escort")
+            if (
+                procedure_visit
+                and prep
+                and patient_id in on_medicines
+                and pk not in confirmed_plans
+            ):
+                codes.append("prep")
+            if pk in failed:
+                codes.append("reminder")
+            # Blood tests before the procedure are asked for with a bleeding disorder only.
+            if procedure_visit and prep and bleeding_disorder and pk not in labs_back:
+                codes.append("labs")
+        arrivals.append(
+            Arrival(
+                pk=pk,
+                start_at=start_at,
+                status=status,
+                sedation=sedation,
+                patient=f"{family_name}, {given_name}",
+                procedure=procedure,
+                provider_id=provider_id,
+                provider=provider,
+                room_id=room_id,
+                room=room,
+                flag_codes=codes,
+            )
+        )
+    return arrivals
+
+
+def _has_field(model, name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())
+
+
+def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
+    """Fill in what the rows shown need beyond the values loaded: the time, labels,
+    links and flags with the page where each is fixed (no query)."""
+    tz = clinic_tz()
+    detail = url_maker("procedures:appointment_detail")
+    check_in = url_maker("procedures:appointment_check_in")
+    prep = url_maker("procedures:prep_detail") if _prep_models() else detail
+    statuses = choice_labels(Appointment.Status)
+    sedations = choice_labels(SedationLevel)
+    can_check_in = Appointment.TRANSITIONS["check_in"].sources
+    texts = {
+        "escort": _("Escort not confirmed"),
+        "prep": _("Preparation not acknowledged"),
+        "reminder": _("An email to the patient failed"),
+        "labs": _("Blood tests not back"),
+    }
+    for a in arrivals:
+        a.time = f"{a.start_at.astimezone(tz):%H:%M}"
+        a.url = detail(a.pk)
+        a.status_label = statuses.get(a.status, a.status)
+        a.status_badge = STATUS_BADGES.get(a.status, OTHER_STATUS_BADGE)
+        a.sedation_label = sedations.get(a.sedation, a.sedation)
+        a.check_in_url = check_in(a.pk) if a.status in can_check_in else ""
+        where = {
+            "escort": f"{prep(a.pk)}#transport",
+            "prep": f"{prep(a.pk)}#holds",
+            "reminder": a.url,
+            "labs": f"{prep(a.pk)}#checklist",
+        }
+        a.flags = [Flag(code, texts[code], where[code]) for code in a.flag_codes]
+    return arrivals
+
+
+def today_counts(*, day: date) -> dict[str, int]:
+    """Arrivals still expected today and appointments with a flag (for the navigation)."""
+    arrivals = today_arrivals(day=day)
+    return {
+        "expected": sum(1 for a in arrivals if a.status in EXPECTED),
+        "flagged": sum(1 for a in arrivals if a.flag_codes),
+    }

@@ -1,0 +1,126 @@
+from datetime import timedelta
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from patients.models import Patient
+from procedures.catalog.choices import SedationLevel, TransportMode
+from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.models import ProcedureType
+from procedures.catalog.resources import Provider, Room
+from procedures.prep.services import phone_clean
+from procedures.results.forms import ResultForm  # noqa: F401 (re-exported: tests import it from here)
+
+
+class EscortPhoneMixin:
+    """One rule for an escort's phone wherever it is typed (the prep page's too)."""
+
+    def clean_escort_phone(self) -> str:
+        phone = self.cleaned_data["escort_phone"].strip()
+        return phone_clean(phone) if phone else ""
+
+
+class BookingForm(EscortPhoneMixin, forms.Form):
+    patient_mrn = forms.CharField(label=_("Patient MRN"), max_length=20)
+    procedure_type = forms.ModelChoiceField(
+        label=_("Procedure"),
+        queryset=ProcedureType.objects.filter(is_active=True),
+        empty_label=_("Choose a procedure"),
+    )
+    provider = forms.ModelChoiceField(
+        label=_("Physician"),
+        queryset=Provider.objects.filter(is_active=True),
+        empty_label=_("Choose a physician"),
+    )
+    room = forms.ModelChoiceField(
+        label=_("Room"),
+        queryset=Room.objects.filter(is_active=True),
+        empty_label=_("Choose a room"),
+    )
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(label=_("Start"), widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(
+        label=_("End"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text=_("Leave empty for the procedure's usual length."),
+    )
+    sedation_level = forms.ChoiceField(
+        label=_("Sedation"),
+        choices=[("", _("The procedure's usual sedation")), *SedationLevel.choices],
+        required=False,
+    )
+    transport_mode = forms.ChoiceField(
+        label=_("Transport home"), choices=TransportMode.choices, required=False
+    )
+    escort_name = forms.CharField(label=_("Escort's name"), max_length=100, required=False)
+    escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30, required=False)
+    notes = forms.CharField(
+        label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["escort_phone"].widget.attrs["autocomplete"] = "off"
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Fieldset(
+                _("Who and what"),
+                Row(Column("patient_mrn"), Column("procedure_type")),
+                Row(Column("provider"), Column("room")),
+            ),
+            Fieldset(
+                _("When"),
+                Row(Column("date"), Column("start_time"), Column("end_time")),
+            ),
+            Fieldset(
+                _("Sedation and getting home"),
+                Row(Column("sedation_level"), Column("transport_mode")),
+                Row(Column("escort_name"), Column("escort_phone")),
+            ),
+            "notes",
+            Submit("submit", _("Book appointment")),
+        )
+
+    def clean_patient_mrn(self) -> Patient:
+        mrn = self.cleaned_data["patient_mrn"].strip().upper()
+        patient = Patient.objects.filter(mrn=mrn).first()
+        if patient is None:
+            raise forms.ValidationError(
+                _("No patient has the MRN %(mrn)s. Register the patient first."),
+                params={"mrn": mrn},
+            )
+        return patient
+
+    def clean(self):
+        data = super().clean()
+        day, start, end = data.get("date"), data.get("start_time"), data.get("end_time")
+        procedure_type = data.get("procedure_type")
+        if day and start and procedure_type:
+            start_at = clinic_datetime(day, start)
+            if end:
+                end_at = clinic_datetime(day, end)
+            else:
+                end_at = start_at + timedelta(minutes=procedure_type.default_duration_minutes)
+            if start_at <= timezone.now():
+                self.add_error("start_time", _("The appointment must start in the future."))
+            if end and end_at <= start_at:
+                self.add_error("end_time", _("The end time must be after the start time."))
+            data["start_at"], data["end_at"] = start_at, end_at
+        if procedure_type and not data.get("sedation_level"):
+            data["sedation_level"] = procedure_type.default_sedation_level
+        room, level = data.get("room"), data.get("sedation_level")
+        if room and level and not room.can_host(level):
+            self.add_error(
+                "room",
+                _("%(room)s has no monitoring, so it cannot host %(level)s.")
+                % {"room": room.name, "level": SedationLevel(level).label},
+            )
+        return data
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for cancelling"), max_length=200)

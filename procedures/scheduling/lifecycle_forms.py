@@ -1,0 +1,182 @@
+"""Forms of the scheduling screens: slot finder, reschedule, cancel, waitlist, calendars."""
+
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from patients.models import Patient
+from procedures.catalog.choices import SedationLevel, TransportMode
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.models import ProcedureType
+from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.forms import EscortPhoneMixin
+from procedures.scheduling.models import Appointment
+
+
+class PatientChoiceField(forms.ModelChoiceField):
+    """A patient picked from the search results, posted as a hidden id (never in a URL)."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {})
+        kwargs["error_messages"].setdefault(
+            "required", _("Search for the patient and choose them from the results.")
+        )
+        kwargs["error_messages"].setdefault(
+            "invalid_choice", _("Search for the patient and choose them from the results.")
+        )
+        super().__init__(queryset=Patient.objects.all(), label=_("Patient"), **kwargs)
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Find the patient"),
+        max_length=100,
+        help_text=_("Part of a name, an MRN or a date of birth (e.g. 12/04/1961)."),
+    )
+
+
+TIME_OF_DAY_CHOICES = [
+    ("any", _("Any time")),
+    ("morning", _("Morning (before 12:00)")),
+    ("afternoon", _("Afternoon (from 12:00)")),
+]
+
+
+class SlotSearchForm(EscortPhoneMixin, forms.Form):
+    patient = PatientChoiceField()
+    procedure_type = forms.ModelChoiceField(
+        label=_("Procedure"),
+        queryset=ProcedureType.objects.filter(is_active=True),
+        empty_label=_("Choose a procedure"),
+    )
+    sedation_level = forms.ChoiceField(
+        label=_("Sedation"),
+        choices=[("", _("The procedure's usual sedation")), *SedationLevel.choices],
+        required=False,
+    )
+    provider = forms.ModelChoiceField(
+        label=_("Physician"),
+        queryset=Provider.objects.filter(is_active=True),
+        empty_label=_("Any physician"),
+        required=False,
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    time_of_day = forms.ChoiceField(
+        label=_("Time of day"), choices=TIME_OF_DAY_CHOICES, required=False, initial="any"
+    )
+    transport_mode = forms.ChoiceField(
+        label=_("Transport home"), choices=TransportMode.choices, required=False
+    )
+    escort_name = forms.CharField(label=_("Escort's name"), max_length=100, required=False)
+    escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30, required=False)
+    notes = forms.CharField(
+        label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        data = super().clean()
+        procedure = data.get("procedure_type")
+        if procedure and not data.get("sedation_level"):
+            data["sedation_level"] = procedure.default_sedation_level
+        today = clinic_today()
+        first, last = data.get("date_from") or today, data.get("date_to")
+        if first < today:
+            self.add_error("date_from", _("Search from today or later."))
+        if last and last < first:
+            self.add_error("date_to", _("The end of the range must not be before its start."))
+        if last and (last - first).days > 90:
+            self.add_error("date_to", _("Search at most 90 days at a time."))
+        data["date_from"], data["date_to"] = first, last or first + timedelta(days=27)
+        data["time_of_day"] = data.get("time_of_day") or "any"
+        return data
+
+
+def parse_slot(value: str) -> tuple[datetime, int, int] | None:
+    """'<UTC ISO start>|<provider id>|<room id>' as posted by a slot button."""
+    try:
+        start, provider_id, room_id = value.split("|")
+        start_at = datetime.fromisoformat(start)
+        if start_at.tzinfo is None:
+            return None
+        return start_at.astimezone(UTC), int(provider_id), int(room_id)
+    except ValueError:
+        return None
+
+
+class SlotBookForm(SlotSearchForm):
+    """The slot search again (hidden), plus the slot picked and how the patient gets home."""
+
+    slot = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_slot(self):
+        parsed = parse_slot(self.cleaned_data["slot"])
+        if parsed is None:
+            raise forms.ValidationError(_("Choose one of the slots offered."))
+        start_at, provider_id, room_id = parsed
+        provider = Provider.objects.filter(pk=provider_id, is_active=True).first()
+        room = Room.objects.filter(pk=room_id, is_active=True).first()
+        if not provider or not room:
+            raise forms.ValidationError(_("Choose one of the slots offered."))
+        return {"start_at": start_at, "provider": provider, "room": room}
+
+
+class RescheduleForm(forms.Form):
+    date = forms.DateField(label=_("New date"), widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(
+        label=_("New start"), widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    provider = forms.ModelChoiceField(
+        label=_("Physician"), queryset=Provider.objects.filter(is_active=True)
+    )
+    room = forms.ModelChoiceField(label=_("Room"), queryset=Room.objects.filter(is_active=True))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date") and data.get("start_time"):
+            data["start_at"] = clinic_datetime(data["date"], data["start_time"])
+        return data
+
+
+class CancelReasonForm(forms.Form):
+    reason_code = forms.ChoiceField(
+        label=_("Reason for cancelling"),
+        choices=[("", _("Choose a reason")), *Appointment.CancelReason.choices],
+        error_messages={"required": _("Choose a reason for cancelling.")},
+    )
+    note = forms.CharField(label=_("Note (optional)"), max_length=150, required=False)
+
+
+class WaitlistForm(forms.Form):
+    patient = PatientChoiceField()
+    procedure_type = forms.ModelChoiceField(
+        label=_("Procedure"),
+        queryset=ProcedureType.objects.filter(is_active=True),
+        empty_label=_("Choose a procedure"),
+    )
+    provider = forms.ModelChoiceField(
+        label=_("Physician"),
+        queryset=Provider.objects.filter(is_active=True),
+        empty_label=_("Any physician"),
+        required=False,
+    )
+    earliest = forms.DateField(
+        label=_("Available from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    latest = forms.DateField(
+        label=_("Needed by"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(label=_("Note for the front desk"), max_length=200, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("earliest") and data.get("latest") and data["latest"] < data["earliest"]:
+            self.add_error("latest", _("'Needed by' must not be before 'available from'."))
+        return data

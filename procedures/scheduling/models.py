@@ -1,0 +1,347 @@
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.models import Func, Q
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from procedures.catalog.choices import SedationLevel, TransportMode
+from procedures.catalog.clock import clinic_tz
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Transition(NamedTuple):
+    """One row of the appointment lifecycle table (`Appointment.TRANSITIONS`)."""
+
+    sources: tuple[str, ...]
+    target: str
+    event: str  # an AppointmentEvent.Kind
+    permission: str  # a clinic.policy action
+
+
+class AppointmentQuerySet(models.QuerySet):
+    def active(self) -> "AppointmentQuerySet":
+        """Appointments that hold their slot (not cancelled, not a no-show)."""
+        return self.exclude(status__in=Appointment.RELEASED_STATUSES)
+
+    def overlapping(self, start_at, end_at) -> "AppointmentQuerySet":
+        """Active appointments whose [start, end) range meets [start_at, end_at)."""
+        return self.active().filter(start_at__lt=end_at, end_at__gt=start_at)
+
+    def blocking(self, blocked_from, blocked_until) -> "AppointmentQuerySet":
+        """Active appointments whose range with buffers meets [blocked_from, blocked_until)."""
+        return self.active().filter(blocked_from__lt=blocked_until, blocked_until__gt=blocked_from)
+
+    def with_related(self) -> "AppointmentQuerySet":
+        return self.select_related("patient", "procedure_type", "provider", "room")
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        SCHEDULED = "scheduled", _("Scheduled")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        IN_PROCEDURE = "in_procedure", _("In procedure")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+
+    class CancelReason(models.TextChoices):
+        PATIENT_REQUEST = "patient_request", _("Patient asked to cancel")
+        PATIENT_UNWELL = "patient_unwell", _("Patient unwell")
+        PREP_NOT_DONE = "prep_not_done", _("Preparation not done (e.g. medication not held)")
+        NO_ESCORT = "no_escort", _("No escort to take the patient home")
+        PROVIDER_UNAVAILABLE = "provider_unavailable", _("Physician unavailable")
+        ROOM_UNAVAILABLE = "room_unavailable", _("Room or equipment unavailable")
+        CLINICAL = "clinical", _("No longer clinically needed")
+        OTHER = "other", _("Other")
+
+    RELEASED_STATUSES = (Status.CANCELLED, Status.NO_SHOW)
+    # The lifecycle, the one table of it: action -> (statuses it may start from, the
+    # status it leads to, the timeline event it writes, the policy action that says who
+    # may do it: clinic.policy). Time rules (check in on the day, a no-show once the
+    # start has passed) are `lifecycle_refusal`. Rescheduling moves a confirmed
+    # appointment back to scheduled: the new time is not confirmed yet.
+    TRANSITIONS = {
+        "confirm": Transition(
+            (Status.REQUESTED, Status.SCHEDULED),
+            Status.CONFIRMED,
+            "confirmed",
+            "appointment_confirm",
+        ),
+        "check_in": Transition(
+            (Status.SCHEDULED, Status.CONFIRMED),
+            Status.CHECKED_IN,
+            "checked_in",
+            "appointment_check_in",
+        ),
+        "start": Transition(
+            (Status.CHECKED_IN,), Status.IN_PROCEDURE, "started", "appointment_start"
+        ),
+        "complete": Transition(
+            (Status.CHECKED_IN, Status.IN_PROCEDURE),
+            Status.COMPLETED,
+            "completed",
+            "appointment_complete",
+        ),
+        "cancel": Transition(
+            (Status.REQUESTED, Status.SCHEDULED, Status.CONFIRMED, Status.CHECKED_IN),
+            Status.CANCELLED,
+            "cancelled",
+            "appointment_cancel",
+        ),
+        "no_show": Transition(
+            (Status.SCHEDULED, Status.CONFIRMED), Status.NO_SHOW, "no_show", "appointment_no_show"
+        ),
+        "reschedule": Transition(
+            (Status.REQUESTED, Status.SCHEDULED, Status.CONFIRMED),
+            Status.SCHEDULED,
+            "rescheduled",
+            "appointment_reschedule",
+        ),
+    }
+    COMPLETABLE_STATUSES = TRANSITIONS["complete"].sources
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+    )
+    procedure_type = models.ForeignKey(
+        "procedures.ProcedureType", on_delete=models.PROTECT, verbose_name=_("procedure")
+    )
+    provider = models.ForeignKey(
+        "procedures.Provider", on_delete=models.PROTECT, related_name="appointments"
+    )
+    room = models.ForeignKey(
+        "procedures.Room", on_delete=models.PROTECT, related_name="appointments"
+    )
+    start_at = models.DateTimeField(_("starts"))
+    end_at = models.DateTimeField(_("ends"))
+    # The room (and the patient) is held from set-up before the procedure to the end
+    # of turnover and recovery after it. Snapshotted from the procedure type when
+    # booked; blocked_from/blocked_until are derived from them in save() and are
+    # what the room and patient exclusion constraints compare.
+    buffer_before_minutes = models.PositiveSmallIntegerField(default=0)
+    buffer_after_minutes = models.PositiveSmallIntegerField(default=0)
+    blocked_from = models.DateTimeField(editable=False)
+    blocked_until = models.DateTimeField(editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    sedation_level = models.CharField(
+        _("sedation"), max_length=20, choices=SedationLevel.choices, default=SedationLevel.LOCAL
+    )
+    transport_mode = models.CharField(
+        _("transport home"), max_length=20, choices=TransportMode.choices, blank=True
+    )
+    escort_name = models.CharField(_("escort's name"), max_length=100, blank=True)
+    escort_phone = models.CharField(_("escort's phone"), max_length=30, blank=True)
+    escort_confirmed_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(_("notes for the team"), blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    cancel_reason_code = models.CharField(
+        _("reason for cancelling"), max_length=30, choices=CancelReason.choices, blank=True
+    )
+    # Bumped on every reschedule: reminders planned for an older version are void,
+    # and the calendar invite's SEQUENCE follows it.
+    version = models.PositiveIntegerField(default=1)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start_at", "pk"]
+        indexes = [
+            models.Index(fields=["start_at"], name="appt_start_idx"),
+            models.Index(fields=["provider", "start_at"], name="appt_provider_start_idx"),
+            models.Index(fields=["room", "start_at"], name="appt_room_start_idx"),
+            models.Index(fields=["patient", "start_at"], name="appt_patient_start_idx"),
+            models.Index(fields=["room", "blocked_from"], name="appt_room_blocked_idx"),
+            # The slot finder and the booking rules ask for active bookings that end
+            # after a moment: only the future, never the years of history.
+            models.Index(
+                fields=["blocked_until"],
+                name="appt_active_until_idx",
+                condition=~Q(status__in=["cancelled", "no_show"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=models.F("start_at")), name="appt_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(blocked_from__lte=models.F("start_at"))
+                & Q(blocked_until__gte=models.F("end_at")),
+                name="appt_blocked_covers_procedure",
+            ),
+            # The guarantee against double booking (PostgreSQL only; the booking
+            # service checks the same thing first to give a friendly message). The
+            # physician is held for the procedure; the room and the patient for the
+            # procedure with its buffers (set-up, turnover, recovery).
+            *[
+                ExclusionConstraint(
+                    name=f"appt_no_overlap_{field}",
+                    expressions=[
+                        (field, RangeOperators.EQUAL),
+                        (
+                            TsTzRange(start, end, models.Value("[)")),
+                            RangeOperators.OVERLAPS,
+                        ),
+                    ],
+                    condition=~Q(status__in=["cancelled", "no_show"]),
+                )
+                for field, start, end in (
+                    ("provider", "start_at", "end_at"),
+                    ("room", "blocked_from", "blocked_until"),
+                    ("patient", "blocked_from", "blocked_until"),
+                )
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.pk} at {self.start_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+    def save(self, *args, **kwargs):
+        # Derived columns, kept in step with the times whoever saves the row.
+        self.blocked_from = self.start_at - timedelta(minutes=self.buffer_before_minutes)
+        self.blocked_until = self.end_at + timedelta(minutes=self.buffer_after_minutes)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"start_at", "end_at"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "blocked_from", "blocked_until"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("procedures:appointment_detail", args=[self.pk])
+
+    @property
+    def is_sedated(self) -> bool:
+        return self.sedation_level in SedationLevel.sedated()
+
+    @property
+    def is_future(self) -> bool:
+        return self.start_at > timezone.now()
+
+    @property
+    def is_upcoming(self) -> bool:
+        return self.start_at > timezone.now() and self.status not in self.RELEASED_STATUSES
+
+    def allows(self, action: str) -> bool:
+        """Whether the lifecycle lets `action` happen from the current status."""
+        return self.status in self.TRANSITIONS[action].sources
+
+    def lifecycle_refusal(self, action: str, *, now: datetime) -> str | None:
+        """Why `action` cannot happen now, in words (None: it can). The status rules
+        first, then the time rules of the day."""
+        if not self.allows(action):
+            return _("An appointment that is %(status)s cannot be %(done)s.") % {
+                "status": self.get_status_display().lower(),
+                "done": LIFECYCLE_DONE[action],
+            }
+        tz = clinic_tz()
+        if (
+            action == "check_in"
+            and self.start_at.astimezone(tz).date() != now.astimezone(tz).date()
+        ):
+            return _(
+                "A patient can only be checked in on the day of the appointment (%(day)s)."
+            ) % {"day": formats.date_format(self.start_at.astimezone(tz), "l j F Y")}
+        if action == "no_show" and self.start_at > now:
+            return _("A patient can only be marked as a no-show once the start time has passed.")
+        return None
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.allows("confirm")
+
+    @property
+    def can_check_in(self) -> bool:
+        return self.allows("check_in")
+
+    @property
+    def can_start(self) -> bool:
+        return self.allows("start")
+
+    @property
+    def can_complete(self) -> bool:
+        return self.allows("complete")
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.allows("cancel")
+
+    @property
+    def can_mark_no_show(self) -> bool:
+        return self.allows("no_show")
+
+    @property
+    def can_reschedule(self) -> bool:
+        return self.allows("reschedule")
+
+
+LIFECYCLE_DONE = {
+    "confirm": _("confirmed"),
+    "check_in": _("checked in"),
+    "start": _("started"),
+    "complete": _("completed"),
+    "cancel": _("cancelled"),
+    "no_show": _("marked as a no-show"),
+    "reschedule": _("rescheduled"),
+}
+
+
+class AppointmentEvent(models.Model):
+    """One line of an appointment's timeline: who did what, and when."""
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        STARTED = "started", _("Procedure started")
+        COMPLETED = "completed", _("Procedure completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("Marked as no-show")
+        RESCHEDULED = "rescheduled", _("Rescheduled")
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
+    # Other steps (e.g. preparation) may record kinds of their own: no choices enforced.
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on appointment {self.appointment_id}"
+
+    @property
+    def kind_label(self) -> str:
+        """The kind in words (kinds other modules record show as they are, tidied)."""
+        try:
+            return self.Kind(self.kind).label
+        except ValueError:
+            return self.kind.replace("_", " ").capitalize()
+
+    @property
+    def to_status_label(self) -> str:
+        try:
+            return Appointment.Status(self.to_status).label
+        except ValueError:
+            return self.to_status

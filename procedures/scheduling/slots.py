@@ -1,0 +1,442 @@
+"""When a provider and a room can be booked, and the slot finder.
+
+Availability is loaded once for a set of providers and rooms over a range of
+days (a fixed handful of queries), then asked in memory: the booking rules ask
+it about one slot, the slot finder about thousands.
+"""
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from itertools import accumulate
+from operator import attrgetter
+
+from django.db import connection
+from django.db.models import FloatField, Func
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from procedures.catalog.clock import clinic_datetime, clinic_now, clinic_tz
+from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
+from procedures.catalog.models import ClinicHoliday, ProcedureType
+from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.models import Appointment
+
+SLOT_STEP = timedelta(minutes=15)
+MORNING_ENDS = time(12, 0)
+TIMES_OF_DAY = ("any", "morning", "afternoon")
+
+
+def _weekday_name(day: date) -> str:
+    return formats.date_format(day, "l")
+
+
+def hhmm(moment: datetime) -> str:
+    return f"{moment.astimezone(clinic_tz()):%H:%M}"
+
+
+def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Midnight to midnight of a clinic day, as aware datetimes (23 or 25 hours at DST)."""
+    return clinic_datetime(day, time.min), clinic_datetime(day + timedelta(days=1), time.min)
+
+
+@dataclass
+class Availability:
+    """Working hours, absences and clinic holidays for some resources and days."""
+
+    hours: dict[tuple[str, int], dict[int, list[tuple[time, time]]]] = field(default_factory=dict)
+    absences: dict[tuple[str, int], list[Unavailability]] = field(default_factory=dict)
+    holidays: dict[date, str] = field(default_factory=dict)
+
+    def sessions(self, kind: str, resource_id: int, day: date) -> list[tuple[datetime, datetime]]:
+        """The resource's working sessions on a clinic day, as aware datetimes."""
+        if day in self.holidays:
+            return []
+        weekly = self.hours.get((kind, resource_id)) or DEFAULT_OPENING_HOURS
+        return [
+            (clinic_datetime(day, starts), clinic_datetime(day, ends))
+            for starts, ends in weekly.get(day.weekday(), [])
+        ]
+
+    def within_hours(self, kind: str, resource_id: int, start: datetime, end: datetime) -> bool:
+        day = start.astimezone(clinic_tz()).date()
+        return any(s <= start and end <= e for s, e in self.sessions(kind, resource_id, day))
+
+    def absence(
+        self, kind: str, resource_id: int, start: datetime, end: datetime
+    ) -> Unavailability | None:
+        for absence in self.absences.get((kind, resource_id), ()):
+            if absence.starts_at < end and absence.ends_at > start:
+                return absence
+        return None
+
+
+def availability_load(
+    *, providers: Iterable[Provider], rooms: Iterable[Room], first_day: date, last_day: date
+) -> Availability:
+    """Hours, absences and holidays for these resources from first_day to last_day."""
+    provider_ids = [p.pk for p in providers]
+    room_ids = [r.pk for r in rooms]
+    start, _end = clinic_day_bounds(first_day)
+    _start, end = clinic_day_bounds(last_day)
+    availability = Availability()
+    rows = WorkingHours.objects.filter(provider__in=provider_ids) | WorkingHours.objects.filter(
+        room__in=room_ids
+    )
+    for row in rows:
+        key = ("provider", row.provider_id) if row.provider_id else ("room", row.room_id)
+        availability.hours.setdefault(key, defaultdict(list))[row.weekday].append(
+            (row.starts, row.ends)
+        )
+    absences = Unavailability.objects.filter(starts_at__lt=end, ends_at__gt=start).filter(
+        provider__in=provider_ids
+    ) | Unavailability.objects.filter(starts_at__lt=end, ends_at__gt=start, room__in=room_ids)
+    for absence in absences:
+        key = (
+            ("provider", absence.provider_id) if absence.provider_id else ("room", absence.room_id)
+        )
+        availability.absences.setdefault(key, []).append(absence)
+    availability.holidays = dict(
+        ClinicHoliday.objects.filter(date__gte=first_day, date__lte=last_day).values_list(
+            "date", "name"
+        )
+    )
+    return availability
+
+
+def _hours_text(sessions: list[tuple[datetime, datetime]]) -> str:
+    return ", ".join(f"{hhmm(s)}-{hhmm(e)}" for s, e in sessions)
+
+
+def _absence_text(absence: Unavailability) -> str:
+    tz = clinic_tz()
+    start, end = absence.starts_at.astimezone(tz), absence.ends_at.astimezone(tz)
+    return _("%(reason)s, %(start)s to %(end)s") % {
+        "reason": absence.get_reason_display().lower(),
+        "start": formats.date_format(start, "j M H:i"),
+        "end": formats.date_format(end, "j M H:i"),
+    }
+
+
+def availability_problems(
+    *,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    blocked_from: datetime,
+    blocked_until: datetime,
+) -> dict[str, str]:
+    """Field -> message for each rule of hours, leave, holidays and room capability that
+    this slot breaks (clashes with other bookings are checked separately)."""
+    problems: dict[str, str] = {}
+    tz = clinic_tz()
+    day = start_at.astimezone(tz).date()
+    availability = availability_load(
+        providers=[provider],
+        rooms=[room],
+        first_day=blocked_from.astimezone(tz).date(),
+        last_day=blocked_until.astimezone(tz).date(),
+    )
+    if not room.can_host(sedation_level):
+        problems["room"] = _(
+            "%(room)s has no monitoring, so it cannot host this sedation level."
+        ) % {"room": room.name}
+    elif not room.can_do(procedure_type):
+        problems["room"] = _("%(room)s is not set up for %(procedure)s.") % {
+            "room": room.name,
+            "procedure": procedure_type.name,
+        }
+    if day in availability.holidays:
+        problems["date"] = _("The clinic is closed on %(day)s (%(holiday)s).") % {
+            "day": formats.date_format(day, "l j F Y"),
+            "holiday": availability.holidays[day],
+        }
+        return problems
+    absence = availability.absence("provider", provider.pk, start_at, end_at)
+    if absence:
+        problems["provider"] = _("%(who)s is away then (%(why)s).") % {
+            "who": provider.display_name,
+            "why": _absence_text(absence),
+        }
+    elif not availability.within_hours("provider", provider.pk, start_at, end_at):
+        sessions = availability.sessions("provider", provider.pk, day)
+        if sessions:
+            problems["provider"] = _(
+                "%(who)s works %(hours)s on %(weekday)s; %(span)s is outside those hours."
+            ) % {
+                "who": provider.display_name,
+                "hours": _hours_text(sessions),
+                "weekday": _weekday_name(day),
+                "span": f"{hhmm(start_at)}-{hhmm(end_at)}",
+            }
+        else:
+            problems["provider"] = _("%(who)s does not work on %(weekday)s.") % {
+                "who": provider.display_name,
+                "weekday": _weekday_name(day),
+            }
+    if "room" not in problems:
+        absence = availability.absence("room", room.pk, blocked_from, blocked_until)
+        if absence:
+            problems["room"] = _("%(room)s is unavailable then (%(why)s).") % {
+                "room": room.name,
+                "why": _absence_text(absence),
+            }
+        elif not availability.within_hours("room", room.pk, blocked_from, blocked_until):
+            sessions = availability.sessions("room", room.pk, day)
+            if not sessions:
+                problems["room"] = _("%(room)s is closed on %(weekday)s.") % {
+                    "room": room.name,
+                    "weekday": _weekday_name(day),
+                }
+            else:
+                problems["room"] = _(
+                    "%(room)s is open %(hours)s on %(weekday)s; with set-up, turnover and "
+                    "recovery this booking holds it %(span)s."
+                ) % {
+                    "room": room.name,
+                    "hours": _hours_text(sessions),
+                    "weekday": _weekday_name(day),
+                    "span": f"{hhmm(blocked_from)}-{hhmm(blocked_until)}",
+                }
+    return problems
+
+
+# --- The slot finder ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    start_at: datetime
+    end_at: datetime
+    provider: Provider
+    room: Room
+
+    @property
+    def key(self) -> str:
+        """What the one-click booking form posts back: start (UTC ISO), provider, room."""
+        return f"{self.start_at.astimezone(UTC).isoformat()}|{self.provider.pk}|{self.room.pk}"
+
+
+class EpochSeconds(Func):
+    """Seconds since 1970-01-01 UTC of a timestamp, as a float (PostgreSQL).
+
+    Django reads every timestamptz through a pure-Python loader (it sets the time
+    zone); a float is read in C, several times faster. That parsing was most of
+    the slot finder's time, which reads a month of a whole network's bookings.
+    """
+
+    template = "EXTRACT(EPOCH FROM %(expressions)s)::float8"
+    output_field = FloatField()
+
+
+class _Busy:
+    """The busy intervals of one provider, room or patient (epoch seconds), answering
+    "does [start, end) meet any of them?" with one bisection instead of a scan.
+
+    Sorted by start when first asked after a change; `reach[i]` is the latest end
+    among the first i + 1: the intervals that start before `end` are a prefix, and
+    one of them runs past `start` exactly when the latest end of that prefix does (so
+    overlapping intervals are answered right too).
+    """
+
+    __slots__ = ("reach", "spans", "starts")
+
+    def __init__(self):
+        self.spans: list[tuple[float, float]] = []
+        self.starts: list[float] | None = []
+        self.reach: list[float] = []
+
+    def meets(self, start: datetime, end: datetime) -> bool:
+        if self.starts is None:
+            self.spans.sort()
+            self.starts = [s for s, _e in self.spans]
+            self.reach = list(accumulate((e for _s, e in self.spans), max))
+        before_end = bisect_left(self.starts, end.timestamp())
+        return before_end > 0 and self.reach[before_end - 1] > start.timestamp()
+
+
+class _Bookings:
+    """The window's active bookings, taken in (in order of blocked_from) as the walk
+    through the days reaches them, as busy intervals: providers over [start, end),
+    rooms and the patient with the buffers. A search that finds its slots in the
+    first days never converts nor walks the rest of the month's rows."""
+
+    def __init__(self, rows: Iterator[tuple], *, providers, rooms, patient):
+        self._rows = rows
+        self._next = next(rows, None)
+        self.providers = {p.pk: _Busy() for p in providers}
+        self.rooms = {r.pk: _Busy() for r in rooms}
+        self.patient = _Busy()
+        self._patient_id = patient.pk if patient is not None else None
+        self._all = [*self.providers.values(), *self.rooms.values(), self.patient]
+
+    def take_until(self, moment: float) -> None:
+        """Take in every booking blocked from before `moment`."""
+        row, rows, providers, rooms = self._next, self._rows, self.providers, self.rooms
+        while row is not None and row[5] < moment:
+            provider_id, room_id, patient_id, before, after, b_from, b_until = row
+            if (busy := providers.get(provider_id)) is not None:
+                # [start_at, end_at): the buffers off again, as Appointment.save() adds them.
+                busy.spans.append((b_from + 60 * before, b_until - 60 * after))
+            if (busy := rooms.get(room_id)) is not None:
+                busy.spans.append((b_from, b_until))
+            if patient_id == self._patient_id:
+                self.patient.spans.append((b_from, b_until))
+            row = next(rows, None)
+        self._next = row
+        for busy in self._all:
+            busy.starts = None  # sorted again when next asked
+
+    def forget_until(self, moment: float) -> None:
+        """Drop the intervals over by `moment` (the walk has moved past them)."""
+        for busy in self._all:
+            busy.spans = [span for span in busy.spans if span[1] > moment]
+            busy.starts = None
+
+
+@contextmanager
+def _booked_rows(booked) -> Iterator[Iterator[tuple]]:
+    """(provider, room, patient, buffer before, buffer after, blocked from, blocked
+    until) of each booking, in order of blocked_from, read as they are asked for; the
+    times in epoch seconds. One query."""
+    booked = booked.order_by("blocked_from", "pk")
+    ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
+    if connection.vendor == "postgresql":
+        # The ORM writes the query; a plain cursor reads the rows, without a Python
+        # converter call per value (thousands of rows, all plain numbers).
+        sql, params = booked.values_list(
+            *ids, EpochSeconds("blocked_from"), EpochSeconds("blocked_until")
+        ).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            yield (row for chunk in iter(partial(cursor.fetchmany, 500), []) for row in chunk)
+    else:
+        yield (
+            (*row[:5], row[5].timestamp(), row[6].timestamp())
+            for row in booked.values_list(*ids, "blocked_from", "blocked_until").iterator()
+        )
+
+
+def slots_find(
+    *,
+    procedure_type: ProcedureType,
+    sedation_level: str,
+    patient=None,
+    provider: Provider | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+    time_of_day: str = "any",
+    limit: int = 12,
+    per_day: int = 4,
+) -> list[Slot]:
+    """The next free slots: a provider working and free, a capable room open and free
+    for the procedure with its buffers, the patient free, nobody away, no holiday.
+
+    At most `per_day` slots a day, so the list reaches across several days. Reads the
+    window's bookings in one query, then walks the days in order and stops at the
+    `limit`-th slot.
+    """
+    now = clinic_now()
+    first_day = max(first_day or now.date(), now.date())
+    last_day = last_day or first_day + timedelta(days=27)
+    duration = timedelta(minutes=procedure_type.default_duration_minutes)
+    before_min, after_min = procedure_type.buffers(sedation_level)
+    before, after = timedelta(minutes=before_min), timedelta(minutes=after_min)
+
+    providers = (
+        [provider] if provider else list(Provider.objects.filter(is_active=True).order_by("pk"))
+    )
+    rooms = [
+        room
+        for room in Room.objects.filter(is_active=True).prefetch_related("procedure_types")
+        if room.can_host(sedation_level) and room.can_do(procedure_type)
+    ]
+    if not providers or not rooms or last_day < first_day:
+        return []
+    availability = availability_load(
+        providers=providers, rooms=rooms, first_day=first_day, last_day=last_day
+    )
+    range_start, _x = clinic_day_bounds(first_day)
+    _y, range_end = clinic_day_bounds(last_day)
+    booked = Appointment.objects.active().filter(
+        blocked_from__lt=range_end + before, blocked_until__gt=range_start - after
+    )
+    tz = clinic_tz()
+    room_sessions: dict[tuple[int, date], list[tuple[datetime, datetime]]] = {}
+
+    def room_open(room: Room, b_from: datetime, b_until: datetime) -> bool:
+        """`Availability.within_hours` for a room, its sessions read once a day."""
+        key = (room.pk, b_from.astimezone(tz).date())
+        if key not in room_sessions:
+            room_sessions[key] = availability.sessions("room", room.pk, key[1])
+        return any(s <= b_from and b_until <= e for s, e in room_sessions[key])
+
+    def free_room(b_from: datetime, b_until: datetime) -> Room | None:
+        """The first room (in their order) open, present and free over the range."""
+        for room in rooms:
+            if (
+                room_open(room, b_from, b_until)
+                and not availability.absence("room", room.pk, b_from, b_until)
+                and not bookings.rooms[room.pk].meets(b_from, b_until)
+            ):
+                return room
+        return None
+
+    found: list[Slot] = []
+    with _booked_rows(booked) as rows:
+        bookings = _Bookings(rows, providers=providers, rooms=rooms, patient=patient)
+        day = first_day
+        while day <= last_day and len(found) < limit:
+            # Every interval this day's candidates could meet is in, and none that is
+            # over before them (an hour's margin either side for a change of clocks).
+            day_start, day_end = clinic_day_bounds(day)
+            bookings.take_until((day_end + duration + after).timestamp() + 3600)
+            bookings.forget_until((day_start - before).timestamp() - 3600)
+            # The day's possible starts, each with the providers who work then. Most
+            # providers share the clinic's hours: step through each distinct session once.
+            by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
+            for prov in providers:
+                for session in availability.sessions("provider", prov.pk, day):
+                    by_session[session].append(prov)
+            starts: dict[datetime, list[Provider]] = defaultdict(list)
+            for (s_start, s_end), working in by_session.items():
+                moment = s_start
+                while moment + duration <= s_end:
+                    starts[moment].extend(working)
+                    moment += SLOT_STEP
+            today_count = 0
+            for start in sorted(starts):
+                if today_count >= per_day or len(found) >= limit:
+                    break
+                if start <= now:
+                    continue
+                local_start = start.astimezone(tz).time()
+                if time_of_day == "morning" and local_start >= MORNING_ENDS:
+                    continue
+                if time_of_day == "afternoon" and local_start < MORNING_ENDS:
+                    continue
+                end = start + duration
+                b_from, b_until = start - before, end + after
+                if bookings.patient.meets(b_from, b_until):
+                    continue
+                # The room does not depend on the provider: find it once for this start.
+                room = free_room(b_from, b_until)
+                if room is None:
+                    continue
+                for prov in sorted(starts[start], key=attrgetter("pk")):
+                    if bookings.providers[prov.pk].meets(start, end):
+                        continue
+                    if availability.absence("provider", prov.pk, start, end):
+                        continue
+                    found.append(Slot(start_at=start, end_at=end, provider=prov, room=room))
+                    today_count += 1
+                    break
+            day += timedelta(days=1)
+    return found

@@ -1,0 +1,286 @@
+"""Calendars and the day sheet: what each view shows, status and sedation in words,
+htmx paging, the whole clinic's day ten physicians at a time, and a number of queries
+that does not grow with the appointments or the physicians."""
+
+import datetime as dt
+
+import pytest
+
+from patients.tests.factories import PatientFactory
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.hours import Unavailability
+from procedures.catalog.models import ClinicHoliday
+from procedures.scheduling.models import Appointment
+from procedures.tests.factories import AppointmentFactory, ProviderFactory, RoomFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
+WED = dt.date(2025, 3, 5)
+
+
+def at(hour: int, minute: int = 0, day: dt.date = WED) -> dt.datetime:
+    return clinic_datetime(day, dt.time(hour, minute))
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def lee():
+    return ProviderFactory(display_name="Dr Lee")
+
+
+@pytest.fixture
+def room():
+    return RoomFactory(name="Procedure room 1")
+
+
+def book_many(count: int, lee, room, day=WED) -> list[Appointment]:
+    """`count` appointments for Dr Lee through the week, alternating two rooms."""
+    other = RoomFactory(name="Procedure room 2")
+    booked = []
+    for i in range(count):
+        d = day - dt.timedelta(days=day.weekday()) + dt.timedelta(days=i % 5)
+        start = at(8 + (i // 5) % 9, 0, day=d)
+        booked.append(
+            AppointmentFactory(
+                provider=lee,
+                room=room if i % 2 else other,
+                start_at=start,
+                end_at=start + dt.timedelta(minutes=50),
+            )
+        )
+    return booked
+
+
+def test_the_week_view_of_a_physician_shows_each_day_with_status_and_sedation(
+    nurse_client, lee, room
+):
+    garcia = AppointmentFactory(
+        patient=PatientFactory(given_name="Maria", family_name="Garcia"),
+        provider=lee,
+        room=room,
+        start_at=at(9),
+        end_at=at(10),
+        sedation_level=SedationLevel.IV_MODERATE,
+        status=Appointment.Status.CONFIRMED,
+    )
+
+    response = nurse_client.get(f"/calendar/?view=week&by=provider&id={lee.pk}&date=2025-03-05")
+
+    html = response.content.decode()
+    columns = response.context["columns"]
+    assert [c.day for c in columns] == [
+        dt.date(2025, 3, 3) + dt.timedelta(days=i) for i in range(7)
+    ]
+    assert [card.pk for card in columns[2].cards] == [garcia.pk]
+    assert columns[5].hours == ""  # Saturday: not working
+    assert "Week of 3 March 2025 · Dr Lee" in html
+    assert "Garcia, Maria" in html
+    # Status and sedation as text, with colour classes repeating them.
+    assert 'class="appt appt-confirmed appt-sedated"' in html
+    assert ">Confirmed</span>" in html
+    assert 'sedation-iv_moderate">IV moderate sedation</span>' in html
+    assert "Not working" in html
+
+
+def test_every_value_on_a_card_is_escaped(nurse_client, lee, room):
+    AppointmentFactory(
+        patient=PatientFactory(given_name="<b>Ann</b>", family_name="O'Brien & Co"),
+        provider=lee,
+        room=room,
+        start_at=at(9),
+        end_at=at(10),
+    )
+
+    html = nurse_client.get(f"/calendar/?by=provider&id={lee.pk}&date=2025-03-05").content
+    html = html.decode()
+
+    assert "<strong>O&#x27;Brien &amp; Co, &lt;b&gt;Ann&lt;/b&gt;</strong>" in html
+    assert "<b>Ann</b>" not in html
+
+
+def test_the_room_day_view_shows_the_time_held_with_buffers(nurse_client, lee, room):
+    AppointmentFactory(
+        provider=lee,
+        room=room,
+        start_at=at(9),
+        end_at=at(10),
+        buffer_before_minutes=10,
+        buffer_after_minutes=45,
+    )
+
+    html = nurse_client.get(f"/calendar/?view=day&by=room&id={room.pk}&date=2025-03-05").content
+    html = html.decode()
+
+    assert "Room held 08:50\u201310:45" in html
+    assert "Dr Lee" in html
+
+
+def test_the_clinic_day_view_has_a_column_per_physician(nurse_client, lee, room):
+    adeyemi = ProviderFactory(display_name="Dr Adeyemi")
+    AppointmentFactory(provider=adeyemi, room=room, start_at=at(11), end_at=at(12))
+    Unavailability.objects.create(
+        provider=lee, starts_at=at(0), ends_at=at(23), reason=Unavailability.Reason.LEAVE
+    )
+
+    response = nurse_client.get("/calendar/?date=2025-03-05")
+
+    columns = {c.title: c for c in response.context["columns"]}
+    assert set(columns) == {"Dr Lee", "Dr Adeyemi"}
+    assert len(columns["Dr Adeyemi"].cards) == 1
+    assert columns["Dr Lee"].cards == []
+
+
+def test_a_clinic_holiday_shows_as_closed(nurse_client, lee):
+    ClinicHoliday.objects.create(date=WED, name="Staff training")
+
+    html = nurse_client.get(f"/calendar/?by=provider&id={lee.pk}&date=2025-03-05").content.decode()
+
+    assert "Closed: Staff training" in html
+
+
+def test_htmx_paging_answers_with_the_calendar_alone(nurse_client, lee):
+    response = nurse_client.get(
+        f"/calendar/?view=day&by=provider&id={lee.pk}&date=2025-03-06",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="calendar",
+    )
+
+    html = response.content.decode()
+    assert html.startswith('<div id="calendar"')
+    assert "<nav" in html and "<html" not in html
+    assert "Thursday 6 March 2025" in html
+    assert 'data-cal-prev href="/calendar/?view=day&amp;by=provider' in html
+    assert "date=2025-03-05" in html and "date=2025-03-07" in html
+
+
+def test_bad_calendar_parameters_fall_back_or_404(nurse_client, lee):
+    assert nurse_client.get("/calendar/?view=year&by=moon&date=nonsense").status_code == 200
+    assert nurse_client.get("/calendar/?by=provider&id=999999").status_code == 404
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_the_week_view_takes_a_fixed_number_of_queries(
+    nurse_client, django_assert_num_queries, lee, room, count
+):
+    book_many(count, lee, room)
+
+    with django_assert_num_queries(9):
+        response = nurse_client.get(f"/calendar/?view=week&by=provider&id={lee.pk}&date=2025-03-05")
+
+    assert sum(len(c.cards) for c in response.context["columns"]) == count
+
+
+def physicians(count: int, day=WED) -> list:
+    """`count` physicians named in order, each with one booking on `day`."""
+    doctors = [ProviderFactory(display_name=f"Dr {i:02d}") for i in range(1, count + 1)]
+    for i, doctor in enumerate(doctors):
+        start = at(8, day=day) + dt.timedelta(minutes=10 * i)
+        AppointmentFactory(provider=doctor, start_at=start, end_at=start + dt.timedelta(minutes=10))
+    return doctors
+
+
+def test_the_clinic_day_shows_ten_physicians_a_page(nurse_client):
+    physicians(23)
+
+    first = nurse_client.get("/calendar/?date=2025-03-05")
+    third = nurse_client.get("/calendar/?date=2025-03-05&page=3")
+
+    assert [c.title for c in first.context["columns"]] == [f"Dr {i:02d}" for i in range(1, 11)]
+    assert [c.title for c in third.context["columns"]] == ["Dr 21", "Dr 22", "Dr 23"]
+    assert all(len(c.cards) == 1 for c in first.context["columns"])
+    html = first.content.decode()
+    assert "whole clinic · physicians 1 to 10 of 23" in html
+    assert 'aria-label="Pages of physicians"' in html
+    assert ">1\u201310</a>" in html and ">21\u201323</a>" in html
+    assert "Next physicians" in html and "Previous physicians" not in html
+    # Paging the day keeps the page of physicians, and the other way round.
+    html = third.content.decode()
+    assert "Previous physicians" in html and "Next physicians" not in html
+    assert (
+        'data-cal-next href="/calendar/?view=day&amp;by=clinic&amp;date=2025-03-06&amp;page=3"'
+        in html
+    )
+    assert 'href="/calendar/?view=day&amp;by=clinic&amp;date=2025-03-05&amp;page=1"' in html
+
+
+def test_htmx_pages_the_physicians_with_the_calendar_alone(nurse_client):
+    physicians(12)
+
+    response = nurse_client.get(
+        "/calendar/?view=day&by=clinic&date=2025-03-05&page=2",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="calendar",
+    )
+
+    html = response.content.decode()
+    assert html.startswith('<div id="calendar"') and "<html" not in html
+    assert [c.title for c in response.context["columns"]] == ["Dr 11", "Dr 12"]
+    assert 'hx-get="/calendar/?view=day&amp;by=clinic&amp;date=2025-03-05&amp;page=1"' in html
+    assert 'aria-current="page">11\u201312</a>' in html
+
+
+def test_the_clinic_day_can_show_one_physician(nurse_client):
+    doctors = physicians(12)
+
+    response = nurse_client.get(f"/calendar/?date=2025-03-05&provider={doctors[11].pk}")
+
+    assert [c.title for c in response.context["columns"]] == ["Dr 12"]
+    html = response.content.decode()
+    assert '<label class="form-label" for="cal-provider">Physicians</label>' in html
+    assert f'<option value="{doctors[11].pk}" selected>Dr 12</option>' in html
+    assert 'aria-label="Pages of physicians"' not in html
+    assert f"provider={doctors[11].pk}" in response.context["links"]["next"]
+    # Someone who is not one of the day's physicians: everyone, not an empty page.
+    response = nurse_client.get("/calendar/?date=2025-03-05&provider=999999")
+    assert len(response.context["columns"]) == 10
+
+
+def test_an_inactive_physicians_bookings_still_show_on_the_clinic_day(nurse_client, lee, room):
+    gone = ProviderFactory(display_name="Dr Gone", is_active=False)
+    ProviderFactory(display_name="Dr Idle", is_active=False)  # nothing booked: no column
+    AppointmentFactory(provider=gone, room=room, start_at=at(9), end_at=at(10))
+
+    columns = nurse_client.get("/calendar/?date=2025-03-05").context["columns"]
+
+    assert [(c.title, len(c.cards)) for c in columns] == [("Dr Gone", 1), ("Dr Lee", 0)]
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_the_clinic_day_view_takes_a_fixed_number_of_queries(
+    nurse_client, django_assert_num_queries, lee, room, count
+):
+    for i in range(count):
+        AppointmentFactory(
+            provider=ProviderFactory() if i % 3 else lee,
+            start_at=at(8) + dt.timedelta(minutes=10 * i),
+            end_at=at(8) + dt.timedelta(minutes=10 * i + 10),
+        )
+
+    with django_assert_num_queries(8):
+        response = nurse_client.get("/calendar/?date=2025-03-05")
+
+    assert len(response.context["columns"]) == min(
+        10, len({a.provider_id for a in Appointment.objects.all()})
+    )
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_the_day_sheet_takes_a_fixed_number_of_queries_and_leaves_out_cancellations(
+    nurse_client, django_assert_num_queries, lee, room, count
+):
+    booked = book_many(count, lee, room, day=WED)
+    on_wed = [a for a in booked if a.start_at.astimezone(NOW.tzinfo).date() == WED]
+    on_wed[0].status = Appointment.Status.CANCELLED
+    on_wed[0].save()
+
+    with django_assert_num_queries(5):
+        response = nurse_client.get(f"/calendar/print/?by=provider&id={lee.pk}&date=2025-03-05")
+
+    assert len(response.context["appointments"]) == len(on_wed) - 1
+    assert "data-print" in response.content.decode()

@@ -1,0 +1,356 @@
+"""The appointment lifecycle: confirm, check in, start, complete, cancel, no-show and
+reschedule; who and when on the timeline; illegal steps refused with a message."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from patients.tests.factories import PatientFactory
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime
+from procedures.messaging.models import Reminder
+from procedures.prep.checklist import START_NOT_READY
+from procedures.prep.models import ClinicalOverride
+from procedures.scheduling import lifecycle
+from procedures.scheduling.models import Appointment, AppointmentEvent
+from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
+from procedures.workflows import visits
+
+pytestmark = pytest.mark.django_db
+
+NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
+DAY = dt.date(2025, 3, 10)
+
+
+def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
+    return clinic_datetime(day, dt.time(hour, minute))
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+    return time_machine
+
+
+@pytest.fixture
+def lee():
+    return ProviderFactory(display_name="Dr Lee")
+
+
+@pytest.fixture
+def room():
+    return RoomFactory(name="Procedure room 1")
+
+
+@pytest.fixture
+def appointment(lee, room, frontdesk_user):
+    return visits.appointment_book(
+        patient=PatientFactory(given_name="Maria", family_name="Garcia"),
+        procedure_type=ProcedureTypeFactory(default_duration_minutes=60),
+        provider=lee,
+        room=room,
+        start_at=at(9),
+        end_at=at(10),
+        sedation_level=SedationLevel.IV_MODERATE,
+        by=frontdesk_user,
+    )
+
+
+def refused(service, **kwargs) -> str:
+    with pytest.raises(ValidationError) as error:
+        service(**kwargs)
+    return " ".join(error.value.messages)
+
+
+def test_it_walks_the_whole_day_and_records_who_and_when(
+    appointment, frontdesk_user, nurse_user, physician_user, frozen
+):
+    lifecycle.appointment_confirm(appointment_id=appointment.pk, by=frontdesk_user)
+    frozen.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    frozen.move_to(at(9, 5), tick=False)
+    visits.appointment_start(
+        appointment_id=appointment.pk, by=nurse_user, reason="Consent signed on paper"
+    )
+    frozen.move_to(at(9, 50), tick=False)
+    visits.appointment_complete(appointment_id=appointment.pk, by=physician_user)
+
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.COMPLETED
+    timeline = [
+        (e.kind_label, e.from_status, e.to_status, e.by.username, e.at)
+        for e in appointment.events.all()
+    ]
+    assert timeline == [
+        ("Booked", "", "scheduled", "fd", NOW),
+        ("Confirmed", "scheduled", "confirmed", "fd", NOW),
+        ("Checked in", "confirmed", "checked_in", "fd", at(8, 40)),
+        ("Procedure started", "checked_in", "in_procedure", "rn", at(9, 5)),
+        ("Procedure completed", "in_procedure", "completed", "md", at(9, 50)),
+    ]
+
+
+def test_it_refuses_to_complete_before_the_patient_is_checked_in(appointment, physician_user):
+    message = refused(visits.appointment_complete, appointment_id=appointment.pk, by=physician_user)
+    assert message == "An appointment that is scheduled cannot be completed."
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.SCHEDULED
+    assert not appointment.test_orders.exists()
+
+
+def test_it_checks_in_only_on_the_day(appointment, frontdesk_user):
+    message = refused(
+        lifecycle.appointment_check_in, appointment_id=appointment.pk, by=frontdesk_user
+    )
+    assert message == (
+        "A patient can only be checked in on the day of the appointment (Monday 10 March 2025)."
+    )
+
+
+def test_it_starts_only_a_checked_in_patient(appointment, nurse_user):
+    message = refused(visits.appointment_start, appointment_id=appointment.pk, by=nurse_user)
+    assert message == "An appointment that is scheduled cannot be started."
+
+
+def test_a_no_show_waits_for_the_start_time_then_frees_the_slot(
+    appointment, frontdesk_user, frozen, lee, room
+):
+    message = refused(visits.appointment_no_show, appointment_id=appointment.pk, by=frontdesk_user)
+    assert message == "A patient can only be marked as a no-show once the start time has passed."
+
+    frozen.move_to(at(9, 20), tick=False)
+    visits.appointment_no_show(appointment_id=appointment.pk, by=frontdesk_user)
+
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.NO_SHOW
+    assert not appointment.reminders.filter(status=Reminder.Status.PENDING).exists()
+    assert appointment.events.last().kind_label == "Marked as no-show"
+
+
+def test_it_cancels_with_a_reason_from_the_list_and_a_note(appointment, frontdesk_user):
+    visits.appointment_cancel(
+        appointment_id=appointment.pk,
+        reason_code=Appointment.CancelReason.PATIENT_UNWELL,
+        note="Chest infection",
+        by=frontdesk_user,
+    )
+
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CANCELLED
+    assert appointment.cancel_reason_code == "patient_unwell"
+    assert appointment.cancel_reason == "Patient unwell: Chest infection"
+    assert appointment.events.last().note == "Patient unwell: Chest infection"
+    assert appointment.reminders.filter(kind="cancellation", status="pending").exists()
+
+
+def test_it_refuses_a_cancel_reason_not_on_the_list(appointment, frontdesk_user):
+    with pytest.raises(ValidationError) as error:
+        visits.appointment_cancel(
+            appointment_id=appointment.pk, reason_code="bored", by=frontdesk_user
+        )
+    assert error.value.message_dict == {"reason_code": ["Choose a reason from the list."]}
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.SCHEDULED
+
+
+def test_it_refuses_to_reschedule_a_completed_appointment(appointment, frontdesk_user):
+    Appointment.objects.filter(pk=appointment.pk).update(status=Appointment.Status.COMPLETED)
+    message = refused(
+        visits.appointment_reschedule,
+        appointment_id=appointment.pk,
+        start_at=at(11),
+        by=frontdesk_user,
+    )
+    assert message == "An appointment that is completed cannot be rescheduled."
+
+
+# --- Rescheduling ---------------------------------------------------------------------
+
+
+def test_it_reschedules_the_same_appointment_and_frees_the_old_slot_at_once(
+    appointment, frontdesk_user, lee, room
+):
+    lifecycle.appointment_confirm(appointment_id=appointment.pk, by=frontdesk_user)
+    old_reminders = set(appointment.reminders.values_list("pk", flat=True))
+
+    moved = visits.appointment_reschedule(
+        appointment_id=appointment.pk, start_at=at(14), by=frontdesk_user
+    )
+
+    assert moved.pk == appointment.pk
+    moved.refresh_from_db()
+    assert (moved.start_at, moved.end_at, moved.version) == (at(14), at(15), 2)
+    # The new time is not confirmed yet.
+    assert moved.status == Appointment.Status.SCHEDULED
+    event = moved.events.last()
+    assert event.kind == AppointmentEvent.Kind.RESCHEDULED
+    assert event.kind_label == "Rescheduled"
+    assert event.note == "From Mon 10 Mar 2025 09:00 with Dr Lee, Procedure room 1"
+    assert event.by == frontdesk_user
+    # Reminders for the old time will not go out; the new time has its own.
+    assert not Reminder.objects.filter(pk__in=old_reminders, status="pending").exists()
+    pending = moved.reminders.filter(status="pending")
+    assert pending.exists()
+    assert set(pending.values_list("appointment_version", flat=True)) == {2}
+    # The old slot is free for someone else straight away.
+    other = visits.appointment_book(
+        patient=PatientFactory(),
+        procedure_type=moved.procedure_type,
+        provider=lee,
+        room=room,
+        start_at=at(9),
+        end_at=at(10),
+        sedation_level=SedationLevel.IV_MODERATE,
+        by=frontdesk_user,
+    )
+    assert other.start_at == at(9)
+
+
+def test_a_reschedule_into_a_clash_changes_nothing(appointment, frontdesk_user, lee, room):
+    visits.appointment_book(
+        patient=PatientFactory(),
+        procedure_type=appointment.procedure_type,
+        provider=lee,
+        room=RoomFactory(),
+        start_at=at(14),
+        end_at=at(15),
+        sedation_level=SedationLevel.LOCAL,
+        by=frontdesk_user,
+    )
+
+    with pytest.raises(ValidationError) as error:
+        visits.appointment_reschedule(
+            appointment_id=appointment.pk, start_at=at(14, 30), by=frontdesk_user
+        )
+
+    assert error.value.message_dict == {
+        "provider": ["Dr Lee is booked 14:00-15:00 with another patient."]
+    }
+    appointment.refresh_from_db()
+    assert (appointment.start_at, appointment.version) == (at(9), 1)
+    assert not appointment.events.filter(kind="rescheduled").exists()
+
+
+def test_a_reschedule_to_the_weekend_is_refused_in_words(appointment, frontdesk_user):
+    with pytest.raises(ValidationError) as error:
+        visits.appointment_reschedule(
+            appointment_id=appointment.pk,
+            start_at=at(10, day=dt.date(2025, 3, 15)),
+            by=frontdesk_user,
+        )
+    assert error.value.message_dict["provider"] == ["Dr Lee does not work on Saturday."]
+
+
+# --- Through the pages ---------------------------------------------------------------
+
+
+def test_the_page_walks_the_lifecycle_and_shows_the_timeline_in_words(
+    appointment, frontdesk_client, frontdesk_user, frozen
+):
+    url = f"/appointments/{appointment.pk}/"
+    response = frontdesk_client.post(f"{url}confirm/", follow=True)
+    assert "Marked as confirmed by the patient." in response.content.decode()
+
+    frozen.move_to(at(8, 45), tick=False)
+    frontdesk_client.force_login(frontdesk_user)  # a week later: the session timed out
+    response = frontdesk_client.post(f"{url}check-in/", follow=True)
+    page = response.content.decode()
+    assert "Patient checked in." in page
+    assert "<strong>Checked in</strong>" in page
+    assert "by Fran" in page
+    assert "checked_in" not in page.split("Timeline", 1)[1]
+
+
+def test_the_page_refuses_an_illegal_step_with_a_message(
+    appointment, frontdesk_client, frontdesk_user, frozen
+):
+    frozen.move_to(at(8, 45), tick=False)
+    frontdesk_client.force_login(frontdesk_user)
+    frontdesk_client.post(f"/appointments/{appointment.pk}/check-in/")
+
+    response = frontdesk_client.post(f"/appointments/{appointment.pk}/confirm/", follow=True)
+
+    assert "An appointment that is checked in cannot be confirmed." in response.content.decode()
+
+
+def test_the_page_cancels_with_a_reason_from_the_list(appointment, frontdesk_client):
+    response = frontdesk_client.post(
+        f"/appointments/{appointment.pk}/cancel/",
+        {"reason_code": "no_escort", "note": ""},
+        follow=True,
+    )
+
+    assert "Appointment cancelled." in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.cancel_reason == "No escort to take the patient home"
+
+
+def test_the_reschedule_page_offers_slots_and_moves_with_one_click(appointment, frontdesk_client):
+    page = frontdesk_client.get(f"/appointments/{appointment.pk}/reschedule/")
+    suggestions = page.context["suggestions"]
+    assert suggestions, "the next free slots with Dr Lee are offered"
+    first = suggestions[0]
+    assert first.provider.display_name == "Dr Lee"
+
+    response = frontdesk_client.post(
+        f"/appointments/{appointment.pk}/reschedule/", {"slot": first.key}, follow=True
+    )
+
+    appointment.refresh_from_db()
+    assert appointment.start_at == first.start_at
+    assert appointment.version == 2
+    assert "The patient will get the new time by email." in response.content.decode()
+
+
+def test_the_reschedule_page_shows_why_a_time_is_refused(appointment, frontdesk_client, lee, room):
+    response = frontdesk_client.post(
+        f"/appointments/{appointment.pk}/reschedule/",
+        {"date": "2025-03-10", "start_time": "17:30", "provider": lee.pk, "room": room.pk},
+    )
+
+    errors = response.context["form"].errors
+    assert errors["provider"] == [
+        "Dr Lee works 08:00-18:00 on Monday; 17:30-18:30 is outside those hours."
+    ]
+    appointment.refresh_from_db()
+    assert appointment.version == 1
+
+
+def test_it_refuses_to_start_a_patient_who_is_not_ready_without_a_reason(
+    appointment, frontdesk_user, nurse_user, frozen
+):
+    frozen.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+
+    message = refused(visits.appointment_start, appointment_id=appointment.pk, by=nurse_user)
+
+    assert message.startswith("Not ready: ")
+    assert "Give a reason to start anyway." in message
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN
+    assert not ClinicalOverride.objects.filter(appointment=appointment).exists()
+
+
+def test_it_starts_with_a_reason_and_records_who_and_why(
+    appointment, frontdesk_user, client, nurse_user, frozen
+):
+    frozen.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    frozen.move_to(at(9, 2), tick=False)
+    client.force_login(nurse_user)  # after the clock moved: sessions time out when idle
+
+    response = client.post(
+        reverse("procedures:appointment_start", args=[appointment.pk]),
+        {"reason": "Labs phoned through by the lab"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == appointment.get_absolute_url()
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.IN_PROCEDURE
+    [override] = ClinicalOverride.objects.filter(appointment=appointment, rule=START_NOT_READY)
+    assert override.by == nurse_user
+    assert override.reason.startswith("Labs phoned through by the lab (missing: ")
+    assert override.at == at(9, 2)

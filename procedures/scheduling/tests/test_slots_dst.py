@@ -1,0 +1,108 @@
+"""Time zones: booking across the clocks changing in Europe/London (last Sunday of
+March and of October). Wall-clock times stay put; UTC moves."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from patients.tests.factories import PatientFactory
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.hours import WorkingHours
+from procedures.scheduling.slots import slots_find
+from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
+from procedures.workflows.visits import appointment_book
+
+pytestmark = pytest.mark.django_db
+
+LONDON = ZoneInfo("Europe/London")
+FRI_GMT, MON_BST = dt.date(2025, 3, 28), dt.date(2025, 3, 31)  # clocks go forward on the 30th
+FRI_BST, MON_GMT = dt.date(2025, 10, 24), dt.date(2025, 10, 27)  # and back on 26 October
+
+
+@pytest.fixture(autouse=True)
+def london(settings):
+    settings.CLINIC_TIME_ZONE = settings.TIME_ZONE = "Europe/London"
+
+
+@pytest.fixture
+def lee():
+    lee = ProviderFactory(display_name="Dr Lee")
+    for weekday in range(5):
+        WorkingHours.objects.create(
+            provider=lee, weekday=weekday, starts=dt.time(9), ends=dt.time(12)
+        )
+    return lee
+
+
+@pytest.fixture
+def procedure():
+    return ProcedureTypeFactory(default_duration_minutes=60, default_sedation_level="local")
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "after", "utc_before", "utc_after"),
+    [
+        (dt.datetime(2025, 3, 27, 12, tzinfo=LONDON), FRI_GMT, MON_BST, 9, 8),
+        (dt.datetime(2025, 10, 23, 12, tzinfo=LONDON), FRI_BST, MON_GMT, 8, 9),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
+def test_the_slot_finder_keeps_wall_clock_hours_across_the_change(
+    time_machine, lee, procedure, now, before, after, utc_before, utc_after
+):
+    time_machine.move_to(now, tick=False)
+    RoomFactory()
+
+    slots = slots_find(
+        procedure_type=procedure,
+        sedation_level=SedationLevel.LOCAL,
+        provider=lee,
+        first_day=before,
+        last_day=after,
+        per_day=1,
+    )
+
+    by_day = {s.start_at.astimezone(LONDON).date(): s for s in slots}
+    assert set(by_day) == {before, after}
+    for slot in slots:
+        assert slot.start_at.astimezone(LONDON).time() == dt.time(9)
+        assert slot.end_at - slot.start_at == dt.timedelta(hours=1)
+    assert by_day[before].start_at.astimezone(dt.UTC).hour == utc_before
+    assert by_day[after].start_at.astimezone(dt.UTC).hour == utc_after
+
+
+def test_a_booking_after_the_change_shows_and_reminds_in_clinic_time(
+    time_machine, lee, procedure, frontdesk_client
+):
+    time_machine.move_to(dt.datetime(2025, 3, 26, 12, tzinfo=LONDON), tick=False)
+    start = clinic_datetime(MON_BST, dt.time(9))
+    appointment = appointment_book(
+        patient=PatientFactory(),
+        procedure_type=procedure,
+        provider=lee,
+        room=RoomFactory(),
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
+        sedation_level=SedationLevel.IV_MODERATE,
+        by=None,
+    )
+
+    # Stored in UTC: 09:00 BST is 08:00 UTC.
+    assert appointment.start_at.astimezone(dt.UTC) == dt.datetime(2025, 3, 31, 8, tzinfo=dt.UTC)
+    # Shown in clinic time on the appointment page and the calendar.
+    page = frontdesk_client.get(f"/appointments/{appointment.pk}/").content.decode()
+    assert "Monday 31 March 2025, 09:00\u201310:00" in page
+    week = frontdesk_client.get(
+        f"/calendar/?view=week&by=provider&id={lee.pk}&date=2025-03-31"
+    ).content.decode()
+    assert "09:00\u201310:00" in week
+    # Reminders before the change (GMT) and after it (BST) go out at the same
+    # wall-clock time in the clinic, so their UTC hours differ by one.
+    escort = appointment.reminders.get(kind="escort_request").due_at.astimezone(LONDON)
+    day_before = appointment.reminders.get(kind="day_before").due_at.astimezone(LONDON)
+    assert escort.date() == dt.date(2025, 3, 29) and day_before.date() == dt.date(2025, 3, 30)
+    assert escort.time() == day_before.time()
+    assert escort.utcoffset() == dt.timedelta(0)
+    assert day_before.utcoffset() == dt.timedelta(hours=1)

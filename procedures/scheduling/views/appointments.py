@@ -1,0 +1,179 @@
+import contextlib
+import datetime
+from datetime import time
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import roles
+from clinic.audit import record_read
+from clinic.emergency import care_gated, patient_gate
+from clinic.forms import apply_service_errors
+from patients.models import Patient
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.models import ProcedureType
+from procedures.results.access import patient_of_appointment
+from procedures.scheduling.forms import BookingForm, CancelForm
+from procedures.scheduling.lifecycle_forms import CancelReasonForm
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.views.lifecycle import waitlist_matches_for
+from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_complete
+
+SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
+
+
+@roles.role_required(*SCHEDULING)
+@require_http_methods(["GET"])
+def appointment_list(request):
+    """Upcoming appointments from today on, paginated."""
+    show = request.GET.get("show", "upcoming")
+    appointments = Appointment.objects.with_related()
+    if show == "past":
+        appointments = appointments.filter(start_at__lt=timezone.now()).order_by("-start_at")
+    else:
+        show = "upcoming"
+        # Midnight in the clinic, not in UTC: "today" is the clinic's day.
+        today_start = clinic_datetime(clinic_today(), time.min)
+        appointments = appointments.filter(start_at__gte=today_start).order_by("start_at")
+    page = Paginator(appointments, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "procedures/appointment_list.html",
+        {"page": page, "show": show, "today": clinic_today()},
+    )
+
+
+# Physicians and nurses book the results discussion from the order page.
+@roles.role_required(*SCHEDULING)
+@require_http_methods(["GET", "POST"])
+def appointment_book_view(request):
+    """The booking form. A link may choose the patient (by id), the procedure type (by
+    code), the physician and the date, so that only the time is left to pick."""
+    initial = {}
+    patient = None
+    patient_id = request.GET.get("patient", "")
+    if patient_id.isdigit():
+        patient = Patient.objects.filter(pk=patient_id).first()
+        if patient:
+            # A physician outside their own patients states a reason first.
+            if gate := patient_gate(request, patient_id=patient.pk):
+                return gate
+            record_read(request, patient)
+            initial["patient_mrn"] = patient.mrn
+    procedure_type = ProcedureType.objects.filter(
+        code=request.GET.get("type", ""), is_active=True
+    ).first()
+    if procedure_type:
+        initial["procedure_type"] = procedure_type.pk
+        initial["sedation_level"] = procedure_type.default_sedation_level
+    provider_id = request.GET.get("provider", "")
+    if provider_id.isdigit():
+        initial["provider"] = int(provider_id)
+    # "Book a results discussion" suggests a date after the last expected result.
+    with contextlib.suppress(ValueError):
+        initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
+    form = BookingForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if gate := patient_gate(request, patient_id=data["patient_mrn"].pk):
+            return gate  # nothing booked; the form comes back after the reason
+        try:
+            appointment = appointment_book(
+                patient=data["patient_mrn"],
+                procedure_type=data["procedure_type"],
+                provider=data["provider"],
+                room=data["room"],
+                start_at=data["start_at"],
+                end_at=data["end_at"],
+                sedation_level=data["sedation_level"],
+                transport_mode=data["transport_mode"],
+                escort_name=data["escort_name"],
+                escort_phone=data["escort_phone"],
+                notes=data["notes"],
+                by=request.user,
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc, field_map={"patient": "patient_mrn"})
+        else:
+            messages.success(
+                request, _("Appointment booked. The patient will get a confirmation email.")
+            )
+            return redirect(appointment)
+    context = {
+        "form": form,
+        "patient": patient,
+        "procedure_type": procedure_type,
+        # The patient search is the front desk's (patients:pick).
+        "can_search_patients": roles.has_role(request.user, roles.FRONT_DESK),
+    }
+    return render(request, "procedures/appointment_book.html", context)
+
+
+@roles.role_required(*SCHEDULING)
+@require_http_methods(["GET"])
+@care_gated(patient_of_appointment)
+def appointment_detail(request, pk: int):
+    appointment = get_object_or_404(Appointment.objects.with_related(), pk=pk)
+    record_read(request, appointment)
+    context = {
+        "appointment": appointment,
+        "events": appointment.events.select_related("by"),
+        "reminders": appointment.reminders.order_by("due_at", "pk"),
+        "orders": appointment.test_orders.select_related("test_type").order_by("expected_by"),
+        "cancel_form": CancelReasonForm(),
+        # A freed slot: who on the waitlist could take it.
+        "waitlist_matches": (
+            waitlist_matches_for(appointment)
+            if appointment.status == Appointment.Status.CANCELLED and appointment.is_future
+            else []
+        ),
+    }
+    return render(request, "procedures/appointment_detail.html", context)
+
+
+@roles.role_required(*roles.CLINICAL)
+@require_POST
+@care_gated(patient_of_appointment)
+def appointment_complete_view(request, pk: int):
+    appointment = get_object_or_404(Appointment, pk=pk)
+    try:
+        appointment_complete(appointment_id=appointment.pk, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("Procedure completed. Its test orders are on the results list.")
+        )
+    return redirect(appointment)
+
+
+@roles.role_required(roles.FRONT_DESK, roles.PHYSICIAN)
+@require_POST
+@care_gated(patient_of_appointment)
+def appointment_cancel_view(request, pk: int):
+    appointment = get_object_or_404(Appointment, pk=pk)
+    # A reason from the list (with an optional note); a bare "reason" text still works.
+    form = CancelReasonForm(request.POST)
+    legacy = CancelForm(request.POST)
+    if form.is_valid():
+        reason = {
+            "reason_code": form.cleaned_data["reason_code"],
+            "note": form.cleaned_data["note"],
+        }
+    elif "reason_code" not in request.POST and legacy.is_valid():
+        reason = {"reason": legacy.cleaned_data["reason"]}
+    else:
+        messages.error(request, _("Give a reason for cancelling."))
+        return redirect(appointment)
+    try:
+        appointment_cancel(appointment_id=appointment.pk, by=request.user, **reason)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Appointment cancelled. The patient will be told by email."))
+    return redirect(appointment)

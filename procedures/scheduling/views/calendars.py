@@ -1,0 +1,179 @@
+"""Calendars: a day or week for one physician or room, the whole clinic's day, and the
+printable day sheet. The query string holds only the view, a resource id, a date and,
+for the whole clinic, a physician to show alone and the page of physicians.
+
+A network's clinic has dozens of physicians: its day is shown ten physicians (columns)
+at a time, so a page stays quick to render and to read."""
+
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from clinic import roles
+from procedures.catalog.clock import clinic_today
+from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.calendars import (
+    BY,
+    VIEWS,
+    calendar_appointments,
+    calendar_days,
+    clinic_day_columns,
+    clinic_day_providers,
+    resource_columns,
+    resources_for,
+    week_start,
+)
+
+SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
+PROVIDERS_PER_PAGE = 10
+
+
+def _params(request) -> dict:
+    view = request.GET.get("view", "day")
+    by = request.GET.get("by", "clinic")
+    view = view if view in VIEWS else "day"
+    by = by if by in BY else "clinic"
+    try:
+        day = date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        day = clinic_today()
+    if by == "clinic":
+        view = "day"  # the whole clinic is shown a day at a time
+    resource = None
+    if by in ("provider", "room"):
+        model = Provider if by == "provider" else Room
+        resource_id = request.GET.get("id", "")
+        if resource_id.isdigit():
+            resource = model.objects.filter(pk=resource_id).first()
+            if resource is None:
+                raise Http404
+        elif by == "provider" and hasattr(request.user, "provider"):
+            resource = request.user.provider  # a physician starts on their own calendar
+        else:
+            resource = model.objects.filter(is_active=True).first()
+        if resource is None:
+            by, view = "clinic", "day"
+    step = timedelta(days=7 if view == "week" else 1)
+    only = request.GET.get("provider", "")
+    return {
+        "view": view,
+        "by": by,
+        "day": day,
+        "resource": resource,
+        "step": step,
+        # The whole clinic's day: one physician shown alone, and the page of physicians.
+        "only": int(only) if by == "clinic" and only.isdigit() else None,
+        "page": request.GET.get("page", ""),
+    }
+
+
+def _link(path: str, p: dict, **changes) -> str:
+    """This calendar's address with some parameters changed (a day, a page)."""
+    query = {"view": p["view"], "by": p["by"]}
+    if p["resource"] is not None:
+        query["id"] = p["resource"].pk
+    if p["only"] is not None:
+        query["provider"] = p["only"]
+    query["date"] = p["day"].isoformat()
+    if p.get("page_number", 1) > 1:
+        query["page"] = p["page_number"]
+    query.update(changes)
+    return f"{path}?{urlencode(query)}"
+
+
+def _clinic_day(p: dict) -> dict:
+    """A page of physicians' columns for the whole clinic's day, and the pager."""
+    everyone = clinic_day_providers(p["day"])
+    chosen = [x for x in everyone if x.pk == p["only"]] or everyone
+    if len(chosen) == len(everyone):
+        p["only"] = None  # an unknown physician: show everyone rather than nothing
+    paginator = Paginator(chosen, PROVIDERS_PER_PAGE)
+    page = paginator.get_page(p["page"])
+    p["page_number"] = page.number
+    pages = []
+    if paginator.num_pages > 1:
+        for number in paginator.page_range:
+            first = (number - 1) * PROVIDERS_PER_PAGE + 1
+            last = min(number * PROVIDERS_PER_PAGE, paginator.count)
+            pages.append((f"{first}\u2013{last}", number, number == page.number))
+    return {
+        "columns": clinic_day_columns(day=p["day"], providers=list(page.object_list)),
+        "resources": [],
+        "clinic_providers": everyone,
+        "per_page": PROVIDERS_PER_PAGE,
+        "provider_page": page,
+        "provider_pages": pages,
+    }
+
+
+def _provider_steps(path: str, p: dict, page) -> dict:
+    if page is None:
+        return {}
+    return {
+        "previous_providers": _link(path, p, page=page.number - 1) if page.has_previous() else "",
+        "next_providers": _link(path, p, page=page.number + 1) if page.has_next() else "",
+    }
+
+
+@roles.role_required(*SCHEDULING)
+@require_http_methods(["GET"])
+def calendar_view(request):
+    p = _params(request)
+    days = calendar_days(p["view"], p["day"])
+    if p["by"] == "clinic":
+        shown = _clinic_day(p)
+    else:
+        shown = {
+            "columns": resource_columns(
+                view=p["view"], by=p["by"], day=p["day"], resource=p["resource"]
+            ),
+            "resources": resources_for(p["by"]),
+        }
+    previous = (days[0] - p["step"]) if p["view"] == "week" else p["day"] - p["step"]
+    following = (days[0] + p["step"]) if p["view"] == "week" else p["day"] + p["step"]
+    path, today = request.path, clinic_today()
+    context = {
+        **p,
+        **shown,
+        "days": days,
+        "links": {
+            "previous": _link(path, p, date=previous.isoformat()),
+            "today": _link(path, p, date=today.isoformat()),
+            "next": _link(path, p, date=following.isoformat()),
+        },
+        "page_links": [
+            (label, _link(path, p, page=number), current)
+            for label, number, current in shown.get("provider_pages", [])
+        ],
+        **_provider_steps(path, p, shown.get("provider_page")),
+        "today": today,
+        "week_of": week_start(p["day"]),
+        "show_room": p["by"] != "room",
+        "show_provider": p["by"] == "room",
+        "can_move": roles.has_role(request.user, roles.FRONT_DESK),
+    }
+    template = "procedures/calendar.html"
+    if request.htmx and request.htmx.target == "calendar":
+        template = "procedures/_calendar.html"
+    return render(request, template, context)
+
+
+@roles.role_required(*SCHEDULING)
+@require_http_methods(["GET"])
+def day_sheet(request):
+    """One day's list, for printing: who comes when, sedation, escort, room."""
+    p = _params(request)
+    appointments = calendar_appointments(
+        days=[p["day"]],
+        provider=p["resource"] if p["by"] == "provider" else None,
+        room=p["resource"] if p["by"] == "room" else None,
+    )
+    return render(
+        request,
+        "procedures/day_sheet.html",
+        {**p, "appointments": [a for a in appointments if a.status not in ("cancelled",)]},
+    )

@@ -1,0 +1,158 @@
+"""An appointment's lifecycle from its page: confirm, check in, start, no-show, reschedule.
+
+(Complete and cancel live in views/appointments.py.)
+"""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import formats
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import roles
+from clinic.audit import record_read
+from clinic.emergency import care_gated
+from clinic.forms import apply_service_errors
+from procedures.catalog.clock import clinic_tz
+from procedures.results.access import patient_of_appointment
+from procedures.scheduling import lifecycle
+from procedures.scheduling.lifecycle_forms import RescheduleForm, parse_slot
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import slots_find
+from procedures.scheduling.waitlist_models import WaitlistEntry
+from procedures.workflows import visits
+
+
+def _lifecycle_view(service: Callable[..., Appointment], done: str, *, with_reason: bool = False):
+    def view(request, pk: int):
+        appointment = get_object_or_404(Appointment, pk=pk)
+        extra = {"reason": request.POST.get("reason", "")[:300]} if with_reason else {}
+        try:
+            service(appointment_id=appointment.pk, by=request.user, **extra)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+        return redirect(back_to(request, appointment.get_absolute_url()))
+
+    view.__name__ = f"{service.__name__}_view"
+    return view
+
+
+def back_to(request, default: str) -> str:
+    """Where a form asked to return (the today board, a calendar): our own pages only."""
+    nxt = request.POST.get("next", "")
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return nxt
+    return default
+
+
+def _guarded(view, *allowed):
+    @roles.role_required(*allowed)
+    @require_POST
+    @care_gated(patient_of_appointment)
+    def wrapper(request, pk: int):
+        return view(request, pk)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+appointment_confirm_view = _guarded(
+    _lifecycle_view(lifecycle.appointment_confirm, _("Marked as confirmed by the patient.")),
+    roles.FRONT_DESK,
+)
+appointment_check_in_view = _guarded(
+    _lifecycle_view(lifecycle.appointment_check_in, _("Patient checked in.")),
+    roles.FRONT_DESK,
+    roles.NURSE,
+    roles.PHYSICIAN,
+)
+appointment_start_view = _guarded(
+    _lifecycle_view(visits.appointment_start, _("Procedure started."), with_reason=True),
+    roles.NURSE,
+    roles.PHYSICIAN,
+)
+appointment_no_show_view = _guarded(
+    _lifecycle_view(visits.appointment_no_show, _("Marked as a no-show. The slot is free again.")),
+    roles.FRONT_DESK,
+)
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_http_methods(["GET", "POST"])
+def appointment_reschedule_view(request, pk: int):
+    """Move an appointment: pick a suggested slot, or type a date and time."""
+    appointment = get_object_or_404(Appointment.objects.with_related(), pk=pk)
+    record_read(request, appointment)
+    local_start = appointment.start_at.astimezone(clinic_tz())
+    initial = {
+        "date": local_start.date(),
+        "start_time": local_start.time(),
+        "provider": appointment.provider,
+        "room": appointment.room,
+    }
+    form = RescheduleForm(initial=initial)
+    if request.method == "POST":
+        slot = parse_slot(request.POST.get("slot", "")) if request.POST.get("slot") else None
+        if slot:
+            start_at, provider_id, room_id = slot
+            form = RescheduleForm(
+                {
+                    "date": start_at.astimezone(clinic_tz()).date(),
+                    "start_time": start_at.astimezone(clinic_tz()).time(),
+                    "provider": provider_id,
+                    "room": room_id,
+                }
+            )
+        else:
+            form = RescheduleForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                moved = visits.appointment_reschedule(
+                    appointment_id=appointment.pk,
+                    start_at=data["start_at"],
+                    provider=data["provider"],
+                    room=data["room"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                apply_service_errors(
+                    form, exc, field_map={"start_time": "start_time", "patient": None}
+                )
+            else:
+                messages.success(
+                    request,
+                    _("Moved to %(when)s. The patient will get the new time by email.")
+                    % {
+                        "when": formats.date_format(
+                            moved.start_at.astimezone(clinic_tz()), "l j F Y, H:i"
+                        )
+                    },
+                )
+                return redirect(moved)
+    suggestions = []
+    if appointment.can_reschedule:
+        suggestions = slots_find(
+            procedure_type=appointment.procedure_type,
+            sedation_level=appointment.sedation_level,
+            patient=appointment.patient,
+            provider=appointment.provider,
+            limit=6,
+            per_day=2,
+        )
+    return render(
+        request,
+        "procedures/appointment_reschedule.html",
+        {"appointment": appointment, "form": form, "suggestions": suggestions},
+    )
+
+
+def waitlist_matches_for(appointment: Appointment) -> list[WaitlistEntry]:
+    return list(WaitlistEntry.objects.matching(appointment)[:10])

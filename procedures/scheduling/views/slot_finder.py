@@ -1,0 +1,121 @@
+"""The slot finder: choose the patient and procedure, see the next free slots, book one
+with one click. Everything is POSTed, so no patient detail or search term is in a URL."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from clinic import roles
+from clinic.forms import apply_service_errors
+from patients.models import Patient
+from procedures.catalog.clock import clinic_tz
+from procedures.scheduling.lifecycle_forms import PatientSearchForm, SlotBookForm, SlotSearchForm
+from procedures.scheduling.slots import slots_find
+from procedures.workflows.visits import appointment_book
+
+
+def _find(data: dict) -> list:
+    return slots_find(
+        procedure_type=data["procedure_type"],
+        sedation_level=data["sedation_level"],
+        patient=data["patient"],
+        provider=data.get("provider"),
+        first_day=data["date_from"],
+        last_day=data["date_to"],
+        time_of_day=data["time_of_day"],
+    )
+
+
+def _group_by_day(slots: list) -> list[tuple]:
+    days: dict = {}
+    for slot in slots:
+        days.setdefault(slot.start_at.astimezone(clinic_tz()).date(), []).append(slot)
+    return list(days.items())
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_http_methods(["GET", "POST"])
+def slot_finder(request):
+    search = PatientSearchForm(request.POST or None)
+    patients = None
+    slots = None
+    if request.method == "GET":
+        chosen = None
+        patient_id = request.GET.get("patient", "")
+        if patient_id.isdigit():
+            chosen = Patient.objects.filter(pk=patient_id).first()
+        form = SlotSearchForm(initial={"patient": chosen.pk if chosen else None})
+        patients = [chosen] if chosen else None
+        search = PatientSearchForm()
+    elif request.POST.get("action") == "search":
+        # Without script the search button posts the whole form: keep what was typed.
+        form = SlotSearchForm(initial=request.POST.dict())
+        patients = list(Patient.objects.search_fuzzy(request.POST.get("q", "")))
+    elif request.POST.get("slot"):
+        form = SlotBookForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            slot = data["slot"]
+            try:
+                appointment = appointment_book(
+                    patient=data["patient"],
+                    procedure_type=data["procedure_type"],
+                    provider=slot["provider"],
+                    room=slot["room"],
+                    start_at=slot["start_at"],
+                    end_at=slot["start_at"]
+                    + timedelta(minutes=data["procedure_type"].default_duration_minutes),
+                    sedation_level=data["sedation_level"],
+                    transport_mode=data["transport_mode"],
+                    escort_name=data["escort_name"],
+                    escort_phone=data["escort_phone"],
+                    notes=data["notes"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                # Most likely the slot was taken meanwhile: say so, offer fresh slots.
+                apply_service_errors(form, exc, field_map={f: None for f in exc_fields(exc)})
+                slots = _find(data)
+            else:
+                messages.success(
+                    request, _("Appointment booked. The patient will get a confirmation email.")
+                )
+                return redirect(appointment)
+        patients = _chosen(form)
+    else:
+        form = SlotSearchForm(request.POST)
+        if form.is_valid():
+            slots = _find(form.cleaned_data)
+        patients = _chosen(form)
+    return render(
+        request,
+        "procedures/slot_finder.html",
+        {
+            "form": form,
+            "search": search,
+            "patients": patients,
+            "chosen": (form.data.get("patient") or form.initial.get("patient")),
+            "days": _group_by_day(slots) if slots else [],
+            "searched": slots is not None,
+        },
+    )
+
+
+def exc_fields(exc: ValidationError) -> list[str]:
+    return list(getattr(exc, "error_dict", {}))
+
+
+def _chosen(form) -> list | None:
+    """The patient ticked in the posted form, shown again as the one choice."""
+    cleaned = getattr(form, "cleaned_data", {})
+    if cleaned.get("patient"):
+        return [cleaned["patient"]]  # the form has read the row already
+    patient_id = str(form.data.get("patient", ""))
+    if patient_id.isdigit():
+        patient = Patient.objects.filter(pk=patient_id).first()
+        return [patient] if patient else None
+    return None

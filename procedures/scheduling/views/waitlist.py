@@ -1,0 +1,97 @@
+"""The waitlist page: who is waiting, slots freed by cancellations, add and remove."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import roles
+from clinic.forms import apply_service_errors
+from patients.models import Patient
+from procedures.scheduling.lifecycle_forms import PatientSearchForm, WaitlistForm
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.waitlist import freed_slots, waitlist_add, waitlist_remove
+from procedures.scheduling.waitlist_models import WaitlistEntry
+from procedures.workflows.visits import waitlist_offer_book
+
+SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
+
+
+@roles.role_required(*SCHEDULING)
+@require_http_methods(["GET", "POST"])
+def waitlist_list(request):
+    patients = None
+    if request.method == "POST" and not roles.has_role(request.user, roles.FRONT_DESK):
+        return redirect("procedures:waitlist")
+    if request.method == "POST" and request.POST.get("action") == "search":
+        form = WaitlistForm(initial=request.POST.dict())
+        patients = list(Patient.objects.search_fuzzy(request.POST.get("q", "")))
+    elif request.method == "POST":
+        form = WaitlistForm(request.POST)
+        if form.is_valid():
+            try:
+                waitlist_add(**form.cleaned_data, by=request.user)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, _("Added to the waitlist."))
+                return redirect("procedures:waitlist")
+        patient_id = str(form.data.get("patient", ""))
+        if patient_id.isdigit():
+            patients = list(Patient.objects.filter(pk=patient_id))
+    else:
+        form = WaitlistForm()
+    entries = (
+        WaitlistEntry.objects.waiting()
+        .select_related("patient", "procedure_type", "provider")
+        .order_by("created_at", "pk")
+    )
+    return render(
+        request,
+        "procedures/waitlist.html",
+        {
+            "form": form,
+            "search": PatientSearchForm(request.POST if patients is not None else None),
+            "patients": patients,
+            "chosen": form.data.get("patient") if form.is_bound else None,
+            "entries": entries,
+            "freed": freed_slots(),
+        },
+    )
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_POST
+def waitlist_remove_view(request, pk: int):
+    entry = get_object_or_404(WaitlistEntry, pk=pk)
+    try:
+        waitlist_remove(entry_id=entry.pk, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Taken off the waitlist."))
+    return redirect("procedures:waitlist")
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_POST
+def waitlist_offer_view(request, pk: int):
+    """Book a waiting patient into a freed slot."""
+    entry = get_object_or_404(WaitlistEntry, pk=pk)
+    freed_id = request.POST.get("freed", "")
+    freed = get_object_or_404(Appointment, pk=freed_id) if freed_id.isdigit() else None
+    if freed is None:
+        messages.error(request, _("Choose a freed slot to book."))
+        return redirect("procedures:waitlist")
+    try:
+        appointment = waitlist_offer_book(
+            entry_id=entry.pk, freed_appointment_id=freed.pk, by=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("procedures:waitlist")
+    messages.success(
+        request, _("Booked from the waitlist. The patient will get a confirmation email.")
+    )
+    return redirect(appointment)

@@ -1,0 +1,87 @@
+"""The today board's filters: one physician, one room, a status, or only the arrivals
+with something to fix. The choices are the day's own physicians and rooms, so the
+filters cost no query; a value that is not one of them is ignored, not an error."""
+
+from html import escape
+
+from django import forms
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from procedures.scheduling.calendars import EXPECTED, Arrival
+from procedures.scheduling.models import Appointment
+
+EXPECTED_CHOICE = "expected"
+TO_FIX_CHOICE = "to_fix"
+
+
+class TodayBoardFilterForm(forms.Form):
+    provider = forms.TypedChoiceField(
+        label=_("Physician"), required=False, coerce=int, empty_value=None
+    )
+    room = forms.TypedChoiceField(label=_("Room"), required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(label=_("Show"), required=False)
+
+    def __init__(self, data=None, *, arrivals: list[Arrival]):
+        super().__init__(data)
+        providers = sorted({(a.provider, a.provider_id) for a in arrivals})
+        rooms = sorted({(a.room, a.room_id) for a in arrivals})
+        self.fields["provider"].choices = [
+            ("", _("All physicians")),
+            *((pk, name) for name, pk in providers),
+        ]
+        self.fields["room"].choices = [("", _("All rooms")), *((pk, name) for name, pk in rooms)]
+        self.fields["status"].choices = [
+            ("", _("Everyone")),
+            (EXPECTED_CHOICE, _("Still expected")),
+            (TO_FIX_CHOICE, _("Something to fix")),
+            *(
+                (value, label)
+                for value, label in Appointment.Status.choices
+                if value != Appointment.Status.CANCELLED
+            ),
+        ]
+
+    def chosen(self) -> dict:
+        """The valid filters chosen (an unknown value is left out rather than refused)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+    def apply(self, arrivals: list[Arrival]) -> list[Arrival]:
+        chosen = self.chosen()
+        provider, room, status = chosen.get("provider"), chosen.get("room"), chosen.get("status")
+        return [
+            a
+            for a in arrivals
+            if (provider is None or a.provider_id == provider)
+            and (room is None or a.room_id == room)
+            and (
+                status is None
+                or (status == EXPECTED_CHOICE and a.status in EXPECTED)
+                or (status == TO_FIX_CHOICE and a.flag_codes)
+                or a.status == status
+            )
+        ]
+
+    def options(self, name: str) -> str:
+        """A select's <option>s, written here: a busy day's physicians and rooms are
+        ~80 options, and the widget's own rendering costs a template per option."""
+        chosen = self.chosen().get(name)
+        current = "" if chosen is None else str(chosen)
+        html = "".join(
+            f'<option value="{escape(str(value))}"'
+            f"{' selected' if str(value) == current else ''}>{escape(str(label))}</option>"
+            for value, label in self.fields[name].choices
+        )
+        return mark_safe(html)  # noqa: S308 (values and labels are escaped)
+
+    def provider_options(self) -> str:
+        return self.options("provider")
+
+    def room_options(self) -> str:
+        return self.options("room")
+
+    def status_options(self) -> str:
+        return self.options("status")

@@ -1,0 +1,89 @@
+"""The front desk's task queue: every open front-desk task and phone call in one list,
+soonest due first, each marked done from its row.
+
+Like the today board, the list names patients only to link to their appointment,
+whose page records the read (`record_read`); the list itself records none.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic import roles
+from procedures.scheduling.views.lifecycle import back_to
+from procedures.today import tasks
+
+TASKS_PER_PAGE = 50
+SHOW_CHOICES = (
+    (tasks.SHOW_ALL, gettext_lazy("Everything")),
+    (tasks.SHOW_CALLS, gettext_lazy("Phone calls")),
+    (tasks.SHOW_DESK, gettext_lazy("Front-desk tasks")),
+)
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_GET
+def task_list(request):
+    """Open tasks and calls, soonest due first; filter by kind and to overdue only."""
+    show = request.GET.get("show", tasks.SHOW_ALL)
+    if show not in dict(SHOW_CHOICES):
+        show = tasks.SHOW_ALL
+    overdue_only = request.GET.get("overdue") == "1"
+    keys = tasks.open_task_keys(show=show, overdue_only=overdue_only)
+    page = Paginator(keys, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "procedures/tasks.html",
+        {
+            "page": page,
+            "rows": tasks.queue_rows(list(page.object_list)),
+            "show": show,
+            "show_choices": SHOW_CHOICES,
+            "overdue_only": overdue_only,
+            "filtered": show != tasks.SHOW_ALL or overdue_only,
+            "CALL": tasks.CALL,
+        },
+    )
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_POST
+def task_done_view(request):
+    """Mark one row done; back to the list as it was (filters and page kept)."""
+    back = back_to(request, reverse("procedures:tasks"))
+    kind = request.POST.get("kind", "")
+    task_id = request.POST.get("task", "")
+    if not task_id.isdigit():
+        messages.error(request, _("That task is not on the list any more."))
+        return redirect(back)
+    try:
+        done = tasks.task_done(
+            kind=kind, task_id=int(task_id), by=request.user, note=request.POST.get("note", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    name = done.task.appointment.patient.full_name
+    if done.changed:
+        messages.success(
+            request, _("Done: %(what)s, for %(name)s.") % {"what": done.what, "name": name}
+        )
+    else:
+        messages.info(
+            request,
+            _("Already closed, nothing changed: %(what)s, for %(name)s.")
+            % {"what": done.what, "name": name},
+        )
+    return redirect(back)
+
+
+@roles.role_required(roles.FRONT_DESK)
+@require_GET
+def task_overdue_count(request):
+    """The overdue count next to "Tasks" in the navigation (loaded by htmx: one query)."""
+    return render(request, "procedures/_tasks_overdue.html", {"count": tasks.overdue_count()})

@@ -1,0 +1,70 @@
+"""A change to a visit's preparation replans the patient's emails in the same
+transaction: the prep services write the plan, `reminders_prep_replan` turns the
+new timeline into a difference of outbox rows."""
+
+from datetime import datetime
+
+from django.db import transaction
+
+from procedures.messaging.plan import reminders_prep_replan
+from procedures.prep import services as prep
+from procedures.prep.models import MedicationHold, PrepPlan
+from procedures.scheduling.models import Appointment
+
+
+def _replan(appointment_id: int) -> None:
+    reminders_prep_replan(appointment=Appointment.objects.get(pk=appointment_id))
+
+
+def medication_hold_set(
+    *,
+    appointment_id: int,
+    medication_id: int,
+    action: str,
+    stop_at: datetime | None,
+    resume_guidance: str = "",
+    by,
+) -> MedicationHold:
+    """Record a physician's decision for one medicine (any change un-confirms the
+    plan) and withdraw or replan the stop emails it changes."""
+    with transaction.atomic():
+        hold = prep.medication_hold_set(
+            appointment_id=appointment_id,
+            medication_id=medication_id,
+            action=action,
+            stop_at=stop_at,
+            resume_guidance=resume_guidance,
+            by=by,
+        )
+        _replan(appointment_id)
+    return hold
+
+
+def hold_plan_confirm(*, appointment_id: int, by) -> PrepPlan:
+    """The physician confirms the hold plan: its stop emails are planned."""
+    with transaction.atomic():
+        plan = prep.hold_plan_confirm(appointment_id=appointment_id, by=by)
+        _replan(appointment_id)
+    return plan
+
+
+def sedation_plan_set(
+    *,
+    appointment_id: int,
+    sedation_level: str,
+    food_fast_hours: int,
+    clear_fluid_fast_hours: int,
+    by,
+) -> PrepPlan:
+    """Set the sedation plan (see `prep.sedation_plan_set`); fasting and escort
+    emails follow it."""
+    with transaction.atomic():
+        plan = prep.sedation_plan_set(
+            appointment_id=appointment_id,
+            sedation_level=sedation_level,
+            food_fast_hours=food_fast_hours,
+            clear_fluid_fast_hours=clear_fluid_fast_hours,
+            by=by,
+        )
+        _replan(appointment_id)
+    return plan

@@ -1,0 +1,30 @@
+"""Results across concerns: a review sets off the patient's "results ready" email."""
+
+from django.db import transaction
+
+from procedures.messaging.models import Reminder
+from procedures.messaging.plan import reminder_add
+from procedures.messaging.tasks import wake_dispatcher
+from procedures.results import orders
+from procedures.results.models import TestOrder
+from procedures.scheduling.models import Appointment
+
+
+def result_review(*, order_id: int, action_planned: str, by) -> TestOrder:
+    """A physician has read the final result and says what happens next. The
+    patient is then emailed "your results are ready" (no content)."""
+    with transaction.atomic():
+        order = orders.result_review(order_id=order_id, action_planned=action_planned, by=by)
+        results_ready_plan(appointment=order.appointment)
+    wake_dispatcher()
+    return order
+
+
+def results_ready_plan(*, appointment: Appointment) -> None:
+    """Plan one "results ready" email: one notice covers every review that happens
+    before it goes out."""
+    already_waiting = appointment.reminders.filter(
+        kind=Reminder.Kind.RESULTS_READY, status=Reminder.Status.PENDING
+    ).exists()
+    if not already_waiting:
+        reminder_add(appointment=appointment, kind=Reminder.Kind.RESULTS_READY)

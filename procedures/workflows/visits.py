@@ -1,0 +1,188 @@
+"""A visit's lifecycle across concerns: each service is one transaction that moves
+the appointment (scheduling) and keeps its preparation (prep), its patient emails
+(messaging) and its test orders (results) in step."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patients.models import Patient
+from procedures.catalog.models import ProcedureType
+from procedures.catalog.resources import Provider, Room
+from procedures.messaging.plan import reminders_cancel_pending, reminders_plan, reminders_replan
+from procedures.messaging.tasks import wake_dispatcher
+from procedures.prep.checklist import readiness_start_check
+from procedures.prep.facts import PrepFacts
+from procedures.prep.frontdesk import prep_on_booked, prep_on_rescheduled
+from procedures.results.orders import Sample, sample_validate, test_orders_create
+from procedures.scheduling import booking, lifecycle
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.waitlist import waitlist_entry_booked, waitlist_entry_for_offer
+
+
+def appointment_book(
+    *,
+    patient: Patient,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    transport_mode: str = "",
+    escort_name: str = "",
+    escort_phone: str = "",
+    notes: str = "",
+    by,
+) -> Appointment:
+    """Book a procedure into a provider's and a room's calendar, and plan its
+    preparation and patient emails, in one transaction.
+
+    Raises ValidationError (keyed by form field) for a slot in the past, a zero or
+    negative length, a room that cannot host the sedation level or procedure, a
+    provider or room outside working hours or away, a clinic holiday, or any clash.
+    Nothing is saved then.
+    """
+    with transaction.atomic():
+        appointment = booking.appointment_book(
+            patient=patient,
+            procedure_type=procedure_type,
+            provider=provider,
+            room=room,
+            start_at=start_at,
+            end_at=end_at,
+            sedation_level=sedation_level,
+            transport_mode=transport_mode,
+            escort_name=escort_name,
+            escort_phone=escort_phone,
+            notes=notes,
+            by=by,
+        )
+        # What the prep plan needs, read once for both of these (a new booking has
+        # no plan, holds or tasks yet: only the patient's medicines are read).
+        prep = PrepFacts.of_new_booking(appointment)
+        reminders_plan(appointment=appointment, prep=prep)
+        # A booking inside the medicine-stop period flags the front desk (prep).
+        prep_on_booked(appointment=appointment, prep=prep)
+    wake_dispatcher()
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    appointment_id: int,
+    start_at: datetime,
+    end_at: datetime | None = None,
+    provider: Provider | None = None,
+    room: Room | None = None,
+    by,
+) -> Appointment:
+    """Move an appointment to a new slot (optionally another physician or room): the
+    same appointment keeps its history and its version goes up; stops dated for the
+    old day go back to the physician, front-desk tasks move, and the emails planned
+    for the old time are voided and the new time's planned."""
+    with transaction.atomic():
+        moved = booking.appointment_reschedule(
+            appointment_id=appointment_id,
+            start_at=start_at,
+            end_at=end_at,
+            provider=provider,
+            room=room,
+            by=by,
+        )
+        appointment = moved.appointment
+        prep_on_rescheduled(appointment=appointment, moved_from=moved.moved_from, by=by)
+        reminders_replan(appointment=appointment)
+    wake_dispatcher()
+    return appointment
+
+
+def appointment_start(*, appointment_id: int, by, reason: str = "") -> Appointment:
+    """The procedure has begun (the patient was checked in). With readiness items
+    missing it needs a reason, which is recorded as an override (who, why, when)."""
+    with transaction.atomic():
+        appointment = lifecycle.locked_for(appointment_id, "start")
+        readiness_start_check(appointment=appointment, reason=reason, by=by)
+        return lifecycle.appointment_transition(
+            appointment_id=appointment_id, action="start", by=by
+        )
+
+
+def appointment_complete(*, appointment_id: int, by, sample: Sample | None = None) -> Appointment:
+    """Mark a procedure done and open a test order for each test of its panel (or,
+    given a `Sample`, for the tests the team ticked)."""
+    with transaction.atomic():
+        appointment = lifecycle.appointment_transition(
+            appointment_id=appointment_id, action="complete", by=by, completed_at=timezone.now()
+        )
+        test_orders_create(
+            appointment=appointment, collected_at=appointment.completed_at, sample=sample
+        )
+    return appointment
+
+
+def procedure_complete(*, appointment_id: int, sample: Sample, by) -> Appointment:
+    """Complete the procedure and open the orders the team ticked, in one transaction."""
+    with transaction.atomic():
+        appointment = Appointment.objects.select_related("procedure_type").get(pk=appointment_id)
+        sample_validate(appointment=appointment, sample=sample, now=timezone.now())
+        return appointment_complete(appointment_id=appointment_id, by=by, sample=sample)
+
+
+def appointment_no_show(*, appointment_id: int, by) -> Appointment:
+    """The patient did not come: only once the start time has passed. The slot frees
+    and nothing more is sent about the visit."""
+    with transaction.atomic():
+        appointment = lifecycle.appointment_transition(
+            appointment_id=appointment_id, action="no_show", by=by
+        )
+        reminders_cancel_pending(appointment=appointment)
+    return appointment
+
+
+def appointment_cancel(
+    *, appointment_id: int, by, reason: str = "", reason_code: str = "", note: str = ""
+) -> Appointment:
+    """Cancel an appointment: the slot frees at once, pending emails are voided, and
+    the patient is told. `reason_code` is one of Appointment.CancelReason, with an
+    optional note; a bare `reason` text is kept as it is (reason "other")."""
+    reason, reason_code = lifecycle.cancel_reason_text(
+        reason=reason, reason_code=reason_code, note=note
+    )
+    with transaction.atomic():
+        appointment = lifecycle.appointment_transition(
+            appointment_id=appointment_id,
+            action="cancel",
+            by=by,
+            note=reason[:300],
+            cancel_reason=reason[:200],
+            cancel_reason_code=reason_code,
+        )
+        reminders_cancel_pending(appointment=appointment)
+        reminders_plan(appointment=appointment, cancellation=True)
+    wake_dispatcher()
+    return appointment
+
+
+def waitlist_offer_book(*, entry_id: int, freed_appointment_id: int, by) -> Appointment:
+    """Book a waiting patient into a freed slot (same physician, room and start) and
+    take them off the waitlist. The booking rules apply as for any booking."""
+    with transaction.atomic():
+        entry = waitlist_entry_for_offer(entry_id=entry_id)
+        freed = Appointment.objects.select_related("provider", "room").get(pk=freed_appointment_id)
+        procedure = entry.procedure_type
+        appointment = appointment_book(
+            patient=entry.patient,
+            procedure_type=procedure,
+            provider=freed.provider,
+            room=freed.room,
+            start_at=freed.start_at,
+            end_at=freed.start_at + timedelta(minutes=procedure.default_duration_minutes),
+            sedation_level=procedure.default_sedation_level,
+            notes=_("Booked from the waitlist."),
+            by=by,
+        )
+        waitlist_entry_booked(entry=entry, appointment=appointment)
+    return appointment
