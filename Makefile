@@ -26,11 +26,13 @@ run: install
 	@echo "Open http://127.0.0.1:$(PORT)/  (frontdesk / physician / nurse / admin, password clinic-demo)"
 	exec honcho -f Procfile.dev start
 
-# The whole suite: lint, migrations in step with models, compose file, tests.
+# The whole suite: lint, the architecture contracts (.importlinter), migrations in
+# step with models, compose file, tests.
 test: export DEBUG ?= 1
 test: install
 	ruff check .
 	ruff format --check .
+	lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	pytest $(PYTEST_ARGS)

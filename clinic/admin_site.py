@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from clinic import roles
+
 
 class ClinicAdminSite(admin.AdminSite):
     site_header = _("Clinic administration")
@@ -10,8 +12,6 @@ class ClinicAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         """Staff status alone is not enough: the clinic admin role (or superuser) is."""
-        from . import roles
-
         user = request.user
         return bool(
             user.is_active

@@ -14,6 +14,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from celery import shared_task
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -154,8 +155,6 @@ def emergency_access_grant(
 
 def _notify_soon(access_id: int) -> None:
     """Hand the email to a worker; if the broker is down, send it from here."""
-    from .tasks import emergency_access_notify
-
     try:
         emergency_access_notify.delay(access_id)
     except Exception:  # the broker is unreachable: the admins must still be told
@@ -230,3 +229,15 @@ def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
         "clinic/emergency_access.html",
         {"form": form, "next": next_url, "hours": settings.CLINIC_EMERGENCY_ACCESS_HOURS},
     )
+
+
+@shared_task(
+    name="clinic.tasks.emergency_access_notify",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    max_retries=8,
+)
+def emergency_access_notify(access_id: int) -> int:
+    """Tell the clinic admins about one emergency access (an id in, no PHI)."""
+    return emergency_access_notify_admins(access_id=access_id)

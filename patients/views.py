@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from clinic import roles
+from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import patient_gate
 
@@ -12,10 +12,8 @@ from .forms import PatientForm, PatientSearchForm
 from .models import Patient
 from .services import patient_register
 
-STAFF = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
 
-
-@roles.role_required(*STAFF)
+@policy.allowed("patient_list")
 @require_http_methods(["GET", "POST"])
 def patient_list(request):
     """All patients, paginated; searching is a POST so the term stays out of the URL."""
@@ -41,7 +39,7 @@ def patient_list(request):
 SHOWN = 20
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("patient_create")
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
     form = PatientForm(request.POST or None, submit_label=_("Register patient"))
@@ -54,7 +52,7 @@ def patient_create(request):
     )
 
 
-@roles.role_required(*STAFF)
+@policy.allowed("patient_detail")
 @require_http_methods(["GET"])
 def patient_detail(request, pk: int):
     patient = get_object_or_404(Patient, pk=pk)
@@ -70,7 +68,7 @@ def patient_detail(request, pk: int):
     )
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("patient_update")
 @require_http_methods(["GET", "POST"])
 def patient_update(request, pk: int):
     patient = get_object_or_404(Patient, pk=pk)
@@ -89,7 +87,7 @@ def patient_update(request, pk: int):
     )
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("patient_pick")
 @require_http_methods(["POST"])
 def patient_pick(request):
     """Search results as radio buttons for a booking form (POST: the term stays out of

@@ -34,8 +34,13 @@ from procedures.prep.models import (
     PrepTemplate,
     StepKind,
 )
-from procedures.results.escalation_models import ResultCoverage, ResultEscalation
-from procedures.results.models import TestOrder, TestOrderEvent, TestResult
+from procedures.results.models import (
+    ResultCoverage,
+    ResultEscalation,
+    TestOrder,
+    TestOrderEvent,
+    TestResult,
+)
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.waitlist_models import WaitlistEntry
 

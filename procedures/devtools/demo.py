@@ -20,7 +20,7 @@ from procedures.catalog.resources import Provider, Room
 from procedures.messaging.models import Reminder
 from procedures.prep import defaults as prep_defaults
 from procedures.prep.models import MedicationClassRule, PrepTemplate
-from procedures.results.models import TestOrder
+from procedures.results.models import TestOrder, TestResult
 from procedures.results.orders import expected_by_for
 from procedures.scheduling.models import Appointment, AppointmentEvent
 
@@ -240,8 +240,6 @@ def seed_demo(*, password: str) -> dict[str, int]:
 def _demo_results(appointment: Appointment, physician: User) -> None:
     """The oldest demo visit shows the loop's later steps: one result final but not
     reviewed (the escalation chases it), one reviewed but the patient not told yet."""
-    from procedures.results.models import TestResult
-
     orders = {o.test_type.code: o for o in appointment.test_orders.all()}
     logged_at = appointment.completed_at + timedelta(days=3)
     for code, status in [

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.messaging.models import CallTask, EmailOptOut, PatientLinkUse
+from procedures.prep.services import escort_confirm
 from procedures.scheduling.models import Appointment, AppointmentEvent
 
 PURPOSES = ("details", "attend", "escort", "reschedule", "unsubscribe")
@@ -182,8 +183,6 @@ def link_confirm_attendance(*, grant: Grant) -> Appointment:
 
 def link_confirm_escort(*, grant: Grant, name: str, phone: str) -> Appointment:
     """The patient names (or confirms) who takes them home."""
-    from procedures.prep.services import escort_confirm
-
     with transaction.atomic():
         appointment = _use(grant)
         # Prep's service validates the phone number and records the event.

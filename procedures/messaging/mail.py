@@ -19,15 +19,7 @@ from procedures.catalog.clock import clinic_tz
 from procedures.messaging.ics import appointment_uid
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
-
-
-def results_ready_context(appointment) -> dict:
-    from procedures.results.orders import (
-        results_ready_context as context,  # results imports reminders
-    )
-
-    return context(appointment)
-
+from procedures.results.orders import results_ready_context
 
 Kind = Reminder.Kind
 

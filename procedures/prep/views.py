@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import roles
+from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
@@ -31,11 +31,9 @@ from procedures.prep.forms import (
     TransportForm,
 )
 from procedures.prep.models import ChecklistItem, FrontDeskTask
-from procedures.results.access import patient_of_appointment
+from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.models import Appointment
 from procedures.workflows import prep_changes
-
-STAFF = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
 
 
 def _url(name: str, appointment: Appointment) -> str:
@@ -114,10 +112,6 @@ def _page(request, appointment: Appointment, *, status: int = 200, **bound) -> o
     context = prep_context(appointment)
     context.update(_forms(appointment, context["plan"]))
     context.update(bound)
-    user = request.user
-    context["is_md"] = roles.has_role(user, roles.PHYSICIAN)
-    context["is_rn"] = roles.has_role(user, roles.NURSE)
-    context["is_fd"] = roles.has_role(user, roles.FRONT_DESK)
     return render(request, "procedures/prep/prep_detail.html", context, status=status)
 
 
@@ -128,7 +122,7 @@ def _refused(request, appointment: Appointment, name: str, form, exc=None) -> ob
     return _page(request, appointment, status=400, **{name: form})
 
 
-@roles.role_required(*STAFF)
+@policy.allowed("prep_detail")
 @require_http_methods(["GET"])
 @care_gated(patient_of_appointment)
 def prep_detail(request, pk: int):
@@ -137,7 +131,7 @@ def prep_detail(request, pk: int):
     return _page(request, appointment)
 
 
-@roles.role_required(*STAFF)
+@policy.allowed("prep_print")
 @require_http_methods(["GET"])
 @care_gated(patient_of_appointment)
 def prep_print(request, pk: int):
@@ -147,7 +141,7 @@ def prep_print(request, pk: int):
     return render(request, "procedures/prep/prep_print.html", prep_context(appointment))
 
 
-@roles.role_required(roles.NURSE, roles.PHYSICIAN)
+@policy.allowed("prep_medication_add")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_medication_add(request, pk: int):
@@ -170,7 +164,7 @@ def prep_medication_add(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#medicines")
 
 
-@roles.role_required(roles.PHYSICIAN)
+@policy.allowed("prep_hold_set")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_hold_set(request, pk: int):
@@ -196,7 +190,7 @@ def prep_hold_set(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#medicines")
 
 
-@roles.role_required(roles.PHYSICIAN)
+@policy.allowed("prep_hold_confirm")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_hold_confirm(request, pk: int):
@@ -210,7 +204,7 @@ def prep_hold_confirm(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#medicines")
 
 
-@roles.role_required(roles.PHYSICIAN)
+@policy.allowed("prep_sedation")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_sedation(request, pk: int):
@@ -228,7 +222,7 @@ def prep_sedation(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#sedation")
 
 
-@roles.role_required(*STAFF)
+@policy.allowed("prep_transport")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_transport(request, pk: int):
@@ -244,7 +238,7 @@ def prep_transport(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#transport")
 
 
-@roles.role_required(*STAFF)
+@policy.allowed("prep_escort_confirm")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_escort_confirm(request, pk: int):
@@ -266,7 +260,7 @@ def prep_escort_confirm(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#transport")
 
 
-@roles.role_required(roles.PHYSICIAN)
+@policy.allowed("prep_site")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_site(request, pk: int):
@@ -284,7 +278,7 @@ def prep_site(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#site")
 
 
-@roles.role_required(roles.NURSE, roles.PHYSICIAN)
+@policy.allowed("prep_checklist_tick")
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_checklist_tick(request, pk: int):
@@ -302,7 +296,7 @@ def prep_checklist_tick(request, pk: int):
     return redirect(_url("prep_detail", appointment) + "#checklist")
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("prep_task_done")
 @require_POST
 def prep_task_done(request, pk: int):
     task = get_object_or_404(FrontDeskTask.objects.select_related("appointment"), pk=pk)

@@ -17,10 +17,6 @@ def treats_patient(user: Any, patient_id: int) -> bool:
     )
 
 
-def patient_of_appointment(pk: int) -> int | None:
-    return Appointment.objects.filter(pk=pk).values_list("patient_id", flat=True).first()
-
-
 def patient_of_order(pk: int) -> int | None:
     return TestOrder.objects.filter(pk=pk).values_list("appointment__patient_id", flat=True).first()
 

@@ -24,8 +24,7 @@ from django.utils import timezone
 
 from clinic.mail import build_email
 from procedures.catalog.clock import clinic_now
-from procedures.results.escalation_models import ResultCoverage, ResultEscalation
-from procedures.results.models import TestOrder
+from procedures.results.models import ResultCoverage, ResultEscalation, TestOrder
 
 log = logging.getLogger(__name__)
 Level = ResultEscalation.Level

@@ -6,13 +6,12 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.phones import phone_clean
 from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
-from procedures.prep.services import phone_clean
-from procedures.results.forms import ResultForm  # noqa: F401 (re-exported: tests import it from here)
 
 
 class EscortPhoneMixin:

@@ -9,7 +9,7 @@ from django import template
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from procedures.scheduling.calendars import Arrival
+from procedures.today.board import Arrival
 
 register = template.Library()
 

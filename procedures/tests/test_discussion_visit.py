@@ -15,8 +15,8 @@ from procedures.messaging.models import Reminder
 from procedures.prep import checklist as prep_checklist
 from procedures.prep import timeline
 from procedures.prep.models import FrontDeskTask
-from procedures.scheduling.calendars import today_arrivals
 from procedures.tests.factories import ProviderFactory, RoomFactory
+from procedures.today.board import today_arrivals
 from procedures.workflows import visits
 
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))  # Monday 1 March 2027

@@ -8,8 +8,8 @@ from django import forms
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from procedures.scheduling.calendars import EXPECTED, Arrival
 from procedures.scheduling.models import Appointment
+from procedures.today.board import EXPECTED, Arrival
 
 EXPECTED_CHOICE = "expected"
 TO_FIX_CHOICE = "to_fix"

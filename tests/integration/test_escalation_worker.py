@@ -8,7 +8,7 @@ import pytest
 from clinic.models import Heartbeat
 from procedures.catalog.clock import clinic_today
 from procedures.messaging.tasks import dispatch_due_reminders
-from procedures.results.escalation_models import ResultEscalation
+from procedures.results.models import ResultEscalation
 from procedures.results.tasks import escalate_late_results
 from procedures.tests.factories import ProviderFactory, TestOrderFactory
 from tests.conftest import wait_until

@@ -10,11 +10,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic import roles
+from clinic import policy
 from procedures.messaging.models import Reminder
 from procedures.messaging.outbox import reminder_resend, reminder_resolve
-
-OUTBOX_ROLES = (roles.FRONT_DESK, roles.CLINIC_ADMIN)
 
 
 class OutboxFilter(forms.Form):
@@ -37,7 +35,7 @@ class OutboxFilter(forms.Form):
     )
 
 
-@roles.role_required(*OUTBOX_ROLES)
+@policy.allowed("outbox_list")
 @require_GET
 def outbox_list(request):
     """Reminder rows, newest due first, filtered by state, kind and appointment."""
@@ -75,7 +73,7 @@ def _back(request):
     return redirect("procedures:outbox_list")
 
 
-@roles.role_required(*OUTBOX_ROLES)
+@policy.allowed("reminder_resend")
 @require_POST
 def reminder_resend_view(request, pk: int):
     reminder = get_object_or_404(Reminder, pk=pk)
@@ -88,7 +86,7 @@ def reminder_resend_view(request, pk: int):
     return _back(request)
 
 
-@roles.role_required(*OUTBOX_ROLES)
+@policy.allowed("reminder_resolve")
 @require_POST
 def reminder_resolve_view(request, pk: int):
     reminder = get_object_or_404(Reminder, pk=pk)

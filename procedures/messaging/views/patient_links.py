@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from procedures.catalog.clock import clinic_tz
 from procedures.messaging import links as links
 from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
+from procedures.prep.timeline import prep_timeline
 
 VERIFIED_FOR_SECONDS = 30 * 60
 ACTION_FORMS = {
@@ -49,13 +50,6 @@ def _client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _prep_steps(appointment) -> list:
-    from procedures.prep import services as prep_service
-
-    timeline = getattr(prep_service, "prep_timeline", None)
-    return list(timeline(appointment)) if timeline else []
-
-
 def _details(grant) -> dict:
     appointment = grant.appointment
     tz = clinic_tz()
@@ -64,8 +58,7 @@ def _details(grant) -> dict:
         "start": appointment.start_at.astimezone(tz),
         "end": appointment.end_at.astimezone(tz),
         "steps": [
-            (step.at.astimezone(tz), step.text, getattr(step, "detail", ""))
-            for step in _prep_steps(appointment)
+            (step.at.astimezone(tz), step.text, step.detail) for step in prep_timeline(appointment)
         ],
     }
 

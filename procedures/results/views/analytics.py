@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from clinic import roles
+from clinic import policy
 from procedures.catalog.clock import clinic_today
 from procedures.results.analytics import turnaround_by_test, turnaround_chart
 from procedures.results.forms import AnalyticsForm
@@ -30,7 +30,7 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-@roles.role_required(*roles.CLINICAL, roles.CLINIC_ADMIN)
+@policy.allowed("turnaround")
 @require_GET
 def turnaround(request):
     form, start, end = _period(request)
@@ -49,7 +49,7 @@ def turnaround(request):
     )
 
 
-@roles.role_required(*roles.CLINICAL, roles.CLINIC_ADMIN)
+@policy.allowed("turnaround_csv")
 @require_GET
 def turnaround_csv(request):
     form, start, end = _period(request)

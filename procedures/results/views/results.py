@@ -14,14 +14,14 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinic import roles
+from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
 from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import ProcedureType
-from procedures.results.access import patient_of_appointment, patient_of_order, patient_of_result
+from procedures.results.access import patient_of_order, patient_of_result
 from procedures.results.forms import (
     CommunicateForm,
     ReassignForm,
@@ -40,6 +40,7 @@ from procedures.results.orders import (
     result_communicate,
     result_log,
 )
+from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.models import Appointment
 from procedures.workflows.results import result_review
 from procedures.workflows.visits import procedure_complete
@@ -62,9 +63,7 @@ def _filtered(request, today):
     scope = "all"
     if form.is_valid():
         data = form.cleaned_data
-        scope = data["scope"] or (
-            "mine" if roles.has_role(request.user, roles.PHYSICIAN) else "all"
-        )
+        scope = data["scope"] or ("mine" if policy.may(request.user, "result_enter") else "all")
         if data["test_type"]:
             orders = orders.filter(test_type=data["test_type"])
         if data["lab"]:
@@ -78,14 +77,14 @@ def _filtered(request, today):
             orders = orders.filter(status__in=TestOrder.PENDING_STATUSES, expected_by__lt=today)
         elif state in (S.FINAL, S.REVIEWED):
             orders = orders.filter(status=state)
-    elif not request.GET and roles.has_role(request.user, roles.PHYSICIAN):
+    elif not request.GET and policy.may(request.user, "result_enter"):
         scope = "mine"
     if scope == "mine":
         orders = orders.owned_by(request.user, today)
     return form, orders, scope
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("worklist")
 @require_GET
 def worklist(request):
     """Open results, the longest overdue first, with aging buckets and filters."""
@@ -121,13 +120,13 @@ def worklist(request):
     )
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("attention_count")
 @require_GET
 def attention_count(request):
     """The navigation's badge, fetched by htmx after the page: one COUNT query."""
     today = clinic_today()
     orders = TestOrder.objects.all()
-    if roles.has_role(request.user, roles.PHYSICIAN):
+    if policy.may(request.user, "result_enter"):
         orders = orders.owned_by(request.user, today)
     count = _attention(orders, today).count()
     return render(request, "procedures/_attention_count.html", {"count": count})
@@ -147,7 +146,6 @@ def _order_page(request, order, **forms):
         or ReassignForm(initial={"responsible": order.responsible_id}),
         "book_url": _book_url(order),
         "can_log": order.status in (*TestOrder.PENDING_STATUSES, S.FINAL, S.REVIEWED),
-        "is_physician": roles.has_role(request.user, roles.PHYSICIAN),
     }
     return render(request, "procedures/result_form.html", context)
 
@@ -204,7 +202,7 @@ def _get_order(pk: int) -> TestOrder:
     )
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("result_log")
 @require_http_methods(["GET", "POST"])
 @care_gated(patient_of_order)
 def result_log_view(request, pk: int):
@@ -212,7 +210,7 @@ def result_log_view(request, pk: int):
     order = _get_order(pk)
     form = None
     if request.method == "POST":
-        if not roles.has_role(request.user, roles.PHYSICIAN):
+        if not policy.may(request.user, "result_enter"):
             raise PermissionDenied
         form = ResultForm(request.POST, request.FILES)
         if form.is_valid():
@@ -241,7 +239,7 @@ def _action(request, pk, form_class, form_key, service, success, **extra):
     return _order_page(request, order, **{form_key: form})
 
 
-@roles.role_required(roles.PHYSICIAN)
+@policy.allowed("result_review")
 @require_POST
 @care_gated(patient_of_order)
 def result_review_view(request, pk: int):
@@ -255,7 +253,7 @@ def result_review_view(request, pk: int):
     )
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("result_communicate")
 @require_POST
 @care_gated(patient_of_order)
 def result_communicate_view(request, pk: int):
@@ -269,14 +267,14 @@ def result_communicate_view(request, pk: int):
     )
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("order_sent")
 @require_POST
 @care_gated(patient_of_order)
 def order_sent_view(request, pk: int):
     return _action(request, pk, SentForm, "sent_form", order_sent, _("Sample marked sent to lab."))
 
 
-@roles.role_required(roles.PHYSICIAN)
+@policy.allowed("order_reassign")
 @require_POST
 @care_gated(patient_of_order)
 def order_reassign_view(request, pk: int):
@@ -285,7 +283,7 @@ def order_reassign_view(request, pk: int):
     )
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("result_pdf")
 @require_GET
 @care_gated(patient_of_result)
 def result_pdf(request, pk: int):
@@ -302,7 +300,7 @@ def result_pdf(request, pk: int):
     return response
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("procedure_complete")
 @require_http_methods(["GET", "POST"])
 @care_gated(patient_of_appointment)
 def procedure_complete_view(request, pk: int):

@@ -10,24 +10,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import roles
+from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import care_gated, patient_gate
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
-from procedures.results.access import patient_of_appointment
+from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.forms import BookingForm, CancelForm
 from procedures.scheduling.lifecycle_forms import CancelReasonForm
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.views.lifecycle import waitlist_matches_for
 from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_complete
 
-SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
 
-
-@roles.role_required(*SCHEDULING)
+@policy.allowed("appointment_list")
 @require_http_methods(["GET"])
 def appointment_list(request):
     """Upcoming appointments from today on, paginated."""
@@ -49,7 +47,7 @@ def appointment_list(request):
 
 
 # Physicians and nurses book the results discussion from the order page.
-@roles.role_required(*SCHEDULING)
+@policy.allowed("appointment_book")
 @require_http_methods(["GET", "POST"])
 def appointment_book_view(request):
     """The booking form. A link may choose the patient (by id), the procedure type (by
@@ -109,12 +107,12 @@ def appointment_book_view(request):
         "patient": patient,
         "procedure_type": procedure_type,
         # The patient search is the front desk's (patients:pick).
-        "can_search_patients": roles.has_role(request.user, roles.FRONT_DESK),
+        "can_search_patients": policy.may(request.user, "patient_pick"),
     }
     return render(request, "procedures/appointment_book.html", context)
 
 
-@roles.role_required(*SCHEDULING)
+@policy.allowed("appointment_detail")
 @require_http_methods(["GET"])
 @care_gated(patient_of_appointment)
 def appointment_detail(request, pk: int):
@@ -136,7 +134,7 @@ def appointment_detail(request, pk: int):
     return render(request, "procedures/appointment_detail.html", context)
 
 
-@roles.role_required(*roles.CLINICAL)
+@policy.allowed("appointment_complete")
 @require_POST
 @care_gated(patient_of_appointment)
 def appointment_complete_view(request, pk: int):
@@ -152,7 +150,7 @@ def appointment_complete_view(request, pk: int):
     return redirect(appointment)
 
 
-@roles.role_required(roles.FRONT_DESK, roles.PHYSICIAN)
+@policy.allowed("appointment_cancel")
 @require_POST
 @care_gated(patient_of_appointment)
 def appointment_cancel_view(request, pk: int):

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from clinic import roles
+from clinic import policy
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.calendars import (
@@ -28,7 +28,6 @@ from procedures.scheduling.calendars import (
     week_start,
 )
 
-SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
 PROVIDERS_PER_PAGE = 10
 
 
@@ -119,7 +118,7 @@ def _provider_steps(path: str, p: dict, page) -> dict:
     }
 
 
-@roles.role_required(*SCHEDULING)
+@policy.allowed("calendar")
 @require_http_methods(["GET"])
 def calendar_view(request):
     p = _params(request)
@@ -154,7 +153,7 @@ def calendar_view(request):
         "week_of": week_start(p["day"]),
         "show_room": p["by"] != "room",
         "show_provider": p["by"] == "room",
-        "can_move": roles.has_role(request.user, roles.FRONT_DESK),
+        "can_move": policy.may(request.user, "appointment_reschedule"),
     }
     template = "procedures/calendar.html"
     if request.htmx and request.htmx.target == "calendar":
@@ -162,7 +161,7 @@ def calendar_view(request):
     return render(request, template, context)
 
 
-@roles.role_required(*SCHEDULING)
+@policy.allowed("day_sheet")
 @require_http_methods(["GET"])
 def day_sheet(request):
     """One day's list, for printing: who comes when, sedation, escort, room."""

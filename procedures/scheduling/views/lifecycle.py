@@ -13,13 +13,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import roles
+from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
 from procedures.catalog.clock import clinic_tz
-from procedures.results.access import patient_of_appointment
 from procedures.scheduling import lifecycle
+from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.lifecycle_forms import RescheduleForm, parse_slot
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import slots_find
@@ -51,40 +51,36 @@ def back_to(request, default: str) -> str:
     return default
 
 
-def _guarded(view, *allowed):
-    @roles.role_required(*allowed)
+def _lifecycle_page(action: str, service: Callable[..., Appointment], done: str, **kwargs):
+    """The POST view of one lifecycle step: who may take it is the transition table's
+    policy action (`Appointment.TRANSITIONS`)."""
+    view = _lifecycle_view(service, done, **kwargs)
+
+    @policy.allowed(Appointment.TRANSITIONS[action].permission)
     @require_POST
     @care_gated(patient_of_appointment)
     def wrapper(request, pk: int):
         return view(request, pk)
 
     wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
     return wrapper
 
 
-appointment_confirm_view = _guarded(
-    _lifecycle_view(lifecycle.appointment_confirm, _("Marked as confirmed by the patient.")),
-    roles.FRONT_DESK,
+appointment_confirm_view = _lifecycle_page(
+    "confirm", lifecycle.appointment_confirm, _("Marked as confirmed by the patient.")
 )
-appointment_check_in_view = _guarded(
-    _lifecycle_view(lifecycle.appointment_check_in, _("Patient checked in.")),
-    roles.FRONT_DESK,
-    roles.NURSE,
-    roles.PHYSICIAN,
+appointment_check_in_view = _lifecycle_page(
+    "check_in", lifecycle.appointment_check_in, _("Patient checked in.")
 )
-appointment_start_view = _guarded(
-    _lifecycle_view(visits.appointment_start, _("Procedure started."), with_reason=True),
-    roles.NURSE,
-    roles.PHYSICIAN,
+appointment_start_view = _lifecycle_page(
+    "start", visits.appointment_start, _("Procedure started."), with_reason=True
 )
-appointment_no_show_view = _guarded(
-    _lifecycle_view(visits.appointment_no_show, _("Marked as a no-show. The slot is free again.")),
-    roles.FRONT_DESK,
+appointment_no_show_view = _lifecycle_page(
+    "no_show", visits.appointment_no_show, _("Marked as a no-show. The slot is free again.")
 )
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("appointment_reschedule")
 @require_http_methods(["GET", "POST"])
 def appointment_reschedule_view(request, pk: int):
     """Move an appointment: pick a suggested slot, or type a date and time."""

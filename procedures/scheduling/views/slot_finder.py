@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from clinic import roles
+from clinic import policy
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_tz
@@ -37,7 +37,7 @@ def _group_by_day(slots: list) -> list[tuple]:
     return list(days.items())
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("slot_finder")
 @require_http_methods(["GET", "POST"])
 def slot_finder(request):
     search = PatientSearchForm(request.POST or None)

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinic import roles
+from clinic import policy
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, WaitlistForm
@@ -15,14 +15,12 @@ from procedures.scheduling.waitlist import freed_slots, waitlist_add, waitlist_r
 from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.workflows.visits import waitlist_offer_book
 
-SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
 
-
-@roles.role_required(*SCHEDULING)
+@policy.allowed("waitlist_list")
 @require_http_methods(["GET", "POST"])
 def waitlist_list(request):
     patients = None
-    if request.method == "POST" and not roles.has_role(request.user, roles.FRONT_DESK):
+    if request.method == "POST" and not policy.may(request.user, "waitlist_add"):
         return redirect("procedures:waitlist")
     if request.method == "POST" and request.POST.get("action") == "search":
         form = WaitlistForm(initial=request.POST.dict())
@@ -61,7 +59,7 @@ def waitlist_list(request):
     )
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("waitlist_remove")
 @require_POST
 def waitlist_remove_view(request, pk: int):
     entry = get_object_or_404(WaitlistEntry, pk=pk)
@@ -74,7 +72,7 @@ def waitlist_remove_view(request, pk: int):
     return redirect("procedures:waitlist")
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("waitlist_offer")
 @require_POST
 def waitlist_offer_view(request, pk: int):
     """Book a waiting patient into a freed slot."""

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic import roles
+from clinic import policy
 from procedures.scheduling.views.lifecycle import back_to
 from procedures.today import tasks
 
@@ -26,7 +26,7 @@ SHOW_CHOICES = (
 )
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("task_list")
 @require_GET
 def task_list(request):
     """Open tasks and calls, soonest due first; filter by kind and to overdue only."""
@@ -51,7 +51,7 @@ def task_list(request):
     )
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("task_done")
 @require_POST
 def task_done_view(request):
     """Mark one row done; back to the list as it was (filters and page kept)."""
@@ -82,7 +82,7 @@ def task_done_view(request):
     return redirect(back)
 
 
-@roles.role_required(roles.FRONT_DESK)
+@policy.allowed("task_overdue_count")
 @require_GET
 def task_overdue_count(request):
     """The overdue count next to "Tasks" in the navigation (loaded by htmx: one query)."""

@@ -11,27 +11,26 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinic import roles
+from clinic import policy
 from procedures.catalog.clock import clinic_today
-from procedures.scheduling import calendars
-from procedures.scheduling.calendars import EXPECTED
 from procedures.scheduling.slots import hhmm
+from procedures.today import board
+from procedures.today.board import EXPECTED
 from procedures.today.forms import TodayBoardFilterForm
 
-SCHEDULING = (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN)
 ARRIVALS_PER_PAGE = 50
 # The board opens on the page of the first arrival that started at most this long ago
 # (someone a little late is still at the door).
 LATE_BY = timedelta(minutes=30)
 
 
-def _current_page(arrivals: list[calendars.Arrival]) -> int:
+def _current_page(arrivals: list[board.Arrival]) -> int:
     due = timezone.now() - LATE_BY
     index = next((i for i, a in enumerate(arrivals) if a.start_at >= due), len(arrivals) - 1)
     return max(index, 0) // ARRIVALS_PER_PAGE + 1
 
 
-def _page_labels(arrivals: list[calendars.Arrival], paginator: Paginator) -> list[str]:
+def _page_labels(arrivals: list[board.Arrival], paginator: Paginator) -> list[str]:
     """Each page named by the times it covers ("08:00-08:40")."""
     labels = []
     for number in paginator.page_range:
@@ -41,11 +40,11 @@ def _page_labels(arrivals: list[calendars.Arrival], paginator: Paginator) -> lis
     return labels
 
 
-@roles.role_required(*SCHEDULING)
+@policy.allowed("today_board")
 @require_http_methods(["GET"])
 def today_board_view(request):
     day = clinic_today()
-    arrivals = calendars.today_arrivals(day=day)
+    arrivals = board.today_arrivals(day=day)
     form = TodayBoardFilterForm(request.GET or None, arrivals=arrivals)
     shown = form.apply(arrivals)
     paginator = Paginator(shown, ARRIVALS_PER_PAGE)
@@ -59,22 +58,20 @@ def today_board_view(request):
             "form": form,
             "filtered": bool(form.chosen()),
             "page": page,
-            "rows": calendars.board_rows(list(page.object_list)),
+            "rows": board.board_rows(list(page.object_list)),
             "pages": [(n, label, n == page.number) for n, label in enumerate(labels, 1)],
             "total": len(arrivals),
             "expected": sum(1 for a in arrivals if a.status in EXPECTED),
             "flagged": sum(1 for a in arrivals if a.flag_codes),
             "matching": len(shown),
-            "is_front_desk": roles.has_role(request.user, roles.FRONT_DESK),
+            "is_front_desk": policy.may(request.user, "nav_front_desk"),
         },
     )
 
 
-@roles.role_required(*SCHEDULING)
+@policy.allowed("today_counts")
 @require_http_methods(["GET"])
 def today_counts_view(request):
     """The counts shown next to "Today" in the navigation (loaded by htmx, so other
     pages pay no queries for them)."""
-    return render(
-        request, "procedures/_today_counts.html", calendars.today_counts(day=clinic_today())
-    )
+    return render(request, "procedures/_today_counts.html", board.today_counts(day=clinic_today()))

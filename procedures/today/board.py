@@ -1,0 +1,223 @@
+"""The today board: who is still to come, who is here, and what needs fixing before
+each procedure (escort, prep, emails, blood tests): a read across every concern.
+
+What each entry shows (times, labels, links, badge classes) is worked out here, once per
+request, so the templates only print strings: at a network's scale (~765 arrivals a
+day) a template lookup through related objects, a `get_FOO_display` or a `{% url %}`
+per row costs more than the SQL."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.utils.translation import gettext as _
+
+from patients.models import Medication
+from procedures.catalog.choices import ProcedureKind, SedationLevel
+from procedures.catalog.clock import clinic_tz
+from procedures.messaging.models import Reminder
+from procedures.prep.models import ChecklistItem, ChecklistTick, PrepPlan
+from procedures.scheduling.calendars import (
+    OTHER_STATUS_BADGE,
+    STATUS_BADGES,
+    choice_labels,
+    url_maker,
+)
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import clinic_day_bounds
+
+# --- The today board ---------------------------------------------------------------
+
+# Still to come through the door.
+EXPECTED = (
+    Appointment.Status.REQUESTED,
+    Appointment.Status.SCHEDULED,
+    Appointment.Status.CONFIRMED,
+)
+
+
+@dataclass(slots=True)
+class Flag:
+    """Something to fix before the patient's procedure, and the page where it is fixed."""
+
+    code: str
+    text: str
+    url: str
+
+
+@dataclass(slots=True)
+class Arrival:
+    """One of the day's arrivals on the today board. The whole day's are loaded (for the
+    counts, the filters and the pages) as plain values; what a row shows beyond them
+    (time, labels, links) is filled in by `board_rows` for the page shown only."""
+
+    pk: int
+    start_at: datetime
+    status: str
+    sedation: str
+    patient: str
+    procedure: str
+    provider_id: int
+    provider: str
+    room_id: int
+    room: str
+    flag_codes: list[str] = field(default_factory=list)
+    time: str = ""
+    url: str = ""
+    status_label: str = ""
+    status_badge: str = ""
+    sedation_label: str = ""
+    check_in_url: str = ""  # "" when the lifecycle does not allow it
+    flags: list[Flag] = field(default_factory=list)
+
+
+def today_arrivals(*, day: date) -> list[Arrival]:
+    """The day's arrivals by time (cancelled ones left out), each with the codes of what
+    needs fixing, in a fixed number of queries:
+
+    - `escort`: escort not confirmed for a sedated patient,
+    - `prep`: preparation not acknowledged (the physician has not confirmed the medicine
+      plan of a patient who takes medicines),
+    - `reminder`: a patient email that failed,
+    - `labs`: pre-procedure blood tests not back for a patient with a bleeding disorder
+      (not ticked on the readiness checklist).
+    """
+    start, end = clinic_day_bounds(day)
+    day_appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).exclude(
+        status=Appointment.Status.CANCELLED
+    )
+    rows = list(
+        day_appointments.order_by("start_at", "pk").values_list(
+            "pk",
+            "start_at",
+            "status",
+            "sedation_level",
+            "escort_confirmed_at",
+            "patient_id",
+            "patient__family_name",
+            "patient__given_name",
+            "patient__bleeding_disorder",
+            "procedure_type__name",
+            "procedure_type__kind",
+            "provider_id",
+            "provider__display_name",
+            "room_id",
+            "room__name",
+        )
+    )
+    if not rows:
+        return []
+    # The flags' queries select the day again rather than list hundreds of ids: the
+    # parameters would cost more to bind than the queries take to run.
+    ids = day_appointments.values("pk")
+    failed = set(
+        Reminder.objects.filter(
+            appointment__in=ids, status=Reminder.Status.FAILED, resolved_at__isnull=True
+        ).values_list("appointment_id", flat=True)
+    )
+    # A hold plan only matters for a patient taking medicines (as readiness() says).
+    on_medicines = set(
+        Medication.objects.filter(
+            patient__in=day_appointments.values("patient_id"), is_active=True
+        ).values_list("patient_id", flat=True)
+    )
+    confirmed_plans = set(
+        PrepPlan.objects.filter(
+            appointment__in=ids, hold_plan_confirmed_at__isnull=False
+        ).values_list("appointment_id", flat=True)
+    )
+    labs_back = set(
+        ChecklistTick.objects.filter(appointment__in=ids, item=ChecklistItem.LABS_BACK).values_list(
+            "appointment_id", flat=True
+        )
+    )
+    sedated = SedationLevel.sedated()
+    done = (*Appointment.RELEASED_STATUSES, Appointment.Status.COMPLETED)
+    arrivals = []
+    for (
+        pk,
+        start_at,
+        status,
+        sedation,
+        escort_confirmed_at,
+        patient_id,
+        family_name,
+        given_name,
+        bleeding_disorder,
+        procedure,
+        procedure_kind,
+        provider_id,
+        provider,
+        room_id,
+        room,
+    ) in rows:
+        codes = []
+        # A results discussion is a talk: no escort, medicines or blood tests to chase.
+        procedure_visit = procedure_kind != ProcedureKind.RESULTS_DISCUSSION
+        if status not in done:
+            if procedure_visit and sedation in sedated and escort_confirmed_at is None:
+                codes.append("escort")
+            if procedure_visit and patient_id in on_medicines and pk not in confirmed_plans:
+                codes.append("prep")
+            if pk in failed:
+                codes.append("reminder")
+            # Blood tests before the procedure are asked for with a bleeding disorder only.
+            if procedure_visit and bleeding_disorder and pk not in labs_back:
+                codes.append("labs")
+        arrivals.append(
+            Arrival(
+                pk=pk,
+                start_at=start_at,
+                status=status,
+                sedation=sedation,
+                patient=f"{family_name}, {given_name}",
+                procedure=procedure,
+                provider_id=provider_id,
+                provider=provider,
+                room_id=room_id,
+                room=room,
+                flag_codes=codes,
+            )
+        )
+    return arrivals
+
+
+def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
+    """Fill in what the rows shown need beyond the values loaded: the time, labels,
+    links and flags with the page where each is fixed (no query)."""
+    tz = clinic_tz()
+    detail = url_maker("procedures:appointment_detail")
+    check_in = url_maker("procedures:appointment_check_in")
+    prep = url_maker("procedures:prep_detail")
+    statuses = choice_labels(Appointment.Status)
+    sedations = choice_labels(SedationLevel)
+    can_check_in = Appointment.TRANSITIONS["check_in"].sources
+    texts = {
+        "escort": _("Escort not confirmed"),
+        "prep": _("Preparation not acknowledged"),
+        "reminder": _("An email to the patient failed"),
+        "labs": _("Blood tests not back"),
+    }
+    for a in arrivals:
+        a.time = f"{a.start_at.astimezone(tz):%H:%M}"
+        a.url = detail(a.pk)
+        a.status_label = statuses.get(a.status, a.status)
+        a.status_badge = STATUS_BADGES.get(a.status, OTHER_STATUS_BADGE)
+        a.sedation_label = sedations.get(a.sedation, a.sedation)
+        a.check_in_url = check_in(a.pk) if a.status in can_check_in else ""
+        where = {
+            "escort": f"{prep(a.pk)}#transport",
+            "prep": f"{prep(a.pk)}#holds",
+            "reminder": a.url,
+            "labs": f"{prep(a.pk)}#checklist",
+        }
+        a.flags = [Flag(code, texts[code], where[code]) for code in a.flag_codes]
+    return arrivals
+
+
+def today_counts(*, day: date) -> dict[str, int]:
+    """Arrivals still expected today and appointments with a flag (for the navigation)."""
+    arrivals = today_arrivals(day=day)
+    return {
+        "expected": sum(1 for a in arrivals if a.status in EXPECTED),
+        "flagged": sum(1 for a in arrivals if a.flag_codes),
+    }
