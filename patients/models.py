@@ -3,7 +3,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.migration_ops import TrigramIndex
+
 from . import normalise
 from .normalise import fold
-
 
 # How close a typed word must be to a word of a name for the typo-tolerant search.
 WORD_SIMILARITY_THRESHOLD = 0.45
@@ -248,19 +249,19 @@ class Patient(models.Model):
             # Kept for search_fuzzy's callers before #14; the search itself now reads
             # search_name and the MRN through the trigram indexes below.
             models.Index(Upper("mrn"), name="patient_mrn_upper_idx"),
-            GinIndex(
+            TrigramIndex(
                 OpClass(Upper("family_name"), name="gin_trgm_ops"),
                 name="patient_family_trgm_idx",
             ),
-            GinIndex(
+            TrigramIndex(
                 OpClass(Upper("given_name"), name="gin_trgm_ops"),
                 name="patient_given_trgm_idx",
             ),
             # search(): search_name LIKE '%word%' and mrn LIKE '%PART%' (pg_trgm).
-            GinIndex(
+            TrigramIndex(
                 OpClass("search_name", name="gin_trgm_ops"), name="patient_search_name_trgm_idx"
             ),
-            GinIndex(OpClass("mrn", name="gin_trgm_ops"), name="patient_mrn_trgm_idx"),
+            TrigramIndex(OpClass("mrn", name="gin_trgm_ops"), name="patient_mrn_trgm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -47,9 +47,7 @@ def test_it_forgives_a_typo_on_postgresql(postgres, people, typo):
 
 
 @pytest.mark.services
-def test_the_typo_search_asks_postgresql_for_word_similarity_on_the_search_name(
-    postgres, people
-):
+def test_the_typo_search_asks_postgresql_for_word_similarity_on_the_search_name(postgres, people):
     with CaptureQueriesContext(connection) as queries:
         Patient.objects.search_fuzzy("Garsia")
     fuzzy = queries.captured_queries[-1]["sql"]
@@ -70,7 +68,7 @@ def test_the_trigram_indexes_serve_the_search(postgres, people, where, index):
     PatientFactory.create_batch(50)
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
-        cursor.execute(f"EXPLAIN SELECT id FROM patients_patient WHERE {where}", [])
+        cursor.execute(f"EXPLAIN SELECT id FROM patients_patient WHERE {where}", [])  # noqa: S608
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")
     assert index in plan
