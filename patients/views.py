@@ -38,7 +38,12 @@ def patient_list(request):
     """All patients, paginated; searching is a POST so the term stays out of the URL."""
     results, more = None, False
     if request.method == "POST":
-        form = PatientSearchForm(request.POST)
+        data = request.POST
+        if "q" not in data and "lookup" in data:
+            # The header's look-up box (templates/base.html) names its term "lookup",
+            # so pages can tell it from their own patient search fields.
+            data = {"q": data["lookup"]}
+        form = PatientSearchForm(data)
         if form.is_valid():
             # One more than is shown, to know whether to ask for a narrower search.
             results = Patient.objects.search_fuzzy(form.cleaned_data["q"], limit=SHOWN + 1)

@@ -68,5 +68,6 @@ def test_the_header_has_a_patient_look_up_on_every_staff_page(frontdesk_client, 
     page = frontdesk_client.get("/appointments/").content.decode()
     assert 'id="header-patient-q"' in page
 
-    response = frontdesk_client.post("/patients/", {"q": "nunez"})
+    response = frontdesk_client.post("/patients/", {"lookup": "nunez"})
     assert response.context["results"] == [zoe]
+    assert response.context["form"]["q"].value() == "nunez"
