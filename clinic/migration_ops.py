@@ -6,7 +6,9 @@ constraints) is skipped where the backend has no such feature. On SQLite the
 same rules are enforced by the services inside IMMEDIATE transactions.
 """
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db.migrations.operations.base import Operation
+from django.db.models import Index
 
 
 class PostgreSQLOnly(Operation):
@@ -32,3 +34,21 @@ class PostgreSQLOnly(Operation):
 
     def describe(self):
         return f"{self.operation.describe()} (PostgreSQL only)"
+
+
+class TrigramIndex(GinIndex):
+    """A GIN index (pg_trgm's gin_trgm_ops) on PostgreSQL; on SQLite a plain index on
+    the same expression under the same name.
+
+    SQLite rebuilds a whole table to add most columns, recreating every index of the
+    model from the migration state; a GIN index there would stop the rebuild.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = Index(
+            *[e.source_expressions[0] if isinstance(e, OpClass) else e for e in self.expressions],
+            name=self.name,
+        )
+        return plain.create_sql(model, schema_editor, **kwargs)

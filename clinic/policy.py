@@ -75,6 +75,12 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "waitlist_offer": (FRONT_DESK,),
     "waitlist_remove": (FRONT_DESK,),
     "worklist": CLINICAL,
+    "patient_clinical": CLINICAL,
+    "allergy_add": CLINICAL,
+    "allergy_none": CLINICAL,
+    "allergy_remove": CLINICAL,
+    "bloods_add": CLINICAL,
+    "patient_merge_view": (CLINIC_ADMIN,),
     # Pages and links that are not one view: the navigation and page sections.
     "nav_staff": STAFF,
     "nav_clinical": CLINICAL,

@@ -92,6 +92,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     NURSE: (
         "patients.view_patient",
+        "patients.*_allergy",  # the clinical record (#14)
+        "patients.*_bloodresult",
         "procedures.view_*",
         "procedures.change_appointment",
         "procedures.*_prep*",
@@ -105,6 +107,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     PHYSICIAN: (
         "patients.view_patient",
         "patients.change_patient",
+        "patients.*_allergy",
+        "patients.*_bloodresult",
         "procedures.view_*",
         "procedures.add_*",
         "procedures.change_*",
@@ -122,6 +126,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "procedures.view_reminder",
         "procedures.*_reminderpolicy",  # when each kind of reminder goes out
         "procedures.*_resultcoverage",  # who answers for results while a physician is away
+        # Merges of duplicate patient records: the record of each, and its undo (#14).
+        "patients.view_patientmerge",
+        "patients.change_patientmerge",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

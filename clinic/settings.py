@@ -195,6 +195,8 @@ CONTENT_SECURITY_POLICY = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format on every page ("14 Mar 1965"), from the clinic's locale.
+FORMAT_MODULE_PATH = ["clinic.formats"]
 USE_I18N = True
 USE_TZ = True
 # All dates shown to people and all "N days before" arithmetic use the clinic's
@@ -314,6 +316,15 @@ HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.messaging.health.check_reminder
 PATIENT_LINK_MAX_PER_TOKEN = env.int("PATIENT_LINK_MAX_PER_TOKEN", default=30)
 PATIENT_LINK_MAX_PER_IP = env.int("PATIENT_LINK_MAX_PER_IP", default=60)
 PATIENT_LINK_MAX_DOB_TRIES = env.int("PATIENT_LINK_MAX_DOB_TRIES", default=5)
+
+# --- Pre-procedure bloods (docs/patients.md) ----------------------------------------
+# EXAMPLES ONLY: review with your clinical team before use. For patients with a
+# bleeding disorder or on a blood thinner, a platelet count and an INR taken within
+# MAX_AGE_DAYS before the procedure, platelets at least MIN_PLATELETS (x10^9/L) and
+# INR at most MAX_INR; anything else shows on the patient's alerts.
+CLINIC_BLOODS_MIN_PLATELETS = env.int("CLINIC_BLOODS_MIN_PLATELETS", default=50)
+CLINIC_BLOODS_MAX_INR = env.float("CLINIC_BLOODS_MAX_INR", default=1.5)
+CLINIC_BLOODS_MAX_AGE_DAYS = env.int("CLINIC_BLOODS_MAX_AGE_DAYS", default=7)
 
 # --- Results follow-up (docs/results.md) ------------------------------------------
 # Result PDFs are kept here, outside anything served as static or media files.

@@ -1,12 +1,34 @@
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row, Submit
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import construct_instance
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import DATE_INPUT_FORMATS, Patient
+from .models import DATE_INPUT_FORMATS, Allergy, BloodResult, Patient
+
+DATE_PICKER = {"type": "date"}
+
+
+def _date_widget() -> forms.DateInput:
+    # The browser's date picker always sends YYYY-MM-DD; typed dates are read day first.
+    return forms.DateInput(attrs=DATE_PICKER, format="%Y-%m-%d")
 
 
 class PatientForm(forms.ModelForm):
+    # A one-time key per registration form: posted twice, it finds the first record.
+    submission_key = forms.UUIDField(label=_("Form"), widget=forms.HiddenInput, required=False)
+    different_person = forms.BooleanField(
+        label=_("I have checked: this is a different person"), required=False
+    )
+    different_person_reason = forms.CharField(
+        label=_("How do you know this is a different person?"),
+        max_length=300,
+        required=False,
+        help_text=_("For example: a different address and NHS number; twins. Recorded."),
+    )
+
     class Meta:
         model = Patient
         fields = [
@@ -19,19 +41,48 @@ class PatientForm(forms.ModelForm):
             "preferred_language",
             "email_reminders",
             "details_in_email",
+            "address",
+            "next_of_kin_name",
+            "next_of_kin_relationship",
+            "next_of_kin_phone",
+            "referring_clinician",
+            "indication",
+            "indication_detail",
             "bleeding_disorder",
         ]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {
+            "date_of_birth": _date_widget(),
+            "address": forms.Textarea(attrs={"rows": 3}),
+        }
 
-    def __init__(self, *args, submit_label=None, **kwargs):
+    def __init__(self, *args, submit_label=None, registering=False, duplicates=None, **kwargs):
         super().__init__(*args, **kwargs)
-        # Day first, as the clinic writes dates (Django's "en" default would read
-        # 03/04/1961 as 4 March); the date picker itself always sends YYYY-MM-DD.
         self.fields["date_of_birth"].input_formats = DATE_INPUT_FORMATS
+        self.registering = registering
         self.fields["phone"].widget.attrs["autocomplete"] = "tel"
         self.fields["email"].widget.attrs["autocomplete"] = "email"
+        self.fields["address"].widget.attrs["autocomplete"] = "street-address"
+        self.submit_label = submit_label or _("Save patient")
         self.helper = FormHelper()
+        self.ask_if_different(duplicates)
+
+    def ask_if_different(self, duplicates) -> None:
+        """Lay the form out, with the "different person" decision first when the
+        details look like other patients' (`duplicates`)."""
+        decision = []
+        if duplicates:
+            decision = [
+                Fieldset(
+                    _("Is this a different person?"),
+                    HTML('{% include "patients/_duplicates.html" %}'),
+                    "different_person",
+                    "different_person_reason",
+                    css_class="border border-warning rounded p-3 mb-3",
+                )
+            ]
         self.helper.layout = Layout(
+            *decision,
+            Field("submission_key"),
             Fieldset(
                 _("Identity"),
                 Row(Column("given_name"), Column("family_name")),
@@ -40,13 +91,48 @@ class PatientForm(forms.ModelForm):
             Fieldset(
                 _("Contact"),
                 Row(Column("email"), Column("phone")),
+                "address",
                 Row(Column("preferred_language")),
                 "email_reminders",
                 "details_in_email",
             ),
+            Fieldset(
+                _("Next of kin or emergency contact"),
+                Row(
+                    Column("next_of_kin_name"),
+                    Column("next_of_kin_relationship"),
+                    Column("next_of_kin_phone"),
+                ),
+            ),
+            Fieldset(
+                _("Referral"),
+                Row(Column("referring_clinician"), Column("indication")),
+                "indication_detail",
+            ),
             Fieldset(_("Clinical flags"), "bleeding_disorder"),
-            Submit("submit", submit_label or _("Save patient")),
+            Submit("submit", self.submit_label),
         )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            self.registering
+            and not data.get("submission_key")
+            and "submission_key" not in self.errors
+        ):
+            self.add_error(
+                None, _("This form could not be used: check the details and register again.")
+            )
+        if data.get("different_person") and not (data.get("different_person_reason") or "").strip():
+            self.add_error("different_person_reason", _("Say why this is a different person."))
+        return data
+
+    @property
+    def stated_reason(self) -> str:
+        """The stated reason, only when the box is ticked."""
+        if not self.cleaned_data.get("different_person"):
+            return ""
+        return self.cleaned_data.get("different_person_reason", "").strip()
 
     def _post_clean(self):
         # The model's own rule sees no address when the one typed was malformed,
@@ -62,5 +148,118 @@ class PatientSearchForm(forms.Form):
     q = forms.CharField(
         label=_("Find a patient"),
         max_length=100,
-        help_text=_("Part of a name, an MRN, or a date of birth (YYYY-MM-DD)."),
+        help_text=_(
+            "Part of a name, part of an MRN, or a date of birth (14/03/1965 or 14 Mar 1965)."
+        ),
     )
+
+
+class MeasurementsForm(forms.ModelForm):
+    """Weight, height, ASA class and whether a pregnancy check applies."""
+
+    class Meta:
+        model = Patient
+        fields = ["weight_kg", "height_cm", "measured_on", "asa_class", "pregnancy"]
+        widgets = {"measured_on": _date_widget()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["measured_on"].input_formats = DATE_INPUT_FORMATS
+        self.fields["weight_kg"].widget.attrs.update({"step": "0.1", "inputmode": "decimal"})
+        self.fields["height_cm"].widget.attrs.update({"step": "0.1", "inputmode": "decimal"})
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(Column("weight_kg"), Column("height_cm"), Column("measured_on")),
+            Row(Column("asa_class"), Column("pregnancy")),
+        )
+
+    def clean(self):
+        data = super().clean()
+        measured_on = data.get("measured_on")
+        if measured_on and measured_on > timezone.localdate():
+            self.add_error("measured_on", _("The date of the measurement cannot be in the future."))
+        elif (data.get("weight_kg") or data.get("height_cm")) and not measured_on:
+            self.add_error("measured_on", _("Enter the date of the weight and height."))
+        return data
+
+    def _post_clean(self):
+        # Only these fields' own rules apply: the rest of the record (its email,
+        # say) is not this form's to judge.
+        self.instance = construct_instance(self, self.instance, self._meta.fields)
+        others = [f.name for f in Patient._meta.fields if f.name not in self.fields]
+        try:
+            self.instance.clean_fields(exclude=others)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class AllergyForm(forms.ModelForm):
+    class Meta:
+        model = Allergy
+        fields = ["substance", "substance_other", "reaction", "severity"]
+        help_texts = {"substance_other": _("Only for 'something else'.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(Column("substance"), Column("substance_other")),
+            Row(Column("reaction"), Column("severity")),
+        )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("substance") == Allergy.Substance.OTHER
+            and not (data.get("substance_other") or "").strip()
+        ):
+            self.add_error("substance_other", _("Name the substance."))
+        return data
+
+
+class BloodResultForm(forms.ModelForm):
+    class Meta:
+        model = BloodResult
+        fields = ["taken_on", "platelets", "inr"]
+        widgets = {"taken_on": _date_widget()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["taken_on"].input_formats = DATE_INPUT_FORMATS
+        self.fields["inr"].widget.attrs.update({"step": "0.01", "inputmode": "decimal"})
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(Row(Column("taken_on"), Column("platelets"), Column("inr")))
+
+
+class MergeForm(forms.Form):
+    survivor_mrn = forms.CharField(label=_("MRN of the record to keep"), max_length=20)
+    merged_mrn = forms.CharField(label=_("MRN of the duplicate record"), max_length=20)
+    reason = forms.CharField(
+        label=_("Why are these the same person?"),
+        max_length=300,
+        help_text=_("For example: same person registered twice, confirmed by phone. Recorded."),
+    )
+
+    def _patient(self, name: str) -> Patient | None:
+        mrn = self.cleaned_data.get(name, "").strip().upper()
+        patient = Patient.objects.filter(mrn=mrn).first()
+        if patient is None:
+            self.add_error(name, _("No patient has this MRN."))
+        elif patient.merged_into_id:
+            self.add_error(name, _("This record was already merged into another one."))
+        return patient
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        data["survivor"] = self._patient("survivor_mrn")
+        data["merged"] = self._patient("merged_mrn")
+        if not self.errors and data["survivor"].pk == data["merged"].pk:
+            self.add_error("merged_mrn", _("Enter two different MRNs."))
+        if not " ".join(data.get("reason", "").split()):
+            self.add_error("reason", _("Say why these are the same person."))
+        return data

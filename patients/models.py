@@ -1,61 +1,95 @@
 import secrets
 from datetime import date
+from decimal import Decimal
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
-from django.db.models.functions import Greatest, Upper
+from django.db.models.functions import Upper
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from clinic.migration_ops import TrigramIndex
+
+from . import normalise
+from .normalise import fold
+
+# How close a typed word must be to a word of a name for the typo-tolerant search.
+WORD_SIMILARITY_THRESHOLD = 0.45
 
 
 class PatientQuerySet(models.QuerySet):
+    def active(self) -> "PatientQuerySet":
+        """Records in use: not merged into another one."""
+        return self.filter(merged_into__isnull=True)
+
     def search(self, query: str) -> "PatientQuerySet":
-        """Patients matching every word of `query` in a name, or the MRN, or a DOB."""
+        """Active patients matching every word of `query` in their name (ignoring case,
+        accents, apostrophes, hyphens and word order) or in their MRN, or born on the
+        date `query` names. An old MRN of a merged record finds the record it joined.
+
+        Names are compared on the folded `search_name` column (see normalise.py), with
+        a trigram index on PostgreSQL serving the LIKE '%word%' of each term.
+        """
         query = " ".join(query.split())
         if not query:
             return self.none()
         parsed = _parse_date(query)
         if parsed:
-            return self.filter(date_of_birth=parsed)
-        qs = self
-        for term in query.split(" "):
+            return self.active().filter(date_of_birth=parsed)
+        terms = fold(query).split()
+        if not terms:
+            return self.none()
+        qs = self.active()
+        for term in terms:
             qs = qs.filter(
-                models.Q(family_name__icontains=term)
-                | models.Q(given_name__icontains=term)
-                | models.Q(mrn__iexact=term)
+                models.Q(search_name__contains=term) | models.Q(mrn__contains=term.upper())
             )
+        if len(terms) == 1 and any(ch.isdigit() for ch in terms[0]):
+            # An MRN of a merged record: the record it was merged into.
+            survivors = Patient.objects.filter(
+                mrn__contains=terms[0].upper(), merged_into__isnull=False
+            ).values("merged_into")
+            qs = qs | self.active().filter(pk__in=survivors)
         return qs
 
     def search_fuzzy(self, query: str, limit: int = 20) -> list["Patient"]:
         """`search()`, and on PostgreSQL, when that finds nobody, names that are close
-        (a typo, a missing letter) by trigram similarity, closest first.
+        (a typo, a missing letter) by trigram word similarity, closest first.
 
-        The similarity filter is `UPPER(name) % UPPER(term)`, which the GIN trigram
-        indexes on UPPER(family_name) and UPPER(given_name) serve.
+        The filter is `search_name %> term` (word similarity), which the GIN trigram
+        index on search_name serves.
         """
         exact = list(self.search(query)[:limit])
         query = " ".join(query.split())
         if exact or not query or _parse_date(query) or connection.vendor != "postgresql":
             return exact
-        from django.contrib.postgres.search import TrigramSimilarity
+        from django.contrib.postgres.search import TrigramWordSimilarity
 
-        qs = self.annotate(upper_family=Upper("family_name"), upper_given=Upper("given_name"))
+        with connection.cursor() as cursor:
+            # pg_trgm's default (0.6) misses one wrong letter in a six-letter name.
+            cursor.execute(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
+                [str(WORD_SIMILARITY_THRESHOLD)],
+            )
+        qs = self.active()
         score = None
-        for term in query.upper().split(" "):
-            qs = qs.filter(
-                models.Q(upper_family__trigram_similar=term)
-                | models.Q(upper_given__trigram_similar=term)
-            )
-            term_score = Greatest(
-                TrigramSimilarity("upper_family", term), TrigramSimilarity("upper_given", term)
-            )
+        for term in fold(query).split():
+            if len(term) < 3:
+                continue
+            qs = qs.filter(search_name__trigram_word_similar=term)
+            term_score = TrigramWordSimilarity(models.Value(term), "search_name")
             score = term_score if score is None else score + term_score
+        if score is None:
+            return []
         return list(qs.annotate(similarity=score).order_by("-similarity", "pk")[:limit])
 
 
 # How staff may type a date (day first); forms and search read the same ones.
-DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y"]
 
 
 def _parse_date(text: str) -> date | None:
@@ -74,6 +108,19 @@ def new_mrn() -> str:
     return f"C{secrets.randbelow(10**8):08d}"
 
 
+class Indication(models.TextChoices):
+    """Why the marrow is taken (the reasons in the domain notes)."""
+
+    BLOOD_COUNTS = "blood_counts", _("Unexplained blood counts (anaemia, platelets, white cells)")
+    BLOOD_CANCER = "blood_cancer", _("Blood cancer or disorder (leukaemia, myeloma, PV)")
+    LYMPHOMA_STAGING = "lymphoma_staging", _("Staging lymphoma")
+    INFECTION_TUMOUR = "infection_tumour", _("Infection or tumour in the marrow")
+    TREATMENT_RESPONSE = "treatment_response", _("Checking response to treatment")
+    COLLECTION = "collection", _("Marrow for a stem-cell transplant or chromosome study")
+    BMAC = "bmac", _("Orthopaedic marrow concentrate (BMAC)")
+    OTHER = "other", _("Other (say in the details)")
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", _("Female")
@@ -83,6 +130,23 @@ class Patient(models.Model):
     class Language(models.TextChoices):
         ENGLISH = "en", _("English")
         SPANISH = "es", _("Spanish")
+
+    class AsaClass(models.TextChoices):
+        # Our own short wording of the ASA physical status classes.
+        I = "1", _("ASA I: healthy")  # noqa: E741
+        II = "2", _("ASA II: mild systemic disease")
+        III = "3", _("ASA III: severe systemic disease")
+        IV = "4", _("ASA IV: severe disease, a constant threat to life")
+        V = "5", _("ASA V: not expected to survive without the operation")
+
+    class Pregnancy(models.TextChoices):
+        UNKNOWN = "", _("Not yet recorded")
+        ASK = "ask", _("Could be pregnant: ask on the day of each procedure")
+        NOT_APPLICABLE = "no", _("Cannot be pregnant")
+
+    # Bounds for the clinical measurements (a child of a few kilograms to a large adult).
+    WEIGHT_KG = (Decimal("0.5"), Decimal("350"))
+    HEIGHT_CM = (Decimal("30"), Decimal("250"))
 
     mrn = models.CharField(_("MRN"), max_length=20, unique=True, editable=False)
     given_name = models.CharField(_("first name"), max_length=100)
@@ -105,6 +169,72 @@ class Patient(models.Model):
         help_text=_("Only when the patient asked for it: emails then name the procedure."),
     )
     bleeding_disorder = models.BooleanField(_("bleeding disorder"), default=False)
+    address = models.TextField(_("home address"), max_length=500, blank=True)
+    next_of_kin_name = models.CharField(
+        _("next of kin or emergency contact"), max_length=100, blank=True
+    )
+    next_of_kin_relationship = models.CharField(_("relationship"), max_length=50, blank=True)
+    next_of_kin_phone = models.CharField(_("their phone number"), max_length=30, blank=True)
+    referring_clinician = models.CharField(_("referring clinician"), max_length=150, blank=True)
+    indication = models.CharField(
+        _("reason for the procedure"), max_length=30, choices=Indication.choices, blank=True
+    )
+    indication_detail = models.CharField(_("details of the reason"), max_length=300, blank=True)
+    # The clinical record (nurses and physicians).
+    weight_kg = models.DecimalField(
+        _("weight (kg)"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(WEIGHT_KG[0], _("A weight of less than 0.5 kg cannot be right.")),
+            MaxValueValidator(WEIGHT_KG[1], _("A weight of more than 350 kg cannot be right.")),
+        ],
+    )
+    height_cm = models.DecimalField(
+        _("height (cm)"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(HEIGHT_CM[0], _("A height of less than 30 cm cannot be right.")),
+            MaxValueValidator(HEIGHT_CM[1], _("A height of more than 250 cm cannot be right.")),
+        ],
+    )
+    measured_on = models.DateField(_("weighed and measured on"), null=True, blank=True)
+    asa_class = models.CharField(
+        _("ASA physical status"), max_length=1, choices=AsaClass.choices, blank=True
+    )
+    pregnancy = models.CharField(
+        _("pregnancy"), max_length=3, choices=Pregnancy.choices, blank=True, default=""
+    )
+    # "No known allergies" is a statement someone made on a day, never a blank.
+    no_known_allergies_at = models.DateTimeField(null=True, blank=True, editable=False)
+    no_known_allergies_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    # Derived columns for search and duplicate checks (kept in step by save()).
+    search_name = models.CharField(max_length=300, editable=False, default="")
+    phone_key = models.CharField(max_length=9, editable=False, default="", db_index=True)
+    # The one-time key of the registration form that created this record: the same
+    # form posted twice (Back, a double click) finds this record instead of a new one.
+    submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # A record merged into another stays (its MRN finds the survivor) but is not used.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_records",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -115,23 +245,38 @@ class Patient(models.Model):
         indexes = [
             models.Index(fields=["family_name", "given_name"], name="patient_name_idx"),
             models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
-            # icontains compiles to UPPER(col) LIKE UPPER(%s) on PostgreSQL:
-            # index that expression, not the plain column.
-            # search() matches the MRN with iexact (UPPER(mrn) = UPPER(term)) OR'ed with
-            # the names: with this index the planner combines three index scans.
+            models.Index(Upper("email"), name="patient_email_upper_idx"),
+            # Kept for search_fuzzy's callers before #14; the search itself now reads
+            # search_name and the MRN through the trigram indexes below.
             models.Index(Upper("mrn"), name="patient_mrn_upper_idx"),
-            GinIndex(
+            TrigramIndex(
                 OpClass(Upper("family_name"), name="gin_trgm_ops"),
                 name="patient_family_trgm_idx",
             ),
-            GinIndex(
+            TrigramIndex(
                 OpClass(Upper("given_name"), name="gin_trgm_ops"),
                 name="patient_given_trgm_idx",
             ),
+            # search(): search_name LIKE '%word%' and mrn LIKE '%PART%' (pg_trgm).
+            TrigramIndex(
+                OpClass("search_name", name="gin_trgm_ops"), name="patient_search_name_trgm_idx"
+            ),
+            TrigramIndex(OpClass("mrn", name="gin_trgm_ops"), name="patient_mrn_trgm_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    def save(self, *args, **kwargs):
+        # Derived columns, in step with the name and phone whoever saves the row.
+        self.search_name = normalise.search_name(self.given_name, self.family_name)
+        self.phone_key = normalise.phone_key(self.phone)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"given_name", "family_name", "phone"} & set(
+            update_fields
+        ):
+            kwargs["update_fields"] = {*update_fields, "search_name", "phone_key"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("patients:detail", args=[self.pk])
@@ -144,9 +289,14 @@ class Patient(models.Model):
     def can_receive_email(self) -> bool:
         return self.email_reminders and bool(self.email)
 
+    @property
+    def needs_pregnancy_check(self) -> bool:
+        """Asked on the day unless someone recorded that it cannot apply."""
+        return self.pregnancy != self.Pregnancy.NOT_APPLICABLE
+
     def clean(self) -> None:
         errors = {}
-        today = date.today()  # noqa: DTZ011 (compared with a calendar date)
+        today = timezone.localdate()
         if self.date_of_birth and self.date_of_birth > today:
             errors["date_of_birth"] = _("The date of birth cannot be in the future.")
         elif self.date_of_birth and self.date_of_birth.year < 1900:
@@ -155,6 +305,8 @@ class Patient(models.Model):
             errors["email"] = _(
                 "Enter an email address, or untick 'send email reminders' for this patient."
             )
+        if self.indication == Indication.OTHER and not self.indication_detail.strip():
+            errors["indication_detail"] = _("Say what the reason is.")
         if errors:
             raise ValidationError(errors)
 
@@ -198,3 +350,181 @@ class Medication(models.Model):
             self.Class.ASPIRIN,
             self.Class.NSAID,
         }
+
+    @property
+    def is_blood_thinner(self) -> bool:
+        """What makes pre-procedure bloods necessary (NSAIDs alone do not)."""
+        return self.med_class in {
+            self.Class.ANTICOAGULANT,
+            self.Class.ANTIPLATELET,
+            self.Class.ASPIRIN,
+        }
+
+
+class Allergy(models.Model):
+    """An allergy or intolerance that matters in a sedation clinic."""
+
+    class Substance(models.TextChoices):
+        LOCAL_ANAESTHETIC = "local_anaesthetic", _("Local anaesthetics")
+        LATEX = "latex", _("Latex")
+        CHLORHEXIDINE = "chlorhexidine", _("Chlorhexidine")
+        IODINE = "iodine", _("Iodine or povidone-iodine")
+        ADHESIVE = "adhesive", _("Adhesive dressings and tapes")
+        SEDATIVE = "sedative", _("Sedatives")
+        OPIOID = "opioid", _("Opioids")
+        OTHER = "other", _("Something else (name it)")
+
+    class Severity(models.TextChoices):
+        MILD = "mild", _("Mild")
+        MODERATE = "moderate", _("Moderate")
+        SEVERE = "severe", _("Severe (anaphylaxis)")
+        UNKNOWN = "unknown", _("Not known")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="allergies")
+    substance = models.CharField(_("allergic to"), max_length=20, choices=Substance.choices)
+    substance_other = models.CharField(_("name of the substance"), max_length=100, blank=True)
+    reaction = models.CharField(_("reaction"), max_length=200)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    is_active = models.BooleanField(default=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-is_active", "substance", "pk"]
+        verbose_name_plural = _("allergies")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(substance="other") | ~models.Q(substance_other=""),
+                name="allergy_other_is_named",
+                violation_error_message=_("Name the substance."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Allergy {self.pk} of patient {self.patient_id}"
+
+    @property
+    def substance_label(self) -> str:
+        if self.substance == self.Substance.OTHER:
+            return self.substance_other
+        return str(self.get_substance_display())
+
+
+class BloodResult(models.Model):
+    """A pre-procedure blood test: platelet count and/or INR on the day it was taken."""
+
+    PLATELETS = (0, 2000)  # x10^9/L
+    INR = (Decimal("0.5"), Decimal("15"))
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="blood_results")
+    taken_on = models.DateField(_("blood taken on"))
+    platelets = models.PositiveIntegerField(
+        _("platelet count (x10⁹/L)"),
+        null=True,
+        blank=True,
+        validators=[
+            MaxValueValidator(PLATELETS[1], _("A platelet count over 2000 cannot be right."))
+        ],
+    )
+    inr = models.DecimalField(
+        _("INR"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(INR[0], _("An INR below 0.5 cannot be right.")),
+            MaxValueValidator(INR[1], _("An INR above 15 cannot be right.")),
+        ],
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-taken_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(platelets__isnull=False) | models.Q(inr__isnull=False),
+                name="bloodresult_has_a_value",
+                violation_error_message=_("Enter the platelet count, the INR, or both."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Blood result {self.pk} of patient {self.patient_id}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.taken_on and self.taken_on > timezone.localdate():
+            errors["taken_on"] = _("The blood cannot have been taken after today.")
+        if self.platelets is None and self.inr is None:
+            errors["platelets"] = _("Enter the platelet count, the INR, or both.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class DuplicateOverride(models.Model):
+    """Someone saved a record although it looked like others: "this is a different
+    person", with their reason."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="duplicate_overrides"
+    )
+    # The records it looked like, by id and MRN (kept as they were, whatever happens later).
+    others = models.JSONField(default=list)
+    reason = models.CharField(_("why this is a different person"), max_length=300)
+    decided_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-decided_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Different-person decision {self.pk} for patient {self.patient_id}"
+
+    @property
+    def other_ids(self) -> set[int]:
+        return {int(other["id"]) for other in self.others}
+
+
+class PatientMerge(models.Model):
+    """Two records of one person made one: what moved, so it can be undone."""
+
+    survivor = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="+", verbose_name=_("record kept")
+    )
+    merged = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="+", verbose_name=_("duplicate record")
+    )
+    survivor_mrn = models.CharField(_("MRN kept"), max_length=20)
+    merged_mrn = models.CharField(_("MRN merged"), max_length=20)
+    reason = models.CharField(_("reason"), max_length=300)
+    # {"app_label.model:field": [pk, ...]} for each relation moved, and
+    # "_filled": [field, ...] for details the record kept took from the duplicate.
+    moved = models.JSONField(default=dict)
+    merged_at = models.DateTimeField(default=timezone.now)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-pk"]
+        verbose_name = _("patient merge")
+        verbose_name_plural = _("patient merges")
+
+    def __str__(self) -> str:
+        return f"Merge of {self.merged_mrn} into {self.survivor_mrn}"

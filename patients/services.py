@@ -1,17 +1,203 @@
+"""Writes to the patient record: one service per action, each one transaction."""
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import Patient, new_mrn
+from .models import Allergy, BloodResult, DuplicateOverride, Patient, new_mrn
 
 
-def patient_register(*, patient: Patient) -> Patient:
-    """Save a new (already validated) patient with a fresh, unique MRN."""
-    for _attempt in range(5):
-        patient.mrn = new_mrn()
-        try:
-            with transaction.atomic():
-                patient.save()
-            return patient
-        except IntegrityError:
-            # An MRN collision (1 in 10^8 per existing patient): draw again.
-            continue
-    raise RuntimeError("Could not allocate a unique MRN")
+class DuplicateSuspected(ValidationError):
+    """The record looks like others; the caller shows them and asks for a decision."""
+
+    def __init__(self, matches: list[Patient]):
+        self.matches = matches
+        super().__init__(
+            _("This looks like a patient who is already registered."), code="duplicate"
+        )
+
+
+class AlreadySubmitted(Exception):
+    """The same registration form was posted before: here is the record it made."""
+
+    def __init__(self, patient: Patient):
+        self.patient = patient
+        super().__init__(f"form already submitted for patient {patient.pk}")
+
+
+def _check_duplicates(
+    *, patient: Patient, different_person_reason: str, user: Any
+) -> list[Patient]:
+    from .selectors import likely_duplicates
+
+    matches = likely_duplicates(
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        date_of_birth=patient.date_of_birth,
+        email=patient.email,
+        phone=patient.phone,
+        exclude_pk=patient.pk,
+    )
+    if matches and not different_person_reason.strip():
+        raise DuplicateSuspected(matches)
+    return matches
+
+
+def _record_override(*, patient: Patient, matches: list[Patient], reason: str, user: Any) -> None:
+    if matches:
+        DuplicateOverride.objects.create(
+            patient=patient,
+            others=[{"id": m.pk, "mrn": m.mrn} for m in matches],
+            reason=reason.strip(),
+            decided_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+
+
+def patient_register(
+    *,
+    patient: Patient,
+    submission_key: uuid.UUID | None = None,
+    different_person_reason: str = "",
+    user: Any = None,
+) -> Patient:
+    """Save a new (already validated) patient with a fresh, unique MRN.
+
+    Raises AlreadySubmitted when this form's one-time key made a record before (the
+    form posted twice), and DuplicateSuspected when the person looks already
+    registered and nobody said why this is a different person.
+    """
+    if submission_key is not None:
+        earlier = Patient.objects.filter(submission_key=submission_key).first()
+        if earlier:
+            raise AlreadySubmitted(earlier)
+    with transaction.atomic():
+        matches = _check_duplicates(
+            patient=patient, different_person_reason=different_person_reason, user=user
+        )
+        patient.submission_key = submission_key
+        for _attempt in range(5):
+            patient.mrn = new_mrn()
+            try:
+                with transaction.atomic():
+                    patient.save()
+                break
+            except IntegrityError:
+                # Two posts of one form at the same moment: the other one won.
+                if submission_key is not None:
+                    earlier = Patient.objects.filter(submission_key=submission_key).first()
+                    if earlier:
+                        raise AlreadySubmitted(earlier) from None
+                # Otherwise an MRN collision (1 in 10^8 per existing patient): draw again.
+                patient.pk = None
+                continue
+        else:
+            raise RuntimeError("Could not allocate a unique MRN")
+        _record_override(
+            patient=patient, matches=matches, reason=different_person_reason, user=user
+        )
+    return patient
+
+
+def patient_update(
+    *, patient: Patient, different_person_reason: str = "", user: Any = None
+) -> Patient:
+    """Save edited (already validated) details; a change that makes the record look
+    like another patient's needs a reason, as at registration."""
+    with transaction.atomic():
+        matches = _check_duplicates(
+            patient=patient, different_person_reason=different_person_reason, user=user
+        )
+        patient.save()
+        _record_override(
+            patient=patient, matches=matches, reason=different_person_reason, user=user
+        )
+    return patient
+
+
+# --- The clinical record -------------------------------------------------------------
+
+
+def patient_measurements_set(*, patient: Patient) -> Patient:
+    """Save weight, height, ASA class and pregnancy applicability (validated by the form)."""
+    with transaction.atomic():
+        patient.save(
+            update_fields=[
+                "weight_kg",
+                "height_cm",
+                "measured_on",
+                "asa_class",
+                "pregnancy",
+                "updated_at",
+            ]
+        )
+    return patient
+
+
+def allergy_add(
+    *,
+    patient: Patient,
+    substance: str,
+    reaction: str,
+    severity: str,
+    substance_other: str = "",
+    user: Any = None,
+) -> Allergy:
+    """Record an allergy; it replaces any "no known allergies" statement."""
+    allergy = Allergy(
+        patient=patient,
+        substance=substance,
+        substance_other=" ".join(substance_other.split()),
+        reaction=" ".join(reaction.split()),
+        severity=severity,
+        recorded_by=user,
+    )
+    if substance == Allergy.Substance.OTHER and not allergy.substance_other:
+        raise ValidationError({"substance_other": _("Name the substance.")})
+    allergy.full_clean(exclude=["patient", "recorded_by", "removed_by"])
+    with transaction.atomic():
+        allergy.save()
+        if patient.no_known_allergies_at:
+            patient.no_known_allergies_at = None
+            patient.no_known_allergies_by = None
+            patient.save(update_fields=["no_known_allergies_at", "no_known_allergies_by"])
+    return allergy
+
+
+def allergy_remove(*, allergy_id: int, user: Any = None) -> Allergy:
+    """Take an allergy off the active list (entered in error, or no longer true); kept
+    on the record with who and when."""
+    with transaction.atomic():
+        allergy = Allergy.objects.select_for_update().get(pk=allergy_id)
+        if allergy.is_active:
+            allergy.is_active = False
+            allergy.removed_at = timezone.now()
+            allergy.removed_by = user
+            allergy.save(update_fields=["is_active", "removed_at", "removed_by"])
+    return allergy
+
+
+def allergies_none_known(*, patient: Patient, user: Any = None) -> Patient:
+    """State, today and by this user, that the patient has no known allergies."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        if patient.allergies.filter(is_active=True).exists():
+            raise ValidationError(
+                _("Allergies are recorded for this patient: remove them first if they are wrong.")
+            )
+        patient.no_known_allergies_at = timezone.now()
+        patient.no_known_allergies_by = user
+        patient.save(update_fields=["no_known_allergies_at", "no_known_allergies_by"])
+    return patient
+
+
+def blood_result_add(*, result: BloodResult, user: Any = None) -> BloodResult:
+    """Record a pre-procedure blood result (validated by the form)."""
+    result.recorded_by = user
+    result.full_clean(exclude=["recorded_by"])
+    with transaction.atomic():
+        result.save()
+    return result

@@ -1,4 +1,7 @@
+import uuid
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -6,11 +9,24 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import policy
 from clinic.audit import record_read
-from clinic.emergency import patient_gate
+from clinic.emergency import care_gated, patient_gate
 
-from .forms import PatientForm, PatientSearchForm
-from .models import Patient
-from .services import patient_register
+from . import services
+from .forms import (
+    AllergyForm,
+    BloodResultForm,
+    MeasurementsForm,
+    MergeForm,
+    PatientForm,
+    PatientSearchForm,
+)
+from .merging import merge_preview, patient_merge
+from .models import Allergy, DuplicateOverride, Patient
+from .selectors import bloods_status, patient_alerts
+
+
+def _active_patient_of(pk: int) -> int | None:
+    return Patient.objects.filter(pk=pk).values_list("pk", flat=True).first()
 
 
 @policy.allowed("patient_list")
@@ -19,7 +35,12 @@ def patient_list(request):
     """All patients, paginated; searching is a POST so the term stays out of the URL."""
     results, more = None, False
     if request.method == "POST":
-        form = PatientSearchForm(request.POST)
+        data = request.POST
+        if "q" not in data and "lookup" in data:
+            # The header's look-up box (templates/base.html) names its term "lookup",
+            # so pages can tell it from their own patient search fields.
+            data = {"q": data["lookup"]}
+        form = PatientSearchForm(data)
         if form.is_valid():
             # One more than is shown, to know whether to ask for a narrower search.
             results = Patient.objects.search_fuzzy(form.cleaned_data["q"], limit=SHOWN + 1)
@@ -29,7 +50,7 @@ def patient_list(request):
     # After a search the results stand alone: no list of everyone (nor its count).
     page = None
     if results is None:
-        page = Paginator(Patient.objects.all(), 25).get_page(request.GET.get("page"))
+        page = Paginator(Patient.objects.active(), 25).get_page(request.GET.get("page"))
     template = "patients/_results.html" if request.htmx else "patients/patient_list.html"
     context = {"form": form, "page": page, "results": results, "more": more, "shown": SHOWN}
     return render(request, template, context)
@@ -39,16 +60,69 @@ def patient_list(request):
 SHOWN = 20
 
 
+def _save_details(request, form: PatientForm, *, registering: bool):
+    """form -> service; None when the page must be shown again (with the matches)."""
+    patient = form.save(commit=False)
+    try:
+        if registering:
+            patient = services.patient_register(
+                patient=patient,
+                submission_key=form.cleaned_data["submission_key"],
+                different_person_reason=form.stated_reason,
+                user=request.user,
+            )
+        else:
+            patient = services.patient_update(
+                patient=patient,
+                different_person_reason=form.stated_reason,
+                user=request.user,
+            )
+    except services.DuplicateSuspected as suspected:
+        form.add_error(
+            None,
+            _(
+                "This looks like a patient who is already registered. Check the records "
+                "listed; if this is a different person, tick the box and say why."
+            ),
+        )
+        return None, suspected.matches
+    return patient, []
+
+
 @policy.allowed("patient_create")
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
-    form = PatientForm(request.POST or None, submit_label=_("Register patient"))
+    form = PatientForm(
+        request.POST or None,
+        submit_label=_("Register patient"),
+        registering=True,
+        initial={"submission_key": uuid.uuid4()},
+    )
+    matches = []
     if request.method == "POST" and form.is_valid():
-        patient = patient_register(patient=form.save(commit=False))
-        messages.success(request, _("Patient registered with MRN %(mrn)s.") % {"mrn": patient.mrn})
-        return redirect(patient)
+        try:
+            patient, matches = _save_details(request, form, registering=True)
+        except services.AlreadySubmitted as done:
+            messages.info(
+                request,
+                _("This form was already sent: the patient is registered with MRN %(mrn)s.")
+                % {"mrn": done.patient.mrn},
+            )
+            return redirect(done.patient)
+        if patient:
+            messages.success(
+                request, _("Patient registered with MRN %(mrn)s.") % {"mrn": patient.mrn}
+            )
+            return redirect(patient)
+    if request.method == "POST" and not form.cleaned_data.get("submission_key"):
+        # A form without its key (or a spoiled one): show it again with a fresh one.
+        form.data = form.data.copy()
+        form.data["submission_key"] = str(uuid.uuid4())
+    form.ask_if_different(matches)
     return render(
-        request, "patients/patient_form.html", {"form": form, "title": _("Register a patient")}
+        request,
+        "patients/patient_form.html",
+        {"form": form, "title": _("Register a patient"), "matches": matches},
     )
 
 
@@ -56,34 +130,61 @@ def patient_create(request):
 @require_http_methods(["GET"])
 def patient_detail(request, pk: int):
     patient = get_object_or_404(Patient, pk=pk)
+    if patient.merged_into_id:
+        # An old MRN: the record it became part of (opened, gated and audited there).
+        messages.info(
+            request,
+            _("Record %(old)s was merged into this one.") % {"old": patient.mrn},
+        )
+        return redirect("patients:detail", pk=patient.merged_into_id)
     # A physician outside their own patients states a reason first (emergency access).
     if gate := patient_gate(request, patient_id=patient.pk):
         return gate
     record_read(request, patient)
+    # Visits and orders belong to procedures: this page only leaves a block for them
+    # (templates/patients/patient_detail.html, block patient_care). Until procedures
+    # fills it, the block lists the appointments through the reverse relation.
     appointments = patient.appointments.select_related(
         "procedure_type", "provider", "room"
     ).order_by("-start_at")[:50]
     return render(
-        request, "patients/patient_detail.html", {"patient": patient, "appointments": appointments}
+        request,
+        "patients/patient_detail.html",
+        {
+            "patient": patient,
+            "alerts": patient_alerts(patient),
+            "bloods": bloods_status(patient),
+            "allergies": patient.allergies.filter(is_active=True),
+            "medicines": patient.medications.filter(is_active=True),
+            "overrides": DuplicateOverride.objects.filter(patient=patient)[:5],
+            "merged_mrns": list(patient.merged_records.values_list("mrn", flat=True)),
+            "appointments": appointments,
+            "can_edit_details": policy.may(request.user, "patient_update"),
+            "can_edit_clinical": policy.may(request.user, "patient_clinical"),
+            "can_book": policy.may(request.user, "slot_finder"),
+        },
     )
 
 
 @policy.allowed("patient_update")
 @require_http_methods(["GET", "POST"])
 def patient_update(request, pk: int):
-    patient = get_object_or_404(Patient, pk=pk)
+    patient = get_object_or_404(Patient.objects.active(), pk=pk)
     form = PatientForm(request.POST or None, instance=patient)
+    matches = []
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, _("Patient details saved."))
-        return redirect(patient)
+        saved, matches = _save_details(request, form, registering=False)
+        if saved:
+            messages.success(request, _("Patient details saved."))
+            return redirect(saved)
     # The form shows the whole record: a read like the detail page (front desk only,
     # so no care-relationship gate applies). A saved change is audited by auditlog.
     record_read(request, patient)
+    form.ask_if_different(matches)
     return render(
         request,
         "patients/patient_form.html",
-        {"form": form, "title": _("Edit patient"), "patient": patient},
+        {"form": form, "title": _("Edit patient"), "patient": patient, "matches": matches},
     )
 
 
@@ -97,3 +198,139 @@ def patient_pick(request):
     # "book": results link to the manual booking form (only the patient's id in the URL).
     link_to = "/appointments/book/" if request.POST.get("mode") == "book" else ""
     return render(request, "patients/_pick.html", {"results": results, "link_to": link_to})
+
+
+# --- The clinical record (nurses and physicians) ---------------------------------------
+
+
+def _clinical_page(request, patient: Patient, status: int = 200, **forms):
+    record_read(request, patient)
+    context = {
+        "patient": patient,
+        "alerts": patient_alerts(patient),
+        "bloods": bloods_status(patient),
+        "allergies": patient.allergies.filter(is_active=True),
+        "blood_results": patient.blood_results.all()[:10],
+        "measurements_form": forms.get("measurements_form") or MeasurementsForm(instance=patient),
+        "allergy_form": forms.get("allergy_form") or AllergyForm(),
+        "bloods_form": forms.get("bloods_form") or BloodResultForm(),
+        "error": forms.get("error"),
+    }
+    return render(request, "patients/clinical_record.html", context, status=status)
+
+
+@policy.allowed("patient_clinical")
+@require_http_methods(["GET", "POST"])
+@care_gated(_active_patient_of)
+def patient_clinical(request, pk: int):
+    """Weight, height, ASA class and pregnancy (this form); allergies and bloods (their
+    own forms on the same page, each posting to its own action)."""
+    patient = get_object_or_404(Patient.objects.active(), pk=pk)
+    if request.method == "POST":
+        form = MeasurementsForm(request.POST, instance=patient)
+        if form.is_valid():
+            services.patient_measurements_set(patient=form.save(commit=False))
+            messages.success(request, _("Weight, height and ASA class saved."))
+            return redirect("patients:clinical", pk=patient.pk)
+        patient.refresh_from_db()
+        return _clinical_page(request, patient, measurements_form=form)
+    return _clinical_page(request, patient)
+
+
+@policy.allowed("allergy_add")
+@require_http_methods(["POST"])
+@care_gated(_active_patient_of)
+def allergy_add(request, pk: int):
+    patient = get_object_or_404(Patient.objects.active(), pk=pk)
+    form = AllergyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.allergy_add(patient=patient, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Allergy recorded."))
+            return redirect("patients:clinical", pk=patient.pk)
+    return _clinical_page(request, patient, allergy_form=form)
+
+
+@policy.allowed("allergy_none")
+@require_http_methods(["POST"])
+@care_gated(_active_patient_of)
+def allergy_none(request, pk: int):
+    patient = get_object_or_404(Patient.objects.active(), pk=pk)
+    try:
+        services.allergies_none_known(patient=patient, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Recorded: no known allergies."))
+    return redirect("patients:clinical", pk=patient.pk)
+
+
+@policy.allowed("allergy_remove")
+@require_http_methods(["POST"])
+@care_gated(_active_patient_of)
+def allergy_remove(request, pk: int, allergy_id: int):
+    allergy = get_object_or_404(Allergy, pk=allergy_id, patient_id=pk)
+    services.allergy_remove(allergy_id=allergy.pk, user=request.user)
+    messages.success(request, _("Allergy taken off the active list (kept in the history)."))
+    return redirect("patients:clinical", pk=pk)
+
+
+@policy.allowed("bloods_add")
+@require_http_methods(["POST"])
+@care_gated(_active_patient_of)
+def bloods_add(request, pk: int):
+    patient = get_object_or_404(Patient.objects.active(), pk=pk)
+    form = BloodResultForm(request.POST)
+    if form.is_valid():
+        result = form.save(commit=False)
+        result.patient = patient
+        try:
+            services.blood_result_add(result=result, user=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Blood result recorded."))
+            return redirect("patients:clinical", pk=patient.pk)
+    return _clinical_page(request, patient, bloods_form=form)
+
+
+# --- Merging two records of one person (clinic admins) --------------------------------
+
+
+@policy.allowed("patient_merge_view")
+@require_http_methods(["GET", "POST"])
+def patient_merge_view(request):
+    """Two MRNs and a reason; then both records side by side and what would move;
+    then the merge. MRNs travel in POST bodies, never in URLs."""
+    form = MergeForm(request.POST or None)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        survivor, merged = form.cleaned_data["survivor"], form.cleaned_data["merged"]
+        if request.POST.get("confirm") == "merge":
+            try:
+                merge = patient_merge(
+                    survivor=survivor,
+                    merged=merged,
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(
+                    request,
+                    _("Record %(old)s merged into %(new)s. To undo it, open Admin, Patient merges.")
+                    % {"old": merge.merged_mrn, "new": merge.survivor_mrn},
+                )
+                return redirect("patients:merge")
+        record_read(request, survivor)
+        record_read(request, merged)
+        preview = {
+            "survivor": survivor,
+            "merged": merged,
+            "moves": merge_preview(survivor=survivor, merged=merged),
+        }
+    return render(request, "patients/merge.html", {"form": form, "preview": preview})

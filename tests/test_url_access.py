@@ -43,6 +43,13 @@ RULES = {
     "patients:detail": {**staff(CLINICAL_STAFF), MD: 302},
     "patients:update": staff((FD,)),
     "patients:pick": staff((FD,), code=405),  # POST only
+    # The clinical record (#14): nurses and physicians; u-md treats nobody (gated).
+    "patients:clinical": {**staff((RN, MD)), MD: 302},
+    "patients:allergy_add": staff((RN, MD), code=405),  # POST only
+    "patients:allergy_none": staff((RN, MD), code=405),  # POST only
+    "patients:allergy_remove": staff((RN, MD), code=405),  # POST only
+    "patients:bloods_add": staff((RN, MD), code=405),  # POST only
+    "patients:merge": staff((ADMIN,)),  # clinic admins merge duplicate records
     "procedures:appointment_list": staff(CLINICAL_STAFF),
     # Physicians and nurses book the results discussion from the order page.
     "procedures:appointment_book": staff(CLINICAL_STAFF),
@@ -150,6 +157,11 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "outbox_html": [outbox_message],
         "patients:detail": [patient.pk],
         "patients:update": [patient.pk],
+        "patients:clinical": [patient.pk],
+        "patients:allergy_add": [patient.pk],
+        "patients:allergy_none": [patient.pk],
+        "patients:allergy_remove": [patient.pk, 1],
+        "patients:bloods_add": [patient.pk],
         "procedures:appointment_detail": [appointment.pk],
         "procedures:appointment_complete": [appointment.pk],
         "procedures:appointment_cancel": [appointment.pk],

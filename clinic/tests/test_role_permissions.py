@@ -209,3 +209,24 @@ def test_a_clinic_admin_sets_a_rooms_hours_on_the_rooms_own_page(clinic_admin_cl
         dt.time(13),
         None,
     )
+
+
+def test_it_gives_merges_to_clinic_admins_and_the_clinical_record_to_clinicians():
+    admin = perms_of(roles.CLINIC_ADMIN)
+    assert {"patients.view_patientmerge", "patients.change_patientmerge"} <= admin
+    assert not {p for p in admin if p.endswith(("_allergy", "_bloodresult", "_patient"))}
+    for role in (roles.NURSE, roles.PHYSICIAN):
+        assert {"patients.add_allergy", "patients.add_bloodresult"} <= perms_of(role), role
+    for role in (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN):
+        assert not {p for p in perms_of(role) if p.endswith("_patientmerge")}, role
+    for role in roles.ALL_ROLES:
+        assert "patients.delete_patientmerge" not in perms_of(role)
+
+
+def test_it_keeps_the_merge_records_from_the_front_desk(client):
+    client.force_login(make_user("desk2", roles.FRONT_DESK, is_staff=True))
+
+    response = client.get("/admin/patients/patientmerge/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

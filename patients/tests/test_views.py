@@ -1,5 +1,6 @@
 import datetime as dt
 import re
+import uuid
 
 import pytest
 from django.contrib.messages import get_messages
@@ -20,6 +21,8 @@ def frozen(time_machine):
 
 def registration(**overrides):
     data = {
+        # The one-time key the form carries (a fresh one per registration form).
+        "submission_key": str(uuid.uuid4()),
         "given_name": "Maria",
         "family_name": "Garcia",
         "date_of_birth": "1961-04-12",
@@ -53,7 +56,12 @@ def test_it_registers_a_patient_with_an_mrn_and_shows_their_page(frontdesk_clien
 
 def test_it_gives_each_patient_a_different_mrn(frontdesk_client):
     frontdesk_client.post("/patients/new/", registration())
-    frontdesk_client.post("/patients/new/", registration(given_name="Lucy", family_name="Brown"))
+    frontdesk_client.post(
+        "/patients/new/",
+        registration(
+            given_name="Lucy", family_name="Brown", email="lucy@example.com", phone="07700 900999"
+        ),
+    )
 
     assert len(set(Patient.objects.values_list("mrn", flat=True))) == 2
 

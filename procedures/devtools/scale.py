@@ -26,6 +26,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from clinic import roles
+from patients import normalise
 from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
@@ -488,11 +489,15 @@ def scale_seed(
 
         def patient_rows():
             for i in range(plan.patients):
+                given, family = _GIVEN[(i * 31) % len(_GIVEN)], _family_name(i)
                 yield {
                     "id": first_patient + i,
                     "mrn": f"{MRN_PREFIX}{i:08d}",
-                    "given_name": _GIVEN[(i * 31) % len(_GIVEN)],
-                    "family_name": _family_name(i),
+                    "given_name": given,
+                    "family_name": family,
+                    # What Patient.save() would derive (rows here bypass save()).
+                    "search_name": normalise.search_name(given, family),
+                    "phone_key": normalise.phone_key(f"07700 {i % 1000000:06d}"),
                     "date_of_birth": date(1930, 1, 1) + timedelta(days=rng.randrange(27000)),
                     "sex": ("female", "male", "other")[i % 3],
                     "email": f"s{i}@patients.example",

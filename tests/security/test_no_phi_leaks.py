@@ -82,6 +82,7 @@ def test_it_keeps_name_and_birth_date_out_of_logs_tasks_and_subjects(
         response = client.post(
             "/patients/new/",
             {
+                "submission_key": "8f14e45f-ceea-467f-a0e6-6ac1c2a8e0b1",
                 "given_name": GIVEN,
                 "family_name": FAMILY,
                 "date_of_birth": DOB.isoformat(),
