@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from . import roles
+from .client_ip import client_ip
 from .models import EmergencyAccess, ReadAccess
 
 PAGE_SIZE = 50
@@ -195,7 +196,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         object_type="clinic.audit_export",
         object_id=kind,
         view_name="audit_export",
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=client_ip(request),
     )
     rows = filtered(kind, data)
     writer = csv.writer(_Echo())

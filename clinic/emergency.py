@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from . import roles
+from .client_ip import client_ip
 from .models import EmergencyAccess
 
 PATIENT = "patients.patient"
@@ -217,7 +218,7 @@ def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
             user=request.user,
             patient_id=patient_id,
             reason=form.cleaned_data["reason"],
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
         )
         messages.warning(
             request,

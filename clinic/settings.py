@@ -71,7 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    # django-auditlog's, with the client's address from clinic/client_ip.py.
+    "clinic.client_ip.AuditlogMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "clinic.sessions.SessionLimitsMiddleware",
     "clinic.two_factor.TwoFactorMiddleware",
@@ -139,7 +140,12 @@ LOGOUT_REDIRECT_URL = "login"
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Two counts, each locking at AXES_FAILURE_LIMIT: a username from one address (a
+# forgotten password locks only that person at that desk, never a named colleague
+# everywhere), and an address whatever the usernames (password spraying). The
+# address is the client's, behind the TLS proxy too (clinic/client_ip.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "clinic.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -150,6 +156,11 @@ CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The client's address behind a TLS proxy (clinic/client_ip.py): the proxies' own
+# addresses or networks (safest), or how many proxies stand in front of the app.
+# Without either, X-Forwarded-For is ignored.
+CLINIC_TRUSTED_PROXIES = env.list("CLINIC_TRUSTED_PROXIES", default=[])
+CLINIC_PROXY_COUNT = env.int("CLINIC_PROXY_COUNT", default=0)
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -205,7 +216,7 @@ CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="2 Riverside Walk, London")
 
 # --- Static files --------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

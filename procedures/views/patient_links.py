@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from clinic.client_ip import client_ip
 from procedures.patient_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
 from procedures.services import patient_links as links
 from procedures.services.clock import clinic_tz
@@ -46,7 +47,7 @@ def _verified(request, grant) -> bool:
 
 
 def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return client_ip(request) or ""
 
 
 def _prep_steps(appointment) -> list:
