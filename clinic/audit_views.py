@@ -103,17 +103,44 @@ def filtered(kind: str, data: dict) -> QuerySet:
     return rows
 
 
+def changed_fields(entry: LogEntry) -> str:
+    """The names of the fields a change touched, never their values. For the roles
+    of a staff account (auth.user's groups), which roles were added or removed:
+    role names are not patient data, and they are what an auditor looks for."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    parts = []
+    for name in sorted(changes):
+        change = changes[name]
+        if (
+            entry.content_type.app_label == "auth"
+            and isinstance(change, dict)
+            and change.get("type") == "m2m"
+        ):
+            operation = ACTIONS_M2M.get(change.get("operation"), change.get("operation"))
+            objects = ", ".join(str(o) for o in change.get("objects", []))
+            parts.append(f"{name} ({operation}: {objects})")
+        else:
+            parts.append(name)
+    return ", ".join(parts)
+
+
+ACTIONS_M2M = {
+    "add": gettext_lazy("added"),
+    "delete": gettext_lazy("removed"),
+    "clear": gettext_lazy("cleared"),
+}
+
+
 def as_row(kind: str, entry) -> dict:
     """One audit row for the page and the CSV: never a value of patient data."""
     if kind == "changes":
-        changes = entry.changes if isinstance(entry.changes, dict) else {}
         return {
             "at": entry.timestamp,
             "user": entry.actor.username if entry.actor_id else _("(system)"),
             "action": str(ACTIONS.get(entry.action, entry.action)),
             "object_type": f"{entry.content_type.app_label}.{entry.content_type.model}",
             "object_id": entry.object_pk,
-            "detail": ", ".join(sorted(changes)),
+            "detail": changed_fields(entry),
             "ip_address": entry.remote_addr or "",
         }
     if kind == "reads":
