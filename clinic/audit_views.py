@@ -21,10 +21,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from . import roles
+from .bounds import BoundedDateField
 from .client_ip import client_ip
 from .models import EmergencyAccess, ReadAccess
 
 PAGE_SIZE = 50
+RANGE_CODES = ("min_value", "max_value")
 KINDS = {
     "changes": gettext_lazy("Changes"),
     "reads": gettext_lazy("Reads"),
@@ -50,12 +52,12 @@ class AuditFilterForm(forms.Form):
         help_text=gettext_lazy('For example "patients.patient" or "procedures.testresult".'),
     )
     object_id = forms.CharField(label=gettext_lazy("Record id"), max_length=64, required=False)
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=gettext_lazy("From (date)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=gettext_lazy("To (date, inclusive)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -187,7 +189,13 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "query": query.urlencode(),
     }
-    return render(request, "clinic/audit_list.html", context)
+    # A date outside 1900-2100 is a bad address (400, with the form's message);
+    # other mistakes in the filter are shown on the page as usual.
+    out_of_range = form.is_bound and any(
+        form.has_error(name, code) for name in ("date_from", "date_to") for code in RANGE_CODES
+    )
+    status = 400 if out_of_range else 200
+    return render(request, "clinic/audit_list.html", context, status=status)
 
 
 class _Echo:

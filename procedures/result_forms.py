@@ -8,6 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.bounds import BoundedDateField
+
 from .models import Provider, TestOrder, TestResult, TestType
 from .models.results import SpecimenSide, SpecimenSite
 
@@ -267,10 +269,10 @@ class WorklistFilterForm(forms.Form):
 
 
 class AnalyticsForm(forms.Form):
-    start = forms.DateField(
+    start = BoundedDateField(
         label=_("From"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
     )
-    end = forms.DateField(
+    end = BoundedDateField(
         label=_("To"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
     )
 
