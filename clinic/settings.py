@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads the form: over-large uploads stop here.
+    "clinic.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -328,6 +330,13 @@ PATIENT_LINK_MAX_DOB_TRIES = env.int("PATIENT_LINK_MAX_DOB_TRIES", default=5)
 # Result PDFs are kept here, outside anything served as static or media files.
 CLINIC_PRIVATE_DIR = VAR_DIR / "private"
 RESULTS_PDF_MAX_BYTES = env.int("RESULTS_PDF_MAX_BYTES", default=10 * 1024 * 1024)
+# Each uploaded file is counted as it streams in and stopped past the limit
+# (clinic/uploads.py), before Django's own handlers keep it in memory or on disk.
+FILE_UPLOAD_HANDLERS = [
+    "clinic.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Escalation thresholds: overdue results go in a daily digest from this clinic hour;
 # the clinic lead hears of results overdue by this many more days, and of final
 # results unreviewed after the second number of hours.

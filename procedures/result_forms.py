@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.bounds import BoundedDateField
+from clinic.pdf import PdfRefused, pdf_check
 
 from .models import Provider, TestOrder, TestResult, TestType
 from .models.results import SpecimenSide, SpecimenSite
@@ -170,6 +171,10 @@ class ResultForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("This file is not a PDF. Upload the lab's report as a PDF.")
             )
+        try:
+            pdf_check(upload)  # parsed: encrypted, script-bearing, unreadable refused
+        except PdfRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return upload
 
     def clean(self):
