@@ -250,7 +250,7 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # --- Cache ---------------------------------------------------------------------
 # Holds the patient links' rate-limit counters. The default is per process; with
 # several web processes set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so they share
-# one count (check --deploy warns otherwise, clinic.W001).
+# one count (check --deploy fails otherwise, clinic.E001).
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Celery --------------------------------------------------------------------
@@ -324,7 +324,11 @@ HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.health.check_reminder_backlog"}
 # and wrong dates of birth before a link locks for a day.
 PATIENT_LINK_MAX_PER_TOKEN = env.int("PATIENT_LINK_MAX_PER_TOKEN", default=30)
 PATIENT_LINK_MAX_PER_IP = env.int("PATIENT_LINK_MAX_PER_IP", default=60)
+# Wrong dates of birth: per visit and per patient, across all their links (a day).
 PATIENT_LINK_MAX_DOB_TRIES = env.int("PATIENT_LINK_MAX_DOB_TRIES", default=5)
+PATIENT_LINK_MAX_DOB_TRIES_PER_PATIENT = env.int(
+    "PATIENT_LINK_MAX_DOB_TRIES_PER_PATIENT", default=10
+)
 
 # --- Results follow-up (docs/results.md) ------------------------------------------
 # Result PDFs are kept here, outside anything served as static or media files.

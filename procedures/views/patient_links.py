@@ -113,7 +113,7 @@ def _page(request, grant):
                 request.session.cycle_key()
                 request.session[_session_key(grant)] = time.time() + VERIFIED_FOR_SECONDS
                 return redirect(request.path)
-            if links.dob_locked(grant.digest):
+            if links.dob_locked(grant):
                 return _invalid(request)
             form.add_error(
                 "date_of_birth",
