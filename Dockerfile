@@ -5,8 +5,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DEBUG=1 python manage.py collectstatic --noinput
+# The build steps live in one script, which CI's production smoke test runs too.
+RUN sh deploy/build.sh
 RUN useradd --create-home clinic && mkdir -p /app/var && chown clinic /app/var
 USER clinic
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2"]
+CMD ["gunicorn", "--config", "deploy/gunicorn.conf.py", "clinic.wsgi"]

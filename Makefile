@@ -20,6 +20,8 @@ install: $(VENV)/.installed
 # filesystem broker, mail kept under var/outbox and shown at /outbox/) unless
 # DATABASE_URL, CELERY_BROKER_URL or EMAIL_URL say otherwise. Ctrl-C stops all.
 run: export DEBUG ?= 1
+# Links in emails point at the port the web server listens on.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo

@@ -18,10 +18,16 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic plumbing"
 
     def ready(self) -> None:
+        from auditlog.registry import auditlog
+        from django.contrib.auth.models import Group, User
         from django.contrib.auth.signals import user_logged_in
 
         from . import checks, sessions, two_factor  # noqa: F401 (checks registers itself)
 
+        # Who holds which role (clinic/role_changes.py): staff accounts and their
+        # groups, and what each group may do. Never the password or logins.
+        auditlog.register(User, m2m_fields={"groups"}, exclude_fields=["password", "last_login"])
+        auditlog.register(Group, m2m_fields={"permissions"})
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="clinic-sync-role-perms")
         user_logged_in.connect(sessions.start_session, dispatch_uid="clinic-session-start")
         user_logged_in.connect(

@@ -2,6 +2,7 @@
 
 from django.http import HttpRequest
 
+from .client_ip import client_ip
 from .models import ReadAccess
 
 
@@ -12,5 +13,5 @@ def record_read(request: HttpRequest, obj) -> None:
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
         view_name=getattr(request.resolver_match, "view_name", "") or "",
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=client_ip(request),
     )

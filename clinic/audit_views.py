@@ -21,9 +21,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from . import roles
+from .bounds import BoundedDateField
+from .client_ip import client_ip
 from .models import EmergencyAccess, ReadAccess
 
 PAGE_SIZE = 50
+RANGE_CODES = ("min_value", "max_value")
 KINDS = {
     "changes": gettext_lazy("Changes"),
     "reads": gettext_lazy("Reads"),
@@ -49,12 +52,12 @@ class AuditFilterForm(forms.Form):
         help_text=gettext_lazy('For example "patients.patient" or "procedures.testresult".'),
     )
     object_id = forms.CharField(label=gettext_lazy("Record id"), max_length=64, required=False)
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=gettext_lazy("From (date)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=gettext_lazy("To (date, inclusive)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -102,17 +105,44 @@ def filtered(kind: str, data: dict) -> QuerySet:
     return rows
 
 
+def changed_fields(entry: LogEntry) -> str:
+    """The names of the fields a change touched, never their values. For the roles
+    of a staff account (auth.user's groups), which roles were added or removed:
+    role names are not patient data, and they are what an auditor looks for."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    parts = []
+    for name in sorted(changes):
+        change = changes[name]
+        if (
+            entry.content_type.app_label == "auth"
+            and isinstance(change, dict)
+            and change.get("type") == "m2m"
+        ):
+            operation = ACTIONS_M2M.get(change.get("operation"), change.get("operation"))
+            objects = ", ".join(str(o) for o in change.get("objects", []))
+            parts.append(f"{name} ({operation}: {objects})")
+        else:
+            parts.append(name)
+    return ", ".join(parts)
+
+
+ACTIONS_M2M = {
+    "add": gettext_lazy("added"),
+    "delete": gettext_lazy("removed"),
+    "clear": gettext_lazy("cleared"),
+}
+
+
 def as_row(kind: str, entry) -> dict:
     """One audit row for the page and the CSV: never a value of patient data."""
     if kind == "changes":
-        changes = entry.changes if isinstance(entry.changes, dict) else {}
         return {
             "at": entry.timestamp,
             "user": entry.actor.username if entry.actor_id else _("(system)"),
             "action": str(ACTIONS.get(entry.action, entry.action)),
             "object_type": f"{entry.content_type.app_label}.{entry.content_type.model}",
             "object_id": entry.object_pk,
-            "detail": ", ".join(sorted(changes)),
+            "detail": changed_fields(entry),
             "ip_address": entry.remote_addr or "",
         }
     if kind == "reads":
@@ -159,7 +189,13 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "query": query.urlencode(),
     }
-    return render(request, "clinic/audit_list.html", context)
+    # A date outside 1900-2100 is a bad address (400, with the form's message);
+    # other mistakes in the filter are shown on the page as usual.
+    out_of_range = form.is_bound and any(
+        form.has_error(name, code) for name in ("date_from", "date_to") for code in RANGE_CODES
+    )
+    status = 400 if out_of_range else 200
+    return render(request, "clinic/audit_list.html", context, status=status)
 
 
 class _Echo:
@@ -195,7 +231,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         object_type="clinic.audit_export",
         object_id=kind,
         view_name="audit_export",
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=client_ip(request),
     )
     rows = filtered(kind, data)
     writer = csv.writer(_Echo())

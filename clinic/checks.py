@@ -1,7 +1,7 @@
 """System checks of our own, run by `manage.py check` (the deploy ones with --deploy)."""
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -10,15 +10,16 @@ PER_PROCESS_CACHES = (
 
 
 @register(Tags.security, deploy=True)
-def shared_cache(app_configs, **kwargs) -> list[Warning]:
-    """Rate limits kept per process let each web process grant its own quota."""
+def shared_cache(app_configs, **kwargs) -> list[Error]:
+    """Rate limits and the date-of-birth lockout kept per process let each web process
+    grant its own quota: an error in production, not a warning."""
     if settings.CACHES["default"]["BACKEND"] in PER_PROCESS_CACHES:
         return [
-            Warning(
+            Error(
                 "The cache is per process, so each web process keeps its own patient-link "
-                "rate limits.",
+                "rate limits and date-of-birth lockouts.",
                 hint="Set CACHE_URL to a shared cache, e.g. redis://127.0.0.1:6379/1.",
-                id="clinic.W001",
+                id="clinic.E001",
             )
         ]
     return []

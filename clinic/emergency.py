@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import shared_task
 from django import forms
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -33,6 +34,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from . import roles
+from .client_ip import client_ip
 from .models import EmergencyAccess
 
 PATIENT = "patients.patient"
@@ -198,6 +200,11 @@ def emergency_access_notify_admins(*, access_id: int) -> int:
     return len(recipients)
 
 
+def _patient_exists(patient_id: int) -> bool:
+    # By label: this plumbing imports no domain app.
+    return apps.get_model(PATIENT).objects.filter(pk=patient_id).exists()
+
+
 def _next_url(request: HttpRequest, patient_id: int) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     return _safe(request, candidate) or reverse("patients:detail", args=[patient_id])
@@ -207,6 +214,8 @@ def _next_url(request: HttpRequest, patient_id: int) -> str:
 @require_http_methods(["GET", "POST"])
 def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
     """State a reason to open a record outside one's own patients."""
+    if not _patient_exists(patient_id):
+        raise Http404  # no emergency access is ever recorded for a record that is not there
     next_url = _next_url(request, patient_id)
     if patient_gate(request, patient_id=patient_id) is None:
         return redirect(next_url)
@@ -216,7 +225,7 @@ def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
             user=request.user,
             patient_id=patient_id,
             reason=form.cleaned_data["reason"],
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
         )
         messages.warning(
             request,

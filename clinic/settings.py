@@ -67,13 +67,16 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads the form: over-large uploads stop here.
+    "clinic.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    # django-auditlog's, with the client's address from clinic/client_ip.py.
+    "clinic.client_ip.AuditlogMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "clinic.sessions.SessionLimitsMiddleware",
     "clinic.two_factor.TwoFactorMiddleware",
@@ -141,7 +144,12 @@ LOGOUT_REDIRECT_URL = "login"
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Two counts, each locking at AXES_FAILURE_LIMIT: a username from one address (a
+# forgotten password locks only that person at that desk, never a named colleague
+# everywhere), and an address whatever the usernames (password spraying). The
+# address is the client's, behind the TLS proxy too (clinic/client_ip.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "clinic.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -152,6 +160,11 @@ CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The client's address behind a TLS proxy (clinic/client_ip.py): the proxies' own
+# addresses or networks (safest), or how many proxies stand in front of the app.
+# Without either, X-Forwarded-For is ignored.
+CLINIC_TRUSTED_PROXIES = env.list("CLINIC_TRUSTED_PROXIES", default=[])
+CLINIC_PROXY_COUNT = env.int("CLINIC_PROXY_COUNT", default=0)
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -209,7 +222,7 @@ CLINIC_ADDRESS = env.str("CLINIC_ADDRESS", default="2 Riverside Walk, London")
 
 # --- Static files --------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -241,7 +254,7 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # --- Cache ---------------------------------------------------------------------
 # Holds the patient links' rate-limit counters. The default is per process; with
 # several web processes set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so they share
-# one count (check --deploy warns otherwise, clinic.W001).
+# one count (check --deploy fails otherwise, clinic.E001).
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Celery --------------------------------------------------------------------
@@ -315,7 +328,11 @@ HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.messaging.health.check_reminder
 # and wrong dates of birth before a link locks for a day.
 PATIENT_LINK_MAX_PER_TOKEN = env.int("PATIENT_LINK_MAX_PER_TOKEN", default=30)
 PATIENT_LINK_MAX_PER_IP = env.int("PATIENT_LINK_MAX_PER_IP", default=60)
+# Wrong dates of birth: per visit and per patient, across all their links (a day).
 PATIENT_LINK_MAX_DOB_TRIES = env.int("PATIENT_LINK_MAX_DOB_TRIES", default=5)
+PATIENT_LINK_MAX_DOB_TRIES_PER_PATIENT = env.int(
+    "PATIENT_LINK_MAX_DOB_TRIES_PER_PATIENT", default=10
+)
 
 # --- Pre-procedure bloods (docs/patients.md) ----------------------------------------
 # EXAMPLES ONLY: review with your clinical team before use. For patients with a
@@ -330,6 +347,13 @@ CLINIC_BLOODS_MAX_AGE_DAYS = env.int("CLINIC_BLOODS_MAX_AGE_DAYS", default=7)
 # Result PDFs are kept here, outside anything served as static or media files.
 CLINIC_PRIVATE_DIR = VAR_DIR / "private"
 RESULTS_PDF_MAX_BYTES = env.int("RESULTS_PDF_MAX_BYTES", default=10 * 1024 * 1024)
+# Each uploaded file is counted as it streams in and stopped past the limit
+# (clinic/uploads.py), before Django's own handlers keep it in memory or on disk.
+FILE_UPLOAD_HANDLERS = [
+    "clinic.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Escalation thresholds: overdue results go in a daily digest from this clinic hour;
 # the clinic lead hears of results overdue by this many more days, and of final
 # results unreviewed after the second number of hours.
@@ -345,7 +369,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Patient-link tokens are redacted from every line (clinic/access_log.py).
+    "filters": {"patient_links": {"()": "clinic.access_log.RedactPatientLinks"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["patient_links"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

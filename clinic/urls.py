@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from . import account_views, audit_views, emergency, two_factor, views
 
+handler400 = "clinic.bounds.bad_request"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

@@ -14,6 +14,7 @@ import contextlib
 import email
 import email.policy
 import os
+import re
 import signal
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +39,7 @@ REMOVED_ENV = (
     "DATABASE_URL",
     "CELERY_BROKER_URL",
     "EMAIL_URL",
+    "SITE_URL",
     "DEBUG",
     "MAKEFLAGS",
     "MFLAGS",
@@ -215,6 +217,10 @@ def test_make_run_books_mails_and_stops_on_ctrl_c(make_run):
         what=f"a confirmation in {outbox}; log:\n{log_tail(log)}",
     )
     assert message["To"] == "maria.garcia@example.com"
+    # SITE_URL follows PORT: the email's links lead back to this very server.
+    text = message.get_body(("plain",)).get_content()
+    links = re.findall(r"https?://[^\s/]+/", text)
+    assert links and set(links) == {f"{base}/"}, links
     assert message["Subject"] == "Your appointment is booked"
     [invite] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     assert invite.get_param("method") == "REQUEST"

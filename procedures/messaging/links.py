@@ -104,9 +104,8 @@ def link_read(*, purpose: str, token: str) -> Grant | None:
     digest = token_digest(token)
     if purpose in SINGLE_USE and PatientLinkUse.objects.filter(digest=digest).exists():
         return None
-    if dob_locked(digest):
-        return None
-    return Grant(appointment=appointment, purpose=purpose, digest=digest)
+    grant = Grant(appointment=appointment, purpose=purpose, digest=digest)
+    return None if dob_locked(grant) else grant
 
 
 # --- Rate limits (cache counters: a shared cache in production, see docs) ------------
@@ -130,17 +129,30 @@ def link_throttled(*, token: str, ip: str) -> bool:
     )
 
 
-def dob_locked(digest: str) -> bool:
-    return (cache.get(f"plink:dob:{digest[:32]}") or 0) >= settings.PATIENT_LINK_MAX_DOB_TRIES
+# Wrong dates of birth count per visit and per patient, whatever the token: every
+# email carries fresh tokens, so a count per token would give five guesses per email.
+def _dob_keys(grant: Grant) -> tuple[str, str]:
+    appointment = grant.appointment
+    return f"plink:dob:visit:{appointment.pk}", f"plink:dob:patient:{appointment.patient_id}"
+
+
+def dob_locked(grant: Grant) -> bool:
+    per_visit, per_patient = (cache.get(key) or 0 for key in _dob_keys(grant))
+    return (
+        per_visit >= settings.PATIENT_LINK_MAX_DOB_TRIES
+        or per_patient >= settings.PATIENT_LINK_MAX_DOB_TRIES_PER_PATIENT
+    )
 
 
 def dob_check(*, grant: Grant, date_of_birth: date) -> bool:
-    """Constant-time compare; a wrong date counts towards locking the link."""
+    """Constant-time compare; a wrong date counts towards locking the visit's and the
+    patient's links (all of them, for a day)."""
     given = date_of_birth.isoformat().encode()
     known = grant.appointment.patient.date_of_birth.isoformat().encode()
     if hmac.compare_digest(given, known):
         return True
-    _hit(f"plink:dob:{grant.digest[:32]}", 24 * 3600)
+    for key in _dob_keys(grant):
+        _hit(key, 24 * 3600)
     return False
 
 

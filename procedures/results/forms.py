@@ -8,6 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.bounds import BoundedDateField
+from clinic.pdf import PdfRefused, pdf_check
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider
 from procedures.results.models import SpecimenSide, SpecimenSite, TestOrder, TestResult
@@ -169,6 +171,10 @@ class ResultForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("This file is not a PDF. Upload the lab's report as a PDF.")
             )
+        try:
+            pdf_check(upload)  # parsed: encrypted, script-bearing, unreadable refused
+        except PdfRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return upload
 
     def clean(self):
@@ -268,10 +274,10 @@ class WorklistFilterForm(forms.Form):
 
 
 class AnalyticsForm(forms.Form):
-    start = forms.DateField(
+    start = BoundedDateField(
         label=_("From"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
     )
-    end = forms.DateField(
+    end = BoundedDateField(
         label=_("To"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
     )
 

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from clinic.client_ip import client_ip
+from clinic.http import no_referrer
 from procedures.catalog.clock import clinic_tz
 from procedures.messaging import links as links
 from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
@@ -47,7 +49,7 @@ def _verified(request, grant) -> bool:
 
 
 def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return client_ip(request) or ""
 
 
 def _details(grant) -> dict:
@@ -82,6 +84,7 @@ def _perform(grant, form):
 
 @login_not_required
 @never_cache
+@no_referrer
 @require_http_methods(["GET", "POST"])
 def patient_link(request, purpose: str, token: str):
     """One page per link: date of birth first, then the details and the one action."""
@@ -103,7 +106,7 @@ def _page(request, grant):
                 request.session.cycle_key()
                 request.session[_session_key(grant)] = time.time() + VERIFIED_FOR_SECONDS
                 return redirect(request.path)
-            if links.dob_locked(grant.digest):
+            if links.dob_locked(grant):
                 return _invalid(request)
             form.add_error(
                 "date_of_birth",

@@ -46,6 +46,7 @@ def turnaround(request):
             "end": end,
             "query": request.GET.urlencode(),
         },
+        status=400 if form.errors else 200,
     )
 
 

@@ -5,7 +5,7 @@ for the whole clinic, a physician to show alone and the page of physicians.
 A network's clinic has dozens of physicians: its day is shown ten physicians (columns)
 at a time, so a page stays quick to render and to read."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from clinic import policy
+from clinic.bounds import query_date
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.calendars import (
@@ -36,10 +37,7 @@ def _params(request) -> dict:
     by = request.GET.get("by", "clinic")
     view = view if view in VIEWS else "day"
     by = by if by in BY else "clinic"
-    try:
-        day = date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        day = clinic_today()
+    day = query_date(request, "date", default=clinic_today)  # 400 outside 1900-2100
     if by == "clinic":
         view = "day"  # the whole clinic is shown a day at a time
     resource = None

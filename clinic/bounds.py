@@ -1,0 +1,66 @@
+"""Dates from query strings and forms, kept within a sane range.
+
+A date far outside the clinic's life (year 1 or 9999) parses, and then
+overflows the first time a day is added to it (OverflowError: a 500). Every date
+a page takes from its address or a filter form goes through here: outside
+1900-2100 it is refused with a message and 400 (Bad Request).
+"""
+
+from collections.abc import Callable
+from datetime import date
+
+from django import forms
+from django.core.exceptions import BadRequest
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.http import HttpRequest, HttpResponseBadRequest
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2100, 12, 31)
+OUT_OF_RANGE = gettext_lazy("Choose a date between 1900 and 2100.")
+
+
+class DateOutOfRange(BadRequest):
+    """A date parameter outside MIN_DATE..MAX_DATE; its message is safe to show."""
+
+
+def in_range(day: date) -> bool:
+    return MIN_DATE <= day <= MAX_DATE
+
+
+def query_date(request: HttpRequest, name: str, *, default: Callable[[], date]) -> date:
+    """The date in the query parameter `name`: `default()` when absent or not a
+    date (the page falls back to today), DateOutOfRange when a date out of range."""
+    text = request.GET.get(name, "")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return default()
+    if not in_range(day):
+        raise DateOutOfRange(str(OUT_OF_RANGE))
+    return day
+
+
+class BoundedDateField(forms.DateField):
+    """A form's DateField that refuses dates outside MIN_DATE..MAX_DATE in words."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.validators += [
+            MinValueValidator(MIN_DATE, message=OUT_OF_RANGE),
+            MaxValueValidator(MAX_DATE, message=OUT_OF_RANGE),
+        ]
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponseBadRequest:
+    """handler400: the site's page, with the reason when it is ours to give."""
+    message = str(exception) if isinstance(exception, DateOutOfRange) else ""
+    return HttpResponseBadRequest(
+        render_to_string(
+            "400.html",
+            {"message": message or _("The address of this page is not valid.")},
+            request=request,
+        )
+    )
