@@ -73,11 +73,11 @@ def test_djangos_own_log_lines_are_redacted_too():
 
 
 @pytest.mark.django_db
-def test_a_patient_link_page_sends_no_referrer(client):
+def test_a_patient_link_page_sends_its_origin_only_as_referer(client):
     cache.clear()
     response = client.get(PATH)
 
     assert response.status_code == 200
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
     # Staff pages keep the site's policy.
     assert client.get("/accounts/login/")["Referrer-Policy"] == "same-origin"

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic.client_ip import client_ip
-from clinic.http import no_referrer
+from clinic.http import origin_only_referrer
 from procedures.catalog.clock import clinic_tz
 from procedures.messaging import links as links
 from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
@@ -84,7 +84,7 @@ def _perform(grant, form):
 
 @login_not_required
 @never_cache
-@no_referrer
+@origin_only_referrer
 @require_http_methods(["GET", "POST"])
 def patient_link(request, purpose: str, token: str):
     """One page per link: date of birth first, then the details and the one action."""
