@@ -26,7 +26,8 @@ BOOKKEEPING = ("django_migrations", "django_content_type", "auth_permission", "a
 READ_BACK = """
 import json
 from django.apps import apps
-print(json.dumps({m._meta.db_table: m._default_manager.count() for m in apps.get_models(include_auto_created=True)}))
+models = apps.get_models(include_auto_created=True)
+print(json.dumps({m._meta.db_table: m._default_manager.count() for m in models}))
 """
 
 
