@@ -5,7 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from procedures.devtools.benchmarks.runner import run, table
+from procedures.devtools.benchmarks.report import table
+from procedures.devtools.benchmarks.runner import run
 
 
 class Command(BaseCommand):
