@@ -114,11 +114,20 @@ def bloods_status(
     the latest taken within CLINIC_BLOODS_MAX_AGE_DAYS before it, judged against the
     clinic's thresholds (settings; examples, to review with the clinical team)."""
     on = on or timezone.localdate()
-    status = BloodsStatus(required=needs_bloods(patient, medicines))
     since = on - timedelta(days=settings.CLINIC_BLOODS_MAX_AGE_DAYS)
-    recent = BloodResult.objects.filter(patient=patient, taken_on__gte=since, taken_on__lte=on)
-    status.platelets = recent.filter(platelets__isnull=False).first()
-    status.inr = recent.filter(inr__isnull=False).first()
+    recent = list(
+        BloodResult.objects.filter(patient=patient, taken_on__gte=since, taken_on__lte=on)
+    )
+    return _bloods_judged(patient, recent=recent, medicines=medicines)
+
+
+def _bloods_judged(
+    patient: Patient, *, recent: list[BloodResult], medicines: list[Medication] | None
+) -> BloodsStatus:
+    """`bloods_status` from rows already read: `recent`, newest first (the model's order)."""
+    status = BloodsStatus(required=needs_bloods(patient, medicines))
+    status.platelets = next((r for r in recent if r.platelets is not None), None)
+    status.inr = next((r for r in recent if r.inr is not None), None)
     if not status.required:
         return status
     days = settings.CLINIC_BLOODS_MAX_AGE_DAYS
@@ -149,6 +158,21 @@ def bloods_status(
     return status
 
 
+def bloods_by_patient(patients: list[Patient], *, on: date) -> dict[int, BloodsStatus]:
+    """`bloods_status` for many patients in two queries (a day's list)."""
+    medicines: dict[int, list[Medication]] = {p.pk: [] for p in patients}
+    for medicine in Medication.objects.filter(patient__in=patients, is_active=True):
+        medicines[medicine.patient_id].append(medicine)
+    since = on - timedelta(days=settings.CLINIC_BLOODS_MAX_AGE_DAYS)
+    recent: dict[int, list[BloodResult]] = {p.pk: [] for p in patients}
+    rows = BloodResult.objects.filter(patient__in=patients, taken_on__gte=since, taken_on__lte=on)
+    for row in rows:
+        recent[row.patient_id].append(row)
+    return {
+        p.pk: _bloods_judged(p, recent=recent[p.pk], medicines=medicines[p.pk]) for p in patients
+    }
+
+
 # --- Alerts ----------------------------------------------------------------------
 
 
@@ -162,8 +186,42 @@ class Alert:
 def patient_alerts(patient: Patient, *, on: date | None = None) -> list[Alert]:
     """What anyone about to touch this patient must see: allergies (or that nobody has
     asked), a bleeding disorder, blood thinners, and bloods missing or out of range."""
+    return alerts_by_patient([patient], on=on or timezone.localdate())[patient.pk]
+
+
+def alerts_by_patient(patients: list[Patient], *, on: date) -> dict[int, list[Alert]]:
+    """`patient_alerts` for many patients in a fixed number of queries (a day sheet)."""
+    patients = list({p.pk: p for p in patients}.values())
+    allergies: dict[int, list[Allergy]] = {p.pk: [] for p in patients}
+    for allergy in Allergy.objects.filter(patient__in=patients, is_active=True):
+        allergies[allergy.patient_id].append(allergy)
+    medicines: dict[int, list[Medication]] = {p.pk: [] for p in patients}
+    for medicine in Medication.objects.filter(patient__in=patients, is_active=True):
+        medicines[medicine.patient_id].append(medicine)
+    since = on - timedelta(days=settings.CLINIC_BLOODS_MAX_AGE_DAYS)
+    recent: dict[int, list[BloodResult]] = {p.pk: [] for p in patients}
+    rows = BloodResult.objects.filter(patient__in=patients, taken_on__gte=since, taken_on__lte=on)
+    for row in rows:
+        recent[row.patient_id].append(row)
+    return {
+        p.pk: _alerts(
+            p,
+            allergies=allergies[p.pk],
+            medicines=medicines[p.pk],
+            bloods=_bloods_judged(p, recent=recent[p.pk], medicines=medicines[p.pk]),
+        )
+        for p in patients
+    }
+
+
+def _alerts(
+    patient: Patient,
+    *,
+    allergies: list[Allergy],
+    medicines: list[Medication],
+    bloods: BloodsStatus,
+) -> list[Alert]:
     alerts = []
-    allergies = list(Allergy.objects.filter(patient=patient, is_active=True))
     for allergy in allergies:
         alerts.append(
             Alert(
@@ -194,7 +252,6 @@ def patient_alerts(patient: Patient, *, on: date | None = None) -> list[Alert]:
             alerts.append(Alert("allergies_unknown", _("Allergies not recorded: ask")))
     if patient.bleeding_disorder:
         alerts.append(Alert("bleeding", _("Bleeding disorder"), severe=True))
-    medicines = list(Medication.objects.filter(patient=patient, is_active=True))
     for medicine in medicines:
         if medicine.is_blood_thinner:
             alerts.append(
@@ -204,6 +261,5 @@ def patient_alerts(patient: Patient, *, on: date | None = None) -> list[Alert]:
                     % {"name": medicine.name, "kind": medicine.get_med_class_display()},
                 )
             )
-    bloods = bloods_status(patient, on=on, medicines=medicines)
     alerts.extend(Alert("bloods", problem) for problem in bloods.problems)
     return alerts

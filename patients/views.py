@@ -141,12 +141,8 @@ def patient_detail(request, pk: int):
     if gate := patient_gate(request, patient_id=patient.pk):
         return gate
     record_read(request, patient)
-    # Visits and orders belong to procedures: this page only leaves a block for them
-    # (templates/patients/patient_detail.html, block patient_care). Until procedures
-    # fills it, the block lists the appointments through the reverse relation.
-    appointments = patient.appointments.select_related(
-        "procedure_type", "provider", "room"
-    ).order_by("-start_at")[:50]
+    # Visits and orders belong to procedures: its `patient_care` tag fills the page's
+    # block (templates/patients/patient_detail.html).
     return render(
         request,
         "patients/patient_detail.html",
@@ -158,7 +154,6 @@ def patient_detail(request, pk: int):
             "medicines": patient.medications.filter(is_active=True),
             "overrides": DuplicateOverride.objects.filter(patient=patient)[:5],
             "merged_mrns": list(patient.merged_records.values_list("mrn", flat=True)),
-            "appointments": appointments,
             "can_edit_details": policy.may(request.user, "patient_update"),
             "can_edit_clinical": policy.may(request.user, "patient_clinical"),
             "can_book": policy.may(request.user, "slot_finder"),

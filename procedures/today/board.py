@@ -11,7 +11,8 @@ from datetime import date, datetime
 
 from django.utils.translation import gettext as _
 
-from patients.models import Medication
+from patients.models import Medication, Patient
+from patients.selectors import bloods_by_patient
 from procedures.catalog.choices import ProcedureKind, SedationLevel
 from procedures.catalog.clock import clinic_tz
 from procedures.messaging.models import Reminder
@@ -61,6 +62,7 @@ class Arrival:
     room_id: int
     room: str
     flag_codes: list[str] = field(default_factory=list)
+    patient_id: int = 0
     time: str = ""
     url: str = ""
     status_label: str = ""
@@ -130,6 +132,10 @@ def today_arrivals(*, day: date) -> list[Arrival]:
             "appointment_id", flat=True
         )
     )
+    # Platelets and INR before the needle for the anticoagulated or bleeding-disorder
+    # patients: missing or out of the clinic's range (patients.selectors).
+    day_patients = Patient.objects.filter(pk__in=day_appointments.values("patient_id"))
+    bloods = bloods_by_patient(list(day_patients), on=day)
     sedated = SedationLevel.sedated()
     done = (*Appointment.RELEASED_STATUSES, Appointment.Status.COMPLETED)
     arrivals = []
@@ -161,7 +167,11 @@ def today_arrivals(*, day: date) -> list[Arrival]:
             if pk in failed:
                 codes.append("reminder")
             # Blood tests before the procedure are asked for with a bleeding disorder only.
-            if procedure_visit and bleeding_disorder and pk not in labs_back:
+            # One blood flag a row: recorded bloods missing or out of range first, else
+            # the checklist's "blood tests back" not ticked for a bleeding disorder.
+            if procedure_visit and patient_id in bloods and not bloods[patient_id].ok:
+                codes.append("inr" if bloods[patient_id].missing_inr else "bloods")
+            elif procedure_visit and bleeding_disorder and pk not in labs_back:
                 codes.append("labs")
         arrivals.append(
             Arrival(
@@ -176,6 +186,7 @@ def today_arrivals(*, day: date) -> list[Arrival]:
                 room_id=room_id,
                 room=room,
                 flag_codes=codes,
+                patient_id=patient_id,
             )
         )
     return arrivals
@@ -188,6 +199,7 @@ def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
     detail = url_maker("procedures:appointment_detail")
     check_in = url_maker("procedures:appointment_check_in")
     prep = url_maker("procedures:prep_detail")
+    clinical = url_maker("patients:clinical")
     statuses = choice_labels(Appointment.Status)
     sedations = choice_labels(SedationLevel)
     can_check_in = Appointment.TRANSITIONS["check_in"].sources
@@ -196,6 +208,8 @@ def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
         "prep": _("Preparation not acknowledged"),
         "reminder": _("An email to the patient failed"),
         "labs": _("Blood tests not back"),
+        "inr": _("No recent INR (blood thinner or bleeding disorder)"),
+        "bloods": _("Platelets or INR out of the clinic's range"),
     }
     for a in arrivals:
         a.time = f"{a.start_at.astimezone(tz):%H:%M}"
@@ -209,6 +223,8 @@ def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
             "prep": f"{prep(a.pk)}#holds",
             "reminder": a.url,
             "labs": f"{prep(a.pk)}#checklist",
+            "inr": clinical(a.patient_id),
+            "bloods": clinical(a.patient_id),
         }
         a.flags = [Flag(code, texts[code], where[code]) for code in a.flag_codes]
     return arrivals

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import policy
 from clinic.bounds import query_date
+from patients.selectors import alerts_by_patient
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.calendars import (
@@ -169,8 +170,10 @@ def day_sheet(request):
         provider=p["resource"] if p["by"] == "provider" else None,
         room=p["resource"] if p["by"] == "room" else None,
     )
-    return render(
-        request,
-        "procedures/day_sheet.html",
-        {**p, "appointments": [a for a in appointments if a.status not in ("cancelled",)]},
-    )
+    shown = [a for a in appointments if a.status not in ("cancelled",)]
+    # Each patient's alerts (allergies, bleeding, blood thinners, bloods) on the sheet,
+    # read for the whole list at once.
+    alerts = alerts_by_patient([a.patient for a in shown], on=p["day"])
+    for appointment in shown:
+        appointment.alerts = alerts[appointment.patient_id]
+    return render(request, "procedures/day_sheet.html", {**p, "appointments": shown})

@@ -3,10 +3,11 @@ fix, a page at a time with filters (counts always for the whole day), counts for
 navigation, a fixed number of queries."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
-from patients.models import Medication
+from patients.models import BloodResult, Medication
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
@@ -51,6 +52,9 @@ def visit(hour, *, family="Garcia", ready=False, on_warfarin=True, bleeding=True
         **extra,
     )
     if ready:  # everything the board checks is done
+        BloodResult.objects.create(
+            patient=patient, taken_on=TODAY, platelets=210, inr=Decimal("1.1"), recorded_by=None
+        )
         PrepPlan.objects.create(appointment=appointment, hold_plan_confirmed_at=NOW)
         ChecklistTick.objects.create(
             appointment=appointment, item=ChecklistItem.LABS_BACK, by=appointment_user(), at=NOW
@@ -93,8 +97,46 @@ def test_each_flag_links_to_where_it_is_fixed(frontdesk_client):
         ("escort", "Escort not confirmed", f"{prep}#transport"),
         ("prep", "Preparation not acknowledged", f"{prep}#holds"),
         ("reminder", "An email to the patient failed", f"/appointments/{sedated.pk}/"),
-        ("labs", "Blood tests not back", f"{prep}#checklist"),
+        (
+            "inr",
+            "No recent INR (blood thinner or bleeding disorder)",
+            f"/patients/{sedated.patient_id}/clinical/",
+        ),
     ]
+
+
+def test_it_flags_an_anticoagulated_patient_without_a_recent_inr(frontdesk_client):
+    warfarin = visit(9, bleeding=False)
+    BloodResult.objects.create(
+        patient=warfarin.patient, taken_on=TODAY, platelets=210, recorded_by=None
+    )
+
+    [row] = frontdesk_client.get("/today/").context["rows"]
+
+    assert "inr" in row.flag_codes
+    BloodResult.objects.create(
+        patient=warfarin.patient, taken_on=TODAY, inr=Decimal("2.4"), recorded_by=None
+    )
+    [row] = frontdesk_client.get("/today/").context["rows"]
+    assert "inr" not in row.flag_codes
+    assert [f.text for f in row.flags if f.code == "bloods"] == [
+        "Platelets or INR out of the clinic's range"
+    ]
+
+
+def test_bloods_in_range_leave_the_checklist_tick_to_chase(frontdesk_client):
+    bleeding = visit(9, on_warfarin=False)
+    BloodResult.objects.create(
+        patient=bleeding.patient,
+        taken_on=TODAY,
+        platelets=210,
+        inr=Decimal("1.0"),
+        recorded_by=None,
+    )
+
+    [row] = frontdesk_client.get("/today/").context["rows"]
+
+    assert [f.code for f in row.flags] == ["labs"]
 
 
 def test_it_asks_for_holds_and_blood_tests_only_where_the_patient_needs_them(
@@ -284,7 +326,7 @@ def test_the_board_takes_a_fixed_number_of_queries(
     for a in busy_day(count):
         ReminderFactory(appointment=a, status=Reminder.Status.FAILED)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(11):  # +3: the day's patients, medicines, bloods
         response = frontdesk_client.get("/today/")
 
     assert len(response.context["rows"]) == min(count, 50)
@@ -297,7 +339,7 @@ def test_the_navigation_counts_take_a_fixed_number_of_queries(
 ):
     busy_day(count)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(11):  # +3: the day's patients, medicines, bloods
         html = frontdesk_client.get("/today/counts/").content.decode()
 
     assert f"{count} expected" in html
