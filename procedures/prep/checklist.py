@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from patients.models import Patient
 from procedures.catalog.clock import clinic_today
 from procedures.prep.facts import active_medications, local_date, plan_of
 from procedures.prep.models import ChecklistItem, ChecklistTick, ClinicalOverride, MedicationHold
@@ -26,6 +27,9 @@ def checklist_items(appointment: Appointment) -> list[str]:
         items += [ChecklistItem.FASTING, ChecklistItem.ESCORT_PRESENT]
     if appointment.patient.bleeding_disorder:
         items.append(ChecklistItem.LABS_BACK)
+    # Recorded as "could be pregnant": asked on the day, with who and when (the tick).
+    if appointment.patient.pregnancy == Patient.Pregnancy.ASK:
+        items.append(ChecklistItem.PREGNANCY)
     items += [ChecklistItem.CONSENT, ChecklistItem.SITE_SIDE]
     return items
 

@@ -229,6 +229,7 @@ class ChecklistItem(models.TextChoices):
     FASTING = "fasting", _("Fasting confirmed")
     ESCORT_PRESENT = "escort_present", _("Escort present")
     LABS_BACK = "labs_back", _("Pre-procedure blood tests back")
+    PREGNANCY = "pregnancy", _("Asked whether the patient could be pregnant")
     CONSENT = "consent", _("Consent signed")
     SITE_SIDE = "site_side", _("Site and side confirmed")
 

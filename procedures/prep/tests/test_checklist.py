@@ -112,3 +112,31 @@ def test_starting_when_not_ready_needs_a_recorded_reason(appointment, physician_
     assert override.rule == prep_checklist.START_NOT_READY
     assert override.reason.startswith("Urgent: consent taken verbally (missing: Site and side")
     assert override.by == physician_user
+
+
+def test_a_patient_who_could_be_pregnant_is_asked_on_the_day_with_who_and_when(
+    appointment, nurse_user, time_machine
+):
+    appointment.patient.pregnancy = appointment.patient.Pregnancy.ASK
+    appointment.patient.save()
+
+    assert ChecklistItem.PREGNANCY in prep_checklist.checklist_items(appointment)
+    assert (
+        "Asked whether the patient could be pregnant"
+        in prep_checklist.readiness(appointment).missing
+    )
+
+    time_machine.move_to(ON_THE_DAY, tick=False)
+    tick = prep_checklist.checklist_tick(
+        appointment_id=appointment.pk, item=ChecklistItem.PREGNANCY, by=nurse_user
+    )
+    assert (tick.by, tick.at) == (nurse_user, ON_THE_DAY)
+    missing = prep_checklist.readiness(appointment).missing
+    assert "Asked whether the patient could be pregnant" not in missing
+
+
+def test_a_patient_who_cannot_be_pregnant_is_not_asked(appointment):
+    appointment.patient.pregnancy = appointment.patient.Pregnancy.NOT_APPLICABLE
+    appointment.patient.save()
+
+    assert ChecklistItem.PREGNANCY not in prep_checklist.checklist_items(appointment)
