@@ -6,13 +6,14 @@ the appointment history is only written for demo patients that have none.
 """
 
 from datetime import date, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
 from clinic import roles
-from patients.models import Medication, Patient, new_mrn
+from patients.models import Allergy, BloodResult, Indication, Medication, Patient, new_mrn
 from procedures.catalog.choices import ProcedureKind, SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
@@ -173,6 +174,8 @@ def seed_demo(*, password: str) -> dict[str, int]:
         Medication.objects.get_or_create(
             patient=patients[index], name=name, defaults={"dose": dose, "med_class": med_class}
         )
+    _seed_clinical_records(patients, nurse=users["nurse"])
+    created["patients"] += _seed_duplicate_pair()
 
     today = clinic_today()
     plan = [
@@ -292,3 +295,70 @@ def _seed_scheduling(procedures: dict, plain_room: Room) -> None:
                 if code in ("bm-biopsy", "bm-aspiration", "results-discussion")
             ]
         )
+
+
+# What the clinical record shows on the demo: an allergy, a dated "no known allergies",
+# measurements and ASA, a patient to ask about pregnancy, low platelets for the
+# bleeding disorder. Peter Novak (apixaban, booked tomorrow) has no INR on purpose: the
+# Today board flags it on his day.
+CLINICAL_RECORDS = {
+    0: {
+        "weight_kg": Decimal("68.0"),
+        "height_cm": Decimal("165"),
+        "asa_class": Patient.AsaClass.II,
+        "referring_clinician": "Dr R. Patel, Riverside Haematology",
+        "indication": Indication.BLOOD_COUNTS,
+        "next_of_kin_name": "Carlos Garcia",
+        "next_of_kin_relationship": "husband",
+        "next_of_kin_phone": "+44 20 7946 0101",
+    },
+    1: {"weight_kg": Decimal("82.5"), "asa_class": Patient.AsaClass.III},
+    2: {"pregnancy": Patient.Pregnancy.ASK, "indication": Indication.LYMPHOMA_STAGING},
+    3: {"weight_kg": Decimal("74.0"), "asa_class": Patient.AsaClass.III},
+}
+
+
+def _seed_clinical_records(patients: list[Patient], *, nurse: User) -> None:
+    for index, fields in CLINICAL_RECORDS.items():
+        Patient.objects.filter(pk=patients[index].pk).update(**fields)
+    garcia, okafor = patients[0], patients[1]
+    Allergy.objects.get_or_create(
+        patient=garcia,
+        substance=Allergy.Substance.LATEX,
+        defaults={
+            "reaction": "Hives and wheeze",
+            "severity": Allergy.Severity.SEVERE,
+            "recorded_by": nurse,
+        },
+    )
+    if okafor.no_known_allergies_at is None:
+        Patient.objects.filter(pk=okafor.pk).update(
+            no_known_allergies_at=timezone.now(), no_known_allergies_by=nurse
+        )
+    yesterday = clinic_today() - timedelta(days=1)
+    BloodResult.objects.get_or_create(
+        patient=okafor,
+        taken_on=yesterday,
+        defaults={"platelets": 40, "inr": Decimal("1.2"), "recorded_by": nurse},
+    )
+
+
+DUPLICATE_PAIR = [("Zoë", "O'Brien-Núñez"), ("Zoe", "Nunez")]
+
+
+def _seed_duplicate_pair() -> int:
+    """Two records of one person (the merge demo): same date of birth, one written with
+    accents and a hyphen, one without."""
+    born = date(1984, 7, 21)
+    made = 0
+    for given, family in DUPLICATE_PAIR:
+        if not Patient.objects.filter(given_name=given, family_name=family).exists():
+            Patient.objects.create(
+                mrn=new_mrn(),
+                given_name=given,
+                family_name=family,
+                date_of_birth=born,
+                email="zoe.obrien@example.com" if given == "Zoë" else "",
+            )
+            made += 1
+    return made

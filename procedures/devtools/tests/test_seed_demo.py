@@ -27,7 +27,8 @@ def test_it_creates_the_demo_clinic_once(settings, capsys):
     call_command("seed_demo", "--password", "demo-password-1")
 
     assert counts() == first
-    assert first["Patient"] == 6
+    # Six with visits, and one person registered twice (the merge demo).
+    assert first["Patient"] == 8
     assert first["Appointment"] == 6
     assert "Demo clinic ready: 0 users, 0 patients, 0 appointments created." in (
         capsys.readouterr().out
@@ -70,3 +71,19 @@ def test_it_refuses_when_debug_is_off(settings):
         call_command("seed_demo")
 
     assert counts() == dict.fromkeys(counts(), 0)
+
+
+def test_the_demo_shows_the_clinical_record_and_a_pair_to_merge(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo", "--password", "demo-password-1")
+
+    garcia = Patient.objects.get(family_name="Garcia")
+    assert [a.get_substance_display() for a in garcia.allergies.all()] == ["Latex"]
+    assert Patient.objects.get(family_name="Okafor").no_known_allergies_at is not None
+    assert Patient.objects.get(family_name="Khan").pregnancy == Patient.Pregnancy.ASK
+    # The same person twice: found together by a search that ignores accents.
+    assert {p.family_name for p in Patient.objects.search("nunez")} == {
+        "O'Brien-Núñez",
+        "Nunez",
+    }
