@@ -1,3 +1,5 @@
+from procedures.labs.models import Lab, LabInboundMessage, LabOrderMessage, LabResultData  # noqa: F401 (labs, #17)
+
 from .appointments import Appointment, AppointmentEvent, SedationLevel, TransportMode
 from .availability import Unavailability, WorkingHours
 from .catalog import ClinicHoliday, ProcedureType, TestType

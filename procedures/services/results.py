@@ -14,6 +14,7 @@ from django.db.models import Max, Min
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from procedures.labs.outbound import lab_order_queue
 from procedures.models import (
     Appointment,
     ClinicHoliday,
@@ -139,6 +140,8 @@ def test_orders_create(
         TestOrderEvent.objects.create(
             order=order, kind="status", to_status=order.status, at=sample.collected_at
         )
+        if order.status == S.SENT:
+            lab_order_queue(order=order)  # the order message to its lab (procedures/labs)
         orders.append(order)
     return orders
 
@@ -166,6 +169,7 @@ def order_sent(*, order_id: int, sent_at: datetime, accession_number: str, by) -
         _move(order, to=S.SENT, by=by)
         order.sent_at, order.accession_number = sent_at, accession_number
         order.save(update_fields=["status", "sent_at", "accession_number", "updated_at"])
+        lab_order_queue(order=order)  # the order message to its lab (procedures/labs)
     return order
 
 

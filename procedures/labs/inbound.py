@@ -1,0 +1,471 @@
+"""Results in: one service takes a lab's message (HL7 v2 bytes or a FHIR bundle),
+keeps it, matches it to an order, moves the order through the results services
+and says what to answer (AA, AE or AR with the reason).
+
+Every message that gets as far as naming its lab and control id is kept as a
+row, unique per (lab, transport, control id): the same message twice is one
+row, one result, and the first answer again. A message that cannot be attached
+safely is kept open for staff (the unmatched worklist) and answered AE.
+"""
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedures.models import TestOrder, TestResult
+from procedures.services.results import order_cancel, result_log
+
+from . import fhir, hl7v2
+from .hl7v2 import Inbound, Observation, Refusal, Report
+from .kinds import SPECS, kind_for, validate
+from .models import Lab, LabInboundMessage, LabResultData, ResultKind
+
+log = logging.getLogger(__name__)
+INTERFACE_USERNAME = "lab-interface"
+ABNORMAL_FLAGS = {"A", "AA", "H", "HH", "L", "LL", "<", ">", "HU", "LU"}
+SIR = {"S", "I", "R"}
+M = LabInboundMessage.MatchStatus
+
+
+class Unattachable(Exception):
+    """The message is sound but cannot be attached safely: park it for staff."""
+
+
+@dataclass
+class Answer:
+    code: str  # AA, AE or AR
+    text: str
+    error_code: str = ""
+    duplicate: bool = False
+    row: LabInboundMessage | None = None
+
+
+def lab_interface_user():
+    """The user that results arriving from labs are logged by (no login)."""
+    user, created = get_user_model().objects.get_or_create(
+        username=INTERFACE_USERNAME,
+        defaults={"first_name": "Lab", "last_name": "interface", "is_active": False},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+# --- HL7 v2 ----------------------------------------------------------------------------
+
+
+def lab_message_receive(*, raw: bytes, peer: str = "") -> bytes:
+    """Take one HL7 v2 message off the wire; return the ACK to send back (UTF-8)."""
+    control_id = version = app = facility = ""
+    try:
+        text = hl7v2.decode(raw)
+        message = hl7v2.parse(text)
+        control_id, msg_type, version, app, facility = hl7v2.header(message)
+        answer = _receive_hl7(message, text, msg_type, version, app, facility, peer)
+    except Refusal as refusal:
+        answer = Answer("AR", refusal.reason, refusal.code)
+        answer.row = _keep_refused(raw, control_id, peer, answer)
+    reply = hl7v2.ack(
+        control_id=control_id,
+        version=version,
+        code=answer.code,
+        text=answer.text,
+        error_code=answer.error_code,
+        to_application=app,
+        to_facility=facility,
+        ack_control_id=f"A{answer.row.pk}" if answer.row else f"A{timezone.now():%Y%m%d%H%M%S%f}",
+    )
+    return reply.encode("utf-8")
+
+
+def _keep_refused(raw: bytes, control_id: str, peer: str, answer: Answer) -> LabInboundMessage:
+    # Kept without a lab (so outside the unique rule): refused messages are not
+    # lost either, only never attached. The text is the bytes as Latin-1.
+    row = LabInboundMessage.objects.create(
+        transport=LabInboundMessage.Transport.MLLP,
+        control_id=control_id[:64],
+        raw=raw.decode("latin-1").replace("\x00", ""),
+        peer=peer,
+        ack_code=answer.code,
+        ack_text=answer.text[:300],
+        match_status=M.REFUSED,
+        reason=answer.text[:300],
+    )
+    log.warning("HL7 message refused: %s", answer.text)
+    return row
+
+
+def _receive_hl7(message, text, msg_type, version, app, facility, peer) -> Answer:
+    lab = _lab_for(app, facility)
+    if msg_type != "ORU^R01":
+        raise Refusal(f"message type {msg_type or '(none)'} is not accepted here", code="200")
+    if version not in hl7v2.SUPPORTED_VERSIONS:
+        raise Refusal(f"HL7 version {version or '(none)'} is not supported", code="203")
+    inbound = hl7v2.read_oru(message)
+    if not inbound.control_id:
+        raise Refusal("MSH-10 (message control id) is empty", code="101")
+    if not inbound.reports:
+        raise Refusal("the message has no OBR segment", code="100")
+    return _take(
+        lab=lab,
+        transport=LabInboundMessage.Transport.MLLP,
+        inbound=inbound,
+        raw=text,
+        peer=peer,
+        source=LabResultData.Source.HL7,
+    )
+
+
+def _lab_for(app: str, facility: str) -> Lab:
+    labs = Lab.objects.filter(sending_application=app, is_active=True)
+    lab = labs.filter(sending_facility=facility).first() or labs.filter(sending_facility="").first()
+    if lab is None:
+        raise Refusal(f"sender {app}/{facility} is not a lab we know", code="204")
+    return lab
+
+
+# --- Shared by HL7 v2 and FHIR ------------------------------------------------------------
+
+
+def _take(*, lab, transport, inbound: Inbound, raw: str, peer: str, source: str) -> Answer:
+    """Keep the message once, attach it or park it, and say what to answer."""
+    existing = _existing(lab, transport, inbound.control_id)
+    if existing:
+        return existing
+    first = inbound.reports[0]
+    try:
+        with transaction.atomic():
+            row = LabInboundMessage.objects.create(
+                lab=lab,
+                transport=transport,
+                control_id=inbound.control_id[:64],
+                message_type=inbound.message_type[:40],
+                raw=raw,
+                peer=peer[:64],
+                ack_code="AA",
+                match_status=M.ATTACHED,
+                placer_number=first.placer_number[:40],
+                filler_number=first.filler_number[:40],
+                patient_mrn=(inbound.mrns[0] if inbound.mrns else "")[:40],
+                patient_name=", ".join(filter(None, (inbound.family_name, inbound.given_name)))[
+                    :200
+                ],
+                patient_dob=inbound.dob,
+                result_status=first.status[:1],
+            )
+            try:
+                with transaction.atomic():
+                    for report in inbound.reports:
+                        order, result = _attach(
+                            lab=lab, inbound=inbound, report=report, source=source
+                        )
+                        row.order, row.result = order, result
+                    answer = Answer("AA", _("result attached to the order"), row=row)
+            except (Unattachable, ValidationError) as exc:
+                reason = _reason(exc)
+                row.order = row.result = None
+                row.match_status, row.reason = M.OPEN, reason[:300]
+                answer = Answer(
+                    "AE", _("held for staff: %(why)s") % {"why": reason}, "207", row=row
+                )
+            row.ack_code, row.ack_text = answer.code, answer.text[:300]
+            row.save()
+    except IntegrityError:
+        # The same control id committed by another connection a moment ago.
+        existing = _existing(lab, transport, inbound.control_id)
+        if existing:
+            return existing
+        raise
+    return answer
+
+
+def _existing(lab, transport, control_id) -> Answer | None:
+    row = LabInboundMessage.objects.filter(
+        lab=lab, transport=transport, control_id=control_id[:64]
+    ).first()
+    if row is None:
+        return None
+    return Answer(row.ack_code, row.ack_text, duplicate=True, row=row)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+def _fold(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.casefold() if ch.isalnum())
+
+
+def order_match(*, lab: Lab, inbound: Inbound, report: Report) -> TestOrder:
+    """The order a report answers, cross-checked against the patient; Unattachable
+    with the reason when anything disagrees."""
+    orders = TestOrder.objects.select_related("appointment__patient", "test_type__lab_code")
+    placer = report.placer_number.strip()
+    if placer:
+        if not placer.isdigit():
+            raise Unattachable(_("placer order number %(n)s is not one of ours") % {"n": placer})
+        order = orders.filter(pk=int(placer)).first()
+        if order is None:
+            raise Unattachable(_("no order with placer number %(n)s") % {"n": placer})
+        filler = report.filler_number.strip()
+        if filler and order.accession_number and order.accession_number != filler:
+            raise Unattachable(
+                _("accession %(got)s does not match the order's %(ours)s")
+                % {"got": filler, "ours": order.accession_number}
+            )
+    elif report.filler_number.strip():
+        found = list(orders.filter(accession_number=report.filler_number.strip())[:2])
+        if len(found) != 1:
+            raise Unattachable(
+                _("accession %(n)s matches %(c)s orders")
+                % {"n": report.filler_number, "c": len(found) if found else _("no")}
+            )
+        order = found[0]
+    else:
+        raise Unattachable(_("no placer or filler order number"))
+    lab_code = getattr(order.test_type, "lab_code", None)
+    if lab_code is not None and lab_code.lab_id != lab.pk:
+        raise Unattachable(_("the order was sent to another lab"))
+    patient = order.appointment.patient
+    problems = []
+    if patient.mrn not in inbound.mrns:
+        problems.append(_("MRN"))
+    if not inbound.family_name or _fold(inbound.family_name) != _fold(patient.family_name):
+        problems.append(_("family name"))
+    if inbound.given_name and _fold(inbound.given_name)[:1] != _fold(patient.given_name)[:1]:
+        problems.append(_("given name"))
+    if inbound.dob and inbound.dob != patient.date_of_birth:
+        problems.append(_("date of birth"))
+    if problems:
+        raise Unattachable(
+            _("order %(n)s is for another patient (%(what)s differ)")
+            % {"n": order.pk, "what": ", ".join(str(p) for p in problems)}
+        )
+    return order
+
+
+def _attach(*, lab, inbound: Inbound, report: Report, source: str, order=None):
+    order = order or order_match(lab=lab, inbound=inbound, report=report)
+    return report_apply(order=order, report=report, source=source, lab=lab)
+
+
+def report_apply(*, order: TestOrder, report: Report, source: str, lab=None):
+    """Move the order as the report says (preliminary, final, corrected, cancelled)
+    and store its structured findings. Raises ValidationError when the order's
+    state does not allow it (the caller parks the message)."""
+    user = lab_interface_user()
+    status = report.status or _status_from_observations(report)
+    if status == "X":
+        note = "; ".join(report.notes)[:200]
+        order = order_cancel(
+            order_id=order.pk,
+            reason=_("Cancelled by the lab") + (f": {note}" if note else ""),
+            by=user,
+        )
+        return order, None
+    if status not in ("P", "F", "C"):
+        raise ValidationError(_("result status %(s)s is not P, F, C or X") % {"s": status})
+    kind = kind_for(order.test_type)
+    data = validate(kind, data_from_observations(kind, report.observations))
+    was_reviewed = order.status in (TestOrder.Status.REVIEWED,)
+    result = result_log(
+        order_id=order.pk,
+        interpretation=_interpretation(report.observations),
+        report_text=_report_text(report) or _("(no text in the lab's report)"),
+        is_final=status in ("F", "C"),
+        by=user,
+    )
+    LabResultData.objects.create(
+        result=result, kind=kind, data=data, source=source, lab_status=status
+    )
+    if report.filler_number and not order.accession_number:
+        TestOrder.objects.filter(pk=order.pk, accession_number="").update(
+            accession_number=report.filler_number[:40]
+        )
+    if status == "C" or was_reviewed:
+        _tell_owner(order.pk)
+    return result.order, result
+
+
+def _status_from_observations(report: Report) -> str:
+    statuses = {o.status for o in report.observations if o.status}
+    return "F" if statuses and statuses <= {"F", "C"} else "P"
+
+
+def _interpretation(observations: list[Observation]) -> str:
+    interp = TestResult.Interpretation
+    explicit = next((o for o in observations if o.code == "INTERP"), None)
+    if explicit and explicit.value.lower() in interp.values:
+        return explicit.value.lower()
+    flags = {o.flags for o in observations if o.flags}
+    if flags & ABNORMAL_FLAGS:
+        return interp.ABNORMAL
+    if "N" in flags:
+        return interp.NORMAL
+    return interp.INCONCLUSIVE
+
+
+def _value(o: Observation) -> str:
+    if o.value_type in ("CE", "CWE", "CNE") and o.value_text:
+        return o.value_text
+    return "; ".join(o.values)
+
+
+def data_from_observations(kind: str, observations: list[Observation]) -> dict:
+    """Fill the kind's form fields from the observations whose codes it knows."""
+    spec = SPECS[kind]
+    data: dict = {}
+    rows: dict[str, dict] = {}
+    for o in observations:
+        name = spec.code_for(o.system, o.code) or spec.code_for(o.system, o.alt_code)
+        if name is None and kind == ResultKind.CULTURE and o.flags in SIR:
+            rows[f"s{len(rows)}"] = {"antibiotic": o.text or o.code, "interpretation": o.flags}
+            continue
+        if name is None:
+            continue
+        if name in spec.row_fields:
+            rows.setdefault(o.sub_id or "1", {})[name] = _value(o)
+        else:
+            data[name] = _value(o)
+    if rows:
+        data[spec.rows_key] = list(rows.values())
+    return data
+
+
+def _report_text(report: Report) -> str:
+    lines = []
+    for o in report.observations:
+        if o.code == "INTERP":
+            continue
+        label = o.text or o.code
+        value = _value(o)
+        if value:
+            lines.append(f"{label}: {value}{(' ' + o.units) if o.units else ''}")
+    lines += report.notes
+    return "\n".join(lines)
+
+
+def _tell_owner(order_id: int) -> None:
+    def _send():
+        from .tasks import notify_corrected_result
+
+        try:
+            notify_corrected_result.apply_async(args=[order_id], retry=False)
+        except Exception as exc:  # the broker only wakes; the order's timeline has it
+            log.warning("could not queue the corrected-result notice: %s", exc.__class__.__name__)
+
+    transaction.on_commit(_send)
+
+
+# --- Staff: the unmatched worklist ---------------------------------------------------------
+
+
+def unmatched_attach(*, message_id: int, order_id: int, by) -> LabInboundMessage:
+    """Staff attach a parked message to an order they checked themselves."""
+    with transaction.atomic():
+        row = LabInboundMessage.objects.select_for_update().get(pk=message_id)
+        if row.match_status != M.OPEN:
+            raise ValidationError(_("This message was already dealt with."))
+        inbound = reread(row)
+        if len(inbound.reports) != 1:
+            raise ValidationError(
+                _("This message reports several orders; ask the lab to resend them one by one.")
+            )
+        order = TestOrder.objects.filter(pk=order_id).first()
+        if order is None:
+            raise ValidationError({"order": _("There is no order with that number.")})
+        source = (
+            LabResultData.Source.FHIR
+            if row.transport == LabInboundMessage.Transport.FHIR
+            else LabResultData.Source.HL7
+        )
+        order, result = report_apply(order=order, report=inbound.reports[0], source=source)
+        row.order, row.result = order, result
+        row.match_status, row.resolved_by, row.resolved_at = M.MATCHED, by, timezone.now()
+        row.resolution_note = _("attached to order %(n)s by staff") % {"n": order.pk}
+        row.save()
+    return row
+
+
+def unmatched_reject(*, message_id: int, reason: str, by) -> LabInboundMessage:
+    """Staff set a parked message aside, saying why (e.g. sent to the wrong clinic)."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the result is rejected.")})
+    with transaction.atomic():
+        row = LabInboundMessage.objects.select_for_update().get(pk=message_id)
+        if row.match_status != M.OPEN:
+            raise ValidationError(_("This message was already dealt with."))
+        row.match_status, row.resolved_by, row.resolved_at = M.REJECTED, by, timezone.now()
+        row.resolution_note = reason.strip()[:300]
+        row.save()
+    return row
+
+
+def reread(row: LabInboundMessage) -> Inbound:
+    """Read a kept message again (for staff matching)."""
+    if row.transport == LabInboundMessage.Transport.FHIR:
+        return fhir.bundle_read(row.raw.encode())
+    return hl7v2.read_oru(hl7v2.parse(row.raw))
+
+
+# --- FHIR R4 -------------------------------------------------------------------------------
+
+
+def lab_for_token(authorization: str) -> Lab | None:
+    """The active lab whose bearer token this is, or None."""
+    scheme, _sep, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return Lab.objects.filter(token_hash=Lab.hash_token(token.strip()), is_active=True).first()
+
+
+HTTP_FOR = {"AA": 200, "AE": 202, "AR": 400}
+
+
+def fhir_bundle_receive(*, lab: Lab, body: bytes, peer: str = "") -> tuple[int, dict]:
+    """Take a result Bundle from an authenticated lab; (HTTP status, OperationOutcome)."""
+    try:
+        inbound = fhir.bundle_read(body)
+        answer = _take(
+            lab=lab,
+            transport=LabInboundMessage.Transport.FHIR,
+            inbound=inbound,
+            raw=body.decode("utf-8"),
+            peer=peer,
+            source=LabResultData.Source.FHIR,
+        )
+    except (Refusal, UnicodeDecodeError) as exc:
+        reason = exc.reason if isinstance(exc, Refusal) else "body is not UTF-8"
+        answer = Answer("AR", reason)
+        LabInboundMessage.objects.create(
+            transport=LabInboundMessage.Transport.FHIR,
+            control_id="",
+            raw=body.decode("utf-8", errors="replace")[:100_000],
+            peer=peer[:64],
+            ack_code="AR",
+            ack_text=reason[:300],
+            match_status=M.REFUSED,
+            reason=reason[:300],
+        )
+    severity = {"AA": "information", "AE": "warning", "AR": "error"}[answer.code]
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": severity,
+                "code": "informational" if answer.code == "AA" else "processing",
+                "diagnostics": answer.text + (" (already received)" if answer.duplicate else ""),
+            }
+        ],
+    }
+    return HTTP_FOR[answer.code], outcome
