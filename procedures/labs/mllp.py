@@ -95,7 +95,21 @@ class Listener:
         async with self.server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.server.serve_forever()
+        self._close_connections()
         self.executor.shutdown(wait=True)
+
+    def _close_connections(self) -> None:
+        """Each worker thread closes its own database connection (Django's are
+        per thread): one task per thread, held at a barrier until all have one."""
+        barrier = threading.Barrier(self.workers, timeout=5)
+
+        def close():
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            connection.close()
+
+        for _ in range(self.workers):
+            self.executor.submit(close)
 
     def stop(self) -> None:
         """Stop from another thread (tests, the benchmark)."""
