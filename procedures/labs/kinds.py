@@ -16,7 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import ResultKind
+from .choices import ResultKind
 
 LOCAL_SYSTEM = "99CLN"
 LOINC = "LN"

@@ -11,14 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class ResultKind(models.TextChoices):
-    MORPHOLOGY = "morphology", _("Morphology")
-    FLOW = "flow", _("Flow cytometry")
-    CYTOGENETICS = "cytogenetics", _("Cytogenetics (karyotype)")
-    FISH = "fish", _("FISH")
-    NGS = "ngs", _("NGS / molecular")
-    CULTURE = "culture", _("Culture and sensitivity")
+from .choices import ResultKind
+from .kinds import display_rows
 
 
 class Lab(models.Model):
@@ -252,3 +246,8 @@ class LabResultData(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} findings of result {self.result_id}"
+
+    @property
+    def display(self) -> list[tuple[str, str]]:
+        """(label, value) pairs in the form's order, for templates."""
+        return display_rows(self.kind, self.data)
