@@ -47,6 +47,16 @@ def order(lab):
     return make_order(lab)
 
 
+def obr(*, placer="", filler="", status="F") -> str:
+    """An OBR with placer (2), filler (3), test (4), observed at (7), reported at
+    (22), section (24) and result status (25)."""
+    fields = [""] * 26
+    fields[0], fields[1], fields[2], fields[3] = "OBR", "1", placer, filler
+    fields[4], fields[7], fields[22] = "CYTO^Karyotype^L", "20250101", "20250101"
+    fields[24], fields[25] = "CG", status
+    return "|".join(fields)
+
+
 def oru(
     order=None,
     *,
@@ -74,7 +84,7 @@ def oru(
         f"|P|{version}||||||{charset}",
         pid,
         f"ORC|RE|{placer}^CLINIC|{filler}",
-        f"OBR|1|{placer}^CLINIC|{filler}|CYTO^Karyotype^L|||20250101||||||||||||||20250101||CG|{status}",
+        obr(placer=f"{placer}^CLINIC", filler=filler, status=status),
         *obx,
         *extra,
     ]

@@ -8,7 +8,7 @@ import pytest
 from procedures.labs.models import LabInboundMessage, LabResultData, ResultKind
 from procedures.models import TestOrder, TestResult
 
-from .conftest import make_order, msa, oru, send
+from .conftest import make_order, msa, obr, oru, send
 
 pytestmark = pytest.mark.services
 
@@ -75,7 +75,7 @@ def test_it_takes_a_minimal_v2_3_message_with_optional_fields_missing(listener, 
     message = (
         "MSH|^~\\&|GENLAB|GEN|||||ORU^R01|MIN1|P|2.3\r"
         f"PID|||{p.mrn}||{p.family_name}\r"
-        f"OBR|1|{order.pk}|||||||||||||||||||||P\r"
+        f"{obr(placer=str(order.pk), status='P')}\r"
         "OBX|1|ST|CYTO-ISCN||46,XX[20]\r"
     )
     [ack] = send(listener, message)
