@@ -198,10 +198,11 @@ def order_bundle(facts: OrderFacts) -> str:
         "identifier": [{"system": PLACER_URI, "value": facts.placer_number}],
         "subject": {"reference": patient_url},
         "type": {"text": "Bone marrow"},
-        "collection": {
-            "bodySite": {"text": " ".join(filter(None, (facts.specimen_site, facts.specimen_side)))}
-        },
+        "collection": {},
     }
+    site = " ".join(filter(None, (facts.specimen_site, facts.specimen_side)))
+    if site:
+        specimen["collection"]["bodySite"] = {"text": site}
     if facts.collected_at:
         specimen["collection"]["collectedDateTime"] = facts.collected_at.isoformat()
     if facts.accession:
