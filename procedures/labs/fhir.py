@@ -205,6 +205,8 @@ def order_bundle(facts: OrderFacts) -> str:
         specimen["collection"]["bodySite"] = {"text": site}
     if facts.collected_at:
         specimen["collection"]["collectedDateTime"] = facts.collected_at.isoformat()
+    if not specimen["collection"]:
+        del specimen["collection"]
     if facts.accession:
         specimen["accessionIdentifier"] = {"value": facts.accession}
     body = {
