@@ -90,8 +90,9 @@ def decode(raw: bytes) -> str:
     view = normalise(raw.decode("latin-1"))
     if not view.startswith("MSH"):
         raise Refusal("message does not start with an MSH segment", code="100")
-    try:
-        charset = str(hl7.parse(view).segment("MSH")[18]).split("~")[0].strip().upper()
+    try:  # the MSH segment alone: the body is parsed once, after decoding
+        charset = str(hl7.parse(view.split("\r", 1)[0]).segment("MSH")[18])
+        charset = charset.split("~")[0].strip().upper()
     except (IndexError, KeyError, ValueError):
         charset = ""
     codec = CHARSETS.get(charset)

@@ -9,6 +9,7 @@ safely is kept open for staff (the unmatched worklist) and answered AE.
 """
 
 import logging
+import time
 import unicodedata
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from procedures.models import TestOrder, TestResult
 from procedures.services.results import order_cancel, result_log
 
-from . import fhir, hl7v2
+from . import hl7v2
 from .hl7v2 import Inbound, Observation, Refusal, Report
 from .kinds import SPECS, kind_for, validate
 from .models import Lab, LabInboundMessage, LabResultData, ResultKind
@@ -46,8 +47,15 @@ class Answer:
     row: LabInboundMessage | None = None
 
 
+_interface_user = None
+
+
 def lab_interface_user():
-    """The user that results arriving from labs are logged by (no login)."""
+    """The user that results arriving from labs are logged by (no login); looked
+    up once per process."""
+    global _interface_user
+    if _interface_user is not None:
+        return _interface_user
     user, created = get_user_model().objects.get_or_create(
         username=INTERFACE_USERNAME,
         defaults={"first_name": "Lab", "last_name": "interface", "is_active": False},
@@ -55,6 +63,7 @@ def lab_interface_user():
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    _interface_user = user
     return user
 
 
@@ -113,7 +122,7 @@ def _receive_hl7(message, text, msg_type, version, app, facility, peer) -> Answe
         raise Refusal("MSH-10 (message control id) is empty", code="101")
     if not inbound.reports:
         raise Refusal("the message has no OBR segment", code="100")
-    return _take(
+    return message_take(
         lab=lab,
         transport=LabInboundMessage.Transport.MLLP,
         inbound=inbound,
@@ -123,9 +132,23 @@ def _receive_hl7(message, text, msg_type, version, app, facility, peer) -> Answe
     )
 
 
+# The listener looks a sender up on every message; labs change rarely, so the
+# answer is kept this long (a deactivated lab is refused within that time).
+LAB_CACHE_SECONDS = 30
+_labs: dict[tuple[str, str], tuple[float, Lab | None]] = {}
+
+
 def _lab_for(app: str, facility: str) -> Lab:
-    labs = Lab.objects.filter(sending_application=app, is_active=True)
-    lab = labs.filter(sending_facility=facility).first() or labs.filter(sending_facility="").first()
+    now = time.monotonic()
+    cached = _labs.get((app, facility))
+    if cached and now - cached[0] < LAB_CACHE_SECONDS:
+        lab = cached[1]
+    else:
+        labs = Lab.objects.filter(sending_application=app, is_active=True).order_by(
+            "-sending_facility"
+        )
+        lab = next((x for x in labs if x.sending_facility in (facility, "")), None)
+        _labs[(app, facility)] = (now, lab)
     if lab is None:
         raise Refusal(f"sender {app}/{facility} is not a lab we know", code="204")
     return lab
@@ -134,56 +157,57 @@ def _lab_for(app: str, facility: str) -> Lab:
 # --- Shared by HL7 v2 and FHIR ------------------------------------------------------------
 
 
-def _take(*, lab, transport, inbound: Inbound, raw: str, peer: str, source: str) -> Answer:
-    """Keep the message once, attach it or park it, and say what to answer."""
-    existing = _existing(lab, transport, inbound.control_id)
-    if existing:
-        return existing
+def message_take(*, lab, transport, inbound: Inbound, raw: str, peer: str, source: str) -> Answer:
+    """Keep the message once, attach it or park it, and say what to answer.
+
+    The row is written last, in the transaction that attached the result: its
+    unique (lab, transport, control id) is what makes a second copy one result.
+    A copy that arrives later fails that insert, its whole transaction (result
+    included) rolls back, and the first answer is given again. No look-up first:
+    duplicates are rare, and the constraint is the guarantee either way.
+    """
     first = inbound.reports[0]
+    facts = {
+        "lab": lab,
+        "transport": transport,
+        "control_id": inbound.control_id[:64],
+        "message_type": inbound.message_type[:40],
+        "raw": raw,
+        "peer": peer[:64],
+        "placer_number": first.placer_number[:40],
+        "filler_number": first.filler_number[:40],
+        "patient_mrn": (inbound.mrns[0] if inbound.mrns else "")[:40],
+        "patient_name": ", ".join(filter(None, (inbound.family_name, inbound.given_name)))[:200],
+        "patient_dob": inbound.dob,
+        "result_status": first.status[:1],
+    }
     try:
-        with transaction.atomic():
-            row = LabInboundMessage.objects.create(
-                lab=lab,
-                transport=transport,
-                control_id=inbound.control_id[:64],
-                message_type=inbound.message_type[:40],
-                raw=raw,
-                peer=peer[:64],
-                ack_code="AA",
-                match_status=M.ATTACHED,
-                placer_number=first.placer_number[:40],
-                filler_number=first.filler_number[:40],
-                patient_mrn=(inbound.mrns[0] if inbound.mrns else "")[:40],
-                patient_name=", ".join(filter(None, (inbound.family_name, inbound.given_name)))[
-                    :200
-                ],
-                patient_dob=inbound.dob,
-                result_status=first.status[:1],
-            )
-            try:
-                with transaction.atomic():
-                    for report in inbound.reports:
-                        order, result = _attach(
-                            lab=lab, inbound=inbound, report=report, source=source
-                        )
-                        row.order, row.result = order, result
-                    answer = Answer("AA", _("result attached to the order"), row=row)
-            except (Unattachable, ValidationError) as exc:
-                reason = _reason(exc)
-                row.order = row.result = None
-                row.match_status, row.reason = M.OPEN, reason[:300]
-                answer = Answer(
-                    "AE", _("held for staff: %(why)s") % {"why": reason}, "207", row=row
+        try:
+            with transaction.atomic():
+                for report in inbound.reports:
+                    order, result = _attach(lab=lab, inbound=inbound, report=report, source=source)
+                text = _("result attached to the order")
+                row = LabInboundMessage.objects.create(
+                    **facts,
+                    order=order,
+                    result=result,
+                    ack_code="AA",
+                    ack_text=text,
+                    match_status=M.ATTACHED,
                 )
-            row.ack_code, row.ack_text = answer.code, answer.text[:300]
-            row.save()
+                return Answer("AA", text, row=row)
+        except (Unattachable, ValidationError) as exc:
+            reason = _reason(exc)
+            text = (_("held for staff: %(why)s") % {"why": reason})[:300]
+            row = LabInboundMessage.objects.create(
+                **facts, ack_code="AE", ack_text=text, match_status=M.OPEN, reason=reason[:300]
+            )
+            return Answer("AE", text, "207", row=row)
     except IntegrityError:
-        # The same control id committed by another connection a moment ago.
         existing = _existing(lab, transport, inbound.control_id)
         if existing:
             return existing
         raise
-    return answer
 
 
 def _existing(lab, transport, control_id) -> Answer | None:
@@ -365,107 +389,3 @@ def _tell_owner(order_id: int) -> None:
             log.warning("could not queue the corrected-result notice: %s", exc.__class__.__name__)
 
     transaction.on_commit(_send)
-
-
-# --- Staff: the unmatched worklist ---------------------------------------------------------
-
-
-def unmatched_attach(*, message_id: int, order_id: int, by) -> LabInboundMessage:
-    """Staff attach a parked message to an order they checked themselves."""
-    with transaction.atomic():
-        row = LabInboundMessage.objects.select_for_update().get(pk=message_id)
-        if row.match_status != M.OPEN:
-            raise ValidationError(_("This message was already dealt with."))
-        inbound = reread(row)
-        if len(inbound.reports) != 1:
-            raise ValidationError(
-                _("This message reports several orders; ask the lab to resend them one by one.")
-            )
-        order = TestOrder.objects.filter(pk=order_id).first()
-        if order is None:
-            raise ValidationError({"order": _("There is no order with that number.")})
-        source = (
-            LabResultData.Source.FHIR
-            if row.transport == LabInboundMessage.Transport.FHIR
-            else LabResultData.Source.HL7
-        )
-        order, result = report_apply(order=order, report=inbound.reports[0], source=source)
-        row.order, row.result = order, result
-        row.match_status, row.resolved_by, row.resolved_at = M.MATCHED, by, timezone.now()
-        row.resolution_note = _("attached to order %(n)s by staff") % {"n": order.pk}
-        row.save()
-    return row
-
-
-def unmatched_reject(*, message_id: int, reason: str, by) -> LabInboundMessage:
-    """Staff set a parked message aside, saying why (e.g. sent to the wrong clinic)."""
-    if not reason.strip():
-        raise ValidationError({"reason": _("Say why the result is rejected.")})
-    with transaction.atomic():
-        row = LabInboundMessage.objects.select_for_update().get(pk=message_id)
-        if row.match_status != M.OPEN:
-            raise ValidationError(_("This message was already dealt with."))
-        row.match_status, row.resolved_by, row.resolved_at = M.REJECTED, by, timezone.now()
-        row.resolution_note = reason.strip()[:300]
-        row.save()
-    return row
-
-
-def reread(row: LabInboundMessage) -> Inbound:
-    """Read a kept message again (for staff matching)."""
-    if row.transport == LabInboundMessage.Transport.FHIR:
-        return fhir.bundle_read(row.raw.encode())
-    return hl7v2.read_oru(hl7v2.parse(row.raw))
-
-
-# --- FHIR R4 -------------------------------------------------------------------------------
-
-
-def lab_for_token(authorization: str) -> Lab | None:
-    """The active lab whose bearer token this is, or None."""
-    scheme, _sep, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return Lab.objects.filter(token_hash=Lab.hash_token(token.strip()), is_active=True).first()
-
-
-HTTP_FOR = {"AA": 200, "AE": 202, "AR": 400}
-
-
-def fhir_bundle_receive(*, lab: Lab, body: bytes, peer: str = "") -> tuple[int, dict]:
-    """Take a result Bundle from an authenticated lab; (HTTP status, OperationOutcome)."""
-    try:
-        inbound = fhir.bundle_read(body)
-        answer = _take(
-            lab=lab,
-            transport=LabInboundMessage.Transport.FHIR,
-            inbound=inbound,
-            raw=body.decode("utf-8"),
-            peer=peer,
-            source=LabResultData.Source.FHIR,
-        )
-    except (Refusal, UnicodeDecodeError) as exc:
-        reason = exc.reason if isinstance(exc, Refusal) else "body is not UTF-8"
-        answer = Answer("AR", reason)
-        LabInboundMessage.objects.create(
-            transport=LabInboundMessage.Transport.FHIR,
-            control_id="",
-            raw=body.decode("utf-8", errors="replace")[:100_000],
-            peer=peer[:64],
-            ack_code="AR",
-            ack_text=reason[:300],
-            match_status=M.REFUSED,
-            reason=reason[:300],
-        )
-    severity = {"AA": "information", "AE": "warning", "AR": "error"}[answer.code]
-    outcome = {
-        "resourceType": "OperationOutcome",
-        "issue": [
-            {
-                "severity": severity,
-                "code": "informational" if answer.code == "AA" else "processing",
-                "diagnostics": answer.text + (" (already received)" if answer.duplicate else ""),
-            }
-        ],
-    }
-    return HTTP_FOR[answer.code], outcome

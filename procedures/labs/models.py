@@ -236,13 +236,20 @@ class LabResultData(models.Model):
         HL7 = "hl7", _("HL7 v2 message")
         FHIR = "fhir", _("FHIR message")
 
-    result = models.OneToOneField(
-        "procedures.TestResult", on_delete=models.CASCADE, related_name="structured"
+    # A foreign key with a unique constraint rather than a one-to-one: auditlog reads
+    # every reverse one-to-one of TestResult on each save (a query per result).
+    result = models.ForeignKey(
+        "procedures.TestResult", on_delete=models.CASCADE, related_name="lab_findings"
     )
     kind = models.CharField(max_length=20, choices=ResultKind.choices)
     data = models.JSONField(default=dict)
     source = models.CharField(max_length=6, choices=Source.choices, default=Source.MANUAL)
     lab_status = models.CharField(_("status the lab gave"), max_length=12, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["result"], name="labresultdata_one_per_result")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} findings of result {self.result_id}"

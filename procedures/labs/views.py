@@ -19,7 +19,7 @@ from procedures.access import patient_of_appointment, patient_of_order
 from procedures.models import Appointment, TestOrder
 from procedures.views import apply_service_errors
 
-from . import inbound, kinds, outbound, pdf
+from . import inbound_fhir, kinds, outbound, pdf, unmatched
 from .forms import MatchForm, RejectForm, ResultHeaderForm
 from .models import LabInboundMessage, LabOrderMessage
 from .structured import structured_result_log
@@ -51,12 +51,12 @@ def _outcome(status: int, severity: str, text: str) -> JsonResponse:
 @require_http_methods(["POST"])
 def fhir_results(request):
     """POST a Bundle with a DiagnosticReport and its Observations (FHIR R4)."""
-    lab = inbound.lab_for_token(request.headers.get("Authorization", ""))
+    lab = inbound_fhir.lab_for_token(request.headers.get("Authorization", ""))
     if lab is None:
         return _outcome(401, "error", "a lab's bearer token is required")
     if len(request.body) > MAX_BUNDLE_BYTES:
         return _outcome(413, "error", "bundle too large")
-    status, body = inbound.fhir_bundle_receive(
+    status, body = inbound_fhir.fhir_bundle_receive(
         lab=lab, body=request.body, peer=request.META.get("REMOTE_ADDR", "")
     )
     return JsonResponse(body, status=status, content_type=FHIR_JSON)
@@ -81,7 +81,7 @@ def unmatched_list(request):
 def _unmatched_page(request, row, match_form=None, reject_form=None):
     record_read(request, row)
     try:
-        reread = inbound.reread(row)
+        reread = unmatched.reread(row)
     except Exception:  # a refused message may not parse at all
         reread = None
     return render(
@@ -110,7 +110,7 @@ def unmatched_match(request, pk: int):
     form = MatchForm(request.POST)
     if form.is_valid():
         try:
-            inbound.unmatched_attach(
+            unmatched.unmatched_attach(
                 message_id=row.pk, order_id=form.cleaned_data["order"], by=request.user
             )
         except ValidationError as exc:
@@ -128,7 +128,7 @@ def unmatched_reject(request, pk: int):
     form = RejectForm(request.POST)
     if form.is_valid():
         try:
-            inbound.unmatched_reject(
+            unmatched.unmatched_reject(
                 message_id=row.pk, reason=form.cleaned_data["reason"], by=request.user
             )
         except ValidationError as exc:

@@ -10,11 +10,22 @@ import pytest
 
 from conftest import free_port
 from patients.tests.factories import PatientFactory
-from procedures.labs import mllp
+from procedures.labs import inbound, mllp
 from procedures.labs.inbound import lab_message_receive
 from procedures.labs.models import Lab, LabTestCode, ResultKind
 from procedures.models import TestOrder
 from procedures.tests.factories import AppointmentFactory, TestOrderFactory, TestTypeFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """The listener caches the sender's lab and its own user per process; each
+    test has its own database rows."""
+    inbound._labs.clear()
+    inbound._interface_user = None
+    yield
+    inbound._labs.clear()
+    inbound._interface_user = None
 
 
 @pytest.fixture

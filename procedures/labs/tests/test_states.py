@@ -55,8 +55,8 @@ def test_it_reopens_review_on_a_correction_and_tells_the_owner(lab, mailoutbox, 
     order.refresh_from_db()
     assert order.status == S.FINAL and order.reviewed_at is None  # review reopened
     latest = TestResult.objects.filter(order=order).first()
-    assert latest.structured.data["karyotype"] == "47,XX,+8[20]"
-    assert latest.structured.lab_status == "C"
+    assert latest.lab_findings.get().data["karyotype"] == "47,XX,+8[20]"
+    assert latest.lab_findings.get().lab_status == "C"
     notice = next(m for m in mailoutbox if m.to == ["owner@clinic.example"])
     assert notice.subject == "A corrected lab result needs your review"
     assert f"/results/{order.pk}/" in notice.body
