@@ -301,6 +301,9 @@ CELERY_BEAT_SCHEDULE = {
 # Where `manage.py mllp_listener` accepts HL7 v2 results (compose: 0.0.0.0).
 MLLP_HOST = env.str("MLLP_HOST", default="127.0.0.1")
 MLLP_PORT = env.int("MLLP_PORT", default=2575)
+# Processes sharing that port: Python runs one thread at a time per process, so
+# on PostgreSQL a second process uses a second core (docs/integration.md).
+MLLP_PROCESSES = env.int("MLLP_PROCESSES", default=1)
 
 # --- Reminders -----------------------------------------------------------------
 # A reminder stays claimed for this long; past it the sweep hands it back.

@@ -11,7 +11,9 @@ unanswered: nothing was stored, so the lab sends it again.
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,9 +39,11 @@ def _handle(receive, raw: bytes, peer: str) -> bytes:
 class Listener:
     """An asyncio MLLP server; `serve()` runs until `stop()`."""
 
-    def __init__(self, host: str, port: int, workers: int, receive):
+    def __init__(self, host: str, port: int, workers: int, receive, sock=None):
         # receive(raw=bytes, peer=str) -> ACK bytes: inbound.lab_message_receive.
+        # sock: a listening socket shared by several processes (run(processes=N)).
         self.host, self.port, self.workers, self.receive = host, port, workers, receive
+        self.sock = sock
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mllp")
         self.server: asyncio.base_events.Server | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -88,7 +92,10 @@ class Listener:
             reader = MLLPStreamReader(limit=MAX_MESSAGE_BYTES)
             return HL7StreamProtocol(reader, self._client)
 
-        self.server = await self.loop.create_server(factory, self.host, self.port)
+        if self.sock is not None:
+            self.server = await self.loop.create_server(factory, sock=self.sock)
+        else:
+            self.server = await self.loop.create_server(factory, self.host, self.port)
         self.port = self.server.sockets[0].getsockname()[1]
         self.ready.set()
         log.info("MLLP listener on %s:%s", self.host, self.port)
@@ -123,9 +130,37 @@ class Listener:
             self.loop.call_soon_threadsafe(_shutdown)
 
 
-def run(host: str, port: int, workers: int, receive) -> None:
-    """Serve until SIGTERM or SIGINT (the management command)."""
-    listener = Listener(host, port, workers, receive)
+def run(host: str, port: int, workers: int, receive, processes: int = 1) -> None:
+    """Serve until SIGTERM or SIGINT (the management command).
+
+    With processes > 1 the listening socket is opened once and shared by forked
+    processes (as gunicorn does): the kernel hands each new connection to one of
+    them, and each answers its connections in order. Python runs one thread at a
+    time per process, so this is how the listener uses more than one core.
+    """
+    sock = socket.create_server((host, port), reuse_port=False, backlog=128)
+    sock.setblocking(False)
+    connection.close()  # never share a database connection across fork
+    children = []
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:
+            _serve_in_this_process(host, port, workers, receive, sock)
+            os._exit(0)
+        children.append(pid)
+    try:
+        _serve_in_this_process(host, port, workers, receive, sock)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _serve_in_this_process(host, port, workers, receive, sock) -> None:
+    listener = Listener(host, port, workers, receive, sock=sock)
 
     async def main():
         loop = asyncio.get_running_loop()

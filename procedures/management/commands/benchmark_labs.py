@@ -13,12 +13,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, default=1000)
         parser.add_argument("--connections", type=int, default=4)
-        parser.add_argument("--workers", type=int, default=4)
+        parser.add_argument("--workers", type=int, default=4, help="threads per process")
+        parser.add_argument("--processes", type=int, default=1, help="listener processes")
         parser.add_argument("--json", dest="json_path", help="also write the JSON here")
 
-    def handle(self, *args, count, connections, workers, json_path, **options):
+    def handle(self, *args, count, connections, workers, processes, json_path, **options):
         try:
-            result = benchmark.run(count=count, connections=connections, workers=workers)
+            result = benchmark.run(
+                count=count, connections=connections, workers=workers, processes=processes
+            )
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
         text = json.dumps(result, indent=2)

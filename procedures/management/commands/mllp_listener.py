@@ -20,11 +20,22 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=None,
-            help="threads writing to the database (default 4; 1 on SQLite)",
+            help="threads writing to the database, per process (default 4; 1 on SQLite)",
+        )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=settings.MLLP_PROCESSES,
+            help="processes sharing the port (default MLLP_PROCESSES, 1); 1 on SQLite",
         )
 
-    def handle(self, *args, host, port, workers, **options):
+    def handle(self, *args, host, port, workers, processes, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        # A listener serves no pages: with DEBUG on, Django would also keep the last
+        # 9000 queries of every worker thread's connection in memory.
+        settings.DEBUG = False
         if workers is None:
             workers = 1 if connection.vendor == "sqlite" else 4
-        mllp.run(host, port, workers, lab_message_receive)
+        if connection.vendor == "sqlite":
+            processes = 1  # one writer at a time anyway
+        mllp.run(host, port, workers, lab_message_receive, processes=max(processes, 1))
