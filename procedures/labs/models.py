@@ -50,6 +50,9 @@ class Lab(models.Model):
                 condition=Q(protocol="fhir", base_url__gt="")
                 | (~Q(protocol="fhir") & Q(host__gt="", port__isnull=False)),
                 name="lab_has_an_address",
+                violation_error_message=_(
+                    "An HL7 v2 lab needs a host and a port; a FHIR lab needs a base URL."
+                ),
             ),
         ]
 
