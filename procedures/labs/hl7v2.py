@@ -298,7 +298,10 @@ def order_message(facts: OrderFacts, *, structure: str) -> str:
     code = f"{esc(facts.test_code)}^{esc(facts.test_name)}^L"
     if facts.loinc:
         code += f"^{esc(facts.loinc)}^^LN"
-    site = "^".join(filter(None, (facts.specimen_site, facts.specimen_side)))
+    # Body site as text (CWE component 2; in ORM's OBR-15, component 4 of the SPS).
+    site = esc(", ".join(filter(None, (facts.specimen_site, facts.specimen_side))))
+    spm_site = f"^{site}" if site else ""
+    obr_source = f"BMA&Bone marrow&HL70487^^^&{site}" if site else "BMA&Bone marrow&HL70487"
     segments = [
         "|".join(
             [
@@ -328,14 +331,18 @@ def order_message(facts: OrderFacts, *, structure: str) -> str:
         f"ORC|NW|{esc(facts.placer_number)}^{OUR_APPLICATION}|||||||{_ts()}|||"
         f"{esc(facts.ordering_provider)}",
         f"OBR|1|{esc(facts.placer_number)}^{OUR_APPLICATION}|{esc(facts.accession)}|{code}"
-        f"|||{collected}||||||||{esc(site) if structure == 'ORM' else ''}|"
+        f"|||{collected}||||||||{obr_source if structure == 'ORM' else ''}|"
         f"{esc(facts.ordering_provider)}",
     ]
     if structure == "OML":
-        segments.append(
-            f"SPM|1|{esc(facts.placer_number)}&{OUR_APPLICATION}^{esc(facts.accession)}||BMA^"
-            f"Bone marrow^HL70487|||||{esc(site)}||||||||{collected}"
-        )
+        spm = [""] * 18
+        spm[0:3] = ["SPM", "1", f"{esc(facts.placer_number)}&{OUR_APPLICATION}"]
+        if facts.accession:
+            spm[2] += f"^{esc(facts.accession)}"
+        spm[4] = "BMA^Bone marrow^HL70487"  # SPM-4 specimen type
+        spm[8] = spm_site  # SPM-8 specimen source site
+        spm[17] = collected  # SPM-17 collection date/time
+        segments.append("|".join(spm))
     text = "\r".join(segments) + "\r"
     hl7.parse(text)  # what we send must parse with the same library that reads it
     return text
