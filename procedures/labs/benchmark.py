@@ -171,6 +171,13 @@ def _memory(pid: int) -> tuple[int, int]:
 
 def run(*, count: int, connections: int, workers: int, processes: int = 1) -> dict:
     lab, patient, types, orders = _fixture(count)
+    try:
+        return _measure(lab, patient, orders, count, connections, workers, processes)
+    finally:
+        _cleanup(lab, patient, types)
+
+
+def _measure(lab, patient, orders, count, connections, workers, processes) -> dict:
     port = free_port()
     listener = _start_listener(port, workers, processes)
     peak = {"rss": 0, "pss": 0}
@@ -203,7 +210,6 @@ def run(*, count: int, connections: int, workers: int, processes: int = 1) -> di
     accepted = sum(1 for a in acks if b"MSA|AA|" in a)
     committed = LabInboundMessage.objects.filter(lab=lab, match_status="attached").count()
     results = TestResult.objects.filter(order__in=[o.pk for o in orders]).count()
-    _cleanup(lab, patient, types)
     rate = committed / elapsed
     rss_mb = max(peak["rss"], final_rss) / 2**20
     pss_mb = max(peak["pss"], final_pss) / 2**20

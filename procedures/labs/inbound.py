@@ -24,7 +24,7 @@ from procedures.services.results import order_cancel, result_log
 
 from . import hl7v2
 from .hl7v2 import Inbound, Observation, Refusal, Report
-from .kinds import SPECS, kind_for, validate
+from .kinds import SPECS, kind_for, kind_from_code, validate
 from .models import Lab, LabInboundMessage, LabResultData, ResultKind
 
 log = logging.getLogger(__name__)
@@ -230,60 +230,100 @@ def _fold(name: str) -> str:
     return "".join(ch for ch in plain.casefold() if ch.isalnum())
 
 
-def order_match(*, lab: Lab, inbound: Inbound, report: Report) -> TestOrder:
+@dataclass
+class Matched:
+    """What attaching needs of the matched order (read in one light query)."""
+
+    pk: int
+    status: str
+    accession_number: str
+    kind: str
+
+
+MATCH_FIELDS = (
+    "pk",
+    "status",
+    "accession_number",
+    "test_type__code",
+    "test_type__lab_code__lab_id",
+    "test_type__lab_code__kind",
+    "appointment__patient__mrn",
+    "appointment__patient__family_name",
+    "appointment__patient__given_name",
+    "appointment__patient__date_of_birth",
+)
+
+
+def order_match(*, lab: Lab, inbound: Inbound, report: Report) -> Matched:
     """The order a report answers, cross-checked against the patient; Unattachable
     with the reason when anything disagrees."""
-    orders = TestOrder.objects.select_related("appointment__patient", "test_type__lab_code")
+    orders = TestOrder.objects.values(*MATCH_FIELDS)
     placer = report.placer_number.strip()
+    filler = report.filler_number.strip()
     if placer:
         if not placer.isdigit():
             raise Unattachable(_("placer order number %(n)s is not one of ours") % {"n": placer})
-        order = orders.filter(pk=int(placer)).first()
-        if order is None:
+        row = orders.filter(pk=int(placer)).first()
+        if row is None:
             raise Unattachable(_("no order with placer number %(n)s") % {"n": placer})
-        filler = report.filler_number.strip()
-        if filler and order.accession_number and order.accession_number != filler:
+        if filler and row["accession_number"] and row["accession_number"] != filler:
             raise Unattachable(
                 _("accession %(got)s does not match the order's %(ours)s")
-                % {"got": filler, "ours": order.accession_number}
+                % {"got": filler, "ours": row["accession_number"]}
             )
-    elif report.filler_number.strip():
-        found = list(orders.filter(accession_number=report.filler_number.strip())[:2])
+    elif filler:
+        found = list(orders.filter(accession_number=filler)[:2])
         if len(found) != 1:
             raise Unattachable(
                 _("accession %(n)s matches %(c)s orders")
-                % {"n": report.filler_number, "c": len(found) if found else _("no")}
+                % {"n": filler, "c": len(found) if found else _("no")}
             )
-        order = found[0]
+        row = found[0]
     else:
         raise Unattachable(_("no placer or filler order number"))
-    lab_code = getattr(order.test_type, "lab_code", None)
-    if lab_code is not None and lab_code.lab_id != lab.pk:
+    lab_id = row["test_type__lab_code__lab_id"]
+    if lab_id is not None and lab_id != lab.pk:
         raise Unattachable(_("the order was sent to another lab"))
-    patient = order.appointment.patient
     problems = []
-    if patient.mrn not in inbound.mrns:
+    if row["appointment__patient__mrn"] not in inbound.mrns:
         problems.append(_("MRN"))
-    if not inbound.family_name or _fold(inbound.family_name) != _fold(patient.family_name):
+    family = row["appointment__patient__family_name"]
+    if not inbound.family_name or _fold(inbound.family_name) != _fold(family):
         problems.append(_("family name"))
-    if inbound.given_name and _fold(inbound.given_name)[:1] != _fold(patient.given_name)[:1]:
+    given = row["appointment__patient__given_name"]
+    if inbound.given_name and _fold(inbound.given_name)[:1] != _fold(given)[:1]:
         problems.append(_("given name"))
-    if inbound.dob and inbound.dob != patient.date_of_birth:
+    if inbound.dob and inbound.dob != row["appointment__patient__date_of_birth"]:
         problems.append(_("date of birth"))
     if problems:
         raise Unattachable(
             _("order %(n)s is for another patient (%(what)s differ)")
-            % {"n": order.pk, "what": ", ".join(str(p) for p in problems)}
+            % {"n": row["pk"], "what": ", ".join(str(p) for p in problems)}
         )
-    return order
+    return Matched(
+        pk=row["pk"],
+        status=row["status"],
+        accession_number=row["accession_number"],
+        kind=row["test_type__lab_code__kind"] or kind_from_code(row["test_type__code"]),
+    )
 
 
-def _attach(*, lab, inbound: Inbound, report: Report, source: str, order=None):
-    order = order or order_match(lab=lab, inbound=inbound, report=report)
-    return report_apply(order=order, report=report, source=source, lab=lab)
+def matched(order: TestOrder) -> Matched:
+    """The same facts for an order staff chose (the unmatched worklist)."""
+    return Matched(
+        pk=order.pk,
+        status=order.status,
+        accession_number=order.accession_number,
+        kind=kind_for(order.test_type),
+    )
 
 
-def report_apply(*, order: TestOrder, report: Report, source: str, lab=None):
+def _attach(*, lab, inbound: Inbound, report: Report, source: str):
+    order = order_match(lab=lab, inbound=inbound, report=report)
+    return report_apply(order=order, report=report, source=source)
+
+
+def report_apply(*, order: Matched, report: Report, source: str):
     """Move the order as the report says (preliminary, final, corrected, cancelled)
     and store its structured findings. Raises ValidationError when the order's
     state does not allow it (the caller parks the message)."""
@@ -299,7 +339,7 @@ def report_apply(*, order: TestOrder, report: Report, source: str, lab=None):
         return order, None
     if status not in ("P", "F", "C"):
         raise ValidationError(_("result status %(s)s is not P, F, C or X") % {"s": status})
-    kind = kind_for(order.test_type)
+    kind = order.kind
     data = validate(kind, data_from_observations(kind, report.observations))
     was_reviewed = order.status in (TestOrder.Status.REVIEWED,)
     result = result_log(

@@ -434,7 +434,12 @@ def kind_for(test_type) -> str:
     lab_code = getattr(test_type, "lab_code", None)
     if lab_code is not None:
         return lab_code.kind
-    code = test_type.code.lower()
+    return kind_from_code(test_type.code)
+
+
+def kind_from_code(code: str) -> str:
+    """The result form guessed from a test type's code (the demo catalog's codes)."""
+    code = code.lower()
     for needle, kind in _GUESSES:
         if needle in code:
             return kind

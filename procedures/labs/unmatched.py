@@ -10,7 +10,7 @@ from procedures.models import TestOrder
 
 from . import fhir, hl7v2
 from .hl7v2 import Inbound
-from .inbound import report_apply
+from .inbound import matched, report_apply
 from .models import LabInboundMessage, LabResultData
 
 M = LabInboundMessage.MatchStatus
@@ -35,7 +35,7 @@ def unmatched_attach(*, message_id: int, order_id: int, by) -> LabInboundMessage
             if row.transport == LabInboundMessage.Transport.FHIR
             else LabResultData.Source.HL7
         )
-        order, result = report_apply(order=order, report=inbound.reports[0], source=source)
+        order, result = report_apply(order=matched(order), report=inbound.reports[0], source=source)
         row.order, row.result = order, result
         row.match_status, row.resolved_by, row.resolved_at = M.MATCHED, by, timezone.now()
         row.resolution_note = _("attached to order %(n)s by staff") % {"n": order.pk}
