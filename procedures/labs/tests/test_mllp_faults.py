@@ -2,6 +2,7 @@
 message gets the right ACK, nothing is lost, nothing reaches the wrong patient."""
 
 import socket
+import threading
 
 import pytest
 
@@ -159,3 +160,22 @@ def test_it_refuses_an_unknown_sender_a_wrong_type_and_an_old_version(listener, 
     assert "ADT^A01" in msa(acks[1])[3]
     assert "2.2" in msa(acks[2])[3]
     assert not TestResult.objects.exists()
+
+
+def test_it_makes_one_result_of_the_same_message_on_two_connections_at_once(listener, order):
+    message = oru(order, control_id="RACE1")
+    start = threading.Barrier(2)
+    acks = []
+
+    def send_once():
+        start.wait(5)
+        acks.extend(send(listener, message))
+
+    threads = [threading.Thread(target=send_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [msa(a)[1] for a in acks] == ["AA", "AA"]
+    assert TestResult.objects.filter(order=order).count() == 1
+    assert LabInboundMessage.objects.filter(control_id="RACE1").count() == 1
