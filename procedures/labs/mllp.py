@@ -191,4 +191,11 @@ async def _exchange(host: str, port: int, payloads: list[bytes], timeout: float)
 
 def exchange(host: str, port: int, payloads: list[bytes], timeout: float = 10) -> list[bytes]:
     """Send each message over one connection and return each ACK, in order."""
-    return asyncio.run(_exchange(host, port, payloads, timeout))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_exchange(host, port, payloads, timeout))
+    # Called where an event loop already runs in this thread (Playwright's sync API
+    # in the browser tests): run ours in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _exchange(host, port, payloads, timeout)).result()
