@@ -287,6 +287,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules outside an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ("procedures.labs.tasks",)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-reminders": {
@@ -299,12 +301,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Lab interfaces (procedures/labs): order messages to the labs, as outbox rows.
+    "dispatch-lab-orders": {
+        "task": "procedures.labs.tasks.dispatch_lab_orders",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "escalate-late-results": {
         "task": "procedures.tasks.escalate_late_results",
         "schedule": 60.0 * env.int("RESULTS_ESCALATION_EVERY_MINUTES", default=15),
         "options": {"expires": 50},
     },
 }
+
+# --- Lab interfaces (procedures/labs) ---------------------------------------------
+# Where `manage.py mllp_listener` accepts HL7 v2 results (compose: 0.0.0.0).
+MLLP_HOST = env.str("MLLP_HOST", default="127.0.0.1")
+MLLP_PORT = env.int("MLLP_PORT", default=2575)
+# Processes sharing that port: Python runs one thread at a time per process, so
+# on PostgreSQL a second process uses a second core (docs/integration.md).
+MLLP_PROCESSES = env.int("MLLP_PROCESSES", default=1)
 
 # --- Reminders -----------------------------------------------------------------
 # A reminder stays claimed for this long; past it the sweep hands it back.

@@ -16,6 +16,13 @@ from procedures.catalog.choices import (
 from procedures.catalog.hours import Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday, ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.labs.models import (
+    Lab,
+    LabInboundMessage,
+    LabOrderMessage,
+    LabResultData,
+    LabTestCode,
+)
 from procedures.messaging.models import (
     CallTask,
     EmailOptOut,
@@ -54,6 +61,11 @@ __all__ = [
     "ClinicalOverride",
     "EmailOptOut",
     "FrontDeskTask",
+    "Lab",
+    "LabInboundMessage",
+    "LabOrderMessage",
+    "LabResultData",
+    "LabTestCode",
     "MedicationClassRule",
     "MedicationHold",
     "PatientLinkUse",

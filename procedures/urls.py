@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from procedures.messaging.views import outbox as reminder_outbox
 from procedures.messaging.views import patient_links
@@ -9,6 +9,7 @@ from procedures.today.views import tasks, today
 
 app_name = "procedures"
 urlpatterns = [
+    path("labs/", include("procedures.labs.urls")),  # lab interfaces (issue 17)
     # Scheduling (issue #3): slot finder, lifecycle, calendars, today board, waitlist.
     path("appointments/find/", slot_finder.slot_finder, name="slot_finder"),
     path(

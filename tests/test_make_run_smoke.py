@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from conftest import free_port
+from procedures.labs import mllp
 from tests.conftest import ROOT, log_tail, processes_with_env, stop_group, wait_until
 
 pytestmark = pytest.mark.slow
@@ -121,7 +122,7 @@ def make_run(tmp_path):
     var = tmp_path / "var"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV}
-    env.update(CLINIC_VAR_DIR=str(var), PORT=str(port))
+    env.update(CLINIC_VAR_DIR=str(var), PORT=str(port), MLLP_PORT=str(free_port()))
     log = tmp_path / "make-run.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -134,6 +135,7 @@ def make_run(tmp_path):
             start_new_session=True,
         )
     process.base_url = f"http://127.0.0.1:{port}"
+    process.mllp_port = int(env["MLLP_PORT"])
     process.var, process.log = var, log
     try:
         yield process
@@ -165,6 +167,19 @@ def test_make_run_books_mails_and_stops_on_ctrl_c(make_run):
     assert report["database"] == {"status": "ok", "vendor": "sqlite"}
     assert report["broker"] == {"status": "ok", "transport": "filesystem"}
     assert (var / "clinic.sqlite3").exists()
+
+    # The lab results listener answers on its port (an unknown lab: refused, AR).
+    def mllp_answer():
+        try:
+            [ack] = mllp.exchange(
+                "127.0.0.1", make_run.mllp_port, [b"MSH|^~\\&|NOBODY|X|||||ORU^R01|1|P|2.5.1\r"]
+            )
+        except OSError:
+            return None
+        return ack
+
+    ack = wait_until(mllp_answer, timeout=START_TIMEOUT, interval=0.5, what="the MLLP listener")
+    assert b"MSA|AR|1|" in ack
 
     # Log in as the demo front desk, through the real login form (CSRF and all).
     page = http.get(f"{base}/accounts/login/", timeout=10)
@@ -243,6 +258,7 @@ def test_make_run_books_mails_and_stops_on_ctrl_c(make_run):
     commands = " | ".join(started.values())
     assert "runserver" in commands, commands
     assert "celery -A clinic worker" in commands, commands
+    assert "mllp_listener" in commands, commands
 
     # Ctrl-C: SIGINT to the foreground process group (make, honcho).
     os.killpg(make_run.pid, signal.SIGINT)
@@ -262,4 +278,5 @@ def test_make_run_books_mails_and_stops_on_ctrl_c(make_run):
     assert "SIGINT received" in output
     assert "SIGKILL" not in output, f"honcho had to kill something:\n{log_tail(log)}"
     assert "worker.1 stopped (rc=0)" in output, log_tail(log)
+    assert "mllp.1 stopped (rc=0)" in output, log_tail(log)
     assert "Traceback" not in output, log_tail(log, 200)

@@ -111,6 +111,18 @@ RULES = {
     "procedures:reminder_resend": staff((FD, ADMIN), code=405),  # POST only
     "procedures:reminder_resolve": staff((FD, ADMIN), code=405),  # POST only
     "procedures:patient_link": everyone(PATIENT_LINK),
+    # Lab interfaces (#17): the FHIR endpoint takes a lab's bearer token (POST only).
+    "procedures:labs:fhir_results": everyone(405),
+    "procedures:labs:unmatched_list": staff((RN, MD)),
+    "procedures:labs:unmatched_detail": staff((RN, MD), code=404),  # no such message
+    "procedures:labs:unmatched_match": staff((RN, MD), code=405),  # POST only
+    "procedures:labs:unmatched_reject": staff((RN, MD), code=405),  # POST only
+    "procedures:labs:order_messages": staff((RN, MD, ADMIN)),
+    "procedures:labs:order_message_retry": staff((RN, MD, ADMIN), code=405),  # POST only
+    "procedures:labs:order_message_resolve": staff((RN, MD, ADMIN), code=405),  # POST only
+    "procedures:labs:structured_result": {**staff((MD,)), MD: 302},  # care relationship
+    "procedures:labs:order_labels": {**staff((RN, MD)), MD: 302},  # care relationship
+    "procedures:labs:requisition": {**staff((RN, MD), code=302), MD: 302},  # no orders: back
 }
 
 
@@ -194,6 +206,14 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:reminder_resend": [1],
         "procedures:reminder_resolve": [1],
         "procedures:patient_link": ["escort", "not-a-valid-token"],
+        "procedures:labs:unmatched_detail": [1],
+        "procedures:labs:unmatched_match": [1],
+        "procedures:labs:unmatched_reject": [1],
+        "procedures:labs:order_message_retry": [1],
+        "procedures:labs:order_message_resolve": [1],
+        "procedures:labs:structured_result": [order.pk],
+        "procedures:labs:order_labels": [order.pk],
+        "procedures:labs:requisition": [appointment.pk],
     }
     users = {
         ANON: None,

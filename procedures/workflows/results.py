@@ -1,7 +1,10 @@
 """Results across concerns: a review sets off the patient's "results ready" email."""
 
+from datetime import datetime
+
 from django.db import transaction
 
+from procedures.labs.outbound import lab_order_queue
 from procedures.messaging.models import Reminder
 from procedures.messaging.plan import reminder_add
 from procedures.messaging.tasks import wake_dispatcher
@@ -28,3 +31,14 @@ def results_ready_plan(*, appointment: Appointment) -> None:
     ).exists()
     if not already_waiting:
         reminder_add(appointment=appointment, kind=Reminder.Kind.RESULTS_READY)
+
+
+def order_sent(*, order_id: int, sent_at: datetime, accession_number: str, by) -> TestOrder:
+    """Record that the sample reached the lab, and queue the order's message to that
+    lab (HL7 v2 or FHIR, procedures/labs) in the same transaction."""
+    with transaction.atomic():
+        order = orders.order_sent(
+            order_id=order_id, sent_at=sent_at, accession_number=accession_number, by=by
+        )
+        lab_order_queue(order=order)
+    return order

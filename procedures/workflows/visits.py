@@ -11,11 +11,13 @@ from django.utils.translation import gettext as _
 from patients.models import Patient
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
+from procedures.labs.outbound import lab_order_queue
 from procedures.messaging.plan import reminders_cancel_pending, reminders_plan, reminders_replan
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.prep.checklist import readiness_start_check
 from procedures.prep.facts import PrepFacts
 from procedures.prep.frontdesk import prep_on_booked, prep_on_rescheduled
+from procedures.results.models import TestOrder
 from procedures.results.orders import Sample, sample_validate, test_orders_create
 from procedures.scheduling import booking, lifecycle
 from procedures.scheduling.models import Appointment
@@ -117,9 +119,13 @@ def appointment_complete(*, appointment_id: int, by, sample: Sample | None = Non
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="complete", by=by, completed_at=timezone.now()
         )
-        test_orders_create(
+        orders = test_orders_create(
             appointment=appointment, collected_at=appointment.completed_at, sample=sample
         )
+        # Orders already sent with the sample go to their labs (procedures/labs).
+        for order in orders:
+            if order.status == TestOrder.Status.SENT:
+                lab_order_queue(order=order)
     return appointment
 
 

@@ -36,13 +36,12 @@ from procedures.results.orders import (
     Sample,
     discussion_date_for,
     order_reassign,
-    order_sent,
     result_communicate,
     result_log,
 )
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.models import Appointment
-from procedures.workflows.results import result_review
+from procedures.workflows.results import order_sent, result_review
 from procedures.workflows.visits import procedure_complete
 
 S = TestOrder.Status

@@ -1,0 +1,229 @@
+"""The lab listener's benchmark (manage.py benchmark_labs): result messages a
+second accepted and committed, and the listener's memory.
+
+Writes throwaway rows (one patient, its cancelled appointments, orders of eight
+benchmark test types, a benchmark lab), starts `manage.py mllp_listener` as a
+process of its own, sends every message over several connections at once, waits
+for every ACK, counts what was committed, and deletes its rows again.
+"""
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import psutil
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Patient
+from procedures.catalog.models import ProcedureType, TestType
+from procedures.catalog.resources import Provider, Room
+from procedures.labs import mllp
+from procedures.labs.models import Lab, LabInboundMessage, LabTestCode, ResultKind
+from procedures.results.models import TestOrder, TestResult
+from procedures.scheduling.models import Appointment
+
+TYPES = 8
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fixture(count: int):
+    procedure_type = ProcedureType.objects.first()
+    provider, room = Provider.objects.first(), Room.objects.first()
+    if not (procedure_type and provider and room):
+        raise RuntimeError("No catalog yet: run `manage.py seed_demo` first.")
+    stamp = time.time_ns() % 10**10
+    with transaction.atomic():
+        lab = Lab.objects.create(
+            name=f"Benchmark lab {stamp}",
+            protocol=Lab.Protocol.OML,
+            host="127.0.0.1",
+            port=9,
+            sending_application=f"BENCH{stamp}",
+        )
+        patient = Patient.objects.create(
+            mrn=f"B{stamp}", given_name="Bench", family_name="Mark", date_of_birth=date(1970, 1, 1)
+        )
+        types = []
+        for n in range(TYPES):
+            test_type = TestType.objects.create(
+                code=f"bench-{stamp}-{n}",
+                name=f"Benchmark test {n}",
+                turnaround_target_days=2,
+                turnaround_max_days=5,
+            )
+            LabTestCode.objects.create(
+                test_type=test_type, lab=lab, code=f"B{n}", kind=ResultKind.CYTOGENETICS
+            )
+            types.append(test_type)
+        orders = []
+        start = timezone.now() + timedelta(days=500)
+        for n in range(math.ceil(count / TYPES)):
+            appointment = Appointment.objects.create(
+                patient=patient,
+                procedure_type=procedure_type,
+                provider=provider,
+                room=room,
+                start_at=start + timedelta(hours=n),
+                end_at=start + timedelta(hours=n, minutes=30),
+                status=Appointment.Status.CANCELLED,  # holds no slot
+            )
+            orders += [
+                TestOrder(
+                    appointment=appointment,
+                    test_type=t,
+                    status=TestOrder.Status.SENT,
+                    collected_at=timezone.now(),
+                    expected_by=timezone.localdate() + timedelta(days=3),
+                )
+                for t in types
+            ]
+        orders = TestOrder.objects.bulk_create(orders[:count])
+    return lab, patient, types, orders
+
+
+def _cleanup(lab, patient, types) -> None:
+    with transaction.atomic():
+        orders = TestOrder.objects.filter(test_type__in=types)
+        LabInboundMessage.objects.filter(lab=lab).delete()
+        TestResult.objects.filter(order__in=orders).delete()
+        appointments = Appointment.objects.filter(patient=patient)
+        orders.delete()
+        appointments.delete()
+        patient.delete()
+        LabTestCode.objects.filter(lab=lab).delete()
+        for t in types:
+            t.delete()
+        lab.delete()
+
+
+def _message(lab, patient, order, n: int) -> bytes:
+    obr = [""] * 26
+    obr[0:4] = ["OBR", "1", f"{order.pk}^CLINIC", f"BA{order.pk}"]
+    obr[25] = "F"
+    return (
+        f"MSH|^~\\&|{lab.sending_application}||CLINIC|CLINIC|20250101||ORU^R01^ORU_R01|"
+        f"BM{lab.pk}-{n}|P|2.5.1\r"
+        f"PID|1||{patient.mrn}^^^CLINIC^MR||Mark^Bench||19700101\r"
+        + "|".join(obr)
+        + "\rOBX|1|ST|CYTO-ISCN^Karyotype^99CLN||46,XY[20]||||||F\r"
+        "OBX|2|NM|CYTO-META^Metaphases^99CLN||20||||||F\r"
+    ).encode()
+
+
+def _start_listener(port: int, workers: int, processes: int) -> subprocess.Popen:
+    process = subprocess.Popen(  # noqa: S603 (our own manage.py)
+        [
+            sys.executable,
+            str(settings.BASE_DIR / "manage.py"),
+            "mllp_listener",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--processes",
+            str(processes),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    started = 0
+    for line in process.stderr:  # each process logs this line once it accepts connections
+        if "MLLP listener on" in line:
+            started += 1
+            if started == processes:
+                threading.Thread(target=process.stderr.read, daemon=True).start()
+                return process
+    raise RuntimeError("the listener did not start")
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of the listener and its forked processes, added up. PSS shares
+    each page among the processes that map it: the memory the listener costs."""
+    tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    rss = pss = 0
+    for proc in tree:
+        info = proc.memory_full_info()
+        rss, pss = rss + info.rss, pss + info.pss
+    return rss, pss
+
+
+def run(*, count: int, connections: int, workers: int, processes: int = 1) -> dict:
+    lab, patient, types, orders = _fixture(count)
+    try:
+        return _measure(lab, patient, orders, count, connections, workers, processes)
+    finally:
+        _cleanup(lab, patient, types)
+
+
+def _measure(lab, patient, orders, count, connections, workers, processes) -> dict:
+    port = free_port()
+    listener = _start_listener(port, workers, processes)
+    peak = {"rss": 0, "pss": 0}
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.1):
+            rss, pss = _memory(listener.pid)
+            peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    messages = [_message(lab, patient, order, n) for n, order in enumerate(orders)]
+    chunks = [messages[i::connections] for i in range(connections)]
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(connections) as pool:
+            acks = [
+                a
+                for chunk in pool.map(lambda c: mllp.exchange("127.0.0.1", port, c, 30), chunks)
+                for a in chunk
+            ]
+        elapsed = time.perf_counter() - started
+        final_rss, final_pss = _memory(listener.pid)
+    finally:
+        done.set()
+        sampler.join()
+        listener.terminate()
+        listener.wait(10)
+    accepted = sum(1 for a in acks if b"MSA|AA|" in a)
+    committed = LabInboundMessage.objects.filter(lab=lab, match_status="attached").count()
+    results = TestResult.objects.filter(order__in=[o.pk for o in orders]).count()
+    rate = committed / elapsed
+    rss_mb = max(peak["rss"], final_rss) / 2**20
+    pss_mb = max(peak["pss"], final_pss) / 2**20
+    return {
+        "messages": count,
+        "connections": connections,
+        "listener_processes": processes,
+        "listener_workers_per_process": workers,
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "seconds": round(elapsed, 3),
+        "acks_aa": accepted,
+        "committed_inbound_rows": committed,
+        "committed_results": results,
+        "messages_per_second": round(rate, 1),
+        "listener_rss_mb_peak": round(rss_mb, 1),
+        "listener_pss_mb_peak": round(pss_mb, 1),
+        "target_messages_per_second": 100,
+        "target_rss_mb": 150,
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "ok": accepted == committed == results == count and rate >= 100 and rss_mb < 150,
+        "ok_by_pss": accepted == committed == results == count and rate >= 100 and pss_mb < 150,
+    }
