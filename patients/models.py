@@ -26,6 +26,16 @@ class PatientQuerySet(models.QuerySet):
         """Records in use: not merged into another one."""
         return self.filter(merged_into__isnull=True)
 
+    def current(self, **lookup: object) -> "Patient | None":
+        """The record `lookup` finds, or the one it was merged into (an old MRN or id
+        still reaches the person)."""
+        patient = self.filter(**lookup).first()
+        for _hop in range(5):  # a merge of a merge: follow the chain, never a loop
+            if patient is None or patient.merged_into_id is None:
+                return patient
+            patient = self.filter(pk=patient.merged_into_id).first()
+        return patient
+
     def search(self, query: str) -> "PatientQuerySet":
         """Active patients matching every word of `query` in their name (ignoring case,
         accents, apostrophes, hyphens and word order) or in their MRN, or born on the

@@ -180,3 +180,16 @@ def test_the_front_desk_cannot_merge_or_undo(frontdesk_client, pair):
 
     assert frontdesk_client.post("/patients/merge/", data).status_code == 403
     assert Patient.objects.get(pk=dup.pk).merged_into is None
+
+
+def test_booking_by_the_merged_records_id_or_mrn_reaches_the_survivor(
+    pair, admin, frontdesk_client
+):
+    keep, dup = pair
+    patient_merge(survivor=keep, merged=dup, reason="Same person", user=admin)
+
+    page = frontdesk_client.get(f"/appointments/book/?patient={dup.pk}")
+    assert page.context["form"].initial["patient_mrn"] == keep.mrn
+    finder = frontdesk_client.get(f"/appointments/find/?patient={dup.pk}")
+    assert finder.context["form"].initial["patient"] == keep.pk
+    assert Patient.objects.current(mrn=dup.mrn) == keep

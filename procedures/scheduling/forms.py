@@ -86,7 +86,7 @@ class BookingForm(EscortPhoneMixin, forms.Form):
 
     def clean_patient_mrn(self) -> Patient:
         mrn = self.cleaned_data["patient_mrn"].strip().upper()
-        patient = Patient.objects.filter(mrn=mrn).first()
+        patient = Patient.objects.current(mrn=mrn)
         if patient is None:
             raise forms.ValidationError(
                 _("No patient has the MRN %(mrn)s. Register the patient first."),

@@ -56,7 +56,7 @@ def appointment_book_view(request):
     patient = None
     patient_id = request.GET.get("patient", "")
     if patient_id.isdigit():
-        patient = Patient.objects.filter(pk=patient_id).first()
+        patient = Patient.objects.current(pk=patient_id)
         if patient:
             # A physician outside their own patients states a reason first.
             if gate := patient_gate(request, patient_id=patient.pk):

@@ -47,7 +47,7 @@ def slot_finder(request):
         chosen = None
         patient_id = request.GET.get("patient", "")
         if patient_id.isdigit():
-            chosen = Patient.objects.filter(pk=patient_id).first()
+            chosen = Patient.objects.current(pk=patient_id)
         form = SlotSearchForm(initial={"patient": chosen.pk if chosen else None})
         patients = [chosen] if chosen else None
         search = PatientSearchForm()
