@@ -319,7 +319,10 @@ CLINICAL_RECORDS = {
 
 
 def _seed_clinical_records(patients: list[Patient], *, nurse: User) -> None:
+    measured = clinic_today() - timedelta(days=30)
     for index, fields in CLINICAL_RECORDS.items():
+        if "weight_kg" in fields:
+            fields = {**fields, "measured_on": measured}
         Patient.objects.filter(pk=patients[index].pk).update(**fields)
     garcia, okafor = patients[0], patients[1]
     Allergy.objects.get_or_create(
