@@ -1,5 +1,6 @@
 """Results across concerns: a review sets off the patient's "results ready" email."""
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from procedures.messaging.models import Reminder
@@ -10,7 +11,7 @@ from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
 
 
-def result_review(*, order_id: int, action_planned: str, by) -> TestOrder:
+def result_review(*, order_id: int, action_planned: str, by: User | None) -> TestOrder:
     """A physician has read the final result and says what happens next. The
     patient is then emailed "your results are ready" (no content)."""
     with transaction.atomic():
