@@ -241,6 +241,8 @@ def _demo_results(appointment: Appointment, physician: User) -> None:
     """The oldest demo visit shows the loop's later steps: one result final but not
     reviewed (the escalation chases it), one reviewed but the patient not told yet."""
     orders = {o.test_type.code: o for o in appointment.test_orders.all()}
+    if appointment.completed_at is None:  # never: the demo completed it
+        raise ValueError("the visit is not completed")
     logged_at = appointment.completed_at + timedelta(days=3)
     for code, status in [
         ("aspirate-morphology", TestOrder.Status.FINAL),
