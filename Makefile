@@ -28,13 +28,15 @@ run: install
 	@echo "Open http://127.0.0.1:$(PORT)/  (frontdesk / physician / nurse / admin, password clinic-demo)"
 	exec honcho -f Procfile.dev start
 
-# The whole suite: lint, the architecture contracts (.importlinter), migrations in
-# step with models, compose file, tests.
+# The whole suite: lint, the architecture contracts (.importlinter), types (mypy with
+# django-stubs; config in pyproject.toml), migrations in step with models, compose
+# file, tests.
 test: export DEBUG ?= 1
 test: install
 	ruff check .
 	ruff format --check .
 	lint-imports
+	DEBUG=1 mypy clinic patients procedures
 	$(PY) manage.py makemigrations --check --dry-run
 	check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	pytest $(PYTEST_ARGS)

@@ -58,7 +58,8 @@ class ClinicLogEntryAdmin(ReadOnlyAdmin):
     search_fields = ["object_pk", "actor__username"]
     date_hierarchy = "timestamp"
     fields = ["timestamp", "actor", "action_label", "record", "fields_changed", "remote_addr"]
-    readonly_fields = fields
+    # Names only; the stubs type `fields` as groups (names or tuples of names).
+    readonly_fields = fields  # type: ignore[assignment]
 
     def get_object(self, request, object_id, from_field=None):
         entry = super().get_object(request, object_id, from_field)

@@ -1,5 +1,6 @@
 """Audit of reads. Writes are recorded by django-auditlog on the models themselves."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from .client_ip import client_ip
@@ -8,6 +9,8 @@ from .models import ReadAccess
 
 def record_read(request: HttpRequest, obj) -> None:
     """Record that the current user saw `obj` (its type and id only)."""
+    if not request.user.is_authenticated:  # LoginRequiredMiddleware: never on a page
+        raise PermissionDenied
     ReadAccess.objects.create(
         user=request.user,
         object_type=obj._meta.label_lower,

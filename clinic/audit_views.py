@@ -11,9 +11,10 @@ from datetime import datetime, time, timedelta
 
 from auditlog.models import LogEntry
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -118,7 +119,7 @@ def changed_fields(entry: LogEntry) -> str:
             and isinstance(change, dict)
             and change.get("type") == "m2m"
         ):
-            operation = ACTIONS_M2M.get(change.get("operation"), change.get("operation"))
+            operation = ACTIONS_M2M.get(str(change.get("operation")), change.get("operation"))
             objects = ", ".join(str(o) for o in change.get("objects", []))
             parts.append(f"{name} ({operation}: {objects})")
         else:
@@ -216,7 +217,7 @@ CSV_COLUMNS = ["at", "user", "action", "object_type", "object_id", "detail", "ip
 
 @roles.role_required(roles.CLINIC_ADMIN)
 @require_GET
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponseBase:
     """The filtered rows as CSV, streamed (an audit can be long)."""
     form, kind, data = _form_and_kind(request)
     if form.is_bound and not form.is_valid():
@@ -226,6 +227,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     # The export itself is recorded: who took a copy of which part of the audit.
+    if not request.user.is_authenticated:  # LoginRequiredMiddleware: never on a page
+        raise PermissionDenied
     ReadAccess.objects.create(
         user=request.user,
         object_type="clinic.audit_export",

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 
 def apply_service_errors(
-    form: forms.Form, exc: ValidationError, field_map: dict[str, str] | None = None
+    form: forms.BaseForm, exc: ValidationError, field_map: dict[str, str | None] | None = None
 ) -> None:
     """Show a service's ValidationError on the form, field by field where it can."""
     field_map = field_map or {}

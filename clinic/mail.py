@@ -26,6 +26,7 @@ from email.mime.base import MIMEBase
 from email.mime.text import MIMEText
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -56,7 +57,7 @@ class Attachment:
         if maintype == "text" and self._plain():
             return self._quick_text_part(subtype)
         if maintype == "text":
-            part = MIMEText(self.content.decode("utf-8"), subtype, "utf-8")
+            part: MIMEBase = MIMEText(self.content.decode("utf-8"), subtype, "utf-8")
         else:
             part = MIMEBase(maintype, subtype)
             part.set_payload(self.content)
@@ -176,7 +177,7 @@ def _shape(context: dict) -> tuple | None:
     """What a layout depends on: each key, and for each value either a marker (a
     non-empty string) or the value itself (empty, None, a flag, a number); None when
     some value is anything else (a list, a date, a lazy translation)."""
-    shape = []
+    shape: list[tuple[str, Any]] = []
     for key, value in context.items():
         if isinstance(value, dict):
             inner = _shape(value)
@@ -196,7 +197,7 @@ def _shape(context: dict) -> tuple | None:
 
 def _marked(context: dict, prefix: str = "") -> dict:
     """The context with a marker naming its path in place of each non-empty string."""
-    marked = {}
+    marked: dict[str, Any] = {}
     for key, value in context.items():
         if isinstance(value, dict):
             marked[key] = _marked(value, f"{prefix}{key}.")
@@ -241,7 +242,7 @@ def _fill(pieces: tuple, context: dict) -> str:
             out.append(piece)
             continue
         path, escaped = piece
-        value = context
+        value: Any = context
         for key in path:
             value = value[key]
         out.append(conditional_escape(value) if escaped else value)
@@ -479,8 +480,9 @@ def _prebuilt(message: ClinicEmail) -> PrebuiltMessage | None:
         and all(a.mimetype.startswith("text/") for a in attachments)
     ):
         return None
-    text = _text_part(message.body)
-    html = _text_part(message.alternatives[0].content)
+    text = _text_part(str(message.body))
+    # Django 5.2's alternatives are EmailAlternative(content, mimetype); the stubs say tuple.
+    html = _text_part(message.alternatives[0].content)  # type: ignore[attr-defined]
     if text is None or html is None:
         return None
     encoding = message.encoding or settings.DEFAULT_CHARSET
@@ -508,7 +510,7 @@ def _prebuilt(message: ClinicEmail) -> PrebuiltMessage | None:
     if skeleton.pieces is None:
         return None
     encoded = [base64.encodebytes(a.content).decode("ascii") for a in attachments]
-    texts = [message.body, message.alternatives[0].content, *encoded]
+    texts = [message.body, message.alternatives[0].content, *encoded]  # type: ignore[attr-defined]
     parts = [text[1], html[1], *(lines.replace("\n", "\r\n").encode() for lines in encoded)]
     boundaries = [_boundary(texts) for _multipart in range(skeleton.multiparts)]
     headers = {

@@ -103,7 +103,7 @@ def allowed(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
         wrapped = decorator(view)
-        wrapped.policy_action = action  # type: ignore[attr-defined]
+        wrapped.policy_action = action
         return wrapped
 
     return wrap

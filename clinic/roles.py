@@ -49,7 +49,8 @@ def role_required(*roles: str) -> Callable:
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        wrapped.allowed_roles = roles  # read by the role x URL matrix test
+        # Read by the role x URL matrix test.
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
@@ -63,7 +64,8 @@ class RoleRequiredMixin(AccessMixin):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not has_role(request.user, *self.allowed_roles):
             raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+        # A mixin: the View it is mixed into has dispatch.
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
 # --- Model permissions of each role ---------------------------------------------------

@@ -104,7 +104,7 @@ class SessionLimitsMiddleware:
         login_url = reverse("login")
         if request.method == "GET":
             login_url += "?" + urlencode({"next": request.get_full_path()})
-        response = redirect(login_url)
+        response: HttpResponse = redirect(login_url)
         if getattr(request, "htmx", False):
             # htmx would swap the login page into the current one: go there instead.
             response = HttpResponse(status=204)

@@ -243,7 +243,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Without EMAIL_URL, mail is kept under var/outbox/ and shown at /outbox/.
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
-    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821
+    # EMAIL_BACKEND comes from the update above, which neither ruff nor mypy can see.
+    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # type: ignore[used-before-def]  # noqa: F821
         EMAIL_BACKEND = "clinic.mail.SMTPBackend"  # the same, cheaper for frozen emails
 else:
     EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"

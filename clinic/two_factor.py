@@ -61,7 +61,8 @@ class TwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and not user.is_verified():
+        # is_verified is added by django_otp's OTPMiddleware; the stubs cannot know it.
+        if user.is_authenticated and not user.is_verified():  # type: ignore[attr-defined]
             enrolled = request.session.get(ENROLLED, False)
             if enrolled or otp_required_for(user):
                 exempt = {reverse(name) for name in EXEMPT_URL_NAMES}

@@ -32,7 +32,8 @@ class PatientMergeAdmin(admin.ModelAdmin):
         "undone_at",
         "undone_by",
     ]
-    readonly_fields = fields
+    # Names only; the stubs type `fields` as groups (names or tuples of names).
+    readonly_fields = fields  # type: ignore[assignment]
     actions = ["undo_merges"]
 
     def has_add_permission(self, request) -> bool:

@@ -43,6 +43,8 @@ def _relations() -> list[models.ForeignObjectRel]:
     """Every foreign key or one-to-one that points at a patient, hidden ones included."""
     found = []
     for rel in Patient._meta.get_fields(include_hidden=True):
+        if not isinstance(rel, models.ForeignObjectRel):
+            continue
         if not (rel.auto_created and not rel.concrete and rel.is_relation):
             continue
         if rel.related_model in NOT_MOVED:
@@ -50,14 +52,22 @@ def _relations() -> list[models.ForeignObjectRel]:
         if rel.many_to_many:
             raise ValidationError(
                 _("Patients cannot be merged while %(model)s links them many-to-many.")
-                % {"model": rel.related_model._meta.verbose_name_plural}
+                % {"model": _model(rel)._meta.verbose_name_plural}
             )
         found.append(rel)
     return found
 
 
-def _key(rel) -> str:
-    return f"{rel.related_model._meta.label_lower}:{rel.field.name}"
+def _model(rel: models.ForeignObjectRel) -> type[models.Model]:
+    """The model holding the foreign key of `rel` (once apps are ready, never "self")."""
+    model = rel.related_model
+    if isinstance(model, str):
+        raise TypeError(f"Unresolved relation to {model!r}")
+    return model
+
+
+def _key(rel: models.ForeignObjectRel) -> str:
+    return f"{_model(rel)._meta.label_lower}:{rel.field.name}"
 
 
 def _clash(obj: models.Model) -> ValidationError | None:
@@ -73,7 +83,8 @@ def _clash(obj: models.Model) -> ValidationError | None:
         if isinstance(constraint, models.CheckConstraint):
             continue
         try:
-            constraint.validate(type(obj), obj)
+            # BaseConstraint.validate exists since Django 4.1; the stubs lack it.
+            constraint.validate(type(obj), obj)  # type: ignore[attr-defined]
         except ValidationError:
             return ValidationError(
                 _(
@@ -109,7 +120,7 @@ def patient_merge(*, survivor: Patient, merged: Patient, reason: str, user: Any)
             raise ValidationError(_("One of these records has already been merged."))
         moved: dict[str, list] = {}
         for rel in _relations():
-            model, name = rel.related_model, rel.field.name
+            model, name = _model(rel), rel.field.name
             objects = list(model._base_manager.filter(**{name: merged}))
             if not objects:
                 continue
@@ -181,6 +192,8 @@ def patient_merge_undo(*, merge_id: int, user: Any) -> PatientMerge:
         filled = merge.moved.get(FILLED, [])
         for name in filled:
             field = Patient._meta.get_field(name)
+            if not isinstance(field, models.Field):  # FILLED_FIELDS are plain columns
+                raise TypeError(name)
             setattr(survivor, name, field.get_default())
         if filled:
             survivor.save(update_fields=[*filled, "updated_at"])
@@ -196,7 +209,7 @@ def merge_preview(*, survivor: Patient, merged: Patient) -> list[tuple[str, int]
     """What would move: (what, how many) for each kind of record pointing at `merged`."""
     rows = []
     for rel in _relations():
-        count = rel.related_model._base_manager.filter(**{rel.field.name: merged}).count()
+        count = _model(rel)._base_manager.filter(**{rel.field.name: merged}).count()
         if count:
-            rows.append((str(rel.related_model._meta.verbose_name_plural), count))
+            rows.append((str(_model(rel)._meta.verbose_name_plural), count))
     return rows

@@ -86,12 +86,12 @@ class PatientQuerySet(models.QuerySet):
                 [str(WORD_SIMILARITY_THRESHOLD)],
             )
         qs = self.active()
-        score = None
+        score: models.Expression | None = None
         for term in fold(query).split():
             if len(term) < 3:
                 continue
             qs = qs.filter(search_name__trigram_word_similar=term)
-            term_score = TrigramWordSimilarity(models.Value(term), "search_name")
+            term_score = TrigramWordSimilarity(term, "search_name")
             score = term_score if score is None else score + term_score
         if score is None:
             return []

@@ -146,7 +146,9 @@ def _bloods_judged(
     if status.inr is None:
         status.missing_inr = True
         status.problems.append(_("No INR in the %(days)s days before.") % {"days": days})
-    elif status.inr.inr > Decimal(str(settings.CLINIC_BLOODS_MAX_INR)):
+    elif status.inr.inr is not None and status.inr.inr > Decimal(
+        str(settings.CLINIC_BLOODS_MAX_INR)
+    ):
         status.problems.append(
             _("INR %(value)s (taken %(day)s): above the clinic's %(limit)s.")
             % {

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,6 +15,7 @@ class ProceduresConfig(AppConfig):
         # A reverse one-to-one is not a field of the row, but auditlog reads it on every
         # save (one query each): the prep plan is audited on its own.
         auditlog.register(models.Appointment, exclude_fields=["prep_plan"])
+        model: type[Model]
         for model in (models.TestOrder, models.TestResult):
             auditlog.register(model)
         for model in (

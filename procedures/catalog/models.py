@@ -89,11 +89,12 @@ class ProcedureType(models.Model):
 
     def recovery_minutes(self, sedation_level: str) -> int:
         """Minutes the patient recovers in the room after the procedure."""
-        return {
+        minutes: dict[str, int] = {
             SedationLevel.ORAL: self.recovery_minutes_oral,
             SedationLevel.IV_MODERATE: self.recovery_minutes_iv,
             SedationLevel.GENERAL: self.recovery_minutes_general,
-        }.get(sedation_level, 0)
+        }
+        return minutes.get(sedation_level, 0)
 
     def buffers(self, sedation_level: str) -> tuple[int, int]:
         """(minutes before, minutes after) the room is held around the procedure."""

@@ -244,6 +244,8 @@ def _demo_results(appointment: Appointment, physician: User) -> None:
     """The oldest demo visit shows the loop's later steps: one result final but not
     reviewed (the escalation chases it), one reviewed but the patient not told yet."""
     orders = {o.test_type.code: o for o in appointment.test_orders.all()}
+    if appointment.completed_at is None:  # never: the demo completed it
+        raise ValueError("the visit is not completed")
     logged_at = appointment.completed_at + timedelta(days=3)
     for code, status in [
         ("aspirate-morphology", TestOrder.Status.FINAL),
@@ -301,7 +303,7 @@ def _seed_scheduling(procedures: dict, plain_room: Room) -> None:
 # measurements and ASA, a patient to ask about pregnancy, low platelets for the
 # bleeding disorder. Peter Novak (apixaban, booked tomorrow) has no INR on purpose: the
 # Today board flags it on his day.
-CLINICAL_RECORDS = {
+CLINICAL_RECORDS: dict[int, dict[str, object]] = {
     0: {
         "weight_kg": Decimal("68.0"),
         "height_cm": Decimal("165"),
@@ -321,9 +323,8 @@ CLINICAL_RECORDS = {
 def _seed_clinical_records(patients: list[Patient], *, nurse: User) -> None:
     measured = clinic_today() - timedelta(days=30)
     for index, fields in CLINICAL_RECORDS.items():
-        if "weight_kg" in fields:
-            fields = {**fields, "measured_on": measured}
-        Patient.objects.filter(pk=patients[index].pk).update(**fields)
+        dated = {**fields, "measured_on": measured} if "weight_kg" in fields else fields
+        Patient.objects.filter(pk=patients[index].pk).update(**dated)
     garcia, okafor = patients[0], patients[1]
     Allergy.objects.get_or_create(
         patient=garcia,

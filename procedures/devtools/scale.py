@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -156,7 +155,7 @@ class _Writer:
 
 
 def _next_id(model: type[models.Model]) -> int:
-    return (model.objects.aggregate(m=models.Max("pk"))["m"] or 0) + 1
+    return (model._default_manager.aggregate(m=models.Max("pk"))["m"] or 0) + 1
 
 
 def _reset_sequence(model: type[models.Model]) -> None:
@@ -176,21 +175,23 @@ def _purge(model: type[models.Model], qs: models.QuerySet, depth: int = 0) -> in
     """Delete `qs` and, first, every row that points at it (raw DELETEs: no signals, no
     per-row Python, so millions of rows go in seconds)."""
     for rel in model._meta.related_objects:
-        if rel.many_to_many:
+        if isinstance(rel, models.ManyToManyRel) and rel.through is not None:
             through = rel.through
             link = next(
                 f for f in through._meta.fields if f.related_model is model and f.many_to_one
             )
-            through.objects.filter(**{f"{link.name}__in": qs}).delete()
+            through._default_manager.filter(**{f"{link.name}__in": qs}).delete()
             continue
         child = rel.related_model
-        if depth > 6 or child is model:
+        if depth > 6 or child is model or isinstance(child, str):
             continue
         _purge(child, child._base_manager.filter(**{f"{rel.field.name}__in": qs}), depth + 1)
     for f in model._meta.local_many_to_many:
-        f.remote_field.through.objects.filter(**{f"{f.m2m_field_name()}__in": qs})._raw_delete(
-            connection.alias
-        )
+        if f.remote_field.through is None:  # never, once models are loaded
+            continue
+        f.remote_field.through._default_manager.filter(
+            **{f"{f.m2m_field_name()}__in": qs}
+        )._raw_delete(connection.alias)
     return qs._raw_delete(connection.alias)
 
 
@@ -219,9 +220,8 @@ def scale_clear() -> int:
 # ---------------------------------------------------------------- seeding
 
 
-def scale_users() -> dict[str, object]:
+def scale_users() -> dict[str, User]:
     """One login per role for the benchmark (kept between runs; password unusable)."""
-    User = get_user_model()
     users = {}
     for role in (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN, roles.CLINIC_ADMIN):
         user, created = User.objects.get_or_create(username=f"{USER_PREFIX}{role}")

@@ -25,6 +25,7 @@ import logging
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection as db
@@ -99,7 +100,7 @@ def reminders_dispatch(*, batch_size: int | None = None, max_batches: int = 50) 
     return report
 
 
-def _finish(reminder: Reminder, **changes) -> bool:
+def _finish(reminder: Reminder, **changes: Any) -> bool:
     """Move a claimed row to its outcome, only if it is still ours: still `sending`
     under our lease (not handed back by the sweep and claimed by another run)."""
     changes.setdefault("lease_until", None)
@@ -221,7 +222,7 @@ def _settle(outcome: Outcome | None, marks: SentMarks, report: DispatchReport) -
         marks.flush_if_due()
     elif outcome.late:
         _release([outcome.reminder], report)
-    else:
+    elif outcome.error is not None:  # (always, when neither sent nor late)
         _failed(outcome.reminder, outcome.error, report)
 
 

@@ -38,6 +38,6 @@ def appointment_ics(appointment: Appointment, *, method: str = "REQUEST") -> byt
         attendee = vCalAddress(f"mailto:{appointment.patient.email}")
         attendee.params["cn"] = vText(appointment.patient.given_name)
         attendee.params["role"] = vText("REQ-PARTICIPANT")
-        event.add("attendee", attendee, encode=0)
+        event.add("attendee", attendee, encode=False)
     calendar.add_component(event)
     return calendar.to_ical()

@@ -34,7 +34,7 @@ LINKS: dict[str, tuple[str, ...]] = {
     Kind.DAY_BEFORE: ("details", "reschedule"),
     Kind.AFTERCARE: ("unsubscribe",),
 }
-INVITE_KINDS = {Kind.BOOKING_CONFIRMATION: "REQUEST", Kind.RESCHEDULED: "REQUEST"}
+INVITE_KINDS: dict[str, str] = {Kind.BOOKING_CONFIRMATION: "REQUEST", Kind.RESCHEDULED: "REQUEST"}
 INVITE_KINDS[Kind.CANCELLATION] = "CANCEL"
 
 

@@ -1,6 +1,7 @@
 """Staff actions on the patient email outbox: send a failed email again, or record
 that the front desk followed it up another way."""
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +13,7 @@ from procedures.messaging.tasks import wake_dispatcher
 from procedures.scheduling.models import Appointment
 
 
-def reminder_resend(*, reminder_id: int, by) -> Reminder:
+def reminder_resend(*, reminder_id: int, by: User | None) -> Reminder:
     """Send a reminder again, now, as a new outbox row (a new Message-ID: the patient
     may have deleted the first one). A failed original stops being flagged."""
     with transaction.atomic():
@@ -49,7 +50,7 @@ def reminder_resend(*, reminder_id: int, by) -> Reminder:
     return copy
 
 
-def reminder_resolve(*, reminder_id: int, by) -> Reminder:
+def reminder_resolve(*, reminder_id: int, by: User | None) -> Reminder:
     """Clear the front desk's flag on a failed email (the patient was reached another way)."""
     with transaction.atomic():
         reminder = Reminder.objects.select_for_update().get(pk=reminder_id)

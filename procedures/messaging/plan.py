@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from procedures.catalog.clock import clinic_datetime, clinic_tz
 from procedures.messaging.models import CallTask, EmailOptOut, Reminder, ReminderPolicy
+from procedures.prep.facts import PrepFacts, PrepStep
 from procedures.prep.timeline import prep_timeline
 from procedures.scheduling.models import Appointment
 
@@ -120,7 +121,7 @@ def _reminder_row(
     appointment: Appointment,
     kind: str,
     due_at: datetime | None = None,
-    step=None,
+    step: PrepStep | None = None,
 ) -> tuple[Reminder, CallTask | None]:
     """One outbox row, unsaved, and the front-desk call task that stands in for it
     when the patient cannot receive email (see `reminder_add`)."""
@@ -162,7 +163,7 @@ def reminder_add(
     appointment: Appointment,
     kind: str,
     due_at: datetime | None = None,
-    step=None,
+    step: PrepStep | None = None,
 ) -> Reminder:
     """Write one outbox row (call inside the transaction of the change that causes it).
 
@@ -185,7 +186,7 @@ def _reminders_write(rows: list[tuple[Reminder, CallTask | None]]) -> list[Remin
     return Reminder.objects.bulk_create([reminder for reminder, _call in rows])
 
 
-def _prep_steps(appointment: Appointment, prep=None) -> list:
+def _prep_steps(appointment: Appointment, prep: PrepFacts | None = None) -> list[PrepStep]:
     """Dated prep steps that carry a reminder (from the prep timeline).
     `prep`: the caller's `prep.PrepFacts`, so that the plan and medicines are read once."""
     own = {Kind.BOOKING_CONFIRMATION, Kind.ESCORT_REQUEST, Kind.DAY_BEFORE, Kind.AFTERCARE}
@@ -199,7 +200,9 @@ def _prep_steps(appointment: Appointment, prep=None) -> list:
     return steps
 
 
-def _plan_visit(appointment: Appointment, *, first: str, prep=None) -> list[Reminder]:
+def _plan_visit(
+    appointment: Appointment, *, first: str, prep: PrepFacts | None = None
+) -> list[Reminder]:
     now = timezone.now()
     planned = [_reminder_row(appointment=appointment, kind=first)]
     policies = reminder_policies()
@@ -231,7 +234,7 @@ def _plan_visit(appointment: Appointment, *, first: str, prep=None) -> list[Remi
 
 
 def reminders_plan(
-    *, appointment: Appointment, cancellation: bool = False, prep=None
+    *, appointment: Appointment, cancellation: bool = False, prep: PrepFacts | None = None
 ) -> list[Reminder]:
     """Write the reminder rows for a newly booked (or cancelled) appointment.
     `prep`: the booking's `prep.PrepFacts`, shared with the rest of the booking."""
@@ -249,7 +252,7 @@ def reminders_replan(*, appointment: Appointment) -> list[Reminder]:
     return _plan_visit(appointment, first=Kind.RESCHEDULED)
 
 
-def _step_key(kind: str, step_kind: str, step_at, text: str, detail: str) -> tuple:
+def _step_key(kind: str, step_kind: str, step_at: datetime | None, text: str, detail: str) -> tuple:
     return (kind, step_kind, step_at, text, detail)
 
 

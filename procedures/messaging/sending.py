@@ -34,7 +34,7 @@ class SentMarks:
     """Rows the SMTP server accepted, marked `sent` together in one conditional UPDATE
     (instead of a round trip and a commit per row)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.marked = 0  # rows handed to an UPDATE (the report counts them as sent)
         self.pending: list[tuple[Reminder, datetime]] = []
         self.oldest = 0.0
@@ -58,7 +58,7 @@ class SentMarks:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
-        by_lease: dict[datetime, list[tuple[Reminder, datetime]]] = {}
+        by_lease: dict[datetime | None, list[tuple[Reminder, datetime]]] = {}
         for reminder, sent_at in pending:
             by_lease.setdefault(reminder.lease_until, []).append((reminder, sent_at))
         for lease_until, rows in by_lease.items():
@@ -80,7 +80,9 @@ class SentMarks:
         self.marked += len(pending)
 
 
-def _mark_sent_postgresql(lease_until: datetime, rows: list[tuple[Reminder, datetime]]) -> None:
+def _mark_sent_postgresql(
+    lease_until: datetime | None, rows: list[tuple[Reminder, datetime]]
+) -> None:
     """The same UPDATE as the ORM's above, with each row's time joined from two arrays:
     compiling a CASE of twenty branches cost more than the statement itself."""
     with db.cursor() as cursor:

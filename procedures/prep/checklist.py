@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,7 +21,7 @@ START_NOT_READY = "start_not_ready"
 
 def checklist_items(appointment: Appointment) -> list[str]:
     """The items that apply to this appointment, in the order they are checked."""
-    items = []
+    items: list[str] = []
     if appointment.medication_holds.filter(action=MedicationHold.Action.STOP).exists():
         items.append(ChecklistItem.MEDICATIONS_HELD)
     if appointment.is_sedated:
@@ -74,7 +75,7 @@ def readiness(appointment: Appointment) -> Readiness:
     return result
 
 
-def checklist_tick(*, appointment_id: int, item: str, by) -> ChecklistTick:
+def checklist_tick(*, appointment_id: int, item: str, by: User) -> ChecklistTick:
     """Tick one readiness item on the day (who and when)."""
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
@@ -99,12 +100,12 @@ def checklist_tick(*, appointment_id: int, item: str, by) -> ChecklistTick:
         except IntegrityError:
             raise ValidationError(_("That item is already ticked.")) from None
         AppointmentEvent.objects.create(
-            appointment=appointment, kind="checklist", note=ChecklistItem(item).label, by=by
+            appointment=appointment, kind="checklist", note=str(ChecklistItem(item).label), by=by
         )
     return tick
 
 
-def readiness_start_check(*, appointment: Appointment, reason: str = "", by) -> None:
+def readiness_start_check(*, appointment: Appointment, reason: str = "", by: User) -> None:
     """For the start-of-procedure transition (call inside its transaction): refuse when
     not ready unless a reason is given, and record that reason (who, why, when)."""
     state = readiness(appointment)

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from patients.models import Medication
@@ -177,10 +178,11 @@ class PrepFacts:
             stale = (
                 hold is not None
                 and hold.action == MedicationHold.Action.STOP
+                and hold.stop_at is not None  # (a stop always has one: a check constraint)
                 and hold.stop_at >= self.appointment.start_at  # dated for a day moved from
             )
             if hold is not None and not stale:
-                if hold.action == MedicationHold.Action.STOP:
+                if hold.action == MedicationHold.Action.STOP and hold.stop_at is not None:
                     longest = max(longest, (day - local_date(hold.stop_at)).days)
             elif row.suggested_days:
                 longest = max(longest, row.suggested_days)
@@ -211,7 +213,7 @@ def is_short_notice(appointment: Appointment, *, facts: PrepFacts | None = None)
     return (facts or PrepFacts(appointment)).is_short_notice
 
 
-def prep_event(appointment: Appointment, kind: str, by, note: str = "") -> None:
+def prep_event(appointment: Appointment, kind: str, by: User | None, note: str = "") -> None:
     AppointmentEvent.objects.create(appointment=appointment, kind=kind, note=note[:300], by=by)
 
 

@@ -5,6 +5,7 @@ from datetime import time
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from patients.models import Medication
@@ -13,7 +14,7 @@ from procedures.catalog.clock import clinic_datetime
 from procedures.prep.models import MedicationHold
 
 
-def _helper(action: str, submit: str, *fields, form_id: str) -> FormHelper:
+def _helper(action: str, submit: str | Promise, *fields, form_id: str) -> FormHelper:
     helper = FormHelper()
     helper.form_action = action
     helper.form_id = form_id
@@ -68,9 +69,13 @@ class HoldForm(forms.Form):
 
     def __init__(self, *args, patient=None, action: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        medication = self.fields["medication"]
+        if not isinstance(medication, forms.ModelChoiceField):  # never: declared above
+            raise TypeError("medication")
         if patient is not None:
-            self.fields["medication"].queryset = patient.medications.filter(is_active=True)
-        self.fields["medication"].label_from_instance = lambda m: f"{m.name} {m.dose}".strip()
+            medication.queryset = patient.medications.filter(is_active=True)
+        # An instance attribute in place of the method, as Django calls it: label(obj).
+        medication.label_from_instance = lambda m: f"{m.name} {m.dose}".strip()  # type: ignore[method-assign,assignment]
         self.helper = _helper(
             action,
             _("Save decision"),

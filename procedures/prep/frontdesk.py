@@ -4,6 +4,7 @@ period, an escort to confirm, stops to re-date after a move.
 
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -85,7 +86,7 @@ def prep_on_booked(*, appointment: Appointment, prep: PrepFacts | None = None) -
     frontdesk_tasks_sync(appointment=appointment, facts=prep)
 
 
-def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by) -> None:
+def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: User | None) -> None:
     """Call in the reschedule's transaction, after saving the new time and before the
     reminders are re-planned.
 

@@ -3,6 +3,7 @@ may knowingly set aside need a recorded reason (who, why, when)."""
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -60,7 +61,7 @@ def rule_findings(
         overrides = {o.rule: o for o in appointment.clinical_overrides.all()}
     found: list[Finding] = []
 
-    def add(rule: str, message: str, *, blocking=True, overridable=False) -> None:
+    def add(rule: str, message: str, *, blocking: bool = True, overridable: bool = False) -> None:
         found.append(
             Finding(
                 rule, message, blocking, overridable, overrides.get(rule) if overridable else None
@@ -123,7 +124,7 @@ def procedure_site_set(
     active_infection: bool = False,
     cancer: bool = False,
     override_reason: str = "",
-    by,
+    by: User,
 ) -> list[Finding]:
     """Set the site and side (and the BMAC screening answers), enforcing the rules.
 

@@ -5,6 +5,7 @@ emails after them (procedures.workflows.prep_changes).
 
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +42,7 @@ def medication_hold_set(
     action: str,
     stop_at: datetime | None,
     resume_guidance: str = "",
-    by,
+    by: User | None,
 ) -> MedicationHold:
     """Record a physician's decision for one medicine. Any change un-confirms the plan."""
     with transaction.atomic():
@@ -93,7 +94,7 @@ def medication_hold_set(
     return hold
 
 
-def hold_plan_confirm(*, appointment_id: int, by) -> PrepPlan:
+def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:
     """The physician confirms the hold plan: only now do holds reach the patient."""
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
@@ -117,7 +118,7 @@ def sedation_plan_set(
     sedation_level: str,
     food_fast_hours: int,
     clear_fluid_fast_hours: int,
-    by,
+    by: User | None,
 ) -> PrepPlan:
     """Set the sedation level and its fasting times; refuse a room that cannot host it."""
     errors = {}
@@ -171,7 +172,7 @@ def sedation_plan_set(
         plan.clear_fluid_fast_hours = clear_fluid_fast_hours
         plan.sedation_set_by, plan.sedation_set_at = by, timezone.now()
         plan.save()
-        prep_event(appointment, "sedation_set", by, SedationLevel(sedation_level).label)
+        prep_event(appointment, "sedation_set", by, str(SedationLevel(sedation_level).label))
     return plan
 
 
@@ -184,10 +185,10 @@ def transport_set(
     needs_wheelchair: bool = False,
     needs_interpreter: bool = False,
     interpreter_language: str = "",
-    by,
+    by: User | None,
 ) -> Appointment:
     """Record how the patient gets home and their access needs (dated front-desk tasks)."""
-    errors = {}
+    errors: dict[str, str | list[str]] = {}
     if transport_mode not in TransportMode.values:
         errors["transport_mode"] = _("Choose how the patient gets home.")
     escort_name = " ".join(escort_name.split())
@@ -232,11 +233,11 @@ def transport_set(
 
 
 def escort_confirm(
-    *, appointment_id: int, name: str, phone: str, by=None, via: str = "staff"
+    *, appointment_id: int, name: str, phone: str, by: User | None = None, via: str = "staff"
 ) -> Appointment:
     """Confirm who takes the patient home: by staff (`by`), or by the patient through
     the signed link (`by=None, via="patient_link"`)."""
-    errors = {}
+    errors: dict[str, str | list[str]] = {}
     name = " ".join((name or "").split())
     if not name:
         errors["escort_name"] = _("Enter the escort's name.")
@@ -270,7 +271,7 @@ def escort_confirm(
     return appointment
 
 
-def frontdesk_task_done(*, task_id: int, by) -> FrontDeskTask:
+def frontdesk_task_done(*, task_id: int, by: User | None) -> FrontDeskTask:
     """Mark a front-desk task done (who and when)."""
     with transaction.atomic():
         task = FrontDeskTask.objects.select_for_update().get(pk=task_id)

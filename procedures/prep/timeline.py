@@ -7,8 +7,9 @@ ordered, dated steps.
 """
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,7 +40,7 @@ _TEMPLATE_FIELDS = (
 )
 
 
-def _templates_for(appointment: Appointment):
+def _templates_for(appointment: Appointment) -> QuerySet[PrepTemplate, Any]:
     """The active templates for the appointment's procedure: those limited to it and
     those limited to no procedure (one query), as named rows in code order."""
     limits = PrepTemplate.procedure_types.through.objects.filter(preptemplate_id=OuterRef("pk"))
@@ -52,7 +53,7 @@ def _templates_for(appointment: Appointment):
     )
 
 
-def _template_applies(template, *, appointment: Appointment, stops: list, child: bool) -> bool:
+def _template_applies(template: Any, *, appointment: Appointment, stops: list, child: bool) -> bool:
     """Whether the template's condition holds (its procedures are `_templates_for`'s)."""
     condition = template.condition
     Condition = PrepTemplate.Condition
@@ -65,7 +66,7 @@ def _template_applies(template, *, appointment: Appointment, stops: list, child:
     )
 
 
-def _template_at(template, appointment: Appointment, hours: int) -> datetime:
+def _template_at(template: Any, appointment: Appointment, hours: int) -> datetime:
     day = local_date(appointment.start_at)
     Unit = PrepTemplate.Unit
     if template.unit == Unit.HOURS_BEFORE:
@@ -112,6 +113,8 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
             )
         )
     for hold in stops:
+        if hold.stop_at is None:  # never: a stop has its time (a check constraint)
+            continue
         detail = f"{hold.medication.name} {hold.medication.dose}".strip()
         if hold.resume_guidance:
             detail += f". {_('Start again')}: {hold.resume_guidance}"

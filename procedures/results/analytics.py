@@ -8,6 +8,7 @@ method of `statistics.quantiles`, the same as numpy's default).
 """
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -41,7 +42,7 @@ def working_days_between(start: date, end: date, holidays: set[date]) -> int:
     return days
 
 
-def percentile(values: list[float], fraction: float) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
     """Linear interpolation between closest ranks (inclusive method)."""
     ordered = sorted(values)
     if len(ordered) == 1:
@@ -70,10 +71,10 @@ def turnaround_by_test(*, start: date, end: date) -> list[TurnaroundRow]:
     targets: dict[tuple, int] = {}
     for order in orders:
         key = (order.test_type.name, order.test_type.lab)
-        days = working_days_between(
+        taken = working_days_between(
             order.collected_at.astimezone(tz).date(), order.final_at.astimezone(tz).date(), holidays
         )
-        groups.setdefault(key, []).append(days)
+        groups.setdefault(key, []).append(taken)
         targets[key] = order.test_type.turnaround_target_days
     rows = []
     for (name, lab), days in groups.items():

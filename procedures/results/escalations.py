@@ -14,11 +14,13 @@ marked as told: it waits, logged on every run, until an address exists.
 import logging
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,7 +33,7 @@ Level = ResultEscalation.Level
 S = TestOrder.Status
 
 
-def _setting(name: str, default):
+def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
@@ -41,14 +43,14 @@ class EscalationReport:
     emails: int = 0
 
 
-def _due_orders(level: str, now: datetime):
+def _due_orders(level: str, now: datetime) -> QuerySet[TestOrder]:
     """Orders that have reached `level` and have no row for it yet."""
     today = now.astimezone(clinic_now().tzinfo).date()
     unreviewed_after = timedelta(hours=_setting("RESULTS_UNREVIEWED_HOURS", 48))
     lead_after = timedelta(hours=_setting("RESULTS_UNREVIEWED_LEAD_HOURS", 96))
     lead_days = _setting("RESULTS_OVERDUE_LEAD_DAYS", 3)
     told_after = timedelta(days=_setting("RESULTS_UNCOMMUNICATED_DAYS", 7))
-    conditions = {
+    conditions: dict[str, Q] = {
         Level.OVERDUE: Q(status__in=TestOrder.PENDING_STATUSES, expected_by__lt=today),
         Level.OVERDUE_LEAD: Q(
             status__in=TestOrder.PENDING_STATUSES,
@@ -62,7 +64,7 @@ def _due_orders(level: str, now: datetime):
     return TestOrder.objects.filter(conditions[level]).exclude(Exists(done))
 
 
-def _physician_email(order: TestOrder, today) -> str:
+def _physician_email(order: TestOrder, today: date) -> str:
     """The responsible physician's address, or their cover's while they are away."""
     cover = (
         ResultCoverage.objects.filter(
@@ -176,7 +178,7 @@ def _notify_recipient(recipient: str, *, now: datetime) -> int:
     return 1
 
 
-def escalation_message(rows: list[ResultEscalation], *, to: list[str]):
+def escalation_message(rows: list[ResultEscalation], *, to: list[str]) -> EmailMultiAlternatives:
     """A digest of links only: no patient, test or result is named."""
     site = settings.SITE_URL
     items = [

@@ -8,7 +8,9 @@ ValidationError that says why, and the surrounding transaction saves nothing.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import formats, timezone
@@ -45,7 +47,7 @@ def expected_by_for(*, collected_at: datetime, turnaround_days: int) -> date:
     return add_working_days(start, turnaround_days, holidays_from(start))
 
 
-def _move(order: TestOrder, *, to: str, by, note: str = "", refusal: str = "") -> None:
+def _move(order: TestOrder, *, to: str, by: User | None, note: str = "", refusal: str = "") -> None:
     """Change the order's state if the state machine allows it, and write the timeline."""
     if order.status == S.CANCELLED:
         raise ValidationError(refusal or _("This test order was cancelled."))
@@ -135,7 +137,9 @@ def test_orders_create(
     return orders
 
 
-def order_sent(*, order_id: int, sent_at: datetime, accession_number: str, by) -> TestOrder:
+def order_sent(
+    *, order_id: int, sent_at: datetime, accession_number: str, by: User | None
+) -> TestOrder:
     """Record that the sample reached the lab, with the lab's accession number."""
     with transaction.atomic():
         order = _locked(order_id)
@@ -151,7 +155,7 @@ def order_sent(*, order_id: int, sent_at: datetime, accession_number: str, by) -
     return order
 
 
-def order_reassign(*, order_id: int, responsible: Provider, by) -> TestOrder:
+def order_reassign(*, order_id: int, responsible: Provider, by: User | None) -> TestOrder:
     """Hand the order to another physician, who answers for it from now on."""
     with transaction.atomic():
         order = _locked(order_id)
@@ -173,7 +177,7 @@ def order_reassign(*, order_id: int, responsible: Provider, by) -> TestOrder:
     return order
 
 
-def order_cancel(*, order_id: int, reason: str, by) -> TestOrder:
+def order_cancel(*, order_id: int, reason: str, by: User | None) -> TestOrder:
     """Cancel a test that will not be run (e.g. the lab rejected the sample)."""
     with transaction.atomic():
         order = _locked(order_id)
@@ -208,8 +212,8 @@ def result_log(
     interpretation: str,
     report_text: str,
     is_final: bool,
-    by,
-    report_pdf=None,
+    by: User,
+    report_pdf: File | None = None,
     **findings: str,
 ) -> TestResult:
     """Record a result (a new version; earlier ones are kept). Telling the patient
@@ -259,7 +263,7 @@ def result_log(
     return result
 
 
-def result_review(*, order_id: int, action_planned: str, by) -> TestOrder:
+def result_review(*, order_id: int, action_planned: str, by: User | None) -> TestOrder:
     """A physician has read the final result and says what happens next (the
     workflow then plans the "your results are ready" email)."""
     with transaction.atomic():
@@ -280,7 +284,7 @@ def result_review(*, order_id: int, action_planned: str, by) -> TestOrder:
     return order
 
 
-def result_communicate(*, order_id: int, how: str, at: datetime, by) -> TestOrder:
+def result_communicate(*, order_id: int, how: str, at: datetime, by: User | None) -> TestOrder:
     """Record that the patient was told, how and when: the loop is closed."""
     with transaction.atomic():
         order = _locked(order_id)
@@ -288,7 +292,7 @@ def result_communicate(*, order_id: int, how: str, at: datetime, by) -> TestOrde
             order,
             to=S.COMMUNICATED,
             by=by,
-            note=TestOrder.CommunicatedHow(how).label,
+            note=str(TestOrder.CommunicatedHow(how).label),
             refusal=_(
                 "A physician must review the result before the patient is told: "
                 "this order is at “%(status)s”."

@@ -7,7 +7,9 @@ The lifecycle (confirm, check in, start, complete, cancel, no-show) is
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -170,7 +172,7 @@ def appointment_buffers_for(appointment: Appointment, *, sedation_level: str) ->
     before, after = appointment.procedure_type.buffers(sedation_level)
     if (before, after) == (appointment.buffer_before_minutes, appointment.buffer_after_minutes):
         return
-    slot = {
+    slot: dict[str, Any] = {
         "patient": appointment.patient,
         "provider": appointment.provider,
         "room": appointment.room,
@@ -250,7 +252,7 @@ def _queue_behind_other_writes(*, patient: Patient, provider: Provider, room: Ro
 _LOCK_PROVIDER, _LOCK_ROOM, _LOCK_PATIENT = 1001, 1002, 1003
 
 
-def _race_lost(exc: IntegrityError, **slot) -> ValidationError:
+def _race_lost(exc: IntegrityError, **slot: Any) -> ValidationError:
     """Another booking won the race between our check and our write; the exclusion
     constraint refused ours. Say which resource, in words."""
     if getattr(exc.__cause__, "sqlstate", None) != EXCLUSION_VIOLATION:
@@ -274,7 +276,7 @@ def appointment_book(
     escort_name: str = "",
     escort_phone: str = "",
     notes: str = "",
-    by,
+    by: User | None,
 ) -> Appointment:
     """Book a procedure into a provider's and a room's calendar (the slot alone: the
     visit's preparation and emails are planned by `workflows.visits.appointment_book`).
@@ -355,7 +357,7 @@ def appointment_reschedule(
     end_at: datetime | None = None,
     provider: Provider | None = None,
     room: Room | None = None,
-    by,
+    by: User | None,
 ) -> "Rescheduled":
     """Move an appointment to a new slot (and optionally another provider or room).
 
@@ -375,7 +377,7 @@ def appointment_reschedule(
     provider = provider or current.provider
     room = room or current.room
     end_at = end_at or start_at + (current.end_at - current.start_at)
-    slot = {
+    slot: dict[str, Any] = {
         "patient": current.patient,
         "provider": provider,
         "room": room,
@@ -388,7 +390,7 @@ def appointment_reschedule(
         sedation_level=current.sedation_level,
         exclude_pk=current.pk,
     )
-    blocked = {
+    blocked: dict[str, Any] = {
         "blocked_from": start_at - timedelta(minutes=before),
         "blocked_until": end_at + timedelta(minutes=after),
     }

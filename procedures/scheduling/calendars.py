@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Choices, Q
 from django.urls import reverse
 
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_tz
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.slots import availability_load, clinic_day_bounds
+from procedures.scheduling.slots import Availability, availability_load, clinic_day_bounds
 
 VIEWS = ("day", "week")
 BY = ("clinic", "provider", "room")
@@ -28,7 +28,7 @@ BY = ("clinic", "provider", "room")
 
 # The colour repeats the status, which is always written in words next to it (the same
 # classes as templates/procedures/_status.html).
-STATUS_BADGES = {
+STATUS_BADGES: dict[str, str] = {
     Appointment.Status.CANCELLED: "text-bg-secondary",
     Appointment.Status.NO_SHOW: "text-bg-secondary",
     Appointment.Status.COMPLETED: "text-bg-success",
@@ -45,7 +45,7 @@ def url_maker(name: str) -> Callable[[int], str]:
     return lambda pk: f"{head}{pk}{tail}"
 
 
-def choice_labels(choices) -> dict[str, str]:
+def choice_labels(choices: type[Choices]) -> dict[str, str]:
     """Value -> label in the active language (`get_FOO_display` is slow per row)."""
     return {value: str(label) for value, label in choices.choices}
 
@@ -75,7 +75,11 @@ class Card:
 
 
 def calendar_cards(
-    *, days: list[date], provider=None, room=None, providers: list[Provider] | None = None
+    *,
+    days: list[date],
+    provider: Provider | None = None,
+    room: Room | None = None,
+    providers: list[Provider] | None = None,
 ) -> list[Card]:
     """The cards of these clinic days (cancelled appointments too, shown as such), for one
     physician, one room or some physicians, in one query of plain values."""
@@ -190,7 +194,9 @@ def calendar_days(view: str, day: date) -> list[date]:
     return [day]
 
 
-def calendar_appointments(*, days: list[date], provider=None, room=None) -> list[Appointment]:
+def calendar_appointments(
+    *, days: list[date], provider: Provider | None = None, room: Room | None = None
+) -> list[Appointment]:
     """Appointments on these clinic days (cancelled ones too), with their patient,
     procedure, physician and room, in one query (the day sheet shows all of it)."""
     start, _end = clinic_day_bounds(days[0])
@@ -207,7 +213,7 @@ def calendar_appointments(*, days: list[date], provider=None, room=None) -> list
     return list(qs)
 
 
-def _hours_text(availability, kind, resource_id, day) -> str:
+def _hours_text(availability: Availability, kind: str, resource_id: int, day: date) -> str:
     sessions = availability.sessions(kind, resource_id, day)
     tz = clinic_tz()
     return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in sessions)
@@ -240,18 +246,18 @@ def clinic_day_columns(*, day: date, providers: list[Provider]) -> list[Column]:
     return list(columns.values())
 
 
-def resource_columns(*, view: str, by: str, day: date, resource) -> list[Column]:
+def resource_columns(*, view: str, by: str, day: date, resource: Provider | Room) -> list[Column]:
     """A column per day (one, or a week) for one physician or room."""
     days = calendar_days(view, day)
     kind = "provider" if by == "provider" else "room"
     cards = calendar_cards(
         days=days,
-        provider=resource if kind == "provider" else None,
-        room=resource if kind == "room" else None,
+        provider=resource if isinstance(resource, Provider) else None,
+        room=resource if isinstance(resource, Room) else None,
     )
     availability = availability_load(
-        providers=[resource] if kind == "provider" else [],
-        rooms=[resource] if kind == "room" else [],
+        providers=[resource] if isinstance(resource, Provider) else [],
+        rooms=[resource] if isinstance(resource, Room) else [],
         first_day=days[0],
         last_day=days[-1],
     )

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Any
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
@@ -16,6 +17,8 @@ from procedures.catalog.resources import Provider, Room
 
 class EscortPhoneMixin:
     """One rule for an escort's phone wherever it is typed (the prep page's too)."""
+
+    cleaned_data: dict[str, Any]  # the form's, which this is mixed into
 
     def clean_escort_phone(self) -> str:
         phone = self.cleaned_data["escort_phone"].strip()

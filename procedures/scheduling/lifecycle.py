@@ -5,6 +5,7 @@ What a step sets off elsewhere (the readiness check before a start, test orders 
 completion, emails voided on a cancellation) is `procedures.workflows.visits`.
 """
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +24,9 @@ def locked_for(appointment_id: int, action: str) -> Appointment:
     return appointment
 
 
-def record_transition(appointment: Appointment, *, to: str, by, kind: str, note: str = "") -> None:
+def record_transition(
+    appointment: Appointment, *, to: str, by: User | None, kind: str, note: str = ""
+) -> None:
     """Write the timeline line of a status change and set the new status (unsaved)."""
     AppointmentEvent.objects.create(
         appointment=appointment,
@@ -37,7 +40,7 @@ def record_transition(appointment: Appointment, *, to: str, by, kind: str, note:
 
 
 def appointment_transition(
-    *, appointment_id: int, action: str, by, note: str = "", **fields: object
+    *, appointment_id: int, action: str, by: User | None, note: str = "", **fields: object
 ) -> Appointment:
     """Move an appointment by `action` (a key of `Appointment.TRANSITIONS`), in one
     transaction: lock, check the table and the time rules, write the event, save the
@@ -68,11 +71,11 @@ def cancel_reason_text(
     return reason, Appointment.CancelReason.OTHER
 
 
-def appointment_confirm(*, appointment_id: int, by) -> Appointment:
+def appointment_confirm(*, appointment_id: int, by: User | None) -> Appointment:
     """The patient confirmed they are coming."""
     return appointment_transition(appointment_id=appointment_id, action="confirm", by=by)
 
 
-def appointment_check_in(*, appointment_id: int, by) -> Appointment:
+def appointment_check_in(*, appointment_id: int, by: User | None) -> Appointment:
     """The patient has arrived: only on the appointment's own clinic day."""
     return appointment_transition(appointment_id=appointment_id, action="check_in", by=by)

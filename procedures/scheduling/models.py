@@ -9,6 +9,7 @@ from django.db.models import Func, Q
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_tz
@@ -241,7 +242,7 @@ class Appointment(models.Model):
         """Whether the lifecycle lets `action` happen from the current status."""
         return self.status in self.TRANSITIONS[action].sources
 
-    def lifecycle_refusal(self, action: str, *, now: datetime) -> str | None:
+    def lifecycle_refusal(self, action: str, *, now: datetime) -> StrOrPromise | None:
         """Why `action` cannot happen now, in words (None: it can). The status rules
         first, then the time rules of the day."""
         if not self.allows(action):
@@ -332,7 +333,7 @@ class AppointmentEvent(models.Model):
         return f"{self.kind} on appointment {self.appointment_id}"
 
     @property
-    def kind_label(self) -> str:
+    def kind_label(self) -> StrOrPromise:
         """The kind in words (kinds other modules record show as they are, tidied)."""
         try:
             return self.Kind(self.kind).label
@@ -340,7 +341,7 @@ class AppointmentEvent(models.Model):
             return self.kind.replace("_", " ").capitalize()
 
     @property
-    def to_status_label(self) -> str:
+    def to_status_label(self) -> StrOrPromise:
         try:
             return Appointment.Status(self.to_status).label
         except ValueError:

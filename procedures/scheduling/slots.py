@@ -16,10 +16,11 @@ from itertools import accumulate
 from operator import attrgetter
 
 from django.db import connection
-from django.db.models import FloatField, Func
+from django.db.models import FloatField, Func, QuerySet
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_now, clinic_tz
 from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday, ProcedureType
@@ -48,8 +49,11 @@ def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
 class Availability:
     """Working hours, absences and clinic holidays for some resources and days."""
 
-    hours: dict[tuple[str, int], dict[int, list[tuple[time, time]]]] = field(default_factory=dict)
-    absences: dict[tuple[str, int], list[Unavailability]] = field(default_factory=dict)
+    # Keyed by ("provider", id) or ("room", id).
+    hours: dict[tuple[str, int | None], dict[int, list[tuple[time, time]]]] = field(
+        default_factory=dict
+    )
+    absences: dict[tuple[str, int | None], list[Unavailability]] = field(default_factory=dict)
     holidays: dict[date, str] = field(default_factory=dict)
 
     def sessions(self, kind: str, resource_id: int, day: date) -> list[tuple[datetime, datetime]]:
@@ -248,7 +252,7 @@ class _Busy:
 
     __slots__ = ("reach", "spans", "starts")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.spans: list[tuple[float, float]] = []
         self.starts: list[float] | None = []
         self.reach: list[float] = []
@@ -268,7 +272,14 @@ class _Bookings:
     rooms and the patient with the buffers. A search that finds its slots in the
     first days never converts nor walks the rest of the month's rows."""
 
-    def __init__(self, rows: Iterator[tuple], *, providers, rooms, patient):
+    def __init__(
+        self,
+        rows: Iterator[tuple],
+        *,
+        providers: Iterable[Provider],
+        rooms: Iterable[Room],
+        patient: Patient | None,
+    ) -> None:
         self._rows = rows
         self._next = next(rows, None)
         self.providers = {p.pk: _Busy() for p in providers}
@@ -302,7 +313,7 @@ class _Bookings:
 
 
 @contextmanager
-def _booked_rows(booked) -> Iterator[Iterator[tuple]]:
+def _booked_rows(booked: QuerySet[Appointment]) -> Iterator[Iterator[tuple]]:
     """(provider, room, patient, buffer before, buffer after, blocked from, blocked
     until) of each booking, in order of blocked_from, read as they are asked for; the
     times in epoch seconds. One query."""
@@ -328,7 +339,7 @@ def slots_find(
     *,
     procedure_type: ProcedureType,
     sedation_level: str,
-    patient=None,
+    patient: Patient | None = None,
     provider: Provider | None = None,
     first_day: date | None = None,
     last_day: date | None = None,

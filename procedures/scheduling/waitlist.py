@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +23,7 @@ def waitlist_add(
     earliest: date | None = None,
     latest: date | None = None,
     note: str = "",
-    by,
+    by: User | None,
 ) -> WaitlistEntry:
     """Put a patient on the waitlist for a procedure (with one physician, or any)."""
     if WaitlistEntry.objects.waiting().filter(patient=patient, procedure_type=procedure_type):
@@ -46,7 +47,7 @@ def waitlist_add(
         ) from exc
 
 
-def waitlist_remove(*, entry_id: int, by) -> WaitlistEntry:
+def waitlist_remove(*, entry_id: int, by: User | None) -> WaitlistEntry:
     """Take a patient off the waitlist (no longer needed, booked elsewhere)."""
     with transaction.atomic():
         entry = WaitlistEntry.objects.select_for_update().get(pk=entry_id)

@@ -26,12 +26,15 @@ class TodayBoardFilterForm(forms.Form):
         super().__init__(data)
         providers = sorted({(a.provider, a.provider_id) for a in arrivals})
         rooms = sorted({(a.room, a.room_id) for a in arrivals})
-        self.fields["provider"].choices = [
+        self._choice_field("provider").choices = [
             ("", _("All physicians")),
             *((pk, name) for name, pk in providers),
         ]
-        self.fields["room"].choices = [("", _("All rooms")), *((pk, name) for name, pk in rooms)]
-        self.fields["status"].choices = [
+        self._choice_field("room").choices = [
+            ("", _("All rooms")),
+            *((pk, name) for name, pk in rooms),
+        ]
+        self._choice_field("status").choices = [
             ("", _("Everyone")),
             (EXPECTED_CHOICE, _("Still expected")),
             (TO_FIX_CHOICE, _("Something to fix")),
@@ -41,6 +44,12 @@ class TodayBoardFilterForm(forms.Form):
                 if value != Appointment.Status.CANCELLED
             ),
         ]
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        field = self.fields[name]
+        if not isinstance(field, forms.ChoiceField):  # never: all three are
+            raise TypeError(name)
+        return field
 
     def chosen(self) -> dict:
         """The valid filters chosen (an unknown value is left out rather than refused)."""
@@ -70,10 +79,12 @@ class TodayBoardFilterForm(forms.Form):
         ~80 options, and the widget's own rendering costs a template per option."""
         chosen = self.chosen().get(name)
         current = "" if chosen is None else str(chosen)
+        # The getter gives the normalised list; the stubs give it the setter's type.
+        choices: list[tuple] = self._choice_field(name).choices  # type: ignore[assignment]
         html = "".join(
             f'<option value="{escape(str(value))}"'
             f"{' selected' if str(value) == current else ''}>{escape(str(label))}</option>"
-            for value, label in self.fields[name].choices
+            for value, label in choices
         )
         return mark_safe(html)  # noqa: S308 (values and labels are escaped)
 

@@ -9,6 +9,7 @@ loaded (two queries), whatever the number of open tasks.
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, IntegerField, QuerySet, Value
@@ -46,14 +47,14 @@ class QueueRow:
 
     @property
     def what(self) -> str:
-        if self.kind == DESK:
+        if isinstance(self.task, FrontDeskTask):  # kind DESK
             return self.task.get_kind_display()
         return self.task.get_reason_display()
 
     @property
     def detail(self) -> str:
         """What the call stands in for, or the note that came with the task."""
-        if self.kind == CALL and self.task.reminder_kind:
+        if isinstance(self.task, CallTask) and self.task.reminder_kind:  # kind CALL
             return self.task.get_reminder_kind_display()
         return self.task.note
 
@@ -161,7 +162,7 @@ class Done:
         return self.task.get_reason_display()
 
 
-def call_task_done(*, task_id: int, by, note: str = "") -> Done:
+def call_task_done(*, task_id: int, by: User | None, note: str = "") -> Done:
     """Record a call as made (who, when), with the caller's note on the appointment's
     timeline; a call already done or cancelled is left as it is."""
     note = " ".join(note.split())
@@ -187,7 +188,7 @@ def call_task_done(*, task_id: int, by, note: str = "") -> Done:
     return Done(call, changed=True)
 
 
-def desk_task_done(*, task_id: int, by) -> Done:
+def desk_task_done(*, task_id: int, by: User | None) -> Done:
     """Mark a front-desk task done (who, when) through the prep service; one already
     done is left as it is."""
     with transaction.atomic():
@@ -200,7 +201,7 @@ def desk_task_done(*, task_id: int, by) -> Done:
         return Done(prep.frontdesk_task_done(task_id=task.pk, by=by), changed=True)
 
 
-def task_done(*, kind: str, task_id: int, by, note: str = "") -> Done:
+def task_done(*, kind: str, task_id: int, by: User | None, note: str = "") -> Done:
     """Mark one row of the queue done, whichever table it lives in."""
     if kind == CALL:
         return call_task_done(task_id=task_id, by=by, note=note)

@@ -4,6 +4,7 @@ new timeline into a difference of outbox rows."""
 
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from procedures.messaging.plan import reminders_prep_replan
@@ -23,7 +24,7 @@ def medication_hold_set(
     action: str,
     stop_at: datetime | None,
     resume_guidance: str = "",
-    by,
+    by: User | None,
 ) -> MedicationHold:
     """Record a physician's decision for one medicine (any change un-confirms the
     plan) and withdraw or replan the stop emails it changes."""
@@ -40,7 +41,7 @@ def medication_hold_set(
     return hold
 
 
-def hold_plan_confirm(*, appointment_id: int, by) -> PrepPlan:
+def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:
     """The physician confirms the hold plan: its stop emails are planned."""
     with transaction.atomic():
         plan = prep.hold_plan_confirm(appointment_id=appointment_id, by=by)
@@ -54,7 +55,7 @@ def sedation_plan_set(
     sedation_level: str,
     food_fast_hours: int,
     clear_fluid_fast_hours: int,
-    by,
+    by: User | None,
 ) -> PrepPlan:
     """Set the sedation plan (see `prep.sedation_plan_set`); fasting and escort
     emails follow it."""

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from procedures.labs.outbound import lab_order_queue
@@ -13,7 +14,7 @@ from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
 
 
-def result_review(*, order_id: int, action_planned: str, by) -> TestOrder:
+def result_review(*, order_id: int, action_planned: str, by: User | None) -> TestOrder:
     """A physician has read the final result and says what happens next. The
     patient is then emailed "your results are ready" (no content)."""
     with transaction.atomic():
@@ -33,7 +34,9 @@ def results_ready_plan(*, appointment: Appointment) -> None:
         reminder_add(appointment=appointment, kind=Reminder.Kind.RESULTS_READY)
 
 
-def order_sent(*, order_id: int, sent_at: datetime, accession_number: str, by) -> TestOrder:
+def order_sent(
+    *, order_id: int, sent_at: datetime, accession_number: str, by: User | None
+) -> TestOrder:
     """Record that the sample reached the lab, and queue the order's message to that
     lab (HL7 v2 or FHIR, procedures/labs) in the same transaction."""
     with transaction.atomic():

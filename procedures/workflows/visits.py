@@ -4,6 +4,7 @@ the appointment (scheduling) and keeps its preparation (prep), its patient email
 
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,7 +38,7 @@ def appointment_book(
     escort_name: str = "",
     escort_phone: str = "",
     notes: str = "",
-    by,
+    by: User | None,
 ) -> Appointment:
     """Book a procedure into a provider's and a room's calendar, and plan its
     preparation and patient emails, in one transaction.
@@ -79,7 +80,7 @@ def appointment_reschedule(
     end_at: datetime | None = None,
     provider: Provider | None = None,
     room: Room | None = None,
-    by,
+    by: User | None,
 ) -> Appointment:
     """Move an appointment to a new slot (optionally another physician or room): the
     same appointment keeps its history and its version goes up; stops dated for the
@@ -101,7 +102,7 @@ def appointment_reschedule(
     return appointment
 
 
-def appointment_start(*, appointment_id: int, by, reason: str = "") -> Appointment:
+def appointment_start(*, appointment_id: int, by: User, reason: str = "") -> Appointment:
     """The procedure has begun (the patient was checked in). With readiness items
     missing it needs a reason, which is recorded as an override (who, why, when)."""
     with transaction.atomic():
@@ -112,15 +113,18 @@ def appointment_start(*, appointment_id: int, by, reason: str = "") -> Appointme
         )
 
 
-def appointment_complete(*, appointment_id: int, by, sample: Sample | None = None) -> Appointment:
+def appointment_complete(
+    *, appointment_id: int, by: User | None, sample: Sample | None = None
+) -> Appointment:
     """Mark a procedure done and open a test order for each test of its panel (or,
     given a `Sample`, for the tests the team ticked)."""
     with transaction.atomic():
+        completed_at = timezone.now()
         appointment = lifecycle.appointment_transition(
-            appointment_id=appointment_id, action="complete", by=by, completed_at=timezone.now()
+            appointment_id=appointment_id, action="complete", by=by, completed_at=completed_at
         )
         orders = test_orders_create(
-            appointment=appointment, collected_at=appointment.completed_at, sample=sample
+            appointment=appointment, collected_at=completed_at, sample=sample
         )
         # Orders already sent with the sample go to their labs (procedures/labs).
         for order in orders:
@@ -129,7 +133,7 @@ def appointment_complete(*, appointment_id: int, by, sample: Sample | None = Non
     return appointment
 
 
-def procedure_complete(*, appointment_id: int, sample: Sample, by) -> Appointment:
+def procedure_complete(*, appointment_id: int, sample: Sample, by: User | None) -> Appointment:
     """Complete the procedure and open the orders the team ticked, in one transaction."""
     with transaction.atomic():
         appointment = Appointment.objects.select_related("procedure_type").get(pk=appointment_id)
@@ -137,7 +141,7 @@ def procedure_complete(*, appointment_id: int, sample: Sample, by) -> Appointmen
         return appointment_complete(appointment_id=appointment_id, by=by, sample=sample)
 
 
-def appointment_no_show(*, appointment_id: int, by) -> Appointment:
+def appointment_no_show(*, appointment_id: int, by: User | None) -> Appointment:
     """The patient did not come: only once the start time has passed. The slot frees
     and nothing more is sent about the visit."""
     with transaction.atomic():
@@ -149,7 +153,7 @@ def appointment_no_show(*, appointment_id: int, by) -> Appointment:
 
 
 def appointment_cancel(
-    *, appointment_id: int, by, reason: str = "", reason_code: str = "", note: str = ""
+    *, appointment_id: int, by: User | None, reason: str = "", reason_code: str = "", note: str = ""
 ) -> Appointment:
     """Cancel an appointment: the slot frees at once, pending emails are voided, and
     the patient is told. `reason_code` is one of Appointment.CancelReason, with an
@@ -172,7 +176,9 @@ def appointment_cancel(
     return appointment
 
 
-def waitlist_offer_book(*, entry_id: int, freed_appointment_id: int, by) -> Appointment:
+def waitlist_offer_book(
+    *, entry_id: int, freed_appointment_id: int, by: User | None
+) -> Appointment:
     """Book a waiting patient into a freed slot (same physician, room and start) and
     take them off the waitlist. The booking rules apply as for any booking."""
     with transaction.atomic():

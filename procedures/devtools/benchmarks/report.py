@@ -1,6 +1,7 @@
 """The benchmark's summary: goals per page, and the table printed after a run."""
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.db import connection
 
@@ -33,7 +34,7 @@ def summarise(
 ) -> dict:
     base, top = min(scales), max(scales)
     by = {(m.scenario, m.scale): m for m in measures}
-    pages = []
+    pages: list[dict[str, Any]] = []
     for name in dict.fromkeys(m.scenario for m in measures):
         low, high = by.get((name, base)), by.get((name, top))
         if not low or not high:

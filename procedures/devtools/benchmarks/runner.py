@@ -293,6 +293,8 @@ def measure_scale(
                     scenario.after()
                 if statements is None or len(captured.captured_queries) < len(statements):
                     statements = [q["sql"] for q in captured.captured_queries]
+            if statements is None:  # never: three requests ran
+                raise RuntimeError(scenario.name)
             samples = []
             for _ in range(requests):
                 elapsed, status = once()
@@ -342,7 +344,7 @@ def run(
 ) -> dict:
     """The whole benchmark; returns the JSON-able result with the goals checked."""
     measures: list[Measure] = []
-    seeds = []
+    seeds: list[dict] = []
     overrides = {
         "ROOT_URLCONF": "procedures.devtools.benchmarks.urls",
         "DEBUG": False,

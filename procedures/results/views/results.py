@@ -178,7 +178,10 @@ def _book_url(order: TestOrder) -> str:
     """The booking page with the patient (by id only), the results-discussion type, the
     order's physician and a date after the last expected result already chosen."""
     appointment = order.appointment
-    params = {"patient": appointment.patient_id, "date": discussion_date_for(appointment)}
+    params: dict[str, str | int] = {
+        "patient": appointment.patient_id,
+        "date": discussion_date_for(appointment).isoformat(),
+    }
     discussion = (
         ProcedureType.objects.filter(kind=ProcedureKind.RESULTS_DISCUSSION, is_active=True)
         .order_by("pk")
