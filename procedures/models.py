@@ -35,6 +35,7 @@ from procedures.prep.models import (
     StepKind,
 )
 from procedures.results.models import (
+    NoSampleReason,
     ResultCoverage,
     ResultEscalation,
     TestOrder,
@@ -43,6 +44,7 @@ from procedures.results.models import (
 )
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.waitlist_models import WaitlistEntry
+from procedures.today.models import OpenLoopsDay
 
 __all__ = [
     "Appointment",
@@ -56,6 +58,8 @@ __all__ = [
     "FrontDeskTask",
     "MedicationClassRule",
     "MedicationHold",
+    "NoSampleReason",
+    "OpenLoopsDay",
     "PatientLinkUse",
     "PrepPlan",
     "PrepTemplate",
