@@ -7,11 +7,13 @@ from .client_ip import client_ip
 from .models import ReadAccess
 
 
-def record_read(request: HttpRequest, obj) -> None:
-    """Record that the current user saw `obj` (its type and id only)."""
+def record_read(request: HttpRequest, obj, *, basis: str = "") -> None:
+    """Record that the current user saw `obj` (its type and id only); `basis` says
+    why when it is not plainly theirs (e.g. "cover")."""
     if not request.user.is_authenticated:  # LoginRequiredMiddleware: never on a page
         raise PermissionDenied
     ReadAccess.objects.create(
+        basis=basis,
         user=request.user,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),

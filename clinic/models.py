@@ -26,6 +26,9 @@ class ReadAccess(models.Model):
     view_name = models.CharField(max_length=100)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Why this reader may see the record when it is not plainly theirs: "cover"
+    # (covering a colleague's results). Empty for ordinary reads.
+    basis = models.CharField(max_length=20, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["object_type", "object_id"], name="readaccess_object_idx")]

@@ -37,7 +37,15 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "attention_count": CLINICAL,
     "calendar": STAFF,
     "day_sheet": STAFF,
+    "order_cancel": CLINICAL,
     "order_reassign": (PHYSICIAN,),
+    "order_replace": CLINICAL,
+    # Issue 13: nobody to email is an alarm; the daily open-loops report. The role
+    # that signs the day off is the clinic's to name: it is this line.
+    "escalation_alarms": (*STAFF, CLINIC_ADMIN),
+    "physicians_without_email": (CLINIC_ADMIN,),
+    "open_loops": (*CLINICAL, CLINIC_ADMIN),
+    "open_loops_sign_off": (PHYSICIAN,),
     "order_sent": CLINICAL,
     "outbox_list": OUTBOX,
     "patient_create": (FRONT_DESK,),

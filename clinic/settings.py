@@ -6,6 +6,7 @@ listed at /outbox/. DATABASE_URL, CELERY_BROKER_URL and EMAIL_URL switch to
 PostgreSQL, Redis and SMTP.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -313,6 +314,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0 * env.int("RESULTS_ESCALATION_EVERY_MINUTES", default=15),
         "options": {"expires": 50},
     },
+    # Issue 13: a working day nobody signed the open loops off is escalated, once.
+    "escalate-unsigned-open-loops": {
+        "task": "procedures.tasks.escalate_unsigned_open_loops",
+        "schedule": 60.0 * env.int("OPEN_LOOPS_ESCALATION_EVERY_MINUTES", default=60),
+        "options": {"expires": 50},
+    },
 }
 
 # --- Lab interfaces (procedures/labs) ---------------------------------------------
@@ -340,7 +347,11 @@ REMINDER_SEND_WINDOW = (
 )
 # /healthz turns 503 when a due reminder has waited longer than this.
 HEALTHZ_REMINDER_MAX_AGE_SECONDS = env.int("HEALTHZ_REMINDER_MAX_AGE_SECONDS", default=900)
-HEALTHZ_EXTRA_CHECKS = {"reminders": "procedures.messaging.health.check_reminder_backlog"}
+HEALTHZ_EXTRA_CHECKS = {
+    "reminders": "procedures.messaging.health.check_reminder_backlog",
+    # An escalation with nobody to email degrades /healthz (issue 13).
+    "escalations": "procedures.today.loops.check_escalation_recipients",
+}
 # Patient links (no login): requests per token per hour, per address per 10 minutes,
 # and wrong dates of birth before a link locks for a day.
 PATIENT_LINK_MAX_PER_TOKEN = env.int("PATIENT_LINK_MAX_PER_TOKEN", default=30)
@@ -379,7 +390,23 @@ RESULTS_OVERDUE_LEAD_DAYS = env.int("RESULTS_OVERDUE_LEAD_DAYS", default=3)
 RESULTS_UNREVIEWED_HOURS = env.int("RESULTS_UNREVIEWED_HOURS", default=48)
 RESULTS_UNREVIEWED_LEAD_HOURS = env.int("RESULTS_UNREVIEWED_LEAD_HOURS", default=96)
 RESULTS_UNCOMMUNICATED_DAYS = env.int("RESULTS_UNCOMMUNICATED_DAYS", default=7)
-RESULTS_CLINIC_LEAD_EMAILS = env.list("RESULTS_CLINIC_LEAD_EMAILS", default=[])
+# Reviewed but the patient still not told this long: the clinic lead is told too.
+RESULTS_UNCOMMUNICATED_LEAD_DAYS = env.int("RESULTS_UNCOMMUNICATED_LEAD_DAYS", default=14)
+# An order still late at a level is emailed again this often (a repeat digest).
+RESULTS_REPEAT_DIGEST_DAYS = env.int("RESULTS_REPEAT_DIGEST_DAYS", default=2)
+# The demo clinic (DEBUG) has a lead to email, so escalations there reach someone;
+# production must set it (check --deploy warns, /healthz degrades when one waits).
+RESULTS_CLINIC_LEAD_EMAILS = env.list(
+    "RESULTS_CLINIC_LEAD_EMAILS", default=["clinic-lead@localhost"] if DEBUG else []
+)
+# The daily open-loops sign-off: unsigned working days within this many days back
+# (and not before OPEN_LOOPS_SINCE, a date) are escalated to the clinic lead.
+OPEN_LOOPS_LOOKBACK_DAYS = env.int("OPEN_LOOPS_LOOKBACK_DAYS", default=7)
+OPEN_LOOPS_SINCE = (
+    datetime.date.fromisoformat(env.str("OPEN_LOOPS_SINCE"))
+    if env.str("OPEN_LOOPS_SINCE", default="")
+    else None
+)
 
 # --- Logging: no PHI is ever logged; only ids and states. ---------------------
 LOGGING = {

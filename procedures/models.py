@@ -42,6 +42,7 @@ from procedures.prep.models import (
     StepKind,
 )
 from procedures.results.models import (
+    NoSampleReason,
     ResultCoverage,
     ResultEscalation,
     TestOrder,
@@ -50,6 +51,7 @@ from procedures.results.models import (
 )
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.waitlist_models import WaitlistEntry
+from procedures.today.models import OpenLoopsDay
 
 __all__ = [
     "Appointment",
@@ -68,6 +70,8 @@ __all__ = [
     "LabTestCode",
     "MedicationClassRule",
     "MedicationHold",
+    "NoSampleReason",
+    "OpenLoopsDay",
     "PatientLinkUse",
     "PrepPlan",
     "PrepTemplate",

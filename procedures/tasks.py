@@ -6,5 +6,11 @@ Each concern defines its tasks beside its services; the task names stay
 
 from procedures.messaging.tasks import dispatch_due_reminders, sweep_expired_leases
 from procedures.results.tasks import escalate_late_results
+from procedures.today.jobs import escalate_unsigned_open_loops
 
-__all__ = ["dispatch_due_reminders", "escalate_late_results", "sweep_expired_leases"]
+__all__ = [
+    "dispatch_due_reminders",
+    "escalate_late_results",
+    "escalate_unsigned_open_loops",
+    "sweep_expired_leases",
+]

@@ -5,7 +5,7 @@ from procedures.messaging.views import patient_links
 from procedures.prep import views as prep
 from procedures.results.views import analytics, results
 from procedures.scheduling.views import appointments, calendars, lifecycle, slot_finder, waitlist
-from procedures.today.views import tasks, today
+from procedures.today.views import loops, tasks, today
 
 app_name = "procedures"
 urlpatterns = [
@@ -69,6 +69,17 @@ urlpatterns = [
     ),
     path("results/<int:pk>/sent/", results.order_sent_view, name="order_sent"),
     path("results/<int:pk>/reassign/", results.order_reassign_view, name="order_reassign"),
+    path("results/<int:pk>/cancel/", results.order_cancel_view, name="order_cancel"),
+    path("results/<int:pk>/replace/", results.order_replace_view, name="order_replace"),
+    path(
+        "results/physicians-without-email/",
+        results.physicians_without_email,
+        name="physicians_without_email",
+    ),
+    # Issue 13: alarms on staff pages and the daily open-loops report.
+    path("alarms/", loops.alarms, name="alarms"),
+    path("open-loops/", loops.open_loops, name="open_loops"),
+    path("open-loops/sign-off/", loops.open_loops_sign_off, name="open_loops_sign_off"),
     path("results/reports/<int:pk>/pdf/", results.result_pdf, name="result_pdf"),
     path("results/attention/", results.attention_count, name="results_attention"),
     path("results/turnaround/", analytics.turnaround, name="turnaround"),

@@ -79,6 +79,12 @@ RULES = {
     "procedures:result_communicate": staff((RN, MD), code=405),  # POST only
     "procedures:order_sent": staff((RN, MD), code=405),  # POST only
     "procedures:order_reassign": staff((MD,), code=405),  # POST only
+    "procedures:order_cancel": staff((RN, MD), code=405),  # POST only
+    "procedures:order_replace": staff((RN, MD), code=405),  # POST only
+    "procedures:physicians_without_email": staff((ADMIN,)),
+    "procedures:alarms": staff((FD, RN, MD, ADMIN)),
+    "procedures:open_loops": staff((RN, MD, ADMIN)),
+    "procedures:open_loops_sign_off": staff((MD,), code=405),  # POST only
     "procedures:result_pdf": staff((RN, MD), code=404),  # no such report
     "procedures:results_attention": staff((RN, MD)),
     "procedures:turnaround": staff((RN, MD, ADMIN)),
@@ -189,6 +195,8 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:result_communicate": [order.pk],
         "procedures:order_sent": [order.pk],
         "procedures:order_reassign": [order.pk],
+        "procedures:order_cancel": [order.pk],
+        "procedures:order_replace": [order.pk],
         "procedures:result_pdf": [order.pk + 1000],
         "procedures:procedure_complete": [appointment.pk],
         "procedures:prep_detail": [appointment.pk],

@@ -30,8 +30,11 @@ STAFF = [
     ("frontdesk", "Fran", "Desk", roles.FRONT_DESK, False),
     ("nurse", "Nia", "Nurse", roles.NURSE, False),
     ("physician", "Sam", "Lee", roles.PHYSICIAN, False),
+    ("adeyemi", "Kemi", "Adeyemi", roles.PHYSICIAN, False),
     ("admin", "Ada", "Admin", roles.CLINIC_ADMIN, True),
 ]
+# Every demo login has an address, so escalations reach a person (issue 13).
+DEMO_EMAIL_DOMAIN = "clinic.example"
 
 # Review with your clinical team: plausible defaults, editable in the admin.
 TESTS = [
@@ -101,8 +104,16 @@ def seed_demo(*, password: str) -> dict[str, int]:
     for username, first, last, role, is_staff in STAFF:
         user, new = User.objects.get_or_create(
             username=username,
-            defaults={"first_name": first, "last_name": last, "is_staff": is_staff},
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "is_staff": is_staff,
+                "email": f"{username}@{DEMO_EMAIL_DOMAIN}",
+            },
         )
+        if not user.email:  # a demo made before the addresses
+            user.email = f"{username}@{DEMO_EMAIL_DOMAIN}"
+            user.save(update_fields=["email"])
         if new:
             user.set_password(password)
             user.save()
@@ -147,7 +158,12 @@ def seed_demo(*, password: str) -> dict[str, int]:
     lee, _ = Provider.objects.get_or_create(
         display_name="Dr Lee", defaults={"user": users["physician"]}
     )
-    okafor, _ = Provider.objects.get_or_create(display_name="Dr Adeyemi")
+    okafor, _ = Provider.objects.get_or_create(
+        display_name="Dr Adeyemi", defaults={"user": users["adeyemi"]}
+    )
+    if okafor.user_id is None:  # a demo made before Dr Adeyemi had a login
+        okafor.user = users["adeyemi"]
+        okafor.save(update_fields=["user"])
     room1, _ = Room.objects.get_or_create(name="Procedure room 1", defaults={"is_monitored": True})
     room2, _ = Room.objects.get_or_create(name="Procedure room 2", defaults={"is_monitored": False})
     _seed_scheduling(procedures, room2)

@@ -332,7 +332,8 @@ def report_apply(*, order: Matched, report: Report, source: str):
         note = "; ".join(report.notes)[:200]
         order = order_cancel(
             order_id=order.pk,
-            reason=_("Cancelled by the lab") + (f": {note}" if note else ""),
+            reason=TestOrder.CancelReason.LAB_REJECTED,
+            note=(_("Cancelled by the lab") + (f": {note}" if note else ""))[:300],
             by=user,
         )
         return order, None

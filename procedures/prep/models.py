@@ -200,6 +200,8 @@ class FrontDeskTask(models.Model):
         INTERPRETER = "interpreter", _("Book an interpreter")
         SHORT_NOTICE = "short_notice", _("Booked inside the medicine-stop period: call the patient")
         TRANSPORT = "transport", _("Book clinic transport")
+        # Issue 13: a test's sample must be taken again (the order was replaced).
+        RECOLLECT = "recollect", _("Book the patient for a new sample (recollection)")
 
     appointment = models.ForeignKey(
         "procedures.Appointment", on_delete=models.CASCADE, related_name="frontdesk_tasks"

@@ -12,7 +12,14 @@ from clinic.bounds import BoundedDateField
 from clinic.pdf import PdfRefused, pdf_check
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider
-from procedures.results.models import SpecimenSide, SpecimenSite, TestOrder, TestResult
+from procedures.results.models import (
+    NoSampleReason,
+    SpecimenSide,
+    SpecimenSite,
+    TestOrder,
+    TestResult,
+)
+from procedures.results.orders import takes_no_sample
 
 PDF_MAGIC = b"%PDF-"
 
@@ -38,37 +45,49 @@ def datetime_field(label, **kwargs) -> forms.DateTimeField:
 
 
 class SampleForm(forms.Form):
-    """What was taken, where from and when: one test order per ticked test."""
+    """What was taken, where from and when: one test order per ticked test. A visit
+    that takes no sample, or where none was obtained, ends with the reason instead."""
 
     test_types = forms.ModelMultipleChoiceField(
         label=_("Tests on the sample"),
         queryset=TestType.objects.none(),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": _("Tick at least one test on the sample.")},
+        required=False,
     )
     specimen_site = forms.ChoiceField(
-        label=_("Specimen site"), choices=[("", _("Choose a site")), *SpecimenSite.choices]
+        label=_("Specimen site"),
+        choices=[("", _("Choose a site")), *SpecimenSite.choices],
+        required=False,
     )
     specimen_side = forms.ChoiceField(
         label=_("Side"), choices=[("", _("Not applicable")), *SpecimenSide.choices], required=False
     )
-    collected_at = datetime_field(_("Collected at"))
+    collected_at = datetime_field(_("Collected at"), required=False)
     sent_at = datetime_field(
         _("Sent to lab at"), required=False, help_text=_("Leave empty if not sent yet.")
     )
     accession_number = forms.CharField(
         label=_("Lab accession number"), max_length=40, required=False
     )
+    no_sample_reason = forms.ChoiceField(
+        label=_("No sample taken"),
+        choices=[("", _("A sample was taken")), *NoSampleReason.choices],
+        required=False,
+        help_text=_("The visit ends without test orders; the reason goes on its timeline."),
+    )
+    no_sample_note = forms.CharField(label=_("What happened"), max_length=200, required=False)
 
     def __init__(self, *args, appointment, **kwargs):
         procedure = appointment.procedure_type
         default = list(procedure.default_tests.filter(is_active=True))
+        self.takes_no_sample = takes_no_sample(appointment)
         kwargs.setdefault(
             "initial",
             {
                 "test_types": default,
                 "collected_at": timezone.now(),
-                "specimen_site": SpecimenSite.POSTERIOR_ILIAC,
+                "specimen_site": "" if self.takes_no_sample else SpecimenSite.POSTERIOR_ILIAC,
+                "no_sample_reason": NoSampleReason.NOT_NEEDED if self.takes_no_sample else "",
             },
         )
         super().__init__(*args, **kwargs)
@@ -78,20 +97,40 @@ class SampleForm(forms.Form):
         self.fields["test_types"].queryset = TestType.objects.filter(pk__in=ids).order_by("name")
         self.default_ids = {t.pk for t in default}
         self.helper = FormHelper()
-        self.helper.layout = Layout(
+        no_sample = Fieldset(
+            _("Or: no sample"), Row(Column("no_sample_reason"), Column("no_sample_note"))
+        )
+        specimen = [
             "test_types",
             Fieldset(_("The specimen"), Row(Column("specimen_site"), Column("specimen_side"))),
             Row(Column("collected_at"), Column("sent_at"), Column("accession_number")),
-            Submit("submit", _("Complete procedure and open test orders")),
-        )
+        ]
+        if self.takes_no_sample:
+            # Nothing is taken: the reason comes first; tests stay possible (rarely).
+            self.helper.layout = Layout(
+                no_sample, *(specimen if ids else []), Submit("submit", _("Complete the visit"))
+            )
+        else:
+            self.helper.layout = Layout(
+                *specimen, no_sample, Submit("submit", _("Complete procedure and open test orders"))
+            )
 
     def clean_collected_at(self):
         value = self.cleaned_data["collected_at"]
-        if value > timezone.now():
+        if value and value > timezone.now():
             raise forms.ValidationError(
                 _("The collection time is in the future. Enter when it was taken.")
             )
         return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("test_types") and not data.get("no_sample_reason"):
+            if not data.get("specimen_site") and "specimen_site" not in self.errors:
+                self.add_error("specimen_site", _("Choose the site the sample was taken from."))
+            if not data.get("collected_at") and "collected_at" not in self.errors:
+                self.add_error("collected_at", _("Enter when the sample was taken."))
+        return data
 
 
 class ResultForm(forms.ModelForm):
@@ -237,6 +276,44 @@ class ReassignForm(forms.Form):
         queryset=Provider.objects.filter(is_active=True),
         empty_label=_("Choose a physician"),
     )
+
+
+def _reason_field():
+    return forms.ChoiceField(
+        label=_("Why"),
+        choices=[("", _("Choose a reason")), *TestOrder.CancelReason.choices],
+        error_messages={"required": _("Choose why the test is cancelled.")},
+    )
+
+
+class CancelForm(forms.Form):
+    """Cancel a test that will not be run, with its reason."""
+
+    reason = _reason_field()
+    note = forms.CharField(label=_("Note (optional)"), max_length=200, required=False)
+
+
+class ReplaceForm(forms.Form):
+    """Cancel a test and open its replacement: the lab runs it again, or a new sample
+    is taken (the front desk books the patient)."""
+
+    reason = _reason_field()
+    recollect = forms.BooleanField(
+        label=_("A new sample must be taken (the front desk books the patient)"), required=False
+    )
+    collect_by = BoundedDateField(
+        label=_("New sample expected by"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Leave empty for two working days from today."),
+    )
+    note = forms.CharField(label=_("Note (optional)"), max_length=200, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("collect_by") and not data.get("recollect"):
+            self.add_error("collect_by", _("A date is only needed when a new sample is taken."))
+        return data
 
 
 class WorklistFilterForm(forms.Form):

@@ -79,6 +79,15 @@ class SpecimenSide(models.TextChoices):
     MIDLINE = "midline", _("Midline")
 
 
+class NoSampleReason(models.TextChoices):
+    """Why a visit ends without a sample: it takes none, or what happened instead."""
+
+    NOT_NEEDED = "not_needed", _("No sample is taken at this visit (results discussion, BMAC)")
+    ABANDONED = "abandoned", _("Procedure stopped or abandoned")
+    DRY_TAP = "dry_tap", _("No sample obtained (dry tap)")
+    OTHER = "other", _("Other (say what happened)")
+
+
 class TestOrder(models.Model):
     """One test on the sample of one procedure, tracked until the patient is told."""
 
@@ -99,8 +108,16 @@ class TestOrder(models.Model):
         IN_PERSON = "in_person", _("In person")
         LETTER = "letter", _("By letter")
 
+    class CancelReason(models.TextChoices):
+        SAMPLE_LOST = "sample_lost", _("Sample lost")
+        INADEQUATE = "inadequate", _("Sample inadequate")
+        CLOTTED = "clotted", _("Sample clotted")
+        LAB_REJECTED = "lab_rejected", _("Rejected by the lab")
+        NOT_NEEDED = "not_needed", _("Test no longer needed")
+
     PENDING_STATUSES = (Status.ORDERED, Status.COLLECTED, Status.SENT, Status.PRELIMINARY)
     OPEN_STATUSES = (*PENDING_STATUSES, Status.FINAL, Status.REVIEWED)
+    CLOSED_STATUSES = (Status.COMMUNICATED, Status.CANCELLED)
 
     appointment = models.ForeignKey(
         "procedures.Appointment", on_delete=models.PROTECT, related_name="test_orders"
@@ -137,6 +154,24 @@ class TestOrder(models.Model):
     communicated_how = models.CharField(
         _("told how"), max_length=10, choices=CommunicatedHow.choices, blank=True
     )
+    # A cancelled order says why; a replacement names the order it replaces.
+    cancel_reason = models.CharField(
+        _("reason cancelled"), max_length=20, choices=CancelReason.choices, blank=True
+    )
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replacements",
+        verbose_name=_("replaces order"),
+    )
+    # Review episodes: an amendment after the review (or after the patient was told)
+    # opens a new one, with its own escalation clock from `episode_at`.
+    episode = models.PositiveIntegerField(default=1)
+    episode_at = models.DateTimeField(null=True, blank=True)
+    # Amended after the patient was told: they must be told again.
+    tell_again = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -145,8 +180,11 @@ class TestOrder(models.Model):
     class Meta:
         ordering = ["expected_by", "pk"]
         constraints = [
+            # One live order per test on a visit; a replacement follows a cancelled one.
             models.UniqueConstraint(
-                fields=["appointment", "test_type"], name="testorder_one_per_test"
+                fields=["appointment", "test_type"],
+                condition=~Q(status="cancelled"),
+                name="testorder_one_live_per_test",
             ),
             # "Patient told" only after a review, and both say who and when.
             models.CheckConstraint(
@@ -349,7 +387,8 @@ class ResultCoverage(models.Model):
 
 
 class ResultEscalation(models.Model):
-    """One chase of one late order at one level: written once, emailed once."""
+    """One chase of one late order at one level in one review episode: written once,
+    emailed once, and again every RESULTS_REPEAT_DIGEST_DAYS while still late."""
 
     class Level(models.TextChoices):
         OVERDUE = "overdue", _("Result overdue: physician told")
@@ -357,11 +396,16 @@ class ResultEscalation(models.Model):
         UNREVIEWED = "unreviewed", _("Final result not reviewed: physician told")
         UNREVIEWED_LEAD = "unreviewed_lead", _("Final result not reviewed: clinic lead told")
         UNCOMMUNICATED = "uncommunicated", _("Patient not told: physician told")
+        UNCOMMUNICATED_LEAD = "uncommunicated_lead", _("Patient not told: clinic lead told")
 
     order = models.ForeignKey(
         "procedures.TestOrder", on_delete=models.CASCADE, related_name="escalations"
     )
     level = models.CharField(max_length=20, choices=Level.choices)
+    # The order's review episode this chase belongs to (TestOrder.episode).
+    episode = models.PositiveIntegerField(default=1)
+    # Repeat digests sent while the order stayed late (RESULTS_REPEAT_DIGEST_DAYS).
+    repeats = models.PositiveIntegerField(default=0)
     # Staff addresses only; empty when nobody could be reached (shown on the timeline).
     recipient = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField()
@@ -370,7 +414,9 @@ class ResultEscalation(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "level"], name="escalation_once_per_level")
+            models.UniqueConstraint(
+                fields=["order", "level", "episode"], name="escalation_once_per_episode"
+            )
         ]
         indexes = [
             models.Index(

@@ -16,25 +16,30 @@ from django.db.models import Max, Min
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import add_working_days, clinic_today, clinic_tz
 from procedures.catalog.models import ClinicHoliday, TestType
 from procedures.catalog.resources import Provider
-from procedures.results.models import TestOrder, TestOrderEvent, TestResult
+from procedures.results.models import NoSampleReason, TestOrder, TestOrderEvent, TestResult
 from procedures.scheduling.models import Appointment
 
 S = TestOrder.Status
-# Which state may follow which. A result may be amended (final → final) until the
-# patient is told; an amendment after the review needs a new review.
+# Which state may follow which. A result may be amended (→ final) at any state after
+# the first final one: an amendment after the review opens a new review episode, and
+# one after the patient was told also means telling them again.
 TRANSITIONS: dict[str, set[str]] = {
-    S.ORDERED: {S.COLLECTED, S.CANCELLED},
+    S.ORDERED: {S.COLLECTED, S.SENT, S.PRELIMINARY, S.FINAL, S.CANCELLED},
     S.COLLECTED: {S.SENT, S.PRELIMINARY, S.FINAL, S.CANCELLED},
     S.SENT: {S.PRELIMINARY, S.FINAL, S.CANCELLED},
     S.PRELIMINARY: {S.PRELIMINARY, S.FINAL, S.CANCELLED},
     S.FINAL: {S.FINAL, S.REVIEWED},
     S.REVIEWED: {S.FINAL, S.COMMUNICATED},
-    S.COMMUNICATED: set(),
+    S.COMMUNICATED: {S.FINAL},
     S.CANCELLED: set(),
 }
+AMENDABLE = (S.FINAL, S.REVIEWED, S.COMMUNICATED)
+# How many working days a recollection may take when no date is given.
+RECOLLECT_WITHIN_DAYS = 2
 
 
 def holidays_from(start: date) -> set[date]:
@@ -84,14 +89,43 @@ class Sample:
     specimen_side: str = ""
     sent_at: datetime | None = None
     accession_number: str = ""
+    # No tests: why (NoSampleReason) and what happened, for the visit's timeline.
+    no_sample_reason: str = ""
+    no_sample_note: str = ""
     errors: dict = field(default_factory=dict)
+
+    @property
+    def no_sample_text(self) -> str:
+        label = NoSampleReason(self.no_sample_reason).label if self.no_sample_reason else ""
+        return (f"{label}: {self.no_sample_note}" if self.no_sample_note else str(label))[:300]
+
+
+# Visits that take no sample: they end without a test order.
+NO_SAMPLE_KINDS = (ProcedureKind.RESULTS_DISCUSSION, ProcedureKind.BMAC)
+
+
+def takes_no_sample(appointment: Appointment) -> bool:
+    return appointment.procedure_type.kind in NO_SAMPLE_KINDS
 
 
 def sample_validate(*, appointment: Appointment, sample: Sample, now: datetime) -> None:
-    """Refuse a sample that cannot be right, with a message per field."""
+    """Refuse a sample that cannot be right, with a message per field. A visit ends
+    without tests when it takes no sample, or when someone says why none was taken."""
     errors = {}
+    if sample.no_sample_reason and sample.no_sample_reason not in NoSampleReason.values:
+        errors["no_sample_reason"] = _("Choose why no sample was taken from the list.")
+    if sample.test_types and sample.no_sample_reason:
+        errors["no_sample_reason"] = _("Tests are ticked: untick them, or leave “no sample” empty.")
     if not sample.test_types:
-        errors["test_types"] = _("Tick at least one test on the sample.")
+        if not (sample.no_sample_reason or takes_no_sample(appointment)):
+            errors["test_types"] = _(
+                "Tick at least one test on the sample, or say why no sample was taken."
+            )
+        elif sample.no_sample_reason == NoSampleReason.OTHER and not sample.no_sample_note:
+            errors["no_sample_note"] = _("Say what happened.")
+        if errors:
+            raise ValidationError(errors)
+        return
     if sample.collected_at > now:
         errors["collected_at"] = _("The collection time is in the future. Enter when it was taken.")
     if sample.sent_at and sample.sent_at < sample.collected_at:
@@ -151,7 +185,11 @@ def order_sent(
             )
         _move(order, to=S.SENT, by=by)
         order.sent_at, order.accession_number = sent_at, accession_number
-        order.save(update_fields=["status", "sent_at", "accession_number", "updated_at"])
+        # A recollection sent straight to the lab was collected by then.
+        order.collected_at = order.collected_at or sent_at
+        order.save(
+            update_fields=["status", "sent_at", "accession_number", "collected_at", "updated_at"]
+        )
     return order
 
 
@@ -177,19 +215,78 @@ def order_reassign(*, order_id: int, responsible: Provider, by: User | None) -> 
     return order
 
 
-def order_cancel(*, order_id: int, reason: str, by: User | None) -> TestOrder:
-    """Cancel a test that will not be run (e.g. the lab rejected the sample)."""
+def _cancel(order: TestOrder, *, reason: str, by: User | None, note: str = "") -> None:
+    _move(
+        order,
+        to=S.CANCELLED,
+        by=by,
+        note=note,
+        refusal=_("Only a test still waiting for its final result can be cancelled."),
+    )
+    if reason not in TestOrder.CancelReason.values:
+        raise ValidationError({"reason": _("Choose why the test is cancelled.")})
+    order.cancel_reason = reason
+    order.save(update_fields=["status", "cancel_reason", "updated_at"])
+
+
+def order_cancel(*, order_id: int, reason: str, by: User | None, note: str = "") -> TestOrder:
+    """Cancel a test that will not be run, with the reason (one of
+    TestOrder.CancelReason: sample lost, inadequate, clotted, lab rejected...)."""
     with transaction.atomic():
         order = _locked(order_id)
-        _move(
-            order,
-            to=S.CANCELLED,
-            by=by,
-            note=reason,
-            refusal=_("Only a test still waiting for its final result can be cancelled."),
-        )
-        order.save(update_fields=["status", "updated_at"])
+        label = TestOrder.CancelReason(reason).label if reason in TestOrder.CancelReason else ""
+        _cancel(order, reason=reason, by=by, note=(f"{label}: {note}" if note else label)[:300])
     return order
+
+
+def order_replace(
+    *,
+    order_id: int,
+    reason: str,
+    by: User | None,
+    recollect: bool = False,
+    collect_by: date | None = None,
+    note: str = "",
+) -> TestOrder:
+    """Cancel an order for `reason` and open its replacement, which names it.
+
+    With `recollect`, a new sample is needed: the replacement waits for collection
+    ("ordered") and is expected the test's turnaround after `collect_by` (by default
+    RECOLLECT_WITHIN_DAYS working days from today). Without, the lab runs the test
+    again on the sample it has: collected as before, expected the turnaround from today.
+    Returns the replacement."""
+    today = clinic_today()
+    with transaction.atomic():
+        order = _locked(order_id)
+        label = TestOrder.CancelReason(reason).label if reason in TestOrder.CancelReason else ""
+        _cancel(order, reason=reason, by=by, note=(_("Replaced") + f": {label} {note}")[:300])
+        if collect_by is not None and collect_by < today:
+            raise ValidationError({"collect_by": _("The recollection date is in the past.")})
+        holidays = holidays_from(today)
+        if recollect:
+            start = collect_by or add_working_days(today, RECOLLECT_WITHIN_DAYS, holidays)
+        else:
+            start = today
+        target = order.test_type.turnaround_target_days
+        replacement = TestOrder.objects.create(
+            appointment=order.appointment,
+            test_type=order.test_type,
+            status=S.ORDERED if recollect else S.COLLECTED,
+            collected_at=None if recollect else order.collected_at,
+            specimen_site="" if recollect else order.specimen_site,
+            specimen_side="" if recollect else order.specimen_side,
+            expected_by=add_working_days(start, target, holidays_from(start)),
+            responsible=order.responsible,
+            replaces=order,
+        )
+        TestOrderEvent.objects.create(
+            order=replacement,
+            kind="replaces",
+            to_status=replacement.status,
+            note=_("Replaces order %(pk)s (%(reason)s)") % {"pk": order.pk, "reason": label},
+            by=by,
+        )
+    return replacement
 
 
 # --- Results -------------------------------------------------------------------------
@@ -226,15 +323,21 @@ def result_log(
         if order.status == S.CANCELLED:
             raise ValidationError(_("This test order was cancelled; no result can be logged."))
         to = S.FINAL if is_final else S.PRELIMINARY
-        if order.status in (S.FINAL, S.REVIEWED) and not is_final:
+        was = order.status
+        if was in AMENDABLE and not is_final:
             raise ValidationError(
                 {"is_final": _("A final result is on file; an amendment must be final too.")}
             )
+        note = ""
+        if was == S.COMMUNICATED:
+            note = _("amended after the patient was told")
+        elif was in AMENDABLE:
+            note = _("amended result")
         _move(
             order,
             to=to,
             by=by,
-            note=_("amended result") if order.status in (S.FINAL, S.REVIEWED) else "",
+            note=note,
             refusal=_("No result can be logged now: this order is at “%(status)s”.")
             % {"status": order.get_status_display()},
         )
@@ -253,12 +356,33 @@ def result_log(
         )
         fields = ["status", "updated_at"]
         if is_final:
-            # Turnaround is measured to the first final result; an amendment
-            # after the review needs a review again.
+            # Turnaround is measured to the first final result. The review clock runs
+            # from the start of the episode: the first final result, or an amendment
+            # after the review, which needs a review (and telling) again.
             order.final_at = order.final_at or result.logged_at
+            if was in (S.REVIEWED, S.COMMUNICATED):
+                order.episode += 1
+                order.episode_at = result.logged_at
+            else:
+                order.episode_at = order.episode_at or result.logged_at
+            if was == S.COMMUNICATED:
+                order.tell_again = True
             order.reviewed_at = order.reviewed_by = None
             order.review_action = ""
-            fields += ["final_at", "reviewed_at", "reviewed_by", "review_action"]
+            order.communicated_at = order.communicated_by = None
+            order.communicated_how = ""
+            fields += [
+                "final_at",
+                "episode",
+                "episode_at",
+                "tell_again",
+                "reviewed_at",
+                "reviewed_by",
+                "review_action",
+                "communicated_at",
+                "communicated_by",
+                "communicated_how",
+            ]
         order.save(update_fields=fields)
     return result
 
@@ -304,8 +428,10 @@ def result_communicate(*, order_id: int, how: str, at: datetime, by: User | None
         if order.reviewed_at and at < order.reviewed_at - timedelta(days=1):
             raise ValidationError({"at": _("The patient cannot be told before the review.")})
         order.communicated_at, order.communicated_by, order.communicated_how = at, by, how
+        order.tell_again = False
         order.save(
             update_fields=[
+                "tell_again",
                 "status",
                 "communicated_at",
                 "communicated_by",

@@ -8,6 +8,7 @@ from procedures.results.escalations import escalations_run
 
 @shared_task(name="procedures.tasks.escalate_late_results", ignore_result=True)
 def escalate_late_results() -> dict:
-    """Chase late results: write each due (order, level) once, email the digests."""
+    """Chase late results: write each due (order, level, episode) once, queue repeat
+    digests for orders still late, email the digests."""
     report = escalations_run()
-    return {"planned": report.planned, "emails": report.emails}
+    return {"planned": report.planned, "repeated": report.repeated, "emails": report.emails}

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, IntegerField, QuerySet, Value
+from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,7 +64,8 @@ def _open_desk(*, today: date, overdue_only: bool) -> QuerySet:
     tasks = (
         FrontDeskTask.objects.order_by()
         .filter(done_at__isnull=True)
-        .exclude(appointment__status__in=_OVER)
+        # A recollection is booked after the visit it belongs to is over.
+        .exclude(Q(appointment__status__in=_OVER) & ~Q(kind=FrontDeskTask.Kind.RECOLLECT))
     )
     if overdue_only:
         tasks = tasks.filter(due_date__lt=today)

@@ -1,14 +1,19 @@
-"""Results across concerns: a review sets off the patient's "results ready" email."""
+"""Results across concerns: a review sets off the patient's "results ready" email; a
+replaced order that needs a new sample tasks the front desk to book the patient."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import formats
+from django.utils.translation import gettext
 
+from procedures.catalog.clock import clinic_today
 from procedures.labs.outbound import lab_order_queue
 from procedures.messaging.models import Reminder
 from procedures.messaging.plan import reminder_add
 from procedures.messaging.tasks import wake_dispatcher
+from procedures.prep.models import FrontDeskTask
 from procedures.results import orders
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
@@ -45,3 +50,45 @@ def order_sent(
         )
         lab_order_queue(order=order)
     return order
+
+
+def order_replace(
+    *,
+    order_id: int,
+    reason: str,
+    by: User | None,
+    recollect: bool = False,
+    collect_by: date | None = None,
+    note: str = "",
+) -> TestOrder:
+    """Cancel an order for `reason` and open its replacement (results). When a new
+    sample is needed, the front desk is tasked to book the patient for it (prep's
+    front-desk queue), due today. Returns the replacement."""
+    with transaction.atomic():
+        replacement = orders.order_replace(
+            order_id=order_id,
+            reason=reason,
+            by=by,
+            recollect=recollect,
+            collect_by=collect_by,
+            note=note,
+        )
+        if recollect:
+            recollection_task(order=replacement)
+    return replacement
+
+
+def recollection_task(*, order: TestOrder) -> FrontDeskTask:
+    """One open "book a new sample" task per visit: reopened if it was done before."""
+    by_day = formats.date_format(order.expected_by, "j M Y")
+    task, _created = FrontDeskTask.objects.update_or_create(
+        appointment=order.appointment,
+        kind=FrontDeskTask.Kind.RECOLLECT,
+        defaults={
+            "due_date": clinic_today(),
+            "note": gettext("New sample needed; result expected by %(day)s") % {"day": by_day},
+            "done_at": None,
+            "done_by": None,
+        },
+    )
+    return task

@@ -21,7 +21,7 @@ from procedures.prep.frontdesk import prep_on_booked, prep_on_rescheduled
 from procedures.results.models import TestOrder
 from procedures.results.orders import Sample, sample_validate, test_orders_create
 from procedures.scheduling import booking, lifecycle
-from procedures.scheduling.models import Appointment
+from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.waitlist import waitlist_entry_booked, waitlist_entry_for_offer
 
 
@@ -117,19 +117,29 @@ def appointment_complete(
     *, appointment_id: int, by: User | None, sample: Sample | None = None
 ) -> Appointment:
     """Mark a procedure done and open a test order for each test of its panel (or,
-    given a `Sample`, for the tests the team ticked)."""
+    given a `Sample`, for the tests the team ticked). A sample without tests (a visit
+    that takes none, or none was obtained) ends the visit with its reason on the
+    timeline and no order."""
     with transaction.atomic():
         completed_at = timezone.now()
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="complete", by=by, completed_at=completed_at
         )
-        orders = test_orders_create(
-            appointment=appointment, collected_at=completed_at, sample=sample
-        )
-        # Orders already sent with the sample go to their labs (procedures/labs).
-        for order in orders:
-            if order.status == TestOrder.Status.SENT:
-                lab_order_queue(order=order)
+        if sample is not None and not sample.test_types:
+            AppointmentEvent.objects.create(
+                appointment=appointment,
+                kind="no_sample",
+                note=sample.no_sample_text or _("No sample is taken at this visit"),
+                by=by,
+            )
+        else:
+            orders = test_orders_create(
+                appointment=appointment, collected_at=completed_at, sample=sample
+            )
+            # Orders already sent with the sample go to their labs (procedures/labs).
+            for order in orders:
+                if order.status == TestOrder.Status.SENT:
+                    lab_order_queue(order=order)
     return appointment
 
 

@@ -237,7 +237,7 @@ def test_the_task_runs_the_escalation_and_reports_counts(lee, smtp_mail, time_ma
     time_machine.move_to(NOW, tick=False)
     overdue_order(lee, 1)
 
-    assert escalate_late_results() == {"planned": 1, "emails": 1}
+    assert escalate_late_results() == {"planned": 1, "repeated": 0, "emails": 1}
     assert escalate_late_results()["emails"] == 0
 
 

@@ -339,19 +339,39 @@ def test_it_refuses_a_result_on_a_cancelled_order(physician_client, pending):
     assert not Reminder.objects.exists()
 
 
-def test_it_refuses_a_result_once_the_patient_has_been_told(physician_user, pending):
+def test_an_amendment_once_the_patient_has_been_told_reopens_review(physician_user, pending):
+    # Issue 13 (item 1): refused before; now a new review episode, told again.
     pending.status = models.TestOrder.Status.COMMUNICATED
     pending.reviewed_at = pending.communicated_at = NOW
     pending.reviewed_by = physician_user
     pending.communicated_how = "phone"
     pending.save()
 
-    with pytest.raises(ValidationError, match="this order is at “Patient told”"):
+    result_log(
+        order_id=pending.pk,
+        interpretation="normal",
+        report_text="x",
+        is_final=True,
+        by=physician_user,
+    )
+
+    pending.refresh_from_db()
+    assert (pending.status, pending.episode, pending.tell_again) == ("final", 2, True)
+
+
+def test_a_preliminary_result_is_refused_once_the_patient_has_been_told(physician_user, pending):
+    pending.status = models.TestOrder.Status.COMMUNICATED
+    pending.reviewed_at = pending.communicated_at = NOW
+    pending.reviewed_by = physician_user
+    pending.communicated_how = "phone"
+    pending.save()
+
+    with pytest.raises(ValidationError, match="an amendment must be final too"):
         result_log(
             order_id=pending.pk,
             interpretation="normal",
             report_text="x",
-            is_final=True,
+            is_final=False,
             by=physician_user,
         )
 

@@ -145,7 +145,7 @@ def test_it_refuses_a_sample_without_tests(physician_client, appointment):
     response = physician_client.post(f"/appointments/{appointment.pk}/sample/", data)
 
     assert response.context["form"].errors["test_types"] == [
-        "Tick at least one test on the sample."
+        "Tick at least one test on the sample, or say why no sample was taken."
     ]
     assert not models.TestOrder.objects.exists()
 

@@ -10,21 +10,25 @@ from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic import policy
 from clinic.audit import record_read
-from clinic.emergency import care_gated
+from clinic.emergency import care_gated, restricted
 from clinic.forms import apply_service_errors
 from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import ProcedureType
-from procedures.results.access import patient_of_order, patient_of_result
+from procedures.catalog.resources import Provider
+from procedures.results.access import COVER, care_basis, patient_of_order, patient_of_result
 from procedures.results.forms import (
+    CancelForm,
     CommunicateForm,
     ReassignForm,
+    ReplaceForm,
     ResultForm,
     ReviewForm,
     SampleForm,
@@ -35,13 +39,14 @@ from procedures.results.models import TestOrder, TestResult
 from procedures.results.orders import (
     Sample,
     discussion_date_for,
+    order_cancel,
     order_reassign,
     result_communicate,
     result_log,
 )
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.models import Appointment
-from procedures.workflows.results import order_sent, result_review
+from procedures.workflows.results import order_replace, order_sent, result_review
 from procedures.workflows.visits import procedure_complete
 
 S = TestOrder.Status
@@ -131,8 +136,16 @@ def attention_count(request):
     return render(request, "procedures/_attention_count.html", {"count": count})
 
 
+def read_basis(request, patient_id: int) -> str:
+    """ "cover" when a physician reads a record only because they cover a colleague's
+    results (audited as such), else ""."""
+    if restricted(request.user) and care_basis(request.user, patient_id) == COVER:
+        return COVER
+    return ""
+
+
 def _order_page(request, order, **forms):
-    record_read(request, order)
+    record_read(request, order, basis=read_basis(request, order.appointment.patient_id))
     context = {
         "order": order,
         "results": order.results.select_related("logged_by"),
@@ -143,8 +156,12 @@ def _order_page(request, order, **forms):
         "sent_form": forms.get("sent_form") or SentForm(),
         "reassign_form": forms.get("reassign_form")
         or ReassignForm(initial={"responsible": order.responsible_id}),
+        "cancel_form": forms.get("cancel_form") or CancelForm(),
+        "replace_form": forms.get("replace_form") or ReplaceForm(),
+        "can_cancel": order.status in TestOrder.PENDING_STATUSES,
+        "replacements": list(order.replacements.all()),
         "book_url": _book_url(order),
-        "can_log": order.status in (*TestOrder.PENDING_STATUSES, S.FINAL, S.REVIEWED),
+        "can_log": order.status in (*TestOrder.OPEN_STATUSES, S.COMMUNICATED),
     }
     return render(request, "procedures/result_form.html", context)
 
@@ -171,6 +188,8 @@ def _event_text(event) -> str:
         return f"{label}" + (f": {event.note}" if event.note else "")
     if event.kind == "reassigned":
         return _("Reassigned") + f": {event.note}"
+    if event.kind == "replaces":
+        return event.note
     return event.kind
 
 
@@ -285,6 +304,52 @@ def order_reassign_view(request, pk: int):
     )
 
 
+@policy.allowed("order_cancel")
+@require_POST
+@care_gated(patient_of_order)
+def order_cancel_view(request, pk: int):
+    """Cancel a test that will not be run (sample lost, clotted...), with the reason."""
+    return _action(request, pk, CancelForm, "cancel_form", order_cancel, _("Test order cancelled."))
+
+
+@policy.allowed("order_replace")
+@require_POST
+@care_gated(patient_of_order)
+def order_replace_view(request, pk: int):
+    """Cancel a test and open its replacement; on to the replacement's page."""
+    order = _get_order(pk)
+    form = ReplaceForm(request.POST)
+    if form.is_valid():
+        try:
+            replacement = order_replace(order_id=order.pk, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Order replaced. The front desk will book the patient for a new sample.")
+                if form.cleaned_data["recollect"]
+                else _("Order replaced: the lab runs the test again."),
+            )
+            return redirect("procedures:result_log", pk=replacement.pk)
+    return _order_page(request, order, replace_form=form)
+
+
+@policy.allowed("physicians_without_email")
+@require_GET
+def physicians_without_email(request):
+    """Physicians whom an escalation cannot reach: no login, or no address on it."""
+    providers = (
+        Provider.objects.filter(is_active=True)
+        .filter(Q(user__isnull=True) | Q(user__email=""))
+        .select_related("user")
+        .order_by("display_name")
+    )
+    return render(
+        request, "procedures/physicians_without_email.html", {"providers": list(providers)}
+    )
+
+
 @policy.allowed("result_pdf")
 @require_GET
 @care_gated(patient_of_result)
@@ -293,7 +358,9 @@ def result_pdf(request, pk: int):
     result = get_object_or_404(TestResult.objects.select_related("order"), pk=pk)
     if not result.report_pdf:
         raise Http404
-    record_read(request, result)
+    patient_id = patient_of_result(result.pk)
+    basis = read_basis(request, patient_id) if patient_id is not None else ""
+    record_read(request, result, basis=basis)
     response = FileResponse(
         result.report_pdf.open("rb"), content_type="application/pdf", as_attachment=False
     )
@@ -323,11 +390,13 @@ def procedure_complete_view(request, pk: int):
         data = form.cleaned_data
         sample = Sample(
             test_types=list(data["test_types"]),
-            collected_at=data["collected_at"],
+            collected_at=data["collected_at"] or timezone.now(),
             specimen_site=data["specimen_site"],
             specimen_side=data["specimen_side"],
             sent_at=data["sent_at"],
             accession_number=data["accession_number"],
+            no_sample_reason=data["no_sample_reason"],
+            no_sample_note=data["no_sample_note"].strip(),
         )
         try:
             procedure_complete(appointment_id=appointment.pk, sample=sample, by=request.user)
@@ -335,7 +404,10 @@ def procedure_complete_view(request, pk: int):
             apply_service_errors(form, exc)
         else:
             messages.success(
-                request, _("Procedure completed. Its test orders are on the results list.")
+                request,
+                _("Procedure completed. Its test orders are on the results list.")
+                if sample.test_types
+                else _("Visit completed without a sample."),
             )
             return redirect(appointment)
     return render(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from clinic import policy
 from procedures.catalog.clock import clinic_today
 from procedures.scheduling.slots import hhmm
-from procedures.today import board
+from procedures.today import board, loops
 from procedures.today.board import EXPECTED
 from procedures.today.forms import TodayBoardFilterForm
 
@@ -65,6 +65,8 @@ def today_board_view(request):
             "flagged": sum(1 for a in arrivals if a.flag_codes),
             "matching": len(shown),
             "is_front_desk": policy.may(request.user, "nav_front_desk"),
+            # Every visit ends: earlier days' visits still open stay flagged here.
+            "not_ended": list(loops.visits_not_ended(day=day)[: loops.LIST_AT_MOST]),
         },
     )
 
