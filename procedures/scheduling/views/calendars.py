@@ -14,9 +14,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from clinic import policy
+from clinic.audit import record_list_read
 from clinic.bounds import query_date
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.access import patients_of_appointments
 from procedures.scheduling.calendars import (
     BY,
     VIEWS,
@@ -153,6 +155,8 @@ def calendar_view(request):
         "show_provider": p["by"] == "room",
         "can_move": policy.may(request.user, "appointment_reschedule"),
     }
+    cards = [card.pk for column in shown["columns"] for card in column.cards]
+    record_list_read(request, patients_of_appointments(cards))
     template = "procedures/calendar.html"
     if request.htmx and request.htmx.target == "calendar":
         template = "procedures/_calendar.html"
@@ -169,8 +173,6 @@ def day_sheet(request):
         provider=p["resource"] if p["by"] == "provider" else None,
         room=p["resource"] if p["by"] == "room" else None,
     )
-    return render(
-        request,
-        "procedures/day_sheet.html",
-        {**p, "appointments": [a for a in appointments if a.status not in ("cancelled",)]},
-    )
+    shown = [a for a in appointments if a.status not in ("cancelled",)]
+    record_list_read(request, [a.patient_id for a in shown])
+    return render(request, "procedures/day_sheet.html", {**p, "appointments": shown})
