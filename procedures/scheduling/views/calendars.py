@@ -18,7 +18,6 @@ from clinic.audit import record_list_read
 from clinic.bounds import query_date
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room
-from procedures.scheduling.access import patients_of_appointments
 from procedures.scheduling.calendars import (
     BY,
     VIEWS,
@@ -155,8 +154,7 @@ def calendar_view(request):
         "show_provider": p["by"] == "room",
         "can_move": policy.may(request.user, "appointment_reschedule"),
     }
-    cards = [card.pk for column in shown["columns"] for card in column.cards]
-    record_list_read(request, patients_of_appointments(cards))
+    record_list_read(request, [card.patient_id for col in shown["columns"] for card in col.cards])
     template = "procedures/calendar.html"
     if request.htmx and request.htmx.target == "calendar":
         template = "procedures/_calendar.html"
