@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
@@ -9,6 +11,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from . import roles
+from .audit import record_reads
 from .health import run_checks
 from .mail import outbox_paths, read_outbox_message
 
@@ -34,6 +37,16 @@ def healthz(request):
     return JsonResponse(report, status=200 if healthy else 503)
 
 
+# A patient email's Message-ID names its reminder row (procedures/messaging/mail.py):
+# the outbox pages record the read of those rows, by id (no domain import here).
+REMINDER_MESSAGE_ID = re.compile(r"<reminder-(\d+)@")
+
+
+def _record_outbox_read(request, messages) -> None:
+    ids = [m.group(1) for m in (REMINDER_MESSAGE_ID.match(x.message_id) for x in messages) if m]
+    record_reads(request, "procedures.reminder", ids)
+
+
 def _outbox_enabled():
     if not (settings.DEBUG and settings.EMAIL_BACKEND == "clinic.mail.LocalOutboxBackend"):
         raise Http404
@@ -53,6 +66,7 @@ def outbox_list(request):
     _outbox_enabled()
     page = Paginator(outbox_paths(), 25).get_page(request.GET.get("page"))
     page.object_list = [read_outbox_message(path) for path in page.object_list]
+    _record_outbox_read(request, page.object_list)
     return render(request, "clinic/outbox_list.html", {"page": page})
 
 
@@ -61,6 +75,7 @@ def outbox_list(request):
 def outbox_detail(request, name: str):
     _outbox_enabled()
     message = read_outbox_message(_outbox_path(name))
+    _record_outbox_read(request, [message])
     html_url = reverse("outbox_html", args=[name])
     return render(request, "clinic/outbox_detail.html", {"message": message, "html_url": html_url})
 
@@ -72,6 +87,7 @@ def outbox_html(request, name: str):
     """The HTML part on its own, sandboxed: no scripts, as a mail client would show it."""
     _outbox_enabled()
     message = read_outbox_message(_outbox_path(name))
+    _record_outbox_read(request, [message])
     response = HttpResponse(message.html, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from clinic import policy
-from clinic.audit import record_read
+from clinic.audit import record_list_read, record_read
 from clinic.emergency import care_gated, patient_gate
 
 from . import services
@@ -52,6 +52,7 @@ def patient_list(request):
     if results is None:
         page = Paginator(Patient.objects.active(), 25).get_page(request.GET.get("page"))
     template = "patients/_results.html" if request.htmx else "patients/patient_list.html"
+    record_list_read(request, [p.pk for p in (page.object_list if page else results)])
     context = {"form": form, "page": page, "results": results, "more": more, "shown": SHOWN}
     return render(request, template, context)
 
@@ -93,7 +94,7 @@ def _save_details(request, form: PatientForm, *, registering: bool):
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
     form = PatientForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,  # an empty POST is refused too
         submit_label=_("Register patient"),
         registering=True,
         initial={"submission_key": uuid.uuid4()},
@@ -119,6 +120,7 @@ def patient_create(request):
         form.data = form.data.copy()
         form.data["submission_key"] = str(uuid.uuid4())
     form.ask_if_different(matches)
+    record_list_read(request, [m.pk for m in matches])  # the likely duplicates shown
     return render(
         request,
         "patients/patient_form.html",
@@ -175,6 +177,7 @@ def patient_update(request, pk: int):
     # The form shows the whole record: a read like the detail page (front desk only,
     # so no care-relationship gate applies). A saved change is audited by auditlog.
     record_read(request, patient)
+    record_list_read(request, [m.pk for m in matches])  # the likely duplicates shown
     form.ask_if_different(matches)
     return render(
         request,
@@ -192,6 +195,7 @@ def patient_pick(request):
     results = list(Patient.objects.search_fuzzy(form.cleaned_data["q"])) if form.is_valid() else []
     # "book": results link to the manual booking form (only the patient's id in the URL).
     link_to = "/appointments/book/" if request.POST.get("mode") == "book" else ""
+    record_list_read(request, [p.pk for p in results])
     return render(request, "patients/_pick.html", {"results": results, "link_to": link_to})
 
 

@@ -116,6 +116,7 @@ def _page(request, appointment: Appointment, *, status: int = 200, **bound) -> o
 
 
 def _refused(request, appointment: Appointment, name: str, form, exc=None) -> object:
+    record_read(request, appointment)  # the whole prep page is shown again
     if exc is not None:
         apply_service_errors(form, exc)
     messages.error(request, _("Not saved: see the message below."))

@@ -72,6 +72,7 @@ class Card:
     sedation_label: str
     sedated: bool
     reschedule_url: str  # "" when the lifecycle does not allow it
+    patient_id: int | None = None  # for the audit of the read (clinic.audit), never shown
 
 
 def calendar_cards(
@@ -107,6 +108,7 @@ def calendar_cards(
         "provider_id",
         "provider__display_name",
         "room__name",
+        "patient_id",
     )
     detail = url_maker("procedures:appointment_detail")
     reschedule = url_maker("procedures:appointment_reschedule")
@@ -138,6 +140,7 @@ def calendar_cards(
         provider_id,
         provider_name,
         room_name,
+        patient_id,
     ) in rows:
         starts, day = wall(start_at)
         held = ""
@@ -164,6 +167,7 @@ def calendar_cards(
                 sedation_label=sedations.get(sedation, sedation),
                 sedated=sedation in sedated,
                 reschedule_url=reschedule(pk) if status in movable else "",
+                patient_id=patient_id,
             )
         )
     return cards

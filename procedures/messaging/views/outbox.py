@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import policy
+from clinic.audit import record_list_read
 from procedures.messaging.models import Reminder
 from procedures.messaging.outbox import reminder_resend, reminder_resolve
 
@@ -53,6 +54,7 @@ def outbox_list(request):
         if form.cleaned_data["appointment"]:
             rows = rows.filter(appointment_id=form.cleaned_data["appointment"])
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    record_list_read(request, [r.appointment.patient_id for r in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     return render(

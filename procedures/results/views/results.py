@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic import policy
-from clinic.audit import record_read
+from clinic.audit import record_list_read, record_read
 from clinic.emergency import care_gated, restricted
 from clinic.forms import apply_service_errors
 from procedures.catalog.choices import ProcedureKind
@@ -108,6 +108,7 @@ def worklist(request):
         untold=Count("pk", filter=Q(status=S.REVIEWED)),
     )
     page = Paginator(orders, 50).get_page(request.GET.get("page"))
+    record_list_read(request, [order.appointment.patient_id for order in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import policy
-from clinic.audit import record_read
+from clinic.audit import record_list_read, record_read
 from clinic.emergency import care_gated, patient_gate
 from clinic.forms import apply_service_errors
 from patients.models import Patient
@@ -39,6 +39,7 @@ def appointment_list(request):
         today_start = clinic_datetime(clinic_today(), time.min)
         appointments = appointments.filter(start_at__gte=today_start).order_by("start_at")
     page = Paginator(appointments, 25).get_page(request.GET.get("page"))
+    record_list_read(request, [a.patient_id for a in page.object_list])
     return render(
         request,
         "procedures/appointment_list.html",
@@ -102,6 +103,8 @@ def appointment_book_view(request):
                 request, _("Appointment booked. The patient will get a confirmation email.")
             )
             return redirect(appointment)
+    if form.is_bound and isinstance(form.cleaned_data.get("patient_mrn"), Patient):
+        record_read(request, form.cleaned_data["patient_mrn"])  # a refused form, shown again
     context = {
         "form": form,
         "patient": patient,

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from clinic import policy
+from clinic.audit import record_list_read
 from clinic.bounds import query_date
 from patients.selectors import alerts_by_patient
 from procedures.catalog.clock import clinic_today
@@ -154,6 +155,7 @@ def calendar_view(request):
         "show_provider": p["by"] == "room",
         "can_move": policy.may(request.user, "appointment_reschedule"),
     }
+    record_list_read(request, [card.patient_id for col in shown["columns"] for card in col.cards])
     template = "procedures/calendar.html"
     if request.htmx and request.htmx.target == "calendar":
         template = "procedures/_calendar.html"
@@ -171,6 +173,7 @@ def day_sheet(request):
         room=p["resource"] if p["by"] == "room" else None,
     )
     shown = [a for a in appointments if a.status not in ("cancelled",)]
+    record_list_read(request, [a.patient_id for a in shown])
     # Each patient's alerts (allergies, bleeding, blood thinners, bloods) on the sheet,
     # read for the whole list at once.
     alerts = alerts_by_patient([a.patient for a in shown], on=p["day"])

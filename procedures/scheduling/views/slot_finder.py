@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from clinic import policy
+from clinic.audit import record_list_read
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_tz
@@ -91,6 +92,7 @@ def slot_finder(request):
         if form.is_valid():
             slots = _find(form.cleaned_data)
         patients = _chosen(form)
+    record_list_read(request, [p.pk for p in patients or []])  # the search or the one chosen
     return render(
         request,
         "procedures/slot_finder.html",

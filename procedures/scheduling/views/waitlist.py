@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import policy
+from clinic.audit import record_list_read
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, WaitlistForm
@@ -45,6 +46,8 @@ def waitlist_list(request):
         .select_related("patient", "procedure_type", "provider")
         .order_by("created_at", "pk")
     )
+    freed = freed_slots()
+    record_list_read(request, _patients_shown(patients, entries, freed))
     return render(
         request,
         "procedures/waitlist.html",
@@ -54,9 +57,15 @@ def waitlist_list(request):
             "patients": patients,
             "chosen": form.data.get("patient") if form.is_bound else None,
             "entries": entries,
-            "freed": freed_slots(),
+            "freed": freed,
         },
     )
+
+
+def _patients_shown(patients, entries, freed) -> list[int]:
+    """The patients found or chosen, those waiting, and those matching a freed slot."""
+    shown = [p.pk for p in patients or []] + [e.patient_id for e in entries]
+    return shown + [m.patient_id for _slot, matches in freed for m in matches]
 
 
 @policy.allowed("waitlist_remove")

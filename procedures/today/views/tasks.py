@@ -1,8 +1,8 @@
 """The front desk's task queue: every open front-desk task and phone call in one list,
 soonest due first, each marked done from its row.
 
-Like the today board, the list names patients only to link to their appointment,
-whose page records the read (`record_read`); the list itself records none.
+The list names patients: it records one read of the patients on the page shown
+(`record_list_read`), as the today board does.
 """
 
 from django.contrib import messages
@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import policy
+from clinic.audit import record_list_read
 from procedures.scheduling.views.lifecycle import back_to
 from procedures.today import tasks
 
@@ -36,12 +37,14 @@ def task_list(request):
     overdue_only = request.GET.get("overdue") == "1"
     keys = tasks.open_task_keys(show=show, overdue_only=overdue_only)
     page = Paginator(keys, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = tasks.queue_rows(list(page.object_list))
+    record_list_read(request, [row.task.appointment.patient_id for row in rows])
     return render(
         request,
         "procedures/tasks.html",
         {
             "page": page,
-            "rows": tasks.queue_rows(list(page.object_list)),
+            "rows": rows,
             "show": show,
             "show_choices": SHOW_CHOICES,
             "overdue_only": overdue_only,

@@ -1,0 +1,262 @@
+"""Every page or fragment that shows a patient's data records the read (issue 15).
+
+The walk: every URL of the project (the names of tests/test_url_access.py, so a new
+URL is walked too), for every role, with a seeded patient, their appointments today,
+a test order, a waitlist entry, a front-desk task and a reminder with its email.
+Each URL is opened (GET, with the query strings that choose the patient), posted
+empty (a refused form shown again) and, for the searches, posted with the patient's
+name. Any answer that is not a redirect and shows the patient's name or MRN must
+have recorded a read by that user, naming the patient or one of their records.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.core.mail import EmailMessage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+
+from clinic import roles
+from clinic.models import ReadAccess
+from conftest import make_user
+from patients.tests.factories import PatientFactory
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.messaging.mail import message_id_for
+from procedures.prep.models import FrontDeskTask
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.waitlist_models import WaitlistEntry
+from procedures.tests.factories import (
+    AppointmentFactory,
+    ProviderFactory,
+    ReminderFactory,
+    TestOrderFactory,
+)
+from tests.test_url_access import RULES, project_url_names
+
+pytestmark = pytest.mark.django_db
+
+FAMILY, GIVEN, MRN = "Quernby-Vask", "Ottoline", "C90000017"
+
+# An empty POST would carry these out (they need no form), or ends the session:
+# they answer with a redirect anyway, so nothing is shown to check.
+ACTS_ON_EMPTY_POST = {
+    "logout",
+    "logout_everywhere",
+    "session_keepalive",
+    "procedures:appointment_confirm",
+    "procedures:appointment_check_in",
+    "procedures:appointment_start",
+    "procedures:appointment_no_show",
+    "procedures:appointment_complete",
+    "procedures:prep_hold_confirm",
+    "procedures:prep_task_done",
+    "procedures:waitlist_remove",
+    "procedures:reminder_resend",
+    "procedures:reminder_resolve",
+    "patients:allergy_none",
+    "patients:allergy_remove",
+}
+
+
+@pytest.fixture
+def world(settings, tmp_path):
+    settings.DEBUG = True  # the local outbox pages open only in development
+    settings.EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"
+    settings.CLINIC_OUTBOX_DIR = tmp_path
+    physician = make_user("u-md", roles.PHYSICIAN)
+    provider = ProviderFactory(user=physician, display_name="Dr Own")
+    patient = PatientFactory(given_name=GIVEN, family_name=FAMILY, mrn=MRN, email="oq@example.com")
+    noon = clinic_datetime(clinic_today(), dt.time(12, 0))
+    today = AppointmentFactory(
+        patient=patient, provider=provider, start_at=noon, end_at=noon + dt.timedelta(hours=1)
+    )
+    started = AppointmentFactory(
+        patient=patient,
+        provider=provider,
+        start_at=noon - dt.timedelta(hours=2),
+        end_at=noon - dt.timedelta(hours=1),
+        status=Appointment.Status.IN_PROCEDURE,
+    )
+    order = TestOrderFactory(
+        appointment=AppointmentFactory(
+            patient=patient,
+            provider=provider,
+            status=Appointment.Status.COMPLETED,
+            start_at=noon - dt.timedelta(days=2),
+            end_at=noon - dt.timedelta(days=2, hours=-1),
+        )
+    )
+    entry = WaitlistEntry.objects.create(patient=patient, procedure_type=today.procedure_type)
+    FrontDeskTask.objects.create(
+        appointment=today, kind=FrontDeskTask.Kind.TRANSPORT, due_date=clinic_today()
+    )
+    reminder = ReminderFactory(appointment=today)
+    EmailMessage(
+        "Your appointment",
+        f"Dear {GIVEN} {FAMILY}, see you soon.",
+        to=[patient.email],
+        headers={"Message-ID": message_id_for(reminder)},
+    ).send()
+    outbox_name = next(tmp_path.glob("*.eml")).name
+    users = {
+        roles.FRONT_DESK: make_user("u-fd", roles.FRONT_DESK),
+        roles.NURSE: make_user("u-rn", roles.NURSE),
+        roles.PHYSICIAN: physician,
+        roles.CLINIC_ADMIN: make_user("u-admin", roles.CLINIC_ADMIN, is_staff=True),
+    }
+    records = {
+        ("patients.patient", str(patient.pk)),
+        ("procedures.testorder", str(order.pk)),
+        ("procedures.reminder", str(reminder.pk)),
+        *(
+            ("procedures.appointment", str(pk))
+            for pk in patient.appointments.values_list("pk", flat=True)
+        ),
+    }
+    args = {
+        "outbox_detail": [outbox_name],
+        "outbox_html": [outbox_name],
+        "procedures:waitlist_remove": [entry.pk],
+        "procedures:waitlist_offer": [entry.pk],
+        "procedures:result_log": [order.pk],
+        "procedures:result_review": [order.pk],
+        "procedures:result_communicate": [order.pk],
+        "procedures:order_sent": [order.pk],
+        "procedures:order_reassign": [order.pk],
+        "procedures:result_pdf": [order.pk + 1000],
+        "procedures:procedure_complete": [started.pk],
+        "procedures:reminder_resend": [reminder.pk],
+        "procedures:reminder_resolve": [reminder.pk],
+        "procedures:patient_link": ["escort", "not-a-valid-token"],
+        "emergency_access": [patient.pk],
+    }
+    for name in RULES:
+        if name in args:
+            continue
+        try:
+            reverse(name)
+        except NoReverseMatch:  # a page about one record: the patient's, or the visit's
+            args[name] = [patient.pk] if name.startswith("patients:") else [today.pk]
+    args["patients:allergy_remove"] = [patient.pk, 1]
+    return {
+        "patient": patient,
+        "users": users,
+        "records": records,
+        "args": args,
+        "provider": provider,
+    }
+
+
+def _requests(world) -> list[tuple[str, str, str, dict, dict]]:
+    """(url name, method, query or "", POST data, headers) for the walk."""
+    patient, provider = world["patient"], world["provider"]
+    walk = []
+    for name in sorted(set(project_url_names())):
+        walk.append((name, "get", "", {}, {}))
+        if name not in ACTS_ON_EMPTY_POST:
+            walk.append((name, "post", "", {}, {}))
+    walk += [
+        # Query strings that choose the patient or show their day.
+        ("procedures:slot_finder", "get", f"patient={patient.pk}", {}, {}),
+        ("procedures:appointment_book", "get", f"patient={patient.pk}", {}, {}),
+        ("procedures:calendar", "get", f"by=provider&id={provider.pk}&view=week", {}, {}),
+        ("procedures:calendar", "get", "", {}, {"HX-Request": "true", "HX-Target": "calendar"}),
+        ("procedures:day_sheet", "get", f"by=provider&id={provider.pk}", {}, {}),
+        ("procedures:worklist", "get", "scope=all", {}, {}),
+        ("procedures:outbox_list", "get", "status=pending", {}, {}),
+        # Searches: the results are one list read.
+        ("patients:list", "post", "", {"q": FAMILY}, {}),
+        ("patients:list", "post", "", {"q": FAMILY}, {"HX-Request": "true"}),
+        ("patients:list", "post", "", {"lookup": MRN}, {}),
+        ("patients:pick", "post", "", {"q": FAMILY}, {"HX-Request": "true"}),
+        ("procedures:slot_finder", "post", "", {"action": "search", "q": FAMILY}, {}),
+        ("procedures:waitlist", "post", "", {"action": "search", "q": FAMILY}, {}),
+        # Refused forms shown again with the patient chosen.
+        ("procedures:slot_finder", "post", "", {"patient": patient.pk}, {}),
+        ("procedures:slot_finder", "post", "", {"patient": patient.pk, "slot": "x"}, {}),
+        ("procedures:waitlist", "post", "", {"patient": patient.pk}, {}),
+        ("procedures:appointment_book", "post", "", {"patient_mrn": MRN}, {}),
+        ("procedures:prep_medication_add", "post", "", {"name": "", "dose": "5 mg"}, {}),
+        # A registration that looks like this patient lists them as a likely duplicate.
+        (
+            "patients:create",
+            "post",
+            "",
+            {
+                "submission_key": str(uuid.uuid4()),
+                "given_name": "Ann",
+                "family_name": "Other",
+                "date_of_birth": "1970-01-01",
+                "sex": "female",
+                "email": patient.email,
+                "phone": "07700 900222",
+                "preferred_language": "en",
+            },
+            {},
+        ),
+    ]
+    return walk
+
+
+def _shows_the_patient(response) -> bool:
+    if response.status_code in (301, 302, 303, 307, 308) or response.streaming:
+        return False
+    content = response.content.decode("utf-8", "replace")
+    return FAMILY in content or MRN in content
+
+
+def test_it_records_a_read_wherever_a_page_shows_the_patient(client, world):
+    unrecorded, shown = [], 0
+    for who, user in world["users"].items():
+        client.force_login(user)
+        for name, method, query, data, headers in _requests(world):
+            url = reverse(name, args=world["args"].get(name, []))
+            if query:
+                url += "?" + query
+            last = ReadAccess.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+            response = getattr(client, method)(url, data, headers=headers)
+            if not _shows_the_patient(response):
+                continue
+            shown += 1
+            reads = set(
+                ReadAccess.objects.filter(pk__gt=last, user=user).values_list(
+                    "object_type", "object_id"
+                )
+            )
+            if not reads & world["records"]:
+                unrecorded.append(f"{who} {method.upper()} {url} {query} {data}")
+    assert not unrecorded, "shown without recording the read:\n" + "\n".join(unrecorded)
+    assert shown > 60  # the walk did reach the patient's pages
+
+
+def test_it_records_a_list_read_as_one_row_per_patient_in_one_insert(client, world):
+    """The search results: one read of the list, naming each patient shown (by id)."""
+    others = [PatientFactory(family_name=FAMILY, mrn=f"C9000010{n}") for n in range(3)]
+    user = world["users"][roles.FRONT_DESK]
+    client.force_login(user)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("patients:list"), {"q": FAMILY})
+
+    assert response.status_code == 200
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "clinic_readaccess"')]
+    assert len(inserts) == 1
+    rows = ReadAccess.objects.filter(user=user, view_name="patients:list")
+    assert sorted(rows.values_list("object_id", flat=True)) == sorted(
+        str(p.pk) for p in [world["patient"], *others]
+    )
+    assert set(rows.values_list("object_type", flat=True)) == {"patients.patient"}
+    # The data itself is never in the audit: only types, ids, the page and the address.
+    for row in rows.values():
+        assert FAMILY not in str(row) and MRN not in str(row)
+
+
+def test_it_records_nothing_for_a_list_that_shows_no_patient(client, world):
+    user = world["users"][roles.FRONT_DESK]
+    client.force_login(user)
+
+    client.post(reverse("patients:list"), {"q": "Nobody-By-This-Name"})
+
+    assert not ReadAccess.objects.filter(user=user, view_name="patients:list").exists()
