@@ -215,6 +215,14 @@ USE_TZ = True
 # All dates shown to people and all "N days before" arithmetic use the clinic's
 # zone; the database still stores UTC (USE_TZ).
 CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="Europe/London")
+# Public holidays skipped when counting working days (results' expected_by), from the
+# `holidays` package: an ISO country code and, optionally, its subdivision (GB: ENG, SCT,
+# WLS, NIR). Empty country: none (clinic closures typed in the admin still count).
+CLINIC_HOLIDAYS_COUNTRY = env.str("CLINIC_HOLIDAYS_COUNTRY", default="GB")
+CLINIC_HOLIDAYS_SUBDIVISION = env.str("CLINIC_HOLIDAYS_SUBDIVISION", default="ENG")
+# patients (which imports no procedures) tells the domain that a patient's email address
+# or email preference changed: planned emails become calls, or emails again.
+PATIENTS_CONTACT_CHANGED = "procedures.workflows.contacts.patient_contact_changed"
 TIME_ZONE = CLINIC_TIME_ZONE
 CLINIC_NAME = env.str("CLINIC_NAME", default="Riverside Procedure Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="020 7946 0000")
@@ -295,9 +303,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
     "sweep-expired-leases": {
+        # Every minute: a row whose worker died goes again within a minute or two of its
+        # lease's end (the dispatcher's claim also takes such rows, lease-aware).
         "task": "procedures.tasks.sweep_expired_leases",
-        "schedule": 300.0,
-        "options": {"expires": 290},
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
     "escalate-late-results": {
         "task": "procedures.tasks.escalate_late_results",

@@ -11,7 +11,15 @@ from django.utils.translation import gettext as _
 from patients.models import Patient
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
-from procedures.messaging.plan import reminders_cancel_pending, reminders_plan, reminders_replan
+from procedures.messaging.models import Reminder
+from procedures.messaging.plan import (
+    BEFORE_VISIT_KINDS,
+    reminder_add,
+    reminders_cancel_pending,
+    reminders_plan,
+    reminders_replan,
+    reminders_withdraw,
+)
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.prep.checklist import readiness_start_check
 from procedures.prep.facts import PrepFacts
@@ -105,14 +113,19 @@ def appointment_start(*, appointment_id: int, by, reason: str = "") -> Appointme
     with transaction.atomic():
         appointment = lifecycle.locked_for(appointment_id, "start")
         readiness_start_check(appointment=appointment, reason=reason, by=by)
-        return lifecycle.appointment_transition(
+        appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="start", by=by
         )
+        reminders_withdraw(
+            appointment=appointment, kinds=BEFORE_VISIT_KINDS, reason="visit under way"
+        )
+    return appointment
 
 
 def appointment_complete(*, appointment_id: int, by, sample: Sample | None = None) -> Appointment:
     """Mark a procedure done and open a test order for each test of its panel (or,
-    given a `Sample`, for the tests the team ticked)."""
+    given a `Sample`, for the tests the team ticked). Nothing more about the visit's
+    prep or arrival goes out; the warning signs go the same day (essential mail)."""
     with transaction.atomic():
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="complete", by=by, completed_at=timezone.now()
@@ -120,6 +133,12 @@ def appointment_complete(*, appointment_id: int, by, sample: Sample | None = Non
         test_orders_create(
             appointment=appointment, collected_at=appointment.completed_at, sample=sample
         )
+        reminders_withdraw(
+            appointment=appointment, kinds=BEFORE_VISIT_KINDS, reason="visit completed"
+        )
+        if not appointment.procedure_type.is_discussion:
+            reminder_add(appointment=appointment, kind=Reminder.Kind.WARNING_SIGNS)
+    wake_dispatcher()
     return appointment
 
 
@@ -138,7 +157,7 @@ def appointment_no_show(*, appointment_id: int, by) -> Appointment:
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="no_show", by=by
         )
-        reminders_cancel_pending(appointment=appointment)
+        reminders_cancel_pending(appointment=appointment, reason="no-show")
     return appointment
 
 
