@@ -63,6 +63,12 @@ NOT_ABOUT_THE_VISIT_KINDS = frozenset({Kind.CANCELLATION, Kind.RESULTS_READY})
 AFTERCARE_USEFUL_FOR = timedelta(days=3)
 WARNING_SIGNS_USEFUL_FOR = timedelta(days=2)
 NO_EMAIL = "no email: front-desk call"
+# A visit still ahead: its prep emails may be planned.
+PLANNABLE_STATUSES = (
+    Appointment.Status.REQUESTED,
+    Appointment.Status.SCHEDULED,
+    Appointment.Status.CONFIRMED,
+)
 
 
 def send_window() -> tuple[time, time]:
@@ -352,6 +358,8 @@ def reminders_prep_replan(*, appointment: Appointment) -> list[Reminder]:
     patient already has (sent, or handed to the front desk) is not planned again, so
     confirming a plan twice never emails the patient twice.
     """
+    if appointment.status not in PLANNABLE_STATUSES:
+        return []  # cancelled, a no-show, under way or done: nothing more about its prep
     current = Reminder.objects.filter(
         appointment=appointment, appointment_version=appointment.version, kind__in=PREP_KINDS
     )

@@ -542,3 +542,26 @@ def test_it_asks_for_the_escort_again_when_the_visit_moves_to_another_day(
     [arrival] = today_arrivals(day=new_day)
     assert "escort" in arrival.flag_codes
     assert rows(moved, K.ESCORT_REQUEST, status=S.PENDING)
+
+
+# Found by the state machine (tests/stateful/test_visit_machine.py) -------------------
+
+
+def test_it_plans_no_prep_email_when_a_cancelled_visits_sedation_changes(
+    frontdesk_user, physician_user
+):
+    appointment = book(frontdesk_user, medicines=False)
+    appointment.refresh_from_db()
+    visits.appointment_cancel(
+        appointment_id=appointment.pk, by=frontdesk_user, reason_code="patient_request"
+    )
+
+    prep_changes.sedation_plan_set(
+        appointment_id=appointment.pk,
+        sedation_level=SedationLevel.IV_MODERATE,
+        food_fast_hours=8,
+        clear_fluid_fast_hours=2,
+        by=physician_user,
+    )
+
+    assert rows(appointment, K.FASTING, K.PREP_STEP, K.ESCORT_REQUEST, status=S.PENDING) == []
