@@ -319,6 +319,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Reminders -----------------------------------------------------------------
 # A reminder stays claimed for this long; past it the sweep hands it back.
 REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
+# Past its lease a row goes to another run only after this grace (a live but slow run
+# may still be recording what the server accepted): re-sent 30-90 s after the lease.
+REMINDER_LEASE_GRACE_SECONDS = env.int("REMINDER_LEASE_GRACE_SECONDS", default=30)
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=8)
 # A refused or failed send is retried after base, 2 x base, 4 x base... (at most an hour).

@@ -74,8 +74,11 @@ def reminders_claim(*, now: datetime, limit: int) -> list[int]:
     Lease-aware: a row still `sending` after its lease ended (its worker died) is due
     again at once, so the every-minute run sends it within a minute of the lease's end
     without waiting for the sweep. Its old lease no longer matches, so the dead run,
-    were it alive after all, could not mark it."""
+    were it alive after all, could not mark it. A live but slow run may still be
+    recording a group of accepted messages just past its lease: only a lease over by
+    REMINDER_LEASE_GRACE_SECONDS is taken, or both runs would send those messages."""
     lease_until = now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    expired = lease_expired_before(now)
     with transaction.atomic():
         ids = list(
             Reminder.objects.due(now)
@@ -85,7 +88,7 @@ def reminders_claim(*, now: datetime, limit: int) -> list[int]:
         )
         if len(ids) < limit:
             ids += list(
-                Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=now)
+                Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=expired)
                 .order_by("lease_until", "pk")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", flat=True)[: limit - len(ids)]
@@ -93,17 +96,22 @@ def reminders_claim(*, now: datetime, limit: int) -> list[int]:
         if ids:
             Reminder.objects.filter(pk__in=ids).filter(
                 Q(status=Reminder.Status.PENDING)
-                | Q(status=Reminder.Status.SENDING, lease_until__lt=now)
+                | Q(status=Reminder.Status.SENDING, lease_until__lt=expired)
             ).update(
                 status=Reminder.Status.SENDING, lease_until=lease_until, attempts=F("attempts") + 1
             )
     return ids
 
 
+def lease_expired_before(now: datetime) -> datetime:
+    """Rows whose lease ended before this moment are their dead worker's no more."""
+    return now - timedelta(seconds=settings.REMINDER_LEASE_GRACE_SECONDS)
+
+
 def reminders_sweep(*, now: datetime | None = None) -> int:
     """Hand back rows whose lease expired (their worker died mid-send)."""
-    now = now or timezone.now()
-    return Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=now).update(
+    expired = lease_expired_before(now or timezone.now())
+    return Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=expired).update(
         status=Reminder.Status.PENDING, lease_until=None
     )
 

@@ -565,3 +565,19 @@ def test_it_plans_no_prep_email_when_a_cancelled_visits_sedation_changes(
     )
 
     assert rows(appointment, K.FASTING, K.PREP_STEP, K.ESCORT_REQUEST, status=S.PENDING) == []
+
+
+# Found by tests/faults (two dispatchers at once) after item 14's lease-aware claim -----
+
+
+def test_it_leaves_a_row_just_past_its_lease_to_the_slow_run_still_marking_it(
+    visit, settings, frozen
+):
+    [claimed] = reminders_claim(now=NOW, limit=10)
+    lease_end = NOW + dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+
+    frozen.move_to(lease_end + dt.timedelta(seconds=5), tick=False)
+    reminders_dispatch()
+
+    assert Reminder.objects.get(pk=claimed).status == S.SENDING
+    assert mail.outbox == []
