@@ -135,6 +135,13 @@ def smtp_mail(settings, smtp_server):
 
 
 @pytest.fixture(autouse=True)
+def _no_public_holidays(settings):
+    """Tests date their visits and results on any weekday of any year: public holidays
+    (the `holidays` package) count only in tests that set CLINIC_HOLIDAYS_COUNTRY."""
+    settings.CLINIC_HOLIDAYS_COUNTRY = ""
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Tests create many users: a cheap hasher saves about half a second each."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

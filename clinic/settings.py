@@ -216,6 +216,14 @@ USE_TZ = True
 # All dates shown to people and all "N days before" arithmetic use the clinic's
 # zone; the database still stores UTC (USE_TZ).
 CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default="Europe/London")
+# Public holidays skipped when counting working days (results' expected_by), from the
+# `holidays` package: an ISO country code and, optionally, its subdivision (GB: ENG, SCT,
+# WLS, NIR). Empty country: none (clinic closures typed in the admin still count).
+CLINIC_HOLIDAYS_COUNTRY = env.str("CLINIC_HOLIDAYS_COUNTRY", default="GB")
+CLINIC_HOLIDAYS_SUBDIVISION = env.str("CLINIC_HOLIDAYS_SUBDIVISION", default="ENG")
+# patients (which imports no procedures) tells the domain that a patient's email address
+# or email preference changed: planned emails become calls, or emails again.
+PATIENTS_CONTACT_CHANGED = "procedures.workflows.contacts.patient_contact_changed"
 TIME_ZONE = CLINIC_TIME_ZONE
 CLINIC_NAME = env.str("CLINIC_NAME", default="Riverside Procedure Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="020 7946 0000")
@@ -299,9 +307,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
     "sweep-expired-leases": {
+        # Every minute: a row whose worker died goes again within a minute or two of its
+        # lease's end (the dispatcher's claim also takes such rows, lease-aware).
         "task": "procedures.tasks.sweep_expired_leases",
-        "schedule": 300.0,
-        "options": {"expires": 290},
+        "schedule": 60.0,
+        "options": {"expires": 55},
     },
     # Lab interfaces (procedures/labs): order messages to the labs, as outbox rows.
     "dispatch-lab-orders": {
@@ -333,6 +343,9 @@ MLLP_PROCESSES = env.int("MLLP_PROCESSES", default=1)
 # --- Reminders -----------------------------------------------------------------
 # A reminder stays claimed for this long; past it the sweep hands it back.
 REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
+# Past its lease a row goes to another run only after this grace (a live but slow run
+# may still be recording what the server accepted): re-sent 30-90 s after the lease.
+REMINDER_LEASE_GRACE_SECONDS = env.int("REMINDER_LEASE_GRACE_SECONDS", default=30)
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=8)
 # A refused or failed send is retried after base, 2 x base, 4 x base... (at most an hour).

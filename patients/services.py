@@ -3,9 +3,11 @@
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .models import Allergy, BloodResult, DuplicateOverride, Patient, new_mrn
@@ -111,10 +113,17 @@ def patient_update(
         matches = _check_duplicates(
             patient=patient, different_person_reason=different_person_reason, user=user
         )
+        before = (
+            Patient.objects.filter(pk=patient.pk).values_list("email", "email_reminders").first()
+        )
         patient.save()
         _record_override(
             patient=patient, matches=matches, reason=different_person_reason, user=user
         )
+        if before != (patient.email, patient.email_reminders):
+            # The planned emails follow in the same transaction (the domain's answer:
+            # patients imports no procedures).
+            import_string(settings.PATIENTS_CONTACT_CHANGED)(patient_id=patient.pk)
     return patient
 
 

@@ -1,11 +1,15 @@
 """Clinic-time arithmetic: everything people see, and every "N days before", is in
 CLINIC_TIME_ZONE; the database stores UTC."""
 
+import functools
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 from django.conf import settings
 from django.utils import timezone
+
+from procedures.catalog.models import ClinicHoliday
 
 
 def clinic_tz() -> ZoneInfo:
@@ -33,3 +37,31 @@ def add_working_days(start: date, days: int, holidays: set[date]) -> date:
         if current.weekday() < 5 and current not in holidays:
             remaining -= 1
     return current
+
+
+@functools.lru_cache(maxsize=64)
+def _public_holidays(country: str, subdivision: str, year: int) -> frozenset[date]:
+    if not country:
+        return frozenset()
+    return frozenset(
+        holidays.country_holidays(country, subdiv=subdivision or None, years=year).keys()
+    )
+
+
+def public_holidays(first: date, last: date) -> set[date]:
+    """The public holidays of the clinic's country and region (the `holidays` package;
+    settings CLINIC_HOLIDAYS_COUNTRY and CLINIC_HOLIDAYS_SUBDIVISION) from `first` to
+    `last`, substitute days included."""
+    country = getattr(settings, "CLINIC_HOLIDAYS_COUNTRY", "")
+    subdivision = getattr(settings, "CLINIC_HOLIDAYS_SUBDIVISION", "")
+    days: set[date] = set()
+    for year in range(first.year, last.year + 1):
+        days |= {d for d in _public_holidays(country, subdivision, year) if first <= d <= last}
+    return days
+
+
+def closed_days(first: date, last: date) -> set[date]:
+    """Days from `first` to `last` the clinic and its labs do not work, besides
+    weekends: public holidays, and the closures an admin typed (`ClinicHoliday`)."""
+    typed = ClinicHoliday.objects.filter(date__gte=first, date__lte=last)
+    return public_holidays(first, last) | set(typed.values_list("date", flat=True))

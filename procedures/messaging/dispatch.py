@@ -30,14 +30,23 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.models import Heartbeat
 from procedures.messaging.mail import reminder_message
-from procedures.messaging.models import Reminder
-from procedures.messaging.plan import BEFORE_VISIT_KINDS
+from procedures.messaging.models import CallTask, Reminder
+from procedures.messaging.plan import (
+    BEFORE_VISIT_KINDS,
+    FIRST_KINDS,
+    NO_EMAIL,
+    NON_ESSENTIAL_KINDS,
+    NOT_ABOUT_THE_VISIT_KINDS,
+    PREP_KINDS,
+    no_email_call,
+)
 from procedures.messaging.sending import RENDER_AHEAD, MailSender, Outcome, SentMarks
+from procedures.prep.timeline import prep_timeline
 from procedures.scheduling.models import Appointment
 
 log = logging.getLogger(__name__)
@@ -55,13 +64,22 @@ class DispatchReport:
     skipped: int = 0
     cancelled: int = 0
     released: int = 0
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 def reminders_claim(*, now: datetime, limit: int) -> list[int]:
     """Claim up to `limit` due rows: mark them `sending` with a lease, in one short
-    transaction. Rows locked by another dispatcher are skipped, not waited for."""
+    transaction. Rows locked by another dispatcher are skipped, not waited for.
+
+    Lease-aware: a row still `sending` after its lease ended (its worker died) is due
+    again at once, so the every-minute run sends it within a minute of the lease's end
+    without waiting for the sweep. Its old lease no longer matches, so the dead run,
+    were it alive after all, could not mark it. A live but slow run may still be
+    recording a group of accepted messages just past its lease: only a lease over by
+    REMINDER_LEASE_GRACE_SECONDS is taken, or both runs would send those messages."""
     lease_until = now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    expired = lease_expired_before(now)
     with transaction.atomic():
         ids = list(
             Reminder.objects.due(now)
@@ -69,17 +87,32 @@ def reminders_claim(*, now: datetime, limit: int) -> list[int]:
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:limit]
         )
+        if len(ids) < limit:
+            ids += list(
+                Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=expired)
+                .order_by("lease_until", "pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[: limit - len(ids)]
+            )
         if ids:
-            Reminder.objects.filter(pk__in=ids, status=Reminder.Status.PENDING).update(
+            Reminder.objects.filter(pk__in=ids).filter(
+                Q(status=Reminder.Status.PENDING)
+                | Q(status=Reminder.Status.SENDING, lease_until__lt=expired)
+            ).update(
                 status=Reminder.Status.SENDING, lease_until=lease_until, attempts=F("attempts") + 1
             )
     return ids
 
 
+def lease_expired_before(now: datetime) -> datetime:
+    """Rows whose lease ended before this moment are their dead worker's no more."""
+    return now - timedelta(seconds=settings.REMINDER_LEASE_GRACE_SECONDS)
+
+
 def reminders_sweep(*, now: datetime | None = None) -> int:
     """Hand back rows whose lease expired (their worker died mid-send)."""
-    now = now or timezone.now()
-    return Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=now).update(
+    expired = lease_expired_before(now or timezone.now())
+    return Reminder.objects.filter(status=Reminder.Status.SENDING, lease_until__lt=expired).update(
         status=Reminder.Status.PENDING, lease_until=None
     )
 
@@ -155,6 +188,7 @@ SEND_FIELDS = (
     "appointment__start_at",
     "appointment__end_at",
     "appointment__sedation_level",
+    "appointment__escort_confirmed_at",
     "appointment__patient__given_name",
     "appointment__patient__email",
     "appointment__patient__email_reminders",
@@ -171,6 +205,9 @@ def _send_batch(ids: list[int], report: DispatchReport) -> None:
         .only(*SEND_FIELDS)
         .order_by("due_at", "pk")
     )
+    # "Your appointment is booked" (or "new time") leads whatever else is in the batch.
+    reminders.sort(key=lambda r: r.kind not in FIRST_KINDS)
+    checks = SendTimeChecks(reminders)
     # One send may take up to the mail timeout; start none that could outlast the lease.
     margin = timedelta(seconds=getattr(settings, "EMAIL_TIMEOUT", None) or 60)
     marks = SentMarks()
@@ -184,7 +221,9 @@ def _send_batch(ids: list[int], report: DispatchReport) -> None:
                 for unsent in reminders[index:]:
                     _failed(unsent, sender.unreachable, report)
                 break
-            if _voided(reminder, report):
+            if _voided(reminder, report, checks):
+                continue
+            if _deferred(reminder, report, checks):
                 continue
             if timezone.now() + margin >= reminder.lease_until:
                 # Past the lease the sweep may give a row to another run, and both
@@ -226,33 +265,140 @@ def _settle(outcome: Outcome | None, marks: SentMarks, report: DispatchReport) -
         _failed(outcome.reminder, outcome.error, report)
 
 
-def _void_reason(reminder: Reminder, now: datetime) -> str | None:
+# A stop email may go a little after its time (a late run, a retry); past this it would
+# name a time already gone: the front desk calls instead.
+STOP_GRACE = timedelta(hours=2)
+
+
+class SendTimeChecks:
+    """What the send-time judgement of one batch reads, once per batch: first emails
+    still waiting elsewhere, and the current prep timeline of visits with prep rows."""
+
+    def __init__(self, reminders: list[Reminder]):
+        ids = [r.pk for r in reminders]
+        visits = {r.appointment_id for r in reminders if r.kind not in FIRST_KINDS}
+        self.first_waiting: dict[int, datetime] = {}
+        if visits:
+            for appointment_id, due in (
+                Reminder.objects.filter(
+                    appointment_id__in=visits,
+                    kind__in=FIRST_KINDS,
+                    status__in=[Reminder.Status.PENDING, Reminder.Status.SENDING],
+                    appointment_version=F("appointment__version"),
+                )
+                .exclude(pk__in=ids)
+                .values_list("appointment_id", "due_at")
+            ):
+                self.first_waiting[appointment_id] = max(
+                    due, self.first_waiting.get(appointment_id, due)
+                )
+        self._prep_visits = {r.appointment_id for r in reminders if r.kind in PREP_KINDS}
+        self._steps: dict[int, set[tuple]] | None = None
+
+    def steps(self, appointment_id: int) -> set[tuple]:
+        """The prep steps that stand now for this visit, keyed as their emails are."""
+        if self._steps is None:
+            self._steps = {}
+            for appointment in Appointment.objects.select_related(
+                "patient", "procedure_type"
+            ).filter(pk__in=self._prep_visits):
+                self._steps[appointment.pk] = {
+                    (step.kind, None if step.as_soon_as_possible else step.at, step.text)
+                    for step in prep_timeline(appointment)
+                }
+        return self._steps.get(appointment_id, set())
+
+
+def _void_reason(
+    reminder: Reminder, now: datetime, checks: SendTimeChecks | None = None
+) -> tuple[str, str, str | None] | None:
+    """Whether a claimed row must not be sent (any more), judged now, at send time:
+    (status, why, the front-desk call that stands in for it or None), or None to send."""
     appointment = reminder.appointment
-    if reminder.kind == Reminder.Kind.CANCELLATION:
+    S = Reminder.Status
+    kind = reminder.kind
+    essential = kind not in NON_ESSENTIAL_KINDS
+    no_email = (S.SKIPPED, NO_EMAIL, CallTask.Reason.NO_EMAIL if essential else None)
+    if kind == Reminder.Kind.CANCELLATION:
         # Outlives the appointment it is about, but not the patient's choice:
         # without this, a notice to nobody would be marked "sent".
-        return None if appointment.patient.can_receive_email else Reminder.Status.SKIPPED
-    if appointment.status in Appointment.RELEASED_STATUSES:
-        return Reminder.Status.CANCELLED
-    if reminder.appointment_version != appointment.version:
-        return Reminder.Status.CANCELLED
+        return None if appointment.patient.can_receive_email else no_email
+    if (
+        appointment.status in Appointment.RELEASED_STATUSES
+        and kind not in NOT_ABOUT_THE_VISIT_KINDS
+    ):
+        return S.CANCELLED, f"visit {appointment.get_status_display().lower()}", None
+    if reminder.appointment_version != appointment.version and kind != Reminder.Kind.RESULTS_READY:
+        return S.CANCELLED, "visit moved", None
+    if kind in BEFORE_VISIT_KINDS:
+        if appointment.status in (
+            Appointment.Status.CHECKED_IN,
+            Appointment.Status.IN_PROCEDURE,
+            Appointment.Status.COMPLETED,
+        ):
+            return S.SKIPPED, f"visit {appointment.get_status_display().lower()}", None
+        if appointment.start_at <= now:
+            return S.SKIPPED, "visit has started", None
     # Too late to be of use (a fasting reminder after the procedure): skipped, not sent.
     if reminder.expires_at and reminder.expires_at <= now:
-        return Reminder.Status.SKIPPED
-    if reminder.kind in BEFORE_VISIT_KINDS and appointment.start_at <= now:
-        return Reminder.Status.SKIPPED
+        return S.SKIPPED, "too late to be of use", None
+    if kind == Reminder.Kind.ESCORT_REQUEST and appointment.escort_confirmed_at:
+        return S.CANCELLED, "escort confirmed", None
+    if kind in PREP_KINDS and reminder.step_kind and checks is not None:
+        # The step must still stand, as the timeline says now (the replanning withdraws
+        # a changed step at once; this catches whatever it did not).
+        if reminder.step_at and reminder.step_at >= appointment.start_at:
+            return S.SKIPPED, "step not before the visit", None
+        if (reminder.step_kind, reminder.step_at, reminder.step_text) not in checks.steps(
+            appointment.pk
+        ):
+            return S.CANCELLED, "no longer in the prep plan", None
+        if (
+            kind == Reminder.Kind.MEDICATION_HOLD
+            and reminder.step_at
+            and reminder.step_at + STOP_GRACE < now
+        ):
+            return S.SKIPPED, "stop time passed: front-desk call", CallTask.Reason.MISSED_STOP
     if not appointment.patient.can_receive_email:
-        return Reminder.Status.SKIPPED
+        return no_email
     return None
 
 
-def _voided(reminder: Reminder, report: DispatchReport) -> bool:
-    """Close a row that must not be sent (any more); True if it was."""
-    void = _void_reason(reminder, timezone.now())
+def _voided(
+    reminder: Reminder, report: DispatchReport, checks: SendTimeChecks | None = None
+) -> bool:
+    """Close a row that must not be sent (any more), saying why, with the front-desk
+    call that stands in for it where one is owed; True if it was."""
+    void = _void_reason(reminder, timezone.now(), checks)
     if void:
-        _finish(reminder, status=void)
-        setattr(report, void, getattr(report, void) + 1)
+        status, why, call = void
+        if _finish(reminder, status=status, skip_reason=why) and call:
+            _call_for(reminder, call)
+        setattr(report, status, getattr(report, status) + 1)
     return bool(void)
+
+
+def _deferred(reminder: Reminder, report: DispatchReport, checks: SendTimeChecks) -> bool:
+    """Nothing about a visit goes before its first email ("your appointment is booked",
+    "new time"): while that one waits (a retry, another worker), this one waits too."""
+    if reminder.kind in FIRST_KINDS or reminder.kind in NOT_ABOUT_THE_VISIT_KINDS:
+        return False
+    first_due = checks.first_waiting.get(reminder.appointment_id)
+    if first_due is None:
+        return False
+    due = max(first_due, timezone.now()) + timedelta(seconds=1)
+    if _finish(reminder, status=Reminder.Status.PENDING, due_at=due, attempts=F("attempts") - 1):
+        report.deferred += 1
+    return True
+
+
+def _call_for(reminder: Reminder, reason: str) -> CallTask:
+    """The front-desk call that stands in for an email that will not reach the patient,
+    due now (the same minute)."""
+    call = no_email_call(reminder, reason=reason)
+    call.due_at = min(call.due_at, timezone.now())
+    call.save()
+    return call
 
 
 def _failed(reminder: Reminder, exc: Exception, report: DispatchReport) -> None:
@@ -261,10 +407,13 @@ def _failed(reminder: Reminder, exc: Exception, report: DispatchReport) -> None:
     reason = f"{code or ''} {exc.__class__.__name__}".strip()
     report.errors.append(reason)
     if code and code >= 500:
-        _finish(reminder, status=Reminder.Status.FAILED, last_error=reason)
+        # Refused for good: the front desk calls the patient, from this minute.
+        if _finish(reminder, status=Reminder.Status.FAILED, last_error=reason):
+            _call_for(reminder, CallTask.Reason.EMAIL_FAILED)
         report.failed += 1
     elif reminder.attempts >= settings.REMINDER_MAX_ATTEMPTS:
-        _finish(reminder, status=Reminder.Status.FAILED, last_error=f"gave up: {reason}")
+        if _finish(reminder, status=Reminder.Status.FAILED, last_error=f"gave up: {reason}"):
+            _call_for(reminder, CallTask.Reason.EMAIL_FAILED)
         report.failed += 1
     else:
         _finish(

@@ -16,15 +16,22 @@ def appointment_uid(appointment: Appointment) -> str:
     return f"appointment-{appointment.pk}@{domain}"
 
 
+def invite_sequence(appointment: Appointment, method: str) -> int:
+    """The invite's SEQUENCE: the appointment's version, one more on a CANCEL (RFC 5546
+    3.2.5: a cancellation increases it, or calendars may ignore it)."""
+    return int(appointment.version) + (1 if method == "CANCEL" else 0)
+
+
 def appointment_ics(appointment: Appointment, *, method: str = "REQUEST") -> bytes:
-    """One VEVENT; a reschedule keeps the UID and bumps SEQUENCE, a cancel says CANCEL."""
+    """One VEVENT; a reschedule keeps the UID and bumps SEQUENCE, a cancel says CANCEL
+    with a higher SEQUENCE still."""
     calendar = Calendar()
     calendar.add("prodid", f"-//{settings.CLINIC_NAME}//clinic//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
     event = Event()
     event.add("uid", appointment_uid(appointment))
-    event.add("sequence", appointment.version)
+    event.add("sequence", invite_sequence(appointment, method))
     event.add("dtstamp", timezone.now().astimezone(UTC))
     event.add("dtstart", appointment.start_at.astimezone(UTC))
     event.add("dtend", appointment.end_at.astimezone(UTC))

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.messaging.models import CallTask, EmailOptOut, PatientLinkUse
+from procedures.messaging.plan import reminders_prep_replan
 from procedures.prep.services import escort_confirm
 from procedures.scheduling.models import Appointment, AppointmentEvent
 
@@ -198,10 +199,12 @@ def link_confirm_escort(*, grant: Grant, name: str, phone: str) -> Appointment:
     with transaction.atomic():
         appointment = _use(grant)
         # Prep's service validates the phone number and records the event.
-        escort_confirm(
+        confirmed = escort_confirm(
             appointment_id=appointment.pk, name=name, phone=phone, by=None, via="patient_link"
         )
-    return appointment
+        # Asked and answered: the request still waiting is withdrawn.
+        reminders_prep_replan(appointment=confirmed)
+    return confirmed
 
 
 def link_request_reschedule(*, grant: Grant, note: str) -> CallTask:

@@ -16,7 +16,7 @@ from icalendar.parser import Contentline, Parameters
 
 from clinic.mail import Attachment, build_email
 from procedures.catalog.clock import clinic_tz
-from procedures.messaging.ics import appointment_uid
+from procedures.messaging.ics import appointment_uid, invite_sequence
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
 from procedures.results.orders import results_ready_context
@@ -131,7 +131,7 @@ def appointment_invite(appointment, *, method: str) -> bytes:
         f"DTEND:{_utc(appointment.end_at)}",
         f"DTSTAMP:{_utc(timezone.now())}",
         Contentline.from_parts("UID", Parameters(), vText(appointment_uid(appointment))),
-        f"SEQUENCE:{int(appointment.version)}",
+        f"SEQUENCE:{invite_sequence(appointment, method)}",
     ]
     patient = appointment.patient
     if patient.email:

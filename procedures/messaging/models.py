@@ -39,6 +39,8 @@ class Reminder(models.Model):
         ESCORT_REQUEST = "escort_request", _("Escort confirmation request")
         DAY_BEFORE = "day_before", _("Day-before reminder")
         AFTERCARE = "aftercare", _("Aftercare")
+        # The same day as the procedure, essential (never switched off by the patient).
+        WARNING_SIGNS = "warning_signs", _("Warning signs after the procedure")
         CANCELLATION = "cancellation", _("Cancellation notice")
         RESULTS_READY = "results_ready", _("Results ready")
 
@@ -73,6 +75,9 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # An SMTP code and class name only: never message content or addresses.
     last_error = models.CharField(max_length=200, blank=True)
+    # Why the row was cancelled or skipped instead of sent ("visit completed", "escort
+    # confirmed", ...): the clinic's words, never patient data.
+    skip_reason = models.CharField(max_length=100, blank=True)
     # A failed email stays flagged for the front desk until someone resolves it.
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
@@ -145,6 +150,8 @@ class CallTask(models.Model):
         NO_EMAIL = "no_email", _("Patient gets no email: tell them by phone")
         EMAIL_FAILED = "email_failed", _("Email could not be delivered")
         RESCHEDULE_REQUEST = "reschedule_request", _("Patient asked to reschedule")
+        MISSED_STOP = "missed_stop", _("A medicine stop time passed before the patient was told")
+        RESULTS_CALL = "results_call", _("Results: the physician calls the patient")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -158,6 +165,11 @@ class CallTask(models.Model):
     # What the call is about: the Reminder.Kind the email would have been.
     reminder_kind = models.CharField(max_length=30, choices=Reminder.Kind.choices, blank=True)
     appointment_version = models.PositiveIntegerField(default=1)
+    # The outbox row the call stands in for (a refused email, one the patient cannot
+    # receive): kept in step with it, e.g. back to an email when an address returns.
+    reminder = models.ForeignKey(
+        Reminder, null=True, blank=True, on_delete=models.SET_NULL, related_name="call_tasks"
+    )
     due_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -4,10 +4,11 @@ that the front desk followed it up another way."""
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from procedures.messaging.models import Reminder
+from procedures.messaging.models import CallTask, Reminder
 from procedures.messaging.plan import NOT_ABOUT_THE_VISIT_KINDS
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.scheduling.models import Appointment
@@ -46,6 +47,8 @@ def reminder_resend(*, reminder_id: int, by: User | None) -> Reminder:
         if original.is_flagged:
             original.resolved_at, original.resolved_by = timezone.now(), by
             original.save(update_fields=["resolved_at", "resolved_by"])
+            # Sent again: the call that stood in for it is no longer owed.
+            _calls_for(original).update(status=CallTask.Status.CANCELLED)
     wake_dispatcher()
     return copy
 
@@ -58,4 +61,13 @@ def reminder_resolve(*, reminder_id: int, by: User | None) -> Reminder:
             raise ValidationError(_("Only a failed email that is still flagged can be resolved."))
         reminder.resolved_at, reminder.resolved_by = timezone.now(), by
         reminder.save(update_fields=["resolved_at", "resolved_by"])
+        _calls_for(reminder).update(
+            status=CallTask.Status.DONE, done_at=reminder.resolved_at, done_by=by
+        )
     return reminder
+
+
+def _calls_for(reminder: Reminder) -> QuerySet[CallTask]:
+    return CallTask.objects.filter(
+        reminder=reminder, reason=CallTask.Reason.EMAIL_FAILED, status=CallTask.Status.OPEN
+    )

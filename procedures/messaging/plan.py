@@ -7,6 +7,7 @@ survive DST changes, then moved into the send window. A patient who cannot
 receive email (no address, or opted out) gets a front-desk call task instead.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -53,10 +54,22 @@ NON_ESSENTIAL_KINDS = frozenset({Kind.AFTERCARE})
 # Sent at once whatever the hour: the answer to something just done (a booking,
 # a new time, a cancellation: the patient must not travel for nothing). The
 # send window is for scheduled reminders.
-WINDOW_EXEMPT_KINDS = frozenset({Kind.BOOKING_CONFIRMATION, Kind.RESCHEDULED, Kind.CANCELLATION})
+WINDOW_EXEMPT_KINDS = frozenset(
+    {Kind.BOOKING_CONFIRMATION, Kind.RESCHEDULED, Kind.CANCELLATION, Kind.WARNING_SIGNS}
+)
+# The first email about a visit's time: nothing else about the visit goes before it.
+FIRST_KINDS = frozenset({Kind.BOOKING_CONFIRMATION, Kind.RESCHEDULED})
 # Not about one visit's time: still worth resending after a reschedule or cancellation.
 NOT_ABOUT_THE_VISIT_KINDS = frozenset({Kind.CANCELLATION, Kind.RESULTS_READY})
 AFTERCARE_USEFUL_FOR = timedelta(days=3)
+WARNING_SIGNS_USEFUL_FOR = timedelta(days=2)
+NO_EMAIL = "no email: front-desk call"
+# A visit still ahead: its prep emails may be planned.
+PLANNABLE_STATUSES = (
+    Appointment.Status.REQUESTED,
+    Appointment.Status.SCHEDULED,
+    Appointment.Status.CONFIRMED,
+)
 
 
 def send_window() -> tuple[time, time]:
@@ -113,7 +126,22 @@ def expiry_for(appointment: Appointment, kind: str, due_at: datetime) -> datetim
         return appointment.start_at
     if kind == Kind.AFTERCARE:
         return due_at + AFTERCARE_USEFUL_FOR
+    if kind == Kind.WARNING_SIGNS:
+        return due_at + WARNING_SIGNS_USEFUL_FOR
     return None
+
+
+def no_email_call(reminder: Reminder, *, reason: str = CallTask.Reason.NO_EMAIL) -> CallTask:
+    """The front-desk call that stands in for `reminder` (unsaved)."""
+    appointment = reminder.appointment
+    return CallTask(
+        appointment=appointment,
+        reason=reason,
+        reminder_kind=reminder.kind,
+        appointment_version=reminder.appointment_version,
+        due_at=reminder.due_at,
+        reminder=reminder if reminder.pk else None,
+    )
 
 
 def _reminder_row(
@@ -137,24 +165,20 @@ def _reminder_row(
         expires_at=expiry_for(appointment, kind, due),
     )
     if step is not None:
-        reminder.step_kind, reminder.step_text, reminder.step_at = step.kind, step.text, step.at
-        reminder.step_detail = getattr(step, "detail", "") or ""
+        reminder.step_kind, reminder.step_text = step.kind, step.text
+        # "As soon as possible" (a step whose time had passed): the email names no date.
+        reminder.step_at = None if step.as_soon_as_possible else step.at
+        reminder.step_detail = step.detail
     call = None
     patient = appointment.patient
     if not patient.can_receive_email:
         reminder.status = Reminder.Status.SKIPPED
-        reminder.last_error = "no email: front-desk call"
+        reminder.last_error = reminder.skip_reason = NO_EMAIL
         if kind not in NON_ESSENTIAL_KINDS:
-            call = CallTask(
-                appointment=appointment,
-                reason=CallTask.Reason.NO_EMAIL,
-                reminder_kind=kind,
-                appointment_version=appointment.version,
-                due_at=due,
-            )
+            call = no_email_call(reminder)
     elif kind in NON_ESSENTIAL_KINDS and EmailOptOut.objects.filter(patient=patient).exists():
         reminder.status = Reminder.Status.SKIPPED
-        reminder.last_error = "patient unsubscribed"
+        reminder.last_error = reminder.skip_reason = "patient unsubscribed"
     return reminder, call
 
 
@@ -172,23 +196,30 @@ def reminder_add(
     call task takes its place (for essential mail only).
     """
     reminder, call = _reminder_row(appointment=appointment, kind=kind, due_at=due_at, step=step)
-    if call is not None:
-        call.save()
     reminder.save()
+    if call is not None:
+        call.reminder = reminder
+        call.save()
     return reminder
 
 
 def _reminders_write(rows: list[tuple[Reminder, CallTask | None]]) -> list[Reminder]:
     """Write a plan's rows with one INSERT per table (a booking plans three to six)."""
-    calls = [call for _reminder, call in rows if call is not None]
+    reminders = Reminder.objects.bulk_create([reminder for reminder, _call in rows])
+    calls = []
+    for reminder, call in rows:
+        if call is not None:
+            call.reminder = reminder
+            calls.append(call)
     if calls:
         CallTask.objects.bulk_create(calls)
-    return Reminder.objects.bulk_create([reminder for reminder, _call in rows])
+    return reminders
 
 
 def _prep_steps(appointment: Appointment, prep: PrepFacts | None = None) -> list[PrepStep]:
-    """Dated prep steps that carry a reminder (from the prep timeline).
-    `prep`: the caller's `prep.PrepFacts`, so that the plan and medicines are read once."""
+    """Dated prep steps that carry a reminder (from the prep timeline), none at or after
+    the start. `prep`: the caller's `prep.PrepFacts`, so that the plan and medicines are
+    read once."""
     own = {Kind.BOOKING_CONFIRMATION, Kind.ESCORT_REQUEST, Kind.DAY_BEFORE, Kind.AFTERCARE}
     steps = []
     for step in prep_timeline(appointment, facts=prep):
@@ -200,11 +231,74 @@ def _prep_steps(appointment: Appointment, prep: PrepFacts | None = None) -> list
     return steps
 
 
+def _step_kind(step: PrepStep) -> str:
+    return step.reminder_kind if step.reminder_kind in PREP_KINDS else Kind.PREP_STEP
+
+
+def _step_key(kind: str, step_kind: str, step_at: datetime | None, text: str, detail: str) -> tuple:
+    """What makes two prep emails the same email."""
+    return (kind, step_kind, step_at, text, detail)
+
+
+def _row_key(row: Reminder) -> tuple:
+    return _step_key(row.kind, row.step_kind, row.step_at, row.step_text, row.step_detail)
+
+
+def _sent_key(kind: str, step_kind: str, step_at: datetime | None, text: str, detail: str) -> tuple:
+    """What makes a prep email one the patient already has, whatever the visit's version:
+    a general instruction ("bring your medicine list") by its words, a dated one (a stop,
+    fasting) by its words and its time."""
+    if kind == Kind.PREP_STEP:
+        return (kind, step_kind, text, detail)
+    return (kind, step_kind, step_at, text, detail)
+
+
+def _already_sent(appointment: Appointment) -> set[tuple]:
+    """Prep emails that went out (or are going) for any version of the visit."""
+    return {
+        _sent_key(*row)
+        for row in Reminder.objects.filter(
+            appointment=appointment,
+            kind__in=PREP_KINDS,
+            status__in=[Reminder.Status.SENDING, Reminder.Status.SENT],
+        ).values_list("kind", "step_kind", "step_at", "step_text", "step_detail")
+    }
+
+
+def _step_rows(
+    appointment: Appointment, steps: list[PrepStep], *, not_before: datetime, skip: set[tuple]
+) -> list[tuple[Reminder, CallTask | None]]:
+    """The outbox rows of prep steps: none before `not_before` (the visit's first email),
+    none the patient already has (`skip`), and a stop whose time has passed is never an
+    email: the front desk calls instead."""
+    now = timezone.now()
+    rows = []
+    for step in steps:
+        kind = _step_kind(step)
+        step_at = None if step.as_soon_as_possible else step.at
+        if _sent_key(kind, step.kind, step_at, step.text, step.detail) in skip:
+            continue
+        reminder, call = _reminder_row(
+            appointment=appointment, kind=kind, due_at=max(step.at, now, not_before), step=step
+        )
+        if kind == Kind.MEDICATION_HOLD and step.at <= now and reminder.status != "skipped":
+            reminder.status = Reminder.Status.SKIPPED
+            reminder.skip_reason = "stop time passed: front-desk call"
+            call = no_email_call(reminder, reason=CallTask.Reason.MISSED_STOP)
+        rows.append((reminder, call))
+    return rows
+
+
 def _plan_visit(
-    appointment: Appointment, *, first: str, prep: PrepFacts | None = None
+    appointment: Appointment,
+    *,
+    first: str,
+    prep: PrepFacts | None = None,
+    skip: frozenset = frozenset(),
 ) -> list[Reminder]:
     now = timezone.now()
-    planned = [_reminder_row(appointment=appointment, kind=first)]
+    opening = _reminder_row(appointment=appointment, kind=first)
+    planned = [opening]
     policies = reminder_policies()
     if appointment.procedure_type.is_discussion:
         # A talk about results: the confirmation and the day before, no prep, escort
@@ -214,14 +308,18 @@ def _plan_visit(
         ) > now:
             planned.append(_reminder_row(appointment=appointment, kind=Kind.DAY_BEFORE, due_at=due))
         return _reminders_write(planned)
-    for step in _prep_steps(appointment, prep):
-        kind = step.reminder_kind if step.reminder_kind in PREP_KINDS else Kind.PREP_STEP
-        planned.append(
-            _reminder_row(appointment=appointment, kind=kind, due_at=max(step.at, now), step=step)
-        )
-    if appointment.is_sedated and (offset := policy_offset(Kind.ESCORT_REQUEST, policies=policies)):
+    # Nothing about the visit reaches the patient before "your appointment is booked".
+    not_before = opening[0].due_at
+    planned += _step_rows(
+        appointment, _prep_steps(appointment, prep), not_before=not_before, skip=set(skip)
+    )
+    if (
+        appointment.is_sedated
+        and appointment.escort_confirmed_at is None
+        and (offset := policy_offset(Kind.ESCORT_REQUEST, policies=policies))
+    ):
         # Booked later than the usual day, the request goes at once.
-        due = max(offset_from(appointment, offset), now)
+        due = max(offset_from(appointment, offset), not_before)
         planned.append(_reminder_row(appointment=appointment, kind=Kind.ESCORT_REQUEST, due_at=due))
     if offset := policy_offset(Kind.DAY_BEFORE, policies=policies):
         due = offset_from(appointment, offset)
@@ -247,77 +345,79 @@ def reminders_replan(*, appointment: Appointment) -> list[Reminder]:
     """Re-plan after a reschedule. Call after bumping `appointment.version` and saving
     the new times, in the same transaction: what was planned for the old time is
     cancelled, and the patient gets a "new time" email whose invite keeps the UID
-    and carries the new SEQUENCE."""
-    reminders_cancel_pending(appointment=appointment)
-    return _plan_visit(appointment, first=Kind.RESCHEDULED)
-
-
-def _step_key(kind: str, step_kind: str, step_at: datetime | None, text: str, detail: str) -> tuple:
-    return (kind, step_kind, step_at, text, detail)
+    and carries the new SEQUENCE. A prep email the patient already has is not sent
+    again."""
+    reminders_cancel_pending(appointment=appointment, reason="visit moved")
+    return _plan_visit(
+        appointment, first=Kind.RESCHEDULED, skip=frozenset(_already_sent(appointment))
+    )
 
 
 def reminders_prep_replan(*, appointment: Appointment) -> list[Reminder]:
-    """The prep timeline changed (a hold plan confirmed, the sedation plan changed):
-    re-plan the preparation emails that have not gone out. Call inside the
-    transaction of the change.
+    """The prep timeline changed (a hold plan confirmed, the sedation plan changed, an
+    escort confirmed): bring the planned emails in line with it, as a difference. Call
+    inside the transaction of the change.
 
-    Pending prep rows are voided and planned afresh from the timeline; a step
-    already sent (or handed to the front desk as a call) is not planned again,
-    so confirming a plan twice never emails the patient twice. A step whose
-    time has passed (a stop the physician set at short notice) goes at once.
+    A planned email whose step still stands keeps its row; one whose step is gone is
+    cancelled (with the call that stood in for it); a new step gets a row. A step the
+    patient already has (sent, or handed to the front desk) is not planned again, so
+    confirming a plan twice never emails the patient twice.
     """
-    prep_kinds = set(PREP_KINDS)
-    Reminder.objects.filter(
-        appointment=appointment, status=Reminder.Status.PENDING, kind__in=prep_kinds
-    ).update(status=Reminder.Status.CANCELLED)
-    done = {
-        _step_key(*row)
-        for row in Reminder.objects.filter(
-            appointment=appointment,
-            appointment_version=appointment.version,
-            kind__in=prep_kinds,
-            status__in=[
-                Reminder.Status.SENDING,
-                Reminder.Status.SENT,
-                Reminder.Status.SKIPPED,
-                Reminder.Status.FAILED,
-            ],
-        ).values_list("kind", "step_kind", "step_at", "step_text", "step_detail")
-    }
-    now = timezone.now()
-    planned = []
+    if appointment.status not in PLANNABLE_STATUSES:
+        return []  # cancelled, a no-show, under way or done: nothing more about its prep
+    current = Reminder.objects.filter(
+        appointment=appointment, appointment_version=appointment.version, kind__in=PREP_KINDS
+    )
+    waiting: dict[tuple, list[Reminder]] = {}
+    handled: set[tuple] = set()
+    for row in current.exclude(status=Reminder.Status.CANCELLED):
+        if row.status == Reminder.Status.PENDING:
+            waiting.setdefault(_row_key(row), []).append(row)
+        else:
+            handled.add(_row_key(row))
+    sent = _already_sent(appointment)
+    wanted: list[PrepStep] = []
     for step in _prep_steps(appointment):
-        kind = step.reminder_kind if step.reminder_kind in PREP_KINDS else Kind.PREP_STEP
-        key = _step_key(kind, step.kind, step.at, step.text, getattr(step, "detail", "") or "")
-        if key in done:
-            continue
-        planned.append(
-            _reminder_row(appointment=appointment, kind=kind, due_at=max(step.at, now), step=step)
+        kind = _step_kind(step)
+        step_at = None if step.as_soon_as_possible else step.at
+        key = _step_key(kind, step.kind, step_at, step.text, step.detail)
+        if waiting.get(key):
+            waiting[key].pop()  # planned already, unchanged: keeps its row
+        elif key not in handled:
+            wanted.append(step)
+    gone = [row.pk for rows in waiting.values() for row in rows]
+    if gone:
+        reminders_withdraw(appointment=appointment, reason="no longer in the prep plan", ids=gone)
+    opening = (
+        Reminder.objects.filter(
+            appointment=appointment, kind__in=FIRST_KINDS, status=Reminder.Status.PENDING
         )
+        .order_by("-due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    planned = _step_rows(appointment, wanted, not_before=opening or timezone.now(), skip=sent)
     if not appointment.procedure_type.is_discussion:
-        planned += _escort_request_replan(appointment, now)
+        planned += _escort_request_replan(appointment, timezone.now())
     return _reminders_write(planned)
 
 
 def _escort_request_replan(appointment: Appointment, now: datetime) -> list:
-    """The escort request follows the sedation level, which the prep page may change
-    after booking: asked for once a visit becomes sedated, withdrawn (with the call
-    standing in for it) while unsent once it no longer is."""
+    """The escort request follows the sedation level and the escort: asked for once a
+    visit becomes sedated without a confirmed escort, withdrawn (with the call standing
+    in for it) while unsent once it is no longer needed or the escort is confirmed."""
     asked = Reminder.objects.filter(
         appointment=appointment,
         appointment_version=appointment.version,
         kind=Kind.ESCORT_REQUEST,
     )
-    if not appointment.is_sedated:
-        asked.filter(status__in=[Reminder.Status.PENDING, Reminder.Status.SKIPPED]).update(
-            status=Reminder.Status.CANCELLED
-        )
-        CallTask.objects.filter(
+    if not appointment.is_sedated or appointment.escort_confirmed_at:
+        reminders_withdraw(
             appointment=appointment,
-            status=CallTask.Status.OPEN,
-            reason=CallTask.Reason.NO_EMAIL,
-            reminder_kind=Kind.ESCORT_REQUEST,
-        ).update(status=CallTask.Status.CANCELLED)
+            kinds=[Kind.ESCORT_REQUEST],
+            reason="escort confirmed" if appointment.is_sedated else "no sedation",
+            skipped_too=True,
+        )
         return []
     if asked.exclude(status=Reminder.Status.CANCELLED).exists():
         return []  # asked already (or on its way): never twice
@@ -328,14 +428,82 @@ def _escort_request_replan(appointment: Appointment, now: datetime) -> list:
     return [_reminder_row(appointment=appointment, kind=Kind.ESCORT_REQUEST, due_at=due)]
 
 
-def reminders_cancel_pending(*, appointment: Appointment) -> int:
+def reminders_withdraw(
+    *,
+    appointment: Appointment,
+    reason: str,
+    kinds: Iterable[str] | None = None,
+    ids: Iterable[int] | None = None,
+    skipped_too: bool = False,
+) -> int:
+    """Cancel planned emails of `appointment` that must not go out any more (of `kinds`,
+    or the rows `ids`), saying why, and the open calls that stood in for them.
+    `skipped_too`: also rows written skipped for a patient without email (their call is
+    what is withdrawn)."""
+    statuses = [Reminder.Status.PENDING]
+    if skipped_too:
+        statuses.append(Reminder.Status.SKIPPED)
+    rows = Reminder.objects.filter(appointment=appointment, status__in=statuses)
+    calls = CallTask.objects.filter(
+        appointment=appointment,
+        status=CallTask.Status.OPEN,
+        reason__in=[CallTask.Reason.NO_EMAIL, CallTask.Reason.MISSED_STOP],
+    )
+    if kinds is not None:
+        rows = rows.filter(kind__in=kinds)
+        calls = calls.filter(reminder_kind__in=kinds)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+        calls = calls.filter(reminder_id__in=ids)
+    calls.update(status=CallTask.Status.CANCELLED)
+    return rows.filter(status=Reminder.Status.PENDING).update(
+        status=Reminder.Status.CANCELLED, skip_reason=reason
+    )
+
+
+def reminders_cancel_pending(*, appointment: Appointment, reason: str = "visit cancelled") -> int:
     """Void every reminder of `appointment` that has not gone out yet (results notices
     excepted), and the phone calls that stood in for them."""
-    CallTask.objects.filter(
-        appointment=appointment, status=CallTask.Status.OPEN, reason=CallTask.Reason.NO_EMAIL
-    ).exclude(reminder_kind=Kind.RESULTS_READY).update(status=CallTask.Status.CANCELLED)
-    return (
-        Reminder.objects.filter(appointment=appointment, status=Reminder.Status.PENDING)
-        .exclude(kind=Kind.RESULTS_READY)
-        .update(status=Reminder.Status.CANCELLED)
+    kinds = [kind for kind in Kind.values if kind != Kind.RESULTS_READY]
+    return reminders_withdraw(appointment=appointment, reason=reason, kinds=kinds)
+
+
+def reminders_contact_replan(*, appointment: Appointment) -> None:
+    """The patient's email address or email preference changed: every planned email of
+    the visit becomes a front-desk call at once (no address, or no emails wanted), or
+    goes back to being an email (an address again). Nothing planned is dropped."""
+    patient = appointment.patient
+    if not patient.can_receive_email:
+        rows = list(
+            Reminder.objects.filter(appointment=appointment, status=Reminder.Status.PENDING)
+        )
+        calls = [no_email_call(row) for row in rows if row.kind not in NON_ESSENTIAL_KINDS]
+        Reminder.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=Reminder.Status.SKIPPED, skip_reason=NO_EMAIL, last_error=NO_EMAIL
+        )
+        CallTask.objects.bulk_create(calls)
+        return
+    now = timezone.now()
+    open_calls = CallTask.objects.filter(
+        appointment=appointment,
+        status=CallTask.Status.OPEN,
+        reason=CallTask.Reason.NO_EMAIL,
+        reminder__status=Reminder.Status.SKIPPED,
+        reminder__skip_reason=NO_EMAIL,
+    )
+    back = dict(open_calls.values_list("pk", "reminder_id"))
+    Reminder.objects.filter(pk__in=back.values()).exclude(expires_at__lte=now).update(
+        status=Reminder.Status.PENDING, skip_reason="", last_error=""
+    )
+    CallTask.objects.filter(pk__in=back, reminder__status=Reminder.Status.PENDING).update(
+        status=CallTask.Status.CANCELLED
+    )
+    # Non-essential mail skipped for want of an address (no call stood in for it).
+    Reminder.objects.filter(
+        appointment=appointment,
+        status=Reminder.Status.SKIPPED,
+        skip_reason=NO_EMAIL,
+        kind__in=NON_ESSENTIAL_KINDS,
+    ).exclude(expires_at__lte=now).update(
+        status=Reminder.Status.PENDING, skip_reason="", last_error=""
     )

@@ -28,6 +28,10 @@ class PrepStep:
     reminder_kind: str | None = None  # a Reminder.Kind when the patient is emailed for it
     # Staff and the printed sheet only (may name the medicine); never put in an email.
     detail: str = ""
+    # Staff only ("Hold plan not confirmed."): never on a page or paper the patient sees.
+    staff_note: str = ""
+    # Its time had passed when the visit's time was set: "as soon as possible", not a date.
+    as_soon_as_possible: bool = False
 
 
 # --- Settings with defaults (override in settings.py) --------------------------------
@@ -108,7 +112,22 @@ class PrepFacts:
         facts.plan = PrepPlan(appointment=appointment)
         facts.holds = []
         facts.open_task_kinds = set()
+        facts.time_set_at = appointment.created_at or timezone.now()
         return facts
+
+    @cached_property
+    def time_set_at(self) -> datetime:
+        """When the visit's current time was set: booked, or last moved. A step dated
+        before it was never a dated instruction the patient could follow."""
+        moved = (
+            AppointmentEvent.objects.filter(appointment_id=self.appointment.pk, kind="rescheduled")
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+            if self.appointment.pk
+            else None
+        )
+        return moved or self.appointment.created_at or timezone.now()
 
     @cached_property
     def plan(self) -> PrepPlan:
@@ -134,7 +153,15 @@ class PrepFacts:
         """The confirmed plan's stops (none before the physician confirms it)."""
         if not self.plan.hold_plan_confirmed:
             return []
-        return [h for h in self.holds if h.action == MedicationHold.Action.STOP]
+        # A stop at or after the start is no stop (a move the plan did not follow).
+        start = self.appointment.start_at
+        return [
+            h
+            for h in self.holds
+            if h.action == MedicationHold.Action.STOP
+            and h.stop_at is not None
+            and h.stop_at < start
+        ]
 
     @cached_property
     def open_task_kinds(self) -> set[str]:

@@ -9,13 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import TransportMode
-from procedures.prep.facts import PrepFacts, local_date
+from procedures.prep.facts import PrepFacts, local_date, prep_event
 from procedures.prep.models import (
     FrontDeskTask,
     MedicationHold,
     PrepPlan,
 )
-from procedures.prep.services import prep_event
 from procedures.scheduling.models import Appointment
 
 
@@ -97,9 +96,10 @@ def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: U
     flagged as short notice.
     """
     moved_day = local_date(moved_from) != local_date(appointment.start_at)
-    if moved_day:
+    stops = appointment.medication_holds.filter(action=MedicationHold.Action.STOP)
+    # Another day, or a stop the new time puts at or after the start: back to the physician.
+    if moved_day or stops.filter(stop_at__gte=appointment.start_at).exists():
         plan = PrepPlan.objects.select_for_update().filter(appointment_id=appointment.pk).first()
-        stops = appointment.medication_holds.filter(action=MedicationHold.Action.STOP)
         if plan is not None and plan.hold_plan_confirmed_at and stops.exists():
             plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
             plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
@@ -107,8 +107,13 @@ def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: U
                 appointment,
                 "hold_plan_reopened",
                 by,
-                _("The stop dates were set for the old day: confirm them again."),
+                _("The stop dates were set for the old time: confirm them again."),
             )
+    if moved_day and appointment.escort_confirmed_at:
+        # Confirmed for the old day: the escort is asked again for the new one.
+        appointment.escort_confirmed_at = None
+        appointment.save(update_fields=["escort_confirmed_at", "updated_at"])
+        prep_event(appointment, "escort_unconfirmed", by, _("The visit moved to another day."))
     today = local_date(timezone.now())
     facts = PrepFacts(appointment, booked_on=today if moved_day else None)
     frontdesk_tasks_sync(appointment=appointment, facts=facts)

@@ -69,6 +69,16 @@ def medication_hold_set(
                         % {"when": f"{appointment.start_at.astimezone(clinic_tz()):%a %d %b %H:%M}"}
                     }
                 )
+            if stop_at <= timezone.now():
+                raise ValidationError(
+                    {
+                        "stop_date": _(
+                            "That time has passed: the patient cannot stop then. Choose a "
+                            "last dose still to come, or keep taking it (the front desk can "
+                            "call the patient)."
+                        )
+                    }
+                )
         else:
             stop_at = None
         hold, _created = MedicationHold.objects.update_or_create(
@@ -98,12 +108,38 @@ def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:
     """The physician confirms the hold plan: only now do holds reach the patient."""
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
-        undecided = [r.medication.name for r in hold_rows(appointment) if r.hold is None]
+        rows = hold_rows(appointment)
+        undecided = [r.medication.name for r in rows if r.hold is None]
         if undecided:
             raise ValidationError(
                 _("Decide first for: %(names)s (stop or keep taking).")
                 % {"names": ", ".join(undecided)}
             )
+        # No stop at or after the start, and none already past: the patient could not
+        # follow it, and it would be emailed as an instruction.
+        now = timezone.now()
+        for row in rows:
+            hold = row.hold
+            if hold is None or hold.action != MedicationHold.Action.STOP or hold.stop_at is None:
+                continue
+            when = f"{hold.stop_at.astimezone(clinic_tz()):%a %d %b %H:%M}"
+            if hold.stop_at >= appointment.start_at:
+                raise ValidationError(
+                    _(
+                        "The last dose of %(name)s (%(when)s) is not before the procedure: "
+                        "enter an earlier last dose, or keep taking it."
+                    )
+                    % {"name": row.medication.name, "when": when}
+                )
+            if hold.stop_at <= now:
+                raise ValidationError(
+                    _(
+                        "The last dose of %(name)s (%(when)s) has already passed: enter a "
+                        "last dose still to come, or keep taking it, and ask the front desk "
+                        "to call the patient."
+                    )
+                    % {"name": row.medication.name, "when": when}
+                )
         plan = plan_for_update(appointment)
         plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = timezone.now(), by
         plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by", "updated_at"])

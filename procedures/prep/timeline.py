@@ -95,6 +95,7 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
     child = is_child(appointment)
     confirmed = plan.hold_plan_confirmed
     stops = facts.stops
+    time_set_at = facts.time_set_at
     steps: list[PrepStep] = []
     for template in _templates_for(appointment):
         if not _template_applies(template, appointment=appointment, stops=stops, child=child):
@@ -104,12 +105,17 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
             hours = plan.food_fast_hours
         elif template.code == "fasting-fluids":
             hours = plan.clear_fluid_fast_hours
+        at = _template_at(template, appointment, hours)
+        late = at < time_set_at and template.unit != PrepTemplate.Unit.DAYS_AFTER
         steps.append(
             PrepStep(
-                at=_template_at(template, appointment, hours),
+                # Passed before the visit's time was set: "as soon as possible", never
+                # a date already gone.
+                at=min(time_set_at, appointment.start_at) if late else at,
                 kind=template.kind,
                 text=template.text.replace("{hours}", str(hours)),
                 reminder_kind=template.reminder_kind or None,
+                as_soon_as_possible=late,
             )
         )
     for hold in stops:
@@ -139,7 +145,7 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
                     "Keep taking your medicines as usual until the clinic tells you "
                     "otherwise: your doctor has not confirmed your medicine plan yet."
                 ),
-                detail=_("Hold plan not confirmed."),
+                staff_note=_("Hold plan not confirmed."),
             )
         )
     if facts.is_short_notice:
@@ -151,7 +157,7 @@ def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -
                     "Your appointment is sooner than the usual time needed to stop some "
                     "medicines. The clinic will call you to plan what to do."
                 ),
-                detail=_("Booked less than %(days)s days ahead: the front desk is flagged.")
+                staff_note=_("Booked less than %(days)s days ahead: the front desk is flagged.")
                 % {"days": facts.hold_period_days},
             )
         )

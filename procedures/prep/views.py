@@ -232,7 +232,9 @@ def prep_transport(request, pk: int):
     if not form.is_valid():
         return _refused(request, appointment, "transport_form", form)
     try:
-        prep.transport_set(appointment_id=appointment.pk, by=request.user, **form.cleaned_data)
+        prep_changes.transport_set(
+            appointment_id=appointment.pk, by=request.user, **form.cleaned_data
+        )
     except ValidationError as exc:
         return _refused(request, appointment, "transport_form", form, exc)
     messages.success(request, _("Transport saved."))
@@ -248,7 +250,7 @@ def prep_escort_confirm(request, pk: int):
     if not form.is_valid():
         return _refused(request, appointment, "escort_form", form)
     try:
-        prep.escort_confirm(
+        prep_changes.escort_confirm(
             appointment_id=appointment.pk,
             name=form.cleaned_data["escort_name"],
             phone=form.cleaned_data["escort_phone"],

@@ -12,6 +12,7 @@ from clinic.bounds import BoundedDateField
 from clinic.pdf import PdfRefused, pdf_check
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider
+from procedures.prep.facts import plan_of
 from procedures.results.models import (
     NoSampleReason,
     SpecimenSide,
@@ -81,12 +82,18 @@ class SampleForm(forms.Form):
         procedure = appointment.procedure_type
         default = list(procedure.default_tests.filter(is_active=True))
         self.takes_no_sample = takes_no_sample(appointment)
+        # The site and side the physician set on the prep plan (same codes).
+        plan = plan_of(appointment)
+        planned_site = (
+            plan.site if plan.site in SpecimenSite.values else SpecimenSite.POSTERIOR_ILIAC
+        )
         kwargs.setdefault(
             "initial",
             {
                 "test_types": default,
                 "collected_at": timezone.now(),
-                "specimen_site": "" if self.takes_no_sample else SpecimenSite.POSTERIOR_ILIAC,
+                "specimen_site": "" if self.takes_no_sample else planned_site,
+                "specimen_side": plan.side if plan.side in SpecimenSide.values else "",
                 "no_sample_reason": NoSampleReason.NOT_NEEDED if self.takes_no_sample else "",
             },
         )
@@ -231,6 +238,16 @@ class ReviewForm(forms.Form):
         label=_("Action planned"),
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("e.g. discuss at clinic, refer to haematology, repeat in 3 months."),
+    )
+    tell_by = forms.ChoiceField(
+        label=_("How the patient hears"),
+        choices=[
+            ("", _("As usual: I call for an abnormal or genetic result, else the email")),
+            ("email", _("Email: \u201cyour results are ready, please contact us\u201d")),
+            ("call", _("I will call the patient (a dated call task, no email)")),
+        ],
+        required=False,
+        widget=forms.RadioSelect,
     )
 
     def clean_action_planned(self) -> str:

@@ -17,8 +17,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import ProcedureKind
-from procedures.catalog.clock import add_working_days, clinic_today, clinic_tz
-from procedures.catalog.models import ClinicHoliday, TestType
+from procedures.catalog.clock import add_working_days, clinic_today, clinic_tz, closed_days
+from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider
 from procedures.results.models import NoSampleReason, TestOrder, TestOrderEvent, TestResult
 from procedures.scheduling.models import Appointment
@@ -43,7 +43,9 @@ RECOLLECT_WITHIN_DAYS = 2
 
 
 def holidays_from(start: date) -> set[date]:
-    return set(ClinicHoliday.objects.filter(date__gte=start).values_list("date", flat=True))
+    """Public holidays (the `holidays` package) and clinic closures from `start` on, far
+    enough ahead for any turnaround."""
+    return closed_days(start, start + timedelta(days=400))
 
 
 def expected_by_for(*, collected_at: datetime, turnaround_days: int) -> date:

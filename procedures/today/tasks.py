@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_today, clinic_tz
-from procedures.messaging.models import CallTask
+from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import services as prep
 from procedures.prep.models import FrontDeskTask
 from procedures.scheduling.models import Appointment, AppointmentEvent
@@ -179,6 +179,11 @@ def call_task_done(*, task_id: int, by: User | None, note: str = "") -> Done:
             return Done(call, changed=False)
         call.status, call.done_at, call.done_by = CallTask.Status.DONE, timezone.now(), by
         call.save(update_fields=["status", "done_at", "done_by"])
+        if call.reason == CallTask.Reason.EMAIL_FAILED and call.reminder_id:
+            # The patient was reached by phone: the failed email is dealt with.
+            Reminder.objects.filter(
+                pk=call.reminder_id, status=Reminder.Status.FAILED, resolved_at__isnull=True
+            ).update(resolved_at=call.done_at, resolved_by=by)
         AppointmentEvent.objects.create(
             appointment_id=call.appointment_id,
             kind="call_done",

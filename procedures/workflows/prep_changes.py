@@ -3,6 +3,7 @@ transaction: the prep services write the plan, `reminders_prep_replan` turns the
 new timeline into a difference of outbox rows."""
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -69,3 +70,25 @@ def sedation_plan_set(
         )
         _replan(appointment_id)
     return plan
+
+
+def escort_confirm(
+    *, appointment_id: int, name: str, phone: str, by: User | None = None, via: str = "staff"
+) -> Appointment:
+    """Confirm who takes the patient home (staff, or the patient's link): the escort
+    request still waiting is withdrawn at once (see `prep.escort_confirm`)."""
+    with transaction.atomic():
+        appointment = prep.escort_confirm(
+            appointment_id=appointment_id, name=name, phone=phone, by=by, via=via
+        )
+        _replan(appointment_id)
+    return appointment
+
+
+def transport_set(*, appointment_id: int, by: User | None, **fields: Any) -> Appointment:
+    """Record how the patient gets home (see `prep.transport_set`); a new escort must
+    confirm again, so the escort request is planned again."""
+    with transaction.atomic():
+        appointment = prep.transport_set(appointment_id=appointment_id, by=by, **fields)
+        _replan(appointment_id)
+    return appointment

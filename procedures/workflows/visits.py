@@ -13,7 +13,15 @@ from patients.models import Patient
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
 from procedures.labs.outbound import lab_order_queue
-from procedures.messaging.plan import reminders_cancel_pending, reminders_plan, reminders_replan
+from procedures.messaging.models import Reminder
+from procedures.messaging.plan import (
+    BEFORE_VISIT_KINDS,
+    reminder_add,
+    reminders_cancel_pending,
+    reminders_plan,
+    reminders_replan,
+    reminders_withdraw,
+)
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.prep.checklist import readiness_start_check
 from procedures.prep.facts import PrepFacts
@@ -108,9 +116,13 @@ def appointment_start(*, appointment_id: int, by: User, reason: str = "") -> App
     with transaction.atomic():
         appointment = lifecycle.locked_for(appointment_id, "start")
         readiness_start_check(appointment=appointment, reason=reason, by=by)
-        return lifecycle.appointment_transition(
+        appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="start", by=by
         )
+        reminders_withdraw(
+            appointment=appointment, kinds=BEFORE_VISIT_KINDS, reason="visit under way"
+        )
+    return appointment
 
 
 def appointment_complete(
@@ -119,7 +131,8 @@ def appointment_complete(
     """Mark a procedure done and open a test order for each test of its panel (or,
     given a `Sample`, for the tests the team ticked). A sample without tests (a visit
     that takes none, or none was obtained) ends the visit with its reason on the
-    timeline and no order."""
+    timeline and no order. Nothing more about the visit's prep or arrival goes out;
+    the warning signs go the same day (essential mail)."""
     with transaction.atomic():
         completed_at = timezone.now()
         appointment = lifecycle.appointment_transition(
@@ -140,6 +153,12 @@ def appointment_complete(
             for order in orders:
                 if order.status == TestOrder.Status.SENT:
                     lab_order_queue(order=order)
+        reminders_withdraw(
+            appointment=appointment, kinds=BEFORE_VISIT_KINDS, reason="visit completed"
+        )
+        if not appointment.procedure_type.is_discussion:
+            reminder_add(appointment=appointment, kind=Reminder.Kind.WARNING_SIGNS)
+    wake_dispatcher()
     return appointment
 
 
@@ -158,7 +177,7 @@ def appointment_no_show(*, appointment_id: int, by: User | None) -> Appointment:
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id, action="no_show", by=by
         )
-        reminders_cancel_pending(appointment=appointment)
+        reminders_cancel_pending(appointment=appointment, reason="no-show")
     return appointment
 
 

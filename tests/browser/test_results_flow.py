@@ -115,9 +115,12 @@ def test_results_flow(
     expect(page.get_by_role("alert")).to_contain_text("The review was not saved")
     check_a11y(page, "the review form with an error")
     page.get_by_label(label("Action planned")).fill("Refer to haematology; discuss at clinic.")
+    # An abnormal result: the physician calls (the default), no "results ready" email.
+    page.get_by_role("radio", name=re.compile("I will call")).check()
     page.get_by_role("button", name="Mark reviewed").click()
     expect(page.get_by_role("status").filter(has_text="Result reviewed")).to_be_visible()
-    assert Reminder.objects.filter(appointment=order.appointment, kind="results_ready").exists()
+    assert not Reminder.objects.filter(appointment=order.appointment, kind="results_ready")
+    assert order.appointment.call_tasks.filter(reason="results_call", status="open").exists()
     check_a11y(page, "the order page after the review")
     screenshot(page, "results-order")
 

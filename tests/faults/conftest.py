@@ -190,6 +190,7 @@ def workers(postgres, private_redis, mail_server, broker, tmp_path):
             "EMAIL_URL": f"smtp://{mail_server.host}:{mail_server.port}",
             "EMAIL_TIMEOUT": "2",
             "REMINDER_LEASE_SECONDS": "8",
+            "REMINDER_LEASE_GRACE_SECONDS": "2",
             "REMINDER_BATCH_SIZE": "100",
             "REMINDER_RETRY_BASE_SECONDS": "1",
             # Production settings: no query log, no template debugging.

@@ -418,7 +418,7 @@ def test_it_hands_back_rows_whose_lease_expired_and_then_sends_them(smtp_mail):
         status=Reminder.Status.SENDING,
         attempts=1,
         due_at=NOW - dt.timedelta(minutes=10),
-        lease_until=NOW - dt.timedelta(seconds=1),
+        lease_until=NOW - dt.timedelta(seconds=settings.REMINDER_LEASE_GRACE_SECONDS + 1),
     )
 
     assert reminders_sweep() == 1

@@ -60,7 +60,9 @@ def _details(grant) -> dict:
         "start": appointment.start_at.astimezone(tz),
         "end": appointment.end_at.astimezone(tz),
         "steps": [
-            (step.at.astimezone(tz), step.text, step.detail) for step in prep_timeline(appointment)
+            # Patient text only: the step's own words and specifics, never a staff note.
+            (step.at.astimezone(tz), step.text, step.detail, step.as_soon_as_possible)
+            for step in prep_timeline(appointment)
         ],
     }
 

@@ -154,7 +154,7 @@ def test_it_suggests_a_stop_from_the_class_rule_without_applying_it(appointment,
     steps = timeline.prep_timeline(appointment)
     assert not [s for s in steps if s.reminder_kind == "medication_hold"]
     (notice,) = [s for s in steps if s.kind == "notice"]
-    assert notice.detail == "Hold plan not confirmed."
+    assert notice.staff_note == "Hold plan not confirmed."
     assert "Keep taking your medicines" in notice.text
 
 
@@ -265,7 +265,7 @@ def test_a_booking_inside_the_stop_period_says_so_and_flags_the_front_desk(db, p
     steps = timeline.prep_timeline(soon)
     (notice,) = [s for s in steps if "sooner than the usual" in s.text]
     assert steps.index(notice) <= 1  # notices lead the list
-    assert notice.detail == "Booked less than 7 days ahead: the front desk is flagged."
+    assert notice.staff_note == "Booked less than 7 days ahead: the front desk is flagged."
 
 
 def test_a_booking_well_ahead_is_not_flagged(appointment, physician_user):

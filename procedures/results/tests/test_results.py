@@ -244,8 +244,10 @@ def log(client, order, **data):
     return client.post(f"/results/{order.pk}/", data)
 
 
-def review(client, order, action="Discuss at clinic next week."):
-    return client.post(f"/results/{order.pk}/review/", {"action_planned": action})
+def review(client, order, action="Discuss at clinic next week.", tell_by=""):
+    return client.post(
+        f"/results/{order.pk}/review/", {"action_planned": action, "tell_by": tell_by}
+    )
 
 
 def tell(client, order, how="phone", at=None):
@@ -283,8 +285,8 @@ def test_it_plans_a_single_notice_for_several_reviews_of_one_procedure(physician
     log(physician_client, pending, is_final="on")
     log(physician_client, sibling, is_final="on")
     log(physician_client, pending, is_final="on", report_text="Amended: hypercellular.")
-    review(physician_client, pending)
-    review(physician_client, sibling)
+    review(physician_client, pending, tell_by="email")
+    review(physician_client, sibling, tell_by="email")
 
     assert Reminder.objects.filter(kind="results_ready").count() == 1
     assert pending.results.count() == 2

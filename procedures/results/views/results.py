@@ -271,7 +271,10 @@ def result_review_view(request, pk: int):
         ReviewForm,
         "review_form",
         result_review,
-        _("Result reviewed. The patient will be emailed that results are ready."),
+        _(
+            "Result reviewed. The patient is told as chosen: the results-ready email, or "
+            "your call (on the Tasks list)."
+        ),
     )
 
 

@@ -1,0 +1,511 @@
+"""A whole visit, tried every which way: a Hypothesis state machine over the services
+(procedures/workflows and the concern services) with the clock under time_machine.
+
+Rules book, move, cancel, mark no-shows, change sedation, decide and confirm medicine
+stops, confirm escorts (staff and the patient's link), check in, tick the checklist,
+start, complete with tests, log results (preliminary, final, amended), review (email or
+call), record the patient told, change the patient's email, let time pass with the
+dispatcher and the escalation job, and make the SMTP server refuse for a while. After
+every step it checks every invariant of docs/invariants.md ("Prep and patient messages").
+
+Bounded in `make test`; CLINIC_SOAK=1 runs it long (README, "Soak runs"). A failure it
+finds becomes a named regression test (procedures/workflows/tests/test_patient_safety.py).
+"""
+
+import datetime as dt
+import os
+import smtplib
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.mail.backends.locmem import EmailBackend
+from django.db import transaction
+from django.db.models import F
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from patients import services as patient_services
+from patients.medications import medication_add
+from patients.models import Medication
+from patients.tests.factories import PatientFactory
+from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
+from procedures.catalog.clock import clinic_datetime, clinic_tz, closed_days
+from procedures.messaging import links
+from procedures.messaging.dispatch import reminders_dispatch
+from procedures.messaging.models import CallTask, Reminder
+from procedures.messaging.plan import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSENTIAL_KINDS
+from procedures.prep import rules as prep_rules
+from procedures.prep.checklist import checklist_items, checklist_tick
+from procedures.prep.models import MedicationHold
+from procedures.prep.timeline import prep_timeline
+from procedures.results import escalations, orders
+from procedures.results.models import ResultEscalation, TestOrder
+from procedures.scheduling import lifecycle
+from procedures.scheduling.models import Appointment
+from procedures.tests.factories import (
+    ProcedureTypeFactory,
+    ProviderFactory,
+    RoomFactory,
+    TestTypeFactory,
+)
+from procedures.workflows import prep_changes, visits
+from procedures.workflows import results as results_flow
+
+SOAK = os.environ.get("CLINIC_SOAK") == "1"
+START = clinic_datetime(dt.date(2027, 3, 1), dt.time(8, 0))  # Monday 1 March 2027
+S, K = Reminder.Status, Reminder.Kind
+A = Appointment.Status
+STAFF_NOTES = ("Hold plan not confirmed.", "the front desk is flagged")
+UNDER_WAY = (A.CHECKED_IN, A.IN_PROCEDURE, A.COMPLETED)
+
+pytestmark = pytest.mark.django_db
+
+
+class FlakyBackend(EmailBackend):
+    """Django's in-memory backend, and an SMTP server that refuses when told to."""
+
+    refusing: int | None = None  # an SMTP code: 451 (try later) or 550 (never)
+
+    def send_messages(self, messages):
+        if FlakyBackend.refusing:
+            raise smtplib.SMTPDataError(FlakyBackend.refusing, b"refused")
+        return super().send_messages(messages)
+
+
+class VisitMachine(RuleBasedStateMachine):
+    """One clinic, two patients, their visits and results; the real services."""
+
+    visits = Bundle("visits")
+    orders = Bundle("orders")
+
+    def __init__(self):
+        super().__init__()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self.clock = CLOCK
+        self.clock.move_to(START, tick=False)
+        self.now = START
+        FlakyBackend.refusing = None
+        mail.outbox = []
+        self.seen_sent: set[int] = set()
+        medicated = PatientFactory(email="ana@example.com")
+        medication_add(
+            patient=medicated,
+            name="Warfarin",
+            dose="3 mg daily",
+            med_class=Medication.Class.ANTICOAGULANT,
+        )
+        self.patients = [medicated, PatientFactory(email="ben@example.com")]
+
+    def teardown(self):
+        FlakyBackend.refusing = None
+        transaction.set_rollback(True)
+        self._atomic.__exit__(None, None, None)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _try(self, service, /, **kwargs):
+        """Run a service; a refusal in words is a legitimate outcome, never a crash."""
+        try:
+            with transaction.atomic():
+                return service(**kwargs)
+        except ValidationError:
+            return None
+
+    def _slot(self, days: int, hour: int) -> dt.datetime:
+        day = self.now.astimezone(clinic_tz()).date() + dt.timedelta(days=days)
+        return clinic_datetime(day, dt.time(hour, 0))
+
+    # --- rules ------------------------------------------------------------------------
+
+    @rule(
+        target=visits,
+        who=st.integers(0, 1),
+        days=st.integers(0, 9),
+        hour=st.integers(8, 16),
+        sedated=st.booleans(),
+    )
+    def book(self, who, days, hour, sedated):
+        start = self._slot(days, hour)
+        appointment = self._try(
+            visits.appointment_book,
+            patient=self.patients[who],
+            procedure_type=PROCEDURE,
+            provider=PROVIDERS[days % 2],
+            room=ROOM,
+            start_at=start,
+            end_at=start + dt.timedelta(minutes=45),
+            sedation_level=SedationLevel.IV_MODERATE if sedated else SedationLevel.LOCAL,
+            by=USERS["frontdesk"],
+        )
+        return appointment.pk if appointment else None
+
+    @rule(visit=visits, days=st.integers(0, 9), hour=st.integers(8, 16))
+    def reschedule(self, visit, days, hour):
+        if visit:
+            start = self._slot(days, hour)
+            self._try(
+                visits.appointment_reschedule,
+                appointment_id=visit,
+                start_at=start,
+                end_at=start + dt.timedelta(minutes=45),
+                by=USERS["frontdesk"],
+            )
+
+    @rule(visit=visits)
+    def cancel(self, visit):
+        if visit:
+            self._try(
+                visits.appointment_cancel,
+                appointment_id=visit,
+                by=USERS["frontdesk"],
+                reason_code="patient_request",
+            )
+
+    @rule(visit=visits)
+    def no_show(self, visit):
+        if visit:
+            self._try(visits.appointment_no_show, appointment_id=visit, by=USERS["frontdesk"])
+
+    @rule(visit=visits, level=st.sampled_from([SedationLevel.LOCAL, SedationLevel.IV_MODERATE]))
+    def sedation_change(self, visit, level):
+        if visit:
+            self._try(
+                prep_changes.sedation_plan_set,
+                appointment_id=visit,
+                sedation_level=level,
+                food_fast_hours=6,
+                clear_fluid_fast_hours=2,
+                by=USERS["physician"],
+            )
+
+    @rule(visit=visits, days_before=st.one_of(st.none(), st.integers(-1, 7)))
+    def medicine_decision(self, visit, days_before):
+        """Stop warfarin N days before (at 20:00), or keep taking it (None)."""
+        appointment = Appointment.objects.filter(pk=visit).first() if visit else None
+        medicine = appointment and appointment.patient.medications.first()
+        if not medicine:
+            return
+        day = appointment.start_at.astimezone(clinic_tz()).date()
+        stop_at, action = None, MedicationHold.Action.CONTINUE
+        if days_before is not None:
+            action = MedicationHold.Action.STOP
+            stop_at = clinic_datetime(day - dt.timedelta(days=days_before), dt.time(20, 0))
+        self._try(
+            prep_changes.medication_hold_set,
+            appointment_id=visit,
+            medication_id=medicine.pk,
+            action=action,
+            stop_at=stop_at,
+            by=USERS["physician"],
+        )
+
+    @rule(visit=visits)
+    def confirm_plan(self, visit):
+        if visit:
+            self._try(prep_changes.hold_plan_confirm, appointment_id=visit, by=USERS["physician"])
+
+    @rule(visit=visits)
+    def escort_by_staff(self, visit):
+        if visit:
+            self._try(
+                prep_changes.escort_confirm,
+                appointment_id=visit,
+                name="Ana Lopez",
+                phone="07700 900123",
+                by=USERS["frontdesk"],
+            )
+
+    @rule(visit=visits)
+    def escort_by_link(self, visit):
+        appointment = Appointment.objects.filter(pk=visit).first() if visit else None
+        if appointment is None:
+            return
+        token = links.link_token(appointment=appointment, purpose="escort")
+        grant = links.link_read(purpose="escort", token=token)
+        if grant:
+            self._try(links.link_confirm_escort, grant=grant, name="Bo Li", phone="07700 900456")
+
+    @rule(visit=visits)
+    def check_in(self, visit):
+        if visit:
+            self._try(lifecycle.appointment_check_in, appointment_id=visit, by=USERS["nurse"])
+
+    @rule(visit=visits)
+    def checklist_ticks(self, visit):
+        appointment = Appointment.objects.filter(pk=visit).first() if visit else None
+        if appointment is None:
+            return
+        self._try(
+            prep_rules.procedure_site_set,
+            appointment_id=visit,
+            site=ProcedureSite.POSTERIOR_ILIAC,
+            side=ProcedureSide.RIGHT,
+            by=USERS["physician"],
+        )
+        for item in checklist_items(appointment):
+            self._try(checklist_tick, appointment_id=visit, item=item, by=USERS["nurse"])
+
+    @rule(visit=visits, with_reason=st.booleans())
+    def start(self, visit, with_reason):
+        if visit:
+            self._try(
+                visits.appointment_start,
+                appointment_id=visit,
+                by=USERS["physician"],
+                reason="Checked by the team." if with_reason else "",
+            )
+
+    @rule(target=orders, visit=visits, karyotype=st.booleans())
+    def complete_with_tests(self, visit, karyotype):
+        if not visit:
+            return None
+        tests = [MORPHOLOGY, KARYOTYPE] if karyotype else [MORPHOLOGY]
+        done = self._try(
+            visits.procedure_complete,
+            appointment_id=visit,
+            sample=orders.Sample(test_types=tests, collected_at=self.now),
+            by=USERS["physician"],
+        )
+        if done is None:
+            return None
+        return list(TestOrder.objects.filter(appointment_id=visit).values_list("pk", flat=True))
+
+    @rule(
+        order_ids=orders,
+        which=st.integers(0, 1),
+        final=st.booleans(),
+        abnormal=st.booleans(),
+    )
+    def result_in(self, order_ids, which, final, abnormal):
+        if order_ids:
+            self._try(
+                orders.result_log,
+                order_id=order_ids[which % len(order_ids)],
+                interpretation="abnormal" if abnormal else "normal",
+                report_text="Report.",
+                is_final=final,
+                by=USERS["physician"],
+            )
+
+    @rule(order_ids=orders, which=st.integers(0, 1), tell_by=st.sampled_from(["", "email", "call"]))
+    def review(self, order_ids, which, tell_by):
+        if order_ids:
+            self._try(
+                results_flow.result_review,
+                order_id=order_ids[which % len(order_ids)],
+                action_planned="Discuss at clinic.",
+                by=USERS["physician"],
+                tell_by=tell_by,
+            )
+
+    @rule(order_ids=orders, which=st.integers(0, 1))
+    def patient_told(self, order_ids, which):
+        if order_ids:
+            self._try(
+                orders.result_communicate,
+                order_id=order_ids[which % len(order_ids)],
+                how="phone",
+                at=self.now,
+                by=USERS["physician"],
+            )
+
+    @rule(who=st.integers(0, 1), has_email=st.booleans())
+    def contact_change(self, who, has_email):
+        patient = type(self.patients[who]).objects.get(pk=self.patients[who].pk)
+        patient.email = f"p{who}@example.com" if has_email else ""
+        patient_services.patient_update(patient=patient)
+
+    @rule(code=st.sampled_from([None, None, 451, 550]))
+    def smtp_refusing(self, code):
+        FlakyBackend.refusing = code
+
+    @rule(minutes=st.sampled_from([1, 10, 60, 6 * 60, 24 * 60, 3 * 24 * 60]))
+    def time_passes(self, minutes):
+        self.now = self.now + dt.timedelta(minutes=minutes)
+        self.clock.move_to(self.now, tick=False)
+        before = self._states()
+        reminders_dispatch()
+        self._check_new_sends(before)
+        escalations.escalations_run(now=self.now)
+        for level in ResultEscalation.Level.values:
+            assert not escalations._due_orders(level, self.now).exists(), level
+
+    # --- what sending checks ----------------------------------------------------------
+
+    def _states(self) -> dict[int, tuple]:
+        return {
+            pk: (status, version, confirmed)
+            for pk, status, version, confirmed in Appointment.objects.values_list(
+                "pk", "status", "version", "escort_confirmed_at"
+            )
+        }
+
+    def _check_new_sends(self, before: dict[int, tuple]) -> None:
+        """Each email that went out in this run was still wanted when it went."""
+        sent = Reminder.objects.filter(status=S.SENT).exclude(pk__in=self.seen_sent)
+        for row in sent.select_related("appointment"):
+            self.seen_sent.add(row.pk)
+            status, version, escort_confirmed = before[row.appointment_id]
+            if row.kind in BEFORE_VISIT_KINDS:
+                # Nothing about prep or arrival once under way, released or moved.
+                assert status not in (*UNDER_WAY, A.CANCELLED, A.NO_SHOW), (row, status)
+                assert row.appointment_version == version, row
+                assert row.sent_at < row.appointment.start_at, row
+            if row.kind == K.ESCORT_REQUEST:
+                assert escort_confirmed is None, row
+            if row.kind == K.MEDICATION_HOLD:
+                assert row.step_at < row.appointment.start_at, row
+                assert row.step_at >= row.sent_at - dt.timedelta(hours=2), row
+            if row.kind not in FIRST_KINDS and row.kind not in (K.CANCELLATION, K.RESULTS_READY):
+                # Nothing before "your appointment is booked" (or "new time").
+                assert not Reminder.objects.filter(
+                    appointment_id=row.appointment_id,
+                    appointment_version=row.appointment_version,
+                    kind__in=FIRST_KINDS,
+                    status__in=[S.PENDING, S.SENDING],
+                ).exists(), row
+            if row.kind == K.RESULTS_READY:
+                assert not CallTask.objects.filter(
+                    appointment_id=row.appointment_id,
+                    reason=CallTask.Reason.RESULTS_CALL,
+                    status=CallTask.Status.OPEN,
+                ).exists(), row
+
+    # --- invariants (after every step) ----------------------------------------------
+
+    @invariant()
+    def no_stop_at_or_after_the_start(self):
+        for appointment in Appointment.objects.active().exclude(status=A.COMPLETED):
+            for step in prep_timeline(appointment):
+                if step.kind == "medication_hold" and step.detail:
+                    assert step.at < appointment.start_at, (appointment, step)
+                # Patients see patient text only.
+                assert not any(note in f"{step.text} {step.detail}" for note in STAFF_NOTES)
+        assert not Reminder.objects.filter(
+            kind=K.MEDICATION_HOLD, status=S.PENDING, step_at__gte=F("appointment__start_at")
+        ).exists()
+
+    @invariant()
+    def nothing_planned_for_a_visit_that_is_over(self):
+        assert not Reminder.objects.filter(
+            status=S.PENDING,
+            kind__in=BEFORE_VISIT_KINDS,
+            appointment__status__in=[A.CANCELLED, A.NO_SHOW, A.COMPLETED, A.IN_PROCEDURE],
+        ).exists()
+        assert (
+            not Reminder.objects.filter(status=S.PENDING, kind__in=BEFORE_VISIT_KINDS)
+            .exclude(appointment_version=F("appointment__version"))
+            .exists()
+        )
+
+    @invariant()
+    def a_request_is_withdrawn_when_done(self):
+        assert not Reminder.objects.filter(
+            kind=K.ESCORT_REQUEST,
+            status=S.PENDING,
+            appointment__escort_confirmed_at__isnull=False,
+        ).exists()
+
+    @invariant()
+    def every_row_not_sent_says_why(self):
+        assert not Reminder.objects.filter(
+            status__in=[S.CANCELLED, S.SKIPPED], skip_reason=""
+        ).exists()
+
+    @invariant()
+    def nothing_planned_is_dropped_without_a_call(self):
+        no_email = Reminder.objects.filter(
+            appointment__status__in=[A.SCHEDULED, A.CONFIRMED],
+            appointment_version=F("appointment__version"),
+        ).exclude(kind__in=NON_ESSENTIAL_KINDS)
+        for patient in self.patients:
+            patient.refresh_from_db()
+            if not patient.can_receive_email:
+                assert not no_email.filter(appointment__patient=patient, status=S.PENDING).exists()
+        for row in no_email.filter(status=S.SKIPPED, skip_reason__startswith="no email"):
+            assert row.call_tasks.exists(), row
+        for row in Reminder.objects.filter(status=S.FAILED):
+            assert row.call_tasks.filter(reason=CallTask.Reason.EMAIL_FAILED).exists(), row
+
+    @invariant()
+    def nothing_is_sent_twice(self):
+        ids = [message.extra_headers.get("Message-ID") for message in mail.outbox]
+        assert len(ids) == len(set(ids))
+        keys = list(
+            Reminder.objects.filter(
+                status=S.SENT, kind__in=[K.PREP_STEP, K.MEDICATION_HOLD]
+            ).values_list("appointment_id", "kind", "step_text", "step_at", "step_detail")
+        )
+        prep_steps = [(a, t, d) for a, k, t, _at, d in keys if k == K.PREP_STEP]
+        assert len(prep_steps) == len(set(prep_steps))
+        assert len(keys) == len(set(keys))
+
+    @invariant()
+    def every_completed_procedure_has_owned_dated_orders(self):
+        for order in TestOrder.objects.filter(appointment__status=A.COMPLETED):
+            assert order.responsible_id and order.expected_by
+            day = order.expected_by
+            assert day.weekday() < 5 and day not in closed_days(day, day), order
+
+    @invariant()
+    def no_two_active_bookings_overlap(self):
+        active = list(
+            Appointment.objects.active().values_list(
+                "provider", "room", "patient", "start_at", "end_at"
+            )
+        )
+        for i, a in enumerate(active):
+            for b in active[i + 1 :]:
+                if a[3] < b[4] and b[3] < a[4]:
+                    assert a[0] != b[0] and a[1] != b[1] and a[2] != b[2], (a, b)
+
+
+CLOCK = None
+PROCEDURE = ROOM = MORPHOLOGY = KARYOTYPE = None
+PROVIDERS: list = []
+USERS: dict = {}
+
+
+def test_a_visit_says_nothing_unsafe_whatever_happens(
+    time_machine, settings_for_machine, frontdesk_user, physician_user, nurse_user
+):
+    global CLOCK, PROCEDURE, ROOM, MORPHOLOGY, KARYOTYPE
+    CLOCK = time_machine
+    time_machine.move_to(START, tick=False)
+    PROCEDURE = ProcedureTypeFactory(kind=ProcedureKind.ASPIRATION_BIOPSY)
+    ROOM = RoomFactory()
+    PROVIDERS[:] = [ProviderFactory(), ProviderFactory()]
+    MORPHOLOGY = TestTypeFactory(code="morphology", turnaround_target_days=2)
+    KARYOTYPE = TestTypeFactory(
+        code="karyotype", name="Karyotype", turnaround_target_days=10, turnaround_max_days=15
+    )
+    USERS.update(frontdesk=frontdesk_user, physician=physician_user, nurse=nurse_user)
+    run_state_machine_as_test(
+        VisitMachine,
+        settings=settings(
+            max_examples=400 if SOAK else 6,
+            stateful_step_count=60 if SOAK else 20,
+            deadline=None,
+            # Shrinking replays the run many times: the soak run shrinks what it finds,
+            # the bounded one reports the steps as they came.
+            phases=list(Phase) if SOAK else [Phase.explicit, Phase.reuse, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+
+
+@pytest.fixture
+def settings_for_machine(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"
+    settings.CLINIC_HOLIDAYS_COUNTRY, settings.CLINIC_HOLIDAYS_SUBDIVISION = "GB", "ENG"
+    settings.REMINDER_RETRY_BASE_SECONDS = 60
+    return settings
