@@ -135,6 +135,19 @@ def smtp_mail(settings, smtp_server):
 
 
 @pytest.fixture(autouse=True)
+def clock(request):
+    """The shared clock. A test, class or module marked `pytest.mark.clock(moment)` runs
+    with time frozen at `moment` (time_machine, no tick); the fixture is that
+    time_machine, so a test moves time on with `clock.move_to(...)`. Unmarked: None."""
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        return None
+    machine = request.getfixturevalue("time_machine")
+    machine.move_to(marker.args[0], tick=False)
+    return machine
+
+
+@pytest.fixture(autouse=True)
 def _no_public_holidays(settings):
     """Tests date their visits and results on any weekday of any year: public holidays
     (the `holidays` package) count only in tests that set CLINIC_HOLIDAYS_COUNTRY."""

@@ -11,12 +11,10 @@ from patients.models import Allergy, BloodResult, Medication, Patient
 from patients.selectors import bloods_status, patient_alerts
 from patients.tests.factories import PatientFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC), tick=False)
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.clock(dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)),
+]
 
 
 @pytest.fixture

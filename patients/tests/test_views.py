@@ -9,14 +9,12 @@ from clinic.models import ReadAccess
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.clock(dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC)),
+]
 
 TODAY = dt.date(2025, 3, 3)
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.UTC), tick=False)
 
 
 def registration(**overrides):

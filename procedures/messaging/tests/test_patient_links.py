@@ -18,18 +18,11 @@ from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows.visits import appointment_book, appointment_reschedule
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(9, 0))
 VISIT = clinic_datetime(dt.date(2025, 3, 10), dt.time(9, 30))
 DOB = dt.date(1961, 4, 12)
 INVALID = "This link cannot be used"
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 @pytest.fixture(autouse=True)
@@ -71,9 +64,9 @@ def unlock(client, url: str, dob: str = "12/04/1961"):
 
 
 def test_the_escort_request_email_carries_a_link_that_confirms_the_escort(
-    client, appointment, smtp_mail, frozen
+    client, appointment, smtp_mail, clock
 ):
-    frozen.move_to(clinic_datetime(dt.date(2025, 3, 8), dt.time(10, 0)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2025, 3, 8), dt.time(10, 0)), tick=False)
     reminders_dispatch()
     [escort_email] = [m for m in smtp_mail.messages if "taking you home" in str(m["Subject"])]
     url = links_in(escort_email)["escort"]
@@ -171,7 +164,7 @@ def test_the_date_of_birth_unlocks_one_link_only(client, appointment):
 
 
 @pytest.fixture
-def invalid_pages(client, appointment, frontdesk_user, frozen):
+def invalid_pages(client, appointment, frontdesk_user, clock):
     """The answer to each kind of bad link."""
     escort = link(appointment, "escort")
     token = escort.split("/")[3]
@@ -193,7 +186,7 @@ def invalid_pages(client, appointment, frontdesk_user, frozen):
     )
     pages["rescheduled"] = client.get(old)
     fresh = link(Appointment.objects.get(pk=appointment.pk), "escort")
-    frozen.move_to(clinic_datetime(dt.date(2025, 3, 12), dt.time(10, 1)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2025, 3, 12), dt.time(10, 1)), tick=False)
     pages["expired"] = client.get(fresh)
     return pages
 
@@ -289,8 +282,8 @@ def test_a_token_names_no_patient_and_is_long(appointment):
         assert secret not in token
 
 
-def test_the_emails_carry_the_links_each_kind_needs(appointment, smtp_mail, frozen):
-    frozen.move_to(clinic_datetime(dt.date(2025, 3, 9), dt.time(12, 0)), tick=False)
+def test_the_emails_carry_the_links_each_kind_needs(appointment, smtp_mail, clock):
+    clock.move_to(clinic_datetime(dt.date(2025, 3, 9), dt.time(12, 0)), tick=False)
     reminders_dispatch()
 
     found = {str(m["Subject"]): set(links_in(m)) for m in smtp_mail.messages}

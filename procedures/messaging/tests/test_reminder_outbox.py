@@ -13,15 +13,8 @@ from procedures.messaging.models import Reminder
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import ReminderFactory
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(9, 0))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def failed(**extra) -> Reminder:

@@ -15,21 +15,14 @@ from procedures.messaging.plan import into_send_window
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_reschedule
 
-pytestmark = pytest.mark.django_db
-
 K = Reminder.Kind
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(9, 0))  # a Monday
 VISIT = clinic_datetime(dt.date(2025, 3, 10), dt.time(9, 30))
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3) -> dt.datetime:
     return clinic_datetime(dt.date(2025, month, day), dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -87,8 +80,8 @@ def test_it_asks_no_escort_of_a_patient_who_is_not_sedated(patient, frontdesk_us
     assert K.FASTING not in plan(appointment)
 
 
-def test_it_sends_the_escort_request_at_once_when_booked_late(patient, frontdesk_user, frozen):
-    frozen.move_to(at(9, 11), tick=False)
+def test_it_sends_the_escort_request_at_once_when_booked_late(patient, frontdesk_user, clock):
+    clock.move_to(at(9, 11), tick=False)
 
     appointment = book(patient, frontdesk_user)
 
@@ -120,10 +113,10 @@ def test_a_policy_outside_the_send_window_is_moved_into_it(patient, frontdesk_us
 
 
 def test_a_booking_made_at_night_is_confirmed_at_once_but_reminders_wait(
-    patient, frontdesk_user, frozen
+    patient, frontdesk_user, clock
 ):
     ReminderPolicy.objects.create(kind=K.DAY_BEFORE, days_offset=-1, send_time=dt.time(22, 30))
-    frozen.move_to(at(3, 22, 15), tick=False)
+    clock.move_to(at(3, 22, 15), tick=False)
 
     appointment = book(patient, frontdesk_user)
 
@@ -132,9 +125,9 @@ def test_a_booking_made_at_night_is_confirmed_at_once_but_reminders_wait(
     assert planned[K.DAY_BEFORE] == at(9, 20)  # a scheduled reminder keeps to the window
 
 
-def test_a_cancellation_notice_goes_at_once_whatever_the_hour(patient, frontdesk_user, frozen):
+def test_a_cancellation_notice_goes_at_once_whatever_the_hour(patient, frontdesk_user, clock):
     appointment = book(patient, frontdesk_user)
-    frozen.move_to(at(3, 22, 15), tick=False)
+    clock.move_to(at(3, 22, 15), tick=False)
 
     appointment_cancel(appointment_id=appointment.pk, reason="Unwell", by=frontdesk_user)
 
@@ -157,15 +150,15 @@ def test_the_send_window(due, earlier, expected):
     assert into_send_window(due, now=NOW, earlier=earlier) == expected
 
 
-def test_the_window_never_moves_a_reminder_into_the_past(frozen):
-    frozen.move_to(at(4, 21), tick=False)
+def test_the_window_never_moves_a_reminder_into_the_past(clock):
+    clock.move_to(at(4, 21), tick=False)
 
     assert into_send_window(at(5, 3), now=at(4, 21), earlier=True) == at(5, 8)
 
 
-def test_wall_clock_times_survive_the_change_to_summer_time(patient, frontdesk_user, frozen):
+def test_wall_clock_times_survive_the_change_to_summer_time(patient, frontdesk_user, clock):
     # London moves to BST on Sunday 30 March 2025.
-    frozen.move_to(at(24, 9), tick=False)
+    clock.move_to(at(24, 9), tick=False)
     appointment = book(patient, frontdesk_user, start=at(31, 9, 30))
 
     planned = plan(appointment)
@@ -176,9 +169,9 @@ def test_wall_clock_times_survive_the_change_to_summer_time(patient, frontdesk_u
     assert planned[K.AFTERCARE].astimezone(dt.UTC) == dt.datetime(2025, 4, 1, 9, tzinfo=dt.UTC)
 
 
-def test_wall_clock_times_survive_the_change_back_to_winter_time(patient, frontdesk_user, frozen):
+def test_wall_clock_times_survive_the_change_back_to_winter_time(patient, frontdesk_user, clock):
     # London goes back to GMT on Sunday 26 October 2025.
-    frozen.move_to(at(20, 9, month=10), tick=False)
+    clock.move_to(at(20, 9, month=10), tick=False)
     appointment = book(patient, frontdesk_user, start=at(27, 9, 30, month=10))
 
     planned = plan(appointment)
@@ -191,7 +184,7 @@ def test_wall_clock_times_survive_the_change_back_to_winter_time(patient, frontd
 
 
 @pytest.fixture
-def rescheduled(patient, frontdesk_user, smtp_mail, frozen):
+def rescheduled(patient, frontdesk_user, smtp_mail, clock):
     appointment = book(patient, frontdesk_user)
     reminders_dispatch()  # the first confirmation has gone out
     old_rows = list(appointment.reminders.filter(status="pending"))
@@ -217,7 +210,7 @@ def test_a_reschedule_cancels_what_was_planned_for_the_old_time(rescheduled):
     }
 
 
-def test_the_new_time_email_updates_the_same_calendar_event(rescheduled, smtp_mail, frozen):
+def test_the_new_time_email_updates_the_same_calendar_event(rescheduled, smtp_mail, clock):
     appointment, _old = rescheduled
 
     reminders_dispatch()
@@ -234,12 +227,12 @@ def test_the_new_time_email_updates_the_same_calendar_event(rescheduled, smtp_ma
     assert event(update).decoded("DTSTART") == at(12, 10)
 
 
-def test_nothing_for_the_old_time_goes_out_after_a_reschedule(rescheduled, smtp_mail, frozen):
+def test_nothing_for_the_old_time_goes_out_after_a_reschedule(rescheduled, smtp_mail, clock):
     appointment, _old = rescheduled
 
     # Walk through every day up to the old and the new visit.
     for day in range(3, 14):
-        frozen.move_to(at(day, 20), tick=False)
+        clock.move_to(at(day, 20), tick=False)
         reminders_dispatch()
 
     sent = appointment.reminders.filter(status="sent").exclude(kind=K.BOOKING_CONFIRMATION)

@@ -21,13 +21,7 @@ from procedures.workflows import prep_changes, visits
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))  # Monday 1 March 2027
 DAY = dt.date(2027, 3, 12)  # Friday 12 March 2027
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 @pytest.fixture
@@ -91,7 +85,7 @@ def test_confirming_again_does_not_plan_a_second_email(appointment, physician_us
     assert len(hold_emails(appointment, Reminder.Status.CANCELLED)) == 1
 
 
-def test_a_stop_email_already_sent_is_not_sent_again(appointment, physician_user, frozen):
+def test_a_stop_email_already_sent_is_not_sent_again(appointment, physician_user, clock):
     stop_warfarin(appointment, physician_user)
     [email] = hold_emails(appointment)
     Reminder.objects.filter(pk=email.pk).update(status=Reminder.Status.SENT)

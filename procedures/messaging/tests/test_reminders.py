@@ -28,16 +28,9 @@ from procedures.tests.factories import (
 )
 from procedures.workflows.visits import appointment_book, appointment_cancel
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))
 VISIT = clinic_datetime(dt.date(2025, 3, 10), dt.time(9, 30))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def closed_port() -> int:
@@ -140,8 +133,8 @@ def test_it_gives_each_email_a_message_id_derived_from_its_row(smtp_mail, appoin
     assert smtp_mail.message_ids() == [f"<reminder-{confirmation.pk}@{domain()}>"]
 
 
-def test_it_marks_the_row_sent_with_the_time(smtp_mail, appointment, frozen):
-    frozen.move_to(NOW + dt.timedelta(seconds=30), tick=False)
+def test_it_marks_the_row_sent_with_the_time(smtp_mail, appointment, clock):
+    clock.move_to(NOW + dt.timedelta(seconds=30), tick=False)
 
     reminders_dispatch()
 
@@ -177,12 +170,12 @@ def test_it_writes_to_a_spanish_speaking_patient_in_spanish(smtp_mail, appointme
     assert "lunes 10 marzo 2025" in text.lower()
 
 
-def test_it_sends_the_later_reminders_when_they_fall_due(smtp_mail, appointment, frozen):
+def test_it_sends_the_later_reminders_when_they_fall_due(smtp_mail, appointment, clock):
     reminders_dispatch()
 
-    frozen.move_to(clinic_datetime(dt.date(2025, 3, 8), dt.time(10, 0)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2025, 3, 8), dt.time(10, 0)), tick=False)
     reminders_dispatch()
-    frozen.move_to(clinic_datetime(dt.date(2025, 3, 9), dt.time(10, 0)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2025, 3, 9), dt.time(10, 0)), tick=False)
     reminders_dispatch()
 
     subjects = [str(m["Subject"]) for m in smtp_mail.wait_for(4)]
@@ -254,7 +247,7 @@ def test_it_sends_a_calendar_cancel_for_a_cancelled_appointment(
 # --- Refusals and retries ----------------------------------------------------------
 
 
-def test_it_retries_later_when_the_server_says_try_later(smtp_mail, appointment, frozen):
+def test_it_retries_later_when_the_server_says_try_later(smtp_mail, appointment, clock):
     smtp_mail.scripted_replies = ["451 4.3.0 try later"]
 
     report = reminders_dispatch()
@@ -270,13 +263,13 @@ def test_it_retries_later_when_the_server_says_try_later(smtp_mail, appointment,
 
     # Not before it is due again; then it goes out.
     assert reminders_dispatch().claimed == 0
-    frozen.move_to(confirmation.due_at, tick=False)
+    clock.move_to(confirmation.due_at, tick=False)
     assert reminders_dispatch().sent == 1
     confirmation.refresh_from_db()
     assert (confirmation.status, confirmation.attempts) == ("sent", 2)
 
 
-def test_it_gives_up_at_once_when_the_server_refuses_the_address(smtp_mail, appointment, frozen):
+def test_it_gives_up_at_once_when_the_server_refuses_the_address(smtp_mail, appointment, clock):
     smtp_mail.scripted_replies = ["550 5.1.1 no such user"]
 
     report = reminders_dispatch()
@@ -285,7 +278,7 @@ def test_it_gives_up_at_once_when_the_server_refuses_the_address(smtp_mail, appo
     confirmation = appointment.reminders.get(kind="booking_confirmation")
     assert confirmation.status == Reminder.Status.FAILED
     assert confirmation.last_error.startswith("550")
-    frozen.move_to(NOW + dt.timedelta(hours=1), tick=False)
+    clock.move_to(NOW + dt.timedelta(hours=1), tick=False)
     assert reminders_dispatch().claimed == 0
     assert smtp_mail.messages == []
 
@@ -388,9 +381,9 @@ def test_it_skips_a_patient_who_gets_no_email(smtp_mail, patient, kind):
     assert smtp_mail.messages == []
 
 
-def test_it_sends_nothing_twice(smtp_mail, appointment, frozen):
+def test_it_sends_nothing_twice(smtp_mail, appointment, clock):
     reminders_dispatch()
-    frozen.move_to(clinic_datetime(dt.date(2025, 3, 9), dt.time(12, 0)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2025, 3, 9), dt.time(12, 0)), tick=False)
     reminders_dispatch()
 
     report = reminders_dispatch()
@@ -536,7 +529,7 @@ def test_it_retries_the_whole_batch_at_once_when_the_server_cannot_be_reached(se
 
 
 def test_it_hands_back_what_it_cannot_send_before_its_lease_runs_out(
-    smtp_mail, settings, frozen, monkeypatch
+    smtp_mail, settings, clock, monkeypatch
 ):
     _first, *rest = ReminderFactory.create_batch(3)
     real_send_one = reminder_sending.send_one
@@ -545,7 +538,7 @@ def test_it_hands_back_what_it_cannot_send_before_its_lease_runs_out(
         outcome = real_send_one(reminder, message, connection)
         # The mail server took its time: the lease is nearly over.
         lease = dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
-        frozen.move_to(NOW + lease - dt.timedelta(seconds=5), tick=False)
+        clock.move_to(NOW + lease - dt.timedelta(seconds=5), tick=False)
         return outcome
 
     monkeypatch.setattr(reminder_sending, "send_one", slow_send_one)

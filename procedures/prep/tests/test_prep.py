@@ -22,11 +22,7 @@ LONDON = ZoneInfo("Europe/London")
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))  # Monday 1 March 2027
 # Monday 29 March 2027, the day after the clocks go forward (Sunday 28 March, 01:00 UTC).
 DAY = dt.date(2027, 3, 29)
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = pytest.mark.clock(NOW)
 
 
 @pytest.fixture

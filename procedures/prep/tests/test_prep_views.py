@@ -17,11 +17,7 @@ from procedures.tests.factories import AppointmentFactory, ProcedureTypeFactory,
 
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))
 DAY = dt.date(2027, 3, 10)  # a Wednesday
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine, care_for_all):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = [pytest.mark.clock(NOW), pytest.mark.usefixtures("care_for_all")]
 
 
 @pytest.fixture

@@ -14,11 +14,7 @@ from procedures.tests.factories import AppointmentFactory, ProcedureTypeFactory
 
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))
 DAY = dt.date(2027, 3, 10)
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = pytest.mark.clock(NOW)
 
 
 def make(kind=ProcedureKind.ASPIRATION_BIOPSY, born=dt.date(1970, 1, 1), **patient):

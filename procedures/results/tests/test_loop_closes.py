@@ -17,7 +17,6 @@ from procedures.results import orders as svc
 from procedures.results.escalations import escalations_run
 from procedures.tests import factories
 
-pytestmark = pytest.mark.django_db
 S = models.TestOrder.Status
 Level = models.ResultEscalation.Level
 
@@ -25,12 +24,7 @@ Level = models.ResultEscalation.Level
 NOW = clinic_datetime(dt.date(2025, 4, 14), dt.time(8, 0))
 TODAY = NOW.date()
 SLOTS = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 @pytest.fixture(autouse=True)
@@ -102,11 +96,11 @@ def test_it_logs_an_amendment_after_the_patient_was_told_and_asks_to_tell_again(
 
 
 def test_an_amendment_that_reopens_review_has_its_own_escalation_clock(
-    frozen, physician_user, lee, smtp_mail
+    clock, physician_user, lee, smtp_mail
 ):
     order = order_for(lee)
     final(order, physician_user)
-    frozen.move_to(NOW + dt.timedelta(hours=97), tick=False)
+    clock.move_to(NOW + dt.timedelta(hours=97), tick=False)
     escalations_run()
     assert {r.level for r in order.escalations.all()} == {Level.UNREVIEWED, Level.UNREVIEWED_LEAD}
     svc.result_review(order_id=order.pk, action_planned="Discuss.", by=physician_user)
@@ -114,26 +108,26 @@ def test_an_amendment_that_reopens_review_has_its_own_escalation_clock(
     order.refresh_from_db()
     assert order.episode == 2
 
-    frozen.move_to(NOW + dt.timedelta(hours=97 + 49), tick=False)
+    clock.move_to(NOW + dt.timedelta(hours=97 + 49), tick=False)
     escalations_run()
 
     assert [r.episode for r in rows(order, Level.UNREVIEWED)] == [1, 2]
-    frozen.move_to(NOW + dt.timedelta(hours=97 + 97), tick=False)
+    clock.move_to(NOW + dt.timedelta(hours=97 + 97), tick=False)
     escalations_run()
     assert [r.episode for r in rows(order, Level.UNREVIEWED_LEAD)] == [1, 2]
 
 
 def test_a_still_late_order_gets_a_repeat_digest_at_the_set_interval(
-    frozen, settings, lee, smtp_mail
+    clock, settings, lee, smtp_mail
 ):
     settings.RESULTS_REPEAT_DIGEST_DAYS = 2
     order = order_for(lee, expected_by=TODAY - dt.timedelta(days=1))
     escalations_run()
     assert len(smtp_mail.wait_for(1)) == 1
 
-    frozen.move_to(NOW + dt.timedelta(days=1), tick=False)
+    clock.move_to(NOW + dt.timedelta(days=1), tick=False)
     escalations_run()
-    frozen.move_to(NOW + dt.timedelta(days=2), tick=False)
+    clock.move_to(NOW + dt.timedelta(days=2), tick=False)
     escalations_run()
 
     # The first digest, nothing the next day, one repeat two days later.
@@ -333,7 +327,7 @@ def test_a_covering_physician_opens_the_absent_physicians_orders_without_emergen
     assert read.basis == "cover"
 
 
-def test_cover_ends_with_its_period(doctor, frozen):
+def test_cover_ends_with_its_period(doctor, clock):
     away = factories.ProviderFactory(display_name="Dr Away")
     order = order_for(away)
     models.ResultCoverage.objects.create(
@@ -353,16 +347,16 @@ def test_cover_ends_with_its_period(doctor, frozen):
 
 
 def test_a_reviewed_result_the_patient_was_not_told_reaches_the_clinic_lead(
-    frozen, settings, physician_user, lee, smtp_mail
+    clock, settings, physician_user, lee, smtp_mail
 ):
     settings.RESULTS_UNCOMMUNICATED_LEAD_DAYS = 14
     order = order_for(lee)
     final(order, physician_user)
     svc.result_review(order_id=order.pk, action_planned="Discuss.", by=physician_user)
 
-    frozen.move_to(NOW + dt.timedelta(days=8), tick=False)
+    clock.move_to(NOW + dt.timedelta(days=8), tick=False)
     escalations_run()
-    frozen.move_to(NOW + dt.timedelta(days=15), tick=False)
+    clock.move_to(NOW + dt.timedelta(days=15), tick=False)
     escalations_run()
 
     assert [r.level for r in order.escalations.order_by("pk")] == [

@@ -13,18 +13,16 @@ from procedures.catalog.clock import clinic_datetime
 from procedures.results.orders import expected_by_for, result_log
 from procedures.tests import factories
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("care_for_all")]
-
 Appointment, Reminder = models.Appointment, models.Reminder
 
 # Thursday 10 April 2025, 11:00 in the clinic: the week before Easter.
 NOW = clinic_datetime(dt.date(2025, 4, 10), dt.time(11, 0))
 TODAY = NOW.date()
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("care_for_all"),
+    pytest.mark.clock(NOW),
+]
 
 
 @pytest.fixture

@@ -16,17 +16,11 @@ from procedures.catalog.models import ProcedureType
 from procedures.scheduling.models import Appointment
 from procedures.tests import factories
 
-pytestmark = pytest.mark.django_db
-
 # Thursday 10 April 2025, 11:00 in the clinic.
 NOW = clinic_datetime(dt.date(2025, 4, 10), dt.time(11, 0))
 # The day after the last expected result (Thursday 17 April): Friday 18 April.
 SUGGESTED = dt.date(2025, 4, 18)
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 @pytest.fixture

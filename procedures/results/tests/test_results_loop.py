@@ -16,17 +16,16 @@ from procedures.tests import factories
 from procedures.workflows import results as result_flows
 from procedures.workflows import visits
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("care_for_all")]
 S = models.TestOrder.Status
 
 # Thursday 10 April 2025, 11:00 in the clinic.
 NOW = clinic_datetime(dt.date(2025, 4, 10), dt.time(11, 0))
 TODAY = NOW.date()
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("care_for_all"),
+    pytest.mark.clock(NOW),
+]
 
 
 @pytest.fixture

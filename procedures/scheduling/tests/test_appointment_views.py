@@ -11,14 +11,8 @@ from procedures.messaging.models import Reminder
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import AppointmentFactory
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(12, 0))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def appointment_at(day: dt.date, hour: int, **extra) -> Appointment:

@@ -30,15 +30,11 @@ from procedures.workflows.visits import appointment_book, appointment_cancel
 
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # a Monday morning
 DAY = dt.date(2025, 3, 10)  # the Monday after
+pytestmark = pytest.mark.clock(NOW)
 
 
 def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture

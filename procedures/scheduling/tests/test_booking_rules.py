@@ -21,19 +21,13 @@ from procedures.tests.factories import (
 )
 from procedures.workflows.visits import appointment_book
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
 DAY = dt.date(2025, 3, 10)  # the Monday after
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture

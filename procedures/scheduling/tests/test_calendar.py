@@ -15,19 +15,13 @@ from procedures.catalog.models import ClinicHoliday
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import AppointmentFactory, ProviderFactory, RoomFactory
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
 WED = dt.date(2025, 3, 5)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(hour: int, minute: int = 0, day: dt.date = WED) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture

@@ -18,20 +18,13 @@ from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows import visits
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
 DAY = dt.date(2025, 3, 10)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
 
 
 @pytest.fixture
@@ -65,16 +58,16 @@ def refused(service, **kwargs) -> str:
 
 
 def test_it_walks_the_whole_day_and_records_who_and_when(
-    appointment, frontdesk_user, nurse_user, physician_user, frozen
+    appointment, frontdesk_user, nurse_user, physician_user, clock
 ):
     lifecycle.appointment_confirm(appointment_id=appointment.pk, by=frontdesk_user)
-    frozen.move_to(at(8, 40), tick=False)
+    clock.move_to(at(8, 40), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
-    frozen.move_to(at(9, 5), tick=False)
+    clock.move_to(at(9, 5), tick=False)
     visits.appointment_start(
         appointment_id=appointment.pk, by=nurse_user, reason="Consent signed on paper"
     )
-    frozen.move_to(at(9, 50), tick=False)
+    clock.move_to(at(9, 50), tick=False)
     visits.appointment_complete(appointment_id=appointment.pk, by=physician_user)
 
     appointment.refresh_from_db()
@@ -115,12 +108,12 @@ def test_it_starts_only_a_checked_in_patient(appointment, nurse_user):
 
 
 def test_a_no_show_waits_for_the_start_time_then_frees_the_slot(
-    appointment, frontdesk_user, frozen, lee, room
+    appointment, frontdesk_user, clock, lee, room
 ):
     message = refused(visits.appointment_no_show, appointment_id=appointment.pk, by=frontdesk_user)
     assert message == "A patient can only be marked as a no-show once the start time has passed."
 
-    frozen.move_to(at(9, 20), tick=False)
+    clock.move_to(at(9, 20), tick=False)
     visits.appointment_no_show(appointment_id=appointment.pk, by=frontdesk_user)
 
     appointment.refresh_from_db()
@@ -247,13 +240,13 @@ def test_a_reschedule_to_the_weekend_is_refused_in_words(appointment, frontdesk_
 
 
 def test_the_page_walks_the_lifecycle_and_shows_the_timeline_in_words(
-    appointment, frontdesk_client, frontdesk_user, frozen
+    appointment, frontdesk_client, frontdesk_user, clock
 ):
     url = f"/appointments/{appointment.pk}/"
     response = frontdesk_client.post(f"{url}confirm/", follow=True)
     assert "Marked as confirmed by the patient." in response.content.decode()
 
-    frozen.move_to(at(8, 45), tick=False)
+    clock.move_to(at(8, 45), tick=False)
     frontdesk_client.force_login(frontdesk_user)  # a week later: the session timed out
     response = frontdesk_client.post(f"{url}check-in/", follow=True)
     page = response.content.decode()
@@ -264,9 +257,9 @@ def test_the_page_walks_the_lifecycle_and_shows_the_timeline_in_words(
 
 
 def test_the_page_refuses_an_illegal_step_with_a_message(
-    appointment, frontdesk_client, frontdesk_user, frozen
+    appointment, frontdesk_client, frontdesk_user, clock
 ):
-    frozen.move_to(at(8, 45), tick=False)
+    clock.move_to(at(8, 45), tick=False)
     frontdesk_client.force_login(frontdesk_user)
     frontdesk_client.post(f"/appointments/{appointment.pk}/check-in/")
 
@@ -319,9 +312,9 @@ def test_the_reschedule_page_shows_why_a_time_is_refused(appointment, frontdesk_
 
 
 def test_it_refuses_to_start_a_patient_who_is_not_ready_without_a_reason(
-    appointment, frontdesk_user, nurse_user, frozen
+    appointment, frontdesk_user, nurse_user, clock
 ):
-    frozen.move_to(at(8, 40), tick=False)
+    clock.move_to(at(8, 40), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
 
     message = refused(visits.appointment_start, appointment_id=appointment.pk, by=nurse_user)
@@ -334,11 +327,11 @@ def test_it_refuses_to_start_a_patient_who_is_not_ready_without_a_reason(
 
 
 def test_it_starts_with_a_reason_and_records_who_and_why(
-    appointment, frontdesk_user, client, nurse_user, frozen
+    appointment, frontdesk_user, client, nurse_user, clock
 ):
-    frozen.move_to(at(8, 40), tick=False)
+    clock.move_to(at(8, 40), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
-    frozen.move_to(at(9, 2), tick=False)
+    clock.move_to(at(9, 2), tick=False)
     client.force_login(nurse_user)  # after the clock moved: sessions time out when idle
 
     response = client.post(

@@ -20,19 +20,13 @@ from procedures.tests.factories import (
     RoomFactory,
 )
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday 08:00
 MON, TUE = dt.date(2025, 3, 3), dt.date(2025, 3, 4)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(hour: int, minute: int = 0, day: dt.date = MON) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture

@@ -15,19 +15,13 @@ from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows import visits
 
-pytestmark = pytest.mark.django_db
-
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))
 DAY = dt.date(2025, 3, 12)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(hour: int, day: dt.date = DAY) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 @pytest.fixture

@@ -13,19 +13,13 @@ from procedures.prep.models import FrontDeskTask
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.tests.factories import AppointmentFactory
 
-pytestmark = pytest.mark.django_db
-
 TODAY = dt.date(2025, 3, 5)
 NOW = clinic_datetime(TODAY, dt.time(10, 0))
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 def appointment(family: str, day: dt.date = TODAY + dt.timedelta(days=7), **extra) -> Appointment:

@@ -21,19 +21,13 @@ from procedures.tests.factories import (
     RoomFactory,
 )
 
-pytestmark = pytest.mark.django_db
-
 TODAY = dt.date(2025, 3, 5)
 NOW = clinic_datetime(TODAY, dt.time(7, 30))
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 def at(hour: int, minute: int = 0, day: dt.date = TODAY) -> dt.datetime:
     return clinic_datetime(day, dt.time(hour, minute))
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
 
 
 def visit(hour, *, family="Garcia", ready=False, on_warfarin=True, bleeding=True, **extra):

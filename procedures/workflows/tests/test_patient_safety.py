@@ -42,13 +42,7 @@ DOB = dt.date(1960, 5, 1)
 S = Reminder.Status
 K = Reminder.Kind
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-    return time_machine
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
 
 @pytest.fixture(autouse=True)
@@ -106,9 +100,9 @@ def rows(appointment, *kinds, status=None):
 # 1 -------------------------------------------------------------------------------------
 
 
-def test_it_refuses_to_confirm_a_stop_that_has_already_passed(visit, physician_user, frozen):
+def test_it_refuses_to_confirm_a_stop_that_has_already_passed(visit, physician_user, clock):
     stop_warfarin(visit, physician_user, clinic_datetime(dt.date(2027, 3, 8), dt.time(20, 0)))
-    frozen.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=False)
 
     with pytest.raises(ValidationError, match="already passed"):
         prep_changes.hold_plan_confirm(appointment_id=visit.pk, by=physician_user)
@@ -144,9 +138,9 @@ def test_it_reopens_the_plan_when_a_move_puts_a_stop_after_the_start(
 
 
 def test_it_withdraws_the_visits_emails_when_the_procedure_is_completed(
-    visit, frontdesk_user, physician_user, frozen
+    visit, frontdesk_user, physician_user, clock
 ):
-    frozen.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
     lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
     visits.appointment_start(appointment_id=visit.pk, by=physician_user, reason="test")
     visits.appointment_complete(appointment_id=visit.pk, by=physician_user)
@@ -159,9 +153,9 @@ def test_it_withdraws_the_visits_emails_when_the_procedure_is_completed(
 
 
 def test_it_skips_at_send_time_a_prep_email_of_a_visit_under_way(
-    visit, frontdesk_user, physician_user, frozen
+    visit, frontdesk_user, physician_user, clock
 ):
-    frozen.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
     lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
     # A row that slipped past the planning (written by hand, as an older release would).
     stray = Reminder.objects.create(
@@ -226,8 +220,8 @@ def test_it_keeps_the_rows_of_emails_a_prep_save_did_not_change(visit, physician
 # 5 -------------------------------------------------------------------------------------
 
 
-def test_it_never_dates_a_step_that_had_passed_at_booking(frontdesk_user, frozen):
-    frozen.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=False)
+def test_it_never_dates_a_step_that_had_passed_at_booking(frontdesk_user, clock):
+    clock.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=False)
     appointment = book(frontdesk_user)  # two days ahead: "7 days before" is past
 
     [medicine_list] = [s for s in prep_timeline(appointment) if s.kind == "what_to_bring"]
@@ -241,7 +235,7 @@ def test_it_never_dates_a_step_that_had_passed_at_booking(frontdesk_user, frozen
 # 6 -------------------------------------------------------------------------------------
 
 
-def test_it_shows_patients_no_staff_notes(visit, client, nurse_client, frozen):
+def test_it_shows_patients_no_staff_notes(visit, client, nurse_client, clock):
     token = links.link_token(appointment=visit, purpose="details")
     url = f"/p/details/{token}/"
     client.post(url, {"date_of_birth": DOB.strftime("%d/%m/%Y")})
@@ -294,9 +288,9 @@ def test_it_never_expects_a_result_on_a_public_holiday(settings):
 
 
 def test_it_plans_a_call_not_an_email_for_an_abnormal_karyotype(
-    visit, physician_user, frontdesk_user, frozen
+    visit, physician_user, frontdesk_user, clock
 ):
-    frozen.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
     lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
     karyotype = TestTypeFactory(code="karyotype", name="Cytogenetics (karyotype)")
     visits.appointment_complete(
@@ -323,9 +317,9 @@ def test_it_plans_a_call_not_an_email_for_an_abnormal_karyotype(
 
 
 def test_it_emails_results_ready_when_the_physician_chooses_email(
-    visit, physician_user, frontdesk_user, frozen
+    visit, physician_user, frontdesk_user, clock
 ):
-    frozen.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
     lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
     visits.appointment_complete(
         appointment_id=visit.pk,
@@ -351,17 +345,17 @@ def test_it_emails_results_ready_when_the_physician_chooses_email(
 
 
 def test_it_never_resends_a_prep_email_after_a_move_and_a_second_confirmation(
-    visit, physician_user, frontdesk_user, frozen
+    visit, physician_user, frontdesk_user, clock
 ):
     stop_warfarin(visit, physician_user, clinic_datetime(dt.date(2027, 3, 9), dt.time(20, 0)))
     prep_changes.hold_plan_confirm(appointment_id=visit.pk, by=physician_user)
     for day in range(5, 10):
-        frozen.move_to(clinic_datetime(dt.date(2027, 3, day), dt.time(20, 0)), tick=False)
+        clock.move_to(clinic_datetime(dt.date(2027, 3, day), dt.time(20, 0)), tick=False)
         reminders_dispatch()
     sent_before = {(r.kind, r.step_text) for r in rows(visit, status=S.SENT) if r.step_text}
     assert (K.MEDICATION_HOLD, rows(visit, K.MEDICATION_HOLD)[0].step_text) in sent_before
 
-    frozen.move_to(clinic_datetime(dt.date(2027, 3, 11), dt.time(9, 0)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2027, 3, 11), dt.time(9, 0)), tick=False)
     start = clinic_datetime(dt.date(2027, 3, 19), dt.time(9, 0))
     visits.appointment_reschedule(
         appointment_id=visit.pk,
@@ -372,7 +366,7 @@ def test_it_never_resends_a_prep_email_after_a_move_and_a_second_confirmation(
     with pytest.raises(ValidationError):
         prep_changes.hold_plan_confirm(appointment_id=visit.pk, by=physician_user)  # stop past
     for day in range(11, 20):
-        frozen.move_to(clinic_datetime(dt.date(2027, 3, day), dt.time(19, 0)), tick=False)
+        clock.move_to(clinic_datetime(dt.date(2027, 3, day), dt.time(19, 0)), tick=False)
         reminders_dispatch()
 
     sent = rows(visit, status=S.SENT)
@@ -385,8 +379,8 @@ def test_it_never_resends_a_prep_email_after_a_move_and_a_second_confirmation(
 # 11 ------------------------------------------------------------------------------------
 
 
-def test_it_sends_the_booking_confirmation_before_any_prep_step(frontdesk_user, frozen):
-    frozen.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=True)
+def test_it_sends_the_booking_confirmation_before_any_prep_step(frontdesk_user, clock):
+    clock.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=True)
     appointment = book(frontdesk_user)
 
     reminders_dispatch()
@@ -396,8 +390,8 @@ def test_it_sends_the_booking_confirmation_before_any_prep_step(frontdesk_user, 
     assert rows(appointment, K.BOOKING_CONFIRMATION)[0].status == S.SENT
 
 
-def test_it_holds_a_prep_email_while_the_confirmation_waits_for_a_retry(frontdesk_user, frozen):
-    frozen.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=False)
+def test_it_holds_a_prep_email_while_the_confirmation_waits_for_a_retry(frontdesk_user, clock):
+    clock.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 0)), tick=False)
     appointment = book(frontdesk_user)
     [confirmation] = rows(appointment, K.BOOKING_CONFIRMATION)
     Reminder.objects.filter(pk=confirmation.pk).update(
@@ -408,7 +402,7 @@ def test_it_holds_a_prep_email_while_the_confirmation_waits_for_a_retry(frontdes
 
     assert mail.outbox == []
     assert rows(appointment, K.PREP_STEP, status=S.SENT) == []
-    frozen.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 31)), tick=False)
+    clock.move_to(clinic_datetime(dt.date(2027, 3, 10), dt.time(9, 31)), tick=False)
     reminders_dispatch()
     assert "booked" in mail.outbox[0].subject.lower()
     assert any("preparing" in m.subject.lower() for m in mail.outbox[1:])
@@ -451,11 +445,11 @@ def test_it_turns_a_refused_email_into_a_call_at_once(visit, smtp_mail):
 # 14 ------------------------------------------------------------------------------------
 
 
-def test_it_resends_an_email_whose_worker_died_soon_after_its_lease_ends(visit, settings, frozen):
+def test_it_resends_an_email_whose_worker_died_soon_after_its_lease_ends(visit, settings, clock):
     [claimed] = reminders_claim(now=NOW, limit=10)  # the worker dies right after claiming
     lease_end = NOW + dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
 
-    frozen.move_to(lease_end + dt.timedelta(seconds=61), tick=False)
+    clock.move_to(lease_end + dt.timedelta(seconds=61), tick=False)
     reminders_dispatch()  # the every-minute run, no sweep needed
 
     assert Reminder.objects.get(pk=claimed).status == S.SENT
@@ -467,16 +461,16 @@ def test_it_resends_an_email_whose_worker_died_soon_after_its_lease_ends(visit, 
 
 
 def test_it_emails_the_warning_signs_the_same_evening_even_to_an_unsubscribed_patient(
-    visit, frontdesk_user, physician_user, frozen
+    visit, frontdesk_user, physician_user, clock
 ):
     EmailOptOut.objects.create(patient=visit.patient)
-    frozen.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
     lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
-    frozen.move_to(clinic_datetime(DAY, dt.time(10, 0)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(10, 0)), tick=False)
     visits.appointment_complete(appointment_id=visit.pk, by=physician_user)
     mail.outbox.clear()
 
-    frozen.move_to(clinic_datetime(DAY, dt.time(10, 1)), tick=False)
+    clock.move_to(clinic_datetime(DAY, dt.time(10, 1)), tick=False)
     reminders_dispatch()
 
     [warning] = [m for m in mail.outbox if "bleeding that does not stop" in m.body]
@@ -524,7 +518,7 @@ def test_it_calls_at_send_time_when_the_patient_cannot_be_emailed_any_more(visit
 
 
 def test_it_asks_for_the_escort_again_when_the_visit_moves_to_another_day(
-    visit, frontdesk_user, frozen
+    visit, frontdesk_user, clock
 ):
     prep_changes.escort_confirm(
         appointment_id=visit.pk, name="Ana Lopez", phone="07700 900123", by=frontdesk_user
@@ -571,12 +565,12 @@ def test_it_plans_no_prep_email_when_a_cancelled_visits_sedation_changes(
 
 
 def test_it_leaves_a_row_just_past_its_lease_to_the_slow_run_still_marking_it(
-    visit, settings, frozen
+    visit, settings, clock
 ):
     [claimed] = reminders_claim(now=NOW, limit=10)
     lease_end = NOW + dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
 
-    frozen.move_to(lease_end + dt.timedelta(seconds=5), tick=False)
+    clock.move_to(lease_end + dt.timedelta(seconds=5), tick=False)
     reminders_dispatch()
 
     assert Reminder.objects.get(pk=claimed).status == S.SENDING
