@@ -1,4 +1,6 @@
+import re
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -197,7 +199,18 @@ def patient_pick(request):
     results = list(Patient.objects.search_fuzzy(form.cleaned_data["q"])) if form.is_valid() else []
     # "book": results link to the manual booking form (only the patient's id in the URL).
     link_to = "/appointments/book/" if request.POST.get("mode") == "book" else ""
-    return render(request, "patients/_pick.html", {"results": results, "link_to": link_to})
+    # The booking form opened from a free time on the calendar keeps its physician, room,
+    # date and time (ids, a date and a time only: nothing about the patient).
+    keep = {
+        key: request.POST[key]
+        for key in ("provider", "room", "date", "time", "type")
+        if re.fullmatch(r"[\w:-]{1,40}", request.POST.get(key, ""))
+    }
+    return render(
+        request,
+        "patients/_pick.html",
+        {"results": results, "link_to": link_to, "keep": urlencode(keep)},
+    )
 
 
 # --- The clinical record (nurses and physicians) ---------------------------------------

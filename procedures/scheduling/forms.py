@@ -40,11 +40,13 @@ class BookingForm(EscortPhoneMixin, forms.Form):
         empty_label=_("Choose a room"),
     )
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    start_time = forms.TimeField(label=_("Start"), widget=forms.TimeInput(attrs={"type": "time"}))
+    start_time = forms.TimeField(
+        label=_("Start"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     end_time = forms.TimeField(
         label=_("End"),
         required=False,
-        widget=forms.TimeInput(attrs={"type": "time"}),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         help_text=_("Leave empty for the procedure's usual length."),
     )
     sedation_level = forms.ChoiceField(

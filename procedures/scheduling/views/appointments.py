@@ -69,12 +69,16 @@ def appointment_book_view(request):
     if procedure_type:
         initial["procedure_type"] = procedure_type.pk
         initial["sedation_level"] = procedure_type.default_sedation_level
-    provider_id = request.GET.get("provider", "")
-    if provider_id.isdigit():
-        initial["provider"] = int(provider_id)
+    # A free time on the calendar fills in its physician, room and start.
+    for name in ("provider", "room"):
+        value = request.GET.get(name, "")
+        if value.isdigit():
+            initial[name] = int(value)
     # "Book a results discussion" suggests a date after the last expected result.
     with contextlib.suppress(ValueError):
         initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
+    with contextlib.suppress(ValueError):
+        initial["start_time"] = datetime.time.fromisoformat(request.GET.get("time", ""))
     form = BookingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -106,8 +110,14 @@ def appointment_book_view(request):
         "form": form,
         "patient": patient,
         "procedure_type": procedure_type,
-        # The patient search is the front desk's (patients:pick).
+        # The patient search is the front desk's (patients:pick); choosing a patient
+        # keeps the physician, room, date and time already filled in.
         "can_search_patients": policy.may(request.user, "patient_pick"),
+        "keep": [
+            (key, request.GET[key])
+            for key in ("provider", "room", "date", "time", "type")
+            if request.GET.get(key)
+        ],
     }
     return render(request, "procedures/appointment_book.html", context)
 
