@@ -62,11 +62,14 @@ class BookingForm(EscortPhoneMixin, forms.Form):
     notes = forms.CharField(
         label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # "Book anyway" after the warning about the patient's other visits nearby.
+    confirm_nearby = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["escort_phone"].widget.attrs["autocomplete"] = "off"
         self.helper = FormHelper()
+        self.helper.form_id = "booking-form"
         self.helper.layout = Layout(
             Fieldset(
                 _("Who and what"),

@@ -150,6 +150,12 @@ def test_the_calendar_grid_by_mouse_and_keyboard(
     expect(page.get_by_label(label("Patient MRN"))).not_to_have_value("")
     page.get_by_label(label("Procedure")).select_option(label="Bone marrow aspiration")
     page.get_by_role("button", name="Book appointment").click()
+    # Garcia came this morning: asked, not refused, and her visits are listed.
+    warning = page.locator("#nearby-warning")
+    expect(warning).to_contain_text("This patient already has a visit that day")
+    expect(page.get_by_role("region", name="This patient's bookings")).to_be_visible()
+    check_a11y(page, "the booking form asking about a second visit")
+    warning.get_by_role("button", name="Yes, book it as well").click()
     expect(flash(page)).to_contain_text("Appointment booked")
 
     # The week of one physician and one room, chosen in the one "Show" box.
@@ -179,3 +185,39 @@ def provider_pk(name: str) -> str:
     from procedures.catalog.resources import Provider
 
     return str(Provider.objects.get(display_name=name).pk)
+
+
+def test_find_a_patient_and_book_the_next_slot_in_three_clicks_and_two_page_loads(
+    page: Page, live_server, monday_morning, demo_clinic, check_a11y, screenshot
+):
+    """The front desk's commonest job from any page: the header look-up (answered in
+    place), "Next free slots" (the finder opens with the slots for the patient's usual
+    procedure), one slot: three clicks, two full page loads."""
+    base = live_server.url
+    log_in(page, base, "frontdesk", check_a11y)
+    page.goto(f"{base}/calendar/")
+    expect(page.get_by_role("grid")).to_be_visible()
+
+    loads = []
+    page.on("load", lambda: loads.append(page.url))
+    clicks = 0
+
+    page.get_by_label("Look up a patient").fill("garcia")
+    page.get_by_role("button", name="Look up").click()
+    clicks += 1
+    found = page.locator("#header-lookup-results")
+    expect(found.get_by_role("link", name=re.compile("^Garcia, Maria"))).to_be_visible()
+    check_a11y(page, "the header look-up's results")
+    found.get_by_role("link", name=re.compile("^Next free slots")).first.click()
+    clicks += 1
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find a slot")
+    slots = page.get_by_role("button", name=re.compile(r"^Book \d\d:\d\d"))
+    expect(slots.first).to_be_visible()
+    check_a11y(page, "the slot finder opened from a patient")
+    screenshot(page, "slot-finder-from-patient")
+    slots.first.click()
+    clicks += 1
+    expect(flash(page)).to_contain_text("Appointment booked")
+
+    assert clicks <= 4
+    assert len(loads) == 2, loads
