@@ -66,9 +66,11 @@ def slot_finder(request):
         last = request.session.get(LAST_PROCEDURE)
         if chosen and not last:
             # The procedure this patient was booked for last, if any.
-            last = chosen.appointments.order_by("-start_at").values_list(
-                "procedure_type_id", flat=True
-            ).first()
+            last = (
+                chosen.appointments.order_by("-start_at")
+                .values_list("procedure_type_id", flat=True)
+                .first()
+            )
         if last:
             initial["procedure_type"] = last
         form = SlotSearchForm(initial=initial)
