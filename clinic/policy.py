@@ -37,6 +37,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "attention_count": CLINICAL,
     "calendar": STAFF,
     "day_sheet": STAFF,
+    "day_checklists": (NURSE, PHYSICIAN),
     "order_reassign": (PHYSICIAN,),
     "order_sent": CLINICAL,
     "outbox_list": OUTBOX,

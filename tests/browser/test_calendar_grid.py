@@ -221,3 +221,27 @@ def test_find_a_patient_and_book_the_next_slot_in_three_clicks_and_two_page_load
 
     assert clicks <= 4
     assert len(loads) == 2, loads
+
+
+def test_a_nurse_ticks_the_day_of_checklists_without_a_page_load(
+    page: Page, live_server, monday_morning, demo_clinic, check_a11y, screenshot
+):
+    a_busy_morning(monday_morning)
+    base = live_server.url
+    log_in(page, base, "nurse", check_a11y)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Checklists").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Day-of checklists")
+    check_a11y(page, "the day-of checklists at 1280 px")
+    loads = []
+    page.on("load", lambda: loads.append(page.url))
+
+    row = page.get_by_role("row").filter(has_text="Khan, Aisha")
+    row.get_by_role("button", name=re.compile("^Consent")).click()
+    expect(row).to_contain_text("\u2713 Consent")
+    expect(row).to_contain_text("Nia Nurse 10:")
+    row.get_by_role("button", name=re.compile("^Fasting")).click()
+    expect(row).to_contain_text("\u2713 Fasting")
+    assert loads == []  # each tick saved in place
+    page.set_viewport_size({"width": 820, "height": 1180})
+    check_a11y(page, "the day-of checklists at 820 px")
+    screenshot(page, "day-checklists")
