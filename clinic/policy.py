@@ -38,6 +38,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "calendar": STAFF,
     "day_sheet": STAFF,
     "order_cancel": CLINICAL,
+    "day_checklists": (NURSE, PHYSICIAN),
     "order_reassign": (PHYSICIAN,),
     "order_replace": CLINICAL,
     # Issue 13: nobody to email is an alarm; the daily open-loops report. The role

@@ -1,4 +1,6 @@
+import re
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -196,7 +198,18 @@ def patient_pick(request):
     # "book": results link to the manual booking form (only the patient's id in the URL).
     link_to = "/appointments/book/" if request.POST.get("mode") == "book" else ""
     record_list_read(request, [p.pk for p in results])
-    return render(request, "patients/_pick.html", {"results": results, "link_to": link_to})
+    # The booking form opened from a free time on the calendar keeps its physician, room,
+    # date and time (ids, a date and a time only: nothing about the patient).
+    keep = {
+        key: request.POST[key]
+        for key in ("provider", "room", "date", "time", "type")
+        if re.fullmatch(r"[\w:-]{1,40}", request.POST.get(key, ""))
+    }
+    return render(
+        request,
+        "patients/_pick.html",
+        {"results": results, "link_to": link_to, "keep": urlencode(keep)},
+    )
 
 
 # --- The clinical record (nurses and physicians) ---------------------------------------

@@ -5,7 +5,7 @@ from procedures.messaging.views import patient_links
 from procedures.prep import views as prep
 from procedures.results.views import analytics, results
 from procedures.scheduling.views import appointments, calendars, lifecycle, slot_finder, waitlist
-from procedures.today.views import loops, tasks, today
+from procedures.today.views import checklists, loops, tasks, today
 
 app_name = "procedures"
 urlpatterns = [
@@ -39,6 +39,13 @@ urlpatterns = [
     path("calendar/print/", calendars.day_sheet, name="day_sheet"),
     path("today/", today.today_board_view, name="today"),
     path("today/counts/", today.today_counts_view, name="today_counts"),
+    # The nurses' day-of checklists (issue 16): a row a patient, each tick via htmx.
+    path("today/checklists/", checklists.day_checklists_view, name="day_checklists"),
+    path(
+        "today/checklists/<int:pk>/tick/",
+        checklists.day_checklist_tick,
+        name="day_checklist_tick",
+    ),
     # The front desk's queue of open tasks and calls (procedures/views/tasks.py).
     path("tasks/", tasks.task_list, name="tasks"),
     path("tasks/done/", tasks.task_done_view, name="task_done"),

@@ -67,6 +67,8 @@ RULES = {
     "procedures:day_sheet": staff(CLINICAL_STAFF),
     "procedures:today": staff(CLINICAL_STAFF),
     "procedures:today_counts": staff(CLINICAL_STAFF),
+    "procedures:day_checklists": staff((RN, MD)),
+    "procedures:day_checklist_tick": staff((RN, MD), code=405),  # POST only
     "procedures:tasks": staff((FD,)),
     "procedures:task_done": staff((FD,), code=405),  # POST only
     "procedures:tasks_overdue": staff((FD,)),
@@ -209,6 +211,7 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:prep_escort_confirm": [appointment.pk],
         "procedures:prep_site": [appointment.pk],
         "procedures:prep_checklist_tick": [appointment.pk],
+        "procedures:day_checklist_tick": [appointment.pk],
         "procedures:prep_task_done": [appointment.pk],
         "emergency_access": [patient.pk],
         "procedures:reminder_resend": [1],

@@ -73,20 +73,10 @@ def booking_clashes(
     )
     clashes: dict[str, str] = {}
     for other in others:
-        if other.provider_id == provider.pk and other.start_at < end_at and other.end_at > start_at:
-            clashes.setdefault(
-                "provider",
-                _("%(who)s is booked %(span)s with another patient.")
-                % {"who": provider.display_name, "span": _span(other.start_at, other.end_at)},
-            )
-        if other.blocked_from < blocked_until and other.blocked_until > blocked_from:
-            if other.room_id == room.pk:
-                clashes.setdefault(
-                    "room",
-                    _("%(room)s is in use %(span)s by another appointment.")
-                    % {"room": room.name, "span": _span(other.blocked_from, other.blocked_until)},
-                )
-            if other.patient_id == patient.pk:
+        if other.patient_id == patient.pk:
+            # The patient's own visit: one message naming it, not also "with another
+            # patient" for its physician or room.
+            if other.blocked_from < blocked_until and other.blocked_until > blocked_from:
                 clashes.setdefault(
                     "patient",
                     _("This patient already has an appointment %(span)s with %(who)s.")
@@ -95,6 +85,20 @@ def booking_clashes(
                         "who": other.provider.display_name,
                     },
                 )
+            continue
+        if other.provider_id == provider.pk and other.start_at < end_at and other.end_at > start_at:
+            clashes.setdefault(
+                "provider",
+                _("%(who)s is booked %(span)s with another patient.")
+                % {"who": provider.display_name, "span": _span(other.start_at, other.end_at)},
+            )
+        held = other.blocked_from < blocked_until and other.blocked_until > blocked_from
+        if held and other.room_id == room.pk:
+            clashes.setdefault(
+                "room",
+                _("%(room)s is in use %(span)s by another appointment.")
+                % {"room": room.name, "span": _span(other.blocked_from, other.blocked_until)},
+            )
     return {field: clashes[field] for field in ("provider", "room", "patient") if field in clashes}
 
 

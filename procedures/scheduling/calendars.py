@@ -13,15 +13,18 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Choices, Q
 from django.urls import reverse
+from django.utils import formats
 
 from procedures.catalog.choices import SedationLevel
-from procedures.catalog.clock import clinic_tz
+from procedures.catalog.clock import clinic_today, clinic_tz
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import Availability, availability_load, clinic_day_bounds
+from procedures.scheduling.timegrid import TimeGrid, holds_load, time_grid
 
 VIEWS = ("day", "week")
-BY = ("clinic", "provider", "room")
+# The whole clinic by physician or by room, or one physician or one room.
+BY = ("clinic", "rooms", "provider", "room")
 
 
 # --- What an entry shows ------------------------------------------------------------
@@ -73,6 +76,11 @@ class Card:
     sedated: bool
     reschedule_url: str  # "" when the lifecycle does not allow it
     patient_id: int | None = None  # for the audit of the read (clinic.audit), never shown
+    room_id: int = 0
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    blocked_from: datetime | None = None
+    blocked_until: datetime | None = None
 
 
 def calendar_cards(
@@ -81,6 +89,7 @@ def calendar_cards(
     provider: Provider | None = None,
     room: Room | None = None,
     providers: list[Provider] | None = None,
+    rooms: list[Room] | None = None,
 ) -> list[Card]:
     """The cards of these clinic days (cancelled appointments too, shown as such), for one
     physician, one room or some physicians, in one query of plain values."""
@@ -94,6 +103,8 @@ def calendar_cards(
         qs = qs.filter(room=room)
     if providers is not None:
         qs = qs.filter(provider__in=[p.pk for p in providers])
+    if rooms is not None:
+        qs = qs.filter(room__in=[r.pk for r in rooms])
     rows = qs.order_by("start_at", "pk").values_list(
         "pk",
         "start_at",
@@ -109,6 +120,7 @@ def calendar_cards(
         "provider__display_name",
         "room__name",
         "patient_id",
+        "room_id",
     )
     detail = url_maker("procedures:appointment_detail")
     reschedule = url_maker("procedures:appointment_reschedule")
@@ -141,6 +153,7 @@ def calendar_cards(
         provider_name,
         room_name,
         patient_id,
+        room_id,
     ) in rows:
         starts, day = wall(start_at)
         held = ""
@@ -168,6 +181,11 @@ def calendar_cards(
                 sedated=sedation in sedated,
                 reschedule_url=reschedule(pk) if status in movable else "",
                 patient_id=patient_id,
+                room_id=room_id,
+                start_at=start_at,
+                end_at=end_at,
+                blocked_from=start_at - timedelta(minutes=before),
+                blocked_until=end_at + timedelta(minutes=after),
             )
         )
     return cards
@@ -178,13 +196,18 @@ def calendar_cards(
 
 @dataclass
 class Column:
-    """One resource on one day (or one physician on the whole clinic's day)."""
+    """One resource on one day: a physician or a room on the whole clinic's day, or one
+    day of one physician's or room's week."""
 
     day: date
     title: str
     hours: str = ""
     closed: str = ""
+    away: str = ""  # leave, training... for the whole day
     cards: list[Card] = field(default_factory=list)
+    kind: str = "provider"  # or "room"
+    resource: Provider | Room | None = None
+    is_today: bool = False
 
 
 def week_start(day: date) -> date:
@@ -223,6 +246,22 @@ def _hours_text(availability: Availability, kind: str, resource_id: int, day: da
     return ", ".join(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}" for s, e in sessions)
 
 
+def _absence_text(availability: Availability, kind: str, resource_id: int, day: date) -> str:
+    """ "Training" for a whole working day away, "13:00-18:00 training" for part of it."""
+    start, end = clinic_day_bounds(day)
+    absence = availability.absence(kind, resource_id, start, end)
+    if absence is None:
+        return ""
+    reason = absence.get_reason_display()
+    sessions = availability.sessions(kind, resource_id, day)
+    if sessions and (absence.starts_at > sessions[0][0] or absence.ends_at < sessions[-1][1]):
+        tz = clinic_tz()
+        away_from = max(absence.starts_at, start).astimezone(tz)
+        away_until = min(absence.ends_at, end).astimezone(tz)
+        return f"{away_from:%H:%M}-{away_until:%H:%M} {reason.lower()}"
+    return reason
+
+
 def clinic_day_providers(day: date) -> list[Provider]:
     """The physicians of the whole clinic's day, by name: the active ones, and any other
     with a booking that day (its bookings are still shown)."""
@@ -231,26 +270,94 @@ def clinic_day_providers(day: date) -> list[Provider]:
     return list(Provider.objects.filter(Q(is_active=True) | Q(pk__in=booked)))
 
 
-def clinic_day_columns(*, day: date, providers: list[Provider]) -> list[Column]:
-    """A column per physician (those given: a page of them) on the whole clinic's day."""
-    cards = calendar_cards(days=[day], providers=providers)
-    availability = availability_load(providers=providers, rooms=[], first_day=day, last_day=day)
-    closed = availability.holidays.get(day, "")
-    columns = {
-        p.pk: Column(
-            day=day,
-            title=p.display_name,
-            hours=_hours_text(availability, "provider", p.pk, day) if p.is_active else "",
-            closed=closed,
-        )
-        for p in providers
-    }
-    for card in cards:
-        columns[card.provider_id].cards.append(card)
-    return list(columns.values())
+def clinic_day_rooms(day: date) -> list[Room]:
+    """The rooms of the whole clinic's day: the active ones, and any other booked."""
+    start, end = clinic_day_bounds(day)
+    booked = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).values("room_id")
+    return list(Room.objects.filter(Q(is_active=True) | Q(pk__in=booked)))
 
 
-def resource_columns(*, view: str, by: str, day: date, resource: Provider | Room) -> list[Column]:
+@dataclass
+class CalendarData:
+    """What a calendar shows, read in a fixed number of queries: its columns, and the
+    time grid drawn from them."""
+
+    columns: list[Column]
+    grid: TimeGrid
+    providers: list[Provider]  # every physician and room (the "Show" box offers them)
+    rooms: list[Room]
+
+
+def _grid(
+    columns: list[Column],
+    days: list[date],
+    *,
+    providers: list[Provider],
+    rooms: list[Room],
+    may_book: bool,
+) -> CalendarData:
+    """Availability of every physician and room (a gap suggests the one free), every
+    hold of these days, and the grid."""
+    availability = availability_load(
+        providers=providers, rooms=rooms, first_day=days[0], last_day=days[-1]
+    )
+    today = clinic_today()
+    for column in columns:
+        if column.resource is None:
+            continue
+        kind, pk, day = column.kind, column.resource.pk, column.day
+        column.is_today = day == today
+        column.closed = availability.holidays.get(day, "")
+        if column.resource.is_active:
+            column.hours = _hours_text(availability, kind, pk, day)
+        column.away = "" if column.closed else _absence_text(availability, kind, pk, day)
+    grid = time_grid(
+        columns=columns,
+        availability=availability,
+        holds=holds_load(first_day=days[0], last_day=days[-1]),
+        providers=[p for p in providers if p.is_active],
+        rooms=[r for r in rooms if r.is_active],
+        may_book=may_book,
+    )
+    return CalendarData(columns=columns, grid=grid, providers=providers, rooms=rooms)
+
+
+def clinic_day_calendar(
+    *,
+    day: date,
+    shown: list,
+    everyone_providers: list[Provider],
+    rooms: list[Room],
+    by: str,
+    may_book: bool,
+) -> CalendarData:
+    """The whole clinic's day, a column per physician or per room (those `shown`: a
+    page of them)."""
+    kind = "room" if by == "rooms" else "provider"
+    if kind == "provider":
+        cards = calendar_cards(days=[day], providers=shown)
+        columns = {
+            p.pk: Column(day=day, title=p.display_name, kind=kind, resource=p) for p in shown
+        }
+        for card in cards:
+            columns[card.provider_id].cards.append(card)
+    else:
+        cards = calendar_cards(days=[day], rooms=shown)
+        columns = {r.pk: Column(day=day, title=r.name, kind=kind, resource=r) for r in shown}
+        for card in cards:
+            columns[card.room_id].cards.append(card)
+    return _grid(
+        list(columns.values()),
+        [day],
+        providers=everyone_providers,
+        rooms=rooms,
+        may_book=may_book,
+    )
+
+
+def resource_calendar(
+    *, view: str, by: str, day: date, resource: Provider | Room, may_book: bool
+) -> CalendarData:
     """A column per day (one, or a week) for one physician or room."""
     days = calendar_days(view, day)
     kind = "provider" if by == "provider" else "room"
@@ -259,28 +366,20 @@ def resource_columns(*, view: str, by: str, day: date, resource: Provider | Room
         provider=resource if isinstance(resource, Provider) else None,
         room=resource if isinstance(resource, Room) else None,
     )
-    availability = availability_load(
-        providers=[resource] if isinstance(resource, Provider) else [],
-        rooms=[resource] if isinstance(resource, Room) else [],
-        first_day=days[0],
-        last_day=days[-1],
-    )
-    columns = []
-    for d in days:
-        absence = availability.absence(kind, resource.pk, *clinic_day_bounds(d))
-        columns.append(
-            Column(
-                day=d,
-                title="",
-                hours=_hours_text(availability, kind, resource.pk, d),
-                closed=availability.holidays.get(d, "")
-                or (absence.get_reason_display() if absence else ""),
-            )
-        )
+    columns = [
+        Column(day=d, title=formats.date_format(d, "D j M"), kind=kind, resource=resource)
+        for d in days
+    ]
     by_day = {c.day: c for c in columns}
     for card in cards:
         by_day[card.day].cards.append(card)
-    return columns
+    providers = list(Provider.objects.filter(is_active=True))
+    rooms = list(Room.objects.filter(is_active=True))
+    if isinstance(resource, Provider) and resource not in providers:
+        providers.append(resource)
+    if isinstance(resource, Room) and resource not in rooms:
+        rooms.append(resource)
+    return _grid(columns, days, providers=providers, rooms=rooms, may_book=may_book)
 
 
 def resources_for(by: str) -> list:

@@ -43,11 +43,13 @@ class BookingForm(EscortPhoneMixin, forms.Form):
         empty_label=_("Choose a room"),
     )
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    start_time = forms.TimeField(label=_("Start"), widget=forms.TimeInput(attrs={"type": "time"}))
+    start_time = forms.TimeField(
+        label=_("Start"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     end_time = forms.TimeField(
         label=_("End"),
         required=False,
-        widget=forms.TimeInput(attrs={"type": "time"}),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         help_text=_("Leave empty for the procedure's usual length."),
     )
     sedation_level = forms.ChoiceField(
@@ -63,11 +65,14 @@ class BookingForm(EscortPhoneMixin, forms.Form):
     notes = forms.CharField(
         label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # "Book anyway" after the warning about the patient's other visits nearby.
+    confirm_nearby = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["escort_phone"].widget.attrs["autocomplete"] = "off"
         self.helper = FormHelper()
+        self.helper.form_id = "booking-form"
         self.helper.layout = Layout(
             Fieldset(
                 _("Who and what"),

@@ -268,7 +268,8 @@ class Appointment(models.Model):
 
     @property
     def can_check_in(self) -> bool:
-        return self.allows("check_in")
+        """Offered only when it can be done: the right status, on the day itself."""
+        return self.lifecycle_refusal("check_in", now=timezone.now()) is None
 
     @property
     def can_start(self) -> bool:

@@ -11,8 +11,10 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from procedures.scheduling.calendars import Card
+from procedures.scheduling.timegrid import Block, TimeGrid
 
 register = template.Library()
 
@@ -55,11 +57,127 @@ def calendar_cards(cards: list[Card], *, can_move: bool, show_provider: bool, sh
 
 
 @register.simple_tag
-def resource_options(resources, selected=None):
+def resource_options(resources, selected=None, prefix=""):
     """The <option>s of a physician or room select (fifty physicians are fifty
     templates' worth of lookups otherwise), the one shown selected."""
     html = "".join(
-        f'<option value="{r.pk}"{" selected" if r.pk == selected else ""}>{escape(str(r))}</option>'
+        f'<option value="{prefix}{r.pk}"{" selected" if r.pk == selected else ""}>'
+        f"{escape(str(r))}</option>"
         for r in resources
     )
     return mark_safe(html)  # noqa: S308 (names are escaped; pks are integers)
+
+
+def _block(block: Block, *, show_provider: bool, show_room: bool, can_move: bool) -> str:
+    size = f"tg-off-{block.offset} tg-len-{block.length}"
+    if block.kind != "visit":
+        label = escape(block.label)
+        return f'<div class="tg-block tg-{block.kind} {size}" title="{label}">{label}</div>'
+    card = block.card
+    if card is None:
+        return ""
+    patient, start = escape(card.patient), escape(card.start)
+    where = escape(card.procedure)
+    if show_provider:
+        where += f" · {escape(card.provider)}"
+    if show_room:
+        where += f" · {escape(card.room)}"
+    held = move = ""
+    if card.held:
+        held = f'<span class="tg-held">{escape(_("Room held"))} {escape(card.held)}</span>'
+    if can_move and card.reschedule_url:
+        move = (
+            f'<a class="tg-move" href="{escape(card.reschedule_url)}">{escape(_("Reschedule"))}'
+            f'<span class="visually-hidden"> {patient} {start}</span></a>'
+        )
+    return (
+        f'<div class="tg-block tg-visit appt-{escape(card.status)}'
+        f'{" appt-sedated" if card.sedated else ""} {size}">'
+        f'<a class="tg-visit-link" href="{escape(card.url)}">'
+        f'<span class="appt-time">{start}\u2013{escape(card.end)}</span> '
+        f"<strong>{patient}</strong> <span>{where}</span> "
+        f'<span class="badge status-badge {escape(card.status_badge)}">'
+        f"{escape(card.status_label)}</span> "
+        f'<span class="badge sedation-badge sedation-{escape(card.sedation)}">'
+        f"{escape(card.sedation_label)}</span>{held}</a>{move}</div>"
+    )
+
+
+CELL_WORDS = {
+    "busy": gettext_lazy("Booked"),
+    "off": gettext_lazy("Not working"),
+    "closed": gettext_lazy("Clinic closed"),
+    "past": gettext_lazy("Past"),
+    "open": gettext_lazy("Free"),
+}
+
+
+@register.simple_tag
+def time_grid(
+    grid: TimeGrid, *, show_provider: bool, show_room: bool, can_move: bool, label_id: str
+):
+    """The calendar as an ARIA grid laid out by CSS grid: a header row of columns, then a
+    row per 15 minutes with its time as the row header. Arrow keys move between the
+    cells and Enter opens the visit or books the gap (static/js/calendar.js)."""
+    book = escape(_("Book"))
+    html = [
+        f'<div class="tg tg-cols-{len(grid.columns)}" role="grid" data-timegrid '
+        f'aria-labelledby="{escape(label_id)}" aria-describedby="tg-help" '
+        f'aria-rowcount="{len(grid.times) + 1}" aria-colcount="{len(grid.columns) + 1}">'
+        f'<div role="row" class="tg-row"><div role="columnheader" class="tg-head tg-corner">'
+        f"{escape(_('Time'))}</div>"
+    ]
+    for column in grid.columns:
+        if column.closed:
+            note = f"{_('Closed')}: {column.closed}"
+        elif column.away:
+            note = f"{_('Away')}: {column.away}"
+            if column.hours and column.away[:1].isdigit():  # away for part of the day
+                note = f"{column.hours}; {note}"
+        elif column.hours:
+            note = column.hours
+        else:
+            note = _("Not working")
+        today = ""
+        if column.is_today:
+            today = f' <span class="badge text-bg-primary">{escape(_("today"))}</span>'
+        html.append(
+            f'<div role="columnheader" class="tg-head{" tg-today" if column.is_today else ""}">'
+            f'<span class="tg-title">{escape(column.title)}</span>{today}'
+            f'<span class="tg-note">{escape(note)}</span></div>'
+        )
+    html.append("</div>")
+    for r, (hhmm, cells) in enumerate(zip(grid.times, grid.rows, strict=True)):
+        hour = " tg-h" if hhmm.endswith(":00") else ""
+        html.append(
+            f'<div role="row" class="tg-row"><div role="rowheader" class="tg-time{hour}">'
+            f"{escape(hhmm)}</div>"
+        )
+        for c, cell in enumerate(cells):
+            column = grid.columns[c]
+            inner = []
+            if cell.state == "free":
+                inner.append(
+                    f'<a class="tg-gap" href="{escape(cell.href)}">'
+                    f'<span class="tg-gap-label">{book} {escape(hhmm)}</span>'
+                    f'<span class="visually-hidden"> \u00b7 {escape(column.title)}</span></a>'
+                )
+            else:
+                words = cell.label if cell.state == "away" else CELL_WORDS[cell.state]
+                inner.append(f'<span class="visually-hidden">{escape(str(words))}</span>')
+            for block in cell.blocks:
+                inner.append(
+                    _block(
+                        block, show_provider=show_provider, show_room=show_room, can_move=can_move
+                    )
+                )
+            if cell.now is not None:
+                inner.append(f'<div class="tg-now tg-off-{cell.now}" aria-hidden="true"></div>')
+            href = f' data-href="{escape(cell.href)}"' if cell.href else ""
+            html.append(
+                f'<div role="gridcell" class="tg-cell tg-{cell.state}{hour}"{href} '
+                f'data-row="{r}" data-col="{c}">{"".join(inner)}</div>'
+            )
+        html.append("</div>")
+    html.append("</div>")
+    return mark_safe("".join(html))  # noqa: S308 (every value above is escaped)

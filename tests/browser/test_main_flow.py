@@ -265,6 +265,11 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     expect(final).to_be_checked()
     page.get_by_role("button", name="Log result").click()
     expect(flash(page)).to_contain_text("Result logged")
+    # You land on the result you logged, then go back to the list.
+    expect(page.get_by_role("heading", level=1)).to_contain_text(first.test_type.name)
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name=re.compile("^Pending results")
+    ).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pending results")
     # A final result stays listed until it is reviewed and the patient told.
     expect(rows).to_have_count(len(orders))

@@ -114,10 +114,10 @@ def test_one_person_one_record(page: Page, live_server, people, check_a11y):
     log_in(page, base, "frontdesk")
     page.get_by_label("Look up a patient").fill("nunez")
     page.get_by_role("button", name="Look up").click()
-    results = page.locator("#search-results")
-    expect(results.get_by_role("link", name="O'Brien-Núñez, Zoë")).to_be_visible()
+    results = page.locator("#header-lookup-results")  # shown in place, no page load
+    expect(results.get_by_role("link", name="O'Brien-Núñez, Zoë", exact=True)).to_be_visible()
     expect(results).not_to_contain_text(twice.mrn)
     expect(results.get_by_role("listitem")).to_have_count(2)  # Zoe, and her namesake
     check_a11y(page, "the search results")
-    results.get_by_role("link", name="O'Brien-Núñez, Zoë").click()
+    results.get_by_role("link", name="O'Brien-Núñez, Zoë", exact=True).click()
     expect(page.get_by_text(f"also known as {twice.mrn}")).to_be_visible()

@@ -105,6 +105,11 @@ def test_results_flow(
     )
     page.get_by_role("button", name="Log result").click()
     expect(page.get_by_role("status").filter(has_text="Result logged")).to_be_visible()
+    # You land on the result you logged; the list is one click away.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Core biopsy histology")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name=re.compile("^Pending results")
+    ).click()
     row = page.get_by_role("row").filter(has_text="Garcia").filter(has_text="Core biopsy histology")
     expect(row).to_contain_text("Final: needs review")
 

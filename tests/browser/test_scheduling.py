@@ -97,16 +97,14 @@ def test_book_via_the_slot_finder_and_reschedule_via_the_calendar(
     nav.get_by_role("link", name="Calendar").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Calendar")
     check_a11y(page, "the whole-clinic day")
-    page.get_by_label("Show").select_option(label="One physician")
-    page.get_by_role("button", name="Show calendar").click()
-    page.get_by_label("Physician").select_option(label="Dr Lee")
+    page.get_by_label("Show").select_option(label="Dr Lee")  # one box, one choice
     page.get_by_label("Period").select_option(label="Week")
     page.get_by_label("Date").fill(day.isoformat())
     page.get_by_role("button", name="Show calendar").click()
     calendar = page.locator("#calendar")
     expect(calendar.get_by_role("heading", level=2)).to_contain_text("Week of")
     card = (
-        calendar.locator(".appt")
+        calendar.locator(".tg-visit")
         .filter(has_text="Garcia, Maria")
         .filter(has_text=booked.start_at.astimezone(clinic_tz()).strftime("%H:%M"))
     )

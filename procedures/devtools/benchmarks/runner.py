@@ -139,6 +139,12 @@ def scenarios(ctx: _Context) -> list[Scenario]:
             get(f"{calendar}?view=day&by=clinic&date={today}"),
         ),
         Scenario(
+            # The whole clinic's day as a time grid, a column per room (issue 16).
+            "clinic day calendar by room",
+            roles.FRONT_DESK,
+            get(f"{calendar}?show=rooms&date={today}"),
+        ),
+        Scenario(
             "provider week calendar",
             roles.FRONT_DESK,
             get(f"{calendar}?view=week&by=provider&id={ctx.providers[0].pk}&date={next_week}"),

@@ -60,6 +60,7 @@ def test_every_page_runs_the_same_queries_at_ten_times_the_data(frontdesk_client
     assert set(small) == {
         "today board",
         "clinic day calendar",
+        "clinic day calendar by room",
         "provider week calendar",
         "slot finder (next slots)",
         "patient search: partial name",

@@ -262,7 +262,7 @@ def test_it_logs_a_final_result_without_telling_the_patient_yet(
     response = log(physician_client, pending, is_final="on")
 
     assert response.status_code == 302
-    assert response["Location"] == "/results/"
+    assert response["Location"] == f"/results/{pending.pk}/"  # lands on the result
     pending.refresh_from_db()
     assert pending.status == models.TestOrder.Status.FINAL
     result = pending.results.get()

@@ -243,7 +243,8 @@ def result_log_view(request, pk: int):
                 apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Result logged."))
-                return redirect("procedures:worklist")
+                # Land on the result just logged (the order page), not the list.
+                return redirect("procedures:result_log", pk=order.pk)
     return _order_page(request, order, result_form=form)
 
 

@@ -682,3 +682,18 @@ def test_it_lets_only_scheduling_staff_book(client, patient, procedure, provider
 
     assert response.status_code == 403
     assert nothing_saved()
+
+
+def test_it_names_only_the_patients_own_visit_when_that_is_the_clash(
+    patient, procedure, provider, room
+):
+    """Same patient, same physician, same room: one message, about their own visit,
+    not also "booked ... with another patient"."""
+    AppointmentFactory(patient=patient, provider=provider, room=room, start_at=at(9), end_at=at(10))
+
+    with pytest.raises(ValidationError) as refused:
+        book(patient=patient, procedure=procedure, provider=provider, room=room, start_at=at(9, 30))
+
+    assert refused.value.message_dict == {
+        "patient": ["This patient already has an appointment 09:00-10:00 with Dr Lee."]
+    }

@@ -10,7 +10,7 @@ from patients.models import Allergy
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
-from procedures.catalog.hours import Unavailability
+from procedures.catalog.hours import Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import AppointmentFactory, ProviderFactory, RoomFactory
@@ -77,7 +77,7 @@ def test_the_week_view_of_a_physician_shows_each_day_with_status_and_sedation(
     assert "Week of 3 March 2025 · Dr Lee" in html
     assert "Garcia, Maria" in html
     # Status and sedation as text, with colour classes repeating them.
-    assert 'class="appt appt-confirmed appt-sedated"' in html
+    assert 'class="tg-block tg-visit appt-confirmed appt-sedated' in html
     assert ">Confirmed</span>" in html
     assert 'sedation-iv_moderate">IV moderate sedation</span>' in html
     assert "Not working" in html
@@ -166,7 +166,7 @@ def test_the_week_view_takes_a_fixed_number_of_queries(
     book_many(count, lee, room)
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(12):
         response = nurse_client.get(f"/calendar/?view=week&by=provider&id={lee.pk}&date=2025-03-05")
 
     assert sum(len(c.cards) for c in response.context["columns"]) == count
@@ -228,8 +228,8 @@ def test_the_clinic_day_can_show_one_physician(nurse_client):
 
     assert [c.title for c in response.context["columns"]] == ["Dr 12"]
     html = response.content.decode()
-    assert '<label class="form-label" for="cal-provider">Physicians</label>' in html
-    assert f'<option value="{doctors[11].pk}" selected>Dr 12</option>' in html
+    # The one "Show" box offers each physician's own calendar too.
+    assert f'<option value="provider:{doctors[11].pk}">Dr 12</option>' in html
     assert 'aria-label="Pages of physicians"' not in html
     assert f"provider={doctors[11].pk}" in response.context["links"]["next"]
     # Someone who is not one of the day's physicians: everyone, not an empty page.
@@ -259,7 +259,7 @@ def test_the_clinic_day_view_takes_a_fixed_number_of_queries(
         )
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         response = nurse_client.get("/calendar/?date=2025-03-05")
 
     assert len(response.context["columns"]) == min(
@@ -294,3 +294,114 @@ def test_the_day_sheet_takes_a_fixed_number_of_queries_and_leaves_out_cancellati
     # The printed sheet carries each patient's alerts (the one booked patient left
     # when it is the cancelled one is not on it).
     assert ("Allergy: Latex: Hives (Severe (anaphylaxis))" in html) == (len(on_wed) > 1)
+
+
+# --- The time grid ---------------------------------------------------------------------
+
+
+def grid_cell(response, hhmm: str, column: int = 0):
+    grid = response.context["grid"]
+    return grid.rows[grid.times.index(hhmm)][column]
+
+
+def test_a_free_time_links_to_the_booking_form_with_physician_room_and_start(
+    nurse_client, lee, room
+):
+    busy_room = RoomFactory(name="A room in use")  # first by name, but held at 10:00
+    AppointmentFactory(
+        provider=ProviderFactory(), room=busy_room, start_at=at(9, 45), end_at=at(10, 30)
+    )
+    AppointmentFactory(provider=lee, room=room, start_at=at(9), end_at=at(9, 50))
+    WorkingHours.objects.create(provider=lee, weekday=2, starts=dt.time(9), ends=dt.time(17))
+
+    response = nurse_client.get(f"/calendar/?by=provider&id={lee.pk}&date=2025-03-05")
+
+    free = grid_cell(response, "10:00")
+    assert free.state == "free"
+    assert free.href == (
+        f"/appointments/book/?date=2025-03-05&time=10%3A00&provider={lee.pk}&room={room.pk}"
+    )
+    assert grid_cell(response, "09:30").state == "busy"
+    assert grid_cell(response, "08:00").state == "off"  # before Dr Lee's own hours
+    html = response.content.decode()
+    assert 'role="grid"' in html and 'role="rowheader"' in html
+    assert "Book 10:00" in html
+    assert "Not working" in html
+
+    # The booking form opens with them filled in.
+    form = nurse_client.get(free.href).context["form"]
+    assert form.initial["provider"] == lee.pk and form.initial["room"] == room.pk
+    assert form.initial["date"] == WED and form.initial["start_time"] == dt.time(10)
+
+
+def test_the_grid_draws_buffers_leave_and_the_current_time(
+    nurse_client, nurse_user, lee, room, time_machine
+):
+    time_machine.move_to(at(10, 20), tick=False)
+    nurse_client.force_login(nurse_user)  # a new session at the new time
+    AppointmentFactory(
+        provider=lee,
+        room=room,
+        start_at=at(11),
+        end_at=at(12),
+        buffer_before_minutes=10,
+        buffer_after_minutes=45,
+        sedation_level=SedationLevel.IV_MODERATE,
+    )
+    Unavailability.objects.create(
+        provider=lee, starts_at=at(14), ends_at=at(18), reason=Unavailability.Reason.LEAVE
+    )
+
+    response = nurse_client.get(f"/calendar/?view=day&by=room&id={room.pk}&date=2025-03-05")
+    blocks = [b.kind for b in grid_cell(response, "10:45").blocks]
+    assert blocks == ["setup"]
+    assert [b.label for b in grid_cell(response, "12:00").blocks] == [
+        "Turnover and recovery 45 min"
+    ]
+    assert grid_cell(response, "10:15").now == 1  # 10:20 is 5 minutes into the row
+    assert grid_cell(response, "09:00").state == "past"
+    assert grid_cell(response, "11:30").state == "busy"  # the room is held
+
+    response = nurse_client.get(f"/calendar/?by=provider&id={lee.pk}&date=2025-03-05")
+    assert grid_cell(response, "14:00").state == "away"
+    assert "08:00-18:00; Away: 14:00-18:00 leave" in response.content.decode()
+    # The physician is free again while the room is turned over.
+    assert grid_cell(response, "12:00").state == "free"
+
+
+def test_the_whole_clinic_by_room_has_a_column_per_room(nurse_client, lee, room):
+    other = RoomFactory(name="Procedure room 9")
+    AppointmentFactory(provider=lee, room=other, start_at=at(9), end_at=at(10))
+
+    response = nurse_client.get("/calendar/?show=rooms&date=2025-03-05")
+
+    assert [c.title for c in response.context["columns"]] == [
+        "Procedure room 1",
+        "Procedure room 9",
+    ]
+    assert len(response.context["columns"][1].cards) == 1
+    # A free time in a room suggests a physician who is free then.
+    assert f"provider={lee.pk}" in grid_cell(response, "11:00", 1).href
+
+
+@pytest.mark.parametrize("count", [5, 20])
+def test_a_twenty_physician_day_takes_a_fixed_number_of_queries(
+    nurse_client, django_assert_num_queries, count
+):
+    """The day's data in one query-bounded read, whatever the physicians and bookings."""
+    doctors = [ProviderFactory(display_name=f"Dr {i:02d}") for i in range(count)]
+    for i in range(count * 6):  # six visits a physician, through the day
+        start = at(8) + dt.timedelta(minutes=80 * (i // count))
+        AppointmentFactory(
+            provider=doctors[i % count],
+            room=RoomFactory(),
+            start_at=start,
+            end_at=start + dt.timedelta(minutes=30),
+        )
+
+    with django_assert_num_queries(11):  # +1 the INSERT of the read (issue 15)
+        response = nurse_client.get("/calendar/?date=2025-03-05&page=1")
+    with django_assert_num_queries(11):
+        nurse_client.get("/calendar/?show=rooms&date=2025-03-05")
+
+    assert len(response.context["grid"].columns) == min(10, count)

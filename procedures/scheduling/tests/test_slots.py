@@ -304,3 +304,88 @@ def test_the_manual_booking_form_finds_the_patient_and_fills_in_the_mrn(frontdes
     assert f'href="/appointments/book/?patient={maria.pk}"' in response.content.decode()
     form = frontdesk_client.get(f"/appointments/book/?patient={maria.pk}").context["form"]
     assert form["patient_mrn"].value() == maria.mrn
+
+
+# --- The patient's own visits, more slots, the last procedure (issue 16) ----------------
+
+
+def test_a_slot_near_the_patients_other_visit_is_asked_about_then_booked(
+    frontdesk_client, procedure, lee, room
+):
+    patient = PatientFactory(given_name="Maria", family_name="Garcia")
+    own = AppointmentFactory(
+        patient=patient, provider=lee, room=room, start_at=at(13, day=TUE), end_at=at(14, day=TUE)
+    )
+    page = frontdesk_client.post(
+        "/appointments/find/", finder_form(patient, procedure, action="find")
+    )
+    html = page.content.decode()
+    assert "This patient's bookings" in html
+    assert f'href="/appointments/{own.pk}/"' in html
+    first = page.context["days"][0][1][0]
+
+    asked = frontdesk_client.post(
+        "/appointments/find/", finder_form(patient, procedure, slot=first.key)
+    )
+
+    assert asked.status_code == 200
+    assert Appointment.objects.count() == 1  # nothing booked yet
+    assert "already has a visit that day or within 3 days: Tue 4 Mar 13:00" in (
+        asked.content.decode()
+    )
+    assert f'name="slot_confirmed" value="{first.key}"' in asked.content.decode()
+
+    booked = frontdesk_client.post(
+        "/appointments/find/", finder_form(patient, procedure, slot_confirmed=first.key)
+    )
+
+    assert booked.status_code == 302
+    assert Appointment.objects.count() == 2
+
+
+def test_the_finder_pages_to_more_slots_and_remembers_the_procedure(
+    frontdesk_client, procedure, room
+):
+    ProviderFactory(display_name="Dr Wide")  # the clinic's default hours, all week
+    patient = PatientFactory()
+    first = frontdesk_client.post(
+        "/appointments/find/", finder_form(patient, procedure, action="find")
+    )
+    more = frontdesk_client.post(
+        "/appointments/find/", finder_form(patient, procedure, action="more", pages="1")
+    )
+
+    assert sum(len(s) for _d, s in first.context["days"]) == 12
+    assert sum(len(s) for _d, s in more.context["days"]) == 24
+    assert "More slots" in first.content.decode()
+    # From a patient, one click: the next slots for the procedure chosen last.
+    again = frontdesk_client.get(f"/appointments/find/?patient={patient.pk}")
+    assert again.context["form"]["procedure_type"].value() in (procedure.pk, str(procedure.pk))
+    assert sum(len(s) for _d, s in again.context["days"]) == 12
+
+
+def test_the_booking_form_asks_before_a_second_visit_the_same_week(frontdesk_client, lee, room):
+    procedure = ProcedureTypeFactory(default_sedation_level=SedationLevel.LOCAL)
+    patient = PatientFactory()
+    AppointmentFactory(
+        patient=patient, provider=lee, room=room, start_at=at(9, day=TUE), end_at=at(10, day=TUE)
+    )
+    data = {
+        "patient_mrn": patient.mrn,
+        "procedure_type": procedure.pk,
+        "provider": lee.pk,
+        "room": room.pk,
+        "date": "2025-03-04",
+        "start_time": "13:00",
+    }
+
+    asked = frontdesk_client.post("/appointments/book/", data)
+    assert asked.status_code == 200 and Appointment.objects.count() == 1
+    assert "Yes, book it as well" in asked.content.decode()
+    assert (
+        "This patient's bookings"
+        in frontdesk_client.get(f"/appointments/book/?patient={patient.pk}").content.decode()
+    )
+
+    booked = frontdesk_client.post("/appointments/book/", {**data, "confirm_nearby": "1"})
+    assert booked.status_code == 302 and Appointment.objects.count() == 2

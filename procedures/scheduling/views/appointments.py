@@ -21,6 +21,7 @@ from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.forms import BookingForm, CancelForm
 from procedures.scheduling.lifecycle_forms import CancelReasonForm
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.rules import nearby_bookings, nearby_warning, patient_bookings
 from procedures.scheduling.views.lifecycle import waitlist_matches_for
 from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_complete
 
@@ -70,17 +71,31 @@ def appointment_book_view(request):
     if procedure_type:
         initial["procedure_type"] = procedure_type.pk
         initial["sedation_level"] = procedure_type.default_sedation_level
-    provider_id = request.GET.get("provider", "")
-    if provider_id.isdigit():
-        initial["provider"] = int(provider_id)
+    # A free time on the calendar fills in its physician, room and start.
+    for name in ("provider", "room"):
+        value = request.GET.get(name, "")
+        if value.isdigit():
+            initial[name] = int(value)
     # "Book a results discussion" suggests a date after the last expected result.
     with contextlib.suppress(ValueError):
         initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
+    with contextlib.suppress(ValueError):
+        initial["start_time"] = datetime.time.fromisoformat(request.GET.get("time", ""))
     form = BookingForm(request.POST or None, initial=initial)
+    nearby = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        patient = data["patient_mrn"]
         if gate := patient_gate(request, patient_id=data["patient_mrn"].pk):
             return gate  # nothing booked; the form comes back after the reason
+        others = nearby_bookings(patient=patient, start_at=data["start_at"])
+        # A visit at the same time is a clash: the booking service refuses it in words.
+        clash = any(o.start_at < data["end_at"] and o.end_at > data["start_at"] for o in others)
+        if others and not clash and not data["confirm_nearby"]:
+            nearby = nearby_warning(others)  # asked, not refused: nothing booked yet
+        else:
+            nearby = None
+    if nearby is None:
         try:
             appointment = appointment_book(
                 patient=data["patient_mrn"],
@@ -108,9 +123,18 @@ def appointment_book_view(request):
     context = {
         "form": form,
         "patient": patient,
+        "nearby": nearby,
+        # The patient's own visits, so a second booking is made knowingly.
+        "own_bookings": patient_bookings(patient=patient) if patient else [],
         "procedure_type": procedure_type,
-        # The patient search is the front desk's (patients:pick).
+        # The patient search is the front desk's (patients:pick); choosing a patient
+        # keeps the physician, room, date and time already filled in.
         "can_search_patients": policy.may(request.user, "patient_pick"),
+        "keep": [
+            (key, request.GET[key])
+            for key in ("provider", "room", "date", "time", "type")
+            if request.GET.get(key)
+        ],
     }
     return render(request, "procedures/appointment_book.html", context)
 

@@ -24,10 +24,10 @@ from procedures.scheduling.calendars import (
     VIEWS,
     calendar_appointments,
     calendar_days,
-    clinic_day_columns,
+    clinic_day_calendar,
     clinic_day_providers,
-    resource_columns,
-    resources_for,
+    clinic_day_rooms,
+    resource_calendar,
     week_start,
 )
 
@@ -37,10 +37,17 @@ PROVIDERS_PER_PAGE = 10
 def _params(request) -> dict:
     view = request.GET.get("view", "day")
     by = request.GET.get("by", "clinic")
+    # The form's one "Show" box: "clinic", "rooms", "provider:<id>" or "room:<id>", so
+    # choosing a physician is one choice, not a kind and then a name in a second box.
+    show = request.GET.get("show", "")
+    if show:
+        by, _sep, chosen = show.partition(":")
+        request.GET = request.GET.copy()
+        request.GET["id"] = chosen
     view = view if view in VIEWS else "day"
     by = by if by in BY else "clinic"
     day = query_date(request, "date", default=clinic_today)  # 400 outside 1900-2100
-    if by == "clinic":
+    if by in ("clinic", "rooms"):
         view = "day"  # the whole clinic is shown a day at a time
     resource = None
     if by in ("provider", "room"):
@@ -65,7 +72,7 @@ def _params(request) -> dict:
         "resource": resource,
         "step": step,
         # The whole clinic's day: one physician shown alone, and the page of physicians.
-        "only": int(only) if by == "clinic" and only.isdigit() else None,
+        "only": int(only) if by in ("clinic", "rooms") and only.isdigit() else None,
         "page": request.GET.get("page", ""),
     }
 
@@ -84,9 +91,12 @@ def _link(path: str, p: dict, **changes) -> str:
     return f"{path}?{urlencode(query)}"
 
 
-def _clinic_day(p: dict) -> dict:
-    """A page of physicians' columns for the whole clinic's day, and the pager."""
-    everyone = clinic_day_providers(p["day"])
+def _clinic_day(p: dict, *, may_book: bool) -> dict:
+    """A page of physicians' (or rooms') columns for the whole clinic's day, and the
+    pager."""
+    providers = clinic_day_providers(p["day"])
+    rooms = clinic_day_rooms(p["day"])
+    everyone = rooms if p["by"] == "rooms" else providers
     chosen = [x for x in everyone if x.pk == p["only"]] or everyone
     if len(chosen) == len(everyone):
         p["only"] = None  # an unknown physician: show everyone rather than nothing
@@ -99,10 +109,20 @@ def _clinic_day(p: dict) -> dict:
             first = (number - 1) * PROVIDERS_PER_PAGE + 1
             last = min(number * PROVIDERS_PER_PAGE, paginator.count)
             pages.append((f"{first}\u2013{last}", number, number == page.number))
+    data = clinic_day_calendar(
+        day=p["day"],
+        shown=list(page.object_list),
+        everyone_providers=providers,
+        rooms=rooms,
+        by=p["by"],
+        may_book=may_book,
+    )
     return {
-        "columns": clinic_day_columns(day=p["day"], providers=list(page.object_list)),
-        "resources": [],
+        "columns": data.columns,
+        "grid": data.grid,
         "clinic_providers": everyone,
+        "all_providers": [x for x in providers if x.is_active],
+        "all_rooms": [x for x in rooms if x.is_active],
         "per_page": PROVIDERS_PER_PAGE,
         "provider_page": page,
         "provider_pages": pages,
@@ -123,14 +143,18 @@ def _provider_steps(path: str, p: dict, page) -> dict:
 def calendar_view(request):
     p = _params(request)
     days = calendar_days(p["view"], p["day"])
-    if p["by"] == "clinic":
-        shown = _clinic_day(p)
+    may_book = policy.may(request.user, "appointment_book")
+    if p["by"] in ("clinic", "rooms"):
+        shown = _clinic_day(p, may_book=may_book)
     else:
+        data = resource_calendar(
+            view=p["view"], by=p["by"], day=p["day"], resource=p["resource"], may_book=may_book
+        )
         shown = {
-            "columns": resource_columns(
-                view=p["view"], by=p["by"], day=p["day"], resource=p["resource"]
-            ),
-            "resources": resources_for(p["by"]),
+            "columns": data.columns,
+            "grid": data.grid,
+            "all_providers": [x for x in data.providers if x.is_active],
+            "all_rooms": [x for x in data.rooms if x.is_active],
         }
     previous = (days[0] - p["step"]) if p["view"] == "week" else p["day"] - p["step"]
     following = (days[0] + p["step"]) if p["view"] == "week" else p["day"] + p["step"]
@@ -151,8 +175,11 @@ def calendar_view(request):
         **_provider_steps(path, p, shown.get("provider_page")),
         "today": today,
         "week_of": week_start(p["day"]),
-        "show_room": p["by"] != "room",
-        "show_provider": p["by"] == "room",
+        "show_room": p["by"] not in ("room", "rooms"),
+        "show_provider": p["by"] in ("room", "rooms"),
+        "show": p["by"] if p["resource"] is None else f"{p['by']}:{p['resource'].pk}",
+        "selected_provider": p["resource"].pk if p["by"] == "provider" else None,
+        "selected_room": p["resource"].pk if p["by"] == "room" else None,
         "can_move": policy.may(request.user, "appointment_reschedule"),
     }
     record_list_read(request, [card.patient_id for col in shown["columns"] for card in col.cards])

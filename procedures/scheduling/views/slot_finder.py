@@ -15,11 +15,21 @@ from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_tz
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, SlotBookForm, SlotSearchForm
+from procedures.scheduling.rules import nearby_bookings, nearby_warning, patient_bookings
 from procedures.scheduling.slots import slots_find
 from procedures.workflows.visits import appointment_book
 
+# "More slots" asks for this many more each time (four a day more, too).
+SLOTS_PER_PAGE, PER_DAY_STEP, MAX_PAGES = 12, 4, 8
+LAST_PROCEDURE = "slot_finder_procedure"  # the session remembers the last one chosen
 
-def _find(data: dict) -> list:
+
+def _pages(request) -> int:
+    pages = request.POST.get("pages", "1")
+    return min(MAX_PAGES, max(1, int(pages))) if pages.isdigit() else 1
+
+
+def _find(data: dict, pages: int = 1) -> list:
     return slots_find(
         procedure_type=data["procedure_type"],
         sedation_level=data["sedation_level"],
@@ -28,6 +38,8 @@ def _find(data: dict) -> list:
         first_day=data["date_from"],
         last_day=data["date_to"],
         time_of_day=data["time_of_day"],
+        limit=SLOTS_PER_PAGE * pages,
+        per_day=PER_DAY_STEP * pages,
     )
 
 
@@ -44,21 +56,51 @@ def slot_finder(request):
     search = PatientSearchForm(request.POST or None)
     patients = None
     slots = None
+    nearby = ""
+    pages = _pages(request)
     if request.method == "GET":
         chosen = None
         patient_id = request.GET.get("patient", "")
         if patient_id.isdigit():
             chosen = Patient.objects.current(pk=patient_id)
-        form = SlotSearchForm(initial={"patient": chosen.pk if chosen else None})
+        initial = {"patient": chosen.pk if chosen else None}
+        last = request.session.get(LAST_PROCEDURE)
+        if chosen and not last:
+            # The procedure this patient was booked for last, if any.
+            last = (
+                chosen.appointments.order_by("-start_at")
+                .values_list("procedure_type_id", flat=True)
+                .first()
+            )
+        if last:
+            initial["procedure_type"] = last
+        form = SlotSearchForm(initial=initial)
         patients = [chosen] if chosen else None
         search = PatientSearchForm()
+        if chosen and last and form.fields["procedure_type"].queryset.filter(pk=last).exists():
+            # From a patient, one click: the next free slots for the last procedure.
+            form = SlotSearchForm({"patient": chosen.pk, "procedure_type": last})
+            if form.is_valid():
+                slots = _find(form.cleaned_data)
     elif request.POST.get("action") == "search":
         # Without script the search button posts the whole form: keep what was typed.
         form = SlotSearchForm(initial=request.POST.dict())
         patients = list(Patient.objects.search_fuzzy(request.POST.get("q", "")))
-    elif request.POST.get("slot"):
-        form = SlotBookForm(request.POST)
+    elif request.POST.get("slot") or request.POST.get("slot_confirmed"):
+        posted = request.POST.copy()
+        confirmed = bool(posted.get("slot_confirmed"))
+        if confirmed:
+            posted["slot"] = posted["slot_confirmed"]
+        form = SlotBookForm(posted)
         if form.is_valid():
+            data = form.cleaned_data
+            slot = data["slot"]
+            others = nearby_bookings(patient=data["patient"], start_at=slot["start_at"])
+            if others and not confirmed:
+                # Asked, not refused: the same slot again, with "Book anyway".
+                nearby = nearby_warning(others)
+                slots = _find(data, pages)
+        if form.is_valid() and not nearby:
             data = form.cleaned_data
             slot = data["slot"]
             try:
@@ -80,7 +122,7 @@ def slot_finder(request):
             except ValidationError as exc:
                 # Most likely the slot was taken meanwhile: say so, offer fresh slots.
                 apply_service_errors(form, exc, field_map={f: None for f in exc_fields(exc)})
-                slots = _find(data)
+                slots = _find(data, pages)
             else:
                 messages.success(
                     request, _("Appointment booked. The patient will get a confirmation email.")
@@ -89,8 +131,11 @@ def slot_finder(request):
         patients = _chosen(form)
     else:
         form = SlotSearchForm(request.POST)
+        if request.POST.get("action") == "more":
+            pages = min(MAX_PAGES, pages + 1)
         if form.is_valid():
-            slots = _find(form.cleaned_data)
+            slots = _find(form.cleaned_data, pages)
+            request.session[LAST_PROCEDURE] = form.cleaned_data["procedure_type"].pk
         patients = _chosen(form)
     record_list_read(request, [p.pk for p in patients or []])  # the search or the one chosen
     return render(
@@ -103,8 +148,19 @@ def slot_finder(request):
             "chosen": (form.data.get("patient") or form.initial.get("patient")),
             "days": _group_by_day(slots) if slots else [],
             "searched": slots is not None,
+            "pages": pages,
+            "more": bool(slots) and len(slots) >= SLOTS_PER_PAGE * pages and pages < MAX_PAGES,
+            "nearby": nearby,
+            "pending_slot": posted_slot(request) if nearby else "",
+            "own_bookings": patient_bookings(patient=patients[0])
+            if patients and len(patients) == 1
+            else [],
         },
     )
+
+
+def posted_slot(request) -> str:
+    return request.POST.get("slot") or request.POST.get("slot_confirmed") or ""
 
 
 def exc_fields(exc: ValidationError) -> list[str]:

@@ -1,0 +1,33 @@
+"""The nurses' day-of page: today's patients, each with their readiness checklist as
+one compact row (read across scheduling and prep)."""
+
+from dataclasses import dataclass
+
+from procedures.catalog.clock import clinic_today
+from procedures.prep.checklist import Readiness, readiness
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import clinic_day_bounds
+
+
+@dataclass
+class DayRow:
+    appointment: Appointment
+    readiness: Readiness
+
+
+def checklist_row(appointment: Appointment) -> DayRow:
+    return DayRow(appointment=appointment, readiness=readiness(appointment))
+
+
+def day_checklists() -> list[DayRow]:
+    """Today's booked patients (not cancelled, no-shows or talks), by time, with what
+    their checklist holds and who ticked what when."""
+    start, end = clinic_day_bounds(clinic_today())
+    appointments = (
+        Appointment.objects.active()
+        .filter(start_at__gte=start, start_at__lt=end)
+        .exclude(procedure_type__kind="results_discussion")
+        .with_related()
+        .order_by("start_at", "pk")
+    )
+    return [checklist_row(a) for a in appointments]
