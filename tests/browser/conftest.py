@@ -79,7 +79,7 @@ def browser_context_args(browser_context_args):
     # contrast of a colour halfway through a fade.
     return {
         **browser_context_args,
-        "viewport": {"width": 1280, "height": 800},
+        "viewport": {"width": 1440, "height": 900},
         "locale": "en-GB",
         "reduced_motion": "reduce",
     }
