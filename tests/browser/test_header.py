@@ -1,6 +1,7 @@
-"""The header fits at 1440, 1366, 1280, 820 and 390 px: the links in the bar from 1400 px
-(wrapping inside it for a long menu), a menu button below; "Log out" always inside the dark bar, no sideways
-scrolling; axe (WCAG 2 A/AA, colour contrast included) at each width."""
+"""The header fits at 1440, 1366, 1280, 820 and 390 px: the links in the bar from
+1400 px (wrapping inside it for a long menu), a menu button below; "Log out" always
+inside the dark bar, no sideways scrolling; axe (WCAG 2 A/AA, colour contrast included)
+at each width."""
 
 import os
 
