@@ -588,7 +588,7 @@ def _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port)
     patient_link = next(link for link in links if "/p/" in link)
     token = patient_link.rstrip("/").rsplit("/", 1)[-1]
     linked = Browser(base).get(patient_link)
-    check(linked.headers.get("Referrer-Policy") == "no-referrer", dict(linked.headers))
+    check(linked.headers.get("Referrer-Policy") == "strict-origin", dict(linked.headers))
 
     procs.stop_all()
     access_log = (procs.logs / "gunicorn.log").read_text(errors="replace")
