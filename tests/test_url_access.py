@@ -255,4 +255,8 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
                 ok = response.status_code == want
             if not ok:
                 wrong.append(f"{who} GET {name}: {response.status_code}, expected {want}")
+            # No template syntax printed as text (a {# #} comment is one line only).
+            body = b"" if response.streaming else response.content
+            if b"{#" in body or b"{%" in body:
+                wrong.append(f"{who} GET {name}: template syntax printed on the page")
     assert wrong == []
