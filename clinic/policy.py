@@ -47,6 +47,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "physicians_without_email": (CLINIC_ADMIN,),
     "open_loops": (*CLINICAL, CLINIC_ADMIN),
     "open_loops_sign_off": (PHYSICIAN,),
+    # Issue 18: the operations dashboard (aggregates, no PHI) for those who run the clinic.
+    "operations_dashboard": (PHYSICIAN, CLINIC_ADMIN),
     "order_sent": CLINICAL,
     "outbox_list": OUTBOX,
     "patient_create": (FRONT_DESK,),

@@ -122,6 +122,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Reports (the operations dashboard) read from `replica`: a streaming replica of the
+# primary where REPLICA_DATABASE_URL names one, else the primary itself. Tests mirror
+# `default`. clinic.db_routers sends every write to `default` (docs/operations.md).
+_REPLICA_URL = env.str("REPLICA_DATABASE_URL", default="")
+DATABASES["replica"] = env.db_url_config(_REPLICA_URL) if _REPLICA_URL else {**DATABASES["default"]}
+if DATABASES["replica"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["clinic.db_routers.ReportingRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,6 +3,7 @@ from django.urls import include, path
 from procedures.messaging.views import outbox as reminder_outbox
 from procedures.messaging.views import patient_links
 from procedures.prep import views as prep
+from procedures.reports import views as reports
 from procedures.results.views import analytics, results
 from procedures.scheduling.views import appointments, calendars, lifecycle, slot_finder, waitlist
 from procedures.today.views import checklists, loops, tasks, today
@@ -91,6 +92,9 @@ urlpatterns = [
     path("results/attention/", results.attention_count, name="results_attention"),
     path("results/turnaround/", analytics.turnaround, name="turnaround"),
     path("results/turnaround.csv", analytics.turnaround_csv, name="turnaround_csv"),
+    # Operations dashboard (issue 18): read from the replica (clinic/db_routers.py).
+    path("reports/operations/", reports.operations, name="operations"),
+    path("reports/operations/<slug:table>.csv", reports.operations_csv, name="operations_csv"),
     path(
         "appointments/<int:pk>/sample/",
         results.procedure_complete_view,

@@ -1,0 +1,399 @@
+"""The operations dashboard's figures, each counted in SQL.
+
+Every figure is an aggregate over the scope's base querysets (`scope.py`): SQL
+counts and sums grouped by room, week, reason or clinic day; Python only folds
+those groups (a few hundred at most), never the visits or results themselves.
+Definitions, in the clinic's words (the page says them too):
+
+- **Room utilisation**: the time rooms were held by visits that were not
+  cancelled and not a no-show, *with* their set-up, turnover and recovery
+  buffers (the room cannot be booked then either), divided by the rooms' open
+  time: their working hours (the clinic's default hours where a room has none),
+  less clinic holidays and the room's own closures. A visit held outside open
+  hours can take a room past 100%.
+- **No-show rate**: no-shows divided by visits that were due and recorded:
+  no-shows plus patients who arrived (checked in, in procedure, completed).
+  Past visits still marked scheduled or confirmed are counted apart as "not
+  recorded"; cancelled visits are not due.
+- **Cancellations by reason**: visits planned in the period that were
+  cancelled, by the reason chosen when cancelling (every reason listed, zeros
+  included; "Not recorded" where none was chosen).
+- **Days from booking to procedure**: calendar days (clinic time) from the day
+  the visit was booked to the day of the procedure, for visits in the period
+  that were not cancelled; a rescheduled visit counts from its first booking.
+- **Turnaround against target**: working days from collection to the first
+  final result, per test and lab (`procedures.results.analytics`, the same
+  arithmetic as the turnaround page).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate, TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from procedures.catalog.clock import clinic_tz
+from procedures.catalog.hours import Unavailability, WorkingHours
+from procedures.catalog.models import ClinicHoliday
+from procedures.reports.scope import ReportScope
+from procedures.results.analytics import TurnaroundRow, working_days_between
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import Availability
+
+Status = Appointment.Status
+ARRIVED = (Status.CHECKED_IN, Status.IN_PROCEDURE, Status.COMPLETED)
+UNRECORDED = (Status.REQUESTED, Status.SCHEDULED, Status.CONFIRMED)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+# --- Room utilisation ----------------------------------------------------------------
+
+
+@dataclass
+class RoomUse:
+    room: str
+    open_minutes: int
+    booked_minutes: int
+
+    @property
+    def utilisation(self) -> float | None:
+        return _share(self.booked_minutes, self.open_minutes)
+
+
+def _open_minutes(
+    sessions: list[tuple[datetime, datetime]], closed: list[tuple[datetime, datetime]]
+) -> int:
+    """Minutes of `sessions` outside every `closed` stretch."""
+    total = 0.0
+    for start, end in sessions:
+        cursor, minutes = start, 0.0
+        for c_start, c_end in sorted(closed):
+            if c_end <= cursor or c_start >= end:
+                continue
+            if c_start > cursor:
+                minutes += (c_start - cursor).total_seconds() / 60
+            cursor = max(cursor, c_end)
+        if cursor < end:
+            minutes += (end - cursor).total_seconds() / 60
+        total += minutes
+    return round(total)
+
+
+def room_utilisation(scope: ReportScope) -> list[RoomUse]:
+    """Per room: open minutes in the period and minutes held by visits (see above)."""
+    rooms = list(scope.room_list().values_list("pk", "name"))
+    room_ids = [pk for pk, _name in rooms]
+    availability = Availability()
+    for row in WorkingHours.objects.filter(room__in=room_ids).order_by("weekday", "starts"):
+        availability.hours.setdefault(("room", row.room_id), defaultdict(list))[row.weekday].append(
+            (row.starts, row.ends)
+        )
+    closures: dict[int | None, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for room_id, starts, ends in Unavailability.objects.filter(
+        room__in=room_ids, starts_at__lt=scope.until, ends_at__gt=scope.since
+    ).values_list("room_id", "starts_at", "ends_at"):
+        closures[room_id].append((starts, ends))
+    availability.holidays = dict(
+        ClinicHoliday.objects.filter(date__gte=scope.start, date__lte=scope.end).values_list(
+            "date", "name"
+        )
+    )
+    held = dict(
+        scope.visits()
+        .exclude(status__in=Appointment.RELEASED_STATUSES)
+        .filter(room__in=room_ids)
+        .values("room")
+        .annotate(held=Sum(F("blocked_until") - F("blocked_from")))
+        .values_list("room", "held")
+    )
+    days = [scope.start + timedelta(days=n) for n in range(scope.days)]
+    uses = []
+    for room_id, name in rooms:
+        sessions = [s for day in days for s in availability.sessions("room", room_id, day)]
+        booked = held.get(room_id) or timedelta()
+        uses.append(
+            RoomUse(
+                room=name,
+                open_minutes=_open_minutes(sessions, closures[room_id]),
+                booked_minutes=round(booked.total_seconds() / 60),
+            )
+        )
+    return uses
+
+
+def utilisation_total(uses: list[RoomUse]) -> RoomUse:
+    return RoomUse(
+        room=_("All rooms"),
+        open_minutes=sum(u.open_minutes for u in uses),
+        booked_minutes=sum(u.booked_minutes for u in uses),
+    )
+
+
+# --- No-shows --------------------------------------------------------------------------
+
+
+@dataclass
+class NoShowWeek:
+    week: date  # the Monday
+    no_shows: int
+    arrived: int
+    not_recorded: int
+
+    @property
+    def due(self) -> int:
+        return self.no_shows + self.arrived
+
+    @property
+    def rate(self) -> float | None:
+        return _share(self.no_shows, self.due)
+
+
+def no_shows_by_week(scope: ReportScope, *, now: datetime | None = None) -> list[NoShowWeek]:
+    """Per week (Monday, clinic time) of the period: no-shows, arrivals, not recorded."""
+    now = now or timezone.now()
+    rows = (
+        scope.visits()
+        .annotate(week=TruncWeek("start_at", tzinfo=clinic_tz()))
+        .values("week")
+        .annotate(
+            no_shows=Count("pk", filter=Q(status=Status.NO_SHOW)),
+            arrived=Count("pk", filter=Q(status__in=ARRIVED)),
+            not_recorded=Count("pk", filter=Q(status__in=UNRECORDED, start_at__lt=now)),
+        )
+        .order_by("week")
+    )
+    return [
+        NoShowWeek(
+            week=_as_date(row["week"]),
+            no_shows=row["no_shows"],
+            arrived=row["arrived"],
+            not_recorded=row["not_recorded"],
+        )
+        for row in rows
+    ]
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.astimezone(clinic_tz()).date() if isinstance(value, datetime) else value
+
+
+def no_show_total(weeks: list[NoShowWeek]) -> NoShowWeek:
+    return NoShowWeek(
+        week=weeks[0].week if weeks else date.min,
+        no_shows=sum(w.no_shows for w in weeks),
+        arrived=sum(w.arrived for w in weeks),
+        not_recorded=sum(w.not_recorded for w in weeks),
+    )
+
+
+# --- Cancellations ---------------------------------------------------------------------
+
+
+@dataclass
+class CancellationReason:
+    code: str
+    reason: str
+    count: int
+    share: float | None  # of all cancellations
+
+
+@dataclass
+class Cancellations:
+    planned: int  # visits planned in the period, every status
+    reasons: list[CancellationReason]
+
+    @property
+    def cancelled(self) -> int:
+        return sum(r.count for r in self.reasons)
+
+    @property
+    def rate(self) -> float | None:
+        return _share(self.cancelled, self.planned)
+
+
+def cancellations_by_reason(scope: ReportScope) -> Cancellations:
+    """Visits planned in the period that were cancelled, by reason (zeros included)."""
+    counts = (
+        scope.visits()
+        .values("cancel_reason_code")
+        .annotate(
+            cancelled=Count("pk", filter=Q(status=Status.CANCELLED)),
+            planned=Count("pk"),
+        )
+        .order_by()
+    )
+    by_code: dict[str, int] = {}
+    planned = 0
+    for row in counts:
+        by_code[row["cancel_reason_code"]] = row["cancelled"]
+        planned += row["planned"]
+    choices = [*Appointment.CancelReason.choices, ("", _("Not recorded"))]
+    cancelled = sum(by_code.values())
+    reasons = [
+        CancellationReason(
+            code=code or "not_recorded",
+            reason=str(label),
+            count=by_code.get(code, 0),
+            share=_share(by_code.get(code, 0), cancelled),
+        )
+        for code, label in choices
+    ]
+    return Cancellations(planned=planned, reasons=reasons)
+
+
+# --- Days from booking to procedure ----------------------------------------------------
+
+LEAD_BUCKETS: list[tuple[int, int | None]] = [
+    (0, 0),
+    (1, 7),
+    (8, 14),
+    (15, 28),
+    (29, 56),
+    (57, None),
+]
+
+
+@dataclass
+class LeadBucket:
+    label: str
+    low: int
+    high: int | None
+    count: int
+
+
+@dataclass
+class LeadTime:
+    buckets: list[LeadBucket]
+    visits: int
+    median: float | None
+    mean: float | None
+
+
+def _bucket_label(low: int, high: int | None) -> str:
+    if high == 0:
+        return _("Same day")
+    if high is None:
+        return _("%(low)s days or more") % {"low": low}
+    return _("%(low)s to %(high)s days") % {"low": low, "high": high}
+
+
+def weighted_percentile(histogram: list[tuple[float, int]], fraction: float) -> float | None:
+    """`results.analytics.percentile` (inclusive method) over values with counts."""
+    ordered = sorted((value, count) for value, count in histogram if count)
+    total = sum(count for _value, count in ordered)
+    if not total:
+        return None
+    position = (total - 1) * fraction
+    low_rank, high_rank = int(position), min(int(position) + 1, total - 1)
+
+    def at(rank: int) -> float:
+        seen = 0
+        for value, count in ordered:
+            seen += count
+            if rank < seen:
+                return float(value)
+        return float(ordered[-1][0])
+
+    low, high = at(low_rank), at(high_rank)
+    return low + (high - low) * (position - low_rank)
+
+
+def booking_lead_time(scope: ReportScope) -> LeadTime:
+    """Days from booking to procedure, grouped by (booking day, procedure day) in SQL."""
+    tz = clinic_tz()
+    pairs = (
+        scope.visits()
+        .exclude(status=Status.CANCELLED)
+        .annotate(
+            booked_on=TruncDate("created_at", tzinfo=tz), done_on=TruncDate("start_at", tzinfo=tz)
+        )
+        .values("booked_on", "done_on")
+        .annotate(visits=Count("pk"))
+        .order_by()
+    )
+    histogram: dict[int, int] = defaultdict(int)
+    for row in pairs:
+        histogram[max((row["done_on"] - row["booked_on"]).days, 0)] += row["visits"]
+    visits = sum(histogram.values())
+    buckets = [
+        LeadBucket(
+            label=_bucket_label(low, high),
+            low=low,
+            high=high,
+            count=sum(
+                n for days, n in histogram.items() if low <= days and (high is None or days <= high)
+            ),
+        )
+        for low, high in LEAD_BUCKETS
+    ]
+    return LeadTime(
+        buckets=buckets,
+        visits=visits,
+        median=weighted_percentile(list(histogram.items()), 0.5),
+        mean=sum(days * n for days, n in histogram.items()) / visits if visits else None,
+    )
+
+
+# --- Turnaround against target ---------------------------------------------------------
+
+
+def turnaround_against_target(scope: ReportScope) -> list[TurnaroundRow]:
+    """Per test and lab: the turnaround page's figures (median, 90th percentile, share
+    within target), grouped in SQL by (collection day, final day) pairs."""
+    tz = clinic_tz()
+    pairs = (
+        scope.final_results()
+        .annotate(
+            collected_on=TruncDate("collected_at", tzinfo=tz),
+            final_on=TruncDate("final_at", tzinfo=tz),
+        )
+        .values(
+            "test_type__name",
+            "test_type__lab",
+            "test_type__turnaround_target_days",
+            "collected_on",
+            "final_on",
+        )
+        .annotate(results=Count("pk"))
+        .order_by()
+    )
+    pairs = list(pairs)
+    if not pairs:
+        return []
+    first = min(row["collected_on"] for row in pairs)
+    holidays = set(
+        ClinicHoliday.objects.filter(date__gte=first, date__lte=scope.end).values_list(
+            "date", flat=True
+        )
+    )
+    groups: dict[tuple[str, str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for row in pairs:
+        key = (
+            row["test_type__name"],
+            row["test_type__lab"],
+            row["test_type__turnaround_target_days"],
+        )
+        taken = working_days_between(row["collected_on"], row["final_on"], holidays)
+        groups[key][taken] += row["results"]
+    rows = []
+    for (name, lab, target), histogram in sorted(groups.items()):
+        count = sum(histogram.values())
+        within = sum(n for days, n in histogram.items() if days <= target)
+        rows.append(
+            TurnaroundRow(
+                test_type=name,
+                lab=lab,
+                target_days=target,
+                count=count,
+                median=weighted_percentile(list(histogram.items()), 0.5) or 0.0,
+                p90=weighted_percentile(list(histogram.items()), 0.9) or 0.0,
+                within_target=within / count,
+            )
+        )
+    return rows
