@@ -91,6 +91,9 @@ RULES = {
     "procedures:results_attention": staff((RN, MD)),
     "procedures:turnaround": staff((RN, MD, ADMIN)),
     "procedures:turnaround_csv": staff((RN, MD, ADMIN)),
+    # The operations dashboard (#18): aggregates, for those who run the clinic.
+    "procedures:operations": staff((MD, ADMIN)),
+    "procedures:operations_csv": staff((MD, ADMIN)),
     # The matrix's appointment is only requested: the sample form sends you back to it.
     "procedures:procedure_complete": staff((RN, MD), code=302),
     "procedures:prep_detail": {**staff(CLINICAL_STAFF), MD: 302},  # care relationship
@@ -164,7 +167,8 @@ def outbox_message(settings, tmp_path):
     return next(tmp_path.glob("*.eml")).name
 
 
-@pytest.mark.django_db
+# The operations dashboard reads from the `replica` alias (clinic/db_routers.py).
+@pytest.mark.django_db(databases=["default", "replica"])
 def test_it_answers_each_role_as_declared(client, outbox_message):
     order = TestOrderFactory()
     appointment = AppointmentFactory()
@@ -225,6 +229,7 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:labs:structured_result": [order.pk],
         "procedures:labs:order_labels": [order.pk],
         "procedures:labs:requisition": [appointment.pk],
+        "procedures:operations_csv": ["rooms"],
     }
     users = {
         ANON: None,

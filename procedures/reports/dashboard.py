@@ -6,7 +6,7 @@ CSV carry no PHI and write no read-audit rows.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -77,7 +77,7 @@ class OperationsReport:
         )
 
 
-def _week_label(week) -> str:
+def _week_label(week: date) -> str:
     return _("Week of %(day)s") % {"day": formats.date_format(week, "j M")}
 
 

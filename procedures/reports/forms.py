@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +32,7 @@ class DashboardForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select"}),
     )
 
-    def __init__(self, *args, today: date, **kwargs):
+    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
 
@@ -40,8 +41,8 @@ class DashboardForm(forms.Form):
         """The last four weeks, today included."""
         return today - timedelta(days=DEFAULT_DAYS - 1), today
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         # A blank date is the default period's (the last four weeks to today).
         _start, default_end = self.default_period(self.today)
         if "end" in data and data["end"] is None:

@@ -360,27 +360,27 @@ def turnaround_against_target(scope: ReportScope) -> list[TurnaroundRow]:
             "collected_on",
             "final_on",
         )
-        .annotate(results=Count("pk"))
+        .annotate(finals=Count("pk"))
         .order_by()
     )
-    pairs = list(pairs)
-    if not pairs:
+    rows_by_days = list(pairs)
+    if not rows_by_days:
         return []
-    first = min(row["collected_on"] for row in pairs)
+    first = min(row["collected_on"] for row in rows_by_days)
     holidays = set(
         ClinicHoliday.objects.filter(date__gte=first, date__lte=scope.end).values_list(
             "date", flat=True
         )
     )
     groups: dict[tuple[str, str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in pairs:
+    for row in rows_by_days:
         key = (
             row["test_type__name"],
             row["test_type__lab"],
             row["test_type__turnaround_target_days"],
         )
         taken = working_days_between(row["collected_on"], row["final_on"], holidays)
-        groups[key][taken] += row["results"]
+        groups[key][taken] += row["finals"]
     rows = []
     for (name, lab, target), histogram in sorted(groups.items()):
         count = sum(histogram.values())
