@@ -36,8 +36,8 @@ def bar_chart(
     *,
     top: float | None = None,
     marker: float | None = None,
-    left: int = 220,
-    plot_width: int = 380,
+    left: int = 240,
+    plot_width: int = 300,
 ) -> BarChart:
     """Horizontal bars for (label, value, text) items, scaled to `top` (default: the
     largest value or the marker)."""
@@ -64,7 +64,7 @@ def bar_chart(
         bars=bars,
         left=left,
         bar_height=bar_height,
-        width=left + plot_width + 90,
+        width=left + plot_width + 70,
         height=axis_y + 10,
         axis_y=axis_y,
         marker_x=round(left + marker * scale, 1) if marker is not None else None,
