@@ -36,12 +36,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_tz
-from procedures.catalog.hours import Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday
 from procedures.reports.scope import ReportScope
 from procedures.results.analytics import TurnaroundRow, working_days_between
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.slots import Availability
+from procedures.scheduling.slots import availability_load
 
 Status = Appointment.Status
 ARRIVED = (Status.CHECKED_IN, Status.IN_PROCEDURE, Status.COMPLETED)
@@ -87,22 +86,11 @@ def _open_minutes(
 
 def room_utilisation(scope: ReportScope) -> list[RoomUse]:
     """Per room: open minutes in the period and minutes held by visits (see above)."""
-    rooms = list(scope.room_list().values_list("pk", "name"))
-    room_ids = [pk for pk, _name in rooms]
-    availability = Availability()
-    for row in WorkingHours.objects.filter(room__in=room_ids).order_by("weekday", "starts"):
-        availability.hours.setdefault(("room", row.room_id), defaultdict(list))[row.weekday].append(
-            (row.starts, row.ends)
-        )
-    closures: dict[int | None, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for room_id, starts, ends in Unavailability.objects.filter(
-        room__in=room_ids, starts_at__lt=scope.until, ends_at__gt=scope.since
-    ).values_list("room_id", "starts_at", "ends_at"):
-        closures[room_id].append((starts, ends))
-    availability.holidays = dict(
-        ClinicHoliday.objects.filter(date__gte=scope.start, date__lte=scope.end).values_list(
-            "date", "name"
-        )
+    rooms = list(scope.room_list())
+    room_ids = [room.pk for room in rooms]
+    # The slot finder's own loader: the same hours, default hours, closures and holidays.
+    availability = availability_load(
+        providers=[], rooms=rooms, first_day=scope.start, last_day=scope.end
     )
     held = dict(
         scope.visits()
@@ -114,13 +102,16 @@ def room_utilisation(scope: ReportScope) -> list[RoomUse]:
     )
     days = [scope.start + timedelta(days=n) for n in range(scope.days)]
     uses = []
-    for room_id, name in rooms:
-        sessions = [s for day in days for s in availability.sessions("room", room_id, day)]
-        booked = held.get(room_id) or timedelta()
+    for room in rooms:
+        sessions = [s for day in days for s in availability.sessions("room", room.pk, day)]
+        closed = [
+            (a.starts_at, a.ends_at) for a in availability.absences.get(("room", room.pk), [])
+        ]
+        booked = held.get(room.pk) or timedelta()
         uses.append(
             RoomUse(
-                room=name,
-                open_minutes=_open_minutes(sessions, closures[room_id]),
+                room=room.name,
+                open_minutes=_open_minutes(sessions, closed),
                 booked_minutes=round(booked.total_seconds() / 60),
             )
         )
