@@ -35,7 +35,8 @@ from procedures.tests.factories import (
 )
 from tests.test_url_access import RULES, project_url_names
 
-pytestmark = pytest.mark.django_db
+# The operations dashboard reads from the `replica` alias (clinic/db_routers.py).
+pytestmark = pytest.mark.django_db(databases=["default", "replica"])
 
 FAMILY, GIVEN, MRN = "Quernby-Vask", "Ottoline", "C90000017"
 
