@@ -54,7 +54,7 @@ def patient_list(request):
     if results is None:
         page = Paginator(Patient.objects.active(), 25).get_page(request.GET.get("page"))
     template = "patients/_results.html" if request.htmx else "patients/patient_list.html"
-    record_list_read(request, [p.pk for p in (page.object_list if page else results)])
+    record_list_read(request, [p.pk for p in (page.object_list if page is not None else results)])
     context = {"form": form, "page": page, "results": results, "more": more, "shown": SHOWN}
     return render(request, template, context)
 

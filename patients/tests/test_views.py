@@ -307,3 +307,12 @@ def test_it_lists_patients_in_a_fixed_number_of_queries(
         response = frontdesk_client.get("/patients/")
 
     assert len(response.context["page"].object_list) == min(count, 25)
+
+
+def test_an_empty_clinic_lists_no_patients_and_says_so(frontdesk_client):
+    response = frontdesk_client.get("/patients/")
+
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == 0
+    assert "No patients registered yet." in response.content.decode()
+    assert not ReadAccess.objects.exists()

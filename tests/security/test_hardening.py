@@ -34,6 +34,7 @@ def run_django(tmp_path, env: dict, *args: str) -> subprocess.CompletedProcess:
             "ALLOWED_HOSTS",
             "DATABASE_URL",
             "EMAIL_URL",
+            "CACHE_URL",
             "DJANGO_ALLOW_ASYNC_UNSAFE",  # the test runner's, never production's
         )
     }
