@@ -15,8 +15,8 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from django.db import close_old_connections, connection
 from hl7.mllp import InvalidBlockError, MLLPStreamReader, MLLPStreamWriter, open_hl7_connection
@@ -24,8 +24,13 @@ from hl7.mllp.streams import HL7StreamProtocol
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-# receive(raw=bytes, peer=str) -> the ACK's bytes: inbound.lab_message_receive.
-Receive = Callable[..., bytes]
+
+
+class Receive(Protocol):
+    """Takes one message off the wire, returns the ACK's bytes
+    (inbound.lab_message_receive)."""
+
+    def __call__(self, *, raw: bytes, peer: str = "") -> bytes: ...
 
 
 def _handle(receive: Receive, raw: bytes, peer: str) -> bytes:
