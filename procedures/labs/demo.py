@@ -11,7 +11,7 @@ from procedures.results.models import TestOrder
 DEMO_APPLICATION, DEMO_FACILITY = "DEMOLAB", "DEMO"
 
 # One example finding per kind, in the codes docs/integration.md lists.
-EXAMPLE_OBX = {
+EXAMPLE_OBX: dict[str, list[str]] = {
     ResultKind.MORPHOLOGY: [
         "NM|MORPH-CELL^Cellularity^99CLN||40|%",
         "ST|MORPH-ME^M:E ratio^99CLN||3:1",

@@ -8,8 +8,17 @@ R4 and R4B are the same wire format, and fhir.resources 8 ships no plain R4.
 
 import json
 import uuid
+from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.observation import Observation as FhirObservation
+from fhir.resources.R4B.observation import ObservationComponent
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.resource import Resource
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.specimen import Specimen
 from pydantic import ValidationError as PydanticError
 
 from procedures.labs.hl7v2 import Inbound, Observation, OrderFacts, Refusal, Report
@@ -43,7 +52,7 @@ def validate(body: bytes) -> Bundle:
         raise Refusal(f"not a valid FHIR Bundle ({exc.__class__.__name__})") from None
 
 
-def _code(concept) -> tuple[str, str, str, str]:
+def _code(concept: CodeableConcept | None) -> tuple[str, str, str, str]:
     """(code, system, text, alternate code) of a CodeableConcept: LOINC first."""
     codings = list(concept.coding or []) if concept else []
     codings.sort(key=lambda c: 0 if c.system == LOINC_URI else 1)
@@ -54,7 +63,7 @@ def _code(concept) -> tuple[str, str, str, str]:
     return code or "", system, text, alt or ""
 
 
-def _value(item) -> tuple[list[str], str, str]:
+def _value(item: FhirObservation | ObservationComponent) -> tuple[list[str], str, str]:
     """(values, coded text, units) of an Observation or one of its components."""
     if item.valueString is not None:
         return [item.valueString], "", ""
@@ -71,7 +80,7 @@ def _value(item) -> tuple[list[str], str, str]:
     return [], "", ""
 
 
-def _flags(item) -> str:
+def _flags(item: FhirObservation | ObservationComponent) -> str:
     for concept in item.interpretation or []:
         for coding in concept.coding or []:
             if coding.code:
@@ -84,18 +93,21 @@ def bundle_read(body: bytes) -> Inbound:
     bundle = validate(body)
     if not bundle.identifier or not bundle.identifier.value:
         raise Refusal("Bundle.identifier.value (our message control id) is missing")
-    by_ref: dict[str, object] = {}
-    reports, patients = [], []
+    by_ref: dict[str, Resource] = {}
+    reports: list[DiagnosticReport] = []
+    patients: list[Patient] = []
     for entry in bundle.entry or []:
         resource = entry.resource
+        if resource is None:
+            continue
         kind = resource.get_resource_type()
         if entry.fullUrl:
             by_ref[entry.fullUrl] = resource
         if resource.id:
             by_ref[f"{kind}/{resource.id}"] = resource
-        if kind == "DiagnosticReport":
+        if isinstance(resource, DiagnosticReport):
             reports.append(resource)
-        elif kind == "Patient":
+        elif isinstance(resource, Patient):
             patients.append(resource)
     if not reports:
         raise Refusal("the Bundle has no DiagnosticReport")
@@ -107,45 +119,50 @@ def bundle_read(body: bytes) -> Inbound:
         sending_facility="",
     )
     patient = patients[0] if patients else None
-    if reports[0].subject and reports[0].subject.reference in by_ref:
-        patient = by_ref[reports[0].subject.reference]
+    subject = reports[0].subject
+    named = by_ref.get(subject.reference or "") if subject else None
+    if isinstance(named, Patient):
+        patient = named
     if patient is not None:
         inbound.mrns = [i.value for i in patient.identifier or [] if i.value]
         if patient.name:
             inbound.family_name = patient.name[0].family or ""
-            inbound.given_name = (patient.name[0].given or [""])[0]
+            inbound.given_name = (patient.name[0].given or [""])[0] or ""
         inbound.dob = patient.birthDate
     for dr in reports:
         inbound.reports.append(_report(dr, by_ref))
     return inbound
 
 
-def _report(dr, by_ref) -> Report:
+def _report(dr: DiagnosticReport, by_ref: dict[str, Resource]) -> Report:
     placer = ""
     for ref in dr.basedOn or []:
+        request = by_ref.get(ref.reference or "")
         if ref.identifier and ref.identifier.value:
-            placer = ref.identifier.value
-        elif ref.reference in by_ref:
-            sr = by_ref[ref.reference]
-            ids = [i for i in sr.identifier or [] if i.value]
-            placer = next(
-                (i.value for i in ids if i.system == PLACER_URI), ids[0].value if ids else ""
+            placer = ref.identifier.value or ""
+        elif isinstance(request, ServiceRequest):
+            ids = [i for i in request.identifier or [] if i.value]
+            placer = (
+                next((i.value for i in ids if i.system == PLACER_URI), ids[0].value if ids else "")
+                or ""
             )
-    filler = next((i.value for i in dr.identifier or [] if i.value), "")
+    filler = next((i.value for i in dr.identifier or [] if i.value), "") or ""
     for ref in dr.specimen or []:
-        specimen = by_ref.get(ref.reference)
-        if specimen is not None and specimen.accessionIdentifier:
+        specimen = by_ref.get(ref.reference or "")
+        if isinstance(specimen, Specimen) and specimen.accessionIdentifier:
             filler = filler or specimen.accessionIdentifier.value or ""
     report = Report(
         placer_number=placer or "",
         filler_number=filler,
         test_code=_code(dr.code)[0],
-        status=STATUS.get(dr.status, "?"),
+        status=STATUS.get(dr.status or "", "?"),
     )
     for group, ref in enumerate(dr.result or [], start=1):
-        obs = by_ref.get(ref.reference)
-        if obs is None:
-            raise Refusal(f"DiagnosticReport.result {ref.reference} is not in the Bundle")
+        obs = by_ref.get(ref.reference or "")
+        if not isinstance(obs, FhirObservation):
+            raise Refusal(
+                f"DiagnosticReport.result {ref.reference} is not an Observation in the Bundle"
+            )
         code, system, text, alt = _code(obs.code)
         values, coded, units = _value(obs)
         flags = _flags(obs)
@@ -190,23 +207,24 @@ def _report(dr, by_ref) -> Report:
 def order_bundle(facts: OrderFacts) -> str:
     """A transaction Bundle: Patient, Specimen, ServiceRequest (placer = our order id)."""
     patient_url, specimen_url, request_url = (f"urn:uuid:{uuid.uuid4()}" for _ in range(3))
-    code = {"coding": [{"system": LOCAL_URI, "code": facts.test_code, "display": facts.test_name}]}
+    codings = [{"system": LOCAL_URI, "code": facts.test_code, "display": facts.test_name}]
     if facts.loinc:
-        code["coding"].insert(0, {"system": LOINC_URI, "code": facts.loinc})
-    specimen = {
+        codings.insert(0, {"system": LOINC_URI, "code": facts.loinc})
+    code = {"coding": codings}
+    collection: dict[str, Any] = {}
+    site = " ".join(filter(None, (facts.specimen_site, facts.specimen_side)))
+    if site:
+        collection["bodySite"] = {"text": site}
+    if facts.collected_at:
+        collection["collectedDateTime"] = facts.collected_at.isoformat()
+    specimen: dict[str, Any] = {
         "resourceType": "Specimen",
         "identifier": [{"system": PLACER_URI, "value": facts.placer_number}],
         "subject": {"reference": patient_url},
         "type": {"text": "Bone marrow"},
-        "collection": {},
     }
-    site = " ".join(filter(None, (facts.specimen_site, facts.specimen_side)))
-    if site:
-        specimen["collection"]["bodySite"] = {"text": site}
-    if facts.collected_at:
-        specimen["collection"]["collectedDateTime"] = facts.collected_at.isoformat()
-    if not specimen["collection"]:
-        del specimen["collection"]
+    if collection:
+        specimen["collection"] = collection
     if facts.accession:
         specimen["accessionIdentifier"] = {"value": facts.accession}
     body = {

@@ -2,8 +2,11 @@
 the OML^O21 / ORM^O01 orders. Parsing and escaping are the library's; this module
 only says which field means what."""
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import hl7
 from django.utils import timezone
@@ -106,35 +109,53 @@ def decode(raw: bytes) -> str:
         ) from None
 
 
-def _get(message: hl7.Message, path: str) -> str:
-    try:
-        return str(message[path])
-    except (IndexError, KeyError):
-        return ""
+class Segment:
+    """One segment of a parsed message, read as text (python-hl7 has no types: its
+    containers are narrowed to `str` here, values unescaped with the message's
+    own delimiters)."""
 
+    def __init__(self, message: Any, segment: Any) -> None:
+        self._message, self._segment = message, segment
 
-def _rep(msg, segment, field_no: int, component: int = 1) -> list[str]:
-    """Every repetition's component `component` of a field, unescaped."""
-    try:
-        value = segment[field_no]
-    except IndexError:
-        return []
-    out = []
-    for rep in value if isinstance(value, hl7.Field) else [value]:
+    @property
+    def name(self) -> str:
+        return str(self._segment[0])
+
+    def reps(self, field_no: int, component: int = 1) -> list[str]:
+        """Every repetition's component `component` of a field, unescaped."""
         try:
-            part = rep[component - 1] if isinstance(rep, hl7.Repetition | hl7.Component) else rep
-            if component > 1 and not isinstance(rep, hl7.Repetition | hl7.Component):
-                part = ""
+            value = self._segment[field_no]
         except IndexError:
-            part = ""
-        text = msg.unescape(str(part)) if str(part) else ""
-        out.append(text)
-    return out
+            return []
+        out = []
+        for rep in value if isinstance(value, hl7.Field) else [value]:
+            part: object = ""
+            if isinstance(rep, hl7.Repetition | hl7.Component):
+                with contextlib.suppress(IndexError):
+                    part = rep[component - 1]
+            elif component == 1:
+                part = rep
+            text = str(part)
+            out.append(str(self._message.unescape(text)) if text else "")
+        return out
+
+    def one(self, field_no: int, component: int = 1) -> str:
+        values = self.reps(field_no, component)
+        return values[0] if values else ""
 
 
-def _one(msg, segment, field_no: int, component: int = 1) -> str:
-    values = _rep(msg, segment, field_no, component)
-    return values[0] if values else ""
+class Message:
+    """A parsed HL7 v2 message: its segments in order (see `Segment`)."""
+
+    def __init__(self, parsed: Any) -> None:
+        self._parsed = parsed
+
+    def __iter__(self) -> Iterator[Segment]:
+        return (Segment(self._parsed, segment) for segment in self._parsed)
+
+    def segment(self, name: str) -> Segment:
+        """The first segment of that name; KeyError when there is none."""
+        return Segment(self._parsed, self._parsed.segment(name))
 
 
 def _date(value: str) -> date | None:
@@ -145,66 +166,60 @@ def _date(value: str) -> date | None:
         return None
 
 
-def header(message: hl7.Message) -> tuple[str, str, str, str, str]:
+def header(message: Message) -> tuple[str, str, str, str, str]:
     """(control id, type, version, sending application, sending facility)."""
     msh = message.segment("MSH")
-    msg_type = "^".join(filter(None, (_one(message, msh, 9, 1), _one(message, msh, 9, 2))))
-    return (
-        _one(message, msh, 10),
-        msg_type,
-        _one(message, msh, 12),
-        _one(message, msh, 3),
-        _one(message, msh, 4),
-    )
+    msg_type = "^".join(filter(None, (msh.one(9, 1), msh.one(9, 2))))
+    return msh.one(10), msg_type, msh.one(12), msh.one(3), msh.one(4)
 
 
-def parse(text: str) -> hl7.Message:
+def parse(text: str) -> Message:
     try:
-        return hl7.parse(text)
+        return Message(hl7.parse(text))
     except Exception as exc:  # the library raises several kinds on malformed input
         raise Refusal(f"message cannot be parsed: {exc.__class__.__name__}", code="100") from None
 
 
-def read_oru(message: hl7.Message) -> Inbound:
+def read_oru(message: Message) -> Inbound:
     """What an ORU^R01 says: who, which orders, which findings, in what state."""
     control_id, msg_type, version, app, facility = header(message)
     inbound = Inbound(control_id, msg_type, version, app, facility)
     current: Report | None = None
     for segment in message:
-        name = str(segment[0])
+        name = segment.name
         if name == "PID":
-            inbound.mrns = [m for m in _rep(message, segment, 3, 1) if m]
-            inbound.family_name = _one(message, segment, 5, 1)
-            inbound.given_name = _one(message, segment, 5, 2)
-            inbound.dob = _date(_one(message, segment, 7))
+            inbound.mrns = [m for m in segment.reps(3, 1) if m]
+            inbound.family_name = segment.one(5, 1)
+            inbound.given_name = segment.one(5, 2)
+            inbound.dob = _date(segment.one(7))
         elif name == "ORC":
             current = None  # the OBR that follows opens the group
         elif name == "OBR":
             current = Report(
-                placer_number=_one(message, segment, 2),
-                filler_number=_one(message, segment, 3),
-                test_code=_one(message, segment, 4),
-                status=_one(message, segment, 25).upper()[:1],
+                placer_number=segment.one(2),
+                filler_number=segment.one(3),
+                test_code=segment.one(4),
+                status=segment.one(25).upper()[:1],
             )
             inbound.reports.append(current)
         elif name == "OBX" and current is not None:
             current.observations.append(
                 Observation(
-                    code=_one(message, segment, 3, 1),
-                    text=_one(message, segment, 3, 2),
-                    system=_one(message, segment, 3, 3),
-                    alt_code=_one(message, segment, 3, 4),
-                    value_type=_one(message, segment, 2),
-                    values=[v for v in _rep(message, segment, 5, 1) if v != ""],
-                    value_text=_one(message, segment, 5, 2),
-                    units=_one(message, segment, 6),
-                    flags=_one(message, segment, 8).upper(),
-                    sub_id=_one(message, segment, 4),
-                    status=_one(message, segment, 11).upper(),
+                    code=segment.one(3, 1),
+                    text=segment.one(3, 2),
+                    system=segment.one(3, 3),
+                    alt_code=segment.one(3, 4),
+                    value_type=segment.one(2),
+                    values=[v for v in segment.reps(5, 1) if v != ""],
+                    value_text=segment.one(5, 2),
+                    units=segment.one(6),
+                    flags=segment.one(8).upper(),
+                    sub_id=segment.one(4),
+                    status=segment.one(11).upper(),
                 )
             )
         elif name == "NTE" and current is not None:
-            current.notes.append("\n".join(_rep(message, segment, 3)))
+            current.notes.append("\n".join(segment.reps(3)))
         # Z-segments and anything else: kept in the raw message, not interpreted.
     return inbound
 
@@ -219,9 +234,9 @@ def _ts(moment: datetime | None = None) -> str:
 _ESCAPER = hl7.parse("MSH|^~\\&|")
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     """Escape a value for an HL7 field (the library's escaping: \\F\\ \\S\\ \\T\\ \\R\\ \\E\\)."""
-    return _ESCAPER.escape(str(value or ""))
+    return str(_ESCAPER.escape(str(value or "")))
 
 
 def ack(
@@ -355,4 +370,4 @@ def read_ack(raw: bytes) -> tuple[str, str]:
         msa = message.segment("MSA")
     except KeyError:
         raise Refusal("the answer has no MSA segment") from None
-    return _one(message, msa, 1).upper(), _one(message, msa, 3)
+    return msa.one(1).upper(), msa.one(3)

@@ -12,10 +12,13 @@ import logging
 import time
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,16 +49,16 @@ class Answer:
     row: LabInboundMessage | None = None
 
 
-_interface_user = None
+_interface_user: User | None = None
 
 
-def lab_interface_user():
+def lab_interface_user() -> User:
     """The user that results arriving from labs are logged by (no login); looked
     up once per process."""
     global _interface_user
     if _interface_user is not None:
         return _interface_user
-    user, created = get_user_model().objects.get_or_create(
+    user, created = User.objects.get_or_create(
         username=INTERFACE_USERNAME,
         defaults={"first_name": "Lab", "last_name": "interface", "is_active": False},
     )
@@ -110,7 +113,15 @@ def _keep_refused(raw: bytes, control_id: str, peer: str, answer: Answer) -> Lab
     return row
 
 
-def _receive_hl7(message, text, msg_type, version, app, facility, peer) -> Answer:
+def _receive_hl7(
+    message: hl7v2.Message,
+    text: str,
+    msg_type: str,
+    version: str,
+    app: str,
+    facility: str,
+    peer: str,
+) -> Answer:
     lab = _lab_for(app, facility)
     if msg_type != "ORU^R01":
         raise Refusal(f"message type {msg_type or '(none)'} is not accepted here", code="200")
@@ -132,9 +143,17 @@ def _receive_hl7(message, text, msg_type, version, app, facility, peer) -> Answe
 
 
 # The listener looks a sender up on every message; labs change rarely, so the
-# answer is kept this long (a deactivated lab is refused within that time).
+# answer is kept this long. A change saved in this process (a test, a shell)
+# empties the cache at once; one saved by another process (the web app, lab_setup)
+# reaches the listener within this time: a deactivated lab is refused by then.
 LAB_CACHE_SECONDS = 30
 _labs: dict[tuple[str, str], tuple[float, Lab | None]] = {}
+
+
+@receiver(post_save, sender=Lab, dispatch_uid="labs-inbound-cache-save")
+@receiver(post_delete, sender=Lab, dispatch_uid="labs-inbound-cache-delete")
+def _forget_labs(**kwargs: Any) -> None:
+    _labs.clear()
 
 
 def _lab_for(app: str, facility: str) -> Lab:
@@ -156,7 +175,9 @@ def _lab_for(app: str, facility: str) -> Lab:
 # --- Shared by HL7 v2 and FHIR ------------------------------------------------------------
 
 
-def message_take(*, lab, transport, inbound: Inbound, raw: str, peer: str, source: str) -> Answer:
+def message_take(
+    *, lab: Lab, transport: str, inbound: Inbound, raw: str, peer: str, source: str
+) -> Answer:
     """Keep the message once, attach it or park it, and say what to answer.
 
     The row is written last, in the transaction that attached the result: its
@@ -166,7 +187,7 @@ def message_take(*, lab, transport, inbound: Inbound, raw: str, peer: str, sourc
     duplicates are rare, and the constraint is the guarantee either way.
     """
     first = inbound.reports[0]
-    facts = {
+    facts: dict[str, Any] = {
         "lab": lab,
         "transport": transport,
         "control_id": inbound.control_id[:64],
@@ -206,10 +227,11 @@ def message_take(*, lab, transport, inbound: Inbound, raw: str, peer: str, sourc
         existing = _existing(lab, transport, inbound.control_id)
         if existing:
             return existing
+        _labs.clear()  # not a copy: perhaps the lab itself is gone; look it up again
         raise
 
 
-def _existing(lab, transport, control_id) -> Answer | None:
+def _existing(lab: Lab, transport: str, control_id: str) -> Answer | None:
     row = LabInboundMessage.objects.filter(
         lab=lab, transport=transport, control_id=control_id[:64]
     ).first()
@@ -317,12 +339,16 @@ def matched(order: TestOrder) -> Matched:
     )
 
 
-def _attach(*, lab, inbound: Inbound, report: Report, source: str):
+def _attach(
+    *, lab: Lab, inbound: Inbound, report: Report, source: str
+) -> tuple[TestOrder, TestResult | None]:
     order = order_match(lab=lab, inbound=inbound, report=report)
     return report_apply(order=order, report=report, source=source)
 
 
-def report_apply(*, order: Matched, report: Report, source: str):
+def report_apply(
+    *, order: Matched, report: Report, source: str
+) -> tuple[TestOrder, TestResult | None]:
     """Move the order as the report says (preliminary, final, corrected, cancelled)
     and store its structured findings. Raises ValidationError when the order's
     state does not allow it (the caller parks the message)."""
@@ -330,13 +356,13 @@ def report_apply(*, order: Matched, report: Report, source: str):
     status = report.status or _status_from_observations(report)
     if status == "X":
         note = "; ".join(report.notes)[:200]
-        order = order_cancel(
+        cancelled = order_cancel(
             order_id=order.pk,
             reason=TestOrder.CancelReason.LAB_REJECTED,
             note=(_("Cancelled by the lab") + (f": {note}" if note else ""))[:300],
             by=user,
         )
-        return order, None
+        return cancelled, None
     if status not in ("P", "F", "C"):
         raise ValidationError(_("result status %(s)s is not P, F, C or X") % {"s": status})
     kind = order.kind
@@ -385,11 +411,11 @@ def _value(o: Observation) -> str:
     return "; ".join(o.values)
 
 
-def data_from_observations(kind: str, observations: list[Observation]) -> dict:
+def data_from_observations(kind: str, observations: list[Observation]) -> dict[str, Any]:
     """Fill the kind's form fields from the observations whose codes it knows."""
     spec = SPECS[kind]
-    data: dict = {}
-    rows: dict[str, dict] = {}
+    data: dict[str, Any] = {}
+    rows: dict[str, dict[str, str]] = {}
     for o in observations:
         name = spec.code_for(o.system, o.code) or spec.code_for(o.system, o.alt_code)
         if name is None and kind == ResultKind.CULTURE and o.flags in SIR:
@@ -420,7 +446,7 @@ def _report_text(report: Report) -> str:
 
 
 def _tell_owner(order_id: int) -> None:
-    def _send():
+    def _send() -> None:
         from procedures.labs.tasks import notify_corrected_result
 
         try:

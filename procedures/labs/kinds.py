@@ -9,53 +9,23 @@ docs/integration.md. Either code fills the field.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from procedures.labs.choices import ResultKind
+from procedures.labs.iscn import iscn_metaphases
+
+if TYPE_CHECKING:
+    from procedures.catalog.models import TestType
 
 LOCAL_SYSTEM = "99CLN"
 LOINC = "LN"
-
-# --- ISCN karyotype ------------------------------------------------------------------
-# An ISCN karyotype: one or more clones separated by "/", each "count,sex
-# chromosomes[,abnormalities][cell count]", e.g. 46,XY[20] or
-# 47,XX,+8[12]/46,XX[8] or 45,X,-Y,t(9;22)(q34.1;q11.2)[15]. The check is of the
-# notation's shape (what a typing slip breaks), not of cytogenetic sense.
-_ABNORMALITY = (
-    r"(?:[+-](?:\d{1,2}|[XY]|mar\d*)"  # whole chromosome gained or lost, markers
-    r"|(?:add|del|der|dup|ins|inv|i|idic|r|t|dic|trp|hsr|fra|mar|\?)"
-    r"\([0-9XY;]+\)(?:\([pq0-9.;~?]+\))?"  # structural: t(9;22)(q34.1;q11.2)
-    r"|c|idem|sl|sdl\d*)"
-)
-_CLONE = (
-    rf"(?:\d{{2,3}}(?:~\d{{2,3}})?<?[0-9n]*>?,[XY]*(?:,{_ABNORMALITY})*"
-    rf"|idem(?:,{_ABNORMALITY})*|sl(?:,{_ABNORMALITY})*)"
-    r"\[(?:cp)?(\d+)\]"
-)
-ISCN_RE = re.compile(rf"^{_CLONE}(?:/{_CLONE})*$")
-_CELL_COUNTS = re.compile(r"\[(?:cp)?(\d+)\]")
-
-
-def iscn_metaphases(karyotype: str) -> int:
-    """Raise ValidationError unless `karyotype` is ISCN-shaped; return the cells counted."""
-    text = karyotype.replace(" ", "")
-    if not ISCN_RE.match(text):
-        raise ValidationError(
-            _(
-                "“%(k)s” is not an ISCN karyotype. Write it as e.g. 46,XY[20] or "
-                "47,XX,+8[12]/46,XX[8]: the chromosome count, the sex chromosomes, "
-                "any abnormalities, and the cells counted in square brackets."
-            ),
-            params={"k": karyotype},
-            code="iscn",
-        )
-    return sum(int(n) for n in _CELL_COUNTS.findall(text))
-
 
 # --- Fields and codes --------------------------------------------------------------
 
@@ -77,7 +47,7 @@ class KindSpec:
     # the list in the JSON and the fields of one row.
     rows_key: str = ""
     row_fields: tuple[str, ...] = ()
-    form: type[forms.Form] | None = field(default=None, compare=False)
+    form: "type[KindForm] | None" = field(default=None, compare=False)
 
     def code_for(self, system: str, code: str) -> str | None:
         for c in self.codes:
@@ -86,7 +56,7 @@ class KindSpec:
         return None
 
 
-def _decimal(value, *, low=None, high=None, label=""):
+def _decimal(value: object, *, low: int, high: int, label: object) -> Decimal:
     try:
         number = Decimal(str(value).strip().rstrip("%"))
     except (InvalidOperation, ValueError):
@@ -106,31 +76,34 @@ class RowsField(forms.Field):
 
     widget = forms.Textarea(attrs={"rows": 3})
 
-    def __init__(self, *, row_form: type[forms.Form], columns: tuple[str, ...], **kwargs):
+    def __init__(
+        self, *, row_form: type[forms.Form], columns: tuple[str, ...], **kwargs: Any
+    ) -> None:
         self.row_form, self.columns = row_form, columns
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
             return "\n".join(" | ".join(str(row.get(c, "")) for c in self.columns) for row in value)
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> list[dict[str, Any]]:
         if not value:
             return []
         if isinstance(value, list):
             return value
-        rows = []
+        rows: list[dict[str, Any]] = []
         for line in str(value).splitlines():
             if line.strip():
                 cells = [c.strip() for c in line.split("|")]
                 rows.append(dict(zip(self.columns, cells + [""] * len(self.columns), strict=False)))
         return rows
 
-    def clean(self, value):
+    def clean(self, value: Any) -> list[dict[str, Any]]:
         rows = super().clean(value)
-        cleaned, errors = [], []
+        cleaned: list[dict[str, Any]] = []
+        errors: list[str] = []
         for number, row in enumerate(rows, start=1):
             form = self.row_form(data=row)
             if form.is_valid():
@@ -143,7 +116,7 @@ class RowsField(forms.Field):
         return cleaned
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value.normalize()) if value == value.to_integral() else str(value)
     return value
@@ -152,7 +125,7 @@ def _jsonable(value):
 class KindForm(forms.Form):
     """Base of the per-kind forms: `structured()` is the JSON document stored."""
 
-    def structured(self) -> dict:
+    def structured(self) -> dict[str, Any]:
         return {
             k: _jsonable(v) for k, v in self.cleaned_data.items() if v not in ("", None, [], False)
         }
@@ -190,14 +163,14 @@ class MorphologyForm(KindForm):
         label=_("Fibrosis grade"), max_length=5, required=False, help_text=_("MF-0 to MF-3")
     )
 
-    def clean_me_ratio(self):
-        value = self.cleaned_data["me_ratio"].strip()
+    def clean_me_ratio(self) -> str:
+        value = str(self.cleaned_data["me_ratio"]).strip()
         if value and not re.fullmatch(r"\d+(\.\d+)?(:\d+(\.\d+)?)?", value):
             raise ValidationError(_("Write the M:E ratio as 3:1 or as a number such as 2.5."))
         return value
 
-    def clean_fibrosis_grade(self):
-        value = self.cleaned_data["fibrosis_grade"].strip().upper().replace(" ", "")
+    def clean_fibrosis_grade(self) -> str:
+        value = str(self.cleaned_data["fibrosis_grade"]).strip().upper().replace(" ", "")
         if not value:
             return ""
         grade = value.removeprefix("MF").lstrip("-")
@@ -231,8 +204,8 @@ class CytogeneticsForm(KindForm):
         label=_("Metaphases counted"), min_value=0, max_value=1000, required=False
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         karyotype = data.get("karyotype", "")
         if karyotype:
             try:
@@ -272,14 +245,14 @@ class VariantRow(forms.Form):
     vaf = forms.CharField(max_length=10)
     tier = forms.CharField(max_length=10, required=False)
 
-    def clean_gene(self):
-        gene = self.cleaned_data["gene"].strip()
+    def clean_gene(self) -> str:
+        gene = str(self.cleaned_data["gene"]).strip()
         if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]*", gene.upper()):
             raise ValidationError(_("“%(g)s” is not a gene symbol.") % {"g": gene})
         return gene.upper()
 
-    def clean_hgvs_c(self):
-        value = self.cleaned_data["hgvs_c"].strip()
+    def clean_hgvs_c(self) -> str:
+        value = str(self.cleaned_data["hgvs_c"]).strip()
         # The transcript prefix (NM_...:) is kept when given.
         if not re.fullmatch(r"(N[MR]_\d+(\.\d+)?:)?c\.\S+", value):
             raise ValidationError(
@@ -287,15 +260,15 @@ class VariantRow(forms.Form):
             )
         return value
 
-    def clean_hgvs_p(self):
-        value = self.cleaned_data["hgvs_p"].strip()
+    def clean_hgvs_p(self) -> str:
+        value = str(self.cleaned_data["hgvs_p"]).strip()
         if value and not re.fullmatch(r"(NP_\d+(\.\d+)?:)?p\.\S+", value):
             raise ValidationError(
                 _("“%(v)s” is not an HGVS p. change (e.g. p.V617F).") % {"v": value}
             )
         return value
 
-    def clean_vaf(self):
+    def clean_vaf(self) -> str:
         raw = self.cleaned_data["vaf"]
         number = _decimal(raw, low=0, high=100, label=_("VAF"))
         # A fraction (0.43) or a percentage (43%): stored as a percentage.
@@ -303,8 +276,8 @@ class VariantRow(forms.Form):
             number = number * 100
         return str(number.quantize(Decimal("0.1")))
 
-    def clean_tier(self):
-        tier = self.cleaned_data["tier"].strip().upper().removeprefix("TIER").strip()
+    def clean_tier(self) -> str:
+        tier = str(self.cleaned_data["tier"]).strip().upper().removeprefix("TIER").strip()
         if tier and tier not in TIERS:
             raise ValidationError(_("The tier is I, II, III or IV."))
         return tier
@@ -321,8 +294,8 @@ class NgsForm(KindForm):
     )
     no_variants = forms.BooleanField(label=_("No variants detected"), required=False)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("no_variants") and data.get("variants"):
             raise ValidationError(_("Variants are listed: untick “No variants detected”."))
         return data
@@ -333,8 +306,8 @@ class SensitivityRow(forms.Form):
     antibiotic = forms.CharField(max_length=80)
     interpretation = forms.CharField(max_length=1)
 
-    def clean_interpretation(self):
-        value = self.cleaned_data["interpretation"].strip().upper()
+    def clean_interpretation(self) -> str:
+        value = str(self.cleaned_data["interpretation"]).strip().upper()
         if value not in ("S", "I", "R"):
             raise ValidationError(_("Sensitivity is S, I or R."))
         return value
@@ -351,8 +324,8 @@ class CultureForm(KindForm):
         help_text=_("One per line: antibiotic | S, I or R"),
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("sensitivities") and not data.get("organism"):
             raise ValidationError(_("Sensitivities need the organism they were tested on."))
         return data
@@ -429,7 +402,7 @@ _GUESSES = (
 )
 
 
-def kind_for(test_type) -> str:
+def kind_for(test_type: "TestType") -> str:
     """The result form a test type uses: its lab code's, else guessed from its code."""
     lab_code = getattr(test_type, "lab_code", None)
     if lab_code is not None:
@@ -446,11 +419,14 @@ def kind_from_code(code: str) -> str:
     return ResultKind.MORPHOLOGY
 
 
-def form_for(kind: str, *args, **kwargs) -> KindForm:
-    return SPECS[kind].form(*args, **kwargs)
+def form_for(kind: str, data: Mapping[str, Any] | None = None, **kwargs: Any) -> KindForm:
+    form = SPECS[kind].form
+    if form is None:
+        raise LookupError(f"no result form for {kind}")
+    return form(data=data, **kwargs)
 
 
-def validate(kind: str, data: dict) -> dict:
+def validate(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a structured document of `kind` (imported or typed); raise
     ValidationError with the form's messages, or return the cleaned document."""
     form = form_for(kind, data=data)
@@ -465,7 +441,7 @@ def validate(kind: str, data: dict) -> dict:
     return form.structured()
 
 
-def display_rows(kind: str, data: dict) -> list[tuple[str, str]]:
+def display_rows(kind: str, data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs for templates, in the form's order; rows joined."""
     form = form_for(kind)
     out = []
@@ -473,7 +449,7 @@ def display_rows(kind: str, data: dict) -> list[tuple[str, str]]:
         value = data.get(name)
         if value in (None, "", [], False):
             continue
-        if isinstance(value, list):
+        if isinstance(value, list) and isinstance(fld, RowsField):
             cols = fld.columns
             value = "; ".join(
                 " ".join(str(row.get(c, "")) for c in cols if row.get(c)) for row in value

@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from django.db import close_old_connections, connection
 from hl7.mllp import InvalidBlockError, MLLPStreamReader, MLLPStreamWriter, open_hl7_connection
@@ -25,7 +26,14 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
-def _handle(receive, raw: bytes, peer: str) -> bytes:
+class Receive(Protocol):
+    """Takes one message off the wire, returns the ACK's bytes
+    (inbound.lab_message_receive)."""
+
+    def __call__(self, *, raw: bytes, peer: str = "") -> bytes: ...
+
+
+def _handle(receive: Receive, raw: bytes, peer: str) -> bytes:
     close_old_connections()
     try:
         return receive(raw=raw, peer=peer)
@@ -39,8 +47,14 @@ def _handle(receive, raw: bytes, peer: str) -> bytes:
 class Listener:
     """An asyncio MLLP server; `serve()` runs until `stop()`."""
 
-    def __init__(self, host: str, port: int, workers: int, receive, sock=None):
-        # receive(raw=bytes, peer=str) -> ACK bytes: inbound.lab_message_receive.
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        workers: int,
+        receive: Receive,
+        sock: socket.socket | None = None,
+    ) -> None:
         # sock: a listening socket shared by several processes (run(processes=N)).
         self.host, self.port, self.workers, self.receive = host, port, workers, receive
         self.sock = sock
@@ -86,7 +100,7 @@ class Listener:
     async def serve(self) -> None:
         self.loop = asyncio.get_running_loop()
 
-        def factory():
+        def factory() -> HL7StreamProtocol:
             # python-hl7's protocol, with the byte-level reader: we decode ourselves,
             # in the character set the message names (MSH-18).
             reader = MLLPStreamReader(limit=MAX_MESSAGE_BYTES)
@@ -110,7 +124,7 @@ class Listener:
         per thread): one task per thread, held at a barrier until all have one."""
         barrier = threading.Barrier(self.workers, timeout=5)
 
-        def close():
+        def close() -> None:
             with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait()
             connection.close()
@@ -121,8 +135,9 @@ class Listener:
     def stop(self) -> None:
         """Stop from another thread (tests, the benchmark)."""
 
-        def _shutdown():
-            self.server.close()
+        def _shutdown() -> None:
+            if self.server is not None:
+                self.server.close()
             for task in asyncio.all_tasks(self.loop):
                 task.cancel()
 
@@ -130,7 +145,7 @@ class Listener:
             self.loop.call_soon_threadsafe(_shutdown)
 
 
-def run(host: str, port: int, workers: int, receive, processes: int = 1) -> None:
+def run(host: str, port: int, workers: int, receive: Receive, processes: int = 1) -> None:
     """Serve until SIGTERM or SIGINT (the management command).
 
     With processes > 1 the listening socket is opened once and shared by forked
@@ -159,10 +174,12 @@ def run(host: str, port: int, workers: int, receive, processes: int = 1) -> None
                 os.waitpid(pid, 0)
 
 
-def _serve_in_this_process(host, port, workers, receive, sock) -> None:
+def _serve_in_this_process(
+    host: str, port: int, workers: int, receive: Receive, sock: socket.socket
+) -> None:
     listener = Listener(host, port, workers, receive, sock=sock)
 
-    async def main():
+    async def main() -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(listener.serve())
         for sig in (signal.SIGTERM, signal.SIGINT):

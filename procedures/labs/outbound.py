@@ -13,7 +13,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -139,7 +141,7 @@ def lab_orders_dispatch() -> DispatchReport:
     return report
 
 
-def _finish(message: LabOrderMessage, **changes) -> bool:
+def _finish(message: LabOrderMessage, **changes: Any) -> bool:
     """Write the outcome only while the row is still ours (status and lease)."""
     changes.setdefault("lease_until", None)
     return bool(
@@ -174,7 +176,14 @@ def _send_one(message: LabOrderMessage, report: DispatchReport) -> None:
         _fail(message, f"{code} {text}", report, permanent=True, ack_code=code)
 
 
-def _fail(message, error: str, report, *, permanent: bool, ack_code: str = "") -> None:
+def _fail(
+    message: LabOrderMessage,
+    error: str,
+    report: DispatchReport,
+    *,
+    permanent: bool,
+    ack_code: str = "",
+) -> None:
     give_up = permanent or message.attempts >= MAX_ATTEMPTS
     delay = timedelta(seconds=min(60 * 2 ** max(message.attempts - 1, 0), 3600))
     _finish(
@@ -209,6 +218,8 @@ def _transmit(lab: Lab, payload: str) -> tuple[str, str]:
                 return str(response.status), response.reason or ""
         except urllib.error.HTTPError as exc:
             return str(exc.code), exc.reason or ""
+    if lab.port is None:  # the model's check constraint: an HL7 v2 lab has a port
+        raise Refusal("the lab has no MLLP port")
     [reply] = mllp.exchange(lab.host, lab.port, [payload.encode("utf-8")], timeout=TIMEOUT)
     return hl7v2.read_ack(reply)
 
@@ -216,7 +227,7 @@ def _transmit(lab: Lab, payload: str) -> tuple[str, str]:
 # --- Staff -----------------------------------------------------------------------------
 
 
-def lab_order_retry(*, message_id: int, by) -> LabOrderMessage:
+def lab_order_retry(*, message_id: int, by: User) -> LabOrderMessage:
     """Staff send a failed order message again (after fixing the lab's settings)."""
     with transaction.atomic():
         message = LabOrderMessage.objects.select_for_update().get(pk=message_id)
@@ -231,7 +242,7 @@ def lab_order_retry(*, message_id: int, by) -> LabOrderMessage:
     return message
 
 
-def lab_order_resolve(*, message_id: int, by) -> LabOrderMessage:
+def lab_order_resolve(*, message_id: int, by: User) -> LabOrderMessage:
     """Staff handled a failed message another way (phoned, paper requisition)."""
     with transaction.atomic():
         message = LabOrderMessage.objects.select_for_update().get(pk=message_id)

@@ -2,6 +2,7 @@
 Code 128 barcode). The barcode carries the order number (our placer number) or,
 once the lab gave one, the accession number: never a name."""
 
+from datetime import datetime
 from io import BytesIO
 
 from django.utils import timezone
@@ -16,7 +17,7 @@ from procedures.results.models import TestOrder
 LABEL_SIZE = (62 * mm, 29 * mm)  # a common specimen-label roll
 
 
-def _when(moment) -> str:
+def _when(moment: datetime | None) -> str:
     return timezone.localtime(moment).strftime("%d %b %Y %H:%M") if moment else "—"
 
 

@@ -1,5 +1,7 @@
 """Configuring a lab from the command line (manage.py lab_setup)."""
 
+from collections.abc import Sequence
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -18,7 +20,7 @@ def lab_configure(
     port: int | None = None,
     base_url: str = "",
     outbound_token: str = "",
-    tests: list[str] = (),
+    tests: Sequence[str] = (),
     new_token: bool = False,
 ) -> tuple[Lab, str]:
     """Create or update a lab and the tests it receives; returns the lab and a new

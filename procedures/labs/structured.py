@@ -1,5 +1,9 @@
 """Typing in a result with the form of its kind of test (morphology, flow, ...)."""
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from procedures.labs.kinds import validate
@@ -12,11 +16,11 @@ def structured_result_log(
     *,
     order_id: int,
     kind: str,
-    findings: dict,
+    findings: Mapping[str, Any],
     interpretation: str,
     report_text: str,
     is_final: bool,
-    by,
+    by: User,
 ) -> TestResult:
     """Log a result version with the structured findings of its kind, in one transaction."""
     data = validate(kind, findings)

@@ -1,6 +1,7 @@
 """Staff deal with results that could not be attached: match one to an order
 they checked, or reject it with a reason (the unmatched results worklist)."""
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +16,7 @@ from procedures.results.models import TestOrder
 M = LabInboundMessage.MatchStatus
 
 
-def unmatched_attach(*, message_id: int, order_id: int, by) -> LabInboundMessage:
+def unmatched_attach(*, message_id: int, order_id: int, by: User) -> LabInboundMessage:
     """Staff attach a parked message to an order they checked themselves."""
     with transaction.atomic():
         row = LabInboundMessage.objects.select_for_update().get(pk=message_id)
@@ -42,7 +43,7 @@ def unmatched_attach(*, message_id: int, order_id: int, by) -> LabInboundMessage
     return row
 
 
-def unmatched_reject(*, message_id: int, reason: str, by) -> LabInboundMessage:
+def unmatched_reject(*, message_id: int, reason: str, by: User) -> LabInboundMessage:
     """Staff set a parked message aside, saying why (e.g. sent to the wrong clinic)."""
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the result is rejected.")})

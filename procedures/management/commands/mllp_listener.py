@@ -12,6 +12,10 @@ from procedures.labs.inbound import lab_message_receive
 
 class Command(BaseCommand):
     help = "Accept lab results over MLLP and answer each with an ACK (AA, AE or AR)."
+    # The system checks load the URLconf, and with it every view, the PDF, FHIR and
+    # image libraries (about 35 MB a process) that a listener never uses; the web
+    # process and `manage.py check --deploy` run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.MLLP_HOST)
