@@ -56,7 +56,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "patient_update": (FRONT_DESK,),
     "prep_checklist_tick": (NURSE, PHYSICIAN),
     "prep_detail": STAFF,
-    "prep_escort_confirm": STAFF,
     "prep_hold_confirm": (PHYSICIAN,),
     "prep_hold_set": (PHYSICIAN,),
     "prep_medication_add": (NURSE, PHYSICIAN),

@@ -112,11 +112,6 @@ urlpatterns = [
     ),
     path("appointments/<int:pk>/prep/sedation/", prep.prep_sedation, name="prep_sedation"),
     path("appointments/<int:pk>/prep/transport/", prep.prep_transport, name="prep_transport"),
-    path(
-        "appointments/<int:pk>/prep/escort/",
-        prep.prep_escort_confirm,
-        name="prep_escort_confirm",
-    ),
     path("appointments/<int:pk>/prep/site/", prep.prep_site, name="prep_site"),
     path(
         "appointments/<int:pk>/prep/checklist/",

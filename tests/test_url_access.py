@@ -100,7 +100,6 @@ RULES = {
     "procedures:prep_hold_confirm": staff((MD,), code=405),  # POST only
     "procedures:prep_sedation": staff((MD,), code=405),  # POST only
     "procedures:prep_transport": staff(CLINICAL_STAFF, code=405),  # POST only
-    "procedures:prep_escort_confirm": staff(CLINICAL_STAFF, code=405),  # POST only
     "procedures:prep_site": staff((MD,), code=405),  # POST only
     "procedures:prep_checklist_tick": staff((RN, MD), code=405),  # POST only
     "procedures:prep_task_done": staff((FD,), code=405),  # POST only
@@ -208,7 +207,6 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:prep_hold_confirm": [appointment.pk],
         "procedures:prep_sedation": [appointment.pk],
         "procedures:prep_transport": [appointment.pk],
-        "procedures:prep_escort_confirm": [appointment.pk],
         "procedures:prep_site": [appointment.pk],
         "procedures:prep_checklist_tick": [appointment.pk],
         "procedures:day_checklist_tick": [appointment.pk],

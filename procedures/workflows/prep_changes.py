@@ -92,3 +92,21 @@ def transport_set(*, appointment_id: int, by: User | None, **fields: Any) -> App
         appointment = prep.transport_set(appointment_id=appointment_id, by=by, **fields)
         _replan(appointment_id)
     return appointment
+
+
+def getting_home_set(
+    *, appointment_id: int, by: User, escort_confirmed: bool, **fields: Any
+) -> Appointment:
+    """The prep page's one "Getting home" form: transport, escort and access needs, and,
+    when ticked, the escort confirmed, in one transaction (a new escort asks again)."""
+    with transaction.atomic():
+        appointment = transport_set(appointment_id=appointment_id, by=by, **fields)
+        if escort_confirmed and appointment.escort_confirmed_at is None:
+            appointment = escort_confirm(
+                appointment_id=appointment_id,
+                name=appointment.escort_name,
+                phone=appointment.escort_phone,
+                by=by,
+                via="staff",
+            )
+    return appointment

@@ -179,8 +179,13 @@ def test_it_withdraws_the_escort_request_once_the_front_desk_confirms_the_escort
     assert rows(visit, K.ESCORT_REQUEST, status=S.PENDING)
 
     response = frontdesk_client.post(
-        f"/appointments/{visit.pk}/prep/escort/",
-        {"esc-escort_name": "Ana Lopez", "esc-escort_phone": "07700 900123"},
+        f"/appointments/{visit.pk}/prep/transport/",
+        {
+            "tr-transport_mode": "escort_driving",
+            "tr-escort_name": "Ana Lopez",
+            "tr-escort_phone": "07700 900123",
+            "tr-escort_confirmed": "on",
+        },
     )
 
     assert response.status_code == 302
