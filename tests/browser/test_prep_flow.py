@@ -2,8 +2,9 @@
 
 A physician records a medicine, is refused a stop after the procedure, sets and
 confirms the hold plan and the site; the front desk is refused a phone that is not
-one and then confirms the escort in "Getting home", its one place; on the day the nurse ticks the checklist until
-the appointment shows READY; the printable sheet speaks to the patient.
+one and then confirms the escort in "Getting home", its one place; on the day the
+nurse ticks the checklist until the appointment shows READY; the printable sheet
+speaks to the patient.
 """
 
 import re
