@@ -89,6 +89,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "allergy_remove": CLINICAL,
     "bloods_add": CLINICAL,
     "patient_merge_view": (CLINIC_ADMIN,),
+    # Issue 16: hours and leave of physicians and rooms (the staff page, not only admin).
+    "hours_manage": (CLINIC_ADMIN,),
     # Pages and links that are not one view: the navigation and page sections.
     "nav_staff": STAFF,
     "nav_clinical": CLINICAL,
