@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic import policy
 from clinic.audit import record_list_read
 from clinic.forms import apply_service_errors
-from procedures.catalog.clock import clinic_today
+from procedures.catalog.clock import clinic_today, clinic_tz
 from procedures.catalog.hours import Unavailability
 from procedures.scheduling import hours_admin as hours
 from procedures.scheduling.hours_forms import HoursForm, LeaveForm
@@ -77,6 +77,11 @@ def _page(
     """The hours page: the state, the week (as it is, or as proposed), the forms."""
     stored = hours.weekly_of(resource)
     week = _week_start(request.POST.get("week") or request.GET.get("week"))
+    tz = clinic_tz()
+    if warning:  # the week of the first visit the change would strand
+        week = _week_start(warning[0].appointment.start_at.astimezone(tz).date().isoformat())
+    elif extra_leave is not None:
+        week = _week_start(extra_leave.starts_at.astimezone(tz).date().isoformat())
     weekly = stored if proposed is False else proposed
     if form is None:
         mode = "own" if stored is not None else "default"
