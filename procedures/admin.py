@@ -46,16 +46,14 @@ class WorkingHoursInline(ReadOnlyHereMixin, admin.TabularInline):
 
     model = models.WorkingHours
     extra = 0
-    fields = ["weekday", "starts", "ends"]
-    readonly_fields = fields
+    fields = readonly_fields = ("weekday", "starts", "ends")
     verbose_name_plural = _("own working hours (none: the clinic default applies)")
 
 
 class UnavailabilityInline(ReadOnlyHereMixin, admin.TabularInline):
     model = models.Unavailability
     extra = 0
-    fields = ["starts_at", "ends_at", "reason", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = ("starts_at", "ends_at", "reason", "note")
 
 
 class HoursColumn:

@@ -451,18 +451,20 @@ class HoursRow:
 def hours_overview() -> tuple[list[HoursRow], list[HoursRow]]:
     """Every active physician and room: own hours or the clinic default, a summary, and
     how many stretches of leave lie ahead. Four queries."""
-    weekly: dict[tuple[str, int], Weekly] = {}
-    for row in WorkingHours.objects.order_by("weekday", "starts"):
-        key = ("provider", row.provider_id) if row.provider_id else ("room", row.room_id)
-        weekly.setdefault(key, {}).setdefault(row.weekday, []).append(  # type: ignore[arg-type]
-            (row.starts, row.ends)
+    weekly: dict[tuple[str, int | None], Weekly] = {}
+    for session in WorkingHours.objects.order_by("weekday", "starts"):
+        key = (
+            ("provider", session.provider_id) if session.provider_id else ("room", session.room_id)
         )
-    leave: dict[tuple[str, int], int] = {}
+        weekly.setdefault(key, {}).setdefault(session.weekday, []).append(
+            (session.starts, session.ends)
+        )
+    leave: dict[tuple[str, int | None], int] = {}
     for provider_id, room_id in Unavailability.objects.filter(
         ends_at__gt=clinic_datetime(clinic_today(), time.min)
     ).values_list("provider_id", "room_id"):
         key = ("provider", provider_id) if provider_id else ("room", room_id)
-        leave[key] = leave.get(key, 0) + 1  # type: ignore[index]
+        leave[key] = leave.get(key, 0) + 1
 
     def row(resource: Resource) -> HoursRow:
         own = weekly.get((resource.kind, resource.pk))

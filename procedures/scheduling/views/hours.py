@@ -82,7 +82,7 @@ def _page(
         week = _week_start(warning[0].appointment.start_at.astimezone(tz).date().isoformat())
     elif extra_leave is not None:
         week = _week_start(extra_leave.starts_at.astimezone(tz).date().isoformat())
-    weekly = stored if proposed is False else proposed
+    weekly = stored if isinstance(proposed, bool) else proposed
     if form is None:
         mode = "own" if stored is not None else "default"
         # Switching to own hours starts from a copy of the clinic default.
@@ -112,7 +112,7 @@ def _page(
             resource,
             weekly=weekly,
             first_day=week,
-            extra_leave=extra_leave,  # type: ignore[arg-type]
+            extra_leave=extra_leave,
         ),
         "proposed": proposed is not False or extra_leave is not None,
         "warning": warning,
