@@ -125,7 +125,9 @@ class TransportForm(forms.Form):
     """
 
     prefix = "tr"
-    transport_mode = forms.ChoiceField(label=_("Getting home"), choices=TransportMode.choices)
+    transport_mode = forms.ChoiceField(
+        label=_("How the patient gets home"), choices=TransportMode.choices
+    )
     escort_name = forms.CharField(label=_("Escort's name"), max_length=100, required=False)
     escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30, required=False)
     escort_confirmed = forms.BooleanField(

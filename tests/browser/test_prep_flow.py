@@ -150,7 +150,9 @@ def test_prep_flow(page: Page, live_server, appointment, check_a11y, screenshot)
     # "Getting home" is the one place the escort is entered and confirmed.
     expect(page.get_by_label(label("Escort's name"))).to_have_count(1)
     escort = page.locator("#transport-form")
-    escort.get_by_label(label("Getting home")).select_option(label="Escort drives them home")
+    escort.get_by_label(label("How the patient gets home")).select_option(
+        label="Escort drives them home"
+    )
     escort.get_by_label(label("Escort's name")).fill("Rui Prepford")
     escort.get_by_label(label("Escort's phone")).fill("ring my son")
     escort.get_by_label("The escort has confirmed they will take the patient home").check()
