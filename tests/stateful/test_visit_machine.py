@@ -333,12 +333,16 @@ class VisitMachine(RuleBasedStateMachine):
         FlakyBackend.refusing = code
 
     @rule(
-        which=st.integers(0, 1),
+        visit=visits,
         shape=st.sampled_from([None, "afternoons", "mornings", "with_sunday"]),
         confirm=st.booleans(),
     )
-    def hours_change(self, which, shape, confirm):
-        """A clinic admin changes a physician's hours; confirms the listed visits or not."""
+    def hours_change(self, visit, shape, confirm):
+        """A clinic admin changes the hours of a visit's physician; confirms the listed
+        visits or not."""
+        if not visit:
+            return
+        provider = Appointment.objects.get(pk=visit).provider
         t = dt.time
         weekly = {
             None: None,
@@ -346,22 +350,20 @@ class VisitMachine(RuleBasedStateMachine):
             "mornings": {d: [(t(8), t(13))] for d in range(5)},
             "with_sunday": {**{d: [(t(8), t(18))] for d in range(5)}, 6: [(t(9), t(12))]},
         }[shape]
-        resource = hours_admin.Resource("provider", PROVIDERS[which])
+        resource = hours_admin.Resource("provider", provider)
         listed = [a.appointment.pk for a in hours_admin.affected_visits(resource, weekly=weekly)]
+        confirmed = listed if confirm else []
         before = hours_admin.weekly_of(resource)
         try:
             with transaction.atomic():
-                saved = hours_admin.hours_set(
-                    resource=resource,
-                    weekly=weekly,
-                    confirmed=listed if confirm else [],
-                    by=USERS["admin"],
+                hours_admin.hours_set(
+                    resource=resource, weekly=weekly, confirmed=confirmed, by=USERS["admin"]
                 )
         except hours_admin.HoursNeedConfirmation:
             assert listed and not confirm
             assert hours_admin.weekly_of(resource) == before  # nothing saved
-        else:
-            self.confirmed_outside |= {a.appointment.pk for a in saved}
+        # Only what the admin confirmed may sit outside hours from now on.
+        self.confirmed_outside |= set(confirmed)
 
     @rule(minutes=st.sampled_from([1, 10, 60, 6 * 60, 24 * 60, 3 * 24 * 60]))
     def time_passes(self, minutes):
