@@ -58,7 +58,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "patient_update": (FRONT_DESK,),
     "prep_checklist_tick": (NURSE, PHYSICIAN),
     "prep_detail": STAFF,
-    "prep_escort_confirm": STAFF,
     "prep_hold_confirm": (PHYSICIAN,),
     "prep_hold_set": (PHYSICIAN,),
     "prep_medication_add": (NURSE, PHYSICIAN),
@@ -92,6 +91,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "allergy_remove": CLINICAL,
     "bloods_add": CLINICAL,
     "patient_merge_view": (CLINIC_ADMIN,),
+    # Issue 16: hours and leave of physicians and rooms (the staff page, not only admin).
+    "hours_manage": (CLINIC_ADMIN,),
     # Pages and links that are not one view: the navigation and page sections.
     "nav_staff": STAFF,
     "nav_clinical": CLINICAL,

@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from procedures import models
+from procedures.scheduling.hours_admin import weekly_text
 
 
 @admin.register(models.ProcedureType)
@@ -21,43 +25,77 @@ class TestTypeAdmin(admin.ModelAdmin):
     list_display = ["name", "lab", "turnaround_target_days", "turnaround_max_days", "is_active"]
 
 
-class WorkingHoursInline(admin.TabularInline):
-    """No rows: the clinic's default opening hours (Mon-Fri 08:00-18:00) apply."""
+class ReadOnlyHereMixin:
+    """Hours and leave are changed on the staff page, which lists the booked visits a
+    change would leave outside hours before saving (docs/invariants.md)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class WorkingHoursInline(ReadOnlyHereMixin, admin.TabularInline):
+    """Read-only here: own hours are set on the staff page "Hours and leave", which
+    says "clinic default" or "own hours" and warns about booked visits first. (Adding
+    one row here used to replace the default on every weekday without a word.)"""
 
     model = models.WorkingHours
     extra = 0
-    fields = ["weekday", "starts", "ends"]
+    fields = readonly_fields = ("weekday", "starts", "ends")
+    verbose_name_plural = _("own working hours (none: the clinic default applies)")
 
 
-class UnavailabilityInline(admin.TabularInline):
+class UnavailabilityInline(ReadOnlyHereMixin, admin.TabularInline):
     model = models.Unavailability
     extra = 0
-    fields = ["starts_at", "ends_at", "reason", "note"]
+    fields = readonly_fields = ("starts_at", "ends_at", "reason", "note")
+
+
+class HoursColumn:
+    """The list's "Hours" column: clinic default or own hours, never "0 working hours"."""
+
+    @admin.display(description=_("hours"))
+    def hours(self, obj) -> str:
+        weekly: dict = {}
+        for row in obj.working_hours.all():
+            weekly.setdefault(row.weekday, []).append((row.starts, row.ends))
+        if not weekly:
+            return _("Clinic default: %(hours)s") % {"hours": weekly_text(None)}
+        return _("Own hours: %(hours)s") % {"hours": weekly_text(weekly)}
+
+    @admin.display(description=_("change hours and leave"))
+    def hours_page(self, obj) -> str:
+        kind = "physician" if isinstance(obj, models.Provider) else "room"
+        url = reverse("procedures:hours_detail", args=[kind, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Hours and leave"))
 
 
 @admin.register(models.Provider)
-class ProviderAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "is_active"]
+class ProviderAdmin(HoursColumn, admin.ModelAdmin):
+    list_display = ["display_name", "user", "is_active", "hours", "hours_page"]
     inlines = [WorkingHoursInline, UnavailabilityInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("working_hours")
 
 
 @admin.register(models.Room)
-class RoomAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_monitored", "is_active"]
+class RoomAdmin(HoursColumn, admin.ModelAdmin):
+    list_display = ["name", "is_monitored", "is_active", "hours", "hours_page"]
     filter_horizontal = ["procedure_types"]
     inlines = [WorkingHoursInline, UnavailabilityInline]
 
-
-@admin.register(models.WorkingHours)
-class WorkingHoursAdmin(admin.ModelAdmin):
-    """Every session of every provider and room (each is also edited on its own page)."""
-
-    list_display = ["__str__", "provider", "room"]
-    list_filter = ["weekday", "provider", "room"]
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("working_hours")
 
 
 @admin.register(models.Unavailability)
-class UnavailabilityAdmin(admin.ModelAdmin):
+class UnavailabilityAdmin(ReadOnlyHereMixin, admin.ModelAdmin):
     """Leave, training, maintenance and closures across all providers and rooms."""
 
     list_display = ["__str__", "starts_at", "ends_at", "reason", "note"]

@@ -28,3 +28,6 @@ class ProceduresConfig(AppConfig):
             auditlog.register(model)
         # Scheduling: who waits for what is patient data.
         auditlog.register(models.WaitlistEntry)
+        # Hours, leave and holidays: who changed when physicians and rooms work (#16).
+        for model in (models.WorkingHours, models.Unavailability, models.ClinicHoliday):
+            auditlog.register(model)

@@ -5,7 +5,14 @@ from procedures.messaging.views import patient_links
 from procedures.prep import views as prep
 from procedures.reports import views as reports
 from procedures.results.views import analytics, results
-from procedures.scheduling.views import appointments, calendars, lifecycle, slot_finder, waitlist
+from procedures.scheduling.views import (
+    appointments,
+    calendars,
+    hours,
+    lifecycle,
+    slot_finder,
+    waitlist,
+)
 from procedures.today.views import checklists, loops, tasks, today
 
 app_name = "procedures"
@@ -37,6 +44,15 @@ urlpatterns = [
         name="appointment_reschedule",
     ),
     path("calendar/", calendars.calendar_view, name="calendar"),
+    # Hours and leave of physicians and rooms, for clinic admins (issue 16).
+    path("hours/", hours.hours_list, name="hours"),
+    path("hours/<slug:kind>/<int:pk>/", hours.hours_detail, name="hours_detail"),
+    path("hours/<slug:kind>/<int:pk>/leave/", hours.leave_add_view, name="hours_leave_add"),
+    path(
+        "hours/<slug:kind>/<int:pk>/leave/<int:leave_pk>/remove/",
+        hours.leave_remove_view,
+        name="hours_leave_remove",
+    ),
     path("calendar/print/", calendars.day_sheet, name="day_sheet"),
     path("today/", today.today_board_view, name="today"),
     path("today/counts/", today.today_counts_view, name="today_counts"),
@@ -116,11 +132,6 @@ urlpatterns = [
     ),
     path("appointments/<int:pk>/prep/sedation/", prep.prep_sedation, name="prep_sedation"),
     path("appointments/<int:pk>/prep/transport/", prep.prep_transport, name="prep_transport"),
-    path(
-        "appointments/<int:pk>/prep/escort/",
-        prep.prep_escort_confirm,
-        name="prep_escort_confirm",
-    ),
     path("appointments/<int:pk>/prep/site/", prep.prep_site, name="prep_site"),
     path(
         "appointments/<int:pk>/prep/checklist/",

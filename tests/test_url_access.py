@@ -103,10 +103,13 @@ RULES = {
     "procedures:prep_hold_confirm": staff((MD,), code=405),  # POST only
     "procedures:prep_sedation": staff((MD,), code=405),  # POST only
     "procedures:prep_transport": staff(CLINICAL_STAFF, code=405),  # POST only
-    "procedures:prep_escort_confirm": staff(CLINICAL_STAFF, code=405),  # POST only
     "procedures:prep_site": staff((MD,), code=405),  # POST only
     "procedures:prep_checklist_tick": staff((RN, MD), code=405),  # POST only
     "procedures:prep_task_done": staff((FD,), code=405),  # POST only
+    "procedures:hours": staff((ADMIN,)),
+    "procedures:hours_detail": staff((ADMIN,)),
+    "procedures:hours_leave_add": staff((ADMIN,), code=405),  # POST only
+    "procedures:hours_leave_remove": staff((ADMIN,), code=405),  # POST only
     "account_security": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
     "logout_everywhere": {ANON: LOGIN, **{w: 405 for w in WHO[1:]}},  # POST only
     "session_status": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
@@ -212,11 +215,13 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:prep_hold_confirm": [appointment.pk],
         "procedures:prep_sedation": [appointment.pk],
         "procedures:prep_transport": [appointment.pk],
-        "procedures:prep_escort_confirm": [appointment.pk],
         "procedures:prep_site": [appointment.pk],
         "procedures:prep_checklist_tick": [appointment.pk],
         "procedures:day_checklist_tick": [appointment.pk],
         "procedures:prep_task_done": [appointment.pk],
+        "procedures:hours_detail": ["physician", appointment.provider_id],
+        "procedures:hours_leave_add": ["physician", appointment.provider_id],
+        "procedures:hours_leave_remove": ["physician", appointment.provider_id, 1],
         "emergency_access": [patient.pk],
         "procedures:reminder_resend": [1],
         "procedures:reminder_resolve": [1],

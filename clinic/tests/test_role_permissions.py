@@ -182,14 +182,18 @@ def test_it_links_the_admin_home_to_the_audit_trail(clinic_admin_client):
     assert 'href="/audit/"' in response.content.decode()
 
 
-def test_a_clinic_admin_sets_a_rooms_hours_on_the_rooms_own_page(clinic_admin_client):
+def test_a_clinic_admin_sets_a_rooms_hours_on_the_hours_page_not_in_the_admin(
+    clinic_admin_client,
+):
+    """Issue 16: the Django admin shows a room's hours read-only (an added row used to
+    replace the clinic default on every weekday without a word); the staff page sets
+    them, starting from the default and warning about booked visits."""
     room = Room.objects.create(name="Room 9")
     url = f"/admin/procedures/room/{room.pk}/change/"
-    inlines = {"working_hours": 1, "unavailabilities": 0}
     form = {"name": "Room 9", "is_monitored": "on", "is_active": "on"}
-    for prefix, total in inlines.items():
+    for prefix in ("working_hours", "unavailabilities"):
         form |= {
-            f"{prefix}-TOTAL_FORMS": str(total),
+            f"{prefix}-TOTAL_FORMS": "1" if prefix == "working_hours" else "0",
             f"{prefix}-INITIAL_FORMS": "0",
             f"{prefix}-MIN_NUM_FORMS": "0",
             f"{prefix}-MAX_NUM_FORMS": "1000",
@@ -201,6 +205,14 @@ def test_a_clinic_admin_sets_a_rooms_hours_on_the_rooms_own_page(clinic_admin_cl
     }
 
     response = clinic_admin_client.post(url, form)
+
+    assert response.status_code == 302
+    assert not room.working_hours.exists()
+
+    response = clinic_admin_client.post(
+        f"/hours/room/{room.pk}/",
+        {"mode": "own", "d2_s1_from": "09:00", "d2_s1_until": "13:00", "action": "save"},
+    )
 
     assert response.status_code == 302
     [session] = room.working_hours.all()

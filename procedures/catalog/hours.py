@@ -2,7 +2,10 @@
 
 A provider or a room with no working-hours rows works the clinic's default
 opening hours (`DEFAULT_OPENING_HOURS`, Monday to Friday 08:00-18:00), so a new
-room is usable at once; adding rows replaces the default for that resource.
+room is usable at once; rows are its "own hours" and replace the default on every
+weekday. Clinic admins change them on the staff page "Hours and leave"
+(`procedures.scheduling.hours_admin`), which starts own hours from a copy of the
+default and lists the booked visits a change would leave outside hours before saving.
 Clinic holidays (`ClinicHoliday`) close everything for the day.
 """
 
@@ -68,6 +71,11 @@ class WorkingHours(models.Model):
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
 
+    def get_additional_data(self) -> dict[str, int | None]:
+        """Kept on each audit entry (django-auditlog), so the hours page can say who
+        last changed a physician's or a room's hours, even for deleted rows."""
+        return {"provider": self.provider_id, "room": self.room_id}
+
     def clean(self) -> None:
         if self.starts and self.ends and self.ends <= self.starts:
             raise ValidationError({"ends": _("The session must end after it starts.")})
@@ -123,3 +131,7 @@ class Unavailability(models.Model):
     def __str__(self) -> str:
         who = self.provider or self.room
         return f"{who}: {self.get_reason_display()}"
+
+    def get_additional_data(self) -> dict[str, int | None]:
+        """As `WorkingHours.get_additional_data`: whose leave this is, for the audit."""
+        return {"provider": self.provider_id, "room": self.room_id}

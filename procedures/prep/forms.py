@@ -118,10 +118,23 @@ class SedationForm(forms.Form):
 
 
 class TransportForm(forms.Form):
+    """Getting home: the one place where the escort is entered, changed and confirmed.
+
+    The booking forms no longer ask for the escort, and the appointment page, the day
+    sheet and the today board show it read-only with a link here.
+    """
+
     prefix = "tr"
-    transport_mode = forms.ChoiceField(label=_("Getting home"), choices=TransportMode.choices)
+    transport_mode = forms.ChoiceField(
+        label=_("How the patient gets home"), choices=TransportMode.choices
+    )
     escort_name = forms.CharField(label=_("Escort's name"), max_length=100, required=False)
     escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30, required=False)
+    escort_confirmed = forms.BooleanField(
+        label=_("The escort has confirmed they will take the patient home"),
+        required=False,
+        help_text=_("Tick once you have spoken to them (or the patient has confirmed)."),
+    )
     needs_wheelchair = forms.BooleanField(label=_("Needs a wheelchair"), required=False)
     needs_interpreter = forms.BooleanField(label=_("Needs an interpreter"), required=False)
     interpreter_language = forms.CharField(
@@ -134,8 +147,9 @@ class TransportForm(forms.Form):
         self.fields["escort_phone"].widget.input_type = "tel"
         self.helper = _helper(
             action,
-            _("Save transport"),
+            _("Save getting home"),
             Row(Column("transport_mode"), Column("escort_name"), Column("escort_phone")),
+            "escort_confirmed",
             Row(
                 Column("needs_wheelchair"),
                 Column("needs_interpreter"),
@@ -144,21 +158,14 @@ class TransportForm(forms.Form):
             form_id="transport-form",
         )
 
-
-class EscortConfirmForm(forms.Form):
-    prefix = "esc"
-    escort_name = forms.CharField(label=_("Escort's name"), max_length=100)
-    escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30)
-
-    def __init__(self, *args, action: str = "", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["escort_phone"].widget.input_type = "tel"
-        self.helper = _helper(
-            action,
-            _("Confirm escort"),
-            Row(Column("escort_name"), Column("escort_phone")),
-            form_id="escort-form",
-        )
+    def clean(self):
+        data = super().clean()
+        if data.get("escort_confirmed"):
+            if not (data.get("escort_name") or "").strip():
+                self.add_error("escort_name", _("Enter the escort's name to confirm them."))
+            if not (data.get("escort_phone") or "").strip():
+                self.add_error("escort_phone", _("Enter the escort's phone to confirm them."))
+        return data
 
 
 class SiteForm(forms.Form):

@@ -1,8 +1,11 @@
-"""The prep page of an appointment: medicines and holds, sedation, transport and escort,
-site and side, the dated timeline, front-desk tasks and the day-of checklist.
+"""The prep page of an appointment: medicines and holds, sedation and fasting, site and
+side, getting home (transport and escort), the dated timeline, front-desk tasks and the
+day-of checklist.
 
-One page (GET) and one small POST view per action; a refused POST renders the page
-again with the form and its messages, an accepted one redirects back (PRG).
+One page (GET) and one small POST view per part: each part of the prep is saved by
+exactly one form, and the escort is entered and confirmed only in "Getting home". A
+refused POST renders the page again with the form and its messages, an accepted one
+redirects back (PRG) to the part's anchor.
 """
 
 from django.contrib import messages
@@ -23,7 +26,6 @@ from procedures.prep import facts, frontdesk, timeline
 from procedures.prep import rules as prep_rules
 from procedures.prep import services as prep
 from procedures.prep.forms import (
-    EscortConfirmForm,
     HoldForm,
     MedicationForm,
     SedationForm,
@@ -60,16 +62,10 @@ def _forms(appointment: Appointment, plan) -> dict:
                 "transport_mode": appointment.transport_mode,
                 "escort_name": appointment.escort_name,
                 "escort_phone": appointment.escort_phone,
+                "escort_confirmed": appointment.escort_confirmed_at is not None,
                 "needs_wheelchair": plan.needs_wheelchair,
                 "needs_interpreter": plan.needs_interpreter,
                 "interpreter_language": plan.interpreter_language,
-            },
-        ),
-        "escort_form": EscortConfirmForm(
-            action=_url("prep_escort_confirm", appointment),
-            initial={
-                "escort_name": appointment.escort_name,
-                "escort_phone": appointment.escort_phone,
             },
         ),
         "site_form": SiteForm(
@@ -227,39 +223,22 @@ def prep_sedation(request, pk: int):
 @require_POST
 @care_gated(patient_of_appointment)
 def prep_transport(request, pk: int):
+    """Getting home: the one form for transport, the escort (and its confirmation)
+    and access needs."""
     appointment = _load(pk)
     form = TransportForm(request.POST, action=_url("prep_transport", appointment))
     if not form.is_valid():
         return _refused(request, appointment, "transport_form", form)
     try:
-        prep_changes.transport_set(
+        saved = prep_changes.getting_home_set(
             appointment_id=appointment.pk, by=request.user, **form.cleaned_data
         )
     except ValidationError as exc:
         return _refused(request, appointment, "transport_form", form, exc)
-    messages.success(request, _("Transport saved."))
-    return redirect(_url("prep_detail", appointment) + "#transport")
-
-
-@policy.allowed("prep_escort_confirm")
-@require_POST
-@care_gated(patient_of_appointment)
-def prep_escort_confirm(request, pk: int):
-    appointment = _load(pk)
-    form = EscortConfirmForm(request.POST, action=_url("prep_escort_confirm", appointment))
-    if not form.is_valid():
-        return _refused(request, appointment, "escort_form", form)
-    try:
-        prep_changes.escort_confirm(
-            appointment_id=appointment.pk,
-            name=form.cleaned_data["escort_name"],
-            phone=form.cleaned_data["escort_phone"],
-            by=request.user,
-            via="staff",
-        )
-    except ValidationError as exc:
-        return _refused(request, appointment, "escort_form", form, exc)
-    messages.success(request, _("Escort confirmed."))
+    if saved.escort_confirmed_at and not appointment.escort_confirmed_at:
+        messages.success(request, _("Getting home saved. Escort confirmed."))
+    else:
+        messages.success(request, _("Getting home saved."))
     return redirect(_url("prep_detail", appointment) + "#transport")
 
 

@@ -1,31 +1,26 @@
 from datetime import timedelta
-from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row, Submit
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clinic.phones import phone_clean
 from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
 
-
-class EscortPhoneMixin:
-    """One rule for an escort's phone wherever it is typed (the prep page's too)."""
-
-    cleaned_data: dict[str, Any]  # the form's, which this is mixed into
-
-    def clean_escort_phone(self) -> str:
-        phone = self.cleaned_data["escort_phone"].strip()
-        return phone_clean(phone) if phone else ""
+# The escort is entered in one place: the prep plan's "Getting home" (issue 16).
+ESCORT_ON_PREP = (
+    "{% load i18n %}<p class='small text-body-secondary'>{% translate "
+    "\"Who takes the patient home is recorded on the visit's prep plan (Getting home) "
+    'once booked." %}</p>'
+)
 
 
-class BookingForm(EscortPhoneMixin, forms.Form):
+class BookingForm(forms.Form):
     patient_mrn = forms.CharField(label=_("Patient MRN"), max_length=20)
     procedure_type = forms.ModelChoiceField(
         label=_("Procedure"),
@@ -60,8 +55,6 @@ class BookingForm(EscortPhoneMixin, forms.Form):
     transport_mode = forms.ChoiceField(
         label=_("Transport home"), choices=TransportMode.choices, required=False
     )
-    escort_name = forms.CharField(label=_("Escort's name"), max_length=100, required=False)
-    escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30, required=False)
     notes = forms.CharField(
         label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -70,7 +63,6 @@ class BookingForm(EscortPhoneMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["escort_phone"].widget.attrs["autocomplete"] = "off"
         self.helper = FormHelper()
         self.helper.form_id = "booking-form"
         self.helper.layout = Layout(
@@ -86,7 +78,7 @@ class BookingForm(EscortPhoneMixin, forms.Form):
             Fieldset(
                 _("Sedation and getting home"),
                 Row(Column("sedation_level"), Column("transport_mode")),
-                Row(Column("escort_name"), Column("escort_phone")),
+                HTML(ESCORT_ON_PREP),
             ),
             "notes",
             Submit("submit", _("Book appointment")),

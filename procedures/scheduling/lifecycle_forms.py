@@ -10,7 +10,6 @@ from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
-from procedures.scheduling.forms import EscortPhoneMixin
 from procedures.scheduling.models import Appointment
 
 
@@ -45,7 +44,7 @@ TIME_OF_DAY_CHOICES = [
 ]
 
 
-class SlotSearchForm(EscortPhoneMixin, forms.Form):
+class SlotSearchForm(forms.Form):
     patient = PatientChoiceField()
     procedure_type = forms.ModelChoiceField(
         label=_("Procedure"),
@@ -75,8 +74,6 @@ class SlotSearchForm(EscortPhoneMixin, forms.Form):
     transport_mode = forms.ChoiceField(
         label=_("Transport home"), choices=TransportMode.choices, required=False
     )
-    escort_name = forms.CharField(label=_("Escort's name"), max_length=100, required=False)
-    escort_phone = forms.CharField(label=_("Escort's phone"), max_length=30, required=False)
     notes = forms.CharField(
         label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

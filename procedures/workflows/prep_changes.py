@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from procedures.messaging.plan import reminders_prep_replan
+from procedures.messaging.models import Reminder
+from procedures.messaging.plan import reminders_prep_replan, reminders_withdraw
 from procedures.prep import services as prep
 from procedures.prep.models import MedicationHold, PrepPlan
 from procedures.scheduling.models import Appointment
@@ -82,6 +83,11 @@ def escort_confirm(
             appointment_id=appointment_id, name=name, phone=phone, by=by, via=via
         )
         _replan(appointment_id)
+        # Once checked in, the prep plan is no longer replanned, but an answered request
+        # is still withdrawn (found by the visit machine: confirmed at the desk on the day).
+        reminders_withdraw(
+            appointment=appointment, reason="escort confirmed", kinds=[Reminder.Kind.ESCORT_REQUEST]
+        )
     return appointment
 
 
@@ -91,4 +97,22 @@ def transport_set(*, appointment_id: int, by: User | None, **fields: Any) -> App
     with transaction.atomic():
         appointment = prep.transport_set(appointment_id=appointment_id, by=by, **fields)
         _replan(appointment_id)
+    return appointment
+
+
+def getting_home_set(
+    *, appointment_id: int, by: User, escort_confirmed: bool, **fields: Any
+) -> Appointment:
+    """The prep page's one "Getting home" form: transport, escort and access needs, and,
+    when ticked, the escort confirmed, in one transaction (a new escort asks again)."""
+    with transaction.atomic():
+        appointment = transport_set(appointment_id=appointment_id, by=by, **fields)
+        if escort_confirmed and appointment.escort_confirmed_at is None:
+            appointment = escort_confirm(
+                appointment_id=appointment_id,
+                name=appointment.escort_name,
+                phone=appointment.escort_phone,
+                by=by,
+                via="staff",
+            )
     return appointment

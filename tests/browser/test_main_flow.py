@@ -155,8 +155,8 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     page.get_by_label(label("Start")).fill("09:00")
     page.get_by_label(label("Sedation")).select_option(label="IV moderate sedation")
     page.get_by_label(label("Transport home")).select_option(label="Escort drives them home")
-    page.get_by_label(label("Escort's name")).fill("Tom Ellery")
-    page.get_by_label(label("Escort's phone")).fill("07700 900456")
+    # The escort is not asked for here: the prep plan's "Getting home" is its one place.
+    expect(page.get_by_label(label("Escort's name"))).to_have_count(0)
     page.get_by_role("button", name="Book appointment").click()
     expect(flash(page)).to_contain_text("Appointment booked")
     expect(page.get_by_role("heading", level=1)).to_have_text("Bone marrow aspiration and biopsy")
@@ -166,6 +166,16 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     appointment_url = page.url
     check_a11y(page, "the appointment page")
     screenshot(page, "appointment")
+    page.get_by_role("link", name="Getting home on the prep plan").click()
+    getting_home = page.locator("#transport-form")
+    getting_home.get_by_label(label("Escort's name")).fill("Tom Ellery")
+    getting_home.get_by_label(label("Escort's phone")).fill("07700 900456")
+    getting_home.get_by_role("button", name="Save getting home").click()
+    expect(flash(page)).to_contain_text("Getting home saved.")
+    expect(page.get_by_role("region", name="Getting home")).to_contain_text(
+        "Tom Ellery, +44 7700 900456"
+    )
+    page.goto(appointment_url)
 
     # --- The same physician, overlapping, for another patient: refused -------------
     other = Patient.objects.get(family_name="Garcia")

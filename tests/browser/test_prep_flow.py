@@ -2,8 +2,9 @@
 
 A physician records a medicine, is refused a stop after the procedure, sets and
 confirms the hold plan and the site; the front desk is refused a phone that is not
-one and then confirms the escort; on the day the nurse ticks the checklist until
-the appointment shows READY; the printable sheet speaks to the patient.
+one and then confirms the escort in "Getting home", its one place; on the day the
+nurse ticks the checklist until the appointment shows READY; the printable sheet
+speaks to the patient.
 """
 
 import re
@@ -146,18 +147,24 @@ def test_prep_flow(page: Page, live_server, appointment, check_a11y, screenshot)
     # --- Front desk: the escort, a bad phone first ----------------------------------
     log_in(page, base, "frontdesk", check_a11y)
     page.goto(prep_url)
-    escort = page.locator("#escort-form")
+    # "Getting home" is the one place the escort is entered and confirmed.
+    expect(page.get_by_label(label("Escort's name"))).to_have_count(1)
+    escort = page.locator("#transport-form")
+    escort.get_by_label(label("How the patient gets home")).select_option(
+        label="Escort drives them home"
+    )
     escort.get_by_label(label("Escort's name")).fill("Rui Prepford")
     escort.get_by_label(label("Escort's phone")).fill("ring my son")
-    escort.get_by_role("button", name="Confirm escort").click()
-    alert = page.get_by_role("alert").filter(has_text="The escort was not confirmed")
+    escort.get_by_label("The escort has confirmed they will take the patient home").check()
+    escort.get_by_role("button", name="Save getting home").click()
+    alert = page.get_by_role("alert").filter(has_text="Getting home was not saved")
     expect(alert).to_contain_text("ring my son is not a phone number")
     check_a11y(page, "the escort form refusing a bad phone")
-    escort = page.locator("#escort-form")
+    escort = page.locator("#transport-form")
     escort.get_by_label(label("Escort's phone")).fill("07700 900456")
-    escort.get_by_role("button", name="Confirm escort").click()
+    escort.get_by_role("button", name="Save getting home").click()
     expect(page.get_by_role("status").first).to_contain_text("Escort confirmed")
-    transport = page.get_by_role("region", name="Transport and escort")
+    transport = page.get_by_role("region", name="Getting home")
     expect(transport).to_contain_text("Rui Prepford, +44 7700 900456")
     expect(transport).to_contain_text("Escort confirmed")
     check_a11y(page, "the prep page with the escort confirmed")

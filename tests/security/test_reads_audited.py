@@ -132,6 +132,9 @@ def world(settings, tmp_path):
         "procedures:reminder_resolve": [reminder.pk],
         "procedures:patient_link": ["escort", "not-a-valid-token"],
         "emergency_access": [patient.pk],
+        "procedures:hours_detail": ["physician", provider.pk],
+        "procedures:hours_leave_add": ["physician", provider.pk],
+        "procedures:hours_leave_remove": ["physician", provider.pk, 1],
     }
     for name in RULES:
         if name in args:
@@ -180,6 +183,14 @@ def _requests(world) -> list[tuple[str, str, str, dict, dict]]:
         ("procedures:waitlist", "post", "", {"patient": patient.pk}, {}),
         ("procedures:appointment_book", "post", "", {"patient_mrn": MRN}, {}),
         ("procedures:prep_medication_add", "post", "", {"name": "", "dose": "5 mg"}, {}),
+        # Hours that would leave the patient's visit outside hours list it (issue 16).
+        (
+            "procedures:hours_detail",
+            "post",
+            "",
+            {"mode": "own", "d6_s1_from": "09:00", "d6_s1_until": "10:00", "action": "save"},
+            {},
+        ),
         # A registration that looks like this patient lists them as a likely duplicate.
         (
             "patients:create",

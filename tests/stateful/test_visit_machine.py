@@ -4,7 +4,8 @@
 Rules book, move, cancel, mark no-shows, change sedation, decide and confirm medicine
 stops, confirm escorts (staff and the patient's link), check in, tick the checklist,
 start, complete with tests, log results (preliminary, final, amended), review (email or
-call), record the patient told, change the patient's email, let time pass with the
+call), record the patient told, change the patient's email, change a physician's hours
+(confirming the listed visits or not), let time pass with the
 dispatcher and the escalation job, and make the SMTP server refuse for a while. After
 every step it checks every invariant of docs/invariants.md ("Prep and patient messages").
 
@@ -48,8 +49,9 @@ from procedures.prep.models import MedicationHold
 from procedures.prep.timeline import prep_timeline
 from procedures.results import escalations, orders
 from procedures.results.models import ResultEscalation, TestOrder
-from procedures.scheduling import lifecycle
+from procedures.scheduling import hours_admin, lifecycle
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import availability_load
 from procedures.tests.factories import (
     ProcedureTypeFactory,
     ProviderFactory,
@@ -104,6 +106,8 @@ class VisitMachine(RuleBasedStateMachine):
             med_class=Medication.Class.ANTICOAGULANT,
         )
         self.patients = [medicated, PatientFactory(email="ben@example.com")]
+        # Visits an admin confirmed leaving outside hours (the hours page's warning).
+        self.confirmed_outside: set[int] = set()
 
     def teardown(self):
         FlakyBackend.refusing = None
@@ -328,6 +332,39 @@ class VisitMachine(RuleBasedStateMachine):
     def smtp_refusing(self, code):
         FlakyBackend.refusing = code
 
+    @rule(
+        visit=visits,
+        shape=st.sampled_from([None, "afternoons", "mornings", "with_sunday"]),
+        confirm=st.booleans(),
+    )
+    def hours_change(self, visit, shape, confirm):
+        """A clinic admin changes the hours of a visit's physician; confirms the listed
+        visits or not."""
+        if not visit:
+            return
+        provider = Appointment.objects.get(pk=visit).provider
+        t = dt.time
+        weekly = {
+            None: None,
+            "afternoons": {d: [(t(13), t(18))] for d in range(5)},
+            "mornings": {d: [(t(8), t(13))] for d in range(5)},
+            "with_sunday": {**{d: [(t(8), t(18))] for d in range(5)}, 6: [(t(9), t(12))]},
+        }[shape]
+        resource = hours_admin.Resource("provider", provider)
+        listed = [a.appointment.pk for a in hours_admin.affected_visits(resource, weekly=weekly)]
+        confirmed = listed if confirm else []
+        before = hours_admin.weekly_of(resource)
+        try:
+            with transaction.atomic():
+                hours_admin.hours_set(
+                    resource=resource, weekly=weekly, confirmed=confirmed, by=USERS["admin"]
+                )
+        except hours_admin.HoursNeedConfirmation:
+            assert listed and not confirm
+            assert hours_admin.weekly_of(resource) == before  # nothing saved
+        # Only what the admin confirmed may sit outside hours from now on.
+        self.confirmed_outside |= set(confirmed)
+
     @rule(minutes=st.sampled_from([1, 10, 60, 6 * 60, 24 * 60, 3 * 24 * 60]))
     def time_passes(self, minutes):
         self.now = self.now + dt.timedelta(minutes=minutes)
@@ -457,6 +494,30 @@ class VisitMachine(RuleBasedStateMachine):
             assert day.weekday() < 5 and day not in closed_days(day, day), order
 
     @invariant()
+    def no_visit_left_outside_hours_unconfirmed(self):
+        """A saved hours change never leaves a booked visit outside its physician's hours
+        without an admin having confirmed that visit (docs/invariants.md)."""
+        booked = list(
+            Appointment.objects.filter(
+                status__in=[A.REQUESTED, A.SCHEDULED, A.CONFIRMED], start_at__gte=self.now
+            )
+        )
+        if not booked:
+            return
+        tz = clinic_tz()
+        availability = availability_load(
+            providers=PROVIDERS,
+            rooms=[],
+            first_day=min(v.start_at for v in booked).astimezone(tz).date(),
+            last_day=max(v.end_at for v in booked).astimezone(tz).date(),
+        )
+        for visit in booked:
+            inside = availability.within_hours(
+                "provider", visit.provider_id, visit.start_at, visit.end_at
+            )
+            assert inside or visit.pk in self.confirmed_outside, visit
+
+    @invariant()
     def no_two_active_bookings_overlap(self):
         active = list(
             Appointment.objects.active().values_list(
@@ -476,7 +537,7 @@ USERS: dict = {}
 
 
 def test_a_visit_says_nothing_unsafe_whatever_happens(
-    time_machine, settings_for_machine, frontdesk_user, physician_user, nurse_user
+    time_machine, settings_for_machine, frontdesk_user, physician_user, nurse_user, admin_user
 ):
     global CLOCK, PROCEDURE, ROOM, MORPHOLOGY, KARYOTYPE
     CLOCK = time_machine
@@ -488,7 +549,9 @@ def test_a_visit_says_nothing_unsafe_whatever_happens(
     KARYOTYPE = TestTypeFactory(
         code="karyotype", name="Karyotype", turnaround_target_days=10, turnaround_max_days=15
     )
-    USERS.update(frontdesk=frontdesk_user, physician=physician_user, nurse=nurse_user)
+    USERS.update(
+        frontdesk=frontdesk_user, physician=physician_user, nurse=nurse_user, admin=admin_user
+    )
     run_state_machine_as_test(
         VisitMachine,
         settings=settings(

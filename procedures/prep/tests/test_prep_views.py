@@ -138,8 +138,13 @@ def test_a_level_the_room_cannot_host_is_refused_on_the_page(physician_client, a
 
 def test_an_escort_phone_that_is_not_a_phone_is_refused_on_the_page(frontdesk_client, appointment):
     response = frontdesk_client.post(
-        url("prep_escort_confirm", appointment),
-        {"esc-escort_name": "Ana", "esc-escort_phone": "ring ana"},
+        url("prep_transport", appointment),
+        {
+            "tr-transport_mode": "escort_driving",
+            "tr-escort_name": "Ana",
+            "tr-escort_phone": "ring ana",
+            "tr-escort_confirmed": "on",
+        },
     )
     assert response.status_code == 400
     assert "ring ana is not a phone number." in text(response)
@@ -158,9 +163,18 @@ def test_the_front_desk_confirms_the_escort_and_closes_access_tasks(frontdesk_cl
             "tr-interpreter_language": "Portuguese",
         },
     )
+    appointment.refresh_from_db()
+    assert appointment.escort_confirmed_at is None  # recorded, not yet confirmed
     response = frontdesk_client.post(
-        url("prep_escort_confirm", appointment),
-        {"esc-escort_name": "Ana", "esc-escort_phone": "020 7946 0001"},
+        url("prep_transport", appointment),
+        {
+            "tr-transport_mode": "escort_driving",
+            "tr-escort_name": "Ana",
+            "tr-escort_phone": "020 7946 0001",
+            "tr-escort_confirmed": "on",
+            "tr-needs_interpreter": "on",
+            "tr-interpreter_language": "Portuguese",
+        },
     )
     assert response.status_code == 302
     task = FrontDeskTask.objects.get()

@@ -562,8 +562,8 @@ def test_it_books_from_the_form_with_the_procedures_usual_length_and_sedation(
     assert appointment.sedation_level == SedationLevel.IV_MODERATE
     assert appointment.patient == patient
     assert appointment.created_by == frontdesk_user
-    # Stored in one international form, as the prep page stores it.
-    assert (appointment.escort_name, appointment.escort_phone) == ("Ana Garcia", "+44 7700 900123")
+    # The escort is not asked for here: the prep plan's "Getting home" is its one place.
+    assert (appointment.escort_name, appointment.escort_phone) == ("", "")
     kinds = set(appointment.reminders.values_list("kind", flat=True))
     assert {"booking_confirmation", "escort_request", "day_before"} <= kinds
     page = frontdesk_client.get(response["Location"]).content.decode()
@@ -611,14 +611,9 @@ def form_errors(response) -> dict:
             "end_time",
             "The end time must be after the start time.",
         ),
-        (
-            {"escort_phone": "call my son"},
-            "escort_phone",
-            "call my son is not a phone number. Enter it with its area code, e.g. 07700 900123.",
-        ),
         ({"date": ""}, "date", "This field is required."),
     ],
-    ids=["unknown-mrn", "past", "end-before-start", "bad-escort-phone", "no-date"],
+    ids=["unknown-mrn", "past", "end-before-start", "no-date"],
 )
 def test_it_refuses_bad_bookings_field_by_field_and_saves_nothing(
     frontdesk_client, patient, procedure, provider, room, overrides, field, message

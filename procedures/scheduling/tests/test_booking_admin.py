@@ -1,4 +1,5 @@
-"""The clinic admin edits what the booking rules read: hours, leave, buffers, rooms."""
+"""The clinic admin edits what the booking rules read: buffers in the Django admin; hours and
+leave on the staff page (test_hours_admin.py), which the admin lists and links to."""
 
 import datetime as dt
 
@@ -6,9 +7,9 @@ import pytest
 
 from clinic import roles
 from conftest import make_user
-from procedures.catalog.hours import Unavailability, WorkingHours
+from procedures.catalog.hours import WorkingHours
 from procedures.catalog.models import ProcedureType
-from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
+from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,69 +21,34 @@ def clinic_admin_client(client):
     return client
 
 
-def test_a_clinic_admin_sets_a_physicians_hours_and_leave(clinic_admin_client):
+def test_the_admin_states_default_or_own_hours_and_sends_changes_to_the_hours_page(
+    clinic_admin_client,
+):
     lee = ProviderFactory(display_name="Dr Lee")
-    page = clinic_admin_client.get(f"/admin/procedures/provider/{lee.pk}/change/")
-    assert page.status_code == 200
-    assert "Working hours" in page.content.decode()
+    adeyemi = ProviderFactory(display_name="Dr Adeyemi")
+    WorkingHours.objects.create(provider=adeyemi, weekday=6, starts=dt.time(9), ends=dt.time(12))
 
-    response = clinic_admin_client.post(
-        f"/admin/procedures/provider/{lee.pk}/change/",
-        {
-            "display_name": "Dr Lee",
-            "user": "",
-            "is_active": "on",
-            "working_hours-TOTAL_FORMS": "1",
-            "working_hours-INITIAL_FORMS": "0",
-            "working_hours-0-weekday": "0",
-            "working_hours-0-starts": "09:00",
-            "working_hours-0-ends": "12:30",
-            "unavailabilities-TOTAL_FORMS": "1",
-            "unavailabilities-INITIAL_FORMS": "0",
-            "unavailabilities-0-starts_at_0": "2025-08-04",
-            "unavailabilities-0-starts_at_1": "00:00",
-            "unavailabilities-0-ends_at_0": "2025-08-16",
-            "unavailabilities-0-ends_at_1": "00:00",
-            "unavailabilities-0-reason": "leave",
-            "unavailabilities-0-note": "Summer",
-        },
-    )
+    listing = clinic_admin_client.get("/admin/procedures/provider/").content.decode()
+    assert "Clinic default: Mon-Fri 08:00-18:00" in listing
+    assert "Own hours: Sun 09:00-12:00" in listing
+    assert "0 working hours" not in listing
+    assert f"/hours/physician/{lee.pk}/" in listing
 
-    assert response.status_code == 302, response.content.decode()[-3000:]
-    hours = WorkingHours.objects.get(provider=lee)
-    assert (hours.weekday, hours.starts, hours.ends) == (0, dt.time(9), dt.time(12, 30))
-    assert Unavailability.objects.get(provider=lee).reason == "leave"
+    page = clinic_admin_client.get(f"/admin/procedures/provider/{lee.pk}/change/").content.decode()
+    assert "none: the clinic default applies" in page.lower()
+    # Read-only here: no row can be added that would silently replace the default.
+    assert 'name="working_hours-MAX_NUM_FORMS" value="0"' in page
+    assert clinic_admin_client.get("/admin/procedures/workinghours/add/").status_code == 404
+    assert clinic_admin_client.get("/admin/procedures/unavailability/add/").status_code == 403
 
 
-def test_a_clinic_admin_sets_a_rooms_hours_and_a_procedures_buffers(clinic_admin_client):
-    room = RoomFactory(name="Procedure room 1")
+def test_a_clinic_admin_sets_a_procedures_buffers(clinic_admin_client):
     procedure = ProcedureTypeFactory()
-
-    response = clinic_admin_client.post(
-        "/admin/procedures/workinghours/add/",
-        {"weekday": "2", "starts": "08:00", "ends": "13:00", "room": room.pk, "provider": ""},
-    )
-    assert response.status_code == 302
-    assert WorkingHours.objects.get(room=room).ends == dt.time(13)
-
     page = clinic_admin_client.get(f"/admin/procedures/proceduretype/{procedure.pk}/change/")
     html = page.content.decode()
     for label in ("Room set-up before", "Room turnover after", "Recovery after IV sedation"):
         assert label in html
     ProcedureType.objects.filter(pk=procedure.pk).update(recovery_minutes_iv=30)
-
-
-def test_hours_that_end_before_they_start_are_refused(clinic_admin_client):
-    room = RoomFactory()
-
-    response = clinic_admin_client.post(
-        "/admin/procedures/workinghours/add/",
-        {"weekday": "2", "starts": "13:00", "ends": "08:00", "room": room.pk, "provider": ""},
-    )
-
-    assert response.status_code == 200
-    assert "The session must end after it starts." in response.content.decode()
-    assert not WorkingHours.objects.exists()
 
 
 def test_a_physician_cannot_change_hours_in_the_admin():

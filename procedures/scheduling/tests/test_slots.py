@@ -234,7 +234,7 @@ def test_the_page_finds_slots_and_books_one_with_one_click(
 
     response = frontdesk_client.post(
         "/appointments/find/",
-        finder_form(patient, procedure, slot=first.key, escort_name="Ana Garcia"),
+        finder_form(patient, procedure, slot=first.key),
     )
 
     appointment = Appointment.objects.get()
@@ -242,7 +242,6 @@ def test_the_page_finds_slots_and_books_one_with_one_click(
     assert response["Location"] == f"/appointments/{appointment.pk}/"
     assert (appointment.patient, appointment.provider, appointment.room) == (patient, lee, room)
     assert (appointment.start_at, appointment.end_at) == (at(9), at(10))
-    assert appointment.escort_name == "Ana Garcia"
     assert appointment.created_by == frontdesk_user
     assert (appointment.blocked_from, appointment.blocked_until) == (at(8, 45), at(10, 15))
 

@@ -106,8 +106,6 @@ def appointment_book_view(request):
                 end_at=data["end_at"],
                 sedation_level=data["sedation_level"],
                 transport_mode=data["transport_mode"],
-                escort_name=data["escort_name"],
-                escort_phone=data["escort_phone"],
                 notes=data["notes"],
                 by=request.user,
             )

@@ -114,8 +114,6 @@ def slot_finder(request):
                     + timedelta(minutes=data["procedure_type"].default_duration_minutes),
                     sedation_level=data["sedation_level"],
                     transport_mode=data["transport_mode"],
-                    escort_name=data["escort_name"],
-                    escort_phone=data["escort_phone"],
                     notes=data["notes"],
                     by=request.user,
                 )

@@ -179,11 +179,36 @@ def test_it_withdraws_the_escort_request_once_the_front_desk_confirms_the_escort
     assert rows(visit, K.ESCORT_REQUEST, status=S.PENDING)
 
     response = frontdesk_client.post(
-        f"/appointments/{visit.pk}/prep/escort/",
-        {"esc-escort_name": "Ana Lopez", "esc-escort_phone": "07700 900123"},
+        f"/appointments/{visit.pk}/prep/transport/",
+        {
+            "tr-transport_mode": "escort_driving",
+            "tr-escort_name": "Ana Lopez",
+            "tr-escort_phone": "07700 900123",
+            "tr-escort_confirmed": "on",
+        },
     )
 
     assert response.status_code == 302
+    assert rows(visit, K.ESCORT_REQUEST, status=S.PENDING) == []
+    [withdrawn] = rows(visit, K.ESCORT_REQUEST, status=S.CANCELLED)
+    assert withdrawn.skip_reason == "escort confirmed"
+
+
+def test_it_withdraws_the_escort_request_when_the_escort_is_confirmed_after_check_in(
+    frontdesk_user, time_machine
+):
+    """Found by the visit machine: booked on the day, checked in, the escort confirmed at
+    the desk; the prep is no longer replanned then, but the answered request must go."""
+    time_machine.move_to(clinic_datetime(DAY, dt.time(7, 0)), tick=False)
+    visit = book(frontdesk_user, at=dt.time(11, 0))
+    time_machine.move_to(clinic_datetime(DAY, dt.time(10, 0)), tick=False)
+    lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
+    assert rows(visit, K.ESCORT_REQUEST, status=S.PENDING)
+
+    prep_changes.escort_confirm(
+        appointment_id=visit.pk, name="Ana Lopez", phone="07700 900123", by=frontdesk_user
+    )
+
     assert rows(visit, K.ESCORT_REQUEST, status=S.PENDING) == []
     [withdrawn] = rows(visit, K.ESCORT_REQUEST, status=S.CANCELLED)
     assert withdrawn.skip_reason == "escort confirmed"

@@ -1,0 +1,481 @@
+"""Hours and leave of a physician or a room, as a clinic admin changes them (issue 16).
+
+A physician or a room works either the **clinic default** (`DEFAULT_OPENING_HOURS`:
+no `WorkingHours` rows) or its **own hours** (its rows replace the default for every
+weekday). The page says which; switching to own hours starts from a copy of the
+default, so adding a Sunday session never silently takes Monday to Friday away.
+
+Every change that could leave a booked visit outside hours or on leave is checked
+against the future visits first: the service refuses to save until the admin has
+confirmed exactly those visits (`HoursNeedConfirmation` lists them), and returns
+them after saving so the page can link each one for the front desk to move.
+
+All availability questions go through `slots.Availability` (the same answers the
+booking rules and the slot finder give), with the proposed hours or leave laid over
+what is stored. This module is the one place a site (issue 18) would be threaded
+through: which holidays apply is asked in `_availability` only.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
+
+from auditlog.context import set_actor
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
+from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
+from procedures.catalog.models import ClinicHoliday
+from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import Availability, availability_load, hhmm
+
+Weekly = dict[int, list[tuple[time, time]]]
+KINDS = ("provider", "room")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A physician or a room, as the hours page names it."""
+
+    kind: str  # "provider" or "room"
+    obj: Provider | Room
+
+    @property
+    def pk(self) -> int:
+        return self.obj.pk
+
+    @property
+    def name(self) -> str:
+        return str(self.obj)
+
+    def _filter(self) -> dict[str, Provider | Room]:
+        return {self.kind: self.obj}
+
+
+def resource_get(*, kind: str, pk: int) -> Resource:
+    """The physician or room `pk` (DoesNotExist when there is none)."""
+    model = Provider if kind == "provider" else Room
+    return Resource(kind, model.objects.get(pk=pk))
+
+
+@dataclass(frozen=True)
+class AffectedVisit:
+    """A booked visit that a change would leave outside hours or on leave."""
+
+    appointment: Appointment
+    reason: str
+
+
+class HoursNeedConfirmation(Exception):
+    """The change would leave these visits outside hours: nothing was saved."""
+
+    def __init__(self, affected: list[AffectedVisit]) -> None:
+        super().__init__(f"{len(affected)} visit(s) need confirmation")
+        self.affected = affected
+
+
+# --- Reads ---------------------------------------------------------------------------
+
+
+def weekly_of(resource: Resource) -> Weekly | None:
+    """The resource's own weekly hours, or None when it works the clinic default."""
+    rows = WorkingHours.objects.filter(**resource._filter()).order_by("weekday", "starts")
+    weekly: Weekly = {}
+    for row in rows:
+        weekly.setdefault(row.weekday, []).append((row.starts, row.ends))
+    return weekly or None
+
+
+def default_copy() -> Weekly:
+    """The clinic default as a fresh dict: where "own hours" starts from."""
+    return {day: list(sessions) for day, sessions in DEFAULT_OPENING_HOURS.items()}
+
+
+def weekly_text(weekly: Weekly | None) -> str:
+    """'Mon-Fri 08:00-18:00' style summary, one group per run of equal days."""
+    weekly = DEFAULT_OPENING_HOURS if weekly is None else weekly
+    names = [formats.date_format(date(2024, 1, 1) + timedelta(days=d), "D") for d in range(7)]
+    groups: list[tuple[list[int], str]] = []
+    for day in range(7):
+        sessions = weekly.get(day, [])
+        if not sessions:
+            continue
+        text = ", ".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in sessions)
+        if groups and groups[-1][1] == text and groups[-1][0][-1] == day - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], text))
+    if not groups:
+        return _("no sessions")
+    parts = []
+    for days, text in groups:
+        span = names[days[0]] if len(days) == 1 else f"{names[days[0]]}-{names[days[-1]]}"
+        parts.append(f"{span} {text}")
+    return "; ".join(parts)
+
+
+def weekly_hours_total(weekly: Weekly | None) -> float:
+    """Hours a week (for the list and the admin)."""
+    weekly = DEFAULT_OPENING_HOURS if weekly is None else weekly
+    minutes = sum(
+        (e.hour * 60 + e.minute) - (s.hour * 60 + s.minute)
+        for sessions in weekly.values()
+        for s, e in sessions
+    )
+    return minutes / 60
+
+
+def leave_of(resource: Resource) -> list[Unavailability]:
+    """The resource's leave and closures that have not ended."""
+    return list(
+        Unavailability.objects.filter(
+            **resource._filter(), ends_at__gt=clinic_datetime(clinic_today(), time.min)
+        ).order_by("starts_at")
+    )
+
+
+def holidays_ahead(days: int = 366) -> list[ClinicHoliday]:
+    """The clinic's holidays from today for about a year (the whole clinic closes)."""
+    today = clinic_today()
+    return list(
+        ClinicHoliday.objects.filter(date__gte=today, date__lte=today + timedelta(days=days))
+    )
+
+
+@dataclass(frozen=True)
+class PreviewDay:
+    day: date
+    hours: str  # "08:00-18:00, ..." or ""
+    state: str  # "working", "off", "leave", "holiday"
+    note: str
+
+
+def week_preview(
+    resource: Resource,
+    *,
+    weekly: Weekly | None,
+    first_day: date,
+    extra_leave: Unavailability | None = None,
+) -> list[PreviewDay]:
+    """The seven days from `first_day` as they would be with `weekly` (None: the clinic
+    default) and the stored leave (plus `extra_leave`), holidays included."""
+    last_day = first_day + timedelta(days=6)
+    availability = _availability(resource, weekly, first_day, last_day, extra_leave)
+    start = clinic_datetime(first_day, time.min)
+    end = clinic_datetime(last_day + timedelta(days=1), time.min)
+    absences = [
+        a for a in availability.absences.get((resource.kind, resource.pk), []) if a.ends_at > start
+    ]
+    absences = [a for a in absences if a.starts_at < end]
+    days = []
+    for offset in range(7):
+        day = first_day + timedelta(days=offset)
+        sessions = availability.sessions(resource.kind, resource.pk, day)
+        hours = ", ".join(f"{hhmm(s)}-{hhmm(e)}" for s, e in sessions)
+        day_start = clinic_datetime(day, time.min)
+        day_end = clinic_datetime(day + timedelta(days=1), time.min)
+        away = [a for a in absences if a.starts_at < day_end and a.ends_at > day_start]
+        if day in availability.holidays:
+            days.append(PreviewDay(day, "", "holiday", availability.holidays[day]))
+        elif away:
+            note = "; ".join(_leave_text(a) for a in away)
+            days.append(PreviewDay(day, hours, "leave", note))
+        elif sessions:
+            days.append(PreviewDay(day, hours, "working", ""))
+        else:
+            days.append(PreviewDay(day, "", "off", ""))
+    return days
+
+
+def _leave_text(leave: Unavailability) -> str:
+    tz = clinic_tz()
+    return _("%(reason)s, %(start)s to %(end)s") % {
+        "reason": leave.get_reason_display(),
+        "start": formats.date_format(leave.starts_at.astimezone(tz), "D j M H:i"),
+        "end": formats.date_format(leave.ends_at.astimezone(tz), "D j M H:i"),
+    }
+
+
+def _load(resource: Resource, first_day: date, last_day: date) -> Availability:
+    """Stored hours, leave and holidays of the resource (the booking rules' own read)."""
+    return availability_load(
+        providers=[resource.obj] if isinstance(resource.obj, Provider) else [],
+        rooms=[resource.obj] if isinstance(resource.obj, Room) else [],
+        first_day=first_day,
+        last_day=last_day,
+    )
+
+
+def _availability(
+    resource: Resource,
+    weekly: Weekly | None,
+    first_day: date,
+    last_day: date,
+    extra_leave: Unavailability | None,
+) -> Availability:
+    """Stored availability with the proposed hours (and leave) laid over it."""
+    return _overlay(_load(resource, first_day, last_day), resource, weekly, extra_leave)
+
+
+def _overlay(
+    availability: Availability,
+    resource: Resource,
+    weekly: Weekly | None,
+    extra_leave: Unavailability | None,
+) -> Availability:
+    """A copy of `availability` with the resource's hours replaced and leave added."""
+    key = (resource.kind, resource.pk)
+    then = Availability(
+        hours=dict(availability.hours),
+        absences={k: list(v) for k, v in availability.absences.items()},
+        holidays=availability.holidays,
+    )
+    if weekly is None:
+        then.hours.pop(key, None)  # the clinic default applies
+    else:
+        then.hours[key] = weekly
+    if extra_leave is not None:
+        then.absences.setdefault(key, []).append(extra_leave)
+    return then
+
+
+# --- What a change would leave outside hours ----------------------------------------
+
+
+def _future_visits(resource: Resource) -> list[Appointment]:
+    return list(
+        Appointment.objects.active()
+        .filter(**resource._filter(), start_at__gte=clinic_datetime(clinic_today(), time.min))
+        .exclude(status__in=[Appointment.Status.COMPLETED, Appointment.Status.IN_PROCEDURE])
+        .select_related("patient", "procedure_type", "provider", "room")
+        .order_by("start_at")
+    )
+
+
+def _problem(availability: Availability, resource: Resource, visit: Appointment) -> str:
+    """Why the visit would sit outside the resource's hours, or '' when it fits."""
+    if resource.kind == "provider":
+        start, end = visit.start_at, visit.end_at
+    else:
+        start, end = visit.blocked_from, visit.blocked_until
+    absence = availability.absence(resource.kind, resource.pk, start, end)
+    if absence is not None:
+        return _("on leave then (%(why)s)") % {"why": _leave_text(absence)}
+    if not availability.within_hours(resource.kind, resource.pk, start, end):
+        day = start.astimezone(clinic_tz()).date()
+        sessions = availability.sessions(resource.kind, resource.pk, day)
+        if not sessions:
+            return _("not working on %(weekday)s") % {"weekday": formats.date_format(day, "l")}
+        return _("works %(hours)s on %(weekday)s; the visit needs %(span)s") % {
+            "hours": ", ".join(f"{hhmm(s)}-{hhmm(e)}" for s, e in sessions),
+            "weekday": formats.date_format(day, "l"),
+            "span": f"{hhmm(start)}-{hhmm(end)}",
+        }
+    return ""
+
+
+def affected_visits(
+    resource: Resource, *, weekly: Weekly | None, extra_leave: Unavailability | None = None
+) -> list[AffectedVisit]:
+    """The booked future visits that fit today's availability but would not fit with
+    `weekly` (None: the clinic default) and `extra_leave`. Four queries."""
+    visits = _future_visits(resource)
+    if not visits:
+        return []
+    tz = clinic_tz()
+    first = min(clinic_today(), visits[0].blocked_from.astimezone(tz).date())
+    last = max(v.blocked_until.astimezone(tz).date() for v in visits)
+    now = _load(resource, first, last)
+    then = _overlay(now, resource, weekly, extra_leave)
+    affected = []
+    for visit in visits:
+        if _problem(now, resource, visit):
+            continue  # already outside before this change: not this change's doing
+        reason = _problem(then, resource, visit)
+        if reason:
+            affected.append(AffectedVisit(visit, reason))
+    return affected
+
+
+def _require_confirmation(affected: list[AffectedVisit], confirmed: Collection[int]) -> None:
+    if not {a.appointment.pk for a in affected} <= set(confirmed):
+        raise HoursNeedConfirmation(affected)
+
+
+# --- Writes --------------------------------------------------------------------------
+
+
+def hours_validate(weekly: Weekly) -> None:
+    """Refuse sessions that end before they start, overlap, or an own week with none."""
+    errors: dict[str, list[str]] = {}
+    names = dict(_weekday_names())
+    for day, sessions in sorted(weekly.items()):
+        field = f"day_{day}"
+        ordered = sorted(sessions)
+        for starts, ends in ordered:
+            if ends <= starts:
+                errors.setdefault(field, []).append(
+                    _("%(day)s: a session must end after it starts (%(start)s-%(end)s).")
+                    % {"day": names[day], "start": f"{starts:%H:%M}", "end": f"{ends:%H:%M}"}
+                )
+        for (s1, e1), (s2, e2) in pairwise(ordered):
+            if s2 < e1:
+                errors.setdefault(field, []).append(
+                    _("%(day)s: the sessions %(a)s and %(b)s overlap.")
+                    % {
+                        "day": names[day],
+                        "a": f"{s1:%H:%M}-{e1:%H:%M}",
+                        "b": f"{s2:%H:%M}-{e2:%H:%M}",
+                    }
+                )
+    if not errors and not any(weekly.values()):
+        errors["__all__"] = [
+            _(
+                "Own hours need at least one session. To keep someone out of the calendar "
+                "for a while, add leave instead."
+            )
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _weekday_names() -> list[tuple[int, str]]:
+    return [(d, formats.date_format(date(2024, 1, 1) + timedelta(days=d), "l")) for d in range(7)]
+
+
+def hours_set(
+    *, resource: Resource, weekly: Weekly | None, confirmed: Collection[int], by: User
+) -> list[AffectedVisit]:
+    """Save `weekly` as the resource's own hours (None: back to the clinic default).
+
+    Raises `HoursNeedConfirmation` (nothing saved) unless every visit the change would
+    leave outside hours is in `confirmed`; returns those visits once saved."""
+    if weekly is not None:
+        hours_validate(weekly)
+    with transaction.atomic():
+        _lock(resource)
+        affected = affected_visits(resource, weekly=weekly)
+        _require_confirmation(affected, confirmed)
+        with set_actor(by):
+            for row in WorkingHours.objects.filter(**resource._filter()):
+                row.delete()  # one at a time, so each deletion is audited
+            for day, sessions in sorted((weekly or {}).items()):
+                for starts, ends in sorted(sessions):
+                    WorkingHours.objects.create(
+                        **resource._filter(), weekday=day, starts=starts, ends=ends
+                    )
+    return affected
+
+
+def leave_build(
+    *, resource: Resource, starts_at: datetime, ends_at: datetime, reason: str, note: str
+) -> Unavailability:
+    """An unsaved leave row, checked: ends after it starts, a known reason, no overlap."""
+    errors: dict[str, list[str]] = {}
+    if ends_at <= starts_at:
+        errors.setdefault("ends_on", []).append(_("The leave must end after it starts."))
+    if reason not in Unavailability.Reason.values:
+        errors.setdefault("reason", []).append(_("Choose a reason."))
+    if not errors:
+        clash = (
+            Unavailability.objects.filter(**resource._filter())
+            .filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+            .first()
+        )
+        if clash is not None:
+            errors.setdefault("starts_on", []).append(
+                _("This overlaps leave already recorded (%(leave)s). Change or remove it first.")
+                % {"leave": _leave_text(clash)}
+            )
+    if errors:
+        raise ValidationError(errors)
+    return Unavailability(
+        **resource._filter(), starts_at=starts_at, ends_at=ends_at, reason=reason, note=note
+    )
+
+
+def leave_add(
+    *,
+    resource: Resource,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    note: str = "",
+    confirmed: Collection[int],
+    by: User,
+) -> tuple[Unavailability, list[AffectedVisit]]:
+    """Record leave (or a closure) for the resource; like `hours_set`, refused until the
+    visits it would leave on leave are confirmed."""
+    with transaction.atomic():
+        _lock(resource)
+        leave = leave_build(
+            resource=resource, starts_at=starts_at, ends_at=ends_at, reason=reason, note=note
+        )
+        affected = affected_visits(resource, weekly=weekly_of(resource), extra_leave=leave)
+        _require_confirmation(affected, confirmed)
+        with set_actor(by):
+            leave.save()
+    return leave, affected
+
+
+def leave_remove(*, resource: Resource, leave_id: int, by: User) -> None:
+    """Remove a leave row of this resource (frees time: nothing to confirm)."""
+    with transaction.atomic(), set_actor(by):
+        leave = Unavailability.objects.select_for_update().get(pk=leave_id, **resource._filter())
+        leave.delete()
+
+
+def _lock(resource: Resource) -> None:
+    """One change to a resource's hours at a time (two admins on one page)."""
+    list(type(resource.obj).objects.select_for_update().filter(pk=resource.pk).values_list("pk"))
+
+
+# --- The list of physicians and rooms ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoursRow:
+    resource: Resource
+    own: bool
+    summary: str
+    hours_a_week: float
+    leave_ahead: int
+
+
+def hours_overview() -> tuple[list[HoursRow], list[HoursRow]]:
+    """Every active physician and room: own hours or the clinic default, a summary, and
+    how many stretches of leave lie ahead. Four queries."""
+    weekly: dict[tuple[str, int | None], Weekly] = {}
+    for session in WorkingHours.objects.order_by("weekday", "starts"):
+        key = (
+            ("provider", session.provider_id) if session.provider_id else ("room", session.room_id)
+        )
+        weekly.setdefault(key, {}).setdefault(session.weekday, []).append(
+            (session.starts, session.ends)
+        )
+    leave: dict[tuple[str, int | None], int] = {}
+    for provider_id, room_id in Unavailability.objects.filter(
+        ends_at__gt=clinic_datetime(clinic_today(), time.min)
+    ).values_list("provider_id", "room_id"):
+        key = ("provider", provider_id) if provider_id else ("room", room_id)
+        leave[key] = leave.get(key, 0) + 1
+
+    def row(resource: Resource) -> HoursRow:
+        own = weekly.get((resource.kind, resource.pk))
+        return HoursRow(
+            resource,
+            own is not None,
+            weekly_text(own),
+            weekly_hours_total(own),
+            leave.get((resource.kind, resource.pk), 0),
+        )
+
+    providers = [row(Resource("provider", p)) for p in Provider.objects.filter(is_active=True)]
+    rooms = [row(Resource("room", r)) for r in Room.objects.filter(is_active=True)]
+    return providers, rooms

@@ -1,0 +1,126 @@
+"""Forms of the hours and leave page (issue 16). Shape only; the rules (sessions that
+end before they start, overlaps, overlapping leave, visits left outside hours) live in
+`procedures.scheduling.hours_admin`."""
+
+from datetime import time, timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.hours import WEEKDAYS, Unavailability
+from procedures.scheduling.hours_admin import Weekly
+
+SESSIONS_A_DAY = 2
+
+
+def session_field(day: int, n: int, end: str) -> str:
+    return f"d{day}_s{n}_{end}"
+
+
+class HoursForm(forms.Form):
+    """Clinic default, or own hours: up to two sessions on each weekday."""
+
+    mode = forms.ChoiceField(
+        label=_("Hours"),
+        choices=[
+            ("default", _("Clinic default (Monday to Friday 08:00-18:00)")),
+            ("own", _("Own hours")),
+        ],
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for day, name in WEEKDAYS:
+            for n in range(1, SESSIONS_A_DAY + 1):
+                for end, word in (("from", _("from")), ("until", _("until"))):
+                    self.fields[session_field(day, n, end)] = forms.TimeField(
+                        label=f"{name}, {_('session')} {n}, {word}",
+                        required=False,
+                        widget=forms.TimeInput(
+                            attrs={"type": "time", "class": "form-control form-control-sm"},
+                            format="%H:%M",
+                        ),
+                    )
+
+    @classmethod
+    def initial_for(cls, weekly: Weekly | None, *, mode: str) -> dict:
+        initial: dict = {"mode": mode}
+        for day, sessions in (weekly or {}).items():
+            for n, (starts, ends) in enumerate(sessions[:SESSIONS_A_DAY], start=1):
+                initial[session_field(day, n, "from")] = starts
+                initial[session_field(day, n, "until")] = ends
+        return initial
+
+    def rows(self) -> list[tuple[str, list[tuple[forms.BoundField, forms.BoundField]]]]:
+        """(weekday, [(from, until) per session]) for the template's table."""
+        return [
+            (
+                str(name),
+                [
+                    (self[session_field(day, n, "from")], self[session_field(day, n, "until")])
+                    for n in range(1, SESSIONS_A_DAY + 1)
+                ],
+            )
+            for day, name in WEEKDAYS
+        ]
+
+    def clean(self):
+        data = super().clean()
+        weekly: Weekly = {}
+        if data.get("mode") == "own":
+            for day, _name in WEEKDAYS:
+                for n in range(1, SESSIONS_A_DAY + 1):
+                    start_name = session_field(day, n, "from")
+                    end_name = session_field(day, n, "until")
+                    starts, ends = data.get(start_name), data.get(end_name)
+                    if starts is None and ends is None:
+                        continue
+                    if starts is None or ends is None:
+                        missing = start_name if starts is None else end_name
+                        if missing not in self.errors:
+                            self.add_error(missing, _("Give both the start and the end."))
+                        continue
+                    weekly.setdefault(day, []).append((starts, ends))
+        data["weekly"] = weekly if data.get("mode") == "own" else None
+        return data
+
+
+class LeaveForm(forms.Form):
+    """Leave, training or a closure: dated, whole days unless times are given."""
+
+    prefix = "leave"
+    starts_on = forms.DateField(
+        label=_("From (date)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    starts_time = forms.TimeField(
+        label=_("From (time)"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("Empty: from the start of the day."),
+    )
+    ends_on = forms.DateField(
+        label=_("Until (date)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ends_time = forms.TimeField(
+        label=_("Until (time)"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("Empty: to the end of the day."),
+    )
+    reason = forms.ChoiceField(
+        label=_("Reason"), choices=[("", _("Choose…")), *Unavailability.Reason.choices]
+    )
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def clean(self):
+        data = super().clean()
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if starts_on and ends_on:
+            data["starts_at"] = clinic_datetime(starts_on, data.get("starts_time") or time.min)
+            if data.get("ends_time") is not None:
+                data["ends_at"] = clinic_datetime(ends_on, data["ends_time"])
+            else:
+                data["ends_at"] = clinic_datetime(ends_on + timedelta(days=1), time.min)
+        return data

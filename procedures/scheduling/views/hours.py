@@ -1,0 +1,224 @@
+"""Hours and leave for clinic admins (issue 16): a page per physician and per room.
+
+Save and Add leave are two-step when they would leave booked visits outside hours or
+on leave: the first post lists those visits and saves nothing; the admin confirms
+them (their ids come back in the form) or cancels. After saving, the visits to move
+are listed with links (kept in the session for the one page that follows).
+"""
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import policy
+from clinic.audit import record_list_read
+from clinic.forms import apply_service_errors
+from procedures.catalog.clock import clinic_today, clinic_tz
+from procedures.catalog.hours import Unavailability
+from procedures.scheduling import hours_admin as hours
+from procedures.scheduling.hours_forms import HoursForm, LeaveForm
+from procedures.scheduling.models import Appointment
+
+MOVE_KEY = "hours_visits_to_move"
+KIND_IN_URL = {"physician": "provider", "room": "room"}
+
+
+def _resource(kind: str, pk: int) -> hours.Resource:
+    if kind not in KIND_IN_URL:
+        raise Http404
+    try:
+        return hours.resource_get(kind=KIND_IN_URL[kind], pk=pk)
+    except (hours.Provider.DoesNotExist, hours.Room.DoesNotExist) as exc:
+        raise Http404 from exc
+
+
+def _week_start(value: str | None) -> date:
+    try:
+        day = date.fromisoformat(value or "")
+    except ValueError:
+        day = clinic_today()
+    return day - timedelta(days=day.weekday())
+
+
+def _confirmed(request) -> list[int]:
+    return [int(v) for v in request.POST.getlist("confirm") if v.isdigit()]
+
+
+@policy.allowed("hours_manage")
+@require_http_methods(["GET"])
+def hours_list(request):
+    providers, rooms = hours.hours_overview()
+    return render(
+        request,
+        "procedures/hours/hours_list.html",
+        {"providers": providers, "rooms": rooms, "holidays": hours.holidays_ahead()},
+    )
+
+
+def _page(
+    request,
+    resource: hours.Resource,
+    *,
+    kind: str,
+    form: HoursForm | None = None,
+    leave_form: LeaveForm | None = None,
+    proposed: hours.Weekly | bool | None = False,
+    extra_leave: Unavailability | None = None,
+    warning: list[hours.AffectedVisit] | None = None,
+    warning_for: str = "",
+    status: int = 200,
+):
+    """The hours page: the state, the week (as it is, or as proposed), the forms."""
+    stored = hours.weekly_of(resource)
+    week = _week_start(request.POST.get("week") or request.GET.get("week"))
+    tz = clinic_tz()
+    if warning:  # the week of the first visit the change would strand
+        week = _week_start(warning[0].appointment.start_at.astimezone(tz).date().isoformat())
+    elif extra_leave is not None:
+        week = _week_start(extra_leave.starts_at.astimezone(tz).date().isoformat())
+    weekly = stored if isinstance(proposed, bool) else proposed
+    if form is None:
+        mode = "own" if stored is not None else "default"
+        # Switching to own hours starts from a copy of the clinic default.
+        form = HoursForm(initial=HoursForm.initial_for(stored or hours.default_copy(), mode=mode))
+    moved_ids = request.session.pop(MOVE_KEY, None) if request.method == "GET" else None
+    moved = list(
+        Appointment.objects.filter(pk__in=moved_ids or [])
+        .select_related("patient", "procedure_type")
+        .order_by("start_at")
+    )
+    shown = [v.appointment.patient_id for v in warning or []] + [m.patient_id for m in moved]
+    if shown:
+        record_list_read(request, shown)
+    context = {
+        "resource": resource,
+        "kind": kind,
+        "own": stored is not None,
+        "summary": hours.weekly_text(stored),
+        "form": form,
+        "leave_form": leave_form or LeaveForm(),
+        "leave": hours.leave_of(resource),
+        "holidays": hours.holidays_ahead(),
+        "week": week,
+        "previous_week": week - timedelta(days=7),
+        "next_week": week + timedelta(days=7),
+        "preview": hours.week_preview(
+            resource,
+            weekly=weekly,
+            first_day=week,
+            extra_leave=extra_leave,
+        ),
+        "proposed": proposed is not False or extra_leave is not None,
+        "warning": warning,
+        "warning_for": warning_for,
+        "moved": moved,
+    }
+    return render(request, "procedures/hours/hours_detail.html", context, status=status)
+
+
+def _saved(request, resource: hours.Resource, kind: str, text: str, affected) -> object:
+    if affected:
+        request.session[MOVE_KEY] = [a.appointment.pk for a in affected]
+        text += " " + _("%(n)s booked visit(s) are now outside hours: move them.") % {
+            "n": len(affected)
+        }
+        messages.warning(request, text)
+    else:
+        messages.success(request, text)
+    return redirect(reverse("procedures:hours_detail", args=[kind, resource.pk]))
+
+
+@policy.allowed("hours_manage")
+@require_http_methods(["GET", "POST"])
+def hours_detail(request, kind: str, pk: int):
+    resource = _resource(kind, pk)
+    if request.method == "GET":
+        return _page(request, resource, kind=kind)
+    form = HoursForm(request.POST)
+    if not form.is_valid():
+        return _page(request, resource, kind=kind, form=form, status=400)
+    weekly = form.cleaned_data["weekly"]
+    try:
+        if weekly is not None:
+            hours.hours_validate(weekly)
+        if request.POST.get("action") == "preview":
+            affected = hours.affected_visits(resource, weekly=weekly)
+            return _page(
+                request,
+                resource,
+                kind=kind,
+                form=form,
+                proposed=weekly,
+                warning=affected,
+                warning_for="hours",
+            )
+        affected = hours.hours_set(
+            resource=resource, weekly=weekly, confirmed=_confirmed(request), by=request.user
+        )
+    except ValidationError as exc:
+        apply_service_errors(form, exc, field_map={f"day_{d}": None for d in range(7)})
+        return _page(request, resource, kind=kind, form=form, status=400)
+    except hours.HoursNeedConfirmation as need:
+        return _page(
+            request,
+            resource,
+            kind=kind,
+            form=form,
+            proposed=weekly,
+            warning=need.affected,
+            warning_for="hours",
+        )
+    text = _("Own hours saved.") if weekly is not None else _("Back to the clinic default.")
+    return _saved(request, resource, kind, text, affected)
+
+
+@policy.allowed("hours_manage")
+@require_POST
+def leave_add_view(request, kind: str, pk: int):
+    resource = _resource(kind, pk)
+    form = LeaveForm(request.POST)
+    if not form.is_valid():
+        return _page(request, resource, kind=kind, leave_form=form, status=400)
+    data = form.cleaned_data
+    fields = {
+        "starts_at": data["starts_at"],
+        "ends_at": data["ends_at"],
+        "reason": data["reason"],
+        "note": data["note"],
+    }
+    try:
+        _leave, affected = hours.leave_add(
+            resource=resource, confirmed=_confirmed(request), by=request.user, **fields
+        )
+    except ValidationError as exc:
+        apply_service_errors(form, exc)
+        return _page(request, resource, kind=kind, leave_form=form, status=400)
+    except hours.HoursNeedConfirmation as need:
+        return _page(
+            request,
+            resource,
+            kind=kind,
+            leave_form=form,
+            extra_leave=hours.leave_build(resource=resource, **fields),
+            warning=need.affected,
+            warning_for="leave",
+        )
+    return _saved(request, resource, kind, _("Leave recorded."), affected)
+
+
+@policy.allowed("hours_manage")
+@require_POST
+def leave_remove_view(request, kind: str, pk: int, leave_pk: int):
+    resource = _resource(kind, pk)
+    try:
+        hours.leave_remove(resource=resource, leave_id=leave_pk, by=request.user)
+    except Unavailability.DoesNotExist as exc:
+        raise Http404 from exc
+    messages.success(request, _("Leave removed."))
+    return redirect(reverse("procedures:hours_detail", args=[kind, resource.pk]))
