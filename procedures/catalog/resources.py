@@ -50,12 +50,16 @@ class Provider(models.Model):
         )
 
 
-def providers_at_site(queryset: models.QuerySet, site_id: int | None) -> models.QuerySet:
+def works_at(site_id: int | None) -> models.Q:
     """Physicians who work at site `site_id`: those who list it, and those who list no
-    site (they work at every site). None: everyone."""
+    site (they work at every site); None: everyone. Subqueries, so a physician of two
+    sites is never a duplicate row."""
     if site_id is None:
-        return queryset
-    return queryset.filter(models.Q(sites__id=site_id) | models.Q(sites__isnull=True))
+        return models.Q()
+    through = Provider.sites.through.objects
+    return models.Q(pk__in=through.filter(site_id=site_id).values("provider_id")) | ~models.Q(
+        pk__in=through.values("provider_id")
+    )
 
 
 class Room(models.Model):

@@ -210,12 +210,18 @@ def site_choose(request: _Request, choice: str) -> Site | None:
     return site
 
 
+def covers_network(site_id: int | None) -> bool:
+    """Whether a page at `site_id` shows the whole network: "all sites", or the one site
+    there is (a single-clinic install has no switcher)."""
+    return site_id is None or not Site.objects.filter(is_active=True).exclude(pk=site_id).exists()
+
+
 # --- Narrowing a queryset to a site -------------------------------------------------------
 
-M = TypeVar("M", bound=models.Model)
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 
-def at_site(queryset: QuerySet[M], site_id: int | None) -> QuerySet[M]:
+def at_site(queryset: QS, site_id: int | None) -> QS:
     """`queryset` narrowed to what belongs to site `site_id` (None: every site).
 
     The model names its path to the site in `site_lookup` ("room__site" for a visit,
