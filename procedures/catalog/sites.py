@@ -230,7 +230,7 @@ def at_site(queryset: QS, site_id: int | None) -> QS:
     """
     if site_id is None:
         return queryset
-    lookup = queryset.model.site_lookup  # type: ignore[attr-defined]  # declared per model
+    lookup = queryset.model.site_lookup  # declared per model
     # "room__site__id" compares room.site_id: Django joins the room, not the site.
     field = f"{lookup}__id" if lookup else "pk"
     return queryset.filter(**{field: site_id})
