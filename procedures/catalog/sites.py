@@ -162,6 +162,15 @@ def home_site_id(user: Any) -> int | None:
     return Site.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True).first()
 
 
+def start_at_home_site(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """On login (user_logged_in): the session shows the home site, so pages read the
+    current site from the session without a query."""
+    if request is not None and hasattr(request, "session"):
+        site_id = home_site_id(user)
+        if site_id is not None:
+            request.session[SESSION_KEY] = site_id
+
+
 def current_site_id(request: _Request) -> int | None:
     """The site the request's pages show: an id, or None for "all sites".
 
