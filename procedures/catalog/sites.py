@@ -107,6 +107,16 @@ class StaffProfile(models.Model):
         return f"{self.user} @ {self.home_site}"
 
 
+def patient_context(site: Site) -> dict[str, str]:
+    """What patient emails and link pages say about the place: the visit's site."""
+    return {
+        "clinic_name": site.name,
+        "clinic_address": site.address,
+        "clinic_phone": site.phone,
+        "clinic_time_zone": site.time_zone,
+    }
+
+
 def site_from_settings() -> dict[str, str]:
     """The one clinic the CLINIC_* settings describe, as Site fields."""
     return {
