@@ -186,7 +186,8 @@ def test_a_clinic_admin_sets_a_rooms_hours_on_the_rooms_own_page(clinic_admin_cl
     room = Room.objects.create(name="Room 9")
     url = f"/admin/procedures/room/{room.pk}/change/"
     inlines = {"working_hours": 1, "unavailabilities": 0}
-    form = {"name": "Room 9", "is_monitored": "on", "is_active": "on"}
+    # A room belongs to a site (issue 18).
+    form = {"name": "Room 9", "site": str(room.site_id), "is_monitored": "on", "is_active": "on"}
     for prefix, total in inlines.items():
         form |= {
             f"{prefix}-TOTAL_FORMS": str(total),
