@@ -132,7 +132,11 @@ class Migration(migrations.Migration):
             model_name="provider",
             name="sites",
             field=models.ManyToManyField(
-                blank=True, related_name="providers", to="procedures.site", verbose_name="works at"
+                blank=True,
+                help_text="Leave empty when the physician works at every site.",
+                related_name="providers",
+                to="procedures.site",
+                verbose_name="works at",
             ),
         ),
         migrations.AddField(
