@@ -28,8 +28,6 @@ class Provider(models.Model):
     )
     is_active = models.BooleanField(default=True)
 
-    site_lookup = "sites"
-
     class Meta:
         ordering = ["display_name"]
 

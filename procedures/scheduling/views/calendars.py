@@ -9,7 +9,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.db.models import F, Q
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -20,7 +19,7 @@ from clinic.bounds import query_date
 from patients.selectors import alerts_by_patient
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room, works_at
-from procedures.catalog.sites import current_site_id
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.scheduling.calendars import (
     BY,
     VIEWS,
@@ -64,8 +63,11 @@ def _params(request) -> dict:
             resource = request.user.provider  # a physician starts on their own calendar
         else:
             # The first of the current site's physicians (or rooms).
-            here = works_at(site_id) if model is Provider else Q(site_id=site_id or F("site_id"))
-            resource = model.objects.filter(here, is_active=True).first()
+            active = model.objects.filter(is_active=True)
+            here = (
+                active.filter(works_at(site_id)) if model is Provider else at_site(active, site_id)
+            )
+            resource = here.first()
         if resource is None:
             by, view = "clinic", "day"
     step = timedelta(days=7 if view == "week" else 1)
