@@ -30,6 +30,7 @@ from procedures.messaging.models import CallTask, Reminder
 from procedures.prep.models import FrontDeskTask
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import slots_find
+from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.tests.factories import (
     AppointmentFactory,
     ProcedureTypeFactory,
@@ -147,6 +148,7 @@ PAGES = [
     (roles.FRONT_DESK, "/calendar/print/?date=2025-03-10", "{name}"),
     (roles.FRONT_DESK, "/appointments/", "{name}"),
     (roles.FRONT_DESK, "/tasks/", "{name}"),
+    (roles.FRONT_DESK, "/waitlist/", "{name}"),
     (roles.FRONT_DESK, "/reminders/", "{name}"),
     (roles.NURSE, "/today/checklists/", "{name}"),
     (roles.NURSE, "/results/?scope=all", "{name}"),
@@ -177,6 +179,11 @@ def two_days_of_work(network):
             due_date=TODAY - dt.timedelta(days=1),
         )
         Reminder.objects.create(appointment=appointment, kind=Reminder.Kind.DAY_BEFORE, due_at=NOW)
+        WaitlistEntry.objects.create(  # waiting for this site's physician
+            patient=appointment.patient,
+            procedure_type=appointment.procedure_type,
+            provider=appointment.provider,
+        )
     return visits
 
 
@@ -193,6 +200,16 @@ def test_a_visit_at_another_site_never_shows_on_this_sites_page(
     page = client.get(url).content.decode()
     assert shown.format(name="Northcott") in page
     assert "Mainsworth" not in page
+
+
+def test_a_patient_waiting_for_any_physician_is_on_every_sites_waitlist(client, network):
+    WaitlistEntry.objects.create(
+        patient=PatientFactory(family_name="Anyone"), procedure_type=ProcedureTypeFactory()
+    )
+    login(client, roles.FRONT_DESK, home=network["main"])
+    assert "Anyone" in client.get("/waitlist/").content.decode()
+    switch(client, str(network["north"].pk))
+    assert "Anyone" in client.get("/waitlist/").content.decode()
 
 
 def test_the_navigation_counts_are_the_sites(client, network, two_days_of_work):
