@@ -190,9 +190,11 @@ def seed_demo(*, password: str) -> dict[str, int]:
     room1, _ = Room.objects.get_or_create(
         name="Procedure room 1", defaults={"is_monitored": True, "site": main}
     )
-    # At the satellite in a new demo (a demo made before sites keeps it at the main one).
     room2, _ = Room.objects.get_or_create(
-        name="Procedure room 2", defaults={"is_monitored": False, "site": north}
+        name="Procedure room 2", defaults={"is_monitored": False, "site": main}
+    )
+    Room.objects.get_or_create(
+        name="Northgate room 1", defaults={"is_monitored": True, "site": north}
     )
     _seed_scheduling(procedures, room2)
 
