@@ -74,6 +74,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "result_pdf": CLINICAL,
     "result_review": (PHYSICIAN,),
     "slot_finder": (FRONT_DESK,),
+    # Issue 18: every board and list is one site's; these roles may also choose
+    # "All sites" in the header's switcher (physicians follow patients across sites).
+    "sites_all": (PHYSICIAN, CLINIC_ADMIN),
+    "site_switch": (*STAFF, CLINIC_ADMIN),
     "task_done": (FRONT_DESK,),
     "task_list": (FRONT_DESK,),
     "task_overdue_count": (FRONT_DESK,),

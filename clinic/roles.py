@@ -88,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "procedures.view_provider",
         "procedures.view_room",
         "procedures.view_clinicholiday",
+        "procedures.view_site",  # the clinics of the network (#18)
         "procedures.view_reminder",
         # The state of each test, never its result.
         "procedures.view_testorder",
@@ -121,6 +122,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "procedures.*_provider",
         "procedures.*_room",
         "procedures.*_clinicholiday",
+        "procedures.*_site",  # the network's clinics and staff home sites (#18)
+        "procedures.*_staffprofile",
         "procedures.*_workinghours",  # scheduling (#3): hours, leave and closures
         "procedures.*_unavailability",
         "procedures.*_preptemplate",
@@ -158,6 +161,10 @@ ROLE_PERMISSIONS_EXCLUDED: dict[str, tuple[str, ...]] = {
         "procedures.*_workinghours",
         "procedures.*_unavailability",
         "procedures.*_reminder",
+        "procedures.add_site",
+        "procedures.change_site",
+        "procedures.delete_site",
+        "procedures.*_staffprofile",
     ),
     CLINIC_ADMIN: (),
 }

@@ -75,9 +75,30 @@ class HoursColumn:
         return format_html('<a href="{}">{}</a>', url, _("Hours and leave"))
 
 
+@admin.register(models.Site)
+class SiteAdmin(admin.ModelAdmin):
+    """The network's clinics (issue 18; README: "How to add a site")."""
+
+    list_display = ["name", "code", "phone", "time_zone", "holidays_country", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "code"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(models.StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Each staff member's home site: where the header's site switcher starts."""
+
+    list_display = ["user", "home_site"]
+    list_filter = ["home_site"]
+    autocomplete_fields = ["user"]
+
+
 @admin.register(models.Provider)
 class ProviderAdmin(HoursColumn, admin.ModelAdmin):
     list_display = ["display_name", "user", "is_active", "hours", "hours_page"]
+    list_filter = ["sites", "is_active"]
+    filter_horizontal = ["sites"]
     inlines = [WorkingHoursInline, UnavailabilityInline]
 
     def get_queryset(self, request):
@@ -86,7 +107,8 @@ class ProviderAdmin(HoursColumn, admin.ModelAdmin):
 
 @admin.register(models.Room)
 class RoomAdmin(HoursColumn, admin.ModelAdmin):
-    list_display = ["name", "is_monitored", "is_active", "hours", "hours_page"]
+    list_display = ["name", "site", "is_monitored", "is_active", "hours", "hours_page"]
+    list_filter = ["site", "is_active"]
     filter_horizontal = ["procedure_types"]
     inlines = [WorkingHoursInline, UnavailabilityInline]
 
@@ -112,7 +134,8 @@ class ResultCoverageAdmin(admin.ModelAdmin):
 
 @admin.register(models.ClinicHoliday)
 class ClinicHolidayAdmin(admin.ModelAdmin):
-    list_display = ["date", "name"]
+    list_display = ["date", "name", "site"]
+    list_filter = ["site"]
 
 
 @admin.register(models.Reminder)

@@ -9,8 +9,13 @@ class ProceduresConfig(AppConfig):
 
     def ready(self) -> None:
         from auditlog.registry import auditlog
+        from django.contrib.auth.signals import user_logged_in
 
         from procedures import models
+        from procedures.catalog import sites
+
+        # The site switcher starts on the home site: chosen once, at login (issue 18).
+        user_logged_in.connect(sites.start_at_home_site, dispatch_uid="procedures-home-site")
 
         # A reverse one-to-one is not a field of the row, but auditlog reads it on every
         # save (one query each): the prep plan is audited on its own.

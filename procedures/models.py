@@ -16,6 +16,7 @@ from procedures.catalog.choices import (
 from procedures.catalog.hours import Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday, ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site, StaffProfile
 from procedures.labs.models import (
     Lab,
     LabInboundMessage,
@@ -86,6 +87,8 @@ __all__ = [
     "ResultEscalation",
     "Room",
     "SedationLevel",
+    "Site",
+    "StaffProfile",
     "StepKind",
     "TestOrder",
     "TestOrderEvent",

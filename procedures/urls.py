@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from procedures.catalog import views as catalog
 from procedures.messaging.views import outbox as reminder_outbox
 from procedures.messaging.views import patient_links
 from procedures.prep import views as prep
@@ -18,6 +19,7 @@ from procedures.today.views import checklists, loops, tasks, today
 app_name = "procedures"
 urlpatterns = [
     path("labs/", include("procedures.labs.urls")),  # lab interfaces (issue 17)
+    path("site/", catalog.site_switch, name="site_switch"),  # the header's switcher (#18)
     # Scheduling (issue #3): slot finder, lifecycle, calendars, today board, waitlist.
     path("appointments/find/", slot_finder.slot_finder, name="slot_finder"),
     path(

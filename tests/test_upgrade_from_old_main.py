@@ -73,3 +73,43 @@ def test_it_migrates_a_database_built_by_the_old_main_and_reads_every_row(tmp_pa
     # The demo clinic's heart is there: patients, visits, their emails and orders.
     for table in ("patients_patient", "procedures_appointment", "procedures_reminder"):
         assert read[table] == COUNTS[table] > 0
+
+    # Issue 18: the one clinic became one site, made from the CLINIC_* settings, and
+    # every room, physician and staff login belongs to it.
+    sites = json.loads(_manage(db, tmp_path / "var", "shell", "-c", SITES).splitlines()[-1])
+    assert sites == {
+        "sites": [
+            [
+                "main",
+                "Riverside Procedure Clinic",
+                "2 Riverside Walk, London",
+                "020 7946 0000",
+                "Europe/London",
+                "GB",
+                "ENG",
+            ]
+        ],
+        "rooms_elsewhere": 0,
+        "rooms": COUNTS["procedures_room"],
+        "physicians_elsewhere": 0,
+        "staff_without_home": 0,
+        "closures_kept": COUNTS.get("procedures_clinicholiday", 0),
+    }
+
+
+SITES = """
+import json
+from django.contrib.auth.models import User
+from procedures.models import ClinicHoliday, Provider, Room, Site
+main = Site.objects.get()
+print(json.dumps({
+    "sites": [list(s) for s in Site.objects.values_list(
+        "code", "name", "address", "phone", "time_zone", "holidays_country",
+        "holidays_subdivision")],
+    "rooms_elsewhere": Room.objects.exclude(site=main).count(),
+    "rooms": Room.objects.filter(site=main).count(),
+    "physicians_elsewhere": Provider.objects.exclude(sites=main).count(),
+    "staff_without_home": User.objects.filter(staff_profile__home_site__isnull=True).count(),
+    "closures_kept": ClinicHoliday.objects.filter(site__isnull=True).count(),
+}))
+"""

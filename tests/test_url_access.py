@@ -124,6 +124,8 @@ RULES = {
     "procedures:outbox_list": staff((FD, ADMIN)),
     "procedures:reminder_resend": staff((FD, ADMIN), code=405),  # POST only
     "procedures:reminder_resolve": staff((FD, ADMIN), code=405),  # POST only
+    # Sites (#18): the header's site switcher, every staff role (POST only).
+    "procedures:site_switch": staff((FD, RN, MD, ADMIN), code=405),
     "procedures:patient_link": everyone(PATIENT_LINK),
     # Lab interfaces (#17): the FHIR endpoint takes a lab's bearer token (POST only).
     "procedures:labs:fhir_results": everyone(405),

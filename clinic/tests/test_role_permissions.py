@@ -190,7 +190,8 @@ def test_a_clinic_admin_sets_a_rooms_hours_on_the_hours_page_not_in_the_admin(
     them, starting from the default and warning about booked visits."""
     room = Room.objects.create(name="Room 9")
     url = f"/admin/procedures/room/{room.pk}/change/"
-    form = {"name": "Room 9", "is_monitored": "on", "is_active": "on"}
+    # A room belongs to a site (issue 18).
+    form = {"name": "Room 9", "site": str(room.site_id), "is_monitored": "on", "is_active": "on"}
     for prefix in ("working_hours", "unavailabilities"):
         form |= {
             f"{prefix}-TOTAL_FORMS": "1" if prefix == "working_hours" else "0",

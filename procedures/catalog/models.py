@@ -2,6 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from procedures.catalog.choices import ProcedureKind, SedationLevel
+from procedures.catalog.sites import Site
 
 
 class TestType(models.Model):
@@ -102,13 +103,32 @@ class ProcedureType(models.Model):
 
 
 class ClinicHoliday(models.Model):
-    """A day the clinic and its labs do not work: skipped when counting turnaround."""
+    """A day the clinic and its labs do not work: skipped when counting turnaround.
 
-    date = models.DateField(unique=True)
+    With a site, that site only is closed; without one, every site (the one clinic of a
+    database from before sites)."""
+
+    date = models.DateField()
     name = models.CharField(max_length=100)
+    site = models.ForeignKey(
+        Site,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="holidays",
+        help_text=_("Leave empty when every site is closed."),
+    )
 
     class Meta:
         ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date"],
+                condition=models.Q(site__isnull=True),
+                name="clinicholiday_one_network_closure_a_day",
+            ),
+            models.UniqueConstraint(fields=["site", "date"], name="clinicholiday_site_date"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.date}: {self.name}"

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from procedures.catalog.choices import SedationLevel
+from procedures.catalog.sites import Site, default_site_id
 
 
 class Provider(models.Model):
@@ -16,6 +17,15 @@ class Provider(models.Model):
         related_name="provider",
     )
     display_name = models.CharField(_("name as shown"), max_length=100, unique=True)
+    # Where the physician works: the slot finder offers them only at these sites, and a
+    # visit's room must be at one of them.
+    sites = models.ManyToManyField(
+        Site,
+        related_name="providers",
+        verbose_name=_("works at"),
+        blank=True,
+        help_text=_("Leave empty when the physician works at every site."),
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -24,9 +34,43 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def site_refusal(self, room: "Room") -> str:
+        """Why this physician may not work in `room` (at another site), or "" (one query)."""
+        listed = set(self.sites.values_list("pk", flat=True))
+        if not listed or room.site_id in listed:
+            return ""
+        return str(
+            _(
+                "%(provider)s does not work at the site of %(room)s; choose a room at one of "
+                "their sites or another physician."
+            )
+            % {"provider": self.display_name, "room": room.name}
+        )
+
+
+def works_at(site_id: int | None) -> models.Q:
+    """Physicians who work at site `site_id`: those who list it, and those who list no
+    site (they work at every site); None: everyone. Subqueries, so a physician of two
+    sites is never a duplicate row."""
+    if site_id is None:
+        return models.Q()
+    through = Provider.sites.through.objects
+    return models.Q(pk__in=through.filter(site_id=site_id).values("provider_id")) | ~models.Q(
+        pk__in=through.values("provider_id")
+    )
+
 
 class Room(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # A room is at one site; without one given, the network's first site (so a
+    # single-clinic install, and code written before sites, keep working).
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.PROTECT,
+        related_name="rooms",
+        default=default_site_id,
+        verbose_name=_("site"),
+    )
     is_monitored = models.BooleanField(
         _("monitored"),
         default=False,
@@ -40,6 +84,8 @@ class Room(models.Model):
         help_text=_("Leave empty when any procedure can be done in this room."),
     )
     is_active = models.BooleanField(default=True)
+
+    site_lookup = "site"
 
     class Meta:
         ordering = ["name"]

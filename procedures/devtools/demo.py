@@ -18,6 +18,7 @@ from procedures.catalog.choices import ProcedureKind, SedationLevel, TransportMo
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site, StaffProfile, default_site
 from procedures.messaging.models import Reminder
 from procedures.prep import defaults as prep_defaults
 from procedures.prep.models import MedicationClassRule, PrepTemplate
@@ -33,6 +34,19 @@ STAFF = [
     ("adeyemi", "Kemi", "Adeyemi", roles.PHYSICIAN, False),
     ("admin", "Ada", "Admin", roles.CLINIC_ADMIN, True),
 ]
+# A second site, so a newcomer sees the header's site switcher (issue 18): the demo's
+# satellite clinic. The main site is the one the CLINIC_* settings describe.
+SATELLITE = {
+    "code": "north",
+    "name": "Northgate Satellite Clinic",
+    "address": "14 Northgate Road, London",
+    "phone": "020 7946 0100",
+    "time_zone": "Europe/London",
+    "holidays_country": "GB",
+    "holidays_subdivision": "ENG",
+}
+# Each login's home site ("main" or the satellite's code).
+HOME_SITES = {"adeyemi": "north"}
 # Every demo login has an address, so escalations reach a person (issue 13).
 DEMO_EMAIL_DOMAIN = "clinic.example"
 
@@ -164,8 +178,24 @@ def seed_demo(*, password: str) -> dict[str, int]:
     if okafor.user_id is None:  # a demo made before Dr Adeyemi had a login
         okafor.user = users["adeyemi"]
         okafor.save(update_fields=["user"])
-    room1, _ = Room.objects.get_or_create(name="Procedure room 1", defaults={"is_monitored": True})
-    room2, _ = Room.objects.get_or_create(name="Procedure room 2", defaults={"is_monitored": False})
+    main = default_site()
+    north, _ = Site.objects.get_or_create(
+        code=SATELLITE["code"], defaults={k: v for k, v in SATELLITE.items() if k != "code"}
+    )
+    lee.sites.add(main)
+    okafor.sites.add(main, north)  # works at both: the switcher shows her at each
+    for username, user in users.items():
+        home = north if HOME_SITES.get(username) == north.code else main
+        StaffProfile.objects.get_or_create(user=user, defaults={"home_site": home})
+    room1, _ = Room.objects.get_or_create(
+        name="Procedure room 1", defaults={"is_monitored": True, "site": main}
+    )
+    room2, _ = Room.objects.get_or_create(
+        name="Procedure room 2", defaults={"is_monitored": False, "site": main}
+    )
+    Room.objects.get_or_create(
+        name="Northgate room 1", defaults={"is_monitored": True, "site": north}
+    )
     _seed_scheduling(procedures, room2)
 
     patients = []

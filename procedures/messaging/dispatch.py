@@ -195,13 +195,20 @@ SEND_FIELDS = (
     "appointment__patient__preferred_language",
     "appointment__patient__details_in_email",
     "appointment__procedure_type__name",
+    # The visit's site: name, address, phone and time zone in the email (issue 18).
+    "appointment__room__site__name",
+    "appointment__room__site__address",
+    "appointment__room__site__phone",
+    "appointment__room__site__time_zone",
 )
 
 
 def _send_batch(ids: list[int], report: DispatchReport) -> None:
     reminders = list(
         Reminder.objects.filter(pk__in=ids, status=Reminder.Status.SENDING)
-        .select_related("appointment__patient", "appointment__procedure_type")
+        .select_related(
+            "appointment__patient", "appointment__procedure_type", "appointment__room__site"
+        )
         .only(*SEND_FIELDS)
         .order_by("due_at", "pk")
     )

@@ -1,5 +1,7 @@
 """Calendar invites (.ics) for appointments. Times are written in UTC, so no
-VTIMEZONE block is needed; the summary is generic (no procedure name)."""
+VTIMEZONE block is needed and the patient's calendar shows the visit at the right
+moment whatever the site's zone; the summary is generic (no procedure name). The place
+is the visit's site (issue 18)."""
 
 from datetime import UTC
 from urllib.parse import urlparse
@@ -25,8 +27,9 @@ def invite_sequence(appointment: Appointment, method: str) -> int:
 def appointment_ics(appointment: Appointment, *, method: str = "REQUEST") -> bytes:
     """One VEVENT; a reschedule keeps the UID and bumps SEQUENCE, a cancel says CANCEL
     with a higher SEQUENCE still."""
+    site = appointment.room.site
     calendar = Calendar()
-    calendar.add("prodid", f"-//{settings.CLINIC_NAME}//clinic//EN")
+    calendar.add("prodid", f"-//{site.name}//clinic//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
     event = Event()
@@ -35,11 +38,11 @@ def appointment_ics(appointment: Appointment, *, method: str = "REQUEST") -> byt
     event.add("dtstamp", timezone.now().astimezone(UTC))
     event.add("dtstart", appointment.start_at.astimezone(UTC))
     event.add("dtend", appointment.end_at.astimezone(UTC))
-    event.add("summary", f"Appointment at {settings.CLINIC_NAME}")
-    event.add("location", vText(settings.CLINIC_ADDRESS))
+    event.add("summary", f"Appointment at {site.name}")
+    event.add("location", vText(site.address))
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{settings.DEFAULT_FROM_EMAIL}")
-    organizer.params["cn"] = vText(settings.CLINIC_NAME)
+    organizer.params["cn"] = vText(site.name)
     event.add("organizer", organizer)
     if appointment.patient.email:
         attendee = vCalAddress(f"mailto:{appointment.patient.email}")

@@ -94,7 +94,7 @@ def link_read(*, purpose: str, token: str) -> Grant | None:
     if expires < timezone.now().timestamp():
         return None
     appointment = (
-        Appointment.objects.select_related("patient", "procedure_type", "provider", "room")
+        Appointment.objects.select_related("patient", "procedure_type", "provider", "room__site")
         .filter(pk=appointment_id)
         .first()
     )

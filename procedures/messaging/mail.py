@@ -15,7 +15,7 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from icalendar.parser import Contentline, Parameters
 
 from clinic.mail import Attachment, build_email
-from procedures.catalog.clock import clinic_tz
+from procedures.catalog.sites import patient_context
 from procedures.messaging.ics import appointment_uid, invite_sequence
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
@@ -55,9 +55,9 @@ def _date_text(day, language: str) -> str:
         return formats.date_format(day, "l j F Y")
 
 
-def _when(moment, language: str) -> tuple[str, str]:
-    """Date in words and time ("09:30") of `moment`, in clinic time."""
-    local = moment.astimezone(clinic_tz())
+def _when(moment, language: str, tz) -> tuple[str, str]:
+    """Date in words and time ("09:30") of `moment`, in the site's time zone `tz`."""
+    local = moment.astimezone(tz)
     return _date_text(local.date(), language), f"{local.hour:02d}:{local.minute:02d}"
 
 
@@ -65,16 +65,19 @@ def reminder_context(reminder: Reminder) -> dict:
     appointment = reminder.appointment
     patient = appointment.patient
     language = patient.preferred_language
-    date_text, time_text = _when(appointment.start_at, language)
-    step_date, step_time = _when(reminder.step_at, language) if reminder.step_at else ("", "")
+    # The visit's site: its name, address, phone and time zone (issue 18).
+    site = appointment.room.site
+    tz = site.tz
+    date_text, time_text = _when(appointment.start_at, language, tz)
+    step_date, step_time = _when(reminder.step_at, language, tz) if reminder.step_at else ("", "")
     details = patient.details_in_email
     return {
         "first_name": patient.given_name,
         "date": date_text,
         "time": time_text,
-        "clinic_name": settings.CLINIC_NAME,
-        "clinic_phone": settings.CLINIC_PHONE,
-        "clinic_address": settings.CLINIC_ADDRESS,
+        # The zone the time is in ("GMT", "BST", "CET"): a network may span zones.
+        "time_zone": appointment.start_at.astimezone(tz).tzname() or "",
+        **patient_context(site),
         "site_url": settings.SITE_URL,
         "sedated": appointment.is_sedated,
         "procedure_name": appointment.procedure_type.name if details else "",
@@ -123,9 +126,8 @@ def appointment_invite(appointment, *, method: str) -> bytes:
     """The same bytes as `calendar.appointment_ics` (tests compare them), without
     building the whole calendar through icalendar for every message: only the
     appointment's own lines are written per message."""
-    head, tail = _invite_frame(
-        method, settings.CLINIC_NAME, settings.CLINIC_ADDRESS, settings.DEFAULT_FROM_EMAIL
-    )
+    site = appointment.room.site
+    head, tail = _invite_frame(method, site.name, site.address, settings.DEFAULT_FROM_EMAIL)
     lines = [
         f"DTSTART:{_utc(appointment.start_at)}",
         f"DTEND:{_utc(appointment.end_at)}",

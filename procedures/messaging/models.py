@@ -87,6 +87,8 @@ class Reminder(models.Model):
 
     objects = ReminderQuerySet.as_manager()
 
+    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+
     class Meta:
         ordering = ["due_at", "pk"]
         indexes = [
@@ -178,6 +180,8 @@ class CallTask(models.Model):
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["due_at", "pk"]

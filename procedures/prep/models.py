@@ -215,6 +215,8 @@ class FrontDeskTask(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+
     class Meta:
         ordering = ["due_date", "pk"]
         constraints = [
@@ -245,6 +247,8 @@ class ChecklistTick(models.Model):
     item = models.CharField(max_length=20, choices=ChecklistItem.choices)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
+
+    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["at", "pk"]

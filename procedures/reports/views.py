@@ -4,8 +4,9 @@ Each view does all its reading inside `clinic.db_routers.reporting()`, so every
 query of the report (and of rendering it) runs on the `replica` alias; only the
 login's session and user look-ups, made before the view, reach the primary.
 
-The scope is the whole clinic (`rooms=None`); a site filter narrows it by giving
-`ReportScope` that site's rooms.
+The scope is the header's current site (its rooms), or the whole network on "All
+sites" (`rooms=None`). The site is read from the session before `reporting()`, so its
+one possible look-up (the home site, the first time) stays on the primary.
 """
 
 import csv
@@ -17,18 +18,26 @@ from django.views.decorators.http import require_GET
 from clinic import policy
 from clinic.db_routers import reporting
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.resources import Room
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.reports.dashboard import TABLES, operations_report, table_rows
 from procedures.reports.forms import DashboardForm
 from procedures.reports.scope import ReportScope
 
 
-def _filters(request: HttpRequest) -> tuple[DashboardForm, ReportScope | None]:
+def _filters(request: HttpRequest, site_id: int | None) -> tuple[DashboardForm, ReportScope | None]:
     today = clinic_today()
     form = DashboardForm(request.GET, today=today)
     if not form.is_valid():
         return form, None
     data = form.cleaned_data
-    scope = ReportScope(start=data["start"], end=data["end"], procedure_type=data["procedure_type"])
+    rooms = None if site_id is None else at_site(Room.objects.all(), site_id)
+    scope = ReportScope(
+        start=data["start"],
+        end=data["end"],
+        rooms=rooms,
+        procedure_type=data["procedure_type"],
+    )
     if not request.GET:
         start, end = DashboardForm.default_period(today)
         form = DashboardForm(initial={"start": start, "end": end}, today=today)
@@ -44,8 +53,9 @@ def _cell(value: object) -> object:
 @policy.allowed("operations_dashboard")
 @require_GET
 def operations(request: HttpRequest) -> HttpResponse:
+    site_id = current_site_id(request)
     with reporting():
-        form, scope = _filters(request)
+        form, scope = _filters(request, site_id)
         return render(
             request,
             "procedures/reports/operations.html",
@@ -64,8 +74,9 @@ def operations(request: HttpRequest) -> HttpResponse:
 def operations_csv(request: HttpRequest, table: str) -> HttpResponse:
     if table not in TABLES:
         raise Http404
+    site_id = current_site_id(request)
     with reporting():
-        form, scope = _filters(request)
+        form, scope = _filters(request, site_id)
         if scope is None:
             return HttpResponse(
                 " ".join(str(e) for errs in form.errors.values() for e in errs),

@@ -177,6 +177,8 @@ class TestOrder(models.Model):
 
     objects = TestOrderQuerySet.as_manager()
 
+    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+
     class Meta:
         ordering = ["expected_by", "pk"]
         constraints = [

@@ -132,6 +132,10 @@ def _check_slot(
     )
     if refusal:
         raise ValidationError({"procedure_type": refusal})
+    # Issue 18: a visit's room and physician are at the same site.
+    elsewhere = provider.site_refusal(room)
+    if elsewhere:
+        raise ValidationError({"room": elsewhere})
     before, after = procedure_type.buffers(sedation_level)
     blocked_from = start_at - timedelta(minutes=before)
     blocked_until = end_at + timedelta(minutes=after)

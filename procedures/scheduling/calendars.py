@@ -17,7 +17,8 @@ from django.utils import formats
 
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_today, clinic_tz
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import Availability, availability_load, clinic_day_bounds
 from procedures.scheduling.timegrid import TimeGrid, holds_load, time_grid
@@ -90,13 +91,14 @@ def calendar_cards(
     room: Room | None = None,
     providers: list[Provider] | None = None,
     rooms: list[Room] | None = None,
+    site_id: int | None = None,
 ) -> list[Card]:
     """The cards of these clinic days (cancelled appointments too, shown as such), for one
     physician, one room or some physicians, in one query of plain values."""
     tz = clinic_tz()
     start, _end = clinic_day_bounds(days[0])
     _start, end = clinic_day_bounds(days[-1])
-    qs = Appointment.objects.filter(start_at__gte=start, start_at__lt=end)
+    qs = at_site(Appointment.objects.filter(start_at__gte=start, start_at__lt=end), site_id)
     if provider is not None:
         qs = qs.filter(provider=provider)
     if room is not None:
@@ -222,14 +224,18 @@ def calendar_days(view: str, day: date) -> list[date]:
 
 
 def calendar_appointments(
-    *, days: list[date], provider: Provider | None = None, room: Room | None = None
+    *,
+    days: list[date],
+    provider: Provider | None = None,
+    room: Room | None = None,
+    site_id: int | None = None,
 ) -> list[Appointment]:
     """Appointments on these clinic days (cancelled ones too), with their patient,
     procedure, physician and room, in one query (the day sheet shows all of it)."""
     start, _end = clinic_day_bounds(days[0])
     _start, end = clinic_day_bounds(days[-1])
     qs = (
-        Appointment.objects.filter(start_at__gte=start, start_at__lt=end)
+        at_site(Appointment.objects.filter(start_at__gte=start, start_at__lt=end), site_id)
         .select_related("patient", "procedure_type", "provider", "room")
         .order_by("start_at", "pk")
     )
@@ -262,19 +268,23 @@ def _absence_text(availability: Availability, kind: str, resource_id: int, day: 
     return reason
 
 
-def clinic_day_providers(day: date) -> list[Provider]:
-    """The physicians of the whole clinic's day, by name: the active ones, and any other
-    with a booking that day (its bookings are still shown)."""
+def clinic_day_providers(day: date, *, site_id: int | None = None) -> list[Provider]:
+    """The physicians of the whole clinic's day, by name: the active ones (who work at
+    site `site_id`), and any other with a booking there that day (still shown)."""
     start, end = clinic_day_bounds(day)
-    booked = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).values("provider_id")
-    return list(Provider.objects.filter(Q(is_active=True) | Q(pk__in=booked)))
+    day_visits = Appointment.objects.filter(start_at__gte=start, start_at__lt=end)
+    booked = at_site(day_visits, site_id).values("provider_id")
+    return list(Provider.objects.filter((Q(is_active=True) & works_at(site_id)) | Q(pk__in=booked)))
 
 
-def clinic_day_rooms(day: date) -> list[Room]:
-    """The rooms of the whole clinic's day: the active ones, and any other booked."""
+def clinic_day_rooms(day: date, *, site_id: int | None = None) -> list[Room]:
+    """The rooms of the whole clinic's day (at site `site_id`): the active ones, and any
+    other booked."""
     start, end = clinic_day_bounds(day)
-    booked = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).values("room_id")
-    return list(Room.objects.filter(Q(is_active=True) | Q(pk__in=booked)))
+    day_visits = Appointment.objects.filter(start_at__gte=start, start_at__lt=end)
+    booked = at_site(day_visits, site_id).values("room_id")
+    rooms = Room.objects.filter(Q(is_active=True) | Q(pk__in=booked))
+    return list(at_site(rooms, site_id))
 
 
 @dataclass
@@ -330,19 +340,20 @@ def clinic_day_calendar(
     rooms: list[Room],
     by: str,
     may_book: bool,
+    site_id: int | None = None,
 ) -> CalendarData:
     """The whole clinic's day, a column per physician or per room (those `shown`: a
-    page of them)."""
+    page of them); at site `site_id`, that site's visits only."""
     kind = "room" if by == "rooms" else "provider"
     if kind == "provider":
-        cards = calendar_cards(days=[day], providers=shown)
+        cards = calendar_cards(days=[day], providers=shown, site_id=site_id)
         columns = {
             p.pk: Column(day=day, title=p.display_name, kind=kind, resource=p) for p in shown
         }
         for card in cards:
             columns[card.provider_id].cards.append(card)
     else:
-        cards = calendar_cards(days=[day], rooms=shown)
+        cards = calendar_cards(days=[day], rooms=shown, site_id=site_id)
         columns = {r.pk: Column(day=day, title=r.name, kind=kind, resource=r) for r in shown}
         for card in cards:
             columns[card.room_id].cards.append(card)
@@ -356,9 +367,17 @@ def clinic_day_calendar(
 
 
 def resource_calendar(
-    *, view: str, by: str, day: date, resource: Provider | Room, may_book: bool
+    *,
+    view: str,
+    by: str,
+    day: date,
+    resource: Provider | Room,
+    may_book: bool,
+    site_id: int | None = None,
 ) -> CalendarData:
-    """A column per day (one, or a week) for one physician or room."""
+    """A column per day (one, or a week) for one physician or room. Every site's visits
+    of that physician are shown (each card names its room); the "Show" box offers the
+    physicians and rooms of site `site_id`."""
     days = calendar_days(view, day)
     kind = "provider" if by == "provider" else "room"
     cards = calendar_cards(
@@ -373,8 +392,8 @@ def resource_calendar(
     by_day = {c.day: c for c in columns}
     for card in cards:
         by_day[card.day].cards.append(card)
-    providers = list(Provider.objects.filter(is_active=True))
-    rooms = list(Room.objects.filter(is_active=True))
+    providers = list(Provider.objects.filter(works_at(site_id), is_active=True))
+    rooms = list(at_site(Room.objects.filter(is_active=True), site_id))
     if isinstance(resource, Provider) and resource not in providers:
         providers.append(resource)
     if isinstance(resource, Room) and resource not in rooms:

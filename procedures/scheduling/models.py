@@ -162,6 +162,8 @@ class Appointment(models.Model):
 
     objects = AppointmentQuerySet.as_manager()
 
+    site_lookup = "room__site"  # its site: catalog.sites.at_site
+
     class Meta:
         ordering = ["start_at", "pk"]
         indexes = [

@@ -16,7 +16,7 @@ from itertools import accumulate
 from operator import attrgetter
 
 from django.db import connection
-from django.db.models import FloatField, Func, QuerySet
+from django.db.models import FloatField, Func, Q, QuerySet
 from django.utils import formats
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,8 @@ from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_now, clinic_tz
 from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday, ProcedureType
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
 
 SLOT_STEP = timedelta(minutes=15)
@@ -104,10 +105,12 @@ def availability_load(
             ("provider", absence.provider_id) if absence.provider_id else ("room", absence.room_id)
         )
         availability.absences.setdefault(key, []).append(absence)
+    # Closures of every site (no site) and of these rooms' sites (issue 18).
+    sites = {r.site_id for r in rooms}
     availability.holidays = dict(
-        ClinicHoliday.objects.filter(date__gte=first_day, date__lte=last_day).values_list(
-            "date", "name"
-        )
+        ClinicHoliday.objects.filter(date__gte=first_day, date__lte=last_day)
+        .filter(Q(site__isnull=True) | Q(site__in=sites))
+        .values_list("date", "name")
     )
     return availability
 
@@ -346,13 +349,14 @@ def slots_find(
     time_of_day: str = "any",
     limit: int = 12,
     per_day: int = 4,
+    site_id: int | None = None,
 ) -> list[Slot]:
     """The next free slots: a provider working and free, a capable room open and free
     for the procedure with its buffers, the patient free, nobody away, no holiday.
 
     At most `per_day` slots a day, so the list reaches across several days. Reads the
     window's bookings in one query, then walks the days in order and stops at the
-    `limit`-th slot.
+    `limit`-th slot. `site_id`: the rooms of that site and the physicians who work there.
     """
     now = clinic_now()
     first_day = max(first_day or now.date(), now.date())
@@ -362,11 +366,17 @@ def slots_find(
     before, after = timedelta(minutes=before_min), timedelta(minutes=after_min)
 
     providers = (
-        [provider] if provider else list(Provider.objects.filter(is_active=True).order_by("pk"))
+        [provider]
+        if provider
+        else list(Provider.objects.filter(works_at(site_id), is_active=True).order_by("pk"))
     )
+    site_rooms = at_site(Room.objects.filter(is_active=True), site_id)
+    if provider:  # a chosen physician: rooms at their sites only (none listed: any)
+        theirs = list(provider.sites.values_list("pk", flat=True))
+        site_rooms = site_rooms.filter(site__in=theirs) if theirs else site_rooms
     rooms = [
         room
-        for room in Room.objects.filter(is_active=True).prefetch_related("procedure_types")
+        for room in site_rooms.prefetch_related("procedure_types")
         if room.can_host(sedation_level) and room.can_do(procedure_type)
     ]
     if not providers or not rooms or last_day < first_day:

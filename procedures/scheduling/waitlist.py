@@ -5,12 +5,14 @@ from datetime import date, timedelta
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patients.models import Patient
 from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Provider
+from procedures.catalog.resources import Provider, works_at
+from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.waitlist_models import WaitlistEntry
 
@@ -58,12 +60,25 @@ def waitlist_remove(*, entry_id: int, by: User | None) -> WaitlistEntry:
     return entry
 
 
-def freed_slots(*, limit: int = 10) -> list[tuple[Appointment, list[WaitlistEntry]]]:
-    """Future slots freed by a cancellation in the last 30 days, each with the waiting
-    patients who match it. Slots already taken again are left out."""
+def waiting_at_site(site_id: int | None) -> QuerySet[WaitlistEntry]:
+    """Who waits for site `site_id` (None: every site): for a physician who works there,
+    or for any physician (issue 18)."""
+    entries = WaitlistEntry.objects.waiting()
+    if site_id is None:
+        return entries
+    there = Provider.objects.filter(works_at(site_id)).values("pk")
+    return entries.filter(Q(provider__isnull=True) | Q(provider__in=there))
+
+
+def freed_slots(
+    *, limit: int = 10, site_id: int | None = None
+) -> list[tuple[Appointment, list[WaitlistEntry]]]:
+    """Future slots freed by a cancellation in the last 30 days (at site `site_id`), each
+    with the waiting patients who match it. Slots already taken again are left out."""
     now = timezone.now()
     cancelled = (
-        Appointment.objects.filter(
+        at_site(Appointment.objects.all(), site_id)
+        .filter(
             status=Appointment.Status.CANCELLED,
             start_at__gt=now,
             updated_at__gte=now - timedelta(days=30),

@@ -7,6 +7,7 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
@@ -41,6 +42,18 @@ class ProcedureTypeFactory(factory.django.DjangoModelFactory):
     def default_tests(self, create, extracted, **kwargs):
         if create and extracted:
             self.default_tests.set(extracted)
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"site-{n}")
+    name = factory.Sequence(lambda n: f"Satellite clinic {n}")
+    address = factory.Sequence(lambda n: f"{n} Satellite Street, Leeds")
+    phone = "0113 496 0000"
+    time_zone = "Europe/London"
 
 
 class ProviderFactory(factory.django.DjangoModelFactory):

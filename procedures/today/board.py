@@ -15,6 +15,7 @@ from patients.models import Medication, Patient
 from patients.selectors import bloods_by_patient
 from procedures.catalog.choices import ProcedureKind, SedationLevel
 from procedures.catalog.clock import clinic_tz
+from procedures.catalog.sites import at_site
 from procedures.messaging.models import Reminder
 from procedures.prep.models import ChecklistItem, ChecklistTick, PrepPlan
 from procedures.scheduling.calendars import (
@@ -72,7 +73,7 @@ class Arrival:
     flags: list[Flag] = field(default_factory=list)
 
 
-def today_arrivals(*, day: date) -> list[Arrival]:
+def today_arrivals(*, day: date, site_id: int | None = None) -> list[Arrival]:
     """The day's arrivals by time (cancelled ones left out), each with the codes of what
     needs fixing, in a fixed number of queries:
 
@@ -82,10 +83,15 @@ def today_arrivals(*, day: date) -> list[Arrival]:
     - `reminder`: a patient email that failed,
     - `labs`: pre-procedure blood tests not back for a patient with a bleeding disorder
       (not ticked on the readiness checklist).
+
+    `site_id`: that site's arrivals only (None: every site's).
     """
     start, end = clinic_day_bounds(day)
-    day_appointments = Appointment.objects.filter(start_at__gte=start, start_at__lt=end).exclude(
-        status=Appointment.Status.CANCELLED
+    day_appointments = at_site(
+        Appointment.objects.filter(start_at__gte=start, start_at__lt=end).exclude(
+            status=Appointment.Status.CANCELLED
+        ),
+        site_id,
     )
     rows = list(
         day_appointments.order_by("start_at", "pk").values_list(
@@ -230,9 +236,9 @@ def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
     return arrivals
 
 
-def today_counts(*, day: date) -> dict[str, int]:
+def today_counts(*, day: date, site_id: int | None = None) -> dict[str, int]:
     """Arrivals still expected today and appointments with a flag (for the navigation)."""
-    arrivals = today_arrivals(day=day)
+    arrivals = today_arrivals(day=day, site_id=site_id)
     return {
         "expected": sum(1 for a in arrivals if a.status in EXPECTED),
         "flagged": sum(1 for a in arrivals if a.flag_codes),

@@ -4,6 +4,7 @@ one compact row (read across scheduling and prep)."""
 from dataclasses import dataclass
 
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.sites import at_site
 from procedures.prep.checklist import Readiness, readiness
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import clinic_day_bounds
@@ -19,12 +20,12 @@ def checklist_row(appointment: Appointment) -> DayRow:
     return DayRow(appointment=appointment, readiness=readiness(appointment))
 
 
-def day_checklists() -> list[DayRow]:
+def day_checklists(*, site_id: int | None = None) -> list[DayRow]:
     """Today's booked patients (not cancelled, no-shows or talks), by time, with what
     their checklist holds and who ticked what when."""
     start, end = clinic_day_bounds(clinic_today())
     appointments = (
-        Appointment.objects.active()
+        at_site(Appointment.objects.active(), site_id)
         .filter(start_at__gte=start, start_at__lt=end)
         .exclude(procedure_type__kind="results_discussion")
         .with_related()

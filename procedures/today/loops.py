@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from clinic.mail import build_email
 from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
 from procedures.catalog.models import ClinicHoliday
+from procedures.catalog.sites import at_site
 from procedures.messaging.models import CallTask, Reminder
 from procedures.results.escalations import unaddressed
 from procedures.results.models import ResultEscalation, TestOrder
@@ -39,12 +40,12 @@ NOT_ENDED = (Appointment.Status.CHECKED_IN, Appointment.Status.IN_PROCEDURE)
 LIST_AT_MOST = 50
 
 
-def visits_not_ended(*, day: date):
+def visits_not_ended(*, day: date, site_id: int | None = None):
     """Visits from before `day` still checked in or in procedure: nobody completed them
     or recorded what happened. Oldest first."""
     start = clinic_datetime(day, datetime.min.time())
     return (
-        Appointment.objects.filter(status__in=NOT_ENDED, start_at__lt=start)
+        at_site(Appointment.objects.filter(status__in=NOT_ENDED, start_at__lt=start), site_id)
         .select_related("procedure_type", "provider", "patient")
         .order_by("start_at", "pk")
     )
@@ -129,10 +130,13 @@ def _section(code, title, help_text, queryset, item) -> Section:
     return Section(code, title, help_text, total, [item(r) for r in rows])
 
 
-def open_loops_report(*, day: date, now: datetime | None = None) -> OpenLoopsReport:
-    """What is open as seen on `day` (live), and the day's sign-off if any."""
+def open_loops_report(
+    *, day: date, now: datetime | None = None, site_id: int | None = None
+) -> OpenLoopsReport:
+    """What is open as seen on `day` (live), and the day's sign-off if any. `site_id`:
+    that site's loops only (the sign-off is the network's day: see docs/scheduling.md)."""
     now = now or timezone.now()
-    orders = TestOrder.objects.select_related("test_type")
+    orders = at_site(TestOrder.objects.select_related("test_type"), site_id)
     sections = [
         _section(
             "visits_not_ended",
@@ -141,7 +145,7 @@ def open_loops_report(*, day: date, now: datetime | None = None) -> OpenLoopsRep
                 "Checked in or in procedure on an earlier day: complete them or record "
                 "what happened."
             ),
-            visits_not_ended(day=day),
+            visits_not_ended(day=day, site_id=site_id),
             lambda a: {
                 "url": reverse("procedures:appointment_detail", args=[a.pk]),
                 "label": _("Visit %(pk)s · %(procedure)s")
@@ -188,7 +192,7 @@ def open_loops_report(*, day: date, now: datetime | None = None) -> OpenLoopsRep
             "emails_failed",
             _("Emails failed without a call"),
             _("A patient email failed for good and no phone call was planned instead."),
-            emails_failed_without_call().select_related("appointment"),
+            at_site(emails_failed_without_call(), site_id).select_related("appointment"),
             lambda r: {
                 "url": reverse("procedures:appointment_detail", args=[r.appointment_id]),
                 "label": _("Visit %(pk)s · %(kind)s")

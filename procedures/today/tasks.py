@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_today, clinic_tz
+from procedures.catalog.sites import at_site
 from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import services as prep
 from procedures.prep.models import FrontDeskTask
@@ -59,10 +60,10 @@ class QueueRow:
         return self.task.note
 
 
-def _open_desk(*, today: date, overdue_only: bool) -> QuerySet:
+def _open_desk(*, today: date, overdue_only: bool, site_id: int | None = None) -> QuerySet:
     # No model ordering: SQLite allows no ORDER BY inside a UNION's parts.
     tasks = (
-        FrontDeskTask.objects.order_by()
+        at_site(FrontDeskTask.objects.order_by(), site_id)
         .filter(done_at__isnull=True)
         # A recollection is booked after the visit it belongs to is over.
         .exclude(Q(appointment__status__in=_OVER) & ~Q(kind=FrontDeskTask.Kind.RECOLLECT))
@@ -72,15 +73,19 @@ def _open_desk(*, today: date, overdue_only: bool) -> QuerySet:
     return tasks
 
 
-def _open_calls(*, now: datetime, overdue_only: bool) -> QuerySet:
-    calls = CallTask.objects.order_by().filter(status=CallTask.Status.OPEN)
+def _open_calls(*, now: datetime, overdue_only: bool, site_id: int | None = None) -> QuerySet:
+    calls = at_site(CallTask.objects.order_by(), site_id).filter(status=CallTask.Status.OPEN)
     if overdue_only:
         calls = calls.filter(due_at__lt=now)
     return calls
 
 
 def open_task_keys(
-    *, show: str = SHOW_ALL, overdue_only: bool = False, now: datetime | None = None
+    *,
+    show: str = SHOW_ALL,
+    overdue_only: bool = False,
+    now: datetime | None = None,
+    site_id: int | None = None,
 ) -> QuerySet:
     """The open tasks' keys (kind, id, due day, ...), soonest due first: on the same
     day a front-desk task (due that day) comes before the calls, calls by their time."""
@@ -88,7 +93,7 @@ def open_task_keys(
     today = clinic_today()
     # Same columns, same order, in both halves of the UNION.
     desk = (
-        _open_desk(today=today, overdue_only=overdue_only)
+        _open_desk(today=today, overdue_only=overdue_only, site_id=site_id)
         .annotate(
             source=Value(DESK),
             key=F("pk"),
@@ -99,7 +104,7 @@ def open_task_keys(
         .values_list("source", "key", "day", "rank", "at")
     )
     calls = (
-        _open_calls(now=now, overdue_only=overdue_only)
+        _open_calls(now=now, overdue_only=overdue_only, site_id=site_id)
         .annotate(
             source=Value(CALL),
             key=F("pk"),
@@ -141,11 +146,11 @@ def queue_rows(keys: list[tuple], *, now: datetime | None = None) -> list[QueueR
     return rows
 
 
-def overdue_count(*, now: datetime | None = None) -> int:
+def overdue_count(*, now: datetime | None = None, site_id: int | None = None) -> int:
     """How many open tasks are overdue (one query, for the navigation badge)."""
     now = now or timezone.now()
-    desk = _open_desk(today=clinic_today(), overdue_only=True).values_list("pk")
-    calls = _open_calls(now=now, overdue_only=True).values_list("pk")
+    desk = _open_desk(today=clinic_today(), overdue_only=True, site_id=site_id).values_list("pk")
+    calls = _open_calls(now=now, overdue_only=True, site_id=site_id).values_list("pk")
     return desk.union(calls, all=True).count()
 
 

@@ -61,6 +61,14 @@ def test_open_loops_report(page: Page, live_server, demo_clinic, check_a11y, scr
     check_a11y(page, "the open-loops report")
     screenshot(page, "open-loops")
 
+    # Issue 18: the day is the network's, signed off from "All sites" (the demo has two).
+    expect(page.get_by_text("choose “All sites” in the header")).to_be_visible()
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible():
+        menu.click()
+    page.get_by_label("Site", exact=True).select_option(label="All sites")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.get_by_role("status").first).to_contain_text("Showing all sites.")
     page.get_by_label("Note (optional)").fill("Visit chased with the nurse in charge.")
     page.get_by_role("button", name="Sign off this day").click()
     expect(page.get_by_role("status").last).to_contain_text("Signed off by Sam Lee at")

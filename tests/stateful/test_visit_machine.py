@@ -39,6 +39,8 @@ from patients.models import Medication
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
 from procedures.catalog.clock import clinic_datetime, clinic_tz, closed_days
+from procedures.catalog.resources import Provider
+from procedures.catalog.sites import default_site
 from procedures.messaging import links
 from procedures.messaging.dispatch import reminders_dispatch
 from procedures.messaging.models import CallTask, Reminder
@@ -56,6 +58,7 @@ from procedures.tests.factories import (
     ProcedureTypeFactory,
     ProviderFactory,
     RoomFactory,
+    SiteFactory,
     TestTypeFactory,
 )
 from procedures.workflows import prep_changes, visits
@@ -136,15 +139,16 @@ class VisitMachine(RuleBasedStateMachine):
         days=st.integers(0, 9),
         hour=st.integers(8, 16),
         sedated=st.booleans(),
+        where=st.integers(0, 1),
     )
-    def book(self, who, days, hour, sedated):
+    def book(self, who, days, hour, sedated, where):
         start = self._slot(days, hour)
         appointment = self._try(
             visits.appointment_book,
             patient=self.patients[who],
             procedure_type=PROCEDURE,
             provider=PROVIDERS[days % 2],
-            room=ROOM,
+            room=ROOMS[where],  # issue 18: a room at the other site is refused
             start_at=start,
             end_at=start + dt.timedelta(minutes=45),
             sedation_level=SedationLevel.IV_MODERATE if sedated else SedationLevel.LOCAL,
@@ -518,6 +522,17 @@ class VisitMachine(RuleBasedStateMachine):
             assert inside or visit.pk in self.confirmed_outside, visit
 
     @invariant()
+    def a_visits_room_and_physician_are_at_one_site(self):
+        works_at: dict[int, set[int]] = {}
+        for provider, site in Provider.sites.through.objects.values_list("provider", "site"):
+            works_at.setdefault(provider, set()).add(site)
+        for pk, room_site, provider in Appointment.objects.values_list(
+            "pk", "room__site", "provider"
+        ):
+            sites = works_at.get(provider)
+            assert not sites or room_site in sites, (pk, room_site, sites)
+
+    @invariant()
     def no_two_active_bookings_overlap(self):
         active = list(
             Appointment.objects.active().values_list(
@@ -531,20 +546,25 @@ class VisitMachine(RuleBasedStateMachine):
 
 
 CLOCK = None
-PROCEDURE = ROOM = MORPHOLOGY = KARYOTYPE = None
+PROCEDURE = MORPHOLOGY = KARYOTYPE = None
 PROVIDERS: list = []
+ROOMS: list = []
 USERS: dict = {}
 
 
 def test_a_visit_says_nothing_unsafe_whatever_happens(
     time_machine, settings_for_machine, frontdesk_user, physician_user, nurse_user, admin_user
 ):
-    global CLOCK, PROCEDURE, ROOM, MORPHOLOGY, KARYOTYPE
+    global CLOCK, PROCEDURE, MORPHOLOGY, KARYOTYPE
     CLOCK = time_machine
     time_machine.move_to(START, tick=False)
     PROCEDURE = ProcedureTypeFactory(kind=ProcedureKind.ASPIRATION_BIOPSY)
-    ROOM = RoomFactory()
+    # Two sites (issue 18): a room at each, one physician at each.
+    main, north = default_site(), SiteFactory(code="north")
+    ROOMS[:] = [RoomFactory(site=main), RoomFactory(site=north)]
     PROVIDERS[:] = [ProviderFactory(), ProviderFactory()]
+    PROVIDERS[0].sites.set([main])
+    PROVIDERS[1].sites.set([north])
     MORPHOLOGY = TestTypeFactory(code="morphology", turnaround_target_days=2)
     KARYOTYPE = TestTypeFactory(
         code="karyotype", name="Karyotype", turnaround_target_days=10, turnaround_max_days=15

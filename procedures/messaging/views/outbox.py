@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.messaging.models import Reminder
 from procedures.messaging.outbox import reminder_resend, reminder_resolve
 
@@ -42,7 +43,10 @@ class OutboxFilter(forms.Form):
 def outbox_list(request):
     """Reminder rows, newest due first, filtered by state, kind and appointment."""
     form = OutboxFilter(request.GET or None)
-    rows = Reminder.objects.select_related("appointment__patient").order_by("-due_at", "-pk")
+    site_id = current_site_id(request)  # the current site's visits' emails (issue 18)
+    rows = at_site(Reminder.objects.select_related("appointment__patient"), site_id).order_by(
+        "-due_at", "-pk"
+    )
     if form.is_bound and form.is_valid():
         status, kind = form.cleaned_data["status"], form.cleaned_data["kind"]
         if status == "flagged":
@@ -64,7 +68,7 @@ def outbox_list(request):
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "flagged": Reminder.objects.failed_unresolved().count(),
+            "flagged": at_site(Reminder.objects.failed_unresolved(), site_id).count(),
         },
     )
 

@@ -8,18 +8,17 @@ trying tokens.
 
 import time
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic.client_ip import client_ip
 from clinic.http import origin_only_referrer
-from procedures.catalog.clock import clinic_tz
+from procedures.catalog.sites import patient_context
 from procedures.messaging import links as links
 from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
 from procedures.prep.timeline import prep_timeline
@@ -54,7 +53,7 @@ def _client_ip(request) -> str:
 
 def _details(grant) -> dict:
     appointment = grant.appointment
-    tz = clinic_tz()
+    tz = appointment.room.site.tz
     return {
         "appointment": appointment,
         "start": appointment.start_at.astimezone(tz),
@@ -95,12 +94,15 @@ def patient_link(request, purpose: str, token: str):
     grant = links.link_read(purpose=purpose, token=token)
     if grant is None:
         return _invalid(request)
-    with translation.override(grant.appointment.patient.preferred_language):
+    # The visit's site: its name, phone, and its time zone for every time shown (#18).
+    site = grant.appointment.room.site
+    language = grant.appointment.patient.preferred_language
+    with translation.override(language), timezone.override(site.tz):
         return _page(request, grant)
 
 
 def _page(request, grant):
-    context = {"purpose": grant.purpose, "clinic_phone": settings.CLINIC_PHONE}
+    context = {"purpose": grant.purpose, **patient_context(grant.appointment.room.site)}
     if not _verified(request, grant):
         form = DateOfBirthForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():

@@ -16,6 +16,8 @@ from django.urls import reverse
 
 from clinic import roles
 from conftest import make_user
+from procedures.catalog.resources import Room
+from procedures.tests.factories import SiteFactory
 
 from .world import NOW, build_world
 
@@ -171,7 +173,8 @@ def test_it_reads_the_report_from_the_replica(manager):
     ), on_primary
     # Pinned: session, user and roles on the primary; the report and the filter's
     # procedure list on the replica.
-    assert (len(on_primary), len(on_replica)) == (3, 11)
+    # 12: the header's site switcher reads the sites (issue 18).
+    assert (len(on_primary), len(on_replica)) == (3, 12)
 
 
 def test_its_csv_reads_from_the_replica(manager):
@@ -179,3 +182,19 @@ def test_its_csv_reads_from_the_replica(manager):
     with CaptureQueriesContext(connections["replica"]) as replica:
         assert manager.get(f"{URL}turnaround.csv", PERIOD).status_code == 200
     assert any('"procedures_testorder"' in q["sql"] for q in replica.captured_queries)
+
+
+def test_it_shows_the_current_sites_figures_or_the_networks(manager):
+    world = build_world()
+    north = SiteFactory(name="Northgate", code="north")
+    Room.objects.filter(pk=world.room_b.pk).update(site=north)
+
+    def listed_rooms():
+        table = rows(manager.get(f"{URL}rooms.csv", PERIOD))
+        return [row[0] for row in table[1:] if row[0] != "All rooms"]
+
+    assert listed_rooms() == ["Room A"]  # the admin's home site: the first one
+    manager.post("/site/", {"site": north.pk, "next": URL})
+    assert listed_rooms() == ["Room B"]
+    manager.post("/site/", {"site": "all", "next": URL})
+    assert sorted(listed_rooms()) == ["Room A", "Room B"]

@@ -219,7 +219,8 @@ def test_it_shows_the_worklist_in_a_fixed_number_of_queries(
     # session, user, roles; the bucket counts; the page count and rows; the filter's
     # choices of tests, labs and physicians.
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(10):
+    # +1 the header's site switcher: the active sites (issue 18).
+    with django_assert_num_queries(11):
         response = physician_client.get("/results/?scope=all")
 
     assert len(response.context["page"].object_list) == count

@@ -23,6 +23,7 @@ from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.results.access import COVER, care_basis, patient_of_order, patient_of_result
 from procedures.results.forms import (
     CancelForm,
@@ -84,7 +85,10 @@ def _filtered(request, today):
     elif not request.GET and policy.may(request.user, "result_enter"):
         scope = "mine"
     if scope == "mine":
+        # A physician's own results follow them to every site (issue 18).
         orders = orders.owned_by(request.user, today)
+    else:
+        orders = at_site(orders, current_site_id(request))
     return form, orders, scope
 
 
@@ -132,7 +136,9 @@ def attention_count(request):
     today = clinic_today()
     orders = TestOrder.objects.all()
     if policy.may(request.user, "result_enter"):
-        orders = orders.owned_by(request.user, today)
+        orders = orders.owned_by(request.user, today)  # theirs, at every site
+    else:
+        orders = at_site(orders, current_site_id(request))
     count = _attention(orders, today).count()
     return render(request, "procedures/_attention_count.html", {"count": count})
 

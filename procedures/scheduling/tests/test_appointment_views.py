@@ -75,7 +75,8 @@ def test_it_lists_appointments_in_a_fixed_number_of_queries(
         appointment_at(dt.date(2025, 3, 4) + dt.timedelta(days=day), 9)
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(6):
+    # +1 the header's site switcher: the active sites (issue 18).
+    with django_assert_num_queries(7):
         response = nurse_client.get("/appointments/")
 
     assert len(response.context["page"].object_list) == min(count, 25)

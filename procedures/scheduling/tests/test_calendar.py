@@ -166,7 +166,8 @@ def test_the_week_view_takes_a_fixed_number_of_queries(
     book_many(count, lee, room)
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(12):
+    # +1 the header's site switcher: the active sites (issue 18).
+    with django_assert_num_queries(13):
         response = nurse_client.get(f"/calendar/?view=week&by=provider&id={lee.pk}&date=2025-03-05")
 
     assert sum(len(c.cards) for c in response.context["columns"]) == count
@@ -259,7 +260,8 @@ def test_the_clinic_day_view_takes_a_fixed_number_of_queries(
         )
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(11):
+    # +1 the header's site switcher: the active sites (issue 18).
+    with django_assert_num_queries(12):
         response = nurse_client.get("/calendar/?date=2025-03-05")
 
     assert len(response.context["columns"]) == min(
@@ -285,7 +287,8 @@ def test_the_day_sheet_takes_a_fixed_number_of_queries_and_leaves_out_cancellati
 
     # +3 for every patient's alerts at once (allergies, medicines, bloods) and the one
     # INSERT of the read of the patients shown; none of these when nobody is left.
-    with django_assert_num_queries(9 if len(on_wed) > 1 else 5):
+    # +1 the header's site switcher: the active sites (issue 18).
+    with django_assert_num_queries(10 if len(on_wed) > 1 else 6):
         response = nurse_client.get(f"/calendar/print/?by=provider&id={lee.pk}&date=2025-03-05")
 
     assert len(response.context["appointments"]) == len(on_wed) - 1
@@ -399,9 +402,10 @@ def test_a_twenty_physician_day_takes_a_fixed_number_of_queries(
             end_at=start + dt.timedelta(minutes=30),
         )
 
-    with django_assert_num_queries(11):  # +1 the INSERT of the read (issue 15)
+    # +1 the INSERT of the read (issue 15); +1 the site switcher's sites (issue 18).
+    with django_assert_num_queries(12):
         response = nurse_client.get("/calendar/?date=2025-03-05&page=1")
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         nurse_client.get("/calendar/?show=rooms&date=2025-03-05")
 
     assert len(response.context["grid"].columns) == min(10, count)

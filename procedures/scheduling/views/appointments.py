@@ -17,6 +17,7 @@ from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.forms import BookingForm, CancelForm
 from procedures.scheduling.lifecycle_forms import CancelReasonForm
@@ -31,7 +32,7 @@ from procedures.workflows.visits import appointment_book, appointment_cancel, ap
 def appointment_list(request):
     """Upcoming appointments from today on, paginated."""
     show = request.GET.get("show", "upcoming")
-    appointments = Appointment.objects.with_related()
+    appointments = at_site(Appointment.objects.with_related(), current_site_id(request))
     if show == "past":
         appointments = appointments.filter(start_at__lt=timezone.now()).order_by("-start_at")
     else:

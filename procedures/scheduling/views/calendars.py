@@ -18,7 +18,8 @@ from clinic.audit import record_list_read
 from clinic.bounds import query_date
 from patients.selectors import alerts_by_patient
 from procedures.catalog.clock import clinic_today
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.scheduling.calendars import (
     BY,
     VIEWS,
@@ -35,6 +36,7 @@ PROVIDERS_PER_PAGE = 10
 
 
 def _params(request) -> dict:
+    site_id = current_site_id(request)
     view = request.GET.get("view", "day")
     by = request.GET.get("by", "clinic")
     # The form's one "Show" box: "clinic", "rooms", "provider:<id>" or "room:<id>", so
@@ -60,7 +62,12 @@ def _params(request) -> dict:
         elif by == "provider" and hasattr(request.user, "provider"):
             resource = request.user.provider  # a physician starts on their own calendar
         else:
-            resource = model.objects.filter(is_active=True).first()
+            # The first of the current site's physicians (or rooms).
+            active = model.objects.filter(is_active=True)
+            here = (
+                active.filter(works_at(site_id)) if model is Provider else at_site(active, site_id)
+            )
+            resource = here.first()
         if resource is None:
             by, view = "clinic", "day"
     step = timedelta(days=7 if view == "week" else 1)
@@ -74,6 +81,7 @@ def _params(request) -> dict:
         # The whole clinic's day: one physician shown alone, and the page of physicians.
         "only": int(only) if by in ("clinic", "rooms") and only.isdigit() else None,
         "page": request.GET.get("page", ""),
+        "site_id": site_id,
     }
 
 
@@ -94,8 +102,8 @@ def _link(path: str, p: dict, **changes) -> str:
 def _clinic_day(p: dict, *, may_book: bool) -> dict:
     """A page of physicians' (or rooms') columns for the whole clinic's day, and the
     pager."""
-    providers = clinic_day_providers(p["day"])
-    rooms = clinic_day_rooms(p["day"])
+    providers = clinic_day_providers(p["day"], site_id=p["site_id"])
+    rooms = clinic_day_rooms(p["day"], site_id=p["site_id"])
     everyone = rooms if p["by"] == "rooms" else providers
     chosen = [x for x in everyone if x.pk == p["only"]] or everyone
     if len(chosen) == len(everyone):
@@ -116,6 +124,7 @@ def _clinic_day(p: dict, *, may_book: bool) -> dict:
         rooms=rooms,
         by=p["by"],
         may_book=may_book,
+        site_id=p["site_id"],
     )
     return {
         "columns": data.columns,
@@ -148,7 +157,12 @@ def calendar_view(request):
         shown = _clinic_day(p, may_book=may_book)
     else:
         data = resource_calendar(
-            view=p["view"], by=p["by"], day=p["day"], resource=p["resource"], may_book=may_book
+            view=p["view"],
+            by=p["by"],
+            day=p["day"],
+            resource=p["resource"],
+            may_book=may_book,
+            site_id=p["site_id"],
         )
         shown = {
             "columns": data.columns,
@@ -198,6 +212,8 @@ def day_sheet(request):
         days=[p["day"]],
         provider=p["resource"] if p["by"] == "provider" else None,
         room=p["resource"] if p["by"] == "room" else None,
+        # A physician's or room's sheet is theirs; the clinic's day is the site's.
+        site_id=p["site_id"] if p["resource"] is None else None,
     )
     shown = [a for a in appointments if a.status not in ("cancelled",)]
     record_list_read(request, [a.patient_id for a in shown])

@@ -14,6 +14,7 @@ from clinic.audit import record_list_read
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_tz
+from procedures.catalog.sites import current_site_id, home_site_id
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, SlotBookForm, SlotSearchForm
 from procedures.scheduling.rules import nearby_bookings, nearby_warning, patient_bookings
 from procedures.scheduling.slots import slots_find
@@ -29,8 +30,9 @@ def _pages(request) -> int:
     return min(MAX_PAGES, max(1, int(pages))) if pages.isdigit() else 1
 
 
-def _find(data: dict, pages: int = 1) -> list:
+def _find(data: dict, pages: int = 1, *, site_id: int | None = None) -> list:
     return slots_find(
+        site_id=site_id,
         procedure_type=data["procedure_type"],
         sedation_level=data["sedation_level"],
         patient=data["patient"],
@@ -58,6 +60,8 @@ def slot_finder(request):
     slots = None
     nearby = ""
     pages = _pages(request)
+    # A slot pairs a room and a physician of one site: "all sites" searches the home one.
+    site_id = current_site_id(request) or home_site_id(request.user)
     if request.method == "GET":
         chosen = None
         patient_id = request.GET.get("patient", "")
@@ -81,7 +85,7 @@ def slot_finder(request):
             # From a patient, one click: the next free slots for the last procedure.
             form = SlotSearchForm({"patient": chosen.pk, "procedure_type": last})
             if form.is_valid():
-                slots = _find(form.cleaned_data)
+                slots = _find(form.cleaned_data, site_id=site_id)
     elif request.POST.get("action") == "search":
         # Without script the search button posts the whole form: keep what was typed.
         form = SlotSearchForm(initial=request.POST.dict())
@@ -99,7 +103,7 @@ def slot_finder(request):
             if others and not confirmed:
                 # Asked, not refused: the same slot again, with "Book anyway".
                 nearby = nearby_warning(others)
-                slots = _find(data, pages)
+                slots = _find(data, pages, site_id=site_id)
         if form.is_valid() and not nearby:
             data = form.cleaned_data
             slot = data["slot"]
@@ -120,7 +124,7 @@ def slot_finder(request):
             except ValidationError as exc:
                 # Most likely the slot was taken meanwhile: say so, offer fresh slots.
                 apply_service_errors(form, exc, field_map={f: None for f in exc_fields(exc)})
-                slots = _find(data, pages)
+                slots = _find(data, pages, site_id=site_id)
             else:
                 messages.success(
                     request, _("Appointment booked. The patient will get a confirmation email.")
@@ -132,7 +136,7 @@ def slot_finder(request):
         if request.POST.get("action") == "more":
             pages = min(MAX_PAGES, pages + 1)
         if form.is_valid():
-            slots = _find(form.cleaned_data, pages)
+            slots = _find(form.cleaned_data, pages, site_id=site_id)
             request.session[LAST_PROCEDURE] = form.cleaned_data["procedure_type"].pk
         patients = _chosen(form)
     record_list_read(request, [p.pk for p in patients or []])  # the search or the one chosen

@@ -10,9 +10,15 @@ from clinic import policy
 from clinic.audit import record_list_read
 from clinic.forms import apply_service_errors
 from patients.models import Patient
+from procedures.catalog.sites import current_site_id
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, WaitlistForm
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.waitlist import freed_slots, waitlist_add, waitlist_remove
+from procedures.scheduling.waitlist import (
+    freed_slots,
+    waiting_at_site,
+    waitlist_add,
+    waitlist_remove,
+)
 from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.workflows.visits import waitlist_offer_book
 
@@ -41,12 +47,13 @@ def waitlist_list(request):
             patients = list(Patient.objects.filter(pk=patient_id))
     else:
         form = WaitlistForm()
+    site_id = current_site_id(request)
     entries = (
-        WaitlistEntry.objects.waiting()
+        waiting_at_site(site_id)
         .select_related("patient", "procedure_type", "provider")
         .order_by("created_at", "pk")
     )
-    freed = freed_slots()
+    freed = freed_slots(site_id=site_id)
     record_list_read(request, _patients_shown(patients, entries, freed))
     return render(
         request,

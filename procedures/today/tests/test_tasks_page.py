@@ -271,7 +271,8 @@ def test_the_page_takes_a_fixed_number_of_queries(
     # Session, user, roles; the count and the page's keys (one UNION each); the page's
     # tasks and its calls, each with appointment and patient.
     # ... and the one INSERT of the read of the patients shown (issue 15).
-    with django_assert_num_queries(8):
+    # +1 the header's site switcher: the active sites (issue 18).
+    with django_assert_num_queries(9):
         response = frontdesk_client.get("/tasks/")
 
     rows = response.context["rows"]

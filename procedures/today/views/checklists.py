@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic import policy
 from clinic.audit import record_list_read, record_read
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.sites import current_site_id
 from procedures.prep.checklist import checklist_tick
 from procedures.prep.models import ChecklistItem
 from procedures.scheduling.models import Appointment
@@ -19,7 +20,7 @@ from procedures.today.checklists import checklist_row, day_checklists
 @policy.allowed("day_checklists")
 @require_GET
 def day_checklists_view(request):
-    rows = day_checklists()
+    rows = day_checklists(site_id=current_site_id(request))
     record_list_read(request, [row.appointment.patient_id for row in rows])
     return render(
         request, "procedures/today/checklists.html", {"rows": rows, "today": clinic_today()}

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic import policy
 from clinic.bounds import BoundedDateField
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.sites import covers_network, current_site_id
 from procedures.today import loops
 
 
@@ -31,11 +32,18 @@ def open_loops(request):
     day, problem = _day(request.GET.get("day"))
     if problem:
         messages.error(request, _("That date could not be read: showing today. ") + problem)
-    report = loops.open_loops_report(day=day)
+    site_id = current_site_id(request)
+    report = loops.open_loops_report(day=day, site_id=site_id)
     return render(
         request,
         "procedures/open_loops.html",
-        {"report": report, "day": day, "is_today": day == clinic_today()},
+        {
+            "report": report,
+            "day": day,
+            "is_today": day == clinic_today(),
+            # The sign-off is the network's day: given where every site's loops show.
+            "can_sign_off": covers_network(site_id),
+        },
     )
 
 
@@ -47,6 +55,9 @@ def open_loops_sign_off(request):
     back = reverse("procedures:open_loops") + f"?day={day.isoformat()}"
     if problem:
         messages.error(request, problem)
+        return redirect(back)
+    if not covers_network(current_site_id(request)):
+        messages.error(request, _("Sign the day off from “All sites”: it covers every site."))
         return redirect(back)
     try:
         loops.open_loops_sign_off(

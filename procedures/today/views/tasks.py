@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read
+from procedures.catalog.sites import current_site_id
 from procedures.scheduling.views.lifecycle import back_to
 from procedures.today import tasks
 
@@ -35,7 +36,9 @@ def task_list(request):
     if show not in dict(SHOW_CHOICES):
         show = tasks.SHOW_ALL
     overdue_only = request.GET.get("overdue") == "1"
-    keys = tasks.open_task_keys(show=show, overdue_only=overdue_only)
+    keys = tasks.open_task_keys(
+        show=show, overdue_only=overdue_only, site_id=current_site_id(request)
+    )
     page = Paginator(keys, TASKS_PER_PAGE).get_page(request.GET.get("page"))
     rows = tasks.queue_rows(list(page.object_list))
     record_list_read(request, [row.task.appointment.patient_id for row in rows])
@@ -89,4 +92,8 @@ def task_done_view(request):
 @require_GET
 def task_overdue_count(request):
     """The overdue count next to "Tasks" in the navigation (loaded by htmx: one query)."""
-    return render(request, "procedures/_tasks_overdue.html", {"count": tasks.overdue_count()})
+    return render(
+        request,
+        "procedures/_tasks_overdue.html",
+        {"count": tasks.overdue_count(site_id=current_site_id(request))},
+    )

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from clinic import policy
 from clinic.audit import record_list_read
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.sites import current_site_id
 from procedures.scheduling.access import patients_of_appointments
 from procedures.scheduling.slots import hhmm
 from procedures.today import board, loops
@@ -46,7 +47,8 @@ def _page_labels(arrivals: list[board.Arrival], paginator: Paginator) -> list[st
 @require_http_methods(["GET"])
 def today_board_view(request):
     day = clinic_today()
-    arrivals = board.today_arrivals(day=day)
+    site_id = current_site_id(request)
+    arrivals = board.today_arrivals(day=day, site_id=site_id)
     form = TodayBoardFilterForm(request.GET or None, arrivals=arrivals)
     shown = form.apply(arrivals)
     paginator = Paginator(shown, ARRIVALS_PER_PAGE)
@@ -69,7 +71,9 @@ def today_board_view(request):
             "matching": len(shown),
             "is_front_desk": policy.may(request.user, "nav_front_desk"),
             # Every visit ends: earlier days' visits still open stay flagged here.
-            "not_ended": list(loops.visits_not_ended(day=day)[: loops.LIST_AT_MOST]),
+            "not_ended": list(
+                loops.visits_not_ended(day=day, site_id=site_id)[: loops.LIST_AT_MOST]
+            ),
         },
     )
 
@@ -79,4 +83,5 @@ def today_board_view(request):
 def today_counts_view(request):
     """The counts shown next to "Today" in the navigation (loaded by htmx, so other
     pages pay no queries for them)."""
-    return render(request, "procedures/_today_counts.html", board.today_counts(day=clinic_today()))
+    counts = board.today_counts(day=clinic_today(), site_id=current_site_id(request))
+    return render(request, "procedures/_today_counts.html", counts)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('procedures', '0013_issue12_skip_reason_calls'),
+        ('procedures', '0015_sites_room_required'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
