@@ -30,6 +30,7 @@ from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.devtools import scale_records
 from procedures.devtools.scale_names import GIVEN, family_name
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
@@ -53,17 +54,30 @@ FUTURE_WORKING_DAYS = 10
 BATCH = 10_000
 
 
+# The providers and rooms come in this many groups (a group's rooms are worked by the
+# group's providers only), so that a network's sites can map onto them one to one.
+GROUPS = 10
+
+
 @dataclass
 class ScalePlan:
+    """`patients` sets the history's length; `volume` multiplies the daily work (the
+    providers and rooms, so visits a day): volume 10 is about 7,650 visits a day."""
+
     patients: int
     providers: int = 50
     rooms: int = 30
     seed: int = 1
     today: date = field(default_factory=clinic_today)
+    volume: int = 1
 
     def __post_init__(self) -> None:
+        self.volume = max(1, self.volume)
+        self.providers *= self.volume
+        self.rooms *= self.volume
         # Each slot needs a distinct provider and patient for every room in use.
         self.rooms = max(1, min(self.rooms, self.providers, self.patients))
+        self.groups = max(1, min(GROUPS, self.rooms))
         self.appointments = self.patients * APPOINTMENTS_PER_PATIENT
         per_day = max(1, round(self.rooms * SLOTS_PER_DAY * FILL))
         self.working_days = max(1, -(-self.appointments // per_day))
@@ -95,6 +109,16 @@ class ScaleReport:
     working_days: int = 0
     first_day: date | None = None
     last_day: date | None = None
+
+
+def group_name(i: int, count: int, plan: ScalePlan) -> str:
+    """The i-th of `count` providers or rooms, named by its group: "g03-0012"."""
+    return f"g{i * plan.groups // count:02d}-{i:04d}"
+
+
+def group_of(name: str) -> int:
+    """The group (a later site) of a seeded provider or room, from its name."""
+    return int(name.rsplit(" ", 1)[-1][1:3])
 
 
 # ---------------------------------------------------------------- writing rows
@@ -214,6 +238,7 @@ def scale_clear() -> int:
         deleted += _purge(Room, rooms)
         deleted += _purge(ProcedureType, ProcedureType.objects.filter(code__startswith=CODE_PREFIX))
         deleted += _purge(TestType, TestType.objects.filter(code__startswith=CODE_PREFIX))
+        deleted += scale_records.clear(User.objects.filter(username__startswith=USER_PREFIX))
     return deleted
 
 
@@ -268,10 +293,14 @@ def scale_seed(
             default_duration_minutes=SLOT_MINUTES,
         )
         procedure.default_tests.set(tests)
+        # Named by group ("Scale Dr g03-0012"): a group is a later site.
         Provider.objects.bulk_create(
-            Provider(display_name=f"{PROVIDER_PREFIX}{i:03d}") for i in range(plan.providers)
+            Provider(display_name=f"{PROVIDER_PREFIX}{group_name(i, plan.providers, plan)}")
+            for i in range(plan.providers)
         )
-        Room.objects.bulk_create(Room(name=f"{ROOM_PREFIX}{i:03d}") for i in range(plan.rooms))
+        Room.objects.bulk_create(
+            Room(name=f"{ROOM_PREFIX}{group_name(i, plan.rooms, plan)}") for i in range(plan.rooms)
+        )
         provider_ids = list(
             Provider.objects.filter(display_name__startswith=PROVIDER_PREFIX)
             .order_by("display_name")
@@ -282,6 +311,14 @@ def scale_seed(
             .order_by("name")
             .values_list("pk", flat=True)
         )
+        # Room r is worked by the providers of its group only (distinct at each slot:
+        # a group has at least as many providers as rooms).
+        room_group = [r * plan.groups // plan.rooms for r in range(plan.rooms)]
+        group_providers = [
+            [p for i, p in enumerate(provider_ids) if i * plan.groups // plan.providers == g]
+            for g in range(plan.groups)
+        ]
+        group_first_room = [room_group.index(g) for g in range(plan.groups)]
 
         # Patients.
         first_patient = _next_id(Patient)
@@ -341,7 +378,10 @@ def scale_seed(
                             return
                         if rng.random() > FILL:
                             continue
-                        provider_id = provider_ids[(r + d_n * 7 + s) % len(provider_ids)]
+                        g = room_group[r]
+                        lane = group_providers[g]
+                        local = r - group_first_room[g]
+                        provider_id = lane[(local + d_n * 7 + s) % len(lane)]
                         patient_id = first_patient + made % plan.patients
                         if day < today:
                             roll = rng.random()
@@ -466,6 +506,22 @@ def scale_seed(
 
         report.counts["reminders"] = _Writer(Reminder, with_id=False).write(reminder_rows(), tick)
         _reset_sequence(Reminder)
+
+        # What a day's work leaves behind besides emails, in proportion to the visits:
+        # prep plans, checklist ticks, front-desk tasks, medicines, audit rows.
+        visits = scale_records.Visits(
+            first_appt=first_appt,
+            first_patient=first_patient,
+            patients=plan.patients,
+            days=days,
+            today_n=today_n,
+            day=appt_day,
+            status=appt_status,
+            statuses=statuses,
+        )
+        for table, model, rows, total in scale_records.tables(visits, users, rng, now):
+            report.counts[table] = _Writer(model, with_id=False).write(rows, progress(table, total))
+            _reset_sequence(model)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 # Back to the declared timing, for a caller's transaction (a test's).
@@ -473,7 +529,10 @@ def scale_seed(
     if connection.vendor == "postgresql":
         # Statistics for the planner, and (outside a transaction) the visibility map that
         # lets counts use index-only scans, as autovacuum would in a live database.
-        tables = [m._meta.db_table for m in (Patient, Appointment, TestOrder, Reminder)]
+        tables = [
+            m._meta.db_table
+            for m in (Patient, Appointment, TestOrder, Reminder, *scale_records.MODELS)
+        ]
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
             for table in tables:
