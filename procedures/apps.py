@@ -11,6 +11,10 @@ class ProceduresConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from procedures import models
+        from procedures.today import counts
+
+        # The navigation's cached counts are dropped when a row they read changes.
+        counts.connect()
 
         # A reverse one-to-one is not a field of the row, but auditlog reads it on every
         # save (one query each): the prep plan is audited on its own.

@@ -311,6 +311,8 @@ def scale_seed(
             .order_by("name")
             .values_list("pk", flat=True)
         )
+        # The benchmark's physician is the first provider (their own results worklist).
+        Provider.objects.filter(pk=provider_ids[0]).update(user=users[roles.PHYSICIAN])
         # Room r is worked by the providers of its group only (distinct at each slot:
         # a group has at least as many providers as rooms).
         room_group = [r * plan.groups // plan.rooms for r in range(plan.rooms)]

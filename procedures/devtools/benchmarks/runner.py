@@ -229,6 +229,13 @@ def scenarios(ctx: _Context) -> list[Scenario]:
             get(reverse("procedures:worklist"), "Pending results</h1>"),
             goal_ms=GOALS_MS["results worklist"],
         ),
+        Scenario(
+            # A physician's own open orders (and those of colleagues they cover).
+            "physician's results worklist",
+            roles.PHYSICIAN,
+            get(reverse("procedures:worklist"), "Pending results</h1>"),
+            goal_ms=GOALS_MS["results worklist"],
+        ),
         Scenario("booking POST", roles.FRONT_DESK, book, after=unbook),
     ]
 
@@ -376,7 +383,7 @@ def measure_scale(
     ctx = _Context(plan)
     users = scale.scale_users()
     clients: dict[str, Client] = {}
-    for role in (roles.FRONT_DESK, roles.NURSE):
+    for role in (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN):
         client = Client()
         client.force_login(users[role])
         clients[role] = client
