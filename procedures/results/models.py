@@ -63,9 +63,11 @@ class TestOrderQuerySet(models.QuerySet):
         `OR EXISTS` across the two made PostgreSQL read every open order and drop
         most of them."""
         own = Provider.objects.filter(user=user).order_by().values("pk")
-        covered = ResultCoverage.objects.filter(
-            covering__user=user, starts_on__lte=day, ends_on__gte=day
-        ).order_by().values("absent")
+        covered = (
+            ResultCoverage.objects.filter(covering__user=user, starts_on__lte=day, ends_on__gte=day)
+            .order_by()
+            .values("absent")
+        )
         return self.filter(responsible__in=own.union(covered))
 
 
