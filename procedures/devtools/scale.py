@@ -336,6 +336,7 @@ def scale_seed(
                     "family_name": family,
                     # What Patient.save() would derive (rows here bypass save()).
                     "search_name": normalise.search_name(given, family),
+                    "search_family": normalise.search_family(family),
                     "phone_key": normalise.phone_key(f"07700 {i % 1000000:06d}"),
                     "date_of_birth": date(1930, 1, 1) + timedelta(days=rng.randrange(27000)),
                     "sex": ("female", "male", "other")[i % 3],

@@ -55,8 +55,12 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         scales = _factors(opts["scale"], "scale")
         volumes = _factors(opts["volume"], "volume")
-        if len(scales) * len(volumes) < 2 or (opts["diagonal"] and len(scales) < 2):
-            raise CommandError("Give two points to compare: --scale 1,10 (and/or --volume 1,10).")
+        single = len(scales) * len(volumes) < 2 or (opts["diagonal"] and len(scales) < 2)
+        if single and not opts["reuse"]:
+            raise CommandError(
+                "Give two points to compare: --scale 1,10 (and/or --volume 1,10); "
+                "one point only with --reuse (the data already seeded, measured in place)."
+            )
         if opts["diagonal"] and len(scales) != len(volumes):
             raise CommandError("--diagonal needs as many --volume factors as --scale factors.")
         if connection.vendor != "postgresql":
