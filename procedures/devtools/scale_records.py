@@ -7,7 +7,7 @@ Every row either hangs off a seeded appointment or patient (deleted with it) or 
 seeded user (`clear()` deletes those)."""
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -44,7 +44,7 @@ class Visits:
     today_n: int
     day: Any  # array("H") of day indexes
     status: Any  # array("B") of indexes into statuses
-    statuses: list[str]
+    statuses: Sequence[str]
 
     def __iter__(self) -> Iterator[tuple[int, int, int, str]]:
         """(appointment id, patient id, day index, status) of every visit."""

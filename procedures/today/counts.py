@@ -7,6 +7,7 @@ bypass the ORM's signals (the dispatcher marks emails failed with one UPDATE) sh
 within COUNTS_SECONDS. The board itself always reads the live day."""
 
 from datetime import date
+from typing import cast
 
 from django.core.cache import cache
 from django.db.models import Model, QuerySet
@@ -35,11 +36,12 @@ def today_counts_cached(
     """`board.today_counts`, from the cache when worked out in the last COUNTS_SECONDS
     and nothing they depend on changed since. `scope` names the narrowing that
     `appointments` applies (a site), so each has its own entry."""
-    return cache.get_or_set(
+    counts = cache.get_or_set(
         _key(day, scope),
         lambda: today_counts(day=day, appointments=appointments),
         COUNTS_SECONDS,
     )
+    return cast(dict[str, int], counts)
 
 
 def forget_today_counts(**kwargs: object) -> None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -309,7 +310,7 @@ class _Rollback(Exception):
     pass
 
 
-def _fire(client: Client, req: Request) -> tuple[float, HttpResponse]:
+def _fire(client: Client, req: Request) -> tuple[float, Any]:
     """One request, over HTTPS as in production (so the redirect to HTTPS, the secure
     cookies and HSTS are the production ones)."""
     started = time.perf_counter()
@@ -358,7 +359,7 @@ def _without(statements: list[str], paid: list[str]) -> list[str]:
     return kept
 
 
-def _captured(client: Client, req: Request) -> tuple[list[str], HttpResponse]:
+def _captured(client: Client, req: Request) -> tuple[list[str], Any]:
     with CaptureQueriesContext(connection) as captured:
         _elapsed, response = _fire(client, req)
     return [q["sql"] for q in captured.captured_queries], response
