@@ -16,7 +16,7 @@ the procedure and test types' codes start with "scale-". Nothing else is touched
 
 import random
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -31,6 +31,7 @@ from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
 from procedures.devtools import scale_records
+from procedures.devtools.copy_rows import _next_id, _reset_sequence, _Writer
 from procedures.devtools.scale_names import GIVEN, family_name
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
@@ -51,7 +52,6 @@ REMINDERS_PER_APPOINTMENT = 3
 PENDING_WORKING_DAYS = 13
 # How far ahead the clinics are booked: the same at any N (so is the slot finder's view).
 FUTURE_WORKING_DAYS = 10
-BATCH = 10_000
 
 
 # The providers and rooms come in this many groups (a group's rooms are worked by the
@@ -119,77 +119,6 @@ def group_name(i: int, count: int, plan: ScalePlan) -> str:
 def group_of(name: str) -> int:
     """The group (a later site) of a seeded provider or room, from its name."""
     return int(name.rsplit(" ", 1)[-1][1:3])
-
-
-# ---------------------------------------------------------------- writing rows
-
-
-class _Writer:
-    """Streams rows into one table: COPY on PostgreSQL, executemany elsewhere.
-
-    Rows are dicts of attname -> value; the other columns take the field's default."""
-
-    def __init__(self, model: type[models.Model], *, with_id: bool = True):
-        self.model = model
-        self.fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
-        self.defaults = [f.get_default() for f in self.fields]
-        self.attnames = [f.attname for f in self.fields]
-        self.columns = [f.column for f in self.fields]
-        self.pg = connection.vendor == "postgresql"
-
-    def _values(self, row: dict) -> list:
-        return [row.get(a, d) for a, d in zip(self.attnames, self.defaults, strict=True)]
-
-    def write(self, rows: Iterator[dict], tick: Callable[[int], None]) -> int:
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        cols = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-        written = 0
-        with connection.cursor() as cursor:
-            if self.pg:
-                raw = cursor.cursor  # psycopg 3's own cursor
-                with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(self._values(row))
-                        written += 1
-                        if written % BATCH == 0:
-                            tick(BATCH)
-            else:
-                sql = (
-                    f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(self.columns))})"  # noqa: S608
-                )
-                batch = []
-                for row in rows:
-                    values = self._values(row)
-                    batch.append(
-                        [
-                            f.get_db_prep_save(v, connection)
-                            for f, v in zip(self.fields, values, strict=True)
-                        ]
-                    )
-                    if len(batch) == BATCH:
-                        cursor.executemany(sql, batch)
-                        written += len(batch)
-                        tick(len(batch))
-                        batch = []
-                if batch:
-                    cursor.executemany(sql, batch)
-                    written += len(batch)
-        tick(written % BATCH)
-        return written
-
-
-def _next_id(model: type[models.Model]) -> int:
-    return (model._default_manager.aggregate(m=models.Max("pk"))["m"] or 0) + 1
-
-
-def _reset_sequence(model: type[models.Model]) -> None:
-    if connection.vendor != "postgresql":
-        return
-    table = model._meta.db_table
-    quoted = connection.ops.quote_name(table)
-    sql = f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT MAX(id) FROM {quoted}))"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [table])
 
 
 # ---------------------------------------------------------------- clearing

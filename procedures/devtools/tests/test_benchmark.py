@@ -17,6 +17,7 @@ from patients import models
 from procedures.devtools import scale
 from procedures.devtools.benchmarks import runner
 from procedures.devtools.benchmarks.runner import BenchmarkError, Request
+from procedures.devtools.benchmarks.scenarios import Scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +90,7 @@ def test_a_wrong_status_or_page_stops_the_run(client):
 
 @time_machine.travel(WEDNESDAY, tick=False)
 def test_the_command_exits_non_zero_at_the_first_error(monkeypatch):
-    broken = runner.Scenario(
-        "today board", roles.FRONT_DESK, lambda i: Request("get", "/no-such-page/")
-    )
+    broken = Scenario("today board", roles.FRONT_DESK, lambda i: Request("get", "/no-such-page/"))
     monkeypatch.setattr(runner, "scenarios", lambda ctx: [broken])
     with pytest.raises(CommandError, match=r"Benchmark stopped: today board: GET /no-such-page/"):
         call_command(
