@@ -36,6 +36,12 @@ def search_name(given_name: str, family_name: str) -> str:
     return words
 
 
+def search_family(family_name: str) -> str:
+    """The folded family name, its words run together ("O'Brien-Núñez" -> "obriennunez"),
+    for the short-term search: "ob" and "o" find it."""
+    return fold(family_name).replace(" ", "")
+
+
 def phone_key(phone: str) -> str:
     """The last nine digits of a phone number: 07700 900123 and +44 7700 900123 agree."""
     return "".join(ch for ch in phone or "" if ch.isdigit())[-9:]

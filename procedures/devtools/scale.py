@@ -16,7 +16,7 @@ the procedure and test types' codes start with "scale-". Nothing else is touched
 
 import random
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -30,6 +30,8 @@ from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.devtools import scale_records
+from procedures.devtools.copy_rows import _next_id, _reset_sequence, _Writer
 from procedures.devtools.scale_names import GIVEN, family_name
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
@@ -50,20 +52,32 @@ REMINDERS_PER_APPOINTMENT = 3
 PENDING_WORKING_DAYS = 13
 # How far ahead the clinics are booked: the same at any N (so is the slot finder's view).
 FUTURE_WORKING_DAYS = 10
-BATCH = 10_000
+
+
+# The providers and rooms come in this many groups (a group's rooms are worked by the
+# group's providers only), so that a network's sites can map onto them one to one.
+GROUPS = 10
 
 
 @dataclass
 class ScalePlan:
+    """`patients` sets the history's length; `volume` multiplies the daily work (the
+    providers and rooms, so visits a day): volume 10 is about 7,650 visits a day."""
+
     patients: int
     providers: int = 50
     rooms: int = 30
     seed: int = 1
     today: date = field(default_factory=clinic_today)
+    volume: int = 1
 
     def __post_init__(self) -> None:
+        self.volume = max(1, self.volume)
+        self.providers *= self.volume
+        self.rooms *= self.volume
         # Each slot needs a distinct provider and patient for every room in use.
         self.rooms = max(1, min(self.rooms, self.providers, self.patients))
+        self.groups = max(1, min(GROUPS, self.rooms))
         self.appointments = self.patients * APPOINTMENTS_PER_PATIENT
         per_day = max(1, round(self.rooms * SLOTS_PER_DAY * FILL))
         self.working_days = max(1, -(-self.appointments // per_day))
@@ -97,75 +111,14 @@ class ScaleReport:
     last_day: date | None = None
 
 
-# ---------------------------------------------------------------- writing rows
+def group_name(i: int, count: int, plan: ScalePlan) -> str:
+    """The i-th of `count` providers or rooms, named by its group: "g03-0012"."""
+    return f"g{i * plan.groups // count:02d}-{i:04d}"
 
 
-class _Writer:
-    """Streams rows into one table: COPY on PostgreSQL, executemany elsewhere.
-
-    Rows are dicts of attname -> value; the other columns take the field's default."""
-
-    def __init__(self, model: type[models.Model], *, with_id: bool = True):
-        self.model = model
-        self.fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
-        self.defaults = [f.get_default() for f in self.fields]
-        self.attnames = [f.attname for f in self.fields]
-        self.columns = [f.column for f in self.fields]
-        self.pg = connection.vendor == "postgresql"
-
-    def _values(self, row: dict) -> list:
-        return [row.get(a, d) for a, d in zip(self.attnames, self.defaults, strict=True)]
-
-    def write(self, rows: Iterator[dict], tick: Callable[[int], None]) -> int:
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        cols = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-        written = 0
-        with connection.cursor() as cursor:
-            if self.pg:
-                raw = cursor.cursor  # psycopg 3's own cursor
-                with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(self._values(row))
-                        written += 1
-                        if written % BATCH == 0:
-                            tick(BATCH)
-            else:
-                sql = (
-                    f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(self.columns))})"  # noqa: S608
-                )
-                batch = []
-                for row in rows:
-                    values = self._values(row)
-                    batch.append(
-                        [
-                            f.get_db_prep_save(v, connection)
-                            for f, v in zip(self.fields, values, strict=True)
-                        ]
-                    )
-                    if len(batch) == BATCH:
-                        cursor.executemany(sql, batch)
-                        written += len(batch)
-                        tick(len(batch))
-                        batch = []
-                if batch:
-                    cursor.executemany(sql, batch)
-                    written += len(batch)
-        tick(written % BATCH)
-        return written
-
-
-def _next_id(model: type[models.Model]) -> int:
-    return (model._default_manager.aggregate(m=models.Max("pk"))["m"] or 0) + 1
-
-
-def _reset_sequence(model: type[models.Model]) -> None:
-    if connection.vendor != "postgresql":
-        return
-    table = model._meta.db_table
-    quoted = connection.ops.quote_name(table)
-    sql = f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT MAX(id) FROM {quoted}))"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [table])
+def group_of(name: str) -> int:
+    """The group (a later site) of a seeded provider or room, from its name."""
+    return int(name.rsplit(" ", 1)[-1][1:3])
 
 
 # ---------------------------------------------------------------- clearing
@@ -214,6 +167,7 @@ def scale_clear() -> int:
         deleted += _purge(Room, rooms)
         deleted += _purge(ProcedureType, ProcedureType.objects.filter(code__startswith=CODE_PREFIX))
         deleted += _purge(TestType, TestType.objects.filter(code__startswith=CODE_PREFIX))
+        deleted += scale_records.clear(User.objects.filter(username__startswith=USER_PREFIX))
     return deleted
 
 
@@ -268,10 +222,14 @@ def scale_seed(
             default_duration_minutes=SLOT_MINUTES,
         )
         procedure.default_tests.set(tests)
+        # Named by group ("Scale Dr g03-0012"): a group is a later site.
         Provider.objects.bulk_create(
-            Provider(display_name=f"{PROVIDER_PREFIX}{i:03d}") for i in range(plan.providers)
+            Provider(display_name=f"{PROVIDER_PREFIX}{group_name(i, plan.providers, plan)}")
+            for i in range(plan.providers)
         )
-        Room.objects.bulk_create(Room(name=f"{ROOM_PREFIX}{i:03d}") for i in range(plan.rooms))
+        Room.objects.bulk_create(
+            Room(name=f"{ROOM_PREFIX}{group_name(i, plan.rooms, plan)}") for i in range(plan.rooms)
+        )
         provider_ids = list(
             Provider.objects.filter(display_name__startswith=PROVIDER_PREFIX)
             .order_by("display_name")
@@ -282,6 +240,16 @@ def scale_seed(
             .order_by("name")
             .values_list("pk", flat=True)
         )
+        # The benchmark's physician is the first provider (their own results worklist).
+        Provider.objects.filter(pk=provider_ids[0]).update(user=users[roles.PHYSICIAN])
+        # Room r is worked by the providers of its group only (distinct at each slot:
+        # a group has at least as many providers as rooms).
+        room_group = [r * plan.groups // plan.rooms for r in range(plan.rooms)]
+        group_providers = [
+            [p for i, p in enumerate(provider_ids) if i * plan.groups // plan.providers == g]
+            for g in range(plan.groups)
+        ]
+        group_first_room = [room_group.index(g) for g in range(plan.groups)]
 
         # Patients.
         first_patient = _next_id(Patient)
@@ -297,6 +265,7 @@ def scale_seed(
                     "family_name": family,
                     # What Patient.save() would derive (rows here bypass save()).
                     "search_name": normalise.search_name(given, family),
+                    "search_family": normalise.search_family(family),
                     "phone_key": normalise.phone_key(f"07700 {i % 1000000:06d}"),
                     "date_of_birth": date(1930, 1, 1) + timedelta(days=rng.randrange(27000)),
                     "sex": ("female", "male", "other")[i % 3],
@@ -341,7 +310,10 @@ def scale_seed(
                             return
                         if rng.random() > FILL:
                             continue
-                        provider_id = provider_ids[(r + d_n * 7 + s) % len(provider_ids)]
+                        g = room_group[r]
+                        lane = group_providers[g]
+                        local = r - group_first_room[g]
+                        provider_id = lane[(local + d_n * 7 + s) % len(lane)]
                         patient_id = first_patient + made % plan.patients
                         if day < today:
                             roll = rng.random()
@@ -466,6 +438,22 @@ def scale_seed(
 
         report.counts["reminders"] = _Writer(Reminder, with_id=False).write(reminder_rows(), tick)
         _reset_sequence(Reminder)
+
+        # What a day's work leaves behind besides emails, in proportion to the visits:
+        # prep plans, checklist ticks, front-desk tasks, medicines, audit rows.
+        visits = scale_records.Visits(
+            first_appt=first_appt,
+            first_patient=first_patient,
+            patients=plan.patients,
+            days=days,
+            today_n=today_n,
+            day=appt_day,
+            status=appt_status,
+            statuses=statuses,
+        )
+        for table, model, rows, total in scale_records.tables(visits, users, rng, now):
+            report.counts[table] = _Writer(model, with_id=False).write(rows, progress(table, total))
+            _reset_sequence(model)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 # Back to the declared timing, for a caller's transaction (a test's).
@@ -473,7 +461,10 @@ def scale_seed(
     if connection.vendor == "postgresql":
         # Statistics for the planner, and (outside a transaction) the visibility map that
         # lets counts use index-only scans, as autovacuum would in a live database.
-        tables = [m._meta.db_table for m in (Patient, Appointment, TestOrder, Reminder)]
+        tables = [
+            m._meta.db_table
+            for m in (Patient, Appointment, TestOrder, Reminder, *scale_records.MODELS)
+        ]
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
             for table in tables:

@@ -4,12 +4,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.resources import Provider
 
 
 class PrivateStorage(FileSystemStorage):
@@ -55,14 +56,19 @@ class TestOrderQuerySet(models.QuerySet):
         )
 
     def owned_by(self, user, day) -> "TestOrderQuerySet":
-        """Orders `user` answers for on `day`: theirs, or a colleague's they cover."""
-        covering = ResultCoverage.objects.filter(
-            absent=OuterRef("responsible"),
-            covering__user=user,
-            starts_on__lte=day,
-            ends_on__gte=day,
+        """Orders `user` answers for on `day`: theirs, or a colleague's they cover.
+
+        One list of physicians (the user's own provider UNION those they cover on
+        `day`), then their orders through `testorder_open_responsible_idx`: an
+        `OR EXISTS` across the two made PostgreSQL read every open order and drop
+        most of them."""
+        own = Provider.objects.filter(user=user).order_by().values("pk")
+        covered = (
+            ResultCoverage.objects.filter(covering__user=user, starts_on__lte=day, ends_on__gte=day)
+            .order_by()
+            .values("absent")
         )
-        return self.filter(Q(responsible__user=user) | Exists(covering))
+        return self.filter(responsible__in=own.union(covered))
 
 
 class SpecimenSite(models.TextChoices):
@@ -214,6 +220,14 @@ class TestOrder(models.Model):
             models.Index(
                 fields=["expected_by", "id"],
                 name="testorder_open_due_idx",
+                condition=models.Q(
+                    status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
+                ),
+            ),
+            # A physician's own worklist (owned_by): their open orders in due order.
+            models.Index(
+                fields=["responsible", "expected_by", "id"],
+                name="testorder_open_responsible_idx",
                 condition=models.Q(
                     status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
                 ),

@@ -179,6 +179,13 @@ class Appointment(models.Model):
                 name="appt_active_until_idx",
                 condition=~Q(status__in=["cancelled", "no_show"]),
             ),
+            # The slot finder reads a day's active bookings at a time: a range of
+            # blocked_from (bounded by the longest booking), not the month's rows.
+            models.Index(
+                fields=["blocked_from", "id"],
+                name="appt_active_from_idx",
+                condition=~Q(status__in=["cancelled", "no_show"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -29,6 +29,8 @@ from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
 
 SLOT_STEP = timedelta(minutes=15)
+# Longer than any procedure with its buffers: bounds the slot finder's read of a day.
+LONGEST_BLOCK = timedelta(days=1)
 MORNING_ENDS = time(12, 0)
 TIMES_OF_DAY = ("any", "morning", "afternoon")
 
@@ -270,32 +272,30 @@ class _Busy:
 
 
 class _Bookings:
-    """The window's active bookings, taken in (in order of blocked_from) as the walk
-    through the days reaches them, as busy intervals: providers over [start, end),
-    rooms and the patient with the buffers. A search that finds its slots in the
-    first days never converts nor walks the rest of the month's rows."""
+    """The active bookings of the days the walk reaches, as busy intervals: providers
+    over [start, end), rooms and the patient with the buffers. Read a day at a time,
+    only for a day with candidate starts: a search that finds its slots in the first
+    days reads those days, not the month (69,475 rows at a network's volume, sorted
+    on disk, when it read the whole window at once)."""
 
     def __init__(
         self,
-        rows: Iterator[tuple],
         *,
         providers: Iterable[Provider],
         rooms: Iterable[Room],
         patient: Patient | None,
     ) -> None:
-        self._rows = rows
-        self._next = next(rows, None)
         self.providers = {p.pk: _Busy() for p in providers}
         self.rooms = {r.pk: _Busy() for r in rooms}
         self.patient = _Busy()
         self._patient_id = patient.pk if patient is not None else None
         self._all = [*self.providers.values(), *self.rooms.values(), self.patient]
 
-    def take_until(self, moment: float) -> None:
-        """Take in every booking blocked from before `moment`."""
-        row, rows, providers, rooms = self._next, self._rows, self.providers, self.rooms
-        while row is not None and row[5] < moment:
-            provider_id, room_id, patient_id, before, after, b_from, b_until = row
+    def take(self, rows: Iterable[tuple]) -> None:
+        """Take in the bookings `rows` (a booking read twice, over midnight, changes
+        nothing: the intervals are only asked whether they meet a slot)."""
+        providers, rooms = self.providers, self.rooms
+        for provider_id, room_id, patient_id, before, after, b_from, b_until in rows:
             if (busy := providers.get(provider_id)) is not None:
                 # [start_at, end_at): the buffers off again, as Appointment.save() adds them.
                 busy.spans.append((b_from + 60 * before, b_until - 60 * after))
@@ -303,8 +303,6 @@ class _Bookings:
                 busy.spans.append((b_from, b_until))
             if patient_id == self._patient_id:
                 self.patient.spans.append((b_from, b_until))
-            row = next(rows, None)
-        self._next = row
         for busy in self._all:
             busy.starts = None  # sorted again when next asked
 
@@ -318,9 +316,8 @@ class _Bookings:
 @contextmanager
 def _booked_rows(booked: QuerySet[Appointment]) -> Iterator[Iterator[tuple]]:
     """(provider, room, patient, buffer before, buffer after, blocked from, blocked
-    until) of each booking, in order of blocked_from, read as they are asked for; the
-    times in epoch seconds. One query."""
-    booked = booked.order_by("blocked_from", "pk")
+    until) of each booking; the times in epoch seconds. One query."""
+    booked = booked.order_by()
     ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
     if connection.vendor == "postgresql":
         # The ORM writes the query; a plain cursor reads the rows, without a Python
@@ -384,11 +381,15 @@ def slots_find(
     availability = availability_load(
         providers=providers, rooms=rooms, first_day=first_day, last_day=last_day
     )
-    range_start, _x = clinic_day_bounds(first_day)
-    _y, range_end = clinic_day_bounds(last_day)
-    booked = Appointment.objects.active().filter(
-        blocked_from__lt=range_end + before, blocked_until__gt=range_start - after
-    )
+    booked = Appointment.objects.active()
+    # The physicians and rooms in the running, as subqueries (hundreds of ids bound
+    # as parameters cost more than the query at a network's size).
+    candidates = (
+        Provider.objects.filter(pk=provider.pk)
+        if provider
+        else Provider.objects.filter(is_active=True)
+    ).values("pk")
+    places = Room.objects.filter(is_active=True).values("pk")
     tz = clinic_tz()
     room_sessions: dict[tuple[int, date], list[tuple[datetime, datetime]]] = {}
 
@@ -411,53 +412,67 @@ def slots_find(
         return None
 
     found: list[Slot] = []
-    with _booked_rows(booked) as rows:
-        bookings = _Bookings(rows, providers=providers, rooms=rooms, patient=patient)
-        day = first_day
-        while day <= last_day and len(found) < limit:
-            # Every interval this day's candidates could meet is in, and none that is
-            # over before them (an hour's margin either side for a change of clocks).
-            day_start, day_end = clinic_day_bounds(day)
-            bookings.take_until((day_end + duration + after).timestamp() + 3600)
-            bookings.forget_until((day_start - before).timestamp() - 3600)
-            # The day's possible starts, each with the providers who work then. Most
-            # providers share the clinic's hours: step through each distinct session once.
-            by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
-            for prov in providers:
-                for session in availability.sessions("provider", prov.pk, day):
-                    by_session[session].append(prov)
-            starts: dict[datetime, list[Provider]] = defaultdict(list)
-            for (s_start, s_end), working in by_session.items():
-                moment = s_start
-                while moment + duration <= s_end:
-                    starts[moment].extend(working)
-                    moment += SLOT_STEP
-            today_count = 0
-            for start in sorted(starts):
-                if today_count >= per_day or len(found) >= limit:
-                    break
-                if start <= now:
-                    continue
-                local_start = start.astimezone(tz).time()
-                if time_of_day == "morning" and local_start >= MORNING_ENDS:
-                    continue
-                if time_of_day == "afternoon" and local_start < MORNING_ENDS:
-                    continue
-                end = start + duration
-                b_from, b_until = start - before, end + after
-                if bookings.patient.meets(b_from, b_until):
-                    continue
-                # The room does not depend on the provider: find it once for this start.
-                room = free_room(b_from, b_until)
-                if room is None:
-                    continue
-                for prov in sorted(starts[start], key=attrgetter("pk")):
-                    if bookings.providers[prov.pk].meets(start, end):
-                        continue
-                    if availability.absence("provider", prov.pk, start, end):
-                        continue
-                    found.append(Slot(start_at=start, end_at=end, provider=prov, room=room))
-                    today_count += 1
-                    break
+    bookings = _Bookings(providers=providers, rooms=rooms, patient=patient)
+    day = first_day
+    while day <= last_day and len(found) < limit:
+        day_start, day_end = clinic_day_bounds(day)
+        # None of the intervals over before this day's candidates (an hour's
+        # margin either side for a change of clocks).
+        bookings.forget_until((day_start - before).timestamp() - 3600)
+        # The day's possible starts, each with the providers who work then. Most
+        # providers share the clinic's hours: step through each distinct session once.
+        by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
+        for prov in providers:
+            for session in availability.sessions("provider", prov.pk, day):
+                by_session[session].append(prov)
+        starts: dict[datetime, list[Provider]] = defaultdict(list)
+        for (s_start, s_end), working in by_session.items():
+            moment = s_start
+            while moment + duration <= s_end:
+                starts[moment].extend(working)
+                moment += SLOT_STEP
+        if not starts:
             day += timedelta(days=1)
+            continue
+        # Every booking this day's candidates could meet, for the physicians and
+        # rooms in the running and the patient: one query, only for a working day.
+        with _booked_rows(
+            booked.filter(
+                Q(provider__in=candidates) | Q(room__in=places) | Q(patient=patient),
+                blocked_from__lt=day_end + duration + after + timedelta(hours=1),
+                blocked_until__gt=day_start - before - timedelta(hours=1),
+                # A lower bound for the index on blocked_from: no booking is blocked
+                # for longer than a day.
+                blocked_from__gte=day_start - before - timedelta(hours=1) - LONGEST_BLOCK,
+            )
+        ) as rows:
+            bookings.take(rows)
+        today_count = 0
+        for start in sorted(starts):
+            if today_count >= per_day or len(found) >= limit:
+                break
+            if start <= now:
+                continue
+            local_start = start.astimezone(tz).time()
+            if time_of_day == "morning" and local_start >= MORNING_ENDS:
+                continue
+            if time_of_day == "afternoon" and local_start < MORNING_ENDS:
+                continue
+            end = start + duration
+            b_from, b_until = start - before, end + after
+            if bookings.patient.meets(b_from, b_until):
+                continue
+            # The room does not depend on the provider: find it once for this start.
+            room = free_room(b_from, b_until)
+            if room is None:
+                continue
+            for prov in sorted(starts[start], key=attrgetter("pk")):
+                if bookings.providers[prov.pk].meets(start, end):
+                    continue
+                if availability.absence("provider", prov.pk, start, end):
+                    continue
+                found.append(Slot(start_at=start, end_at=end, provider=prov, room=room))
+                today_count += 1
+                break
+        day += timedelta(days=1)
     return found

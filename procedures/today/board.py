@@ -9,6 +9,7 @@ per row costs more than the SQL."""
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from patients.models import Medication, Patient
@@ -73,7 +74,21 @@ class Arrival:
     flags: list[Flag] = field(default_factory=list)
 
 
-def today_arrivals(*, day: date, site_id: int | None = None) -> list[Arrival]:
+def day_appointments(*, day: date) -> QuerySet[Appointment]:
+    """The day's appointments on the board (cancelled ones left out): the base every
+    board read starts from, so a caller can narrow it (a site, a room) first."""
+    start, end = clinic_day_bounds(day)
+    return Appointment.objects.filter(start_at__gte=start, start_at__lt=end).exclude(
+        status=Appointment.Status.CANCELLED
+    )
+
+
+def today_arrivals(
+    *,
+    day: date,
+    site_id: int | None = None,
+    appointments: QuerySet[Appointment] | None = None,
+) -> list[Arrival]:
     """The day's arrivals by time (cancelled ones left out), each with the codes of what
     needs fixing, in a fixed number of queries:
 
@@ -86,15 +101,9 @@ def today_arrivals(*, day: date, site_id: int | None = None) -> list[Arrival]:
 
     `site_id`: that site's arrivals only (None: every site's).
     """
-    start, end = clinic_day_bounds(day)
-    day_appointments = at_site(
-        Appointment.objects.filter(start_at__gte=start, start_at__lt=end).exclude(
-            status=Appointment.Status.CANCELLED
-        ),
-        site_id,
-    )
+    booked = at_site(day_appointments(day=day), site_id) if appointments is None else appointments
     rows = list(
-        day_appointments.order_by("start_at", "pk").values_list(
+        booked.order_by("start_at", "pk").values_list(
             "pk",
             "start_at",
             "status",
@@ -116,18 +125,21 @@ def today_arrivals(*, day: date, site_id: int | None = None) -> list[Arrival]:
         return []
     # The flags' queries select the day again rather than list hundreds of ids: the
     # parameters would cost more to bind than the queries take to run.
-    ids = day_appointments.values("pk")
+    ids = booked.values("pk")
     failed = set(
         Reminder.objects.filter(
             appointment__in=ids, status=Reminder.Status.FAILED, resolved_at__isnull=True
         ).values_list("appointment_id", flat=True)
     )
     # A hold plan only matters for a patient taking medicines (as readiness() says).
-    on_medicines = set(
-        Medication.objects.filter(
-            patient__in=day_appointments.values("patient_id"), is_active=True
-        ).values_list("patient_id", flat=True)
-    )
+    medicines = Medication.objects.filter(
+        patient__in=booked.values("patient_id"), is_active=True
+    ).values_list("patient_id", "med_class")
+    on_medicines, thinners = set(), set()
+    for patient_id, med_class in medicines:
+        on_medicines.add(patient_id)
+        if Medication(med_class=med_class).is_blood_thinner:
+            thinners.add(patient_id)
     confirmed_plans = set(
         PrepPlan.objects.filter(
             appointment__in=ids, hold_plan_confirmed_at__isnull=False
@@ -139,9 +151,12 @@ def today_arrivals(*, day: date, site_id: int | None = None) -> list[Arrival]:
         )
     )
     # Platelets and INR before the needle for the anticoagulated or bleeding-disorder
-    # patients: missing or out of the clinic's range (patients.selectors).
-    day_patients = Patient.objects.filter(pk__in=day_appointments.values("patient_id"))
-    bloods = bloods_by_patient(list(day_patients), on=day)
+    # patients: missing or out of the clinic's range (patients.selectors). Only they
+    # need judging: a network's day is thousands of patients, a few hundred of them.
+    needing = Patient.objects.filter(pk__in=booked.values("patient_id")).filter(
+        Q(bleeding_disorder=True) | Q(pk__in=thinners)
+    )
+    bloods = bloods_by_patient(list(needing), on=day)
     sedated = SedationLevel.sedated()
     done = (*Appointment.RELEASED_STATUSES, Appointment.Status.COMPLETED)
     arrivals = []
@@ -236,9 +251,14 @@ def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
     return arrivals
 
 
-def today_counts(*, day: date, site_id: int | None = None) -> dict[str, int]:
+def today_counts(
+    *,
+    day: date,
+    site_id: int | None = None,
+    appointments: QuerySet[Appointment] | None = None,
+) -> dict[str, int]:
     """Arrivals still expected today and appointments with a flag (for the navigation)."""
-    arrivals = today_arrivals(day=day, site_id=site_id)
+    arrivals = today_arrivals(day=day, site_id=site_id, appointments=appointments)
     return {
         "expected": sum(1 for a in arrivals if a.status in EXPECTED),
         "flagged": sum(1 for a in arrivals if a.flag_codes),

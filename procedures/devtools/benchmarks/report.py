@@ -1,4 +1,8 @@
-"""The benchmark's summary: goals per page, and the table printed after a run."""
+"""The benchmark's summary: goals per page, and the table printed after a run.
+
+Points are named "<patients factor>x<volume factor>": "1x1" is the base patients at
+one clinic network's ordinary day, "10x10" ten times the patients and ten times the
+visits a day. Ratios compare the last point with the first."""
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,50 +25,74 @@ class Measure:
     bare_p50_ms: float
     sql_p50_ms: float
     floor_ms: float
-    errors: int = 0
+    volume: int = 1
+    # Statements replayed for the floor: the page's own, less the bare page's.
+    replayed: int = 0
+    goal_ms: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def floor_ratio(self) -> float:
         return self.p50_ms / self.floor_ms if self.floor_ms else 0.0
 
+    @property
+    def point(self) -> str:
+        return label(self.scale, self.volume)
+
+
+def label(scale: int, volume: int) -> str:
+    return f"{scale}x{volume}"
+
+
+def _page(name: str, at: dict[str, Measure], labels: list[str]) -> dict[str, Any]:
+    base, top = at[labels[0]], at[labels[-1]]
+    scale_ratio = top.p50_ms / base.p50_ms if base.p50_ms and len(labels) > 1 else None
+    goal_ms = top.goal_ms
+    goals: dict[str, bool] = {
+        "same_queries": len({at[x].queries for x in labels}) == 1,
+        "floor_ratio": top.floor_ratio <= GOAL_FLOOR_RATIO,
+    }
+    if scale_ratio is not None:
+        goals["scale_ratio"] = scale_ratio <= GOAL_SCALE_RATIO
+    if goal_ms is not None:
+        goals["p50_goal"] = all(at[x].p50_ms <= goal_ms for x in labels)
+
+    def each(attr: str) -> dict[str, float]:
+        return {x: round(getattr(at[x], attr), 2) for x in labels}
+
+    return {
+        "scenario": name,
+        "queries": {x: at[x].queries for x in labels},
+        "replayed": {x: at[x].replayed for x in labels},
+        "p50_ms": each("p50_ms"),
+        "p95_ms": each("p95_ms"),
+        "floor_ms": each("floor_ms"),
+        "goal_p50_ms": goal_ms,
+        "scale_ratio": round(scale_ratio, 2) if scale_ratio is not None else None,
+        "floor_ratio": round(top.floor_ratio, 2),
+        "goals": goals,
+    }
+
 
 def summarise(
-    measures: list[Measure], seeds: list[dict], dispatch: dict | None, *, scales, requests
+    measures: list[Measure],
+    seeds: list[dict],
+    dispatch: dict | None,
+    *,
+    points: list[tuple[int, int]],
+    requests: int,
+    load_average: dict | None = None,
 ) -> dict:
-    base, top = min(scales), max(scales)
-    by = {(m.scenario, m.scale): m for m in measures}
-    pages: list[dict[str, Any]] = []
-    for name in dict.fromkeys(m.scenario for m in measures):
-        low, high = by.get((name, base)), by.get((name, top))
-        if not low or not high:
-            continue
-        scale_ratio = high.p50_ms / low.p50_ms if low.p50_ms else 0.0
-        pages.append(
-            {
-                "scenario": name,
-                "queries": {str(base): low.queries, str(top): high.queries},
-                "p50_ms": {str(base): round(low.p50_ms, 2), str(top): round(high.p50_ms, 2)},
-                "p95_ms": {str(base): round(low.p95_ms, 2), str(top): round(high.p95_ms, 2)},
-                "floor_ms": {
-                    str(base): round(low.floor_ms, 2),
-                    str(top): round(high.floor_ms, 2),
-                },
-                "errors": low.errors + high.errors,
-                "scale_ratio": round(scale_ratio, 2),
-                "floor_ratio": round(high.floor_ratio, 2),
-                "goals": {
-                    "same_queries": low.queries == high.queries,
-                    "scale_ratio": scale_ratio <= GOAL_SCALE_RATIO,
-                    "floor_ratio": high.floor_ratio <= GOAL_FLOOR_RATIO,
-                    "no_errors": low.errors + high.errors == 0,
-                },
-            }
-        )
+    labels = [label(s, v) for s, v in points]
+    by: dict[str, dict[str, Measure]] = {}
+    for m in measures:
+        by.setdefault(m.scenario, {})[m.point] = m
+    pages = [_page(name, at, labels) for name, at in by.items() if set(labels) <= set(at)]
     result = {
         "database": connection.vendor,
-        "scales": scales,
+        "points": labels,
         "requests": requests,
+        "load_average": load_average,
         "seeds": seeds,
         "pages": pages,
         "measures": [asdict(m) for m in measures],
@@ -85,23 +113,31 @@ def summarise(
 
 def table(result: dict) -> str:
     """The result as a Markdown table."""
-    base, top = min(result["scales"]), max(result["scales"])
+    labels = result["points"]
+    base, top = labels[0], labels[-1]
     ok = {True: "pass", False: "FAIL"}
     lines = [
-        f"| page | queries {base}x / {top}x | p50 {base}x (ms) | p50 {top}x (ms) "
-        f"| p95 {top}x (ms) | floor {top}x (ms) | {top}x÷{base}x (≤ {GOAL_SCALE_RATIO}) "
-        f"| p50÷floor (≤ {GOAL_FLOOR_RATIO:g}) | goals |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| page | queries {' / '.join(labels)} | p50 {base} (ms) | p50 {top} (ms) "
+        f"| p95 {top} (ms) | floor {top} (ms) | goal p50 (ms) | {top}÷{base} "
+        f"(≤ {GOAL_SCALE_RATIO}) | p50÷floor (≤ {GOAL_FLOOR_RATIO:g}) | goals |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in result["pages"]:
-        q = p["queries"]
         failed = [k for k, v in p["goals"].items() if not v]
+        ratio = "-" if p["scale_ratio"] is None else f"{p['scale_ratio']:.2f}"
+        goal = "-" if p["goal_p50_ms"] is None else f"{p['goal_p50_ms']:g}"
         lines.append(
-            f"| {p['scenario']} | {q[str(base)]} / {q[str(top)]} "
-            f"| {p['p50_ms'][str(base)]:.1f} | {p['p50_ms'][str(top)]:.1f} "
-            f"| {p['p95_ms'][str(top)]:.1f} | {p['floor_ms'][str(top)]:.1f} "
-            f"| {p['scale_ratio']:.2f} | {p['floor_ratio']:.2f} "
+            f"| {p['scenario']} | {' / '.join(str(p['queries'][x]) for x in labels)} "
+            f"| {p['p50_ms'][base]:.1f} | {p['p50_ms'][top]:.1f} "
+            f"| {p['p95_ms'][top]:.1f} | {p['floor_ms'][top]:.1f} | {goal} "
+            f"| {ratio} | {p['floor_ratio']:.2f} "
             f"| {ok[not failed]}{' (' + ', '.join(failed) + ')' if failed else ''} |"
+        )
+    load = result.get("load_average")
+    if load:
+        lines.append("")
+        lines.append(
+            f"Load average (1, 5, 15 min) at the start {load['start']}, at the end {load['end']}."
         )
     d = result.get("dispatch")
     if d:

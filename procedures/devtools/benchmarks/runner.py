@@ -1,174 +1,48 @@
-"""Measure the front desk's pages at a base scale and at 10 times it, side by side with
-their floor, in one run.
+"""Measure the front desk's pages at a base scale and at 10 times it (patients, and
+the daily volume), side by side with their floor and their goal, in one run.
 
-For each scale: `seed_scale` the data, then for each scenario warm the page up, time
-`requests` requests through Django's test client (server time: no network, no
-browser), count its queries with CaptureQueriesContext, and measure the floor in the
-same run: a bare page through the same client and middleware, plus the page's own SQL
-replayed raw through a psycopg connection of its own (in a transaction rolled back).
+For each point (patients x daily volume): `seed_scale` the data, then for each scenario
+warm the page up, time `requests` requests through Django's test client (server time:
+no network, no browser), count its queries with CaptureQueriesContext, and measure the
+floor in the same run: a bare page through the same client and middleware, plus the
+page's own SQL (less the session and user queries the bare page already paid) replayed
+raw through a psycopg connection of its own (in a transaction rolled back). The first
+answer that is not the page meant (a status, an error page, a redirect to HTTPS)
+stops the run with BenchmarkError.
 """
 
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from clinic import roles
 from patients.models import Patient
-from procedures.catalog.clock import clinic_datetime, clinic_today
-from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Room
 from procedures.devtools import scale
 from procedures.devtools.benchmarks.report import Measure, summarise
-from procedures.scheduling.models import Appointment
-
-GOAL_SCALE_RATIO = 1.3
-GOAL_FLOOR_RATIO = 3.0
-GOAL_DISPATCH_RATIO = 0.5
-
-
-@dataclass
-class Request:
-    method: str
-    url: str
-    data: dict | None = None
-    expect: int = 200
-
-
-@dataclass
-class Scenario:
-    name: str
-    role: str
-    # Called before each request with its number: the request to make.
-    make: Callable[[int], Request]
-    # Called after each request (e.g. to undo a booking so the next one is alike).
-    after: Callable[[], None] | None = None
+from procedures.devtools.benchmarks.scenarios import (
+    BenchmarkError,
+    Request,
+    _Context,
+    scenarios,
+)
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1000, p95 * 1000
-
-
-class _Context:
-    """What the scenarios need to know about the seeded data."""
-
-    def __init__(self, plan: scale.ScalePlan):
-        self.plan = plan
-        self.today = clinic_today()
-        self.procedure = ProcedureType.objects.get(code=f"{scale.CODE_PREFIX}bma")
-        self.providers = list(
-            Provider.objects.filter(display_name__startswith=scale.PROVIDER_PREFIX).order_by(
-                "display_name"
-            )
-        )
-        self.rooms = list(Room.objects.filter(name__startswith=scale.ROOM_PREFIX).order_by("name"))
-        self.patients = list(
-            Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX)
-            .order_by("mrn")
-            .values_list("pk", "mrn", "family_name")[:500]
-        )
-        last_day = plan.days()[-1]
-        # Bookings go to a week after the seeded range, so each lands on a free grid.
-        day = last_day + timedelta(days=7)
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        self.booking_day = day
-        self.booked: list[int] = []
-
-
-def scenarios(ctx: _Context) -> list[Scenario]:
-    today = ctx.today.isoformat()
-    # The coming week: seeded in full at every scale (the seed reaches 10 working
-    # days ahead), whereas this week's past days exist at 1x only as far back as
-    # its short history goes - on a weekend, just Wednesday to Friday.
-    next_week = (ctx.today + timedelta(days=7)).isoformat()
-    patient_id, mrn, _family = ctx.patients[len(ctx.patients) // 2]
-
-    def book(i: int) -> Request:
-        n_rooms = len(ctx.rooms)
-        slot, lane = i % scale.SLOTS_PER_DAY, (i // scale.SLOTS_PER_DAY) % n_rooms
-        start = clinic_datetime(ctx.booking_day, scale.FIRST_SLOT) + timedelta(
-            minutes=scale.SLOT_MINUTES * slot
-        )
-        provider, room = ctx.providers[lane], ctx.rooms[lane]
-        patient = ctx.patients[i % len(ctx.patients)][0]
-        value = f"{start.astimezone(UTC).isoformat()}|{provider.pk}|{room.pk}"
-        return Request(
-            "post",
-            reverse("procedures:slot_finder"),
-            {
-                "patient": patient,
-                "procedure_type": ctx.procedure.pk,
-                "sedation_level": "local",
-                "time_of_day": "any",
-                "slot": value,
-            },
-            expect=302,
-        )
-
-    def unbook() -> None:
-        # Delete what the bookings made, so every booking meets the same free grid.
-        done = Appointment.objects.filter(
-            start_at__gte=clinic_datetime(ctx.booking_day, scale.FIRST_SLOT),
-            room__in=ctx.rooms,
-        )
-        scale._purge(Appointment, done)
-
-    def get(url: str) -> Callable[[int], Request]:
-        return lambda i: Request("get", url)
-
-    def search(q: str) -> Callable[[int], Request]:
-        return lambda i: Request("post", reverse("patients:list"), {"q": q})
-
-    calendar = reverse("procedures:calendar")
-    return [
-        Scenario("today board", roles.FRONT_DESK, get(reverse("procedures:today"))),
-        Scenario(
-            "clinic day calendar",
-            roles.FRONT_DESK,
-            get(f"{calendar}?view=day&by=clinic&date={today}"),
-        ),
-        Scenario(
-            # The whole clinic's day as a time grid, a column per room (issue 16).
-            "clinic day calendar by room",
-            roles.FRONT_DESK,
-            get(f"{calendar}?show=rooms&date={today}"),
-        ),
-        Scenario(
-            "provider week calendar",
-            roles.FRONT_DESK,
-            get(f"{calendar}?view=week&by=provider&id={ctx.providers[0].pk}&date={next_week}"),
-        ),
-        Scenario(
-            "slot finder (next slots)",
-            roles.FRONT_DESK,
-            lambda i: Request(
-                "post",
-                reverse("procedures:slot_finder"),
-                {
-                    "patient": patient_id,
-                    "procedure_type": ctx.procedure.pk,
-                    "sedation_level": "local",
-                    "time_of_day": "any",
-                },
-            ),
-        ),
-        Scenario("patient search: partial name", roles.FRONT_DESK, search("Thomp")),
-        Scenario("patient search: typo", roles.FRONT_DESK, search("Thompsen")),
-        Scenario("patient search: MRN", roles.FRONT_DESK, search(mrn)),
-        Scenario("pending results worklist", roles.NURSE, get(reverse("procedures:worklist"))),
-        Scenario("booking POST", roles.FRONT_DESK, book, after=unbook),
-    ]
 
 
 def _raw_connection():
@@ -240,12 +114,65 @@ class _Rollback(Exception):
     pass
 
 
-def _fire(client: Client, req: Request) -> tuple[float, int]:
+def _fire(client: Client, req: Request) -> tuple[float, Any]:
+    """One request, over HTTPS as in production (so the redirect to HTTPS, the secure
+    cookies and HSTS are the production ones)."""
     started = time.perf_counter()
     send = client.get if req.method == "get" else client.post
-    response = send(req.url, req.data or {})
+    response = send(req.url, req.data or {}, secure=True)
     elapsed = time.perf_counter() - started
-    return elapsed, response.status_code
+    return elapsed, response
+
+
+def _check(name: str, req: Request, response: HttpResponse) -> None:
+    """Raise BenchmarkError unless the answer is the page meant: its status, the page
+    (not a login page, an error page or a redirect elsewhere)."""
+    status = response.status_code
+    location = response.get("Location", "")
+    where = f"{name}: {req.method.upper()} {req.url}"
+    if location.startswith("https://") or location.startswith("http://"):
+        raise BenchmarkError(
+            f"{where} redirected to {location} (an absolute redirect: HTTPS or host "
+            "settings are wrong for this run)"
+        )
+    if status != req.expect:
+        raise BenchmarkError(
+            f"{where} answered {status}, expected {req.expect}"
+            + (f" (redirect to {location})" if location else "")
+        )
+    if req.expect in (301, 302):
+        if req.expect_text and not location.startswith(req.expect_text):
+            raise BenchmarkError(f"{where} redirected to {location}, not {req.expect_text}…")
+    elif req.expect_text and req.expect_text.encode() not in response.content:
+        raise BenchmarkError(
+            f"{where} answered {status} but not with the page expected "
+            f"(no {req.expect_text!r} in it)"
+        )
+
+
+def _without(statements: list[str], paid: list[str]) -> list[str]:
+    """`statements` less those the bare page also ran (session, user, groups: the
+    request's plumbing, already in the floor), each once."""
+    left = list(paid)
+    kept = []
+    for sql in statements:
+        if sql in left:
+            left.remove(sql)
+        else:
+            kept.append(sql)
+    return kept
+
+
+def _captured(client: Client, req: Request) -> tuple[list[str], Any]:
+    with CaptureQueriesContext(connection) as captured:
+        _elapsed, response = _fire(client, req)
+    return [q["sql"] for q in captured.captured_queries], response
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages (it is shared: read the figures
+    beside them)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def measure_scale(
@@ -256,31 +183,45 @@ def measure_scale(
     only: set[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> list[Measure]:
+    """Every scenario on the data of `plan`; stops at the first wrong answer
+    (BenchmarkError)."""
     ctx = _Context(plan)
     users = scale.scale_users()
     clients: dict[str, Client] = {}
-    for role in (roles.FRONT_DESK, roles.NURSE):
+    for role in (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN):
         client = Client()
         client.force_login(users[role])
         clients[role] = client
     raw = _raw_connection()
     bare_url = reverse("benchmark_bare")
+    bare_req = Request("get", bare_url, expect_text="ok")
+    # The bare page's own queries (session, user, groups), per role: the fewest of
+    # three, as for the pages.
+    bare_sql: dict[str, list[str]] = {}
+    for role, client in clients.items():
+        runs = []
+        for _ in range(3):
+            sql, response = _captured(client, bare_req)
+            _check("bare page", bare_req, response)
+            runs.append(sql)
+        bare_sql[role] = min(runs, key=len)
     results = []
     try:
         for scenario in scenarios(ctx):
             if only and scenario.name not in only:
                 continue
             client = clients[scenario.role]
-            errors, counter = 0, 0
+            counter = 0
 
-            def once(scenario=scenario, client=client) -> tuple[float, int]:
+            def once(scenario=scenario, client=client) -> float:
                 nonlocal counter
                 req = scenario.make(counter)
                 counter += 1
-                elapsed, status = _fire(client, req)
+                elapsed, response = _fire(client, req)
                 if scenario.after:
                     scenario.after()
-                return elapsed, status if status == req.expect else -status
+                _check(scenario.name, req, response)
+                return elapsed
 
             for _ in range(3):  # warm: templates compiled, caches and plans filled
                 once()
@@ -291,31 +232,24 @@ def measure_scale(
             for _ in range(3):
                 req = scenario.make(counter)
                 counter += 1
-                with CaptureQueriesContext(connection) as captured:
-                    _elapsed, status = _fire(client, req)
-                if status != req.expect:
-                    errors += 1
+                sql, response = _captured(client, req)
                 if scenario.after:
                     scenario.after()
-                if statements is None or len(captured.captured_queries) < len(statements):
-                    statements = [q["sql"] for q in captured.captured_queries]
+                _check(scenario.name, req, response)
+                if statements is None or len(sql) < len(statements):
+                    statements = sql
             if statements is None:  # never: three requests ran
                 raise RuntimeError(scenario.name)
-            samples = []
-            for _ in range(requests):
-                elapsed, status = once()
-                samples.append(elapsed)
-                errors += status < 0
+            samples = [once() for _ in range(requests)]
             p50, p95 = _ms(samples)
-            bare = []
-            for _ in range(requests):
-                elapsed, _status = _fire(client, Request("get", bare_url))
-                bare.append(elapsed)
+            bare = [_fire(client, bare_req)[0] for _ in range(requests)]
             bare_p50, _x = _ms(bare)
-            sql_p50 = _replay(raw, statements, max(3, requests // 3)) * 1000
+            own = _without(statements, bare_sql[scenario.role])
+            sql_p50 = _replay(raw, own, max(3, requests // 3)) * 1000
             measure = Measure(
                 scenario=scenario.name,
                 scale=factor,
+                volume=plan.volume,
                 patients=plan.patients,
                 queries=len(statements),
                 p50_ms=p50,
@@ -323,12 +257,13 @@ def measure_scale(
                 bare_p50_ms=bare_p50,
                 sql_p50_ms=sql_p50,
                 floor_ms=bare_p50 + sql_p50,
-                errors=errors,
+                replayed=len(own),
+                goal_ms=scenario.goal_ms,
             )
             log(
                 f"  {scenario.name:<30} {measure.queries:>3} q  p50 {p50:7.1f} ms  "
                 f"p95 {p95:7.1f} ms  floor {measure.floor_ms:6.1f} ms"
-                + (f"  ERRORS {errors}" if errors else "")
+                + (f"  goal {scenario.goal_ms:g} ms" if scenario.goal_ms else "")
             )
             results.append(measure)
     finally:
@@ -337,18 +272,40 @@ def measure_scale(
     return results
 
 
+@dataclass(frozen=True)
+class Point:
+    """One dataset measured: `scale` times the base patients, `volume` times the daily
+    work (providers, rooms, visits a day)."""
+
+    scale: int
+    volume: int
+
+
+def points(scales: list[int], volumes: list[int], *, diagonal: bool) -> list[Point]:
+    """Each scale with each volume, or (diagonal) the i-th scale with the i-th volume."""
+    if diagonal:
+        if len(scales) != len(volumes):
+            raise ValueError("--diagonal pairs the scales with as many volumes")
+        return [Point(s, v) for s, v in zip(scales, volumes, strict=True)]
+    return [Point(s, v) for s in scales for v in volumes]
+
+
 def run(
     *,
     base_patients: int,
     scales: list[int],
     requests: int,
+    volumes: tuple[int, ...] | list[int] = (1,),
+    diagonal: bool = False,
+    reuse: bool = False,
     providers: int = 50,
     rooms: int = 30,
     only: set[str] | None = None,
     dispatch_count: int | None = 10_000,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """The whole benchmark; returns the JSON-able result with the goals checked."""
+    """The whole benchmark; returns the JSON-able result with the goals checked.
+    Raises BenchmarkError at the first page that does not answer as it should."""
     measures: list[Measure] = []
     seeds: list[dict] = []
     overrides = {
@@ -359,42 +316,90 @@ def run(
     }
     from clinic.celery import app as celery_app
 
+    todo = points(sorted(scales), sorted(volumes), diagonal=diagonal)
+    load_before = load_average()
     # Bookings wake the dispatcher: a message to nowhere, not to a real worker.
     broker_url = celery_app.conf.broker_url
     celery_app.conf.broker_url = "memory://"
     try:
         with override_settings(**overrides):
-            _run_scales(
-                base_patients, scales, requests, providers, rooms, only, log, seeds, measures
-            )
+            for point in _order(todo, base_patients, providers, rooms, reuse):
+                plan = scale.ScalePlan(
+                    patients=base_patients * point.scale,
+                    providers=providers,
+                    rooms=rooms,
+                    volume=point.volume,
+                )
+                seeds.append(_seed(plan, point, reuse=reuse, log=log))
+                measures += measure_scale(
+                    plan=plan, factor=point.scale, requests=requests, only=only, log=log
+                )
     finally:
         celery_app.conf.broker_url = broker_url
     dispatch = None
     if dispatch_count:
         dispatch = run_dispatch(dispatch_count, log=log)
-    return summarise(measures, seeds, dispatch, scales=scales, requests=requests)
+    return summarise(
+        measures,
+        seeds,
+        dispatch,
+        points=[(p.scale, p.volume) for p in todo],
+        requests=requests,
+        load_average={"start": load_before, "end": load_average()},
+    )
 
 
-def _run_scales(base_patients, scales, requests, providers, rooms, only, log, seeds, measures):
-    for factor in scales:
-        patients = base_patients * factor
-        plan = scale.ScalePlan(patients=patients, providers=providers, rooms=rooms)
-        log(f"Seeding {patients:,} patients ({factor}x)...")
-        started = time.monotonic()
-        scale.scale_clear()
-        report = scale.scale_seed(plan, progress=lambda table, total: lambda n: None)
-        seconds = time.monotonic() - started
-        seeds.append(
-            {
-                "scale": factor,
-                "patients": patients,
-                "seconds": round(seconds, 1),
-                "rows": report.counts,
-                "working_days": report.working_days,
-            }
-        )
-        log(f"  seeded {sum(report.counts.values()):,} rows in {seconds:.0f} s")
-        measures += measure_scale(plan=plan, factor=factor, requests=requests, only=only, log=log)
+def _seeded(providers: int, rooms: int) -> tuple[int, int]:
+    """(patients, rooms) of the scale data already in the database."""
+    return (
+        Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX).count(),
+        Room.objects.filter(name__startswith=scale.ROOM_PREFIX).count(),
+    )
+
+
+def _matches(point: Point, base_patients: int, providers: int, rooms: int) -> bool:
+    plan = scale.ScalePlan(
+        patients=base_patients * point.scale, providers=providers, rooms=rooms, volume=point.volume
+    )
+    return _seeded(providers, rooms) == (plan.patients, plan.rooms)
+
+
+def _order(todo: list[Point], base_patients, providers, rooms, reuse: bool) -> list[Point]:
+    """With `reuse`, the point whose data is already seeded goes first (kept, not
+    seeded again: a 200,000-patient seed takes minutes)."""
+    if not reuse:
+        return todo
+    first = [p for p in todo if _matches(p, base_patients, providers, rooms)]
+    return first[:1] + [p for p in todo if p not in first[:1]]
+
+
+def _seed(plan: scale.ScalePlan, point: Point, *, reuse: bool, log) -> dict:
+    label = f"{plan.patients:,} patients ({point.scale}x), volume {point.volume}x"
+    if reuse and _seeded(plan.providers, plan.rooms) == (plan.patients, plan.rooms):
+        log(f"Measuring the data already seeded: {label}...")
+        return {
+            "scale": point.scale,
+            "volume": point.volume,
+            "patients": plan.patients,
+            "reused": True,
+            "load_average": load_average(),
+        }
+    log(f"Seeding {label}...")
+    started = time.monotonic()
+    scale.scale_clear()
+    report = scale.scale_seed(plan, progress=lambda table, total: lambda n: None)
+    seconds = time.monotonic() - started
+    log(f"  seeded {sum(report.counts.values()):,} rows in {seconds:.0f} s")
+    return {
+        "scale": point.scale,
+        "volume": point.volume,
+        "patients": plan.patients,
+        "visits_a_day": round(plan.rooms * scale.SLOTS_PER_DAY * scale.FILL),
+        "seconds": round(seconds, 1),
+        "rows": report.counts,
+        "working_days": report.working_days,
+        "load_average": load_average(),
+    }
 
 
 def run_dispatch(count: int, *, log: Callable[[str], None] = print) -> dict:

@@ -1,7 +1,8 @@
-"""`manage.py benchmark` end to end at a tiny scale (three of its pages; all of them are
-in test_query_counts_scale): each answers, the query
-counts it reports are the same at both scales, the JSON and the table are written.
-Timings are not asserted (they are the benchmark's business, not a test's)."""
+"""`manage.py benchmark` end to end at a tiny scale (a few of its pages; all of them are
+in test_query_counts_scale): each answers, the query counts it reports are the same at
+every point, the JSON and the table are written, each page's goal sits beside it, and
+the first wrong answer stops the run. Timings are not asserted (they are the
+benchmark's business, not a test's)."""
 
 import json
 from datetime import UTC, datetime
@@ -9,9 +10,14 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from clinic import roles
 from patients import models
 from procedures.devtools import scale
+from procedures.devtools.benchmarks import runner
+from procedures.devtools.benchmarks.runner import BenchmarkError, Request
+from procedures.devtools.benchmarks.scenarios import Scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -19,37 +25,86 @@ WEDNESDAY = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
 
 
 @time_machine.travel(WEDNESDAY, tick=False)
-def test_the_benchmark_reports_every_page_at_both_scales(tmp_path, capsys):
+def test_the_benchmark_reports_every_page_at_each_point(tmp_path, capsys):
     out = tmp_path / "bench.json"
     call_command(
         "benchmark",
         base_patients=20,
         scale="1,2",
+        volume="1,2",
+        diagonal=True,
         requests=3,
         providers=4,
         rooms=2,
         dispatch=0,
-        only="today board,pending results worklist,booking POST",
+        only="today board,navigation counts,pending results worklist,booking POST",
         json_path=str(out),
     )
     result = json.loads(out.read_text())
+    assert result["points"] == ["1x1", "2x2"]
     pages = {p["scenario"]: p for p in result["pages"]}
-    assert set(pages) == {"today board", "pending results worklist", "booking POST"}
+    assert set(pages) == {
+        "today board",
+        "navigation counts",
+        "pending results worklist",
+        "booking POST",
+    }
     for name, page in pages.items():
-        assert page["errors"] == 0, name
         assert page["goals"]["same_queries"], (name, page["queries"])
-        assert page["floor_ms"]["2"] > 0
-    assert [s["patients"] for s in result["seeds"]] == [20, 40]
+        assert page["floor_ms"]["2x2"] > 0
+        # The replayed SQL leaves out the session and user queries the bare page paid.
+        assert page["replayed"]["2x2"] < page["queries"]["2x2"], name
+    assert pages["today board"]["goal_p50_ms"] == 40
+    assert pages["navigation counts"]["goal_p50_ms"] == 5
+    assert "p50_goal" in pages["today board"]["goals"]
+    assert pages["booking POST"]["goal_p50_ms"] is None
+    # Ten times the daily work is ten times the providers and rooms.
+    seeds = {s["scale"]: s for s in result["seeds"]}
+    assert (seeds[1]["patients"], seeds[2]["patients"]) == (20, 40)
+    assert seeds[2]["visits_a_day"] == 2 * seeds[1]["visits_a_day"]
+    assert len(result["load_average"]["start"]) == 3
     printed = capsys.readouterr().out
     assert "| today board |" in printed
-    assert "p50÷floor" in printed
+    assert "Load average" in printed
     # It leaves its data behind for a look, and seed_scale --clear removes it.
     call_command("seed_scale", patients=1, clear=True, verbosity=0)
     assert not models.Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX).exists()
 
 
-def test_the_scales_must_be_two_factors():
-    from django.core.management.base import CommandError
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_a_redirect_to_https_stops_the_run_with_a_clear_message(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/accounts/login/")  # plain HTTP
+    with pytest.raises(BenchmarkError, match="redirected to https://"):
+        runner._check("login", Request("get", "/accounts/login/"), response)
 
-    with pytest.raises(CommandError, match="two factors"):
+
+def test_a_wrong_status_or_page_stops_the_run(client):
+    response = client.get("/today/")  # not logged in: the login page's redirect
+    with pytest.raises(BenchmarkError, match="answered 302, expected 200"):
+        runner._check("today board", Request("get", "/today/"), response)
+    response = client.get("/accounts/login/")
+    with pytest.raises(BenchmarkError, match="not with the page expected"):
+        runner._check("x", Request("get", "/accounts/login/", expect_text="Pending"), response)
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_the_command_exits_non_zero_at_the_first_error(monkeypatch):
+    broken = Scenario("today board", roles.FRONT_DESK, lambda i: Request("get", "/no-such-page/"))
+    monkeypatch.setattr(runner, "scenarios", lambda ctx: [broken])
+    with pytest.raises(CommandError, match=r"Benchmark stopped: today board: GET /no-such-page/"):
+        call_command(
+            "benchmark",
+            base_patients=10,
+            scale="1,2",
+            requests=3,
+            providers=2,
+            rooms=1,
+            dispatch=0,
+            only="today board",
+        )
+
+
+def test_the_points_must_be_two():
+    with pytest.raises(CommandError, match="two points"):
         call_command("benchmark", scale="10", dispatch=0)

@@ -2,6 +2,11 @@
 
 The data is `seed_scale` at 20 and at 200 patients (ten times the history, the same
 daily load), the requests are the benchmark's own scenarios. Counts, not timings.
+
+The slot finder reads its bookings one working day at a time (issue #18: the month at
+once was 69,475 rows at a network's volume), so its count follows how many days it
+walks before it has its slots, which how full the coming days are decides, not the
+size of the data: it is held under a ceiling of its own instead.
 """
 
 from datetime import UTC, datetime
@@ -21,6 +26,10 @@ pytestmark = pytest.mark.django_db
 WEDNESDAY = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
 # A page loading a row per appointment would be in the hundreds at 200 patients.
 CEILING = 60
+# The slot finder's queries besides the one a day: session, user, roles, the form's
+# patient and procedure, providers, rooms and their procedures, availability (3), the
+# audit's read.
+SLOT_FINDER_FIXED = 14
 
 
 def counts_at(patients: int, clients: dict) -> dict[str, int]:
@@ -32,13 +41,14 @@ def counts_at(patients: int, clients: dict) -> dict[str, int]:
     for n, scenario in enumerate(runner.scenarios(ctx)):
         client = clients[scenario.role]
         warm = scenario.make(2 * n)
-        runner._fire(client, warm)  # first use fills per-process caches
+        _elapsed, response = runner._fire(client, warm)  # first use fills per-process caches
+        runner._check(scenario.name, warm, response)
         if scenario.after:
             scenario.after()
         req = scenario.make(2 * n + 1)
         with CaptureQueriesContext(connection) as captured:
-            _elapsed, status = runner._fire(client, req)
-        assert status == req.expect, (scenario.name, status)
+            _elapsed, response = runner._fire(client, req)
+        runner._check(scenario.name, req, response)
         if scenario.after:
             scenario.after()
         # The audit's one INSERT of a list read is there only when the page shows
@@ -53,20 +63,28 @@ def counts_at(patients: int, clients: dict) -> dict[str, int]:
 def test_every_page_runs_the_same_queries_at_ten_times_the_data(frontdesk_client, nurse_user):
     nurse = Client()
     nurse.force_login(nurse_user)
-    clients = {roles.FRONT_DESK: frontdesk_client, roles.NURSE: nurse}
+    physician = Client()
+    physician.force_login(scale.scale_users()[roles.PHYSICIAN])
+    clients = {roles.FRONT_DESK: frontdesk_client, roles.NURSE: nurse, roles.PHYSICIAN: physician}
     small = counts_at(20, clients)
     large = counts_at(200, clients)
+    finder = "slot finder (next slots)"
+    # A fixed handful, plus one query a working day walked (at most the 28 days' 20).
+    assert small.pop(finder) <= SLOT_FINDER_FIXED + 20
+    assert large.pop(finder) <= SLOT_FINDER_FIXED + 20
     assert large == small
     assert set(small) == {
         "today board",
+        "navigation counts",
         "clinic day calendar",
         "clinic day calendar by room",
         "provider week calendar",
-        "slot finder (next slots)",
         "patient search: partial name",
+        "patient search: two letters",
         "patient search: typo",
         "patient search: MRN",
         "pending results worklist",
+        "physician's results worklist",
         "booking POST",
     }
     assert max(small.values()) <= CEILING, small

@@ -19,6 +19,7 @@ from procedures.scheduling.access import patients_of_appointments
 from procedures.scheduling.slots import hhmm
 from procedures.today import board, loops
 from procedures.today.board import EXPECTED
+from procedures.today.counts import today_counts_cached
 from procedures.today.forms import TodayBoardFilterForm
 
 ARRIVALS_PER_PAGE = 50
@@ -82,6 +83,6 @@ def today_board_view(request):
 @require_http_methods(["GET"])
 def today_counts_view(request):
     """The counts shown next to "Today" in the navigation (loaded by htmx, so other
-    pages pay no queries for them)."""
-    counts = board.today_counts(day=clinic_today(), site_id=current_site_id(request))
+    pages pay no queries for them; cached briefly, see procedures/today/counts.py)."""
+    counts = today_counts_cached(day=clinic_today(), site_id=current_site_id(request))
     return render(request, "procedures/_today_counts.html", counts)

@@ -1,4 +1,5 @@
-"""python manage.py benchmark [--scale 1,10] [--base-patients 2000] [--json out.json]"""
+"""python manage.py benchmark [--scale 1,10] [--volume 1,10] [--base-patients 20000]
+[--json out.json]"""
 
 import json
 
@@ -6,19 +7,44 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from procedures.devtools.benchmarks.report import table
-from procedures.devtools.benchmarks.runner import run
+from procedures.devtools.benchmarks.runner import BenchmarkError, run
+
+
+def _factors(text: str, what: str) -> list[int]:
+    try:
+        factors = sorted({int(s) for s in text.split(",") if s.strip()})
+    except ValueError as exc:
+        raise CommandError(f"--{what} takes factors such as 1,10.") from exc
+    if not factors or factors[0] < 1:
+        raise CommandError(f"--{what} takes factors of at least 1, such as 1,10.")
+    return factors
 
 
 class Command(BaseCommand):
     help = (
-        "Seed the scale data at each --scale times --base-patients, time the front desk's "
-        "pages against their floor, dispatch reminders against bare smtplib; print a table "
-        "and check the goals. Replaces the seed_scale rows (and only those)."
+        "Seed the scale data at each --scale times --base-patients and each --volume times "
+        "the daily work, time the front desk's pages against their floor and goals, "
+        "dispatch reminders against bare smtplib; print a table and check the goals. "
+        "Replaces the seed_scale rows (and only those). Stops at the first page that "
+        "does not answer as it should, with a non-zero exit."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--scale", default="1,10", help="Comma-separated factors.")
-        parser.add_argument("--base-patients", type=int, default=2000)
+        parser.add_argument("--scale", default="1,10", help="Comma-separated patient factors.")
+        parser.add_argument(
+            "--volume", default="1", help="Comma-separated daily volume factors (1,10)."
+        )
+        parser.add_argument(
+            "--diagonal",
+            action="store_true",
+            help="Pair the i-th scale with the i-th volume (1x1 and 10x10) instead of all pairs.",
+        )
+        parser.add_argument(
+            "--reuse",
+            action="store_true",
+            help="Measure first, without seeding again, the point whose data is already seeded.",
+        )
+        parser.add_argument("--base-patients", type=int, default=20_000)
         parser.add_argument("--requests", type=int, default=30)
         parser.add_argument("--providers", type=int, default=50)
         parser.add_argument("--rooms", type=int, default=30)
@@ -27,24 +53,34 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_path", default=None)
 
     def handle(self, *args, **opts):
-        try:
-            scales = sorted({int(s) for s in opts["scale"].split(",") if s.strip()})
-        except ValueError as exc:
-            raise CommandError("--scale takes factors such as 1,10.") from exc
-        if len(scales) < 2 or scales[0] < 1:
-            raise CommandError("--scale needs two factors of at least 1, such as 1,10.")
+        scales = _factors(opts["scale"], "scale")
+        volumes = _factors(opts["volume"], "volume")
+        single = len(scales) * len(volumes) < 2 or (opts["diagonal"] and len(scales) < 2)
+        if single and not opts["reuse"]:
+            raise CommandError(
+                "Give two points to compare: --scale 1,10 (and/or --volume 1,10); "
+                "one point only with --reuse (the data already seeded, measured in place)."
+            )
+        if opts["diagonal"] and len(scales) != len(volumes):
+            raise CommandError("--diagonal needs as many --volume factors as --scale factors.")
         if connection.vendor != "postgresql":
             self.stderr.write("Not PostgreSQL: the figures say nothing about production.")
-        result = run(
-            base_patients=opts["base_patients"],
-            scales=scales,
-            requests=max(3, opts["requests"]),
-            providers=opts["providers"],
-            rooms=opts["rooms"],
-            only={s.strip() for s in opts["only"].split(",") if s.strip()} or None,
-            dispatch_count=opts["dispatch"] or None,
-            log=self.stdout.write,
-        )
+        try:
+            result = run(
+                base_patients=opts["base_patients"],
+                scales=scales,
+                volumes=volumes,
+                diagonal=opts["diagonal"],
+                reuse=opts["reuse"],
+                requests=max(3, opts["requests"]),
+                providers=opts["providers"],
+                rooms=opts["rooms"],
+                only={s.strip() for s in opts["only"].split(",") if s.strip()} or None,
+                dispatch_count=opts["dispatch"] or None,
+                log=self.stdout.write,
+            )
+        except BenchmarkError as exc:
+            raise CommandError(f"Benchmark stopped: {exc}") from exc
         self.stdout.write("")
         self.stdout.write(table(result))
         self.stdout.write("")

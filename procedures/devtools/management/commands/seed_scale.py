@@ -25,6 +25,12 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, required=True)
         parser.add_argument("--providers", type=int, default=50)
         parser.add_argument("--rooms", type=int, default=30)
+        parser.add_argument(
+            "--volume",
+            type=int,
+            default=1,
+            help="Daily volume factor: providers and rooms times this (10: ~7,650 visits a day).",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--clear", action="store_true", help="Only delete the scale rows.")
         parser.add_argument("--no-progress", action="store_true")
@@ -42,6 +48,7 @@ class Command(BaseCommand):
             providers=max(1, opts["providers"]),
             rooms=max(1, opts["rooms"]),
             seed=opts["seed"],
+            volume=max(1, opts["volume"]),
         )
         bars = []
 

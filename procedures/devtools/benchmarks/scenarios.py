@@ -1,0 +1,214 @@
+"""The benchmark's scenarios: each page measured, the role that uses it, the request
+(with what makes its answer the right page) and its p50 goal."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from django.urls import reverse
+
+from clinic import roles
+from patients.models import Patient
+from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.models import ProcedureType
+from procedures.catalog.resources import Provider, Room
+from procedures.devtools import scale
+from procedures.scheduling.models import Appointment
+
+# p50 goals in milliseconds (issue #18), at every scale measured.
+GOALS_MS = {
+    "patient search": 15.0,
+    "today board": 40.0,
+    "navigation counts": 5.0,
+    "slot finder": 60.0,
+    "results worklist": 30.0,
+    "calendar day": 50.0,
+}
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    data: dict | None = None
+    expect: int = 200
+    # What makes the answer the right page: text it must contain (a 200), or the start
+    # of the path it must redirect to (a 302).
+    expect_text: str = ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    role: str
+    # Called before each request with its number: the request to make.
+    make: Callable[[int], Request]
+    # Called after each request (e.g. to undo a booking so the next one is alike).
+    after: Callable[[], None] | None = None
+    # The page's p50 goal in milliseconds (issue #18), if it has one.
+    goal_ms: float | None = None
+
+
+class BenchmarkError(Exception):
+    """A page answered something other than the page measured: the run stops."""
+
+
+class _Context:
+    """What the scenarios need to know about the seeded data."""
+
+    def __init__(self, plan: scale.ScalePlan):
+        self.plan = plan
+        self.today = clinic_today()
+        self.procedure = ProcedureType.objects.get(code=f"{scale.CODE_PREFIX}bma")
+        self.providers = list(
+            Provider.objects.filter(display_name__startswith=scale.PROVIDER_PREFIX).order_by(
+                "display_name"
+            )
+        )
+        self.rooms = list(Room.objects.filter(name__startswith=scale.ROOM_PREFIX).order_by("name"))
+        self.patients = list(
+            Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX)
+            .order_by("mrn")
+            .values_list("pk", "mrn", "family_name")[:500]
+        )
+        last_day = plan.days()[-1]
+        # Bookings go to a week after the seeded range, so each lands on a free grid.
+        day = last_day + timedelta(days=7)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        self.booking_day = day
+        self.booked: list[int] = []
+
+
+def scenarios(ctx: _Context) -> list[Scenario]:
+    today = ctx.today.isoformat()
+    # The coming week: seeded in full at every scale (the seed reaches 10 working
+    # days ahead), whereas this week's past days exist at 1x only as far back as
+    # its short history goes - on a weekend, just Wednesday to Friday.
+    next_week = (ctx.today + timedelta(days=7)).isoformat()
+    patient_id, mrn, _family = ctx.patients[len(ctx.patients) // 2]
+
+    def book(i: int) -> Request:
+        n_rooms = len(ctx.rooms)
+        slot, lane = i % scale.SLOTS_PER_DAY, (i // scale.SLOTS_PER_DAY) % n_rooms
+        start = clinic_datetime(ctx.booking_day, scale.FIRST_SLOT) + timedelta(
+            minutes=scale.SLOT_MINUTES * slot
+        )
+        provider, room = ctx.providers[lane], ctx.rooms[lane]
+        patient = ctx.patients[i % len(ctx.patients)][0]
+        value = f"{start.astimezone(UTC).isoformat()}|{provider.pk}|{room.pk}"
+        return Request(
+            "post",
+            reverse("procedures:slot_finder"),
+            {
+                "patient": patient,
+                "procedure_type": ctx.procedure.pk,
+                "sedation_level": "local",
+                "time_of_day": "any",
+                "slot": value,
+            },
+            expect=302,
+            expect_text="/appointments/",
+        )
+
+    def unbook() -> None:
+        # Delete what the bookings made, so every booking meets the same free grid.
+        done = Appointment.objects.filter(
+            start_at__gte=clinic_datetime(ctx.booking_day, scale.FIRST_SLOT),
+            room__in=ctx.rooms,
+        )
+        scale._purge(Appointment, done)
+
+    def get(url: str, text: str = "") -> Callable[[int], Request]:
+        return lambda i: Request("get", url, expect_text=text)
+
+    def search(q: str, found: str) -> Callable[[int], Request]:
+        return lambda i: Request("post", reverse("patients:list"), {"q": q}, expect_text=found)
+
+    calendar = reverse("procedures:calendar")
+    search_goal = GOALS_MS["patient search"]
+    return [
+        Scenario(
+            "today board",
+            roles.FRONT_DESK,
+            get(reverse("procedures:today"), '<h1 class="h3 mb-0">Today'),
+            goal_ms=GOALS_MS["today board"],
+        ),
+        Scenario(
+            # Loaded by every staff page (htmx), so a measured page of its own.
+            "navigation counts",
+            roles.FRONT_DESK,
+            get(reverse("procedures:today_counts")),
+            goal_ms=GOALS_MS["navigation counts"],
+        ),
+        Scenario(
+            "clinic day calendar",
+            roles.FRONT_DESK,
+            get(f"{calendar}?view=day&by=clinic&date={today}", "Calendar</h1>"),
+            goal_ms=GOALS_MS["calendar day"],
+        ),
+        Scenario(
+            # The whole clinic's day as a time grid, a column per room (issue 16).
+            "clinic day calendar by room",
+            roles.FRONT_DESK,
+            get(f"{calendar}?show=rooms&date={today}", "Calendar</h1>"),
+        ),
+        Scenario(
+            "provider week calendar",
+            roles.FRONT_DESK,
+            get(
+                f"{calendar}?view=week&by=provider&id={ctx.providers[0].pk}&date={next_week}",
+                "Calendar</h1>",
+            ),
+        ),
+        Scenario(
+            "slot finder (next slots)",
+            roles.FRONT_DESK,
+            lambda i: Request(
+                "post",
+                reverse("procedures:slot_finder"),
+                {
+                    "patient": patient_id,
+                    "procedure_type": ctx.procedure.pk,
+                    "sedation_level": "local",
+                    "time_of_day": "any",
+                },
+                expect_text='name="slot"',
+            ),
+            goal_ms=GOALS_MS["slot finder"],
+        ),
+        Scenario(
+            "patient search: partial name",
+            roles.FRONT_DESK,
+            search("Thomp", "Thompson"),
+            goal_ms=search_goal,
+        ),
+        Scenario(
+            # Two letters: the crowd case (a trigram index cannot serve it).
+            "patient search: two letters",
+            roles.FRONT_DESK,
+            search("Th", "Th"),
+            goal_ms=search_goal,
+        ),
+        Scenario(
+            "patient search: typo",
+            roles.FRONT_DESK,
+            search("Thompsen", "Thomp"),
+            goal_ms=search_goal,
+        ),
+        Scenario("patient search: MRN", roles.FRONT_DESK, search(mrn, mrn), goal_ms=search_goal),
+        Scenario(
+            "pending results worklist",
+            roles.NURSE,
+            get(reverse("procedures:worklist"), "Pending results</h1>"),
+            goal_ms=GOALS_MS["results worklist"],
+        ),
+        Scenario(
+            # A physician's own open orders (and those of colleagues they cover).
+            "physician's results worklist",
+            roles.PHYSICIAN,
+            get(reverse("procedures:worklist"), "Pending results</h1>"),
+            goal_ms=GOALS_MS["results worklist"],
+        ),
+        Scenario("booking POST", roles.FRONT_DESK, book, after=unbook),
+    ]

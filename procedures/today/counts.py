@@ -1,0 +1,71 @@
+"""The navigation's "N expected · M to fix" next to Today, on every staff page.
+
+Working them out means the whole day's flags (the board's queries: thousands of
+arrivals at a network's volume), so they are kept in the cache for a short while and
+dropped whenever a row they depend on is saved or deleted through the ORM. Writes that
+bypass the ORM's signals (the dispatcher marks emails failed with one UPDATE) show
+within COUNTS_SECONDS. The board itself always reads the live day."""
+
+from datetime import date
+from typing import cast
+
+from django.core.cache import cache
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+
+from patients.models import BloodResult, Medication, Patient
+from procedures.messaging.models import Reminder
+from procedures.prep.models import ChecklistTick, PrepPlan
+from procedures.scheduling.models import Appointment
+from procedures.today.board import today_counts
+
+COUNTS_SECONDS = 30
+# Bumped on every change: part of each key, so one bump retires every day's and every
+# scope's counts at once.
+_GENERATION = "today-counts:generation"
+
+
+def _key(day: date, scope: str) -> str:
+    generation = cache.get_or_set(_GENERATION, 1, None)
+    return f"today-counts:{generation}:{day.isoformat()}:{scope}"
+
+
+def today_counts_cached(*, day: date, site_id: int | None = None) -> dict[str, int]:
+    """`board.today_counts`, from the cache when worked out in the last COUNTS_SECONDS
+    and nothing they depend on changed since; each site (and "all sites") has its own
+    entry."""
+    counts = cache.get_or_set(
+        _key(day, "all" if site_id is None else f"site-{site_id}"),
+        lambda: today_counts(day=day, site_id=site_id),
+        COUNTS_SECONDS,
+    )
+    return cast(dict[str, int], counts)
+
+
+def forget_today_counts(**kwargs: object) -> None:
+    """Retire every cached count (a signal receiver: any save or delete of a row the
+    counts read)."""
+    try:
+        cache.incr(_GENERATION)
+    except ValueError:  # not there yet (or expired): nothing cached under it either
+        cache.set(_GENERATION, 1, None)
+
+
+# What the counts read: the day's visits and their flags' rows.
+WATCHED: tuple[type[Model], ...] = (
+    Appointment,
+    Reminder,
+    PrepPlan,
+    ChecklistTick,
+    Medication,
+    BloodResult,
+    Patient,
+)
+
+
+def connect() -> None:
+    for model in WATCHED:
+        post_save.connect(forget_today_counts, sender=model, dispatch_uid=f"today-counts-{model}")
+        post_delete.connect(
+            forget_today_counts, sender=model, dispatch_uid=f"today-counts-del-{model}"
+        )
