@@ -123,7 +123,7 @@ def smtp_server():
 @pytest.fixture
 def smtp_mail(settings, smtp_server):
     """Route Django's email through the real SMTP server above."""
-    settings.EMAIL_BACKEND = "clinic.mail.SMTPBackend"  # what EMAIL_URL=smtp:// selects
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # EMAIL_URL=smtp://
     settings.EMAIL_HOST = smtp_server.host
     settings.EMAIL_PORT = smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False

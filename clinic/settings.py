@@ -251,10 +251,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email ---------------------------------------------------------------------
 # Without EMAIL_URL, mail is kept under var/outbox/ and shown at /outbox/.
 if env.str("EMAIL_URL", default=""):
-    vars().update(env.email_url("EMAIL_URL"))
-    # EMAIL_BACKEND comes from the update above, which neither ruff nor mypy can see.
-    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # type: ignore[used-before-def]  # noqa: F821
-        EMAIL_BACKEND = "clinic.mail.SMTPBackend"  # the same, cheaper for frozen emails
+    vars().update(env.email_url("EMAIL_URL"))  # Django's SMTP backend and its settings
 else:
     EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"
 CLINIC_OUTBOX_DIR = VAR_DIR / "outbox"
