@@ -14,6 +14,7 @@ is possible only for the one message the server accepted just before the kill
 import contextlib
 import logging
 import smtplib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -118,20 +119,28 @@ def reminders_dispatch(
 ) -> DispatchReport:
     """Send every due reminder, batch by batch, over one SMTP connection per batch.
 
-    `more_due` is called once if the first batch came back full (more rows are
-    waiting): the Celery task passes a wake-up, so that an idle worker process joins
-    in on a large morning batch (the claims skip each other's rows)."""
+    A run claims batches for up to REMINDER_RUN_SECONDS, well inside the task's time
+    limit. `more_due` (the Celery task passes a wake-up) is called when more rows may be
+    waiting: once the first batch came back full, so that an idle worker process joins
+    in on a large morning batch (the claims skip each other's rows), and when the run
+    stops with rows left, so that a fresh run carries on."""
     batch_size = batch_size or settings.REMINDER_BATCH_SIZE
+    deadline = time.monotonic() + settings.REMINDER_RUN_SECONDS
     report = DispatchReport()
     for batch in range(max_batches):
         ids = reminders_claim(now=timezone.now(), limit=batch_size)
         if not ids:
             break
-        if batch == 0 and more_due is not None and len(ids) == batch_size:
+        full = len(ids) == batch_size
+        if batch == 0 and full and more_due is not None:
             more_due()
         report.claimed += len(ids)
         _send_batch(ids, report)
-        if len(ids) < batch_size:
+        if not full:
+            break
+        if time.monotonic() >= deadline or batch == max_batches - 1:
+            if more_due is not None:
+                more_due()
             break
     Heartbeat.beat("dispatcher")
     return report
