@@ -76,13 +76,19 @@ class Batch:
     opted_out_patients: int
 
 
-def make_batch(emails: int) -> Batch:
-    """Patients, sedated appointments (years ahead) and their reminder rows,
-    not yet due."""
+def catalog() -> tuple[ProcedureType, Provider, Room]:
+    """A procedure, a physician and a room to book the batch's visits with."""
     procedure_type = ProcedureType.objects.exclude(kind=ProcedureKind.RESULTS_DISCUSSION).first()
     provider, room = Provider.objects.first(), Room.objects.first()
     if not (procedure_type and provider and room):
         raise LookupError("No catalog yet: run `manage.py seed_demo` first.")
+    return procedure_type, provider, room
+
+
+def make_batch(emails: int) -> Batch:
+    """Patients, sedated appointments (years ahead) and their reminder rows,
+    not yet due."""
+    procedure_type, provider, room = catalog()
     visits = max(1, -(-emails // EMAILS_PER_VISIT))
     token = secrets.token_hex(3).upper()
     # Years ahead, one every two minutes: clear of every real visit on the provider and room.
@@ -312,7 +318,7 @@ def profile(batch: Batch, *, sink: SMTPSink, sample: int = 300) -> dict[str, flo
             t1 = time.perf_counter()
             raw = message.message().as_bytes(linesep="\r\n")
             t2 = time.perf_counter()
-            mail.connection.sendmail(message.from_email, message.recipients(), raw)  # type: ignore[attr-defined]
+            mail.connection.sendmail(message.from_email, message.recipients(), raw)
             t3 = time.perf_counter()
             mark_sent(row)
             t4 = time.perf_counter()
@@ -347,6 +353,7 @@ def run(
     *, emails: int, worker_processes: list[int], compose: int, log: Callable[[str], None]
 ) -> dict[str, Any]:
     """Make the batch, drain it once per worker setting, profile one email, clean up."""
+    catalog()
     if connection.vendor != "postgresql":
         raise LookupError("Needs PostgreSQL (DATABASE_URL=postgres://...): workers share it.")
     if not settings.CELERY_BROKER_URL.startswith("redis://"):

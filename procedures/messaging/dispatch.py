@@ -29,17 +29,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.models import Heartbeat
-from procedures.messaging.mail import reminder_message
-from procedures.messaging.models import CallTask, Reminder
-from procedures.messaging.plan import (
+from procedures.messaging.kinds import (
     BEFORE_VISIT_KINDS,
     FIRST_KINDS,
     NO_EMAIL,
     NON_ESSENTIAL_KINDS,
     NOT_ABOUT_THE_VISIT_KINDS,
     PREP_KINDS,
-    no_email_call,
 )
+from procedures.messaging.mail import reminder_message
+from procedures.messaging.models import CallTask, Reminder
+from procedures.messaging.plan import no_email_call
 from procedures.prep.timeline import prep_timeline
 from procedures.scheduling.models import Appointment
 

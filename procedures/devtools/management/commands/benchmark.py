@@ -12,7 +12,7 @@ from procedures.devtools.benchmarks.runner import run
 class Command(BaseCommand):
     help = (
         "Seed the scale data at each --scale times --base-patients, time the front desk's "
-        "pages against their floor, dispatch reminders against bare smtplib; print a table "
+        "pages against their floor, drain a morning batch of reminders; print a table "
         "and check the goals. Replaces the seed_scale rows (and only those)."
     )
 
