@@ -49,7 +49,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from clinic.testing.pages import Page, demo_booking, next_weekday, parse
-from clinic.testing.processes import start_worker, stop_group, wait_until
+from clinic.testing.processes import start_logged, start_worker, stop_group, wait_until
 from clinic.testing.smtp import free_port, recording_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,16 +111,7 @@ class Processes:
         self.started: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own commands
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped as one
-        )
+        process = start_logged(argv, env=env, log=self.logs / f"{name}.log")
         self.started.append((name, process))
         return process
 

@@ -24,9 +24,10 @@ import pytest
 import requests
 
 from clinic.testing.pages import demo_booking, next_weekday, parse
+from clinic.testing.processes import start_logged
 from clinic.testing.smtp import free_port
 from procedures.labs import mllp
-from tests.conftest import ROOT, log_tail, processes_with_env, stop_group, wait_until
+from tests.conftest import log_tail, processes_with_env, stop_group, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -66,16 +67,9 @@ def make_run(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV}
     env.update(CLINIC_VAR_DIR=str(var), PORT=str(port), MLLP_PORT=str(free_port()))
     log = tmp_path / "make-run.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["make", "--no-print-directory", "-o", "install", "run"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(
+        ["make", "--no-print-directory", "-o", "install", "run"], env=env, log=log
+    )
     process.base_url = f"http://127.0.0.1:{port}"
     process.mllp_port = int(env["MLLP_PORT"])
     process.var, process.log = var, log

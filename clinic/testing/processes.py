@@ -57,6 +57,21 @@ def stop_group(
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def start_logged(argv: Sequence[str], *, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start `argv` from the checkout, its output to `log`, in a process group (a
+    session) of its own: stopped, or SIGKILLed, as one with whatever it starts."""
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603 (our own commands)
+            list(argv),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def start_worker(
     name: str,
     *,
@@ -90,16 +105,7 @@ def start_worker(
         "INFO",  # the "ready." line below is logged at INFO
         *options,
     ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own command)
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(argv, env=env, log=log)
     process.nodename = nodename  # type: ignore[attr-defined]  # for the caller's control calls
     process.log = log  # type: ignore[attr-defined]
 

@@ -631,3 +631,41 @@ def test_the_compiled_spanish_catalogue_matches_its_source(tmp_path):
             return gettext.GNUTranslations(handle)._catalog
 
     assert catalogue(locale / "django.mo") == catalogue(fresh)
+
+
+# --- Runs: every worker process joins a large batch; no run outlives its time limit ----
+
+
+def test_a_run_whose_first_batch_is_full_wakes_one_more(smtp_mail):
+    ReminderFactory.create_batch(5)
+    wakes = []
+
+    report = reminders_dispatch(batch_size=2, more_due=lambda: wakes.append("wake"))
+
+    assert report.sent == 5
+    # One wake-up when the first batch came back full (another process may join in).
+    assert wakes == ["wake"]
+
+
+def test_a_small_batch_wakes_nobody(smtp_mail):
+    ReminderFactory.create_batch(1)
+    wakes = []
+
+    reminders_dispatch(batch_size=2, more_due=lambda: wakes.append("wake"))
+
+    assert wakes == []
+
+
+def test_a_run_hands_on_to_a_fresh_one_when_its_time_is_up(smtp_mail, settings, clock):
+    settings.REMINDER_RUN_SECONDS = 0  # up after the first batch
+    reminders = ReminderFactory.create_batch(5)
+    wakes = []
+
+    report = reminders_dispatch(batch_size=2, more_due=lambda: wakes.append("wake"))
+
+    # One batch sent; woken twice: a peer for the full first batch, a successor now.
+    assert (report.claimed, report.sent) == (2, 2)
+    assert wakes == ["wake", "wake"]
+    left = Reminder.objects.filter(pk__in=[r.pk for r in reminders], status="pending")
+    assert left.count() == 3
+    assert reminders_dispatch(batch_size=10).sent == 3
