@@ -1,22 +1,18 @@
 """Shared fixtures: users by role, a real SMTP server, and service requirements.
 
+`free_port` is imported here for the tests that take it from this module.
+
 Tests that need PostgreSQL, Redis or Chromium skip on the embedded default but
 fail when CLINIC_REQUIRE_SERVICES=1 (as .ci/run sets), so CI never skips them.
 """
 
-import email
-import email.policy
 import os
 import shutil
-import socket
-import threading
-from dataclasses import dataclass, field
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 
 from clinic import roles
+from clinic.testing.smtp import free_port, recording_server  # noqa: F401 (free_port: see above)
 
 REQUIRE_SERVICES = os.environ.get("CLINIC_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -27,12 +23,6 @@ def missing_service(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (CLINIC_REQUIRE_SERVICES=1)", pytrace=False)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- Services ----------------------------------------------------------------------
@@ -68,62 +58,20 @@ def chromium_path() -> str:
     return CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
 
 
-# --- A real SMTP server ------------------------------------------------------------
-
-
-@dataclass
-class SMTPRecorder:
-    """An aiosmtpd handler that keeps every accepted message, parsed."""
-
-    messages: list = field(default_factory=list)
-    envelopes: list = field(default_factory=list)
-    # Codes to answer DATA with, in order, before accepting again (e.g. ["451 ..."]).
-    scripted_replies: list = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    received: threading.Condition = None
-
-    def __post_init__(self):
-        self.received = threading.Condition(self.lock)
-
-    async def handle_DATA(self, server, session, envelope: Envelope):
-        with self.lock:
-            if self.scripted_replies:
-                return self.scripted_replies.pop(0)
-            self.envelopes.append(envelope)
-            self.messages.append(
-                email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-            )
-            self.received.notify_all()
-        return "250 OK"
-
-    def wait_for(self, count: int, timeout: float = 30) -> list:
-        """Block until `count` messages arrived (an event wait, not a sleep)."""
-        with self.lock:
-            self.received.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
-            return list(self.messages)
-
-    def message_ids(self) -> list[str]:
-        with self.lock:
-            return [str(m["Message-ID"]) for m in self.messages]
+# --- A real SMTP server (clinic/testing/smtp.py) ----------------------------------
 
 
 @pytest.fixture
 def smtp_server():
-    recorder = SMTPRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    recorder.host, recorder.port = "127.0.0.1", port
-    try:
+    """An aiosmtpd server on a free port that keeps every message it accepts, parsed."""
+    with recording_server() as recorder:
         yield recorder
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def smtp_mail(settings, smtp_server):
     """Route Django's email through the real SMTP server above."""
-    settings.EMAIL_BACKEND = "clinic.mail.SMTPBackend"  # what EMAIL_URL=smtp:// selects
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # EMAIL_URL=smtp://
     settings.EMAIL_HOST = smtp_server.host
     settings.EMAIL_PORT = smtp_server.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False

@@ -28,30 +28,29 @@ dropped and created afresh. The two Redis databases are flushed first.
 
 import base64
 import contextlib
-import email
-import email.policy
 import hashlib
 import hmac
 import os
 import re
 import secrets
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import psycopg
 import redis
 import requests
-from aiosmtpd.controller import Controller
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from clinic.testing.pages import Page, demo_booking, next_weekday, parse
+from clinic.testing.processes import start_logged, start_worker, stop_group, wait_until
+from clinic.testing.smtp import free_port, recording_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -103,43 +102,6 @@ def check(condition, message: str) -> None:
         raise SmokeFailure(message)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.3):
-    """Poll with a deadline (never a bare sleep as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SmokeFailure(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-# --- SMTP -----------------------------------------------------------------------------
-
-
-class Mailbox:
-    def __init__(self):
-        self.messages: list = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append(message)
-        return "250 OK"
-
-    def snapshot(self) -> list:
-        with self.lock:
-            return list(self.messages)
-
-
 # --- Processes ------------------------------------------------------------------------
 
 
@@ -149,16 +111,7 @@ class Processes:
         self.started: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own commands
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped as one
-        )
+        process = start_logged(argv, env=env, log=self.logs / f"{name}.log")
         self.started.append((name, process))
         return process
 
@@ -176,18 +129,8 @@ class Processes:
         for _name, process in self.started:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for name, process in self.started:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop on SIGTERM: SIGKILL")
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-            # Anything left in its group (pool children) goes too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        for _name, process in self.started:
+            stop_group(process, timeout=grace)  # SIGKILL if it lingers
 
 
 def run(argv: list[str], env: dict, what: str, timeout: float = 180) -> str:
@@ -200,75 +143,6 @@ def run(argv: list[str], env: dict, what: str, timeout: float = 180) -> str:
 
 
 # --- The browser behind the proxy -----------------------------------------------------
-
-
-class Page(HTMLParser):
-    """Inputs, selects, table rows, static links and <code> texts of a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.inputs: dict[str, str] = {}
-        self.selects: dict[str, dict[str, str]] = {}
-        self.rows: list[list[str]] = []
-        self.assets: set[str] = set()
-        self.links: set[str] = set()
-        self.codes: list[str] = []
-        self._select = self._option = None
-        self._text = ""
-        self._row = self._cell = None
-        self._code = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "input" and attrs.get("name"):
-            self.inputs[attrs["name"]] = attrs.get("value") or ""
-        elif tag == "select":
-            self._select = attrs.get("name")
-            self.selects.setdefault(self._select, {})
-        elif tag == "option" and self._select:
-            self._option, self._text = attrs.get("value", ""), ""
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = ""
-        elif tag == "code":
-            self._code = ""
-        for name in ("href", "src"):
-            value = attrs.get(name) or ""
-            if "/static/" in value:
-                self.assets.add(value)
-            elif tag == "a" and name == "href" and value.startswith("/"):
-                self.links.add(value)
-
-    def handle_endtag(self, tag):
-        if tag == "option" and self._select and self._option is not None:
-            self.selects[self._select][self._text.strip()] = self._option
-            self._option = None
-        elif tag == "select":
-            self._select = None
-        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append(" ".join(self._cell.split()))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.rows.append(self._row)
-            self._row = None
-        elif tag == "code" and self._code is not None:
-            self.codes.append(self._code.strip())
-            self._code = None
-
-    def handle_data(self, data):
-        if self._option is not None:
-            self._text += data
-        if self._cell is not None:
-            self._cell += data
-        if self._code is not None:
-            self._code += data
-
-
-def parse(html: str) -> Page:
-    page = Page()
-    page.feed(html)
-    return page
 
 
 def totp(secret_b32: str, at: float | None = None) -> str:
@@ -395,12 +269,6 @@ def fresh_database(admin_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
-def next_weekday(start: date) -> date:
-    while start.weekday() >= 5:
-        start += timedelta(days=1)
-    return start
-
-
 def smoke(work: Path, procs: Processes) -> None:
     database_url = fresh_database(os.environ["DATABASE_URL"])
     broker_url = os.environ["CELERY_BROKER_URL"]
@@ -409,14 +277,8 @@ def smoke(work: Path, procs: Processes) -> None:
     for url in (broker_url, cache_url):
         redis.Redis.from_url(url).flushdb()
 
-    mailbox = Mailbox()
-    smtp_port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port)
-    finally:
-        controller.stop()
+    with recording_server() as mailbox:
+        _smoke(work, procs, database_url, broker_url, cache_url, mailbox, mailbox.port)
 
 
 def _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port) -> None:
@@ -482,10 +344,14 @@ def _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port)
     gunicorn = [str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "clinic.wsgi"]
     procs.start("gunicorn", gunicorn, env)
     celery = str(BIN / "celery")
-    procs.start(
-        "worker",
-        [celery, "-A", "clinic", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-        env,
+    # The compose worker's settings (docker-compose.yml: --concurrency 2).
+    procs.started.append(
+        (
+            "worker",
+            start_worker(
+                "worker", env=env, log=procs.logs / "worker.log", concurrency=2, standalone=False
+            ),
+        )
     )
     schedule = str(var / "celerybeat-schedule")
     procs.start(
@@ -502,7 +368,7 @@ def _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port)
 
     try:
         wait_until(healthy, timeout=START_TIMEOUT, what="/healthz to answer 200")
-    except SmokeFailure:
+    except AssertionError:
         with contextlib.suppress(requests.RequestException):
             say("last /healthz: " + requests.get(f"{base}/healthz", timeout=5).text)
         raise
@@ -539,27 +405,12 @@ def _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port)
     say(f"{len(frontdesk.seen_assets)} static files answered 200 for the front desk")
 
     say("book an appointment as the front desk")
-    before = len(mailbox.snapshot())
+    before = len(mailbox.received())
     [mrn] = [row[1] for row in patients.rows if row and row[0] == "Garcia, Maria"]
     form = parse(frontdesk.get("/appointments/book/").text)
     day = next_weekday(datetime.now(UTC).date() + timedelta(days=9))
     page = frontdesk.post(
-        "/appointments/book/",
-        {
-            "csrfmiddlewaretoken": form.inputs["csrfmiddlewaretoken"],
-            "patient_mrn": mrn,
-            "procedure_type": form.selects["procedure_type"]["Bone marrow aspiration"],
-            "provider": form.selects["provider"]["Dr Adeyemi"],
-            "room": form.selects["room"]["Procedure room 2"],
-            "date": day.isoformat(),
-            "start_time": "15:00",
-            "end_time": "",
-            "sedation_level": "none",
-            "transport_mode": "self",
-            "escort_name": "",
-            "escort_phone": "",
-            "notes": "",
-        },
+        "/appointments/book/", demo_booking(form, mrn=mrn, day=day, start_time="15:00")
     )
     check(
         page.status_code == 200 and re.search(r"/appointments/\d+/$", page.url),
@@ -568,7 +419,7 @@ def _smoke(work, procs, database_url, broker_url, cache_url, mailbox, smtp_port)
 
     def confirmation():
         procs.alive()
-        for message in mailbox.snapshot()[before:]:
+        for message in mailbox.received()[before:]:
             if message["To"] == "maria.garcia@example.com" and "booked" in message["Subject"]:
                 calendars = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
                 ics = calendars[0].get_payload(decode=True) if calendars else b""

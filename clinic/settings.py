@@ -261,10 +261,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email ---------------------------------------------------------------------
 # Without EMAIL_URL, mail is kept under var/outbox/ and shown at /outbox/.
 if env.str("EMAIL_URL", default=""):
-    vars().update(env.email_url("EMAIL_URL"))
-    # EMAIL_BACKEND comes from the update above, which neither ruff nor mypy can see.
-    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # type: ignore[used-before-def]  # noqa: F821
-        EMAIL_BACKEND = "clinic.mail.SMTPBackend"  # the same, cheaper for frozen emails
+    vars().update(env.email_url("EMAIL_URL"))  # Django's SMTP backend and its settings
 else:
     EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"
 CLINIC_OUTBOX_DIR = VAR_DIR / "outbox"
@@ -357,6 +354,9 @@ REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
 # may still be recording what the server accepted): re-sent 30-90 s after the lease.
 REMINDER_LEASE_GRACE_SECONDS = env.int("REMINDER_LEASE_GRACE_SECONDS", default=30)
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
+# A dispatch run claims batches for this long, then hands on to a fresh run: well inside
+# the task's time limits (CELERY_TASK_SOFT_TIME_LIMIT).
+REMINDER_RUN_SECONDS = env.int("REMINDER_RUN_SECONDS", default=60)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=8)
 # A refused or failed send is retried after base, 2 x base, 4 x base... (at most an hour).
 REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)

@@ -1,38 +1,13 @@
 """Helpers for the tests that start real processes (a Celery worker, the make-run stack)."""
 
-import contextlib
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# The harness itself lives in clinic/testing (shared with .ci/smoke.py and the benchmarks).
+from clinic.testing.processes import ROOT, log_tail, stop_group, wait_until
+
+__all__ = ["ROOT", "VENV_BIN", "log_tail", "processes_with_env", "stop_group", "wait_until"]
+
 VENV_BIN = ROOT / ".venv" / "bin"
-
-
-def wait_until(predicate: Callable, *, timeout: float, interval: float = 0.2, what: str):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds.
-
-    Returns the truthy value. A poll with a deadline, never a bare sleep.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def log_tail(path: Path, lines: int = 60) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def processes_with_env(name: str, value: str) -> dict[int, str]:
@@ -55,15 +30,3 @@ def processes_with_env(name: str, value: str) -> dict[int, str]:
         if needle in environ.split(b"\0"):
             found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
     return found
-
-
-def stop_group(process: subprocess.Popen, *, sig=signal.SIGTERM, timeout: float = 15) -> None:
-    """Teardown: signal the process group `process` leads, SIGKILL it if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)

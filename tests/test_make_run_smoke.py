@@ -17,16 +17,17 @@ import os
 import re
 import signal
 import subprocess
-from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import free_port
+from clinic.testing.pages import demo_booking, next_weekday, parse
+from clinic.testing.processes import start_logged
+from clinic.testing.smtp import free_port
 from procedures.labs import mllp
-from tests.conftest import ROOT, log_tail, processes_with_env, stop_group, wait_until
+from tests.conftest import log_tail, processes_with_env, stop_group, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -49,64 +50,6 @@ REMOVED_ENV = (
 )
 
 
-class FormParser(HTMLParser):
-    """Hidden inputs, <select> options and table rows of a page, enough to drive it."""
-
-    def __init__(self):
-        super().__init__()
-        self.inputs: dict[str, str] = {}
-        self.selects: dict[str, dict[str, str]] = {}
-        self.rows: list[list[str]] = []
-        self._select = self._option = None
-        self._option_text = ""
-        self._row = self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "input" and attrs.get("name"):
-            self.inputs[attrs["name"]] = attrs.get("value") or ""
-        elif tag == "select":
-            self._select = attrs.get("name")
-            self.selects.setdefault(self._select, {})
-        elif tag == "option" and self._select:
-            self._option, self._option_text = attrs.get("value", ""), ""
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = ""
-
-    def handle_endtag(self, tag):
-        if tag == "option" and self._select and self._option is not None:
-            self.selects[self._select][self._option_text.strip()] = self._option
-            self._option = None
-        elif tag == "select":
-            self._select = None
-        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append(" ".join(self._cell.split()))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.rows.append(self._row)
-            self._row = None
-
-    def handle_data(self, data):
-        if self._option is not None:
-            self._option_text += data
-        if self._cell is not None:
-            self._cell += data
-
-
-def parse(html: str) -> FormParser:
-    parser = FormParser()
-    parser.feed(html)
-    return parser
-
-
-def next_weekday(start: date) -> date:
-    while start.weekday() >= 5:
-        start += timedelta(days=1)
-    return start
-
-
 def calendar_messages(outbox: Path) -> list[tuple[Path, email.message.EmailMessage]]:
     found = []
     for path in sorted(outbox.glob("*.eml")):
@@ -124,16 +67,9 @@ def make_run(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV}
     env.update(CLINIC_VAR_DIR=str(var), PORT=str(port), MLLP_PORT=str(free_port()))
     log = tmp_path / "make-run.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["make", "--no-print-directory", "-o", "install", "run"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(
+        ["make", "--no-print-directory", "-o", "install", "run"], env=env, log=log
+    )
     process.base_url = f"http://127.0.0.1:{port}"
     process.mllp_port = int(env["MLLP_PORT"])
     process.var, process.log = var, log
@@ -201,21 +137,7 @@ def test_make_run_books_mails_and_stops_on_ctrl_c(make_run):
     day = next_weekday(datetime.now(UTC).date() + timedelta(days=8))
     page = http.post(
         f"{base}/appointments/book/",
-        data={
-            "csrfmiddlewaretoken": form.inputs["csrfmiddlewaretoken"],
-            "patient_mrn": mrn,
-            "procedure_type": form.selects["procedure_type"]["Bone marrow aspiration"],
-            "provider": form.selects["provider"]["Dr Adeyemi"],
-            "room": form.selects["room"]["Procedure room 2"],
-            "date": day.isoformat(),
-            "start_time": "14:00",
-            "end_time": "",
-            "sedation_level": "none",
-            "transport_mode": "self",
-            "escort_name": "",
-            "escort_phone": "",
-            "notes": "",
-        },
+        data=demo_booking(form, mrn=mrn, day=day, start_time="14:00"),
         timeout=10,
     )
     assert [r.status_code for r in page.history] == [302], page.text[-2000:]

@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from clinic.mail import Attachment, build_email
+from clinic.mail import build_email, calendar_attachment
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,11 @@ def send_confirmation(first_name: str, to: str, message_id: str) -> None:
         to=[to],
         message_id=message_id,
         attachments=[
-            Attachment("appointment.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text/calendar")
+            calendar_attachment(
+                b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+                method="REQUEST",
+                filename="appointment.ics",
+            )
         ],
     ).send()
 

@@ -1,51 +1,44 @@
 """Patient reminders: planned as outbox rows, dispatched by a periodic task.
 
 The database is the source of truth; the broker only wakes the dispatcher. A
-batch of rows is claimed (status `sending` plus a lease) in a short transaction,
-sent over one SMTP connection, and marked sent with a conditional UPDATE. A
-worker killed between claim and mark leaves its rows `sending`; the sweep hands
-them back once the lease expires.
-
-Two things keep the dispatcher close to what the SMTP server can take
-(reminder_sending.py):
-- a sender thread holds the batch's SMTP connection and sends in order while the
-  dispatcher renders the next message (at most RENDER_AHEAD are waiting);
-- rows are marked sent in groups: one UPDATE for every MARK_EVERY (20) messages the
-  server accepted, or sooner once the oldest of them is MARK_WITHIN (0.2 s) old.
-The price is the duplicate window. A worker killed after the server accepted a
-message and before its row's UPDATE committed sends that message again once the
-sweep hands the row back (same Message-ID). With one UPDATE per row that was at
-most one message; it is now at most the unmarked group plus the few accepted
-messages whose outcome the dispatcher has not yet read: about MARK_EVERY +
-RENDER_AHEAD + 1 messages, sent within the last MARK_WITHIN seconds or so. A
-message is never lost: the rows stay `sending` and are swept.
+batch of rows is claimed (status `sending` plus a lease) in one short
+transaction and one UPDATE, loaded with what rendering needs in one query, sent
+over one SMTP connection, and each row is marked sent with a conditional UPDATE
+as soon as the server accepted its message. A worker killed between claim and
+mark leaves its rows `sending`; the sweep (or the next run, once the lease and
+its grace are over) hands them back. So a message is never lost, and a duplicate
+is possible only for the one message the server accepted just before the kill
+(same Message-ID, so the patient's mail client can tell).
 """
 
+import contextlib
 import logging
 import smtplib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection as db
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.models import Heartbeat
-from procedures.messaging.mail import reminder_message
-from procedures.messaging.models import CallTask, Reminder
-from procedures.messaging.plan import (
+from procedures.messaging.kinds import (
     BEFORE_VISIT_KINDS,
     FIRST_KINDS,
     NO_EMAIL,
     NON_ESSENTIAL_KINDS,
     NOT_ABOUT_THE_VISIT_KINDS,
     PREP_KINDS,
-    no_email_call,
 )
-from procedures.messaging.sending import RENDER_AHEAD, MailSender, Outcome, SentMarks
+from procedures.messaging.mail import reminder_message
+from procedures.messaging.models import CallTask, Reminder
+from procedures.messaging.plan import no_email_call
 from procedures.prep.timeline import prep_timeline
 from procedures.scheduling.models import Appointment
 
@@ -117,17 +110,36 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
     )
 
 
-def reminders_dispatch(*, batch_size: int | None = None, max_batches: int = 50) -> DispatchReport:
-    """Send every due reminder, batch by batch, over one SMTP connection per batch."""
+def reminders_dispatch(
+    *,
+    batch_size: int | None = None,
+    max_batches: int = 50,
+    more_due: Callable[[], None] | None = None,
+) -> DispatchReport:
+    """Send every due reminder, batch by batch, over one SMTP connection per batch.
+
+    A run claims batches for up to REMINDER_RUN_SECONDS, well inside the task's time
+    limit. `more_due` (the Celery task passes a wake-up) is called when more rows may be
+    waiting: once the first batch came back full, so that an idle worker process joins
+    in on a large morning batch (the claims skip each other's rows), and when the run
+    stops with rows left, so that a fresh run carries on."""
     batch_size = batch_size or settings.REMINDER_BATCH_SIZE
+    deadline = time.monotonic() + settings.REMINDER_RUN_SECONDS
     report = DispatchReport()
-    for _batch in range(max_batches):
+    for batch in range(max_batches):
         ids = reminders_claim(now=timezone.now(), limit=batch_size)
         if not ids:
             break
+        full = len(ids) == batch_size
+        if batch == 0 and full and more_due is not None:
+            more_due()
         report.claimed += len(ids)
         _send_batch(ids, report)
-        if len(ids) < batch_size:
+        if not full:
+            break
+        if time.monotonic() >= deadline or batch == max_batches - 1:
+            if more_due is not None:
+                more_due()
             break
     Heartbeat.beat("dispatcher")
     return report
@@ -144,15 +156,11 @@ def _finish(reminder: Reminder, **changes: Any) -> bool:
     )
 
 
-def _fast_commits(on: bool) -> None:
-    """While a batch sends, don't wait for PostgreSQL's WAL flush on each row's mark
-    (a round trip and an fsync, most of a send's cost). A killed worker loses no
-    committed mark; only a crash of the database server itself could forget the
-    last fraction of a second of them, and those rows would be swept and sent
-    again: a possible duplicate, never a lost reminder."""
-    if db.vendor == "postgresql" and not db.in_atomic_block:
-        with db.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT"))
+def mark_sent(reminder: Reminder) -> bool:
+    """Mark one claimed row sent, at once, as the server accepted its message (one
+    conditional UPDATE): a worker killed at any moment can send one message twice at
+    most, the one accepted and not yet marked. False if the row is no longer ours."""
+    return _finish(reminder, status=Reminder.Status.SENT, sent_at=timezone.now(), last_error="")
 
 
 def _retry_delay(attempts: int) -> timedelta:
@@ -217,59 +225,53 @@ def _send_batch(ids: list[int], report: DispatchReport) -> None:
     checks = SendTimeChecks(reminders)
     # One send may take up to the mail timeout; start none that could outlast the lease.
     margin = timedelta(seconds=getattr(settings, "EMAIL_TIMEOUT", None) or 60)
-    marks = SentMarks()
-    sender = MailSender(margin)
-    _fast_commits(True)
+    connection = get_connection()
     try:
         for index, reminder in enumerate(reminders):
-            if sender.unreachable:
-                # The server cannot be reached: each row left would wait out the same
-                # timeout only to fail the same way. Retry them all later.
-                for unsent in reminders[index:]:
-                    _failed(unsent, sender.unreachable, report)
-                break
-            if _voided(reminder, report, checks):
-                continue
-            if _deferred(reminder, report, checks):
+            if _voided(reminder, report, checks) or _deferred(reminder, report, checks):
                 continue
             if timezone.now() + margin >= reminder.lease_until:
                 # Past the lease the sweep may give a row to another run, and both
                 # would send it: hand the rest back untried instead.
                 _release(reminders[index:], report)
-                break
-            try:
-                message = reminder_message(reminder).freeze()
-            except Exception as exc:
-                _failed(reminder, exc, report)
-                continue
-            # Rendering the next message overlaps this one's SMTP round trips.
-            sender.put(reminder, message)
-            while sender.in_flight > RENDER_AHEAD:
-                _settle(sender.next_outcome(timeout=marks.wait()), marks, report)
-            marks.flush_if_due()
-        while sender.in_flight:
-            _settle(sender.next_outcome(timeout=marks.wait()), marks, report)
+                return
+            if unreachable := _send(reminder, connection, report):
+                # The server cannot be reached: each row left would wait out the same
+                # timeout only to fail the same way. Retry them all later.
+                for unsent in reminders[index + 1 :]:
+                    _failed(unsent, unreachable, report)
+                return
     finally:
-        sender.stop()
-        for outcome in sender.drain():  # left there only if the loop above raised
-            _settle(outcome, marks, report)
-        marks.flush()
-        report.sent += marks.marked
-        _fast_commits(False)
+        with contextlib.suppress(Exception):  # closing a broken connection changes nothing
+            connection.close()
 
 
-def _settle(outcome: Outcome | None, marks: SentMarks, report: DispatchReport) -> None:
-    """Record what became of one message the sender took (None: nothing new yet)."""
-    if outcome is None:
-        marks.flush_if_due()
-        return
-    if outcome.sent_at:
-        marks.add(outcome.reminder, outcome.sent_at)
-        marks.flush_if_due()
-    elif outcome.late:
-        _release([outcome.reminder], report)
-    elif outcome.error is not None:  # (always, when neither sent nor late)
-        _failed(outcome.reminder, outcome.error, report)
+def _send(
+    reminder: Reminder, connection: BaseEmailBackend, report: DispatchReport
+) -> Exception | None:
+    """Render, send and mark one row over the batch's connection; the error if the
+    server cannot be reached at all (any other failure is the row's own)."""
+    try:
+        message = reminder_message(reminder, connection=connection)
+    except Exception as exc:
+        _failed(reminder, exc, report)
+        return None
+    try:
+        connection.open()  # a no-op while open: the batch shares one session
+    except Exception as exc:
+        _failed(reminder, exc, report)
+        return exc
+    try:
+        message.send()
+    except Exception as exc:
+        # A refused or dropped connection is reopened for the next message.
+        with contextlib.suppress(Exception):  # already broken
+            connection.close()
+        _failed(reminder, exc, report)
+        return None
+    if mark_sent(reminder):
+        report.sent += 1
+    return None
 
 
 # A stop email may go a little after its time (a late run, a retry); past this it would

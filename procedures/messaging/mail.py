@@ -5,21 +5,22 @@ link. The procedure and a preparation step's own words appear only for a
 patient who asked for details in email; otherwise they sit behind the link.
 """
 
-import functools
-from datetime import UTC
+from datetime import datetime, tzinfo
+from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.utils import formats, timezone, translation
-from icalendar import Calendar, Event, vCalAddress, vText
-from icalendar.parser import Contentline, Parameters
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import formats, translation
 
-from clinic.mail import Attachment, build_email
+from clinic.mail import build_email, calendar_attachment
 from procedures.catalog.sites import patient_context
-from procedures.messaging.ics import appointment_uid, invite_sequence
+from procedures.messaging.ics import appointment_ics
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
 from procedures.results.orders import results_ready_context
+from procedures.scheduling.models import Appointment
 
 Kind = Reminder.Kind
 
@@ -34,34 +35,35 @@ LINKS: dict[str, tuple[str, ...]] = {
     Kind.DAY_BEFORE: ("details", "reschedule"),
     Kind.AFTERCARE: ("unsubscribe",),
 }
-INVITE_KINDS: dict[str, str] = {Kind.BOOKING_CONFIRMATION: "REQUEST", Kind.RESCHEDULED: "REQUEST"}
-INVITE_KINDS[Kind.CANCELLATION] = "CANCEL"
-
-
-@functools.lru_cache(maxsize=8)
-def _domain(site_url: str) -> str:
-    return urlparse(site_url).hostname or "clinic.local"
+# Kinds that carry a calendar invite, and its method.
+INVITE_KINDS: dict[str, str] = {
+    Kind.BOOKING_CONFIRMATION: "REQUEST",
+    Kind.RESCHEDULED: "REQUEST",
+    Kind.CANCELLATION: "CANCEL",
+}
 
 
 def message_id_for(reminder: Reminder) -> str:
     """Stable per row, so a resend after a crash is recognisable as the same message."""
-    return f"<reminder-{reminder.pk}@{_domain(settings.SITE_URL)}>"
+    domain = urlparse(settings.SITE_URL).hostname or "clinic.local"
+    return f"<reminder-{reminder.pk}@{domain}>"
 
 
-@functools.lru_cache(maxsize=2048)
-def _date_text(day, language: str) -> str:
-    """A clinic date in words ("Monday 10 March 2025"), in `language`."""
-    with translation.override(language):
-        return formats.date_format(day, "l j F Y")
+def clinic_context(appointment: Appointment) -> dict[str, Any]:
+    """Who writes to the patient and where the visit is: every patient email names
+    them: the visit's own site (issue 18), and the web address of the links."""
+    return {**patient_context(appointment.room.site), "site_url": settings.SITE_URL}
 
 
-def _when(moment, language: str, tz) -> tuple[str, str]:
-    """Date in words and time ("09:30") of `moment`, in the site's time zone `tz`."""
+def _when(moment: datetime, language: str, tz: tzinfo) -> tuple[str, str]:
+    """Date in words ("Monday 10 March 2025") and time ("09:30") of `moment`, in the
+    site's time zone `tz` and `language`."""
     local = moment.astimezone(tz)
-    return _date_text(local.date(), language), f"{local.hour:02d}:{local.minute:02d}"
+    with translation.override(language):
+        return formats.date_format(local, "l j F Y"), formats.time_format(local, "H:i")
 
 
-def reminder_context(reminder: Reminder) -> dict:
+def reminder_context(reminder: Reminder) -> dict[str, Any]:
     appointment = reminder.appointment
     patient = appointment.patient
     language = patient.preferred_language
@@ -72,13 +74,12 @@ def reminder_context(reminder: Reminder) -> dict:
     step_date, step_time = _when(reminder.step_at, language, tz) if reminder.step_at else ("", "")
     details = patient.details_in_email
     return {
+        **clinic_context(appointment),
         "first_name": patient.given_name,
         "date": date_text,
         "time": time_text,
         # The zone the time is in ("GMT", "BST", "CET"): a network may span zones.
         "time_zone": appointment.start_at.astimezone(tz).tzname() or "",
-        **patient_context(site),
-        "site_url": settings.SITE_URL,
         "sedated": appointment.is_sedated,
         "procedure_name": appointment.procedure_type.name if details else "",
         "step_date": step_date,
@@ -94,82 +95,16 @@ def reminder_context(reminder: Reminder) -> dict:
     }
 
 
-@functools.cache
-def _invite_frame(
-    method: str, clinic_name: str, address: str, organizer: str
-) -> tuple[bytes, bytes]:
-    """The invite's lines that are the same for every appointment, written by icalendar
-    once per method: the head (up to the SUMMARY) and the tail (LOCATION onwards).
-    icalendar orders an event's properties SUMMARY, DTSTART, DTEND, DTSTAMP, UID,
-    SEQUENCE, then the rest by name: ATTENDEE falls between SEQUENCE and LOCATION."""
-    calendar = Calendar()
-    calendar.add("prodid", f"-//{clinic_name}//clinic//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
-    event = Event()
-    event.add("summary", f"Appointment at {clinic_name}")
-    event.add("location", vText(address))
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    address_of_organizer = vCalAddress(f"mailto:{organizer}")
-    address_of_organizer.params["cn"] = vText(clinic_name)
-    event.add("organizer", address_of_organizer)
-    calendar.add_component(event)
-    head, tail = calendar.to_ical().split(b"\r\nLOCATION", 1)
-    return head + b"\r\n", b"LOCATION" + tail
-
-
-def _utc(moment) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def appointment_invite(appointment, *, method: str) -> bytes:
-    """The same bytes as `calendar.appointment_ics` (tests compare them), without
-    building the whole calendar through icalendar for every message: only the
-    appointment's own lines are written per message."""
-    site = appointment.room.site
-    head, tail = _invite_frame(method, site.name, site.address, settings.DEFAULT_FROM_EMAIL)
-    lines = [
-        f"DTSTART:{_utc(appointment.start_at)}",
-        f"DTEND:{_utc(appointment.end_at)}",
-        f"DTSTAMP:{_utc(timezone.now())}",
-        Contentline.from_parts("UID", Parameters(), vText(appointment_uid(appointment))),
-        f"SEQUENCE:{invite_sequence(appointment, method)}",
-    ]
-    patient = appointment.patient
-    if patient.email:
-        attendee = vCalAddress(f"mailto:{patient.email}")
-        attendee.params["cn"] = vText(patient.given_name)
-        attendee.params["role"] = vText("REQ-PARTICIPANT")
-        lines.append(Contentline.from_parts("ATTENDEE", attendee.params, attendee))
-    body = b"".join(_ical_line(line) + b"\r\n" for line in lines)
-    return head + body + tail
-
-
-ICAL_FOLD_AT = 75  # icalendar's _foldline limit (RFC 5545's 75 octets)
-
-
-def _ical_line(line: str) -> bytes:
-    """`Contentline(line).to_ical()`: icalendar folds a line only from 75 octets on, and
-    refuses one with a raw newline; any other line comes out as it went in."""
-    encoded = line.encode()
-    if len(encoded) < ICAL_FOLD_AT and "\n" not in line:
-        return encoded
-    return Contentline(line).to_ical()
-
-
-def reminder_message(reminder: Reminder, *, connection=None):
-    """The email for one reminder row, ready to send."""
+def reminder_message(
+    reminder: Reminder, *, connection: BaseEmailBackend | None = None
+) -> EmailMultiAlternatives:
+    """The email for one reminder row, ready to send (with its invite, for the kinds
+    that carry one)."""
     appointment = reminder.appointment
     attachments = []
     if method := INVITE_KINDS.get(reminder.kind):
-        attachments.append(
-            Attachment(
-                "appointment.ics",
-                appointment_invite(appointment, method=method),
-                "text/calendar",
-                {"method": method},
-            )
-        )
+        ics = appointment_ics(appointment, method=method)
+        attachments.append(calendar_attachment(ics, method=method, filename="appointment.ics"))
     return build_email(
         reminder.kind,
         reminder_context(reminder),
@@ -178,5 +113,4 @@ def reminder_message(reminder: Reminder, *, connection=None):
         language=appointment.patient.preferred_language,
         attachments=attachments,
         connection=connection,
-        reuse_layout=True,
     )

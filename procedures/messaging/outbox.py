@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedures.messaging.kinds import NOT_ABOUT_THE_VISIT_KINDS
 from procedures.messaging.models import CallTask, Reminder
-from procedures.messaging.plan import NOT_ABOUT_THE_VISIT_KINDS
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.scheduling.models import Appointment
 

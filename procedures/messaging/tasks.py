@@ -14,8 +14,10 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="procedures.tasks.dispatch_due_reminders", ignore_result=True)
 def dispatch_due_reminders() -> dict:
-    """Send every reminder that is due (run every minute by beat, and on wake-ups)."""
-    report = reminders_dispatch()
+    """Send every reminder that is due (run every minute by beat, and on wake-ups).
+    A run that finds more than a batch due wakes one more, so that every worker
+    process helps with a large batch."""
+    report = reminders_dispatch(more_due=_wake_now)
     return {"claimed": report.claimed, "sent": report.sent, "failed": report.failed}
 
 
@@ -28,6 +30,13 @@ def sweep_expired_leases() -> int:
     return count
 
 
+def _wake_now() -> None:
+    try:
+        dispatch_due_reminders.apply_async(retry=False)
+    except Exception as exc:  # the broker is an optimisation here, not the truth
+        log.warning("could not wake the dispatcher: %s", exc.__class__.__name__)
+
+
 def wake_dispatcher() -> None:
     """Ask a worker to dispatch now, once the current transaction commits.
 
@@ -35,10 +44,4 @@ def wake_dispatcher() -> None:
     a minute anyway, so the error is logged and swallowed.
     """
 
-    def _send() -> None:
-        try:
-            dispatch_due_reminders.apply_async(retry=False)
-        except Exception as exc:  # the broker is an optimisation here, not the truth
-            log.warning("could not wake the dispatcher: %s", exc.__class__.__name__)
-
-    transaction.on_commit(_send)
+    transaction.on_commit(_wake_now)

@@ -13,9 +13,9 @@ from patients.models import Patient
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
 from procedures.labs.outbound import lab_order_queue
+from procedures.messaging.kinds import BEFORE_VISIT_KINDS
 from procedures.messaging.models import Reminder
 from procedures.messaging.plan import (
-    BEFORE_VISIT_KINDS,
     reminder_add,
     reminders_cancel_pending,
     reminders_plan,

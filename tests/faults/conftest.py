@@ -8,85 +8,26 @@ on the test database, so a test can SIGKILL the whole group.
 """
 
 import os
-import re
 import shutil
 import subprocess
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 import pytest
-from aiosmtpd.controller import Controller
 from celery import Celery
 from django.db import connection
 
-from conftest import free_port, missing_service
-from tests.conftest import ROOT, VENV_BIN, log_tail, stop_group, wait_until
+from clinic.testing.processes import start_worker, stop_group, wait_until
+from clinic.testing.smtp import Recorder, free_port, recording_server
+from conftest import missing_service
 from tests.integration.test_worker import database_url
-
-MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
-
-
-@dataclass
-class MessageIdRecorder:
-    """Keeps the Message-ID of every message accepted, in order, duplicates included."""
-
-    ids: list = field(default_factory=list)
-    # Replies to DATA, in order, before accepting again (e.g. "451 4.3.0 try later").
-    scripted_replies: list = field(default_factory=list)
-    # Answer every DATA with this (e.g. "550 5.1.1 no such user") while set.
-    always_reply: str | None = None
-    refused: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    changed: threading.Condition = None
-
-    def __post_init__(self):
-        self.changed = threading.Condition(self.lock)
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            reply = self.always_reply or (
-                self.scripted_replies.pop(0) if self.scripted_replies else None
-            )
-            if reply:
-                self.refused += 1
-                self.changed.notify_all()
-                return reply
-            found = MESSAGE_ID.search(envelope.original_content)
-            self.ids.append(found.group(1).decode() if found else None)
-            self.changed.notify_all()
-        return "250 OK"
-
-    def wait_for(self, count: int, timeout: float) -> int:
-        """Block until `count` messages were accepted (a condition wait, not a sleep)."""
-        with self.lock:
-            self.changed.wait_for(lambda: len(self.ids) >= count, timeout=timeout)
-            return len(self.ids)
-
-    def snapshot(self) -> list:
-        with self.lock:
-            return list(self.ids)
-
-    def counts(self) -> Counter:
-        return Counter(self.snapshot())
 
 
 @pytest.fixture
 def mail_server():
-    import logging
-
-    # aiosmtpd logs every SMTP command at INFO: thousands of lines per test.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    recorder = MessageIdRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    recorder.host, recorder.port = "127.0.0.1", port
-    try:
+    """An SMTP server that records the Message-ID of every message it accepts, in
+    order, duplicates included (clinic/testing/smtp.py)."""
+    with recording_server(Recorder(parse=False)) as recorder:
         yield recorder
-    finally:
-        controller.stop()
 
 
 class PrivateRedis:
@@ -203,44 +144,8 @@ def workers(postgres, private_redis, mail_server, broker, tmp_path):
 
         def start(self, name: str, *, pool: str = "prefork") -> subprocess.Popen:
             log = tmp_path / f"worker-{name}.log"
-            nodename = f"{name}-{os.getpid()}@localhost"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        str(VENV_BIN / "celery"),
-                        "-A",
-                        "clinic",
-                        "worker",
-                        "--pool",
-                        pool,
-                        "--concurrency",
-                        "1",
-                        "--hostname",
-                        nodename,
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                        "--loglevel",
-                        "INFO",
-                    ],
-                    cwd=ROOT,
-                    env=self.env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            process.log = log
+            process = start_worker(name, env=self.env, log=log, pool=pool)
             started.append(process)
-
-            def ready():
-                if process.poll() is not None:
-                    raise AssertionError(f"worker {name} exited:\n{log_tail(log)}")
-                return f"{nodename} ready." in log.read_text(errors="replace")
-
-            try:
-                wait_until(ready, timeout=60, what=f"worker {name} to be ready")
-            except AssertionError as exc:
-                raise AssertionError(f"{exc}; its log:\n{log_tail(log)}") from None
             return process
 
     try:

@@ -8,7 +8,6 @@ wake-up (or an explicit .delay()) can make it send.
 
 import email.message
 import os
-import subprocess
 import uuid
 from datetime import UTC, time, timedelta
 from urllib.parse import quote
@@ -19,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 from icalendar import Calendar
 
+from clinic.testing.processes import log_tail, start_worker, stop_group, wait_until
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.messaging.ics import appointment_uid
@@ -27,11 +27,9 @@ from procedures.messaging.models import Reminder
 from procedures.messaging.tasks import dispatch_due_reminders
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows.visits import appointment_book
-from tests.conftest import ROOT, VENV_BIN, log_tail, stop_group, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
-WORKER_START_TIMEOUT = 60
 MAIL_TIMEOUT = 30
 
 
@@ -70,7 +68,7 @@ def broker(redis_url):
     previous = current_app._get_current_object()
     app.set_current()
     try:
-        yield app, queue, f"{queue}@localhost"
+        yield app, queue
     finally:
         previous.set_current()
         app.close()
@@ -86,7 +84,7 @@ def broker(redis_url):
 @pytest.fixture
 def worker(postgres, broker, redis_url, smtp_server, tmp_path):
     """`celery -A clinic worker` in its own process group, on this test's database."""
-    app, queue, nodename = broker
+    _app, queue = broker
     env = {
         **os.environ,
         "DATABASE_URL": database_url(connection.settings_dict),
@@ -95,41 +93,10 @@ def worker(postgres, broker, redis_url, smtp_server, tmp_path):
         "DEBUG": "1",
         "CLINIC_VAR_DIR": str(tmp_path / "var"),
     }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "clinic",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                queue,
-                "--hostname",
-                nodename,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def answers_ping():
-        if process.poll() is not None:
-            raise AssertionError(f"the worker exited ({process.returncode}):\n{log_tail(log)}")
-        return app.control.ping(destination=[nodename], timeout=0.5)
-
+    process = start_worker(
+        "worker", env=env, log=tmp_path / "worker.log", pool="solo", options=["--queues", queue]
+    )
     try:
-        wait_until(answers_ping, timeout=WORKER_START_TIMEOUT, what="the worker to answer ping")
-        process.log = log
         yield process
     finally:
         stop_group(process)

@@ -14,14 +14,14 @@ RSS of each worker process. Everything it wrote is deleted again.
 """
 
 import argparse
+import contextlib
 import json
-import multiprocessing
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import timedelta
@@ -30,11 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from clinic.testing.processes import start_worker, stop_group  # noqa: E402
+from clinic.testing.smtp import SMTPSink, free_port  # noqa: E402
 
 
 def children(pid: int) -> list[int]:
@@ -82,7 +79,9 @@ def main() -> None:
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         raise SystemExit("Set CELERY_BROKER_URL=redis://127.0.0.1:6379/<db>.")
 
-    smtp_port, web_port = free_port(), free_port()
+    stack = contextlib.ExitStack()
+    sink = SMTPSink()
+    web_port = free_port()
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -90,7 +89,7 @@ def main() -> None:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "EMAIL_URL": sink.url,
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
     }
     os.environ.update(env)
@@ -104,7 +103,6 @@ def main() -> None:
 
     from clinic import roles
     from procedures.devtools import scale
-    from procedures.devtools.management.commands.benchmark_dispatch import _serve
     from procedures.messaging.models import Reminder
     from procedures.scheduling.models import Appointment
 
@@ -126,10 +124,7 @@ def main() -> None:
         session.create()
         cookies[role] = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
 
-    ready, accepted = multiprocessing.Event(), multiprocessing.Value("l", 0)
-    sink = multiprocessing.Process(target=_serve, args=(smtp_port, ready, accepted), daemon=True)
-    sink.start()
-    ready.wait(30)
+    stack.enter_context(sink)
 
     venv_bin = Path(sys.executable).parent
     procs = {}
@@ -178,23 +173,9 @@ def main() -> None:
             batch_size=2000,
         )
         started = time.monotonic()
-        procs["worker"] = subprocess.Popen(
-            [
-                str(venv_bin / "celery"),
-                "-A",
-                "clinic",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
+        # The compose worker's settings (docker-compose.yml: prefork, --concurrency 2).
+        procs["worker"] = start_worker(
+            "load", env=env, log=Path(tempfile.mkdtemp()) / "worker.log", concurrency=2
         )
         wrk = subprocess.Popen(
             [
@@ -232,16 +213,16 @@ def main() -> None:
             time.sleep(2)  # sampling interval of the driver
         output = wrk.stdout.read()
         sent = Reminder.objects.filter(appointment=holder, status="sent").count()
-        accepted_in_window = accepted.value
+        accepted_in_window = sink.accepted.value
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
+        for name, proc in procs.items():
+            if name == "worker":  # in a process group of its own, with its pool
+                stop_group(proc, timeout=30)
+            else:
                 proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        sink.terminate()
+        stack.close()
         if holder is not None:
             Reminder.objects.filter(appointment=holder).delete()
             holder.delete()

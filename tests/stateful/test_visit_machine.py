@@ -43,8 +43,8 @@ from procedures.catalog.resources import Provider
 from procedures.catalog.sites import default_site
 from procedures.messaging import links
 from procedures.messaging.dispatch import reminders_dispatch
+from procedures.messaging.kinds import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSENTIAL_KINDS
 from procedures.messaging.models import CallTask, Reminder
-from procedures.messaging.plan import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSENTIAL_KINDS
 from procedures.prep import rules as prep_rules
 from procedures.prep.checklist import checklist_items, checklist_tick
 from procedures.prep.models import MedicationHold

@@ -403,21 +403,21 @@ def _seed(plan: scale.ScalePlan, point: Point, *, reuse: bool, log) -> dict:
 
 
 def run_dispatch(count: int, *, log: Callable[[str], None] = print) -> dict:
-    """The reminders issue's `benchmark_dispatch` (dispatcher vs bare smtplib), in a
-    process of its own so that its peak RSS is the dispatcher's alone."""
+    """`benchmark_dispatch` (a morning batch drained by one worker process, then two),
+    in a process of its own."""
     import resource
     import subprocess
     import sys
     import tempfile
 
-    log(f"Dispatching {count:,} due reminders (and the smtplib floor)...")
+    log(f"Dispatching {count:,} due reminders with one worker process, then two...")
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(  # noqa: S603 (our own manage.py, fixed arguments)
             [
                 sys.executable,
                 str(settings.BASE_DIR / "manage.py"),
                 "benchmark_dispatch",
-                f"--count={count}",
+                f"--emails={count}",
                 f"--json={out.name}",
             ],
             check=True,

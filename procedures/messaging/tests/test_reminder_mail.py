@@ -1,18 +1,20 @@
-"""What a reminder email says (services/reminder_mail.py): the shortcuts the dispatcher
-takes to write one must give exactly what the full renderers give."""
+"""What a reminder email says (messaging/mail.py): every kind, in both languages, as
+its templates render it, with the invite where one belongs."""
 
 import datetime as dt
 
 import pytest
+from django.template.loader import render_to_string
+from django.utils import translation
+from icalendar import Calendar
 
-from clinic import mail
-from clinic.tests.test_mail import django_bytes
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
-from procedures.messaging.ics import appointment_ics
+from procedures.messaging.ics import appointment_uid
 from procedures.messaging.mail import (
-    _ical_line,
-    appointment_invite,
+    INVITE_KINDS,
+    clinic_context,
+    message_id_for,
     reminder_context,
     reminder_message,
 )
@@ -20,41 +22,6 @@ from procedures.messaging.models import Reminder
 from procedures.tests.factories import AppointmentFactory, ReminderFactory
 
 pytestmark = pytest.mark.django_db
-
-AWKWARD = [
-    ("Maria", "maria.garcia@example.com"),
-    ('Jo, "Ann"; x:y', "a.very.long.address.that.goes.on.and.on@subdomain.example-hospital.co.uk"),
-    ("Zoë <Ñúñez> & ^co", "zoe@example.com"),
-    ("Maximiliana Concepción de la Santísima Trinidad", "maximiliana.concepcion@example.es"),
-    ("Sam", ""),
-]
-
-
-@pytest.fixture(autouse=True)
-def fresh_layouts(monkeypatch):
-    monkeypatch.setattr(mail, "_layouts", {})
-    monkeypatch.setattr(mail, "_skeletons", {})
-
-
-@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
-@pytest.mark.parametrize(("given_name", "email"), AWKWARD)
-def test_the_invite_is_byte_for_byte_what_icalendar_writes(time_machine, method, given_name, email):
-    time_machine.move_to(dt.datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=dt.UTC), tick=False)
-    appointment = AppointmentFactory(patient=PatientFactory(given_name=given_name, email=email))
-    appointment.version = 3
-
-    assert appointment_invite(appointment, method=method) == appointment_ics(
-        appointment, method=method
-    )
-
-
-def test_an_invite_line_is_folded_exactly_where_icalendar_folds_it():
-    from icalendar.parser import Contentline
-
-    for length in range(70, 80):
-        for filler in ("a", "ñ", "€", "\\"):
-            line = ("X:" + filler * length)[:length]
-            assert _ical_line(line) == Contentline(line).to_ical()
 
 
 def variants():
@@ -64,36 +31,74 @@ def variants():
                 yield language, details, sedation
 
 
+def rendered(kind: str, context: dict, language: str) -> tuple[str, ...]:
+    with translation.override(language):
+        return tuple(
+            render_to_string(f"emails/{kind}/{part}", context)
+            for part in ("subject.txt", "body.txt", "body.html")
+        )
+
+
 @pytest.mark.parametrize("kind", list(Reminder.Kind))
-def test_every_kind_reads_exactly_as_its_templates_render_it(kind, time_machine):
+def test_every_kind_reads_as_its_templates_render_it(kind, time_machine):
     time_machine.move_to(dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC), tick=False)
     for language, details, sedation in variants():
-        # Twice per shape: the second email is filled into the first one's layout.
-        for given_name in ("Maria", "O'Brien <b>&amp;"):
-            patient = PatientFactory(
-                given_name=given_name, preferred_language=language, details_in_email=details
-            )
-            reminder = ReminderFactory(
-                kind=kind,
-                appointment=AppointmentFactory(patient=patient, sedation_level=sedation),
-                step_text="Stop warfarin & <aspirin>",
-                step_detail="5 mg",
-                step_at=dt.datetime(2025, 3, 8, 18, 0, tzinfo=dt.UTC),
-            )
-            context = reminder_context(reminder)
-            subject, text, html = mail._render_in_full(kind, context, language)
+        patient = PatientFactory(
+            given_name="O'Brien <b>&amp;", preferred_language=language, details_in_email=details
+        )
+        reminder = ReminderFactory(
+            kind=kind,
+            appointment=AppointmentFactory(patient=patient, sedation_level=sedation),
+            step_text="Stop warfarin & <aspirin>",
+            step_detail="5 mg",
+            step_at=dt.datetime(2025, 3, 8, 18, 0, tzinfo=dt.UTC),
+        )
+        subject, text, html = rendered(kind, reminder_context(reminder), language)
 
-            message = reminder_message(reminder)
+        message = reminder_message(reminder)
 
-            assert message.subject == " ".join(subject.split())
-            assert message.body == text
-            assert message.alternatives[0][0] == html
-    assert all(layout.pieces for layout in mail._layouts.values())
+        assert message.subject == " ".join(subject.split())
+        assert message.body == text
+        assert message.alternatives[0][0] == html
+        assert message.to == [patient.email]
+        assert message.extra_headers["Message-ID"] == message_id_for(reminder)
+        assert "O'Brien <b>&amp;" in text
+        assert "O&#x27;Brien &lt;b&gt;&amp;amp;" in html
+
+
+@pytest.mark.parametrize("kind", list(Reminder.Kind))
+def test_the_invite_goes_with_the_kinds_that_carry_one(kind, time_machine):
+    time_machine.move_to(dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC), tick=False)
+    reminder = ReminderFactory(kind=kind)
+
+    message = reminder_message(reminder).message()
+
+    invites = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    if kind not in INVITE_KINDS:
+        assert invites == []
+        return
+    [invite] = invites
+    assert invite.get_param("method") == INVITE_KINDS[kind]
+    assert invite.get_filename() == "appointment.ics"
+    calendar = Calendar.from_ical(invite.get_payload(decode=True))
+    assert str(calendar["METHOD"]) == INVITE_KINDS[kind]
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == appointment_uid(reminder.appointment)
+
+
+def test_the_clinic_context_is_what_every_patient_email_names(settings):
+    settings.CLINIC_NAME, settings.CLINIC_ADDRESS = "Riverside", "2 Riverside Walk"
+    reminder = ReminderFactory()
+
+    context = reminder_context(reminder)
+
+    assert clinic_context(reminder.appointment).items() <= context.items()
+    assert (context["clinic_name"], context["clinic_address"]) == ("Riverside", "2 Riverside Walk")
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_dates_and_times_read_as_django_formats_them_in_clinic_time(language):
-    from django.utils import formats, translation
+    from django.utils import formats
 
     from procedures.catalog.clock import clinic_tz
 
@@ -119,31 +124,3 @@ def test_dates_and_times_read_as_django_formats_them_in_clinic_time(language):
         assert (context["date"], context["time"], context["step_date"], context["step_time"]) == (
             expected
         )
-
-
-@pytest.mark.parametrize("kind", list(Reminder.Kind))
-def test_every_reminder_goes_out_byte_for_byte_as_django_writes_it(kind, time_machine):
-    time_machine.move_to(dt.datetime(2025, 3, 3, 8, 0, tzinfo=dt.UTC), tick=False)
-    for language in ("en", "es"):
-        for details in (False, True):
-            # Several per shape: the first is checked against Django, the rest are not.
-            for given_name, email in AWKWARD[:-1]:
-                patient = PatientFactory(
-                    given_name=given_name,
-                    email=email,
-                    preferred_language=language,
-                    details_in_email=details,
-                )
-                reminder = ReminderFactory(
-                    kind=kind,
-                    appointment=AppointmentFactory(patient=patient),
-                    step_text="Stop warfarin & <aspirin> «pronto»",
-                    step_detail="5 mg",
-                    step_at=dt.datetime(2025, 3, 8, 18, 0, tzinfo=dt.UTC),
-                )
-
-                message = reminder_message(reminder).freeze()
-
-                assert isinstance(message.message(), mail.PrebuiltMessage)
-                assert message.message().as_bytes(linesep="\r\n") == django_bytes(message)
-    assert all(skeleton.pieces for skeleton in mail._skeletons.values())

@@ -10,8 +10,8 @@ from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging.dispatch import reminders_dispatch
 from procedures.messaging.ics import appointment_uid
+from procedures.messaging.kinds import into_send_window
 from procedures.messaging.models import CallTask, EmailOptOut, Reminder, ReminderPolicy
-from procedures.messaging.plan import into_send_window
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_reschedule
 

@@ -15,7 +15,6 @@ from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging import dispatch as reminders_service
 from procedures.messaging import mail, plan
-from procedures.messaging import sending as reminder_sending
 from procedures.messaging.dispatch import reminders_dispatch, reminders_sweep
 from procedures.messaging.models import Reminder
 from procedures.scheduling.models import Appointment
@@ -296,7 +295,7 @@ def test_it_gives_up_after_the_last_allowed_attempt(smtp_mail, settings):
 
 
 def test_it_retries_when_the_mail_server_cannot_be_reached(settings, appointment):
-    settings.EMAIL_BACKEND = "clinic.mail.SMTPBackend"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", closed_port()
     settings.EMAIL_TIMEOUT = 2
 
@@ -452,25 +451,11 @@ def dispatch_queries(count: int) -> int:
     return len(queries)
 
 
-def test_it_loads_what_a_batch_needs_in_one_go(smtp_mail, settings, monkeypatch):
+def test_it_loads_a_batch_in_one_go_and_marks_each_row_with_one_update(smtp_mail, settings):
     settings.REMINDER_BATCH_SIZE = 200
-    # Marks are grouped by count and by time (reminder_sending.py): how many UPDATEs a
-    # batch takes depends on the SMTP server's speed. Hold them all for one UPDATE
-    # at the end, so that what is counted here is what the batch loads.
-    monkeypatch.setattr(reminder_sending, "MARK_EVERY", 10_000)
-    monkeypatch.setattr(reminder_sending, "MARK_WITHIN", 3_600)
     few = dispatch_queries(2)
-    smtp_mail.wait_for(2 * 9)
-    assert dispatch_queries(6) == few
-
-
-def test_it_marks_sent_rows_in_groups_of_mark_every(smtp_mail, settings, monkeypatch):
-    settings.REMINDER_BATCH_SIZE = 200
-    monkeypatch.setattr(reminder_sending, "MARK_WITHIN", 3_600)  # by count only
-    one_group = dispatch_queries(1)  # 9 messages: one UPDATE
-    smtp_mail.wait_for(9)
-    # 45 messages: groups of 20, 20 and 5, so two UPDATEs more than above
-    assert dispatch_queries(5) == one_group + 2
+    # Four visits more, ten emails each: one UPDATE per email (its mark), nothing else.
+    assert dispatch_queries(6) == few + 4 * 10
 
 
 def test_it_records_each_run_for_the_health_check(smtp_mail):
@@ -513,7 +498,7 @@ def test_it_reconnects_after_a_refusal_and_carries_on(smtp_mail, connects):
 
 
 def test_it_retries_the_whole_batch_at_once_when_the_server_cannot_be_reached(settings, connects):
-    settings.EMAIL_BACKEND = "clinic.mail.SMTPBackend"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", closed_port()
     reminders = ReminderFactory.create_batch(3)
 
@@ -532,16 +517,23 @@ def test_it_hands_back_what_it_cannot_send_before_its_lease_runs_out(
     smtp_mail, settings, clock, monkeypatch
 ):
     _first, *rest = ReminderFactory.create_batch(3)
-    real_send_one = reminder_sending.send_one
+    real_message = mail.reminder_message
 
-    def slow_send_one(reminder, message, connection):
-        outcome = real_send_one(reminder, message, connection)
-        # The mail server took its time: the lease is nearly over.
-        lease = dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
-        clock.move_to(NOW + lease - dt.timedelta(seconds=5), tick=False)
-        return outcome
+    def slow_server(row, **kwargs):
+        message = real_message(row, **kwargs)
+        send = message.send
 
-    monkeypatch.setattr(reminder_sending, "send_one", slow_send_one)
+        def send_slowly(*args, **kwargs):
+            sent = send(*args, **kwargs)
+            # The mail server took its time: the lease is nearly over.
+            lease = dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+            clock.move_to(NOW + lease - dt.timedelta(seconds=5), tick=False)
+            return sent
+
+        message.send = send_slowly
+        return message
+
+    monkeypatch.setattr(reminders_service, "reminder_message", slow_server)
 
     report = reminders_dispatch()
 
@@ -639,3 +631,41 @@ def test_the_compiled_spanish_catalogue_matches_its_source(tmp_path):
             return gettext.GNUTranslations(handle)._catalog
 
     assert catalogue(locale / "django.mo") == catalogue(fresh)
+
+
+# --- Runs: every worker process joins a large batch; no run outlives its time limit ----
+
+
+def test_a_run_whose_first_batch_is_full_wakes_one_more(smtp_mail):
+    ReminderFactory.create_batch(5)
+    wakes = []
+
+    report = reminders_dispatch(batch_size=2, more_due=lambda: wakes.append("wake"))
+
+    assert report.sent == 5
+    # One wake-up when the first batch came back full (another process may join in).
+    assert wakes == ["wake"]
+
+
+def test_a_small_batch_wakes_nobody(smtp_mail):
+    ReminderFactory.create_batch(1)
+    wakes = []
+
+    reminders_dispatch(batch_size=2, more_due=lambda: wakes.append("wake"))
+
+    assert wakes == []
+
+
+def test_a_run_hands_on_to_a_fresh_one_when_its_time_is_up(smtp_mail, settings, clock):
+    settings.REMINDER_RUN_SECONDS = 0  # up after the first batch
+    reminders = ReminderFactory.create_batch(5)
+    wakes = []
+
+    report = reminders_dispatch(batch_size=2, more_due=lambda: wakes.append("wake"))
+
+    # One batch sent; woken twice: a peer for the full first batch, a successor now.
+    assert (report.claimed, report.sent) == (2, 2)
+    assert wakes == ["wake", "wake"]
+    left = Reminder.objects.filter(pk__in=[r.pk for r in reminders], status="pending")
+    assert left.count() == 3
+    assert reminders_dispatch(batch_size=10).sent == 3

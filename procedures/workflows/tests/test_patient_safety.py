@@ -17,7 +17,6 @@ from procedures.catalog.models import ClinicHoliday
 from procedures.messaging import links
 from procedures.messaging.dispatch import reminders_claim, reminders_dispatch
 from procedures.messaging.ics import appointment_ics
-from procedures.messaging.mail import appointment_invite
 from procedures.messaging.models import CallTask, EmailOptOut, Reminder
 from procedures.prep import rules as prep_rules
 from procedures.prep.models import MedicationHold
@@ -437,14 +436,14 @@ def test_it_holds_a_prep_email_while_the_confirmation_waits_for_a_retry(frontdes
 
 
 def test_it_increases_the_sequence_on_a_calendar_cancellation(visit, frontdesk_user):
-    request = appointment_invite(visit, method="REQUEST").decode()
+    request = appointment_ics(visit, method="REQUEST").decode()
     assert "SEQUENCE:1" in request
 
     cancelled = visits.appointment_cancel(
         appointment_id=visit.pk, by=frontdesk_user, reason_code="patient_request"
     )
 
-    assert "SEQUENCE:2" in appointment_invite(cancelled, method="CANCEL").decode()
+    assert "SEQUENCE:2" in appointment_ics(cancelled, method="CANCEL").decode()
     assert b"SEQUENCE:2" in appointment_ics(cancelled, method="CANCEL")
 
 

@@ -24,7 +24,7 @@ class Command(BaseCommand):
     help = (
         "Seed the scale data at each --scale times --base-patients and each --volume times "
         "the daily work, time the front desk's pages against their floor and goals, "
-        "dispatch reminders against bare smtplib; print a table and check the goals. "
+        "drain a morning batch of reminders; print a table and check the goals. "
         "Replaces the seed_scale rows (and only those). Stops at the first page that "
         "does not answer as it should, with a non-zero exit."
     )
