@@ -19,7 +19,12 @@ from procedures.messaging.mail import (
     reminder_message,
 )
 from procedures.messaging.models import Reminder
-from procedures.tests.factories import AppointmentFactory, ReminderFactory
+from procedures.tests.factories import (
+    AppointmentFactory,
+    ReminderFactory,
+    RoomFactory,
+    SiteFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -86,14 +91,19 @@ def test_the_invite_goes_with_the_kinds_that_carry_one(kind, time_machine):
     assert str(event["UID"]) == appointment_uid(reminder.appointment)
 
 
-def test_the_clinic_context_is_what_every_patient_email_names(settings):
-    settings.CLINIC_NAME, settings.CLINIC_ADDRESS = "Riverside", "2 Riverside Walk"
-    reminder = ReminderFactory()
+def test_the_clinic_context_is_what_every_patient_email_names():
+    site = SiteFactory(name="Riverside", address="2 Riverside Walk", phone="0113 496 0999")
+    reminder = ReminderFactory(appointment__room=RoomFactory(site=site))
 
     context = reminder_context(reminder)
 
+    # The visit's own site (issue 18), not the network's settings.
     assert clinic_context(reminder.appointment).items() <= context.items()
-    assert (context["clinic_name"], context["clinic_address"]) == ("Riverside", "2 Riverside Walk")
+    assert (context["clinic_name"], context["clinic_address"], context["clinic_phone"]) == (
+        "Riverside",
+        "2 Riverside Walk",
+        "0113 496 0999",
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
