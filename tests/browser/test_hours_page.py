@@ -64,7 +64,8 @@ def test_an_admin_switches_to_own_hours_sees_the_stranded_visit_and_confirms(
 
     log_in(page, live_server.url, "admin", check_a11y)  # at 1440 px: the whole menu shows
     menu = page.get_by_role("navigation", name="Main")
-    menu.get_by_role("link", name="Hours", exact=True).click()
+    menu.get_by_role("button", name="Manage").click()
+    menu.get_by_role("link", name="Hours and leave").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Hours and leave")
     page.set_viewport_size({"width": 1280, "height": 900})
     row = page.get_by_role("row").filter(has_text="Dr Hours")
