@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from procedures.reports import metrics
 from procedures.reports.charts import BarChart, bar_chart
 from procedures.reports.scope import ReportScope
-from procedures.results.analytics import TurnaroundRow, turnaround_chart
+from procedures.results.analytics import TURNAROUND_COLUMNS, TurnaroundRow, turnaround_chart
 
 TABLES = ("rooms", "no-shows", "cancellations", "lead-time", "turnaround")
 
@@ -128,15 +128,7 @@ def table_rows(scope: ReportScope, table: str) -> Iterator[list[object]]:
         for bucket in metrics.booking_lead_time(scope).buckets:
             yield [bucket.label, bucket.count]
     elif table == "turnaround":
-        yield [
-            _("Test"),
-            _("Lab"),
-            _("Target (working days)"),
-            _("Results"),
-            _("Median (working days)"),
-            _("90th percentile (working days)"),
-            _("Within target (%)"),
-        ]
+        yield list(TURNAROUND_COLUMNS)
         for row in metrics.turnaround_against_target(scope):
             yield [
                 row.test_type,

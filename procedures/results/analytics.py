@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from procedures.catalog.clock import clinic_datetime, clinic_tz
 from procedures.catalog.models import ClinicHoliday
 from procedures.results.models import TestOrder
@@ -51,6 +53,18 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# The turnaround table's columns, on the turnaround page's CSV and the dashboard's.
+TURNAROUND_COLUMNS = (
+    _("Test"),
+    _("Lab"),
+    _("Target (working days)"),
+    _("Results"),
+    _("Median (working days)"),
+    _("90th percentile (working days)"),
+    _("Within target (%)"),
+)
 
 
 def turnaround_by_test(*, start: date, end: date) -> list[TurnaroundRow]:
