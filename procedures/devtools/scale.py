@@ -57,7 +57,7 @@ FUTURE_WORKING_DAYS = 10
 
 
 # The providers and rooms come in this many groups (a group's rooms are worked by the
-# group's providers only), so that a network's sites can map onto them one to one.
+# group's providers only), a site per group (`scale_sites`).
 GROUPS = 10
 
 
@@ -119,7 +119,7 @@ def group_name(i: int, count: int, plan: ScalePlan) -> str:
 
 
 def group_of(name: str) -> int:
-    """The group (a later site) of a seeded provider or room, from its name."""
+    """The group (its site: `scale_sites`) of a seeded provider or room, from its name."""
     return int(name.rsplit(" ", 1)[-1][1:3])
 
 
