@@ -30,9 +30,11 @@ from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site
 from procedures.devtools import scale_records
 from procedures.devtools.copy_rows import _next_id, _reset_sequence, _Writer
 from procedures.devtools.scale_names import GIVEN, family_name
+from procedures.devtools.scale_sites import scale_sites, scale_sites_queryset
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
@@ -55,7 +57,7 @@ FUTURE_WORKING_DAYS = 10
 
 
 # The providers and rooms come in this many groups (a group's rooms are worked by the
-# group's providers only), so that a network's sites can map onto them one to one.
+# group's providers only), a site per group (`scale_sites`).
 GROUPS = 10
 
 
@@ -117,7 +119,7 @@ def group_name(i: int, count: int, plan: ScalePlan) -> str:
 
 
 def group_of(name: str) -> int:
-    """The group (a later site) of a seeded provider or room, from its name."""
+    """The group (its site: `scale_sites`) of a seeded provider or room, from its name."""
     return int(name.rsplit(" ", 1)[-1][1:3])
 
 
@@ -165,6 +167,7 @@ def scale_clear() -> int:
         deleted += _purge(Patient, patients)
         deleted += _purge(Provider, providers)
         deleted += _purge(Room, rooms)
+        deleted += _purge(Site, scale_sites_queryset())  # and the staff's home-site rows
         deleted += _purge(ProcedureType, ProcedureType.objects.filter(code__startswith=CODE_PREFIX))
         deleted += _purge(TestType, TestType.objects.filter(code__startswith=CODE_PREFIX))
         deleted += scale_records.clear(User.objects.filter(username__startswith=USER_PREFIX))
@@ -239,6 +242,14 @@ def scale_seed(
             Room.objects.filter(name__startswith=ROOM_PREFIX)
             .order_by("name")
             .values_list("pk", flat=True)
+        )
+        # A site per group: its rooms there, its providers working there (only there),
+        # the benchmark's logins at home at the first.
+        scale_sites(
+            groups=plan.groups,
+            room_prefix=ROOM_PREFIX,
+            provider_prefix=PROVIDER_PREFIX,
+            users=list(users.values()),
         )
         # The benchmark's physician is the first provider (their own results worklist).
         Provider.objects.filter(pk=provider_ids[0]).update(user=users[roles.PHYSICIAN])

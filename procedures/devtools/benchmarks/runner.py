@@ -29,6 +29,7 @@ from django.urls import reverse
 from clinic import roles
 from patients.models import Patient
 from procedures.catalog.resources import Room
+from procedures.catalog.sites import ALL_SITES, SESSION_KEY
 from procedures.devtools import scale
 from procedures.devtools.benchmarks.report import Measure, summarise
 from procedures.devtools.benchmarks.scenarios import (
@@ -37,6 +38,7 @@ from procedures.devtools.benchmarks.scenarios import (
     _Context,
     scenarios,
 )
+from procedures.devtools.scale_sites import scale_sites
 
 
 def _ms(samples: list[float]) -> tuple[float, float]:
@@ -175,6 +177,34 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def site_clients(plan: scale.ScalePlan) -> tuple[_Context, dict[tuple[str, bool], Client]]:
+    """The scenarios' context and a logged-in client per (role, all sites): each
+    session at the logins' home site (the first), as a login leaves it, so every page
+    shows one site's day; a second physician's at "All sites" (the network view).
+    The sites are made again first, for data seeded before there were sites."""
+    users = scale.scale_users()
+    sites = scale_sites(
+        groups=plan.groups,
+        room_prefix=scale.ROOM_PREFIX,
+        provider_prefix=scale.PROVIDER_PREFIX,
+        users=list(users.values()),
+    )
+    clients: dict[tuple[str, bool], Client] = {}
+    for role, all_sites in (
+        (roles.FRONT_DESK, False),
+        (roles.NURSE, False),
+        (roles.PHYSICIAN, False),
+        (roles.PHYSICIAN, True),
+    ):
+        client = Client()
+        client.force_login(users[role])
+        session = client.session
+        session[SESSION_KEY] = ALL_SITES if all_sites else sites[0].pk
+        session.save()
+        clients[role, all_sites] = client
+    return _Context(plan, sites[0]), clients
+
+
 def measure_scale(
     *,
     plan: scale.ScalePlan,
@@ -185,32 +215,26 @@ def measure_scale(
 ) -> list[Measure]:
     """Every scenario on the data of `plan`; stops at the first wrong answer
     (BenchmarkError)."""
-    ctx = _Context(plan)
-    users = scale.scale_users()
-    clients: dict[str, Client] = {}
-    for role in (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN):
-        client = Client()
-        client.force_login(users[role])
-        clients[role] = client
+    ctx, clients = site_clients(plan)
     raw = _raw_connection()
     bare_url = reverse("benchmark_bare")
     bare_req = Request("get", bare_url, expect_text="ok")
     # The bare page's own queries (session, user, groups), per role: the fewest of
     # three, as for the pages.
-    bare_sql: dict[str, list[str]] = {}
-    for role, client in clients.items():
+    bare_sql: dict[tuple[str, bool], list[str]] = {}
+    for key, client in clients.items():
         runs = []
         for _ in range(3):
             sql, response = _captured(client, bare_req)
             _check("bare page", bare_req, response)
             runs.append(sql)
-        bare_sql[role] = min(runs, key=len)
+        bare_sql[key] = min(runs, key=len)
     results = []
     try:
         for scenario in scenarios(ctx):
             if only and scenario.name not in only:
                 continue
-            client = clients[scenario.role]
+            client = clients[scenario.role, scenario.all_sites]
             counter = 0
 
             def once(scenario=scenario, client=client) -> float:
@@ -244,7 +268,7 @@ def measure_scale(
             p50, p95 = _ms(samples)
             bare = [_fire(client, bare_req)[0] for _ in range(requests)]
             bare_p50, _x = _ms(bare)
-            own = _without(statements, bare_sql[scenario.role])
+            own = _without(statements, bare_sql[scenario.role, scenario.all_sites])
             sql_p50 = _replay(raw, own, max(3, requests // 3)) * 1000
             measure = Measure(
                 scenario=scenario.name,

@@ -12,6 +12,7 @@ from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site
 from procedures.devtools import scale
 from procedures.scheduling.models import Appointment
 
@@ -47,6 +48,8 @@ class Scenario:
     after: Callable[[], None] | None = None
     # The page's p50 goal in milliseconds (issue #18), if it has one.
     goal_ms: float | None = None
+    # The session at "All sites" (the network view) instead of the home site's day.
+    all_sites: bool = False
 
 
 class BenchmarkError(Exception):
@@ -56,8 +59,11 @@ class BenchmarkError(Exception):
 class _Context:
     """What the scenarios need to know about the seeded data."""
 
-    def __init__(self, plan: scale.ScalePlan):
+    def __init__(self, plan: scale.ScalePlan, site: Site):
         self.plan = plan
+        # The site the sessions are at (the logins' home site), and its rooms and
+        # physicians: the bookings are made there.
+        self.site = site
         self.today = clinic_today()
         self.procedure = ProcedureType.objects.get(code=f"{scale.CODE_PREFIX}bma")
         self.providers = list(
@@ -70,6 +76,10 @@ class _Context:
             Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX)
             .order_by("mrn")
             .values_list("pk", "mrn", "family_name")[:500]
+        )
+        self.site_rooms = [room for room in self.rooms if room.site_id == site.pk]
+        self.site_providers = list(
+            Provider.objects.filter(sites=site, display_name__startswith=scale.PROVIDER_PREFIX)
         )
         last_day = plan.days()[-1]
         # Bookings go to a week after the seeded range, so each lands on a free grid.
@@ -89,12 +99,15 @@ def scenarios(ctx: _Context) -> list[Scenario]:
     patient_id, mrn, _family = ctx.patients[len(ctx.patients) // 2]
 
     def book(i: int) -> Request:
-        n_rooms = len(ctx.rooms)
+        # A room and a physician of the session's site (one booking at a time: each is
+        # undone after it).
+        n_rooms = len(ctx.site_rooms)
         slot, lane = i % scale.SLOTS_PER_DAY, (i // scale.SLOTS_PER_DAY) % n_rooms
         start = clinic_datetime(ctx.booking_day, scale.FIRST_SLOT) + timedelta(
             minutes=scale.SLOT_MINUTES * slot
         )
-        provider, room = ctx.providers[lane], ctx.rooms[lane]
+        provider = ctx.site_providers[lane % len(ctx.site_providers)]
+        room = ctx.site_rooms[lane]
         patient = ctx.patients[i % len(ctx.patients)][0]
         value = f"{start.astimezone(UTC).isoformat()}|{provider.pk}|{room.pk}"
         return Request(
@@ -133,6 +146,14 @@ def scenarios(ctx: _Context) -> list[Scenario]:
             roles.FRONT_DESK,
             get(reverse("procedures:today"), '<h1 class="h3 mb-0">Today'),
             goal_ms=GOALS_MS["today board"],
+        ),
+        Scenario(
+            # The network's day on one board (a physician at "All sites", a view the
+            # front desk is not given): for information, no goal (the goal is a site's).
+            "today board, all sites",
+            roles.PHYSICIAN,
+            get(reverse("procedures:today"), '<h1 class="h3 mb-0">Today'),
+            all_sites=True,
         ),
         Scenario(
             # Loaded by every staff page (htmx), so a measured page of its own.

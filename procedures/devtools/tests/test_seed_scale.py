@@ -6,12 +6,14 @@ from itertools import pairwise
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db.models import Q
+from django.db.models import F, Q
 
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import StaffProfile
 from procedures.devtools import scale
+from procedures.devtools.scale_sites import SITE_CODE_PREFIX, scale_sites_queryset, site_name
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
@@ -108,3 +110,33 @@ def test_on_postgresql_the_rows_go_in_by_copy_under_the_exclusion_constraints(po
     assert scale_counts()["appointments"] == 500
     # The id sequences were moved past the copied rows: a normal insert still works.
     AppointmentFactory()
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_the_network_has_ten_sites_and_every_visit_is_at_one_site():
+    call_command("seed_scale", patients=300, providers=20, rooms=10, no_progress=True, verbosity=0)
+    sites = scale_sites_queryset()
+    assert sites.count() == scale.GROUPS == 10
+    rooms = Room.objects.filter(name__startswith=scale.ROOM_PREFIX)
+    providers = Provider.objects.filter(display_name__startswith=scale.PROVIDER_PREFIX)
+    # Each room at its group's site; each physician working at their group's site only.
+    for room in rooms.select_related("site"):
+        assert room.site.name == site_name(scale.group_of(room.name))
+    for provider in providers.prefetch_related("sites"):
+        assert [s.name for s in provider.sites.all()] == [
+            site_name(scale.group_of(provider.display_name))
+        ]
+    # Invariant 17: a visit's room is at a site its physician works at.
+    visits = Appointment.objects.filter(patient__mrn__startswith=scale.MRN_PREFIX)
+    assert visits.count() == 300 * scale.APPOINTMENTS_PER_PATIENT
+    assert not visits.exclude(provider__sites=F("room__site")).exists()
+    # Every site has its own day; the benchmark's logins are at home at the first.
+    assert visits.values("room__site").distinct().count() == 10
+    home = StaffProfile.objects.filter(user__username__startswith=scale.USER_PREFIX)
+    assert set(home.values_list("home_site__code", flat=True)) == {f"{SITE_CODE_PREFIX}00"}
+    # A re-run makes the same ten sites, not ten more; clearing takes them away.
+    call_command("seed_scale", patients=30, providers=20, rooms=10, no_progress=True, verbosity=0)
+    assert sites.count() == 10
+    call_command("seed_scale", patients=1, clear=True, verbosity=0)
+    assert not sites.exists()
+    assert not home.exists()
