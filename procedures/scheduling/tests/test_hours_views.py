@@ -62,7 +62,7 @@ def test_the_list_states_clinic_default_or_own_hours(admin_client, lee):
     lee_row = page[page.index("Dr Lee</a>") :][:200]
     assert "Clinic default</span> Mon-Fri 08:00-18:00" in lee_row
     assert "Own hours</span> Sun 09:00-12:00" in page
-    assert 'href="/hours/">Hours</a>' in page  # in the navigation
+    assert 'href="/hours/">Hours and leave</a>' in page  # in the navigation's Manage menu
 
 
 def test_own_hours_start_from_a_copy_of_the_default(admin_client, lee):
