@@ -24,23 +24,17 @@ def calendar_cards(cards: list[Card], *, can_move: bool, show_provider: bool, sh
     """The cards of one column, or a note that it has none."""
     if not cards:
         return format_html('<p class="small text-body-secondary mb-0">{}</p>', _("No appointments"))
-    room_held, reschedule = escape(_("Room held")), escape(_("Reschedule"))
     html = []
     for card in cards:
         patient, start = escape(card.patient), escape(card.start)
-        where = escape(card.procedure)
-        if show_provider:
-            where += f" · {escape(card.provider)}"
-        if show_room:
-            where += f" · {escape(card.room)}"
-        held = move = ""
-        if card.held:
-            held = f'<div class="small text-body-secondary">{room_held} {escape(card.held)}</div>'
-        if can_move and card.reschedule_url:
-            move = (
-                f'<a class="small" href="{escape(card.reschedule_url)}">{reschedule}'
-                f'<span class="visually-hidden"> {patient} {start}</span></a>'
-            )
+        where, held, move = _card_parts(
+            card,
+            show_provider=show_provider,
+            show_room=show_room,
+            can_move=can_move,
+            held_tag=("div", "small text-body-secondary"),
+            move_class="small",
+        )
         html.append(
             f'<div class="appt appt-{escape(card.status)}'
             f'{" appt-sedated" if card.sedated else ""}">'
@@ -54,6 +48,35 @@ def calendar_cards(cards: list[Card], *, can_move: bool, show_provider: bool, sh
             f"{held}{move}</div>"
         )
     return mark_safe("".join(html))  # noqa: S308 (every value above is escaped)
+
+
+def _card_parts(
+    card: Card,
+    *,
+    show_provider: bool,
+    show_room: bool,
+    can_move: bool,
+    held_tag: tuple[str, str],
+    move_class: str,
+) -> tuple[str, str, str]:
+    """A visit's escaped "where" line, its "Room held" note and its Reschedule link,
+    shared by the list's cards and the time grid's blocks (each with its own markup)."""
+    where = escape(card.procedure)
+    if show_provider:
+        where += f" · {escape(card.provider)}"
+    if show_room:
+        where += f" · {escape(card.room)}"
+    held = move = ""
+    if card.held:
+        tag, css = held_tag
+        held = f'<{tag} class="{css}">{escape(_("Room held"))} {escape(card.held)}</{tag}>'
+    if can_move and card.reschedule_url:
+        move = (
+            f'<a class="{move_class}" href="{escape(card.reschedule_url)}">'
+            f"{escape(_('Reschedule'))}"
+            f'<span class="visually-hidden"> {escape(card.patient)} {escape(card.start)}</span></a>'
+        )
+    return where, held, move
 
 
 @register.simple_tag
@@ -77,19 +100,14 @@ def _block(block: Block, *, show_provider: bool, show_room: bool, can_move: bool
     if card is None:
         return ""
     patient, start = escape(card.patient), escape(card.start)
-    where = escape(card.procedure)
-    if show_provider:
-        where += f" · {escape(card.provider)}"
-    if show_room:
-        where += f" · {escape(card.room)}"
-    held = move = ""
-    if card.held:
-        held = f'<span class="tg-held">{escape(_("Room held"))} {escape(card.held)}</span>'
-    if can_move and card.reschedule_url:
-        move = (
-            f'<a class="tg-move" href="{escape(card.reschedule_url)}">{escape(_("Reschedule"))}'
-            f'<span class="visually-hidden"> {patient} {start}</span></a>'
-        )
+    where, held, move = _card_parts(
+        card,
+        show_provider=show_provider,
+        show_room=show_room,
+        can_move=can_move,
+        held_tag=("span", "tg-held"),
+        move_class="tg-move",
+    )
     return (
         f'<div class="tg-block tg-visit appt-{escape(card.status)}'
         f'{" appt-sedated" if card.sedated else ""} {size}">'
