@@ -8,6 +8,7 @@ warns CLINIC_SESSION_WARNING_SECONDS before the idle timeout, and "Stay logged
 in" is a request to `session_keepalive`.
 """
 
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -114,12 +115,14 @@ class SessionLimitsMiddleware:
 
 def end_all_sessions(user: Any, *, keep_session_key: str | None = None) -> int:
     """Delete every live session of `user` (database sessions); return how many."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
     ended = 0
     for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
         if session.session_key == keep_session_key:
             continue
         data = session.get_decoded()
         if data.get("_auth_user_id") == str(user.pk) and BACKEND_SESSION_KEY in data:
-            session.delete()
+            # Through the engine, so a cached session (cached_db) goes from the cache too.
+            store.delete(session.session_key)
             ended += 1
     return ended

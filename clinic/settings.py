@@ -273,6 +273,17 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # several web processes set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so they share
 # one count (check --deploy fails otherwise, clinic.E001).
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Every request reads its session. With a shared cache (Redis) sessions are Django's
+# cached_db: read from the cache, written through to the database (which stays the
+# record: "log out everywhere" deletes from both). A per-process cache cannot hold them
+# (another process would keep a session that was ended), so without one they are read
+# from the database.
+SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if SHARED_CACHE
+    else "django.contrib.sessions.backends.db"
+)
 
 # --- Celery --------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

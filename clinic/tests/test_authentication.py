@@ -1,6 +1,7 @@
 """Logging in: lockout after repeated failures, two-factor codes, session limits,
 logging out everywhere."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -210,7 +211,25 @@ def test_it_answers_a_script_with_401_once_the_session_has_ended(client):
     assert response.json()["logged_in"] is False
 
 
-def test_it_logs_out_everywhere(client):
+@pytest.fixture(params=["db", "cached_db"])
+def session_engine(request, settings):
+    """Sessions as each deployment keeps them: in the database (no shared cache), or
+    Django's cached_db over Redis (settings.py picks it when CACHE_URL is shared)."""
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{request.param}"
+    if request.param == "cached_db":
+        url = request.getfixturevalue("redis_url")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                # The broker's Redis database: its own key prefix, and never cleared.
+                "KEY_PREFIX": f"test-sessions-{os.getpid()}",
+            }
+        }
+    return request.param
+
+
+def test_it_logs_out_everywhere(client, session_engine):
     make_user("desk", roles.FRONT_DESK)
     make_user("other", roles.FRONT_DESK)
     laptop, phone, someone_else = Client(), Client(), Client()

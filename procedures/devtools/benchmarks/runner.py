@@ -121,7 +121,8 @@ def _fire(client: Client, req: Request) -> tuple[float, Any]:
     cookies and HSTS are the production ones)."""
     started = time.perf_counter()
     send = client.get if req.method == "get" else client.post
-    response = send(req.url, req.data or {}, secure=True)
+    headers = {"HX-Request": "true"} if req.htmx else {}
+    response = send(req.url, req.data or {}, secure=True, headers=headers)
     elapsed = time.perf_counter() - started
     return elapsed, response
 

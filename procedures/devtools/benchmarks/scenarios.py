@@ -36,6 +36,9 @@ class Request:
     # What makes the answer the right page: text it must contain (a 200), or the start
     # of the path it must redirect to (a 302).
     expect_text: str = ""
+    # Sent as the browser's htmx does (`HX-Request: true`): the page answers with the
+    # fragment htmx swaps in, not the whole page.
+    htmx: bool = False
 
 
 @dataclass
@@ -135,8 +138,13 @@ def scenarios(ctx: _Context) -> list[Scenario]:
     def get(url: str, text: str = "") -> Callable[[int], Request]:
         return lambda i: Request("get", url, expect_text=text)
 
-    def search(q: str, found: str) -> Callable[[int], Request]:
-        return lambda i: Request("post", reverse("patients:list"), {"q": q}, expect_text=found)
+    def search(q: str, found: str, *, htmx: bool = True) -> Callable[[int], Request]:
+        # The search boxes (the patients page's and the header's) post with htmx and
+        # swap in the results: that answer is what staff wait for. Without script the
+        # form posts the whole page ("full page").
+        return lambda i: Request(
+            "post", reverse("patients:list"), {"q": q}, expect_text=found, htmx=htmx
+        )
 
     calendar = reverse("procedures:calendar")
     search_goal = GOALS_MS["patient search"]
@@ -218,6 +226,13 @@ def scenarios(ctx: _Context) -> list[Scenario]:
             goal_ms=search_goal,
         ),
         Scenario("patient search: MRN", roles.FRONT_DESK, search(mrn, mrn), goal_ms=search_goal),
+        Scenario(
+            # The same search without script (the whole page with its header): for
+            # information, no goal.
+            "patient search: full page",
+            roles.FRONT_DESK,
+            search("Thomp", "Thompson", htmx=False),
+        ),
         Scenario(
             "pending results worklist",
             roles.NURSE,
