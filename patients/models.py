@@ -107,9 +107,13 @@ class PatientQuerySet(models.QuerySet):
         the order of `patient_family_prefix_idx`: a range scan that stops at the page.
 
         The range is written `>=` and `<` (not LIKE 'li%'), which a b-tree serves in
-        any collation; the LIKE after it keeps only true prefixes."""
+        any collation. It is exactly the names starting with the term: the folded family
+        name holds only [0-9a-z] (normalise.search_family), which every collation orders
+        alike. (A LIKE on top of it changed nothing but the planner's estimate: it
+        counted the prefix twice, guessed 32 rows for 2,493 "th" names at 200,000
+        patients, and read and sorted all of them: 13-20 ms instead of 0.2.)"""
         first, *rest = terms
-        qs = self.active().filter(search_family__gte=first, search_family__startswith=first)
+        qs = self.active().filter(search_family__gte=first)
         above = _next_prefix(first)
         if above:
             qs = qs.filter(search_family__lt=above)
