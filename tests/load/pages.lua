@@ -1,11 +1,33 @@
--- wrk script: the front desk's today board and the nurse's results worklist, in turn,
--- each with its own logged-in session cookie (made by run_load.py).
+-- wrk script: staff traffic on the real stack, each request with its role's logged-in
+-- session cookie (made by run_load.py). MIX=heavy: the front desk's today board and the
+-- nurse's results worklist, in turn (the two heaviest pages). MIX=staff (default): what
+-- staff browsers send: each full page (the board, both results worklists, the day's
+-- calendar) and the navigation counts every staff page loads after it (htmx), and the
+-- front desk's patient searches (htmx POSTs with the CSRF token, as the search box sends).
 -- Counts every answer that is not a 200 (a redirect to the login page is an error here).
 local threads = {}
-local paths = {
-  { path = "/today/", cookie = os.getenv("FRONTDESK_COOKIE") },
-  { path = "/results/", cookie = os.getenv("NURSE_COOKIE") },
+local desk, nurse, doctor = os.getenv("FRONTDESK_COOKIE"), os.getenv("NURSE_COOKIE"), os.getenv("PHYSICIAN_COOKIE")
+local today = os.getenv("TODAY")
+local function get(path, cookie)
+  return { method = "GET", path = path, cookie = cookie }
+end
+local function search(term)
+  return {
+    method = "POST", path = "/patients/", cookie = desk .. "; " .. os.getenv("CSRF_COOKIE"),
+    body = "q=" .. term, htmx = true,
+  }
+end
+local mixes = {
+  heavy = { get("/today/", desk), get("/results/", nurse) },
+  staff = {
+    get("/today/", desk), get("/today/counts/", desk),
+    search("Thomp"), search("Th"),
+    get("/results/", nurse), get("/today/counts/", nurse),
+    get("/results/", doctor), get("/today/counts/", doctor),
+    get("/calendar/?view=day&by=clinic&date=" .. today, desk), get("/today/counts/", desk),
+  },
 }
+local paths = mixes[os.getenv("MIX") or "staff"]
 
 function setup(thread)
   table.insert(threads, thread)
@@ -19,7 +41,16 @@ end
 function request()
   n = n + 1
   local p = paths[(n % #paths) + 1]
-  return wrk.format("GET", p.path, { ["Cookie"] = p.cookie, ["X-Forwarded-Proto"] = "https" })
+  local headers = { ["Cookie"] = p.cookie, ["X-Forwarded-Proto"] = "https" }
+  if p.method == "POST" then
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    headers["X-CSRFToken"] = os.getenv("CSRF_TOKEN")
+    headers["Referer"] = os.getenv("ORIGIN") .. "/patients/"
+  end
+  if p.htmx then
+    headers["HX-Request"] = "true"
+  end
+  return wrk.format(p.method, p.path, headers, p.body)
 end
 
 function response(status, headers, body)

@@ -1,16 +1,21 @@
 """Load on the real stack, run by hand (not part of the test suite):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic_perf \\
-    CELERY_BROKER_URL=redis://127.0.0.1:6379/8 \\
-    .venv/bin/python tests/load/run_load.py [--duration 60] [--connections 8] [--reminders 10000]
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/8 CACHE_URL=redis://127.0.0.1:6379/9 \\
+    .venv/bin/python tests/load/run_load.py [--duration 60] [--connections 8] \\
+        [--reminders 10000] [--mix staff|heavy] [--web-workers N]
 
 Needs the seed_scale data in that database (`manage.py seed_scale --patients 20000`), a
 running Redis and `wrk` (apt-get install -y wrk). Starts, on loopback: an SMTP sink
-(aiosmtpd, in a process of its own), gunicorn with 2 workers (DEBUG off), a Celery
-worker (prefork, 2 processes); writes N due reminders; drives the front desk's today
-board and the nurse's worklist with wrk for the duration while the worker sends the
-reminders; then reports throughput, p50/p95/p99, errors, reminders sent and the peak
-RSS of each worker process. Everything it wrote is deleted again.
+(aiosmtpd, in a process of its own), gunicorn as the image runs it
+(deploy/gunicorn.conf.py, DEBUG off, the Redis cache) with --web-workers processes (2 per
+core by default, as docs/operations.md sizes a web host), a Celery worker (prefork, 2
+processes, as compose runs it); writes N due reminders; drives the pages of tests/load/
+pages.lua with wrk for the duration while the worker sends the reminders (--mix staff:
+the pages staff browsers request, with the navigation counts each page loads and the
+search box's htmx searches; --mix heavy: only the today board and the site's results
+worklist, in turn); then reports throughput, p50/p95/p99, errors, reminders sent and
+the peak RSS of each worker process. Everything it wrote is deleted again.
 """
 
 import argparse
@@ -73,11 +78,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--mix", choices=["staff", "heavy"], default="staff")
+    parser.add_argument("--web-workers", type=int, default=2 * (os.cpu_count() or 1))
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to the PostgreSQL database seed_scale filled.")
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
         raise SystemExit("Set CELERY_BROKER_URL=redis://127.0.0.1:6379/<db>.")
+    if not os.environ.get("CACHE_URL", "").startswith("redis://"):
+        # Production runs on a shared cache (check --deploy insists): sessions and the
+        # navigation counts are read from it.
+        raise SystemExit("Set CACHE_URL=redis://127.0.0.1:6379/<another db>.")
 
     stack = contextlib.ExitStack()
     sink = SMTPSink()
@@ -91,6 +102,8 @@ def main() -> None:
         "STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
         "EMAIL_URL": sink.url,
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "GUNICORN_BIND": f"127.0.0.1:{web_port}",
+        "GUNICORN_WORKERS": str(args.web_workers),
     }
     os.environ.update(env)
     import django
@@ -102,6 +115,7 @@ def main() -> None:
     from django.utils import timezone
 
     from clinic import roles
+    from procedures.catalog.clock import clinic_today
     from procedures.devtools import scale
     from procedures.messaging.models import Reminder
     from procedures.scheduling.models import Appointment
@@ -115,7 +129,7 @@ def main() -> None:
         raise SystemExit("No seed_scale data: run `manage.py seed_scale --patients 20000` first.")
     users = scale.scale_users()
     cookies = {}
-    for role in (roles.FRONT_DESK, roles.NURSE):
+    for role in (roles.FRONT_DESK, roles.NURSE, roles.PHYSICIAN):
         user = users[role]
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
@@ -131,28 +145,42 @@ def main() -> None:
     holder = None
     accepted_in_window = 0
     try:
+        access_log = Path(tempfile.mkdtemp()) / "gunicorn.log"
         procs["gunicorn"] = subprocess.Popen(
             [
                 str(venv_bin / "gunicorn"),
+                "--config",
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
                 "clinic.wsgi",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{web_port}",
-                "--log-level",
-                "warning",
             ],
             cwd=ROOT,
             env=env,
+            stdout=access_log.open("w"),
+            stderr=subprocess.STDOUT,
         )
-        wait_http(f"http://127.0.0.1:{web_port}/accounts/login/")
-        # Warm each page once (first render compiles the templates).
-        for path, role in (("/today/", roles.FRONT_DESK), ("/results/", roles.NURSE)):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{web_port}{path}", headers={"Cookie": cookies[role]}
-            )
-            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-                assert response.status == 200, (path, response.status)
+        origin = f"http://127.0.0.1:{web_port}"
+        wait_http(f"{origin}/accounts/login/")
+        # Warm each page once in each process (first render compiles the templates).
+        pages = [
+            ("/today/", roles.FRONT_DESK),
+            ("/results/", roles.NURSE),
+            ("/results/", roles.PHYSICIAN),
+            (f"/calendar/?view=day&by=clinic&date={clinic_today()}", roles.FRONT_DESK),
+            ("/patients/", roles.FRONT_DESK),
+        ]
+        for _ in range(args.web_workers):
+            for path, role in pages:
+                request = urllib.request.Request(  # noqa: S310 (loopback)
+                    f"{origin}{path}",
+                    headers={"Cookie": cookies[role], "X-Forwarded-Proto": "https"},
+                )
+                with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+                    assert response.status == 200, (path, response.status)
+                    page = response.read().decode()
+                    set_cookie = response.headers.get_all("Set-Cookie") or []
+        # The search box's POSTs carry the CSRF cookie and token, as the page gives them.
+        csrf_cookie = next(c.split(";")[0] for c in set_cookie if c.startswith("csrftoken="))
+        csrf_token = page.split('"X-CSRFToken": "', 1)[1].split('"', 1)[0]
 
         # A cancelled copy of a seeded visit holds no slot; its notices are the heaviest mail.
         holder = Appointment.objects.create(
@@ -193,6 +221,12 @@ def main() -> None:
                 **env,
                 "FRONTDESK_COOKIE": cookies[roles.FRONT_DESK],
                 "NURSE_COOKIE": cookies[roles.NURSE],
+                "PHYSICIAN_COOKIE": cookies[roles.PHYSICIAN],
+                "CSRF_COOKIE": csrf_cookie,
+                "CSRF_TOKEN": csrf_token,
+                "ORIGIN": f"https://127.0.0.1:{web_port}",
+                "TODAY": clinic_today().isoformat(),
+                "MIX": args.mix,
             },
             stdout=subprocess.PIPE,
             text=True,
@@ -235,6 +269,8 @@ def main() -> None:
     result = {
         "duration_s": float(fields.get("seconds", 0)),
         "connections": args.connections,
+        "mix": args.mix,
+        "web_workers": args.web_workers,
         "requests": int(fields.get("requests", 0)),
         "throughput_rps": int(fields.get("requests", 0)) / max(float(fields.get("seconds", 1)), 1),
         "p50_ms": float(fields.get("p50_ms", 0)),
