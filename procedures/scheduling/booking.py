@@ -112,13 +112,14 @@ def _check_slot(
     end_at: datetime,
     sedation_level: str,
     exclude_pk: int | None = None,
-    clashes: bool = True,
+    resources: bool = True,
 ) -> tuple[int, int]:
     """Refuse a slot that breaks a booking rule; return the (before, after) buffers.
 
     Order matters for the message: impossible times first, then what the
     resources can do and when they work, then clashes with other bookings
-    (unless `clashes` is off: the caller checks them in its write transaction).
+    (unless `resources` is off: the caller checks those two in its write
+    transaction, with `_check_resources`, behind the resources' locks).
     """
     if start_at <= timezone.now():
         raise ValidationError({"start_time": _("The appointment must start in the future.")})
@@ -137,6 +138,40 @@ def _check_slot(
     if elsewhere:
         raise ValidationError({"room": elsewhere})
     before, after = procedure_type.buffers(sedation_level)
+    if not resources:
+        return before, after
+    _check_resources(
+        patient=patient,
+        procedure_type=procedure_type,
+        provider=provider,
+        room=room,
+        start_at=start_at,
+        end_at=end_at,
+        sedation_level=sedation_level,
+        before=before,
+        after=after,
+        exclude_pk=exclude_pk,
+    )
+    return before, after
+
+
+def _check_resources(
+    *,
+    patient: Patient,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    before: int,
+    after: int,
+    exclude_pk: int | None = None,
+) -> None:
+    """What the physician and room can do and when they work, then clashes. A write
+    runs it inside its transaction behind `_queue_behind_other_writes`, which a change
+    of hours or leave (hours_admin) takes too: a booking never passes a change of the
+    hours it was checked against (invariant 16)."""
     blocked_from = start_at - timedelta(minutes=before)
     blocked_until = end_at + timedelta(minutes=after)
     problems = availability_problems(
@@ -151,8 +186,6 @@ def _check_slot(
     )
     if problems:
         raise ValidationError(problems)
-    if not clashes:
-        return before, after
     found = booking_clashes(
         patient=patient,
         provider=provider,
@@ -165,7 +198,6 @@ def _check_slot(
     )
     if found:
         raise ValidationError(found)
-    return before, after
 
 
 def appointment_buffers_for(appointment: Appointment, *, sedation_level: str) -> None:
@@ -256,6 +288,17 @@ def _queue_behind_other_writes(*, patient: Patient, provider: Provider, room: Ro
         )
 
 
+def queue_behind_resource_writes(resource: Provider | Room) -> None:
+    """For a change of a physician's or a room's hours or leave (hours_admin): wait
+    for the bookings being written on it, and make new ones wait, until the change
+    commits. The bookings' advisory lock, taken before any row lock (as they do)."""
+    if connection.vendor != "postgresql":
+        return
+    namespace = _LOCK_PROVIDER if isinstance(resource, Provider) else _LOCK_ROOM
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, resource.pk])
+
+
 # Advisory lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
 _LOCK_PROVIDER, _LOCK_ROOM, _LOCK_PATIENT = 1001, 1002, 1003
 
@@ -302,26 +345,25 @@ def appointment_book(
         start_at=start_at,
         end_at=end_at,
         sedation_level=sedation_level,
-        # Checked once, inside the write transaction below: a check before it
-        # would only repeat the same query.
-        clashes=False,
+        # Hours and clashes are checked once, inside the write transaction below.
+        resources=False,
     )
     try:
         with transaction.atomic():
             _queue_behind_other_writes(patient=patient, provider=provider, room=room)
-            # Checked inside the write transaction, behind any other write on the
-            # same resources (on SQLite, IMMEDIATE serialises the writes).
-            clashes = booking_clashes(
+            # Behind any other write on the same resources, a booking or a change of
+            # hours (on SQLite, IMMEDIATE serialises the writes).
+            _check_resources(
                 patient=patient,
+                procedure_type=procedure_type,
                 provider=provider,
                 room=room,
                 start_at=start_at,
                 end_at=end_at,
-                blocked_from=start_at - timedelta(minutes=before),
-                blocked_until=end_at + timedelta(minutes=after),
+                sedation_level=sedation_level,
+                before=before,
+                after=after,
             )
-            if clashes:
-                raise ValidationError(clashes)
             appointment = Appointment.objects.create(
                 patient=patient,
                 procedure_type=procedure_type,
@@ -397,6 +439,7 @@ def appointment_reschedule(
         procedure_type=current.procedure_type,
         sedation_level=current.sedation_level,
         exclude_pk=current.pk,
+        resources=False,
     )
     blocked: dict[str, Any] = {
         "blocked_from": start_at - timedelta(minutes=before),
@@ -406,9 +449,14 @@ def appointment_reschedule(
         with transaction.atomic():
             _queue_behind_other_writes(patient=current.patient, provider=provider, room=room)
             appointment = locked_for(appointment_id, "reschedule")
-            clashes = booking_clashes(**slot, **blocked, exclude_pk=appointment.pk)
-            if clashes:
-                raise ValidationError(clashes)
+            _check_resources(
+                **slot,
+                procedure_type=current.procedure_type,
+                sedation_level=current.sedation_level,
+                before=before,
+                after=after,
+                exclude_pk=appointment.pk,
+            )
             tz = clinic_tz()
             note = _("From %(old)s with %(old_who)s, %(old_room)s") % {
                 "old": formats.date_format(appointment.start_at.astimezone(tz), "D j M Y H:i"),

@@ -32,6 +32,7 @@ from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
 from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday
 from procedures.catalog.resources import Provider, Room
+from procedures.scheduling.booking import queue_behind_resource_writes
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import Availability, availability_load, hhmm
 
@@ -432,7 +433,11 @@ def leave_remove(*, resource: Resource, leave_id: int, by: User) -> None:
 
 
 def _lock(resource: Resource) -> None:
-    """One change to a resource's hours at a time (two admins on one page)."""
+    """One change to a resource's hours at a time (two admins on one page), and none
+    while a booking on it is being written (the booking's lock first, as it takes it:
+    the booking then checks the hours this change commits, or this change lists the
+    visit it booked)."""
+    queue_behind_resource_writes(resource.obj)
     list(type(resource.obj).objects.select_for_update().filter(pk=resource.pk).values_list("pk"))
 
 

@@ -10,11 +10,13 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 
+from clinic.testing.processes import wait_until
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.hours import WorkingHours
 from procedures.scheduling import booking
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
@@ -217,3 +219,130 @@ def test_desks_whose_checks_all_pass_at_once_queue_instead_of_deadlocking(postgr
         assert [exc.messages for exc in refused] == [
             ["That slot was just taken. Choose another time."]
         ] * (THREADS - 1)
+
+
+def _advisory_lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0]
+
+
+def test_a_booking_made_while_hours_change_is_checked_against_the_new_hours(postgres):
+    """Invariant 16 under a race: the admin's change of Dr Lee's hours is saved but not
+    yet committed when a desk books Dr Lee's morning. The booking waits for the change
+    and is refused with the new hours, instead of landing outside them unlisted."""
+    from conftest import make_user
+    from procedures.scheduling import hours_admin
+
+    day = next_monday()
+    procedure = ProcedureTypeFactory(default_duration_minutes=60)
+    lee = ProviderFactory(display_name="Dr Lee")
+    room, patient = RoomFactory(), PatientFactory()
+    admin = make_user("hours-admin", None)
+    afternoons = {d: [(dt.time(13), dt.time(18))] for d in range(5)}
+    saved, release, failures = threading.Event(), threading.Event(), []
+
+    def change_hours():
+        try:
+            with transaction.atomic():  # held open until the desk is waiting
+                hours_admin.hours_set(
+                    resource=hours_admin.Resource("provider", lee),
+                    weekly=afternoons,
+                    confirmed=[],
+                    by=admin,
+                )
+                saved.set()
+                release.wait(timeout=30)
+        except Exception as exc:  # reported below
+            failures.append(exc)
+            saved.set()
+        finally:
+            connection.close()
+
+    admin_thread = threading.Thread(target=change_hours)
+    admin_thread.start()
+    assert saved.wait(timeout=30) and failures == []
+    booked, refused = [], []
+
+    def book():
+        try:
+            booked.append(
+                an_hour_with(lee, procedure, patient, room, clinic_datetime(day, dt.time(10)))()
+            )
+        except ValidationError as exc:
+            refused.append(exc)
+        finally:
+            connection.close()
+
+    desk = threading.Thread(target=book)
+    desk.start()
+    try:
+        wait_until(_advisory_lock_waiters, timeout=20, what="the booking waiting for the change")
+    finally:
+        release.set()
+        admin_thread.join(timeout=30)
+        desk.join(timeout=30)
+
+    assert failures == [] and booked == []
+    [exc] = refused
+    assert "Dr Lee" in " ".join(exc.messages)
+    assert not Appointment.objects.filter(provider=lee).exists()
+
+
+def test_a_change_of_hours_made_while_a_booking_is_written_lists_that_visit(postgres):
+    """The other order: the desk's booking is written but not committed when the admin
+    saves afternoon hours. The change waits for it and then asks to confirm that visit."""
+    from conftest import make_user
+    from procedures.scheduling import hours_admin
+
+    day = next_monday()
+    procedure = ProcedureTypeFactory(default_duration_minutes=60)
+    lee = ProviderFactory(display_name="Dr Lee")
+    room, patient = RoomFactory(), PatientFactory()
+    admin = make_user("hours-admin", None)
+    afternoons = {d: [(dt.time(13), dt.time(18))] for d in range(5)}
+    written, release, failures = threading.Event(), threading.Event(), []
+
+    def book():
+        try:
+            with transaction.atomic():  # held open until the admin is waiting
+                an_hour_with(lee, procedure, patient, room, clinic_datetime(day, dt.time(10)))()
+                written.set()
+                release.wait(timeout=30)
+        except Exception as exc:  # reported below
+            failures.append(exc)
+            written.set()
+        finally:
+            connection.close()
+
+    desk = threading.Thread(target=book)
+    desk.start()
+    assert written.wait(timeout=30) and failures == []
+    outcome = []
+
+    def change_hours():
+        try:
+            hours_admin.hours_set(
+                resource=hours_admin.Resource("provider", lee),
+                weekly=afternoons,
+                confirmed=[],
+                by=admin,
+            )
+            outcome.append("saved")
+        except hours_admin.HoursNeedConfirmation as need:
+            outcome.append([a.appointment.start_at for a in need.affected])
+        finally:
+            connection.close()
+
+    admin_thread = threading.Thread(target=change_hours)
+    admin_thread.start()
+    try:
+        wait_until(_advisory_lock_waiters, timeout=20, what="the change waiting for the booking")
+    finally:
+        release.set()
+        desk.join(timeout=30)
+        admin_thread.join(timeout=30)
+
+    assert failures == []
+    assert outcome == [[clinic_datetime(day, dt.time(10))]]
+    assert not WorkingHours.objects.filter(provider=lee).exists()
