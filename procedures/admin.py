@@ -133,7 +133,10 @@ class ResultCoverageAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ClinicHoliday)
-class ClinicHolidayAdmin(admin.ModelAdmin):
+class ClinicHolidayAdmin(ReadOnlyHereMixin, admin.ModelAdmin):
+    """Read-only here: closures are added and removed on "Hours and leave", which lists
+    the booked visits a closure falls on before saving (scheduling/closures.py)."""
+
     list_display = ["date", "name", "site"]
     list_filter = ["site"]
 

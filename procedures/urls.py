@@ -48,6 +48,13 @@ urlpatterns = [
     path("calendar/", calendars.calendar_view, name="calendar"),
     # Hours and leave of physicians and rooms, for clinic admins (issue 16).
     path("hours/", hours.hours_list, name="hours"),
+    path("hours/closures/add/", hours.closure_add_view, name="hours_closure_add"),
+    path("hours/closures/public/", hours.public_holidays_add_view, name="hours_public_holidays"),
+    path(
+        "hours/closures/<int:closure_pk>/remove/",
+        hours.closure_remove_view,
+        name="hours_closure_remove",
+    ),
     path("hours/<slug:kind>/<int:pk>/", hours.hours_detail, name="hours_detail"),
     path("hours/<slug:kind>/<int:pk>/leave/", hours.leave_add_view, name="hours_leave_add"),
     path(

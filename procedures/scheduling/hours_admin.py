@@ -30,7 +30,6 @@ from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
 from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
-from procedures.catalog.models import ClinicHoliday
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.booking import queue_behind_resource_writes
 from procedures.scheduling.models import Appointment
@@ -138,14 +137,6 @@ def leave_of(resource: Resource) -> list[Unavailability]:
         Unavailability.objects.filter(
             **resource._filter(), ends_at__gt=clinic_datetime(clinic_today(), time.min)
         ).order_by("starts_at")
-    )
-
-
-def holidays_ahead(days: int = 366) -> list[ClinicHoliday]:
-    """The clinic's holidays from today for about a year (the whole clinic closes)."""
-    today = clinic_today()
-    return list(
-        ClinicHoliday.objects.filter(date__gte=today, date__lte=today + timedelta(days=days))
     )
 
 
@@ -304,7 +295,7 @@ def affected_visits(
     return affected
 
 
-def _require_confirmation(affected: list[AffectedVisit], confirmed: Collection[int]) -> None:
+def require_confirmation(affected: list[AffectedVisit], confirmed: Collection[int]) -> None:
     if not {a.appointment.pk for a in affected} <= set(confirmed):
         raise HoursNeedConfirmation(affected)
 
@@ -362,7 +353,7 @@ def hours_set(
     with transaction.atomic():
         _lock(resource)
         affected = affected_visits(resource, weekly=weekly)
-        _require_confirmation(affected, confirmed)
+        require_confirmation(affected, confirmed)
         with set_actor(by):
             for row in WorkingHours.objects.filter(**resource._filter()):
                 row.delete()  # one at a time, so each deletion is audited
@@ -419,7 +410,7 @@ def leave_add(
             resource=resource, starts_at=starts_at, ends_at=ends_at, reason=reason, note=note
         )
         affected = affected_visits(resource, weekly=weekly_of(resource), extra_leave=leave)
-        _require_confirmation(affected, confirmed)
+        require_confirmation(affected, confirmed)
         with set_actor(by):
             leave.save()
     return leave, affected

@@ -124,3 +124,52 @@ class LeaveForm(forms.Form):
             else:
                 data["ends_at"] = clinic_datetime(ends_on + timedelta(days=1), time.min)
         return data
+
+
+class ClosureForm(forms.Form):
+    """A clinic holiday: one day, one site or every site (procedures.scheduling.closures)."""
+
+    prefix = "closure"
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(
+        label=_("What it is"),
+        max_length=100,
+        help_text=_("As staff read it on calendars, e.g. Staff training."),
+    )
+    site = forms.ChoiceField(label=_("Closes"), required=False)
+
+    def __init__(self, *args, sites=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sites = {str(s.pk): s for s in sites}
+        self.fields["site"].choices = [
+            ("", _("Every site")),
+            *((pk, site.name) for pk, site in self.sites.items()),
+        ]
+
+    def clean_site(self):
+        return self.sites.get(self.cleaned_data["site"])
+
+
+class PublicHolidaysForm(forms.Form):
+    """A site's public holidays of one year, added as its closures."""
+
+    prefix = "public"
+    site = forms.ChoiceField(label=_("Site"))
+    year = forms.TypedChoiceField(label=_("Year"), coerce=int)
+
+    def __init__(self, *args, sites=(), years=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sites = {str(s.pk): s for s in sites if s.holidays_country}
+        self.fields["site"].choices = [
+            (
+                pk,
+                f"{site.name} ({site.holidays_country}"
+                + (f"-{site.holidays_subdivision}" if site.holidays_subdivision else "")
+                + ")",
+            )
+            for pk, site in self.sites.items()
+        ]
+        self.fields["year"].choices = [(y, str(y)) for y in years]
+
+    def clean_site(self):
+        return self.sites[self.cleaned_data["site"]]

@@ -78,6 +78,7 @@ def test_every_page_runs_the_same_queries_at_ten_times_the_data():
         "patient search: two letters",
         "patient search: typo",
         "patient search: MRN",
+        "patient search: full page",
         "pending results worklist",
         "physician's results worklist",
         "booking POST",

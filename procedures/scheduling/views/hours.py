@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,8 +22,16 @@ from clinic.audit import record_list_read
 from clinic.forms import apply_service_errors
 from procedures.catalog.clock import clinic_today, clinic_tz
 from procedures.catalog.hours import Unavailability
+from procedures.catalog.models import ClinicHoliday
+from procedures.catalog.sites import Site
+from procedures.scheduling import closures
 from procedures.scheduling import hours_admin as hours
-from procedures.scheduling.hours_forms import HoursForm, LeaveForm
+from procedures.scheduling.hours_forms import (
+    ClosureForm,
+    HoursForm,
+    LeaveForm,
+    PublicHolidaysForm,
+)
 from procedures.scheduling.models import Appointment
 
 MOVE_KEY = "hours_visits_to_move"
@@ -50,15 +59,120 @@ def _confirmed(request) -> list[int]:
     return [int(v) for v in request.POST.getlist("confirm") if v.isdigit()]
 
 
+def _years() -> list[int]:
+    this_year = clinic_today().year
+    return [this_year, this_year + 1]
+
+
+def _list_page(
+    request,
+    *,
+    closure_form: ClosureForm | None = None,
+    public_form: PublicHolidaysForm | None = None,
+    warning: list[hours.AffectedVisit] | None = None,
+    warning_for: str = "",
+    status: int = 200,
+):
+    """Every physician's and room's hours, and the clinic holidays with their forms."""
+    providers, rooms = hours.hours_overview()
+    sites = list(Site.objects.filter(is_active=True).order_by("name"))
+    moved_ids = request.session.pop(MOVE_KEY, None) if request.method == "GET" else None
+    moved = list(
+        Appointment.objects.filter(pk__in=moved_ids or [])
+        .select_related("patient", "procedure_type", "room")
+        .order_by("start_at")
+    )
+    shown = [v.appointment.patient_id for v in warning or []] + [m.patient_id for m in moved]
+    if shown:
+        record_list_read(request, shown)
+    context = {
+        "providers": providers,
+        "rooms": rooms,
+        "closures": closures.closures_ahead(),
+        "closure_form": closure_form or ClosureForm(sites=sites),
+        "public_form": public_form or PublicHolidaysForm(sites=sites, years=_years()),
+        "warning": warning,
+        "warning_for": warning_for,
+        "moved": moved,
+    }
+    return render(request, "procedures/hours/hours_list.html", context, status=status)
+
+
 @policy.allowed("hours_manage")
 @require_http_methods(["GET"])
 def hours_list(request):
-    providers, rooms = hours.hours_overview()
-    return render(
+    return _list_page(request)
+
+
+def _closed(request, made: list, affected: list[hours.AffectedVisit]):
+    if not made:
+        messages.info(request, _("Those days were already closed: nothing changed."))
+    elif affected:
+        request.session[MOVE_KEY] = [a.appointment.pk for a in affected]
+        messages.warning(
+            request,
+            _("Closure saved. %(n)s booked visit(s) fall on it: move them.") % {"n": len(affected)},
+        )
+    else:
+        messages.success(request, _("Closure saved."))
+    return redirect(reverse("procedures:hours") + "#holidays")
+
+
+@policy.allowed("hours_manage")
+@require_POST
+def closure_add_view(request):
+    sites = list(Site.objects.filter(is_active=True).order_by("name"))
+    form = ClosureForm(request.POST, sites=sites)
+    if not form.is_valid():
+        return _list_page(request, closure_form=form, status=400)
+    data = form.cleaned_data
+    try:
+        made, affected = closures.closures_add(
+            days=[(data["date"], data["name"])],
+            site=data["site"],
+            confirmed=_confirmed(request),
+            by=request.user,
+        )
+    except ValidationError as exc:
+        apply_service_errors(form, exc)
+        return _list_page(request, closure_form=form, status=400)
+    except hours.HoursNeedConfirmation as need:
+        return _list_page(request, closure_form=form, warning=need.affected, warning_for="closure")
+    return _closed(request, made, affected)
+
+
+@policy.allowed("hours_manage")
+@require_POST
+def public_holidays_add_view(request):
+    sites = list(Site.objects.filter(is_active=True).order_by("name"))
+    form = PublicHolidaysForm(request.POST, sites=sites, years=_years())
+    if not form.is_valid():
+        return _list_page(request, public_form=form, status=400)
+    site, year = form.cleaned_data["site"], form.cleaned_data["year"]
+    today = clinic_today()
+    days = [(d, name) for d, name in closures.public_holidays_of(site, year) if d >= today]
+    try:
+        made, affected = closures.closures_add(
+            days=days, site=site, confirmed=_confirmed(request), by=request.user
+        )
+    except hours.HoursNeedConfirmation as need:
+        return _list_page(request, public_form=form, warning=need.affected, warning_for="public")
+    return _closed(request, made, affected)
+
+
+@policy.allowed("hours_manage")
+@require_POST
+def closure_remove_view(request, closure_pk: int):
+    try:
+        closure = closures.closure_remove(closure_id=closure_pk, by=request.user)
+    except ClinicHoliday.DoesNotExist as exc:
+        raise Http404 from exc
+    messages.success(
         request,
-        "procedures/hours/hours_list.html",
-        {"providers": providers, "rooms": rooms, "holidays": hours.holidays_ahead()},
+        _("Closure of %(day)s removed: the day is open again.")
+        % {"day": formats.date_format(closure.date, "l j F Y")},
     )
+    return redirect(reverse("procedures:hours") + "#holidays")
 
 
 def _page(
@@ -104,7 +218,7 @@ def _page(
         "form": form,
         "leave_form": leave_form or LeaveForm(),
         "leave": hours.leave_of(resource),
-        "holidays": hours.holidays_ahead(),
+        "closures": closures.closures_ahead(),
         "week": week,
         "previous_week": week - timedelta(days=7),
         "next_week": week + timedelta(days=7),
