@@ -66,9 +66,9 @@ def visits_closed_by(days: Collection[date], site: Site | None) -> list[Appointm
 def _closure_exists(day: date, site: Site | None) -> ClinicHoliday | None:
     """A closure that already closes `site` on `day`: the network's, or the site's own."""
     rows = ClinicHoliday.objects.filter(date=day)
-    if site is not None:
-        rows = rows.filter(Q(site__isnull=True) | Q(site=site))
-    return rows.first()
+    if site is None:
+        return rows.filter(site__isnull=True).first()
+    return rows.filter(Q(site__isnull=True) | Q(site=site)).first()
 
 
 def _lock_rooms(site: Site | None) -> None:

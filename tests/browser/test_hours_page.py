@@ -130,6 +130,43 @@ def test_an_admin_switches_to_own_hours_sees_the_stranded_visit_and_confirms(
     assert not Unavailability.objects.filter(provider=dr_hours).exists()
 
 
+def test_an_admin_closes_a_site_for_a_day_sees_the_booked_visit_and_confirms(
+    page: Page, live_server, dr_hours, check_a11y, screenshot
+):
+    from procedures.catalog.models import ClinicHoliday
+    from procedures.catalog.resources import Room
+
+    site = Room.objects.get(name="Procedure room 9").site
+    tuesday = next_monday() + timedelta(days=1)
+    log_in(page, live_server.url, "admin", check_a11y)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/hours/#holidays")
+    form = page.locator("#closure-form")
+    form.get_by_label(label("Date")).fill(tuesday.isoformat())
+    form.get_by_label(label("What it is")).fill("Staff training")
+    form.get_by_label(label("Closes")).select_option(label=site.name)
+    form.get_by_role("button", name="Add closure").click()
+
+    warning = page.locator("#closure-warning")
+    expect(warning).to_contain_text("This closure falls on 1 booked visit. Nothing is saved yet.")
+    expect(warning).to_contain_text("Tuesdale, Hana")
+    assert not ClinicHoliday.objects.filter(date=tuesday).exists()
+    check_a11y(page, "the warning before saving a closure at 1280 px")
+    screenshot(page, "closure-warning")
+    page.set_viewport_size({"width": 820, "height": 1180})
+    check_a11y(page, "the warning before saving a closure at 820 px")
+    screenshot(page, "closure-warning-820")
+
+    warning.get_by_role("button", name="Close, and move 1 visit").click()
+    expect(flash(page)).to_contain_text("Closure saved. 1 booked visit(s) fall on it: move them.")
+    to_move = page.get_by_role("region", name="Booked visits on the new closure: move them")
+    expect(to_move.get_by_role("link", name=re.compile("Tuesdale"))).to_be_visible()
+    holidays = page.get_by_role("region", name="Clinic holidays")
+    expect(holidays).to_contain_text(f"Staff training · {site.name}")
+    assert ClinicHoliday.objects.get(date=tuesday).site == site
+    check_a11y(page, "the closures after saving at 820 px")
+
+
 def test_the_prep_page_lists_its_parts_at_1280_and_820_px(
     page: Page, live_server, dr_hours, check_a11y, screenshot
 ):
