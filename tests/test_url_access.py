@@ -110,6 +110,9 @@ RULES = {
     "procedures:hours_detail": staff((ADMIN,)),
     "procedures:hours_leave_add": staff((ADMIN,), code=405),  # POST only
     "procedures:hours_leave_remove": staff((ADMIN,), code=405),  # POST only
+    "procedures:hours_closure_add": staff((ADMIN,), code=405),  # POST only
+    "procedures:hours_public_holidays": staff((ADMIN,), code=405),  # POST only
+    "procedures:hours_closure_remove": staff((ADMIN,), code=405),  # POST only
     "account_security": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
     "logout_everywhere": {ANON: LOGIN, **{w: 405 for w in WHO[1:]}},  # POST only
     "session_status": {ANON: LOGIN, **{w: 200 for w in WHO[1:]}},
@@ -224,6 +227,7 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:hours_detail": ["physician", appointment.provider_id],
         "procedures:hours_leave_add": ["physician", appointment.provider_id],
         "procedures:hours_leave_remove": ["physician", appointment.provider_id, 1],
+        "procedures:hours_closure_remove": [1],
         "emergency_access": [patient.pk],
         "procedures:reminder_resend": [1],
         "procedures:reminder_resolve": [1],

@@ -135,6 +135,7 @@ def world(settings, tmp_path):
         "procedures:hours_detail": ["physician", provider.pk],
         "procedures:hours_leave_add": ["physician", provider.pk],
         "procedures:hours_leave_remove": ["physician", provider.pk, 1],
+        "procedures:hours_closure_remove": [1],
     }
     for name in RULES:
         if name in args:
@@ -189,6 +190,18 @@ def _requests(world) -> list[tuple[str, str, str, dict, dict]]:
             "post",
             "",
             {"mode": "own", "d6_s1_from": "09:00", "d6_s1_until": "10:00", "action": "save"},
+            {},
+        ),
+        # A closure of every site today lists the patient's visit today (issue 18).
+        (
+            "procedures:hours_closure_add",
+            "post",
+            "",
+            {
+                "closure-date": clinic_today().isoformat(),
+                "closure-name": "Strike",
+                "closure-site": "",
+            },
             {},
         ),
         # A registration that looks like this patient lists them as a likely duplicate.
