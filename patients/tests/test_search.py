@@ -148,9 +148,7 @@ def test_the_patient_list_search_forgives_nothing_on_sqlite_but_still_finds_part
 
 @pytest.mark.services
 @pytest.mark.parametrize("term", ["th", "ze"])
-def test_a_short_term_reads_the_family_names_in_order_and_stops_at_the_page(
-    postgres, crowd, term
-):
+def test_a_short_term_reads_the_family_names_in_order_and_stops_at_the_page(postgres, crowd, term):
     # Issue #18: a LIKE on top of the range made PostgreSQL guess a few rows, read all
     # 2,493 "th" names at 200,000 patients and sort them (13-20 ms instead of 0.2).
     plan = explain(Patient.objects.search(term)[:21])
