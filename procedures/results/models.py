@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider
+from procedures.catalog.sites import Site
 
 
 class PrivateStorage(FileSystemStorage):
@@ -129,6 +130,12 @@ class TestOrder(models.Model):
         "procedures.Appointment", on_delete=models.PROTECT, related_name="test_orders"
     )
     test_type = models.ForeignKey("procedures.TestType", on_delete=models.PROTECT)
+    # The visit's room's site, carried so that a site's worklist reads its open orders
+    # through an index instead of every visit the site has had (docs/invariants.md, 18).
+    # Set when the order is placed (`for_visit`); kept in step if a room moves site.
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="test_orders", verbose_name=_("site")
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ORDERED)
     responsible = models.ForeignKey(
         "procedures.Provider",
@@ -183,7 +190,7 @@ class TestOrder(models.Model):
 
     objects = TestOrderQuerySet.as_manager()
 
-    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+    site_lookup = "site"  # its visit's room's site, carried: catalog.sites.at_site
 
     class Meta:
         ordering = ["expected_by", "pk"]
@@ -220,6 +227,15 @@ class TestOrder(models.Model):
             models.Index(
                 fields=["expected_by", "id"],
                 name="testorder_open_due_idx",
+                condition=models.Q(
+                    status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
+                ),
+            ),
+            # A site's worklist: its open orders in due order (the page), and their
+            # statuses and dates for the aging buckets, from the index alone.
+            models.Index(
+                fields=["site", "expected_by", "id", "status"],
+                name="testorder_open_site_due_idx",
                 condition=models.Q(
                     status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
                 ),

@@ -5,6 +5,7 @@ Every change of an order's state goes through `_move`, which checks it against
 ValidationError that says why, and the surrounding transaction saves nothing.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -12,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, OuterRef, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -156,6 +157,7 @@ def test_orders_create(
     for test_type in sample.test_types:
         order = TestOrder.objects.create(
             appointment=appointment,
+            site_id=appointment.room.site_id,  # the visit's site (docs/invariants.md, 18)
             test_type=test_type,
             status=S.SENT if sample.sent_at else S.COLLECTED,
             collected_at=sample.collected_at,
@@ -171,6 +173,20 @@ def test_orders_create(
         )
         orders.append(order)
     return orders
+
+
+def orders_follow_rooms(*, room_ids: Iterable[int]) -> int:
+    """After rooms moved to another site (the admin corrected where a room is), the
+    orders of their visits carry the rooms' sites again, in the same transaction
+    (docs/invariants.md, 18). Returns how many orders moved."""
+    site_of_visit = Appointment.objects.filter(pk=OuterRef("appointment_id")).values("room__site")[
+        :1
+    ]
+    return (
+        TestOrder.objects.filter(appointment__room__in=list(room_ids))
+        .exclude(site=F("appointment__room__site"))
+        .update(site=Subquery(site_of_visit))
+    )
 
 
 def order_sent(
@@ -272,6 +288,7 @@ def order_replace(
         target = order.test_type.turnaround_target_days
         replacement = TestOrder.objects.create(
             appointment=order.appointment,
+            site_id=order.site_id,  # the same visit, so the same site
             test_type=order.test_type,
             status=S.ORDERED if recollect else S.COLLECTED,
             collected_at=None if recollect else order.collected_at,

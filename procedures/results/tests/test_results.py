@@ -216,14 +216,34 @@ def test_it_shows_the_worklist_in_a_fixed_number_of_queries(
     for days in range(count):
         order(TODAY + dt.timedelta(days=days - count // 2))
 
-    # session, user, roles; the bucket counts; the page count and rows; the filter's
-    # choices of tests, labs and physicians.
+    # session, user, roles; the bucket counts and the list's length (one query); the
+    # page's rows; the filter's choices of tests, labs and physicians.
     # ... and the one INSERT of the read of the patients shown (issue 15).
     # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = physician_client.get("/results/?scope=all")
 
     assert len(response.context["page"].object_list) == count
+
+
+def test_it_pages_the_worklist_by_fifty_counted_with_the_buckets(nurse_client):
+    visit = factories.AppointmentFactory(status=Appointment.Status.COMPLETED)
+    orders = [
+        factories.TestOrderFactory(appointment=visit, expected_by=TODAY + dt.timedelta(days=n))
+        for n in range(51)
+    ]
+
+    first = nurse_client.get("/results/?scope=all")
+    second = nurse_client.get("/results/?scope=all&page=2")
+    past_the_end = nurse_client.get("/results/?scope=all&page=9")
+
+    assert [o.pk for o in first.context["page"].object_list] == [o.pk for o in orders[:50]]
+    assert "Page 1 of 2" in first.content.decode()
+    assert [o.pk for o in second.context["page"].object_list] == [orders[50].pk]
+    assert "Page 2 of 2" in second.content.decode()
+    assert past_the_end.context["page"].number == 2  # the last page, not an error
+    buckets = first.context["buckets"]
+    assert buckets["due_soon"] + buckets["later"] == 51
 
 
 def test_it_keeps_the_worklist_from_the_front_desk(frontdesk_client):

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -52,6 +53,18 @@ from procedures.workflows.visits import procedure_complete
 
 S = TestOrder.Status
 DUE_SOON_DAYS = 2
+
+
+class CountedPaginator(Paginator):
+    """A paginator given the list's length by the caller, who counted it already."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count
 
 
 def _attention(orders, today):
@@ -110,8 +123,11 @@ def worklist(request):
         later=Count("pk", filter=pending & Q(expected_by__gt=soon)),
         unreviewed=Count("pk", filter=Q(status=S.FINAL)),
         untold=Count("pk", filter=Q(status=S.REVIEWED)),
+        total=Count("pk"),
     )
-    page = Paginator(orders, 50).get_page(request.GET.get("page"))
+    # The same query counted the list: the paginator is told, not asked again.
+    paginator = CountedPaginator(orders, 50, count=buckets.pop("total"))
+    page = paginator.get_page(request.GET.get("page"))
     record_list_read(request, [order.appointment.patient_id for order in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
