@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.bounds import BoundedDateField
 from clinic.pdf import PdfRefused, pdf_check
 from procedures.catalog.models import TestType
-from procedures.catalog.resources import Provider
+from procedures.catalog.resources import Provider, works_at
 from procedures.prep.facts import plan_of
 from procedures.results.models import (
     NoSampleReason,
@@ -357,8 +357,11 @@ class WorklistFilterForm(forms.Form):
     )
     state = forms.ChoiceField(label=_("State"), choices=STATES, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The physicians of the site the page shows (every one on "All sites"): a
+        # network has hundreds, a site tens.
+        self.fields["physician"].queryset = Provider.objects.filter(works_at(site_id))
         labs = TestType.objects.exclude(lab="").order_by("lab").values_list("lab", flat=True)
         self.fields["lab"].choices = [("", _("Any lab"))] + [
             (lab, lab) for lab in dict.fromkeys(labs)

@@ -233,6 +233,26 @@ def test_the_nurses_results_badge_counts_the_sites_overdue_results(
     assert "1<span" in badge, badge
 
 
+def test_the_worklists_physician_filter_offers_the_sites_physicians(client, network):
+    unsited = ProviderFactory(display_name="Dr Anywhere")  # lists no site: works at all
+    login(client, roles.NURSE, home=network["main"])
+
+    form = client.get("/results/?scope=all").context["form"]
+    offered = {str(p) for p in form.fields["physician"].queryset}
+    switch(client, str(network["north"].pk))
+    north = client.get("/results/?scope=all").context["form"]
+    refused = client.get(f"/results/?scope=all&physician={network['lee'].pk}")
+
+    assert offered == {"Dr Lee", "Dr Both", str(unsited)}
+    assert {str(p) for p in north.fields["physician"].queryset} == {
+        "Dr Okafor",
+        "Dr Both",
+        str(unsited),
+    }
+    # Another site's physician is not a choice here: said, and no filter applied.
+    assert "Some filters were not understood" in refused.content.decode()
+
+
 def test_the_open_loops_are_the_sites_and_the_day_is_signed_off_from_all_sites(
     client, network, two_days_of_work
 ):

@@ -76,7 +76,8 @@ def _attention(orders, today):
 
 
 def _filtered(request, today):
-    form = WorklistFilterForm(request.GET or None)
+    site_id = current_site_id(request)
+    form = WorklistFilterForm(request.GET or None, site_id=site_id)
     orders = TestOrder.objects.worklist()
     scope = "all"
     if form.is_valid():
@@ -101,7 +102,7 @@ def _filtered(request, today):
         # A physician's own results follow them to every site (issue 18).
         orders = orders.owned_by(request.user, today)
     else:
-        orders = at_site(orders, current_site_id(request))
+        orders = at_site(orders, site_id)
     return form, orders, scope
 
 
