@@ -98,11 +98,8 @@ def _filtered(request, today):
             orders = orders.filter(status=state)
     elif not request.GET and policy.may(request.user, "result_enter"):
         scope = "mine"
-    if scope == "mine":
-        # A physician's own results follow them to every site (issue 18).
-        orders = orders.owned_by(request.user, today)
-    else:
-        orders = at_site(orders, site_id)
+    # A physician's own results follow them to every site (issue 18).
+    orders = orders.owned_by(request.user, today) if scope == "mine" else at_site(orders, site_id)
     return form, orders, scope
 
 
