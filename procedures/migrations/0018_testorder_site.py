@@ -1,21 +1,15 @@
 """Issue 18: an order carries its visit's room's site (docs/invariants.md, 18).
 
-Added empty, without its index or foreign-key check, filled by one UPDATE joining the
-visits and their rooms; 0019 then makes it required and adds the index and the check
-in one pass each, instead of updating the index and queueing a deferred check for
-every row (about 1.8 million at the benchmark's 200,000 patients).
+Three steps, each its own transaction, so that no lock that stops the worklist being
+read is held for long on a big table: the column is added empty (a catalogue change,
+without its index or foreign-key check); 0019 fills it with one UPDATE joining the
+visits and their rooms (readers go on meanwhile); 0020 makes it required and adds the
+index and the check, one pass each, instead of updating an index and queueing a
+deferred check for every row (1.7 million at the benchmark's 200,000 patients).
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-BACKFILL = """
-UPDATE procedures_testorder AS o
-   SET site_id = r.site_id
-  FROM procedures_appointment AS a
-  JOIN procedures_room AS r ON r.id = a.room_id
- WHERE a.id = o.appointment_id
-"""
 
 
 class Migration(migrations.Migration):
@@ -37,5 +31,4 @@ class Migration(migrations.Migration):
                 verbose_name="site",
             ),
         ),
-        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop, elidable=False),
     ]

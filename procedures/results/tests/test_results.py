@@ -217,13 +217,45 @@ def test_it_shows_the_worklist_in_a_fixed_number_of_queries(
         order(TODAY + dt.timedelta(days=days - count // 2))
 
     # session, user, roles; the bucket counts and the list's length (one query); the
-    # page's rows; the filter's choices of tests, labs and physicians.
+    # page's rows; the filter's choices: tests with their labs, physicians.
     # ... and the one INSERT of the read of the patients shown (issue 15).
     # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = physician_client.get("/results/?scope=all")
 
     assert len(response.context["page"].object_list) == count
+
+
+def test_it_narrows_the_worklist_by_test_lab_and_physician(nurse_client):
+    flow = factories.TestOrderFactory(test_type__name="Flow", test_type__lab="HMDS")
+    karyotype = factories.TestOrderFactory(test_type__name="Karyotype", test_type__lab="Cyto")
+
+    def listed(query):
+        page = nurse_client.get(f"/results/?scope=all&{query}").context["page"]
+        return {o.pk for o in page.object_list}
+
+    assert listed(f"test_type={flow.test_type_id}") == {flow.pk}
+    assert listed("lab=Cyto") == {karyotype.pk}
+    assert listed(f"physician={karyotype.responsible_id}") == {karyotype.pk}
+    assert listed("") == {flow.pk, karyotype.pk}
+
+
+def test_it_counts_the_aging_buckets(nurse_client):
+    for days in (-9, -8, -3, 0, 2, 3, 20):
+        order(TODAY + dt.timedelta(days=days))
+    factories.TestOrderFactory(status="final", expected_by=TODAY - dt.timedelta(days=30))
+    factories.TestOrderFactory(status="cancelled")  # closed: not counted
+
+    buckets = nurse_client.get("/results/?scope=all").context["buckets"]
+
+    assert buckets == {
+        "overdue_long": 2,
+        "overdue": 1,
+        "due_soon": 2,
+        "later": 2,
+        "unreviewed": 1,
+        "untold": 0,
+    }
 
 
 def test_it_pages_the_worklist_by_fifty_counted_with_the_buckets(nurse_client):

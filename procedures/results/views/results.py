@@ -103,28 +103,43 @@ def _filtered(request, today):
     return form, orders, scope
 
 
+def _buckets(orders, today) -> tuple[dict[str, int], int]:
+    """The aging buckets of `orders` and how many there are, from one query: the open
+    orders counted by state and due date (a row per state and day, a few dozen), summed
+    into buckets here. Cheaper for PostgreSQL than a filtered count per bucket over
+    every order of a site (tens of thousands)."""
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    week_ago = today - timedelta(days=7)
+    buckets = dict.fromkeys(
+        ("overdue_long", "overdue", "due_soon", "later", "unreviewed", "untold"), 0
+    )
+    counted = orders.order_by().values_list("status", "expected_by").annotate(n=Count("pk"))
+    for status, due, n in counted:
+        if status == S.FINAL:
+            bucket = "unreviewed"
+        elif status == S.REVIEWED:
+            bucket = "untold"
+        elif due < week_ago:
+            bucket = "overdue_long"
+        elif due < today:
+            bucket = "overdue"
+        elif due <= soon:
+            bucket = "due_soon"
+        else:
+            bucket = "later"
+        buckets[bucket] += n
+    return buckets, sum(buckets.values())
+
+
 @policy.allowed("worklist")
 @require_GET
 def worklist(request):
     """Open results, the longest overdue first, with aging buckets and filters."""
     today = clinic_today()
     form, orders, scope = _filtered(request, today)
-    soon = today + timedelta(days=DUE_SOON_DAYS)
-    pending = Q(status__in=TestOrder.PENDING_STATUSES)
-    buckets = orders.order_by().aggregate(
-        overdue_long=Count("pk", filter=pending & Q(expected_by__lt=today - timedelta(days=7))),
-        overdue=Count(
-            "pk",
-            filter=pending & Q(expected_by__lt=today, expected_by__gte=today - timedelta(days=7)),
-        ),
-        due_soon=Count("pk", filter=pending & Q(expected_by__gte=today, expected_by__lte=soon)),
-        later=Count("pk", filter=pending & Q(expected_by__gt=soon)),
-        unreviewed=Count("pk", filter=Q(status=S.FINAL)),
-        untold=Count("pk", filter=Q(status=S.REVIEWED)),
-        total=Count("pk"),
-    )
+    buckets, total = _buckets(orders, today)
     # The same query counted the list: the paginator is told, not asked again.
-    paginator = CountedPaginator(orders, 50, count=buckets.pop("total"))
+    paginator = CountedPaginator(orders, 50, count=total)
     page = paginator.get_page(request.GET.get("page"))
     record_list_read(request, [order.appointment.patient_id for order in page.object_list])
     query = request.GET.copy()

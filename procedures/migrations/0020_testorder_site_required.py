@@ -1,4 +1,4 @@
-"""Issue 18: every order has its site (0018 filled it), checked and indexed; a site's
+"""Issue 18: every order has its site (0019 filled it), checked and indexed; a site's
 open orders in due order have their own index (the site's results worklist)."""
 
 import django.db.models.deletion
@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("procedures", "0018_testorder_site"),
+        ("procedures", "0019_testorder_site_backfill"),
     ]
 
     operations = [
