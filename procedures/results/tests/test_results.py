@@ -238,6 +238,12 @@ def test_it_narrows_the_worklist_by_test_lab_and_physician(nurse_client):
     assert listed("lab=Cyto") == {karyotype.pk}
     assert listed(f"physician={karyotype.responsible_id}") == {karyotype.pk}
     assert listed("") == {flow.pk, karyotype.pk}
+    # The chosen filters stay chosen on the page that lists them.
+    page = nurse_client.get(f"/results/?scope=all&lab=Cyto&test_type={flow.test_type_id}")
+    html = page.content.decode()
+    assert f'<option value="{flow.test_type_id}" selected>Flow</option>' in html
+    assert '<option value="Cyto" selected>Cyto</option>' in html
+    assert '<option value="" selected>Any physician</option>' in html
 
 
 def test_it_counts_the_aging_buckets(nurse_client):
