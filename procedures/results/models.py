@@ -72,14 +72,25 @@ class TestOrderQuerySet(models.QuerySet):
         One list of physicians (the user's own provider UNION those they cover on
         `day`), then their orders through `testorder_open_responsible_idx`: an
         `OR EXISTS` across the two made PostgreSQL read every open order and drop
-        most of them."""
-        own = Provider.objects.filter(user=user).order_by().values("pk")
-        covered = (
-            ResultCoverage.objects.filter(covering__user=user, starts_on__lte=day, ends_on__gte=day)
-            .order_by()
-            .values("absent")
-        )
-        return self.filter(responsible__in=own.union(covered))
+        most of them. (A page of them in due order filters by `answering_for`'s ids
+        instead: see the worklist.)"""
+        return self.filter(responsible__in=_answering_for(user, day))
+
+
+def _answering_for(user, day) -> models.QuerySet:
+    own = Provider.objects.filter(user=user).order_by().values("pk")
+    covered = (
+        ResultCoverage.objects.filter(covering__user=user, starts_on__lte=day, ends_on__gte=day)
+        .order_by()
+        .values("absent")
+    )
+    return own.union(covered)
+
+
+def answering_for(user, day) -> list[int]:
+    """Ids of the physicians whose results `user` answers for on `day`: their own
+    provider's, and those of colleagues they cover (one query)."""
+    return [row["pk"] for row in _answering_for(user, day)]
 
 
 class SpecimenSite(models.TextChoices):
