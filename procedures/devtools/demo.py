@@ -263,7 +263,7 @@ def seed_demo(*, password: str) -> dict[str, int]:
             for test_type in procedure.default_tests.all():
                 TestOrder.objects.create(
                     appointment=appointment,
-                    site_id=appointment.room.site_id,
+                    site=appointment.room.site,
                     test_type=test_type,
                     status=TestOrder.Status.SENT,
                     collected_at=appointment.completed_at,

@@ -361,18 +361,24 @@ class WorklistFilterForm(forms.Form):
     def __init__(self, *args, site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         tests = list(TestType.objects.values_list("pk", "name", "lab"))
-        self.fields["test_type"].choices = [("", _("Any test"))] + [
+        self._choice_field("test_type").choices = [("", _("Any test"))] + [
             (pk, name) for pk, name, _lab in tests
         ]
-        self.fields["lab"].choices = [("", _("Any lab"))] + [
+        self._choice_field("lab").choices = [("", _("Any lab"))] + [
             (lab, lab) for lab in sorted({lab for _pk, _name, lab in tests if lab})
         ]
         # The physicians of the site the page shows (every one on "All sites"): a
         # network has hundreds, a site tens.
         physicians = Provider.objects.filter(works_at(site_id)).values_list("pk", "display_name")
-        self.fields["physician"].choices = [("", _("Any physician")), *physicians]
+        self._choice_field("physician").choices = [("", _("Any physician")), *physicians]
         for field in self.fields.values():
             field.widget.attrs["class"] = "form-select"
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        field = self.fields[name]
+        if not isinstance(field, forms.ChoiceField):  # never: all of them are
+            raise TypeError(name)
+        return field
 
 
 class AnalyticsForm(forms.Form):

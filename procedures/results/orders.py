@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import add_working_days, clinic_today, clinic_tz, closed_days
 from procedures.catalog.models import TestType
-from procedures.catalog.resources import Provider
+from procedures.catalog.resources import Provider, Room
 from procedures.results.models import NoSampleReason, TestOrder, TestOrderEvent, TestResult
 from procedures.scheduling.models import Appointment
 
@@ -152,12 +152,15 @@ def test_orders_create(
     else:
         sample_validate(appointment=appointment, sample=sample, now=timezone.now())
     start = sample.collected_at.astimezone(clinic_tz()).date()
+    if not sample.test_types:
+        return []
     holidays = holidays_from(start)
+    site_id = Room.objects.values_list("site", flat=True).get(pk=appointment.room_id)
     orders = []
     for test_type in sample.test_types:
         order = TestOrder.objects.create(
             appointment=appointment,
-            site_id=appointment.room.site_id,  # the visit's site (docs/invariants.md, 18)
+            site_id=site_id,  # the visit's site (docs/invariants.md, 18)
             test_type=test_type,
             status=S.SENT if sample.sent_at else S.COLLECTED,
             collected_at=sample.collected_at,
