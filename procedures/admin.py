@@ -4,6 +4,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from procedures import models
+from procedures.results.orders import orders_follow_rooms
 from procedures.scheduling.hours_admin import weekly_text
 
 
@@ -114,6 +115,13 @@ class RoomAdmin(HoursColumn, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("working_hours")
+
+    def save_model(self, request, obj, form, change):
+        """A room moved to another site takes its visits' orders with it (the admin's
+        save is one transaction): an order is at its visit's room's site."""
+        super().save_model(request, obj, form, change)
+        if change and "site" in form.changed_data:
+            orders_follow_rooms(room_ids=[obj.pk])
 
 
 @admin.register(models.Unavailability)

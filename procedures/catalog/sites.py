@@ -244,7 +244,7 @@ def at_site(queryset: QS, site_id: int | None) -> QS:
     """`queryset` narrowed to what belongs to site `site_id` (None: every site).
 
     The model names its path to the site in `site_lookup` ("room__site" for a visit,
-    "appointment__room__site" for an order or a task, "site" for a room): one filter in
+    "appointment__room__site" for a task, "site" for a room or an order): one filter in
     the same query, joined through foreign keys, never a query per row.
     """
     if site_id is None:

@@ -263,6 +263,7 @@ def seed_demo(*, password: str) -> dict[str, int]:
             for test_type in procedure.default_tests.all():
                 TestOrder.objects.create(
                     appointment=appointment,
+                    site=appointment.room.site,
                     test_type=test_type,
                     status=TestOrder.Status.SENT,
                     collected_at=appointment.completed_at,

@@ -251,6 +251,9 @@ def scale_seed(
             provider_prefix=PROVIDER_PREFIX,
             users=list(users.values()),
         )
+        # Each room's site, which its visits' orders carry (docs/invariants.md, 18).
+        site_of_room = dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "site"))
+        room_sites = [site_of_room[pk] for pk in room_ids]
         # The benchmark's physician is the first provider (their own results worklist).
         Provider.objects.filter(pk=provider_ids[0]).update(user=users[roles.PHYSICIAN])
         # Room r is worked by the providers of its group only (distinct at each slot:
@@ -296,9 +299,10 @@ def scale_seed(
         days = plan.days()
         report.first_day, report.last_day = days[0], days[-1]
         first_appt = _next_id(Appointment)
-        # Day index, status index and provider of each appointment (its id is
-        # first_appt + position), kept compactly for the orders and reminders after.
+        # Day index, status index, provider and room index of each appointment (its id
+        # is first_appt + position), kept compactly for the orders and reminders after.
         appt_day, appt_status, appt_provider = array("H"), array("B"), array("l")
+        appt_room = array("H")
         tick = progress("appointments", plan.appointments)
         statuses = list(Appointment.Status)
         status_ix = {s: statuses.index(s) for s in statuses}
@@ -349,6 +353,7 @@ def scale_seed(
                         appt_day.append(d_n)
                         appt_status.append(status_ix[status])
                         appt_provider.append(provider_id)
+                        appt_room.append(r)
                         made += 1
                         yield {
                             "id": pk,
@@ -378,18 +383,19 @@ def scale_seed(
 
         def appt_meta():
             for n in range(made):
-                yield first_appt + n, appt_day[n], appt_status[n], appt_provider[n]
+                yield first_appt + n, appt_day[n], appt_status[n], appt_provider[n], appt_room[n]
 
         tick = progress("test orders", made * ORDERS_PER_APPOINTMENT)
 
         def order_rows():
-            for pk, d_n, st, provider_id in appt_meta():
+            for pk, d_n, st, provider_id, r in appt_meta():
                 if st != completed:
                     continue  # orders are placed when the procedure is completed
                 day = days[d_n]
                 for test in tests:
                     row = {
                         "appointment_id": pk,
+                        "site_id": room_sites[r],
                         "test_type_id": test.pk,
                         "responsible_id": provider_id,
                         "expected_by": day + timedelta(days=test.turnaround_target_days + 2),
@@ -429,7 +435,7 @@ def scale_seed(
         )
 
         def reminder_rows():
-            for pk, d_n, st, _provider in appt_meta():
+            for pk, d_n, st, _provider, _room in appt_meta():
                 day = days[d_n]
                 for kind, offset in kinds:
                     due = clinic_datetime(day + timedelta(days=offset), time(10))

@@ -8,10 +8,11 @@ existed gets them too. Sites are named "Scale site gNN", codes "scale-gNN".
 """
 
 from django.contrib.auth.models import User
-from django.db import models
+from django.db import models, transaction
 
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import Site, StaffProfile, site_from_settings
+from procedures.results.orders import orders_follow_rooms
 
 SITE_PREFIX = "Scale site "
 SITE_CODE_PREFIX = "scale-g"
@@ -40,7 +41,12 @@ def scale_sites(
             },
         )
         sites.append(site)
-        Room.objects.filter(name__startswith=f"{room_prefix}g{g:02d}-").update(site=site)
+        rooms = Room.objects.filter(name__startswith=f"{room_prefix}g{g:02d}-").exclude(site=site)
+        moved = list(rooms.values_list("pk", flat=True))
+        if moved:  # data seeded before sites: the rooms and their visits' orders move
+            with transaction.atomic():
+                Room.objects.filter(pk__in=moved).update(site=site)
+                orders_follow_rooms(room_ids=moved)
     providers = Provider.objects.filter(display_name__startswith=provider_prefix)
     through = Provider.sites.through
     through.objects.filter(provider__in=providers).delete()

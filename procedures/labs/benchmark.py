@@ -90,6 +90,7 @@ def _fixture(count: int) -> tuple[Lab, Patient, list[TestType], list[TestOrder]]
             orders += [
                 TestOrder(
                     appointment=appointment,
+                    site=room.site,
                     test_type=t,
                     status=TestOrder.Status.SENT,
                     collected_at=timezone.now(),

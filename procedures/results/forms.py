@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.bounds import BoundedDateField
 from clinic.pdf import PdfRefused, pdf_check
 from procedures.catalog.models import TestType
-from procedures.catalog.resources import Provider
+from procedures.catalog.resources import Provider, works_at
 from procedures.prep.facts import plan_of
 from procedures.results.models import (
     NoSampleReason,
@@ -334,7 +334,11 @@ class ReplaceForm(forms.Form):
 
 
 class WorklistFilterForm(forms.Form):
-    """The worklist's filters: ids and codes only, never anything about a patient."""
+    """The worklist's filters: ids and codes only, never anything about a patient.
+
+    The tests, labs and physicians are plain choices read with two small queries (the
+    test types give the labs too), so a filter is an id and the page renders no model
+    objects for them."""
 
     SCOPES = [("mine", _("My results")), ("all", _("All results"))]
     STATES = [
@@ -345,26 +349,36 @@ class WorklistFilterForm(forms.Form):
         ("reviewed", _("Reviewed, patient not told")),
     ]
     scope = forms.ChoiceField(label=_("Show"), choices=SCOPES, required=False)
-    test_type = forms.ModelChoiceField(
-        label=_("Test"), queryset=TestType.objects.all(), required=False, empty_label=_("Any test")
+    test_type = forms.TypedChoiceField(
+        label=_("Test"), coerce=int, empty_value=None, required=False
     )
     lab = forms.ChoiceField(label=_("Lab"), required=False)
-    physician = forms.ModelChoiceField(
-        label=_("Physician"),
-        queryset=Provider.objects.all(),
-        required=False,
-        empty_label=_("Any physician"),
+    physician = forms.TypedChoiceField(
+        label=_("Physician"), coerce=int, empty_value=None, required=False
     )
     state = forms.ChoiceField(label=_("State"), choices=STATES, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        labs = TestType.objects.exclude(lab="").order_by("lab").values_list("lab", flat=True)
-        self.fields["lab"].choices = [("", _("Any lab"))] + [
-            (lab, lab) for lab in dict.fromkeys(labs)
+        tests = list(TestType.objects.values_list("pk", "name", "lab"))
+        self._choice_field("test_type").choices = [("", _("Any test"))] + [
+            (pk, name) for pk, name, _lab in tests
         ]
+        self._choice_field("lab").choices = [("", _("Any lab"))] + [
+            (lab, lab) for lab in sorted({lab for _pk, _name, lab in tests if lab})
+        ]
+        # The physicians of the site the page shows (every one on "All sites"): a
+        # network has hundreds, a site tens.
+        physicians = Provider.objects.filter(works_at(site_id)).values_list("pk", "display_name")
+        self._choice_field("physician").choices = [("", _("Any physician")), *physicians]
         for field in self.fields.values():
             field.widget.attrs["class"] = "form-select"
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        field = self.fields[name]
+        if not isinstance(field, forms.ChoiceField):  # never: all of them are
+            raise TypeError(name)
+        return field
 
 
 class AnalyticsForm(forms.Form):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider
+from procedures.catalog.sites import Site
 
 
 class PrivateStorage(FileSystemStorage):
@@ -46,11 +47,21 @@ class TestOrderQuerySet(models.QuerySet):
         return self.filter(status__in=TestOrder.OPEN_STATUSES)
 
     def worklist(self) -> "TestOrderQuerySet":
-        """Open orders, the longest overdue first."""
+        """Open orders, the longest overdue first, with what a worklist row shows (and
+        only that: a page of 50 rows would otherwise read every column of each order,
+        visit and patient)."""
         return (
             self.open()
-            .select_related(
-                "test_type", "appointment__patient", "appointment__procedure_type", "responsible"
+            .select_related("test_type", "appointment__patient", "responsible")
+            .only(
+                "status",
+                "expected_by",
+                "test_type__name",
+                "test_type__lab",
+                "appointment__patient__mrn",
+                "appointment__patient__family_name",
+                "appointment__patient__given_name",
+                "responsible__display_name",
             )
             .order_by("expected_by", "pk")
         )
@@ -61,14 +72,25 @@ class TestOrderQuerySet(models.QuerySet):
         One list of physicians (the user's own provider UNION those they cover on
         `day`), then their orders through `testorder_open_responsible_idx`: an
         `OR EXISTS` across the two made PostgreSQL read every open order and drop
-        most of them."""
-        own = Provider.objects.filter(user=user).order_by().values("pk")
-        covered = (
-            ResultCoverage.objects.filter(covering__user=user, starts_on__lte=day, ends_on__gte=day)
-            .order_by()
-            .values("absent")
-        )
-        return self.filter(responsible__in=own.union(covered))
+        most of them. (A page of them in due order filters by `answering_for`'s ids
+        instead: see the worklist.)"""
+        return self.filter(responsible__in=_answering_for(user, day))
+
+
+def _answering_for(user, day) -> models.QuerySet:
+    own = Provider.objects.filter(user=user).order_by().values("pk")
+    covered = (
+        ResultCoverage.objects.filter(covering__user=user, starts_on__lte=day, ends_on__gte=day)
+        .order_by()
+        .values("absent")
+    )
+    return own.union(covered)
+
+
+def answering_for(user, day) -> list[int]:
+    """Ids of the physicians whose results `user` answers for on `day`: their own
+    provider's, and those of colleagues they cover (one query)."""
+    return [row["pk"] for row in _answering_for(user, day)]
 
 
 class SpecimenSite(models.TextChoices):
@@ -129,6 +151,12 @@ class TestOrder(models.Model):
         "procedures.Appointment", on_delete=models.PROTECT, related_name="test_orders"
     )
     test_type = models.ForeignKey("procedures.TestType", on_delete=models.PROTECT)
+    # The visit's room's site, carried so that a site's worklist reads its open orders
+    # through an index instead of every visit the site has had (docs/invariants.md, 18).
+    # Set when the order is placed (`for_visit`); kept in step if a room moves site.
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="test_orders", verbose_name=_("site")
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ORDERED)
     responsible = models.ForeignKey(
         "procedures.Provider",
@@ -183,7 +211,7 @@ class TestOrder(models.Model):
 
     objects = TestOrderQuerySet.as_manager()
 
-    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+    site_lookup = "site"  # its visit's room's site, carried: catalog.sites.at_site
 
     class Meta:
         ordering = ["expected_by", "pk"]
@@ -220,6 +248,15 @@ class TestOrder(models.Model):
             models.Index(
                 fields=["expected_by", "id"],
                 name="testorder_open_due_idx",
+                condition=models.Q(
+                    status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
+                ),
+            ),
+            # A site's worklist: its open orders in due order (the page), and their
+            # statuses and dates for the aging buckets, from the index alone.
+            models.Index(
+                fields=["site", "expected_by", "id", "status"],
+                name="testorder_open_site_due_idx",
                 condition=models.Q(
                     status__in=["ordered", "collected", "sent", "preliminary", "final", "reviewed"]
                 ),

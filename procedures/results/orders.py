@@ -5,6 +5,7 @@ Every change of an order's state goes through `_move`, which checks it against
 ValidationError that says why, and the surrounding transaction saves nothing.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -12,14 +13,14 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, OuterRef, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import add_working_days, clinic_today, clinic_tz, closed_days
 from procedures.catalog.models import TestType
-from procedures.catalog.resources import Provider
+from procedures.catalog.resources import Provider, Room
 from procedures.results.models import NoSampleReason, TestOrder, TestOrderEvent, TestResult
 from procedures.scheduling.models import Appointment
 
@@ -151,11 +152,15 @@ def test_orders_create(
     else:
         sample_validate(appointment=appointment, sample=sample, now=timezone.now())
     start = sample.collected_at.astimezone(clinic_tz()).date()
+    if not sample.test_types:
+        return []
     holidays = holidays_from(start)
+    site_id = Room.objects.values_list("site", flat=True).get(pk=appointment.room_id)
     orders = []
     for test_type in sample.test_types:
         order = TestOrder.objects.create(
             appointment=appointment,
+            site_id=site_id,  # the visit's site (docs/invariants.md, 18)
             test_type=test_type,
             status=S.SENT if sample.sent_at else S.COLLECTED,
             collected_at=sample.collected_at,
@@ -171,6 +176,20 @@ def test_orders_create(
         )
         orders.append(order)
     return orders
+
+
+def orders_follow_rooms(*, room_ids: Iterable[int]) -> int:
+    """After rooms moved to another site (the admin corrected where a room is), the
+    orders of their visits carry the rooms' sites again, in the same transaction
+    (docs/invariants.md, 18). Returns how many orders moved."""
+    site_of_visit = Appointment.objects.filter(pk=OuterRef("appointment_id")).values("room__site")[
+        :1
+    ]
+    return (
+        TestOrder.objects.filter(appointment__room__in=list(room_ids))
+        .exclude(site=F("appointment__room__site"))
+        .update(site=Subquery(site_of_visit))
+    )
 
 
 def order_sent(
@@ -272,6 +291,7 @@ def order_replace(
         target = order.test_type.turnaround_target_days
         replacement = TestOrder.objects.create(
             appointment=order.appointment,
+            site_id=order.site_id,  # the same visit, so the same site
             test_type=order.test_type,
             status=S.ORDERED if recollect else S.COLLECTED,
             collected_at=None if recollect else order.collected_at,

@@ -93,6 +93,7 @@ class TestOrderFactory(factory.django.DjangoModelFactory):
         model = TestOrder
 
     appointment = factory.SubFactory(AppointmentFactory, status=Appointment.Status.COMPLETED)
+    site = factory.SelfAttribute("appointment.room.site")  # as placing the order sets it
     test_type = factory.SubFactory(TestTypeFactory)
     status = TestOrder.Status.COLLECTED
     collected_at = factory.LazyFunction(timezone.now)

@@ -533,6 +533,13 @@ class VisitMachine(RuleBasedStateMachine):
             assert not sites or room_site in sites, (pk, room_site, sites)
 
     @invariant()
+    def an_orders_site_is_its_visits_rooms_site(self):
+        """The site an order carries (what a site's worklist narrows by) is the site of
+        its visit's room (docs/invariants.md, 18)."""
+        out_of_step = TestOrder.objects.exclude(site=F("appointment__room__site"))
+        assert not out_of_step.exists(), list(out_of_step.values_list("pk", "site"))
+
+    @invariant()
     def no_two_active_bookings_overlap(self):
         active = list(
             Appointment.objects.active().values_list(

@@ -233,6 +233,25 @@ def test_the_nurses_results_badge_counts_the_sites_overdue_results(
     assert "1<span" in badge, badge
 
 
+def test_the_worklists_physician_filter_offers_the_sites_physicians(client, network):
+    ProviderFactory(display_name="Dr Anywhere")  # lists no site: works at every one
+    login(client, roles.NURSE, home=network["main"])
+
+    def offered():
+        form = client.get("/results/?scope=all").context["form"]
+        return {str(name) for pk, name in form.fields["physician"].choices if pk}
+
+    here = offered()
+    switch(client, str(network["north"].pk))
+    north = offered()
+    refused = client.get(f"/results/?scope=all&physician={network['lee'].pk}")
+
+    assert here == {"Dr Lee", "Dr Both", "Dr Anywhere"}
+    assert north == {"Dr Okafor", "Dr Both", "Dr Anywhere"}
+    # Another site's physician is not a choice here: said, and no filter applied.
+    assert "Some filters were not understood" in refused.content.decode()
+
+
 def test_the_open_loops_are_the_sites_and_the_day_is_signed_off_from_all_sites(
     client, network, two_days_of_work
 ):

@@ -11,9 +11,14 @@ from django.db.models import F, Q
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 from procedures.catalog.resources import Provider, Room
-from procedures.catalog.sites import StaffProfile
+from procedures.catalog.sites import StaffProfile, default_site
 from procedures.devtools import scale
-from procedures.devtools.scale_sites import SITE_CODE_PREFIX, scale_sites_queryset, site_name
+from procedures.devtools.scale_sites import (
+    SITE_CODE_PREFIX,
+    scale_sites,
+    scale_sites_queryset,
+    site_name,
+)
 from procedures.messaging.models import Reminder
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
@@ -132,6 +137,21 @@ def test_the_network_has_ten_sites_and_every_visit_is_at_one_site():
     assert not visits.exclude(provider__sites=F("room__site")).exists()
     # Every site has its own day; the benchmark's logins are at home at the first.
     assert visits.values("room__site").distinct().count() == 10
+    # Invariant 18: each order carries its visit's room's site.
+    orders = TestOrder.objects.filter(appointment__in=visits)
+    assert orders.exists()
+    assert not orders.exclude(site=F("appointment__room__site")).exists()
+    # Data seeded before sites (every room and order at one site) gets them, orders too.
+    Room.objects.filter(pk__in=rooms).update(site=default_site())
+    orders.update(site=default_site())
+    scale_sites(
+        groups=scale.GROUPS,
+        room_prefix=scale.ROOM_PREFIX,
+        provider_prefix=scale.PROVIDER_PREFIX,
+        users=[],
+    )
+    assert orders.values("site").distinct().count() == 10
+    assert not orders.exclude(site=F("appointment__room__site")).exists()
     home = StaffProfile.objects.filter(user__username__startswith=scale.USER_PREFIX)
     assert set(home.values_list("home_site__code", flat=True)) == {f"{SITE_CODE_PREFIX}00"}
     # A re-run makes the same ten sites, not ten more; clearing takes them away.

@@ -216,14 +216,72 @@ def test_it_shows_the_worklist_in_a_fixed_number_of_queries(
     for days in range(count):
         order(TODAY + dt.timedelta(days=days - count // 2))
 
-    # session, user, roles; the bucket counts; the page count and rows; the filter's
-    # choices of tests, labs and physicians.
+    # session, user, roles; the bucket counts and the list's length (one query); the
+    # page's rows; the filter's choices: tests with their labs, physicians.
     # ... and the one INSERT of the read of the patients shown (issue 15).
     # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(9):
         response = physician_client.get("/results/?scope=all")
 
     assert len(response.context["page"].object_list) == count
+
+
+def test_it_narrows_the_worklist_by_test_lab_and_physician(nurse_client):
+    flow = factories.TestOrderFactory(test_type__name="Flow", test_type__lab="HMDS")
+    karyotype = factories.TestOrderFactory(test_type__name="Karyotype", test_type__lab="Cyto")
+
+    def listed(query):
+        page = nurse_client.get(f"/results/?scope=all&{query}").context["page"]
+        return {o.pk for o in page.object_list}
+
+    assert listed(f"test_type={flow.test_type_id}") == {flow.pk}
+    assert listed("lab=Cyto") == {karyotype.pk}
+    assert listed(f"physician={karyotype.responsible_id}") == {karyotype.pk}
+    assert listed("") == {flow.pk, karyotype.pk}
+    # The chosen filters stay chosen on the page that lists them.
+    page = nurse_client.get(f"/results/?scope=all&lab=Cyto&test_type={flow.test_type_id}")
+    html = page.content.decode()
+    assert f'<option value="{flow.test_type_id}" selected>Flow</option>' in html
+    assert '<option value="Cyto" selected>Cyto</option>' in html
+    assert '<option value="" selected>Any physician</option>' in html
+
+
+def test_it_counts_the_aging_buckets(nurse_client):
+    for days in (-9, -8, -3, 0, 2, 3, 20):
+        order(TODAY + dt.timedelta(days=days))
+    factories.TestOrderFactory(status="final", expected_by=TODAY - dt.timedelta(days=30))
+    factories.TestOrderFactory(status="cancelled")  # closed: not counted
+
+    buckets = nurse_client.get("/results/?scope=all").context["buckets"]
+
+    assert buckets == {
+        "overdue_long": 2,
+        "overdue": 1,
+        "due_soon": 2,
+        "later": 2,
+        "unreviewed": 1,
+        "untold": 0,
+    }
+
+
+def test_it_pages_the_worklist_by_fifty_counted_with_the_buckets(nurse_client):
+    visit = factories.AppointmentFactory(status=Appointment.Status.COMPLETED)
+    orders = [
+        factories.TestOrderFactory(appointment=visit, expected_by=TODAY + dt.timedelta(days=n))
+        for n in range(51)
+    ]
+
+    first = nurse_client.get("/results/?scope=all")
+    second = nurse_client.get("/results/?scope=all&page=2")
+    past_the_end = nurse_client.get("/results/?scope=all&page=9")
+
+    assert [o.pk for o in first.context["page"].object_list] == [o.pk for o in orders[:50]]
+    assert "Page 1 of 2" in first.content.decode()
+    assert [o.pk for o in second.context["page"].object_list] == [orders[50].pk]
+    assert "Page 2 of 2" in second.content.decode()
+    assert past_the_end.context["page"].number == 2  # the last page, not an error
+    buckets = first.context["buckets"]
+    assert buckets["due_soon"] + buckets["later"] == 51
 
 
 def test_it_keeps_the_worklist_from_the_front_desk(frontdesk_client):
