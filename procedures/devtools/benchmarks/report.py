@@ -109,6 +109,32 @@ def summarise(
     return result
 
 
+def combine(earlier: dict, later: dict, *, source: str) -> dict:
+    """Two runs as one result: the earlier run's points first (each run measured the
+    data seeded in its own database, with `--reuse`), the goals checked across both.
+    The result names the earlier run and keeps both runs' load averages."""
+    labels = earlier["points"] + [x for x in later["points"] if x not in earlier["points"]]
+    points = []
+    for name in labels:
+        scale, volume = name.split("x")
+        points.append((int(scale), int(volume)))
+    measures = [Measure(**m) for m in earlier["measures"] + later["measures"]]
+    result = summarise(
+        measures,
+        earlier["seeds"] + later["seeds"],
+        later.get("dispatch"),
+        points=sorted(points),
+        requests=later["requests"],
+        load_average=later.get("load_average"),
+    )
+    result["compared_with"] = {
+        "json": source,
+        "points": earlier["points"],
+        "load_average": earlier.get("load_average"),
+    }
+    return result
+
+
 def table(result: dict) -> str:
     """The result as a Markdown table."""
     labels = result["points"]

@@ -72,6 +72,38 @@ def test_the_benchmark_reports_every_page_at_each_point(tmp_path, capsys):
 
 
 @time_machine.travel(WEDNESDAY, tick=False)
+def test_two_runs_at_one_point_each_compare_as_one(tmp_path):
+    """1x1 and 2x2 each measured on the data seeded for it (in production, two
+    databases and --reuse): the second run, given the first's JSON, checks the goals
+    across both and says which run it compared with."""
+    small, both = tmp_path / "1x1.json", tmp_path / "both.json"
+    common = {
+        "base_patients": 20,
+        "requests": 3,
+        "providers": 4,
+        "rooms": 2,
+        "dispatch": 0,
+        "reuse": True,
+        "only": "navigation counts,pending results worklist",
+    }
+    call_command("benchmark", scale="1", volume="1", json_path=str(small), **common)
+    call_command(
+        "benchmark", scale="2", volume="2", json_path=str(both), compare=str(small), **common
+    )
+    result = json.loads(both.read_text())
+    assert result["points"] == ["1x1", "2x2"]
+    assert result["compared_with"] == {
+        "json": str(small),
+        "points": ["1x1"],
+        "load_average": json.loads(small.read_text())["load_average"],
+    }
+    for page in result["pages"]:
+        assert set(page["p50_ms"]) == {"1x1", "2x2"}
+        assert page["scale_ratio"] is not None and "scale_ratio" in page["goals"]
+        assert page["goals"]["same_queries"], page
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
 def test_a_redirect_to_https_stops_the_run_with_a_clear_message(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     response = client.get("/accounts/login/")  # plain HTTP

@@ -6,7 +6,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from procedures.devtools.benchmarks.report import table
+from procedures.devtools.benchmarks.report import combine, table
 from procedures.devtools.benchmarks.runner import BenchmarkError, run
 
 
@@ -51,6 +51,15 @@ class Command(BaseCommand):
         parser.add_argument("--dispatch", type=int, default=10_000, help="0 to skip.")
         parser.add_argument("--only", default="", help="Comma-separated scenario names.")
         parser.add_argument("--json", dest="json_path", default=None)
+        parser.add_argument(
+            "--compare",
+            default=None,
+            help=(
+                "The JSON of an earlier run at other points (e.g. 1x1 measured with --reuse "
+                "on its own database): its measures go first, and the ratios and goals are "
+                "checked across both runs. The JSON says so."
+            ),
+        )
 
     def handle(self, *args, **opts):
         scales = _factors(opts["scale"], "scale")
@@ -81,6 +90,13 @@ class Command(BaseCommand):
             )
         except BenchmarkError as exc:
             raise CommandError(f"Benchmark stopped: {exc}") from exc
+        if opts["compare"]:
+            try:
+                with open(opts["compare"]) as handle:
+                    earlier = json.load(handle)
+                result = combine(earlier, result, source=opts["compare"])
+            except (OSError, ValueError, KeyError) as exc:
+                raise CommandError(f"--compare {opts['compare']}: {exc}") from exc
         self.stdout.write("")
         self.stdout.write(table(result))
         self.stdout.write("")
