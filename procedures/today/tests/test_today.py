@@ -322,13 +322,14 @@ def test_the_board_takes_a_fixed_number_of_queries(
     for a in busy_day(count, **extra):
         ReminderFactory(appointment=a, status=Reminder.Status.FAILED)
 
-    # 12: eight before, +1 the patients who need platelets and INR (patient record),
-    # +1 earlier days' visits not ended (results loop), +2 the read: the page's
-    # patients and one INSERT (audit). +2 (their medicines and blood results) when
-    # anyone on the day needs bloods: only they are judged (a network's day is
-    # thousands of patients, a few hundred of them on blood thinners).
-    # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(15 if bleeding else 13):
+    # 8: session, user, roles; the day's arrivals with what the escort, prep, email and
+    # checklist flags need to know (one query: an EXISTS each), and their patients'
+    # medicines (one query); earlier days' visits not ended (results loop);
+    # the read (one INSERT: the page's patients are on its rows); the header's site
+    # switcher (the active sites). +3 when anyone on the day needs platelets and INR
+    # judged (bleeding disorder or blood thinner): those patients, their medicines and
+    # their recent blood results (only they: a few hundred of a network's day).
+    with django_assert_num_queries(11 if bleeding else 8):
         response = frontdesk_client.get("/today/")
 
     assert len(response.context["rows"]) == min(count, 50)
@@ -341,7 +342,10 @@ def test_the_navigation_counts_take_a_fixed_number_of_queries_then_come_from_the
 ):
     busy_day(count)
 
-    with django_assert_num_queries(9):  # +1: the patients who need bloods (none here)
+    # Session, user, roles, the day's arrivals with their flags and their patients'
+    # medicines (no one needs bloods judged here: that would be three more, as on the
+    # board).
+    with django_assert_num_queries(5):
         html = frontdesk_client.get("/today/counts/").content.decode()
     assert f"{count} expected" in html
     with django_assert_num_queries(3):  # session, user, roles: the counts are cached

@@ -15,7 +15,6 @@ from clinic import policy
 from clinic.audit import record_list_read
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import current_site_id
-from procedures.scheduling.access import patients_of_appointments
 from procedures.scheduling.slots import hhmm
 from procedures.today import board, loops
 from procedures.today.board import EXPECTED
@@ -55,7 +54,7 @@ def today_board_view(request):
     paginator = Paginator(shown, ARRIVALS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or _current_page(shown))
     labels = _page_labels(shown, paginator) if shown else []
-    record_list_read(request, patients_of_appointments(a.pk for a in page.object_list))
+    record_list_read(request, [a.patient_id for a in page.object_list])
     return render(
         request,
         "procedures/today.html",
