@@ -12,8 +12,8 @@ from datetime import date, datetime
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
-from patients.models import Medication, Patient
-from patients.selectors import bloods_by_patient
+from patients.models import Medication
+from patients.selectors import bloods_of_patients_needing_them
 from procedures.catalog.choices import ProcedureKind, SedationLevel
 from procedures.catalog.clock import clinic_tz
 from procedures.catalog.sites import at_site
@@ -48,21 +48,28 @@ class Flag:
 
 
 @dataclass(slots=True)
-class Arrival:
-    """One of the day's arrivals on the today board. The whole day's are loaded (for the
-    counts, the filters and the pages) as plain values; what a row shows beyond them
-    (time, labels, links) is filled in by `board_rows` for the page shown only."""
+class Entry:
+    """One of the day's arrivals as the board's pages and filters need it (when, who sees
+    them, where, its status): the whole day's are read, the rows shown only for a page."""
 
     pk: int
     start_at: datetime
     status: str
-    sedation: str
-    patient: str
-    procedure: str
     provider_id: int
     provider: str
     room_id: int
     room: str
+
+
+@dataclass(slots=True)
+class Arrival(Entry):
+    """One of the day's arrivals on the today board, with the codes of what needs fixing;
+    what a row shows beyond the values loaded (time, labels, links) is filled in by
+    `board_rows` for the rows shown only."""
+
+    sedation: str
+    patient: str
+    procedure: str
     flag_codes: list[str] = field(default_factory=list)
     patient_id: int = 0
     time: str = ""
@@ -72,6 +79,24 @@ class Arrival:
     sedation_label: str = ""
     check_in_url: str = ""  # "" when the lifecycle does not allow it
     flags: list[Flag] = field(default_factory=list)
+
+
+def day_entries(*, day: date, site_id: int | None = None) -> list[Entry]:
+    """The day's arrivals by time (cancelled ones left out) as `Entry`s, in one query."""
+    rows = (
+        at_site(day_appointments(day=day), site_id)
+        .order_by("start_at", "pk")
+        .values_list(
+            "pk",
+            "start_at",
+            "status",
+            "provider_id",
+            "provider__display_name",
+            "room_id",
+            "room__name",
+        )
+    )
+    return [Entry(*row) for row in rows]
 
 
 def day_appointments(*, day: date) -> QuerySet[Appointment]:
@@ -144,34 +169,25 @@ def today_arrivals(
             "email_failed",
             "plan_confirmed",
             "labs_back",
-            named=True,
         )
     )
     if not rows:
         return []
     # A hold plan only matters for a patient taking medicines (as readiness() says).
-    # Their medicines are asked by the day's patients' ids: as a correlated EXISTS above,
-    # PostgreSQL reads and hashes the whole medicines table instead.
+    # (A correlated EXISTS above would have PostgreSQL read and hash every medicine.)
     on_medicines, thinners = set(), set()
     for patient_id, med_class in Medication.objects.filter(
-        patient__in={r.patient_id for r in rows}, is_active=True
+        patient__in=booked.values("patient_id"), is_active=True
     ).values_list("patient_id", "med_class"):
         on_medicines.add(patient_id)
         if med_class in Medication.BLOOD_THINNERS:
             thinners.add(patient_id)
     # Platelets and INR before the needle for the anticoagulated or bleeding-disorder
-    # patients: missing or out of the clinic's range (patients.selectors). Only they
-    # need judging: a network's day is thousands of patients, a few hundred of them.
-    needing = {
-        r.patient_id for r in rows if r.patient__bleeding_disorder or r.patient_id in thinners
-    }
-    bloods = (
-        bloods_by_patient(
-            list(Patient.objects.filter(pk__in=needing).only("bleeding_disorder")), on=day
-        )
-        if needing
-        else {}
-    )
+    # patients (`needs_bloods`, from what was just read): missing or out of the clinic's
+    # range. Only they need judging: a network's day is thousands of patients, a few
+    # hundred of them.
+    needing = {row[5] for row in rows if row[8]} | thinners  # patient_id, bleeding_disorder
+    bloods = bloods_of_patients_needing_them(needing, on=day) if needing else {}
     sedated = SedationLevel.sedated()
     done = (*Appointment.RELEASED_STATUSES, Appointment.Status.COMPLETED)
     arrivals = []
