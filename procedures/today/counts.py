@@ -1,10 +1,11 @@
-"""The navigation's "N expected · M to fix" next to Today, on every staff page.
+"""The navigation's "N expected · M to fix" next to Today, on every staff page, and the
+same counts above the today board.
 
-Working them out means the whole day's flags (the board's queries: thousands of
-arrivals at a network's volume), so they are kept in the cache for a short while and
-dropped whenever a row they depend on is saved or deleted through the ORM. Writes that
-bypass the ORM's signals (the dispatcher marks emails failed with one UPDATE) show
-within COUNTS_SECONDS. The board itself always reads the live day."""
+Working them out means the whole day's flags (the board's queries: hundreds of
+arrivals a site at a network's volume), so they are kept in the cache for a short while
+and dropped whenever a row they depend on is saved or deleted through the ORM. Writes
+that bypass the ORM's signals (the dispatcher marks emails failed with one UPDATE) show
+within COUNTS_SECONDS. The board's rows and their flags are always read live."""
 
 from datetime import date
 from typing import cast

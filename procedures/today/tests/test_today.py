@@ -218,6 +218,8 @@ def test_a_busy_day_is_shown_fifty_arrivals_a_page_with_the_whole_days_counts(
         # Each page is named by the times it covers.
         assert ">08:00\u201312:05</a>" in html
         assert ">12:10\u201312:55</a>" in html
+    # Each page's rows carry their own flags (read for the page shown).
+    assert all(a.flags for a in second.context["rows"])
     assert "Arrivals 51 to 60 of 60." in second.content.decode()
     assert 'href="?page=2" aria-current="page">12:10' in second.content.decode()
 
@@ -365,3 +367,18 @@ def test_the_cached_navigation_counts_follow_a_check_in(frontdesk_client):
     first.save()
 
     assert "2 expected" in frontdesk_client.get("/today/counts/").content.decode()
+
+
+def test_the_boards_counts_are_the_navigations_and_follow_a_change(frontdesk_client):
+    first, *_rest = busy_day(3, sedation_level=SedationLevel.IV_MODERATE)
+    html = frontdesk_client.get("/today/").content.decode()
+    assert "3 appointments today. 3 still expected. 3 need something fixed." in html
+    assert "3 expected · 3 to fix" in frontdesk_client.get("/today/counts/").content.decode()
+
+    first.status = Appointment.Status.CHECKED_IN
+    first.escort_confirmed_at = NOW
+    first.save()
+
+    html = frontdesk_client.get("/today/").content.decode()
+    assert "3 appointments today. 2 still expected. 2 need something fixed." in html
+    assert "2 expected · 2 to fix" in frontdesk_client.get("/today/counts/").content.decode()
