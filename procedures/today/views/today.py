@@ -4,7 +4,7 @@ A network's day is hundreds of arrivals, so the board shows a page of them at a 
 (opening on the page with the arrivals due now), filtered by physician, room or status;
 the counts above it are always the whole day's."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -42,7 +42,7 @@ def _page_labels(entries: list[board.Entry], paginator: Paginator) -> list[str]:
     return labels
 
 
-def _page_arrivals(page_entries: list[board.Entry], *, day) -> list[board.Arrival]:
+def _page_arrivals(page_entries: list[board.Entry], *, day: date) -> list[board.Arrival]:
     """The rows of the page shown, with their flags (read for them only), in its order."""
     if not page_entries or isinstance(page_entries[0], board.Arrival):
         return [a for a in page_entries if isinstance(a, board.Arrival)]
