@@ -400,6 +400,9 @@ class Medication(models.Model):
         SUPPLEMENT = "supplement", _("Vitamin, supplement or herbal remedy")
         OTHER = "other", _("Other")
 
+    # What makes pre-procedure bloods necessary (NSAIDs alone do not).
+    BLOOD_THINNERS = (Class.ANTICOAGULANT, Class.ANTIPLATELET, Class.ASPIRIN)
+
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
     name = models.CharField(_("medicine"), max_length=120)
     dose = models.CharField(_("dose and how often"), max_length=120, blank=True)
@@ -428,11 +431,7 @@ class Medication(models.Model):
     @property
     def is_blood_thinner(self) -> bool:
         """What makes pre-procedure bloods necessary (NSAIDs alone do not)."""
-        return self.med_class in {
-            self.Class.ANTICOAGULANT,
-            self.Class.ANTIPLATELET,
-            self.Class.ASPIRIN,
-        }
+        return self.med_class in self.BLOOD_THINNERS
 
 
 class DuplicateOverride(models.Model):

@@ -121,11 +121,28 @@ def bloods_status(
     return _bloods_judged(patient, recent=recent, medicines=medicines)
 
 
+def bloods_of_patients_needing_them(patient_ids: set[int], *, on: date) -> dict[int, BloodsStatus]:
+    """`bloods_status` of patients the caller already knows need bloods (`needs_bloods`:
+    it read their bleeding disorder and medicines with its own rows), in one query."""
+    since = on - timedelta(days=settings.CLINIC_BLOODS_MAX_AGE_DAYS)
+    recent: dict[int, list[BloodResult]] = {pk: [] for pk in patient_ids}
+    rows = BloodResult.objects.filter(
+        patient__in=patient_ids, taken_on__gte=since, taken_on__lte=on
+    )
+    for row in rows:
+        recent[row.patient_id].append(row)
+    return {pk: _judged(required=True, recent=recent[pk]) for pk in patient_ids}
+
+
 def _bloods_judged(
     patient: Patient, *, recent: list[BloodResult], medicines: list[Medication] | None
 ) -> BloodsStatus:
     """`bloods_status` from rows already read: `recent`, newest first (the model's order)."""
-    status = BloodsStatus(required=needs_bloods(patient, medicines))
+    return _judged(required=needs_bloods(patient, medicines), recent=recent)
+
+
+def _judged(*, required: bool, recent: list[BloodResult]) -> BloodsStatus:
+    status = BloodsStatus(required=required)
     status.platelets = next((r for r in recent if r.platelets is not None), None)
     status.inr = next((r for r in recent if r.inr is not None), None)
     if not status.required:

@@ -168,6 +168,13 @@ class Appointment(models.Model):
         ordering = ["start_at", "pk"]
         indexes = [
             models.Index(fields=["start_at"], name="appt_start_idx"),
+            # The today board's "visits from earlier days not ended" (today/loops.py):
+            # the few visits still checked in or in procedure, not years of history.
+            models.Index(
+                fields=["start_at"],
+                name="appt_not_ended_idx",
+                condition=Q(status__in=["checked_in", "in_procedure"]),
+            ),
             models.Index(fields=["provider", "start_at"], name="appt_provider_start_idx"),
             models.Index(fields=["room", "start_at"], name="appt_room_start_idx"),
             models.Index(fields=["patient", "start_at"], name="appt_patient_start_idx"),

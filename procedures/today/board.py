@@ -9,11 +9,11 @@ per row costs more than the SQL."""
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
-from patients.models import Medication, Patient
-from patients.selectors import bloods_by_patient
+from patients.models import Medication
+from patients.selectors import bloods_of_patients_needing_them
 from procedures.catalog.choices import ProcedureKind, SedationLevel
 from procedures.catalog.clock import clinic_tz
 from procedures.catalog.sites import at_site
@@ -48,21 +48,28 @@ class Flag:
 
 
 @dataclass(slots=True)
-class Arrival:
-    """One of the day's arrivals on the today board. The whole day's are loaded (for the
-    counts, the filters and the pages) as plain values; what a row shows beyond them
-    (time, labels, links) is filled in by `board_rows` for the page shown only."""
+class Entry:
+    """One of the day's arrivals as the board's pages and filters need it (when, who sees
+    them, where, its status): the whole day's are read, the rows shown only for a page."""
 
     pk: int
     start_at: datetime
     status: str
-    sedation: str
-    patient: str
-    procedure: str
     provider_id: int
     provider: str
     room_id: int
     room: str
+
+
+@dataclass(slots=True)
+class Arrival(Entry):
+    """One of the day's arrivals on the today board, with the codes of what needs fixing;
+    what a row shows beyond the values loaded (time, labels, links) is filled in by
+    `board_rows` for the rows shown only."""
+
+    sedation: str
+    patient: str
+    procedure: str
     flag_codes: list[str] = field(default_factory=list)
     patient_id: int = 0
     time: str = ""
@@ -72,6 +79,24 @@ class Arrival:
     sedation_label: str = ""
     check_in_url: str = ""  # "" when the lifecycle does not allow it
     flags: list[Flag] = field(default_factory=list)
+
+
+def day_entries(*, day: date, site_id: int | None = None) -> list[Entry]:
+    """The day's arrivals by time (cancelled ones left out) as `Entry`s, in one query."""
+    rows = (
+        at_site(day_appointments(day=day), site_id)
+        .order_by("start_at", "pk")
+        .values_list(
+            "pk",
+            "start_at",
+            "status",
+            "provider_id",
+            "provider__display_name",
+            "room_id",
+            "room__name",
+        )
+    )
+    return [Entry(*row) for row in rows]
 
 
 def day_appointments(*, day: date) -> QuerySet[Appointment]:
@@ -102,8 +127,30 @@ def today_arrivals(
     `site_id`: that site's arrivals only (None: every site's).
     """
     booked = at_site(day_appointments(day=day), site_id) if appointments is None else appointments
+    # What the flags need to know of each visit, asked in the same query (an index probe
+    # per visit) rather than by one query per flag selecting the day again.
     rows = list(
-        booked.order_by("start_at", "pk").values_list(
+        booked.annotate(
+            email_failed=Exists(
+                Reminder.objects.filter(
+                    appointment=OuterRef("pk"),
+                    status=Reminder.Status.FAILED,
+                    resolved_at__isnull=True,
+                )
+            ),
+            plan_confirmed=Exists(
+                PrepPlan.objects.filter(
+                    appointment=OuterRef("pk"), hold_plan_confirmed_at__isnull=False
+                )
+            ),
+            labs_back=Exists(
+                ChecklistTick.objects.filter(
+                    appointment=OuterRef("pk"), item=ChecklistItem.LABS_BACK
+                )
+            ),
+        )
+        .order_by("start_at", "pk")
+        .values_list(
             "pk",
             "start_at",
             "status",
@@ -119,44 +166,28 @@ def today_arrivals(
             "provider__display_name",
             "room_id",
             "room__name",
+            "email_failed",
+            "plan_confirmed",
+            "labs_back",
         )
     )
     if not rows:
         return []
-    # The flags' queries select the day again rather than list hundreds of ids: the
-    # parameters would cost more to bind than the queries take to run.
-    ids = booked.values("pk")
-    failed = set(
-        Reminder.objects.filter(
-            appointment__in=ids, status=Reminder.Status.FAILED, resolved_at__isnull=True
-        ).values_list("appointment_id", flat=True)
-    )
     # A hold plan only matters for a patient taking medicines (as readiness() says).
-    medicines = Medication.objects.filter(
-        patient__in=booked.values("patient_id"), is_active=True
-    ).values_list("patient_id", "med_class")
+    # (A correlated EXISTS above would have PostgreSQL read and hash every medicine.)
     on_medicines, thinners = set(), set()
-    for patient_id, med_class in medicines:
+    for patient_id, med_class in Medication.objects.filter(
+        patient__in=booked.values("patient_id"), is_active=True
+    ).values_list("patient_id", "med_class"):
         on_medicines.add(patient_id)
-        if Medication(med_class=med_class).is_blood_thinner:
+        if med_class in Medication.BLOOD_THINNERS:
             thinners.add(patient_id)
-    confirmed_plans = set(
-        PrepPlan.objects.filter(
-            appointment__in=ids, hold_plan_confirmed_at__isnull=False
-        ).values_list("appointment_id", flat=True)
-    )
-    labs_back = set(
-        ChecklistTick.objects.filter(appointment__in=ids, item=ChecklistItem.LABS_BACK).values_list(
-            "appointment_id", flat=True
-        )
-    )
     # Platelets and INR before the needle for the anticoagulated or bleeding-disorder
-    # patients: missing or out of the clinic's range (patients.selectors). Only they
-    # need judging: a network's day is thousands of patients, a few hundred of them.
-    needing = Patient.objects.filter(pk__in=booked.values("patient_id")).filter(
-        Q(bleeding_disorder=True) | Q(pk__in=thinners)
-    )
-    bloods = bloods_by_patient(list(needing), on=day)
+    # patients (`needs_bloods`, from what was just read): missing or out of the clinic's
+    # range. Only they need judging: a network's day is thousands of patients, a few
+    # hundred of them.
+    needing = {row[5] for row in rows if row[8]} | thinners  # patient_id, bleeding_disorder
+    bloods = bloods_of_patients_needing_them(needing, on=day) if needing else {}
     sedated = SedationLevel.sedated()
     done = (*Appointment.RELEASED_STATUSES, Appointment.Status.COMPLETED)
     arrivals = []
@@ -176,6 +207,9 @@ def today_arrivals(
         provider,
         room_id,
         room,
+        email_failed,
+        plan_confirmed,
+        labs_back,
     ) in rows:
         codes = []
         # A results discussion is a talk: no escort, medicines or blood tests to chase.
@@ -183,16 +217,16 @@ def today_arrivals(
         if status not in done:
             if procedure_visit and sedation in sedated and escort_confirmed_at is None:
                 codes.append("escort")
-            if procedure_visit and patient_id in on_medicines and pk not in confirmed_plans:
+            if procedure_visit and patient_id in on_medicines and not plan_confirmed:
                 codes.append("prep")
-            if pk in failed:
+            if email_failed:
                 codes.append("reminder")
             # Blood tests before the procedure are asked for with a bleeding disorder only.
             # One blood flag a row: recorded bloods missing or out of range first, else
             # the checklist's "blood tests back" not ticked for a bleeding disorder.
             if procedure_visit and patient_id in bloods and not bloods[patient_id].ok:
                 codes.append("inr" if bloods[patient_id].missing_inr else "bloods")
-            elif procedure_visit and bleeding_disorder and pk not in labs_back:
+            elif procedure_visit and bleeding_disorder and not labs_back:
                 codes.append("labs")
         arrivals.append(
             Arrival(

@@ -3,16 +3,18 @@ with something to fix. The choices are the day's own physicians and rooms, so th
 filters cost no query; a value that is not one of them is ignored, not an error."""
 
 from html import escape
+from typing import TypeVar
 
 from django import forms
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from procedures.scheduling.models import Appointment
-from procedures.today.board import EXPECTED, Arrival
+from procedures.today.board import EXPECTED, Arrival, Entry
 
 EXPECTED_CHOICE = "expected"
 TO_FIX_CHOICE = "to_fix"
+E = TypeVar("E", bound=Entry)
 
 
 class TodayBoardFilterForm(forms.Form):
@@ -22,7 +24,7 @@ class TodayBoardFilterForm(forms.Form):
     room = forms.TypedChoiceField(label=_("Room"), required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(label=_("Show"), required=False)
 
-    def __init__(self, data=None, *, arrivals: list[Arrival]):
+    def __init__(self, data=None, *, arrivals: list[Entry]):
         super().__init__(data)
         providers = sorted({(a.provider, a.provider_id) for a in arrivals})
         rooms = sorted({(a.room, a.room_id) for a in arrivals})
@@ -58,7 +60,12 @@ class TodayBoardFilterForm(forms.Form):
         self.is_valid()
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
 
-    def apply(self, arrivals: list[Arrival]) -> list[Arrival]:
+    def wants_flags(self) -> bool:
+        """Only the arrivals with something to fix: the day's flags are needed to choose."""
+        return self.chosen().get("status") == TO_FIX_CHOICE
+
+    def apply(self, arrivals: list[E]) -> list[E]:
+        """The arrivals chosen (with "something to fix", `Arrival`s: their flags)."""
         chosen = self.chosen()
         provider, room, status = chosen.get("provider"), chosen.get("room"), chosen.get("status")
         return [
@@ -69,7 +76,7 @@ class TodayBoardFilterForm(forms.Form):
             and (
                 status is None
                 or (status == EXPECTED_CHOICE and a.status in EXPECTED)
-                or (status == TO_FIX_CHOICE and a.flag_codes)
+                or (status == TO_FIX_CHOICE and isinstance(a, Arrival) and a.flag_codes)
                 or a.status == status
             )
         ]

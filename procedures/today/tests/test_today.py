@@ -218,6 +218,8 @@ def test_a_busy_day_is_shown_fifty_arrivals_a_page_with_the_whole_days_counts(
         # Each page is named by the times it covers.
         assert ">08:00\u201312:05</a>" in html
         assert ">12:10\u201312:55</a>" in html
+    # Each page's rows carry their own flags (read for the page shown).
+    assert all(a.flags for a in second.context["rows"])
     assert "Arrivals 51 to 60 of 60." in second.content.decode()
     assert 'href="?page=2" aria-current="page">12:10' in second.content.decode()
 
@@ -322,13 +324,18 @@ def test_the_board_takes_a_fixed_number_of_queries(
     for a in busy_day(count, **extra):
         ReminderFactory(appointment=a, status=Reminder.Status.FAILED)
 
-    # 12: eight before, +1 the patients who need platelets and INR (patient record),
-    # +1 earlier days' visits not ended (results loop), +2 the read: the page's
-    # patients and one INSERT (audit). +2 (their medicines and blood results) when
-    # anyone on the day needs bloods: only they are judged (a network's day is
-    # thousands of patients, a few hundred of them on blood thinners).
-    # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(15 if bleeding else 13):
+    # 9: session, user, roles; the day's arrivals as light entries (times, statuses,
+    # physicians, rooms: the filters and the pages); the page's rows with what the
+    # escort, prep, email and checklist flags need to know (one query: an EXISTS each)
+    # and their patients' active medicines (one query); earlier days' visits not ended
+    # (results loop); the read (one INSERT: the page's patients are on its rows); the
+    # header's site switcher (the active sites). +1 when anyone on the page needs
+    # platelets and INR judged (bleeding disorder or blood thinner): their recent blood
+    # results. The day's counts come from the navigation's cache: the first request
+    # after a change works them out (+2, +3 with bloods: the whole day's flags).
+    with django_assert_num_queries(13 if bleeding else 11):
+        frontdesk_client.get("/today/")
+    with django_assert_num_queries(10 if bleeding else 9):
         response = frontdesk_client.get("/today/")
 
     assert len(response.context["rows"]) == min(count, 50)
@@ -341,7 +348,10 @@ def test_the_navigation_counts_take_a_fixed_number_of_queries_then_come_from_the
 ):
     busy_day(count)
 
-    with django_assert_num_queries(9):  # +1: the patients who need bloods (none here)
+    # Session, user, roles, the day's arrivals with their flags and their patients'
+    # medicines (no one needs bloods judged here: that would be one more, as on the
+    # board).
+    with django_assert_num_queries(5):
         html = frontdesk_client.get("/today/counts/").content.decode()
     assert f"{count} expected" in html
     with django_assert_num_queries(3):  # session, user, roles: the counts are cached
@@ -357,3 +367,18 @@ def test_the_cached_navigation_counts_follow_a_check_in(frontdesk_client):
     first.save()
 
     assert "2 expected" in frontdesk_client.get("/today/counts/").content.decode()
+
+
+def test_the_boards_counts_are_the_navigations_and_follow_a_change(frontdesk_client):
+    first, *_rest = busy_day(3, sedation_level=SedationLevel.IV_MODERATE)
+    html = frontdesk_client.get("/today/").content.decode()
+    assert "3 appointments today. 3 still expected. 3 need something fixed." in html
+    assert "3 expected · 3 to fix" in frontdesk_client.get("/today/counts/").content.decode()
+
+    first.status = Appointment.Status.CHECKED_IN
+    first.escort_confirmed_at = NOW
+    first.save()
+
+    html = frontdesk_client.get("/today/").content.decode()
+    assert "3 appointments today. 2 still expected. 2 need something fixed." in html
+    assert "2 expected · 2 to fix" in frontdesk_client.get("/today/counts/").content.decode()

@@ -4,7 +4,7 @@ A network's day is hundreds of arrivals, so the board shows a page of them at a 
 (opening on the page with the arrivals due now), filtered by physician, room or status;
 the counts above it are always the whole day's."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -15,10 +15,8 @@ from clinic import policy
 from clinic.audit import record_list_read
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import current_site_id
-from procedures.scheduling.access import patients_of_appointments
 from procedures.scheduling.slots import hhmm
 from procedures.today import board, loops
-from procedures.today.board import EXPECTED
 from procedures.today.counts import today_counts_cached
 from procedures.today.forms import TodayBoardFilterForm
 
@@ -28,20 +26,35 @@ ARRIVALS_PER_PAGE = 50
 LATE_BY = timedelta(minutes=30)
 
 
-def _current_page(arrivals: list[board.Arrival]) -> int:
+def _current_page(entries: list[board.Entry]) -> int:
     due = timezone.now() - LATE_BY
-    index = next((i for i, a in enumerate(arrivals) if a.start_at >= due), len(arrivals) - 1)
+    index = next((i for i, a in enumerate(entries) if a.start_at >= due), len(entries) - 1)
     return max(index, 0) // ARRIVALS_PER_PAGE + 1
 
 
-def _page_labels(arrivals: list[board.Arrival], paginator: Paginator) -> list[str]:
+def _page_labels(entries: list[board.Entry], paginator: Paginator) -> list[str]:
     """Each page named by the times it covers ("08:00-08:40")."""
     labels = []
     for number in paginator.page_range:
-        first = arrivals[(number - 1) * ARRIVALS_PER_PAGE]
-        last = arrivals[min(number * ARRIVALS_PER_PAGE, len(arrivals)) - 1]
+        first = entries[(number - 1) * ARRIVALS_PER_PAGE]
+        last = entries[min(number * ARRIVALS_PER_PAGE, len(entries)) - 1]
         labels.append(f"{hhmm(first.start_at)}\u2013{hhmm(last.start_at)}")
     return labels
+
+
+def _page_arrivals(page_entries: list[board.Entry], *, day: date) -> list[board.Arrival]:
+    """The rows of the page shown, with their flags (read for them only), in its order."""
+    if not page_entries or isinstance(page_entries[0], board.Arrival):
+        return [a for a in page_entries if isinstance(a, board.Arrival)]
+    pks = [e.pk for e in page_entries]
+    found = {
+        a.pk: a
+        for a in board.today_arrivals(
+            day=day, appointments=board.day_appointments(day=day).filter(pk__in=pks)
+        )
+    }
+    # A visit cancelled in between is left out.
+    return [found[pk] for pk in pks if pk in found]
 
 
 @policy.allowed("today_board")
@@ -49,13 +62,22 @@ def _page_labels(arrivals: list[board.Arrival], paginator: Paginator) -> list[st
 def today_board_view(request):
     day = clinic_today()
     site_id = current_site_id(request)
-    arrivals = board.today_arrivals(day=day, site_id=site_id)
-    form = TodayBoardFilterForm(request.GET or None, arrivals=arrivals)
-    shown = form.apply(arrivals)
+    # The whole day is read as light entries (times, statuses, physicians, rooms: for
+    # the filters, the pages and their labels); the flags, which take the most reading,
+    # only for the page shown, unless the filter is "something to fix".
+    entries = board.day_entries(day=day, site_id=site_id)
+    form = TodayBoardFilterForm(request.GET or None, arrivals=entries)
+    shown: list[board.Entry] = form.apply(
+        list(board.today_arrivals(day=day, site_id=site_id)) if form.wants_flags() else entries
+    )
     paginator = Paginator(shown, ARRIVALS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or _current_page(shown))
     labels = _page_labels(shown, paginator) if shown else []
-    record_list_read(request, patients_of_appointments(a.pk for a in page.object_list))
+    rows = _page_arrivals(list(page.object_list), day=day)
+    record_list_read(request, [a.patient_id for a in rows])
+    # The day's counts are the navigation's (procedures/today/counts.py): the same
+    # figures as beside "Today", worked out once for both.
+    counts = today_counts_cached(day=day, site_id=site_id)
     return render(
         request,
         "procedures/today.html",
@@ -64,11 +86,11 @@ def today_board_view(request):
             "form": form,
             "filtered": bool(form.chosen()),
             "page": page,
-            "rows": board.board_rows(list(page.object_list)),
+            "rows": board.board_rows(rows),
             "pages": [(n, label, n == page.number) for n, label in enumerate(labels, 1)],
-            "total": len(arrivals),
-            "expected": sum(1 for a in arrivals if a.status in EXPECTED),
-            "flagged": sum(1 for a in arrivals if a.flag_codes),
+            "total": len(entries),
+            "expected": counts["expected"],
+            "flagged": counts["flagged"],
             "matching": len(shown),
             "is_front_desk": policy.may(request.user, "nav_front_desk"),
             # Every visit ends: earlier days' visits still open stay flagged here.
