@@ -321,12 +321,16 @@ def _grid(
         if column.resource.is_active:
             column.hours = _hours_text(availability, kind, pk, day)
         column.away = "" if column.closed else _absence_text(availability, kind, pk, day)
+    active_providers = [p for p in providers if p.is_active]
+    active_rooms = [r for r in rooms if r.is_active]
     grid = time_grid(
         columns=columns,
         availability=availability,
-        holds=holds_load(first_day=days[0], last_day=days[-1]),
-        providers=[p for p in providers if p.is_active],
-        rooms=[r for r in rooms if r.is_active],
+        holds=holds_load(
+            first_day=days[0], last_day=days[-1], providers=active_providers, rooms=active_rooms
+        ),
+        providers=active_providers,
+        rooms=active_rooms,
         may_book=may_book,
     )
     return CalendarData(columns=columns, grid=grid, providers=providers, rooms=rooms)

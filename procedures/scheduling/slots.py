@@ -245,9 +245,11 @@ class EpochSeconds(Func):
     output_field = FloatField()
 
 
-class _Busy:
+class Busy:
     """The busy intervals of one provider, room or patient (epoch seconds), answering
-    "does [start, end) meet any of them?" with one bisection instead of a scan.
+    "does [start, end) meet any of them?" with one bisection instead of a scan (the
+    slot finder's walk, and the calendar grid's suggestion of a free room or
+    physician).
 
     Sorted by start when first asked after a change; `reach[i]` is the latest end
     among the first i + 1: the intervals that start before `end` are a prefix, and
@@ -261,6 +263,10 @@ class _Busy:
         self.spans: list[tuple[float, float]] = []
         self.starts: list[float] | None = []
         self.reach: list[float] = []
+
+    def add(self, start: float, end: float) -> None:
+        self.spans.append((start, end))
+        self.starts = None  # sorted again when next asked
 
     def meets(self, start: datetime, end: datetime) -> bool:
         if self.starts is None:
@@ -285,9 +291,9 @@ class _Bookings:
         rooms: Iterable[Room],
         patient: Patient | None,
     ) -> None:
-        self.providers = {p.pk: _Busy() for p in providers}
-        self.rooms = {r.pk: _Busy() for r in rooms}
-        self.patient = _Busy()
+        self.providers = {p.pk: Busy() for p in providers}
+        self.rooms = {r.pk: Busy() for r in rooms}
+        self.patient = Busy()
         self._patient_id = patient.pk if patient is not None else None
         self._all = [*self.providers.values(), *self.rooms.values(), self.patient]
 
@@ -314,25 +320,34 @@ class _Bookings:
 
 
 @contextmanager
-def _booked_rows(booked: QuerySet[Appointment]) -> Iterator[Iterator[tuple]]:
-    """(provider, room, patient, buffer before, buffer after, blocked from, blocked
-    until) of each booking; the times in epoch seconds. One query."""
-    booked = booked.order_by()
-    ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
+def epoch_rows(
+    queryset: QuerySet, ids: tuple[str, ...], times: tuple[str, ...]
+) -> Iterator[Iterator[tuple]]:
+    """The values `ids` (plain numbers) then `times` (timestamps, as epoch seconds) of
+    each row of `queryset`, in no particular order. One query."""
+    queryset = queryset.order_by()
     if connection.vendor == "postgresql":
         # The ORM writes the query; a plain cursor reads the rows, without a Python
         # converter call per value (thousands of rows, all plain numbers).
-        sql, params = booked.values_list(
-            *ids, EpochSeconds("blocked_from"), EpochSeconds("blocked_until")
+        sql, params = queryset.values_list(
+            *ids, *(EpochSeconds(name) for name in times)
         ).query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             yield (row for chunk in iter(partial(cursor.fetchmany, 500), []) for row in chunk)
     else:
+        split = len(ids)
         yield (
-            (*row[:5], row[5].timestamp(), row[6].timestamp())
-            for row in booked.values_list(*ids, "blocked_from", "blocked_until").iterator()
+            (*row[:split], *(moment.timestamp() for moment in row[split:]))
+            for row in queryset.values_list(*ids, *times).iterator()
         )
+
+
+def _booked_rows(booked: QuerySet[Appointment]):
+    """(provider, room, patient, buffer before, buffer after, blocked from, blocked
+    until) of each booking; the times in epoch seconds. One query."""
+    ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
+    return epoch_rows(booked, ids, ("blocked_from", "blocked_until"))
 
 
 def slots_find(
@@ -382,14 +397,9 @@ def slots_find(
         providers=providers, rooms=rooms, first_day=first_day, last_day=last_day
     )
     booked = Appointment.objects.active()
-    # The physicians and rooms in the running, as subqueries (hundreds of ids bound
-    # as parameters cost more than the query at a network's size).
-    candidates = (
-        Provider.objects.filter(pk=provider.pk)
-        if provider
-        else Provider.objects.filter(is_active=True)
-    ).values("pk")
-    places = Room.objects.filter(is_active=True).values("pk")
+    # The physicians and rooms in the running (a site's: some dozens of ids).
+    provider_ids = [p.pk for p in providers]
+    room_ids = [r.pk for r in rooms]
     tz = clinic_tz()
     room_sessions: dict[tuple[int, date], list[tuple[datetime, datetime]]] = {}
 
@@ -436,14 +446,31 @@ def slots_find(
             continue
         # Every booking this day's candidates could meet, for the physicians and
         # rooms in the running and the patient: one query, only for a working day.
+        # Each part bounded on the column its index starts with after the id (the
+        # physician's time, the room's hold), so each reads about a day of its own
+        # rows: a lower bound too, as no booking is blocked for longer than a day.
+        reach_from = day_start - before - timedelta(hours=1)
+        reach_until = day_end + duration + after + timedelta(hours=1)
+        earliest = reach_from - LONGEST_BLOCK
         with _booked_rows(
             booked.filter(
-                Q(provider__in=candidates) | Q(room__in=places) | Q(patient=patient),
-                blocked_from__lt=day_end + duration + after + timedelta(hours=1),
-                blocked_until__gt=day_start - before - timedelta(hours=1),
-                # A lower bound for the index on blocked_from: no booking is blocked
-                # for longer than a day.
-                blocked_from__gte=day_start - before - timedelta(hours=1) - LONGEST_BLOCK,
+                Q(
+                    provider__in=provider_ids,
+                    start_at__lt=reach_until,
+                    start_at__gte=earliest,
+                    end_at__gt=reach_from,
+                )
+                | Q(
+                    room__in=room_ids,
+                    blocked_from__lt=reach_until,
+                    blocked_from__gte=earliest,
+                    blocked_until__gt=reach_from,
+                )
+                | Q(
+                    patient=patient,
+                    blocked_from__lt=reach_until,
+                    blocked_until__gt=reach_from,
+                )
             )
         ) as rows:
             bookings.take(rows)
