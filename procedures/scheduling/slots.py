@@ -279,8 +279,8 @@ class Busy:
 
 class _Bookings:
     """The active bookings of the days the walk reaches, as busy intervals: providers
-    over [start, end), rooms and the patient with the buffers. Read a day at a time,
-    only for a day with candidate starts: a search that finds its slots in the first
+    over [start, end), rooms and the patient with the buffers. Read a few working days
+    at a time, as the walk reaches them: a search that finds its slots in the first
     days reads those days, not the month (69,475 rows at a network's volume, sorted
     on disk, when it read the whole window at once)."""
 
@@ -366,9 +366,11 @@ def slots_find(
     """The next free slots: a provider working and free, a capable room open and free
     for the procedure with its buffers, the patient free, nobody away, no holiday.
 
-    At most `per_day` slots a day, so the list reaches across several days. Reads the
-    window's bookings in one query, then walks the days in order and stops at the
-    `limit`-th slot. `site_id`: the rooms of that site and the physicians who work there.
+    At most `per_day` slots a day, so the list reaches across several days. Walks the
+    days in order and stops at the `limit`-th slot; the bookings are read as the walk
+    reaches them, in one query for as many working days as could hold the slots still
+    wanted (usually one query). `site_id`: the rooms of that site and the physicians
+    who work there.
     """
     now = clinic_now()
     first_day = max(first_day or now.date(), now.date())
@@ -421,16 +423,9 @@ def slots_find(
                 return room
         return None
 
-    found: list[Slot] = []
-    bookings = _Bookings(providers=providers, rooms=rooms, patient=patient)
-    day = first_day
-    while day <= last_day and len(found) < limit:
-        day_start, day_end = clinic_day_bounds(day)
-        # None of the intervals over before this day's candidates (an hour's
-        # margin either side for a change of clocks).
-        bookings.forget_until((day_start - before).timestamp() - 3600)
-        # The day's possible starts, each with the providers who work then. Most
-        # providers share the clinic's hours: step through each distinct session once.
+    def day_starts(day: date) -> dict[datetime, list[Provider]]:
+        """The day's possible starts, each with the providers who work then. Most
+        providers share the clinic's hours: step through each distinct session once."""
         by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
         for prov in providers:
             for session in availability.sessions("provider", prov.pk, day):
@@ -441,16 +436,16 @@ def slots_find(
             while moment + duration <= s_end:
                 starts[moment].extend(working)
                 moment += SLOT_STEP
-        if not starts:
-            day += timedelta(days=1)
-            continue
-        # Every booking this day's candidates could meet, for the physicians and
-        # rooms in the running and the patient: one query, only for a working day.
-        # Each part bounded on the column its index starts with after the id (the
-        # physician's time, the room's hold), so each reads about a day of its own
-        # rows: a lower bound too, as no booking is blocked for longer than a day.
-        reach_from = day_start - before - timedelta(hours=1)
-        reach_until = day_end + duration + after + timedelta(hours=1)
+        return starts
+
+    def load(first: date, last: date) -> None:
+        """Every booking the candidates of days `first` to `last` could meet, for the
+        physicians and rooms in the running and the patient, in one query. Each part
+        is bounded on the column its index has after the id (the physician's time,
+        the room's hold), with a lower bound as no booking is blocked for longer than
+        a day: a site's bookings of those days, not the network's."""
+        reach_from = clinic_day_bounds(first)[0] - before - timedelta(hours=1)
+        reach_until = clinic_day_bounds(last)[1] + duration + after + timedelta(hours=1)
         earliest = reach_from - LONGEST_BLOCK
         with _booked_rows(
             booked.filter(
@@ -466,14 +461,40 @@ def slots_find(
                     blocked_from__gte=earliest,
                     blocked_until__gt=reach_from,
                 )
-                | Q(
-                    patient=patient,
-                    blocked_from__lt=reach_until,
-                    blocked_until__gt=reach_from,
-                )
+                | Q(patient=patient, blocked_from__lt=reach_until, blocked_until__gt=reach_from)
             )
         ) as rows:
             bookings.take(rows)
+
+    found: list[Slot] = []
+    bookings = _Bookings(providers=providers, rooms=rooms, patient=patient)
+    starts_of: dict[date, dict[datetime, list[Provider]]] = {}
+    loaded_until: date | None = None
+    day = first_day
+    while day <= last_day and len(found) < limit:
+        day_start, _day_end = clinic_day_bounds(day)
+        # None of the intervals over before this day's candidates (an hour's
+        # margin either side for a change of clocks).
+        bookings.forget_until((day_start - before).timestamp() - 3600)
+        starts = starts_of.pop(day, None)
+        if starts is None:
+            starts = day_starts(day)
+        if not starts:
+            day += timedelta(days=1)
+            continue
+        if loaded_until is None or day > loaded_until:
+            # This working day's bookings, and those of the next working days that
+            # could hold the slots still wanted (`per_day` a day): one query for the
+            # usual search, reading no day it does not need when the days have room.
+            days_wanted = -(-(limit - len(found)) // per_day)
+            loaded_until = ahead = day
+            while days_wanted > 1 and ahead < last_day:
+                ahead += timedelta(days=1)
+                starts_of[ahead] = day_starts(ahead)
+                if starts_of[ahead]:
+                    loaded_until = ahead
+                    days_wanted -= 1
+            load(day, loaded_until)
         today_count = 0
         for start in sorted(starts):
             if today_count >= per_day or len(found) >= limit:
