@@ -72,6 +72,7 @@ def test_every_page_runs_the_same_queries_at_ten_times_the_data():
         "today board, all sites",
         "navigation counts",
         "clinic day calendar",
+        "20-physician calendar day",
         "clinic day calendar by room",
         "provider week calendar",
         "patient search: partial name",
