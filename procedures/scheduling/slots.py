@@ -321,25 +321,25 @@ class _Bookings:
 
 @contextmanager
 def epoch_rows(
-    queryset: QuerySet, ids: tuple[str, ...], times: tuple[str, ...]
+    queryset: QuerySet, values: tuple[str, ...], times: tuple[str, ...]
 ) -> Iterator[Iterator[tuple]]:
-    """The values `ids` (plain numbers) then `times` (timestamps, as epoch seconds) of
-    each row of `queryset`, in no particular order. One query."""
+    """The `values` (numbers and text) then the `times` (timestamps, as epoch seconds)
+    of each row of `queryset`, in no particular order. One query."""
     queryset = queryset.order_by()
     if connection.vendor == "postgresql":
         # The ORM writes the query; a plain cursor reads the rows, without a Python
-        # converter call per value (thousands of rows, all plain numbers).
+        # converter call per value (thousands of rows, all plain numbers and text).
         sql, params = queryset.values_list(
-            *ids, *(EpochSeconds(name) for name in times)
+            *values, *(EpochSeconds(name) for name in times)
         ).query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             yield (row for chunk in iter(partial(cursor.fetchmany, 500), []) for row in chunk)
     else:
-        split = len(ids)
+        split = len(values)
         yield (
             (*row[:split], *(moment.timestamp() for moment in row[split:]))
-            for row in queryset.values_list(*ids, *times).iterator()
+            for row in queryset.values_list(*values, *times).iterator()
         )
 
 
