@@ -8,7 +8,7 @@ it about one slot, the slot finder about thousands.
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -343,7 +343,9 @@ def epoch_rows(
         )
 
 
-def _booked_rows(booked: QuerySet[Appointment]):
+def _booked_rows(
+    booked: QuerySet[Appointment],
+) -> AbstractContextManager[Iterator[tuple]]:
     """(provider, room, patient, buffer before, buffer after, blocked from, blocked
     until) of each booking; the times in epoch seconds. One query."""
     ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
