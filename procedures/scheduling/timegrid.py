@@ -168,21 +168,36 @@ def time_grid(
             availability.absence(kind, pk, start, end)
         )
 
+    # The suggestion for a time does not depend on the column: asked once per time
+    # (a clinic's day of twenty columns asks each row's question twenty times).
+    room_for: dict[datetime, Room | None] = {}
+    provider_for: dict[datetime, Provider | None] = {}
+
     def suggest_room(day: date, start: datetime, end: datetime) -> Room | None:
-        for room in rooms:
-            if present("room", room.pk, day, start, end) and not room_busy[room.pk].meets(
-                start, end
-            ):
-                return room
-        return None
+        if start not in room_for:
+            room_for[start] = next(
+                (
+                    room
+                    for room in rooms
+                    if present("room", room.pk, day, start, end)
+                    and not room_busy[room.pk].meets(start, end)
+                ),
+                None,
+            )
+        return room_for[start]
 
     def suggest_provider(day: date, start: datetime, end: datetime) -> Provider | None:
-        for provider in providers:
-            if present("provider", provider.pk, day, start, end) and not provider_busy[
-                provider.pk
-            ].meets(start, end):
-                return provider
-        return None
+        if start not in provider_for:
+            provider_for[start] = next(
+                (
+                    provider
+                    for provider in providers
+                    if present("provider", provider.pk, day, start, end)
+                    and not provider_busy[provider.pk].meets(start, end)
+                ),
+                None,
+            )
+        return provider_for[start]
 
     # The words of the cells, translated once for the grid.
     booked_text, closed_text = _("%(where)s: booked, %(patient)s"), _("%(where)s: clinic closed")
@@ -198,6 +213,7 @@ def time_grid(
                 for m in range(first, first + len(times) * step, step)
             ]
     in_order = {d: all(a < b for a, b in pairwise(s)) for d, s in row_starts.items()}
+    book_at: dict[datetime, str] = {}
     rows: list[list[Cell]] = [[] for _t in times]
     cancelled = []
     for column in columns:
@@ -247,12 +263,17 @@ def time_grid(
                     provider, room = column.resource, suggest_room(day, start, end)
                 else:
                     provider, room = suggest_provider(day, start, end), column.resource
-                query = {"date": day.isoformat(), "time": hhmm}
+                # The booking form's address: the date and time (encoded once a row),
+                # then the ids (integers, nothing to encode).
+                if start not in book_at:
+                    when = urlencode({"date": day.isoformat(), "time": hhmm})
+                    book_at[start] = f"{book_url}?{when}"
+                href = book_at[start]
                 if provider is not None:
-                    query["provider"] = provider.pk
+                    href += f"&provider={provider.pk}"
                 if room is not None:
-                    query["room"] = room.pk
-                cell = Cell("free", book_text % {"where": where}, f"{book_url}?{urlencode(query)}")
+                    href += f"&room={room.pk}"
+                cell = Cell("free", book_text % {"where": where}, href)
             if column.is_today and start <= now < end:
                 cell.now = int((now - start) // UNIT)
             cells.append(cell)
