@@ -15,6 +15,7 @@ from functools import partial
 from itertools import accumulate
 from operator import attrgetter
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.utils import formats
@@ -329,9 +330,13 @@ def epoch_rows(
     if connection.vendor == "postgresql":
         # The ORM writes the query; a plain cursor reads the rows, without a Python
         # converter call per value (thousands of rows, all plain numbers and text).
-        sql, params = queryset.values_list(
-            *values, *(EpochSeconds(name) for name in times)
-        ).query.sql_with_params()
+        try:
+            sql, params = queryset.values_list(
+                *values, *(EpochSeconds(name) for name in times)
+            ).query.sql_with_params()
+        except EmptyResultSet:  # e.g. `provider__in=[]`: nothing to ask the database
+            yield iter(())
+            return
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             yield (row for chunk in iter(partial(cursor.fetchmany, 500), []) for row in chunk)
