@@ -25,9 +25,9 @@ pytestmark = pytest.mark.django_db
 WEDNESDAY = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
 # A page loading a row per appointment would be in the hundreds at 200 patients.
 CEILING = 60
-# The slot finder's queries besides its reads of bookings (one for a few days): session, user, roles, the form's
-# patient and procedure, providers, rooms and their procedures, availability (3), the
-# audit's read.
+# The slot finder's queries besides its reads of bookings (one for a few days):
+# session, user, roles, the form's patient and procedure, providers, rooms and their
+# procedures, availability (3), the audit's read.
 SLOT_FINDER_FIXED = 14
 
 
