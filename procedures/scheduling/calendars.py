@@ -9,7 +9,8 @@ per row costs more than the SQL."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 
 from django.db.models import Choices, Q
 from django.urls import reverse
@@ -20,7 +21,12 @@ from procedures.catalog.clock import clinic_today, clinic_tz
 from procedures.catalog.resources import Provider, Room, works_at
 from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.slots import Availability, availability_load, clinic_day_bounds
+from procedures.scheduling.slots import (
+    Availability,
+    availability_load,
+    clinic_day_bounds,
+    epoch_rows,
+)
 from procedures.scheduling.timegrid import TimeGrid, holds_load, time_grid
 
 VIEWS = ("day", "week")
@@ -107,10 +113,8 @@ def calendar_cards(
         qs = qs.filter(provider__in=[p.pk for p in providers])
     if rooms is not None:
         qs = qs.filter(room__in=[r.pk for r in rooms])
-    rows = qs.order_by("start_at", "pk").values_list(
+    values = (
         "pk",
-        "start_at",
-        "end_at",
         "buffer_before_minutes",
         "buffer_after_minutes",
         "status",
@@ -124,6 +128,9 @@ def calendar_cards(
         "patient_id",
         "room_id",
     )
+    with epoch_rows(qs, values, ("start_at", "end_at")) as read:
+        # In time order (then by id), as the calendar shows them.
+        rows = sorted(read, key=itemgetter(-2, 0))
     detail = url_maker("procedures:appointment_detail")
     reschedule = url_maker("procedures:appointment_reschedule")
     statuses = choice_labels(Appointment.Status)
@@ -131,19 +138,19 @@ def calendar_cards(
     sedated = SedationLevel.sedated()
     movable = Appointment.TRANSITIONS["reschedule"].sources
     # Bookings sit on a grid: the same few times recur across physicians and days.
-    clock: dict[datetime, tuple[str, date]] = {}
+    clock: dict[float, tuple[datetime, str, date]] = {}
 
-    def wall(moment: datetime) -> tuple[str, date]:
-        if moment not in clock:
+    def wall(epoch: float) -> tuple[datetime, str, date]:
+        """The moment (aware, UTC, as the ORM gives it), its clinic time and day."""
+        if epoch not in clock:
+            moment = datetime.fromtimestamp(epoch, UTC)
             local = moment.astimezone(tz)
-            clock[moment] = (f"{local:%H:%M}", local.date())
-        return clock[moment]
+            clock[epoch] = (moment, f"{local:%H:%M}", local.date())
+        return clock[epoch]
 
     cards = []
     for (
         pk,
-        start_at,
-        end_at,
         before,
         after,
         status,
@@ -156,12 +163,15 @@ def calendar_cards(
         room_name,
         patient_id,
         room_id,
+        start_epoch,
+        end_epoch,
     ) in rows:
-        starts, day = wall(start_at)
+        start_at, starts, day = wall(start_epoch)
+        end_at, ends, _day = wall(end_epoch)
         held = ""
         if before or after:  # the room is held for set-up and turnover too
-            held_from = wall(start_at - timedelta(minutes=before))[0]
-            held = f"{held_from}\u2013{wall(end_at + timedelta(minutes=after))[0]}"
+            held_from = wall(start_epoch - 60 * before)[1]
+            held = f"{held_from}\u2013{wall(end_epoch + 60 * after)[1]}"
         cards.append(
             Card(
                 pk=pk,
@@ -169,7 +179,7 @@ def calendar_cards(
                 provider_id=provider_id,
                 url=detail(pk),
                 start=starts,
-                end=wall(end_at)[0],
+                end=ends,
                 held=held,
                 patient=f"{family_name}, {given_name}",
                 procedure=procedure,
@@ -321,12 +331,16 @@ def _grid(
         if column.resource.is_active:
             column.hours = _hours_text(availability, kind, pk, day)
         column.away = "" if column.closed else _absence_text(availability, kind, pk, day)
+    active_providers = [p for p in providers if p.is_active]
+    active_rooms = [r for r in rooms if r.is_active]
     grid = time_grid(
         columns=columns,
         availability=availability,
-        holds=holds_load(first_day=days[0], last_day=days[-1]),
-        providers=[p for p in providers if p.is_active],
-        rooms=[r for r in rooms if r.is_active],
+        holds=holds_load(
+            first_day=days[0], last_day=days[-1], providers=active_providers, rooms=active_rooms
+        ),
+        providers=active_providers,
+        rooms=active_rooms,
         may_book=may_book,
     )
     return CalendarData(columns=columns, grid=grid, providers=providers, rooms=rooms)

@@ -9,7 +9,7 @@ from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, works_at
 from procedures.scheduling.models import Appointment
 
 
@@ -77,6 +77,13 @@ class SlotSearchForm(forms.Form):
     notes = forms.CharField(
         label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    def __init__(self, *args, site_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A slot pairs a room and a physician of the site searched: its physicians only.
+        self.fields["provider"].queryset = Provider.objects.filter(  # type: ignore[attr-defined]
+            works_at(site_id), is_active=True
+        )
 
     def clean(self):
         data = super().clean()

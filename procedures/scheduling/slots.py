@@ -8,13 +8,14 @@ it about one slot, the slot finder about thousands.
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from itertools import accumulate
 from operator import attrgetter
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.utils import formats
@@ -245,9 +246,11 @@ class EpochSeconds(Func):
     output_field = FloatField()
 
 
-class _Busy:
+class Busy:
     """The busy intervals of one provider, room or patient (epoch seconds), answering
-    "does [start, end) meet any of them?" with one bisection instead of a scan.
+    "does [start, end) meet any of them?" with one bisection instead of a scan (the
+    slot finder's walk, and the calendar grid's suggestion of a free room or
+    physician).
 
     Sorted by start when first asked after a change; `reach[i]` is the latest end
     among the first i + 1: the intervals that start before `end` are a prefix, and
@@ -262,6 +265,10 @@ class _Busy:
         self.starts: list[float] | None = []
         self.reach: list[float] = []
 
+    def add(self, start: float, end: float) -> None:
+        self.spans.append((start, end))
+        self.starts = None  # sorted again when next asked
+
     def meets(self, start: datetime, end: datetime) -> bool:
         if self.starts is None:
             self.spans.sort()
@@ -273,8 +280,8 @@ class _Busy:
 
 class _Bookings:
     """The active bookings of the days the walk reaches, as busy intervals: providers
-    over [start, end), rooms and the patient with the buffers. Read a day at a time,
-    only for a day with candidate starts: a search that finds its slots in the first
+    over [start, end), rooms and the patient with the buffers. Read a few working days
+    at a time, as the walk reaches them: a search that finds its slots in the first
     days reads those days, not the month (69,475 rows at a network's volume, sorted
     on disk, when it read the whole window at once)."""
 
@@ -285,9 +292,9 @@ class _Bookings:
         rooms: Iterable[Room],
         patient: Patient | None,
     ) -> None:
-        self.providers = {p.pk: _Busy() for p in providers}
-        self.rooms = {r.pk: _Busy() for r in rooms}
-        self.patient = _Busy()
+        self.providers = {p.pk: Busy() for p in providers}
+        self.rooms = {r.pk: Busy() for r in rooms}
+        self.patient = Busy()
         self._patient_id = patient.pk if patient is not None else None
         self._all = [*self.providers.values(), *self.rooms.values(), self.patient]
 
@@ -314,25 +321,40 @@ class _Bookings:
 
 
 @contextmanager
-def _booked_rows(booked: QuerySet[Appointment]) -> Iterator[Iterator[tuple]]:
-    """(provider, room, patient, buffer before, buffer after, blocked from, blocked
-    until) of each booking; the times in epoch seconds. One query."""
-    booked = booked.order_by()
-    ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
+def epoch_rows(
+    queryset: QuerySet, values: tuple[str, ...], times: tuple[str, ...]
+) -> Iterator[Iterator[tuple]]:
+    """The `values` (numbers and text) then the `times` (timestamps, as epoch seconds)
+    of each row of `queryset`, in no particular order. One query."""
+    queryset = queryset.order_by()
     if connection.vendor == "postgresql":
         # The ORM writes the query; a plain cursor reads the rows, without a Python
-        # converter call per value (thousands of rows, all plain numbers).
-        sql, params = booked.values_list(
-            *ids, EpochSeconds("blocked_from"), EpochSeconds("blocked_until")
-        ).query.sql_with_params()
+        # converter call per value (thousands of rows, all plain numbers and text).
+        try:
+            sql, params = queryset.values_list(
+                *values, *(EpochSeconds(name) for name in times)
+            ).query.sql_with_params()
+        except EmptyResultSet:  # e.g. `provider__in=[]`: nothing to ask the database
+            yield iter(())
+            return
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             yield (row for chunk in iter(partial(cursor.fetchmany, 500), []) for row in chunk)
     else:
+        split = len(values)
         yield (
-            (*row[:5], row[5].timestamp(), row[6].timestamp())
-            for row in booked.values_list(*ids, "blocked_from", "blocked_until").iterator()
+            (*row[:split], *(moment.timestamp() for moment in row[split:]))
+            for row in queryset.values_list(*values, *times).iterator()
         )
+
+
+def _booked_rows(
+    booked: QuerySet[Appointment],
+) -> AbstractContextManager[Iterator[tuple]]:
+    """(provider, room, patient, buffer before, buffer after, blocked from, blocked
+    until) of each booking; the times in epoch seconds. One query."""
+    ids = ("provider_id", "room_id", "patient_id", "buffer_before_minutes", "buffer_after_minutes")
+    return epoch_rows(booked, ids, ("blocked_from", "blocked_until"))
 
 
 def slots_find(
@@ -351,9 +373,11 @@ def slots_find(
     """The next free slots: a provider working and free, a capable room open and free
     for the procedure with its buffers, the patient free, nobody away, no holiday.
 
-    At most `per_day` slots a day, so the list reaches across several days. Reads the
-    window's bookings in one query, then walks the days in order and stops at the
-    `limit`-th slot. `site_id`: the rooms of that site and the physicians who work there.
+    At most `per_day` slots a day, so the list reaches across several days. Walks the
+    days in order and stops at the `limit`-th slot; the bookings are read as the walk
+    reaches them, in one query for as many working days as could hold the slots still
+    wanted (usually one query). `site_id`: the rooms of that site and the physicians
+    who work there.
     """
     now = clinic_now()
     first_day = max(first_day or now.date(), now.date())
@@ -382,14 +406,9 @@ def slots_find(
         providers=providers, rooms=rooms, first_day=first_day, last_day=last_day
     )
     booked = Appointment.objects.active()
-    # The physicians and rooms in the running, as subqueries (hundreds of ids bound
-    # as parameters cost more than the query at a network's size).
-    candidates = (
-        Provider.objects.filter(pk=provider.pk)
-        if provider
-        else Provider.objects.filter(is_active=True)
-    ).values("pk")
-    places = Room.objects.filter(is_active=True).values("pk")
+    # The physicians and rooms in the running (a site's: some dozens of ids).
+    provider_ids = [p.pk for p in providers]
+    room_ids = [r.pk for r in rooms]
     tz = clinic_tz()
     room_sessions: dict[tuple[int, date], list[tuple[datetime, datetime]]] = {}
 
@@ -411,16 +430,9 @@ def slots_find(
                 return room
         return None
 
-    found: list[Slot] = []
-    bookings = _Bookings(providers=providers, rooms=rooms, patient=patient)
-    day = first_day
-    while day <= last_day and len(found) < limit:
-        day_start, day_end = clinic_day_bounds(day)
-        # None of the intervals over before this day's candidates (an hour's
-        # margin either side for a change of clocks).
-        bookings.forget_until((day_start - before).timestamp() - 3600)
-        # The day's possible starts, each with the providers who work then. Most
-        # providers share the clinic's hours: step through each distinct session once.
+    def day_starts(day: date) -> dict[datetime, list[Provider]]:
+        """The day's possible starts, each with the providers who work then. Most
+        providers share the clinic's hours: step through each distinct session once."""
         by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
         for prov in providers:
             for session in availability.sessions("provider", prov.pk, day):
@@ -431,22 +443,65 @@ def slots_find(
             while moment + duration <= s_end:
                 starts[moment].extend(working)
                 moment += SLOT_STEP
-        if not starts:
-            day += timedelta(days=1)
-            continue
-        # Every booking this day's candidates could meet, for the physicians and
-        # rooms in the running and the patient: one query, only for a working day.
+        return starts
+
+    def load(first: date, last: date) -> None:
+        """Every booking the candidates of days `first` to `last` could meet, for the
+        physicians and rooms in the running and the patient, in one query. Each part
+        is bounded on the column its index has after the id (the physician's time,
+        the room's hold), with a lower bound as no booking is blocked for longer than
+        a day: a site's bookings of those days, not the network's."""
+        reach_from = clinic_day_bounds(first)[0] - before - timedelta(hours=1)
+        reach_until = clinic_day_bounds(last)[1] + duration + after + timedelta(hours=1)
+        earliest = reach_from - LONGEST_BLOCK
         with _booked_rows(
             booked.filter(
-                Q(provider__in=candidates) | Q(room__in=places) | Q(patient=patient),
-                blocked_from__lt=day_end + duration + after + timedelta(hours=1),
-                blocked_until__gt=day_start - before - timedelta(hours=1),
-                # A lower bound for the index on blocked_from: no booking is blocked
-                # for longer than a day.
-                blocked_from__gte=day_start - before - timedelta(hours=1) - LONGEST_BLOCK,
+                Q(
+                    provider__in=provider_ids,
+                    start_at__lt=reach_until,
+                    start_at__gte=earliest,
+                    end_at__gt=reach_from,
+                )
+                | Q(
+                    room__in=room_ids,
+                    blocked_from__lt=reach_until,
+                    blocked_from__gte=earliest,
+                    blocked_until__gt=reach_from,
+                )
+                | Q(patient=patient, blocked_from__lt=reach_until, blocked_until__gt=reach_from)
             )
         ) as rows:
             bookings.take(rows)
+
+    found: list[Slot] = []
+    bookings = _Bookings(providers=providers, rooms=rooms, patient=patient)
+    starts_of: dict[date, dict[datetime, list[Provider]]] = {}
+    loaded_until: date | None = None
+    day = first_day
+    while day <= last_day and len(found) < limit:
+        day_start, _day_end = clinic_day_bounds(day)
+        # None of the intervals over before this day's candidates (an hour's
+        # margin either side for a change of clocks).
+        bookings.forget_until((day_start - before).timestamp() - 3600)
+        starts = starts_of.pop(day, None)
+        if starts is None:
+            starts = day_starts(day)
+        if not starts:
+            day += timedelta(days=1)
+            continue
+        if loaded_until is None or day > loaded_until:
+            # This working day's bookings, and those of the next working days that
+            # could hold the slots still wanted (`per_day` a day): one query for the
+            # usual search, reading no day it does not need when the days have room.
+            days_wanted = -(-(limit - len(found)) // per_day)
+            loaded_until = ahead = day
+            while days_wanted > 1 and ahead < last_day:
+                ahead += timedelta(days=1)
+                starts_of[ahead] = day_starts(ahead)
+                if starts_of[ahead]:
+                    loaded_until = ahead
+                    days_wanted -= 1
+            load(day, loaded_until)
         today_count = 0
         for start in sorted(starts):
             if today_count >= per_day or len(found) >= limit:

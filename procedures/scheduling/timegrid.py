@@ -2,24 +2,34 @@
 physician, per room or per day, and what each cell and block shows.
 
 Everything is worked out here from data read once (the calendar's cards, the day's
-holds on every physician and room, and availability: a fixed number of queries), so
-the template tag only writes strings. A free cell carries the booking form's address
-with the physician, a room and the start filled in; the booking itself runs the same
-service and rules as every other booking.
+holds on the physicians and rooms a gap may suggest, and availability: a fixed number
+of queries), so the template tag only writes strings. A free cell carries the booking
+form's address with the physician, a room and the start filled in; the booking itself
+runs the same service and rules as every other booking.
 """
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime, clinic_now, clinic_tz
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.slots import SLOT_STEP, Availability, clinic_day_bounds
+from procedures.scheduling.slots import (
+    LONGEST_BLOCK,
+    SLOT_STEP,
+    Availability,
+    Busy,
+    clinic_day_bounds,
+    epoch_rows,
+)
 
 if TYPE_CHECKING:  # typing only: calendars imports this module
     from procedures.scheduling.calendars import Card
@@ -32,29 +42,45 @@ MAX_UNITS = 288  # a whole day; static/css/timegrid.css has a length class for e
 
 @dataclass(slots=True)
 class Hold:
-    """One active booking's hold, as plain values: for free/busy answers."""
+    """One active booking's hold, as plain values (times in epoch seconds): for
+    free/busy answers."""
 
     provider_id: int
     room_id: int
-    start_at: datetime
-    end_at: datetime
-    blocked_from: datetime
-    blocked_until: datetime
+    start_at: float
+    end_at: float
+    blocked_from: float
+    blocked_until: float
 
 
-def holds_load(*, first_day: date, last_day: date) -> list[Hold]:
-    """Every active booking's hold that meets these clinic days (one query): which
-    physician and room is free where, for the room or physician a gap suggests."""
+def holds_load(
+    *, first_day: date, last_day: date, providers: list[Provider], rooms: list[Room]
+) -> list[Hold]:
+    """The active bookings' holds that meet these clinic days for these physicians and
+    rooms (one query): which of them is free where, for the room or physician a gap
+    suggests. Each part is bounded on the column its index has after the id (the
+    physician's time, the room's hold), with a lower bound as no booking is blocked for
+    longer than a day: a site's day reads its own few hundred rows, not the network's."""
     start, _end = clinic_day_bounds(first_day)
     _start, end = clinic_day_bounds(last_day)
-    rows = (
-        Appointment.objects.active()
-        .filter(blocked_from__lt=end, blocked_until__gt=start)
-        .values_list(
-            "provider_id", "room_id", "start_at", "end_at", "blocked_from", "blocked_until"
+    earliest = start - LONGEST_BLOCK
+    held = Appointment.objects.active().filter(
+        Q(
+            provider__in=[p.pk for p in providers],
+            start_at__lt=end,
+            start_at__gte=earliest,
+            end_at__gt=start,
+        )
+        | Q(
+            room__in=[r.pk for r in rooms],
+            blocked_from__lt=end,
+            blocked_from__gte=earliest,
+            blocked_until__gt=start,
         )
     )
-    return [Hold(*row) for row in rows]
+    times = ("start_at", "end_at", "blocked_from", "blocked_until")
+    with epoch_rows(held, ("provider_id", "room_id"), times) as rows:
+        return [Hold(*row) for row in rows]
 
 
 @dataclass(slots=True)
@@ -91,10 +117,6 @@ def _minutes(moment: datetime, day: date) -> int:
     return (local.date() - day).days * 1440 + local.hour * 60 + local.minute
 
 
-def _meets(spans, start: datetime, end: datetime) -> bool:
-    return any(s < end and e > start for s, e in spans)
-
-
 def _covers(spans, start: datetime, end: datetime) -> bool:
     return any(s <= start and end <= e for s, e in spans)
 
@@ -127,92 +149,131 @@ def time_grid(
     times = [f"{m // 60:02d}:{m % 60:02d}" for m in range(first, last, step)]
 
     book_url = reverse("procedures:appointment_book")
-    held_by_room: dict[int, list] = {}
-    busy_provider: dict[int, list] = {}
+    # Who is busy when, each answered by a bisection (a site's day: dozens of
+    # physicians and rooms, hundreds of holds, a question per free cell and resource).
+    room_busy = {room.pk: Busy() for room in rooms}
+    provider_busy = {provider.pk: Busy() for provider in providers}
     for hold in holds:
-        held_by_room.setdefault(hold.room_id, []).append((hold.blocked_from, hold.blocked_until))
-        busy_provider.setdefault(hold.provider_id, []).append((hold.start_at, hold.end_at))
+        if (busy := room_busy.get(hold.room_id)) is not None:
+            busy.add(hold.blocked_from, hold.blocked_until)
+        if (busy := provider_busy.get(hold.provider_id)) is not None:
+            busy.add(hold.start_at, hold.end_at)
+    day_sessions: dict[tuple[str, int, date], list[tuple[datetime, datetime]]] = {}
 
     def present(kind: str, pk: int, day: date, start: datetime, end: datetime) -> bool:
-        return _covers(availability.sessions(kind, pk, day), start, end) and not (
+        key = (kind, pk, day)
+        if key not in day_sessions:
+            day_sessions[key] = availability.sessions(kind, pk, day)
+        return _covers(day_sessions[key], start, end) and not (
             availability.absence(kind, pk, start, end)
         )
 
+    # The suggestion for a time does not depend on the column: asked once per time
+    # (a clinic's day of twenty columns asks each row's question twenty times).
+    room_for: dict[datetime, Room | None] = {}
+    provider_for: dict[datetime, Provider | None] = {}
+
     def suggest_room(day: date, start: datetime, end: datetime) -> Room | None:
-        for room in rooms:
-            if present("room", room.pk, day, start, end) and not _meets(
-                held_by_room.get(room.pk, ()), start, end
-            ):
-                return room
-        return None
+        if start not in room_for:
+            room_for[start] = next(
+                (
+                    room
+                    for room in rooms
+                    if present("room", room.pk, day, start, end)
+                    and not room_busy[room.pk].meets(start, end)
+                ),
+                None,
+            )
+        return room_for[start]
 
     def suggest_provider(day: date, start: datetime, end: datetime) -> Provider | None:
-        for provider in providers:
-            if present("provider", provider.pk, day, start, end) and not _meets(
-                busy_provider.get(provider.pk, ()), start, end
-            ):
-                return provider
-        return None
+        if start not in provider_for:
+            provider_for[start] = next(
+                (
+                    provider
+                    for provider in providers
+                    if present("provider", provider.pk, day, start, end)
+                    and not provider_busy[provider.pk].meets(start, end)
+                ),
+                None,
+            )
+        return provider_for[start]
 
+    # The words of the cells, translated once for the grid.
+    booked_text, closed_text = _("%(where)s: booked, %(patient)s"), _("%(where)s: clinic closed")
+    away_text, free_text = _("Away (%(why)s)"), _("%(where)s: free")
+    off_text = {"provider": _("%(where)s: not working"), "room": _("%(where)s: room closed")}
+    book_text = _("%(where)s: free, book")
+    # Each row's start on each day shown (a week's columns have a day each).
+    row_starts: dict[date, list[datetime]] = {}
+    for column in columns:
+        if column.day not in row_starts:
+            row_starts[column.day] = [
+                clinic_datetime(column.day, time(m // 60, m % 60))
+                for m in range(first, first + len(times) * step, step)
+            ]
+    in_order = {d: all(a < b for a, b in pairwise(s)) for d, s in row_starts.items()}
+    book_at: dict[datetime, str] = {}
     rows: list[list[Cell]] = [[] for _t in times]
     cancelled = []
     for column in columns:
         kind, pk, day = column.kind, column.resource.pk, column.day
         sessions = availability.sessions(kind, pk, day)
         holiday = availability.holidays.get(day, "")
-        # What holds this column: the physician over the procedure, the room with buffers.
-        active = [c for c in column.cards if c.status not in Appointment.RELEASED_STATUSES]
-        if kind == "provider":
-            spans = [(c.start_at, c.end_at, c) for c in active]
-        else:
-            spans = [(c.blocked_from, c.blocked_until, c) for c in active]
+        starts = row_starts[day]
+        row_ends = [start + SLOT_STEP for start in starts]
+        # What holds this column: the physician over the procedure, the room with
+        # buffers. A row shows the first visit (in the cards' order) that meets it.
+        covering: list[Card | None] = [None] * len(times)
+        for card in column.cards:
+            if card.status in Appointment.RELEASED_STATUSES:
+                continue
+            if kind == "provider":
+                held_from, held_until = card.start_at, card.end_at
+            else:
+                held_from, held_until = card.blocked_from, card.blocked_until
+            if in_order[day]:  # the rows it meets, found by bisection
+                met = range(bisect_right(row_ends, held_from), bisect_left(starts, held_until))
+            else:  # a night's rows over a change of clocks: each row asked
+                met = range(len(times))
+            for r in met:
+                if covering[r] is None and starts[r] < held_until and row_ends[r] > held_from:
+                    covering[r] = card
         cells = []
         for r, hhmm in enumerate(times):
-            minutes = first + r * step
-            start = clinic_datetime(day, time(minutes // 60, minutes % 60))
-            end = start + SLOT_STEP
+            start, end = starts[r], row_ends[r]
             where = f"{column.title}, {hhmm}"
-            covering = next((c for s, e, c in spans if s < end and e > start), None)
+            visit = covering[r]
             absence = availability.absence(kind, pk, start, end)
-            if covering is not None:
+            if visit is not None:
                 cell = Cell(
-                    "busy",
-                    _("%(where)s: booked, %(patient)s")
-                    % {"where": where, "patient": covering.patient},
-                    covering.url,
+                    "busy", booked_text % {"where": where, "patient": visit.patient}, visit.url
                 )
             elif holiday:
-                cell = Cell("closed", _("%(where)s: clinic closed") % {"where": where})
+                cell = Cell("closed", closed_text % {"where": where})
             elif absence is not None:
-                cell = Cell(
-                    "away",
-                    _("Away (%(why)s)") % {"why": absence.get_reason_display().lower()},
-                )
+                cell = Cell("away", away_text % {"why": absence.get_reason_display().lower()})
             elif not _covers(sessions, start, end):
-                cell = Cell(
-                    "off",
-                    _("%(where)s: not working") % {"where": where}
-                    if kind == "provider"
-                    else _("%(where)s: room closed") % {"where": where},
-                )
+                cell = Cell("off", off_text[kind] % {"where": where})
             elif start < now or not may_book:
                 state = "past" if start < now else "open"
-                cell = Cell(state, _("%(where)s: free") % {"where": where})
+                cell = Cell(state, free_text % {"where": where})
             else:
                 if kind == "provider":
                     provider, room = column.resource, suggest_room(day, start, end)
                 else:
                     provider, room = suggest_provider(day, start, end), column.resource
-                query = {"date": day.isoformat(), "time": hhmm}
+                # The booking form's address: the date and time (encoded once a row),
+                # then the ids (integers, nothing to encode).
+                if start not in book_at:
+                    when = urlencode({"date": day.isoformat(), "time": hhmm})
+                    book_at[start] = f"{book_url}?{when}"
+                href = book_at[start]
                 if provider is not None:
-                    query["provider"] = provider.pk
+                    href += f"&provider={provider.pk}"
                 if room is not None:
-                    query["room"] = room.pk
-                cell = Cell(
-                    "free",
-                    _("%(where)s: free, book") % {"where": where},
-                    f"{book_url}?{urlencode(query)}",
-                )
+                    href += f"&room={room.pk}"
+                cell = Cell("free", book_text % {"where": where}, href)
             if column.is_today and start <= now < end:
                 cell.now = int((now - start) // UNIT)
             cells.append(cell)

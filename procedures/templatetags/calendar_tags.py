@@ -24,7 +24,7 @@ def calendar_cards(cards: list[Card], *, can_move: bool, show_provider: bool, sh
     """The cards of one column, or a note that it has none."""
     if not cards:
         return format_html('<p class="small text-body-secondary mb-0">{}</p>', _("No appointments"))
-    html = []
+    html, words = [], _words()
     for card in cards:
         patient, start = escape(card.patient), escape(card.start)
         where, held, move = _card_parts(
@@ -34,6 +34,7 @@ def calendar_cards(cards: list[Card], *, can_move: bool, show_provider: bool, sh
             can_move=can_move,
             held_tag=("div", "small text-body-secondary"),
             move_class="small",
+            words=words,
         )
         html.append(
             f'<div class="appt appt-{escape(card.status)}'
@@ -58,6 +59,7 @@ def _card_parts(
     can_move: bool,
     held_tag: tuple[str, str],
     move_class: str,
+    words: dict[str, str],
 ) -> tuple[str, str, str]:
     """A visit's escaped "where" line, its "Room held" note and its Reschedule link,
     shared by the list's cards and the time grid's blocks (each with its own markup)."""
@@ -69,14 +71,26 @@ def _card_parts(
     held = move = ""
     if card.held:
         tag, css = held_tag
-        held = f'<{tag} class="{css}">{escape(_("Room held"))} {escape(card.held)}</{tag}>'
+        held = f'<{tag} class="{css}">{words["held"]} {escape(card.held)}</{tag}>'
     if can_move and card.reschedule_url:
         move = (
             f'<a class="{move_class}" href="{escape(card.reschedule_url)}">'
-            f"{escape(_('Reschedule'))}"
+            f"{words['reschedule']}"
             f'<span class="visually-hidden"> {escape(card.patient)} {escape(card.start)}</span></a>'
         )
     return where, held, move
+
+
+def _words() -> dict[str, str]:
+    """The fixed words of cards, blocks and cells in the active language, escaped: looked
+    up once per grid or column (a grid has hundreds of cells; a lookup for each costs as
+    much as writing the cell)."""
+    return {
+        "held": escape(_("Room held")),
+        "reschedule": escape(_("Reschedule")),
+        "book": escape(_("Book")),
+        **{state: escape(str(said)) for state, said in CELL_WORDS.items()},
+    }
 
 
 @register.simple_tag
@@ -91,7 +105,9 @@ def resource_options(resources, selected=None, prefix=""):
     return mark_safe(html)  # noqa: S308 (names are escaped; pks are integers)
 
 
-def _block(block: Block, *, show_provider: bool, show_room: bool, can_move: bool) -> str:
+def _block(
+    block: Block, *, show_provider: bool, show_room: bool, can_move: bool, words: dict[str, str]
+) -> str:
     size = f"tg-off-{block.offset} tg-len-{block.length}"
     if block.kind != "visit":
         label = escape(block.label)
@@ -107,6 +123,7 @@ def _block(block: Block, *, show_provider: bool, show_room: bool, can_move: bool
         can_move=can_move,
         held_tag=("span", "tg-held"),
         move_class="tg-move",
+        words=words,
     )
     return (
         f'<div class="tg-block tg-visit appt-{escape(card.status)}'
@@ -137,7 +154,8 @@ def time_grid(
     """The calendar as an ARIA grid laid out by CSS grid: a header row of columns, then a
     row per 15 minutes with its time as the row header. Arrow keys move between the
     cells and Enter opens the visit or books the gap (static/js/calendar.js)."""
-    book = escape(_("Book"))
+    words = _words()
+    book = words["book"]
     html = [
         f'<div class="tg tg-cols-{len(grid.columns)}" role="grid" data-timegrid '
         f'aria-labelledby="{escape(label_id)}" aria-describedby="tg-help" '
@@ -181,12 +199,16 @@ def time_grid(
                     f'<span class="visually-hidden"> \u00b7 {escape(column.title)}</span></a>'
                 )
             else:
-                words = cell.label if cell.state == "away" else CELL_WORDS[cell.state]
-                inner.append(f'<span class="visually-hidden">{escape(str(words))}</span>')
+                said = escape(cell.label) if cell.state == "away" else words[cell.state]
+                inner.append(f'<span class="visually-hidden">{said}</span>')
             for block in cell.blocks:
                 inner.append(
                     _block(
-                        block, show_provider=show_provider, show_room=show_room, can_move=can_move
+                        block,
+                        show_provider=show_provider,
+                        show_room=show_room,
+                        can_move=can_move,
+                        words=words,
                     )
                 )
             if cell.now is not None:

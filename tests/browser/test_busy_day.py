@@ -91,3 +91,12 @@ def test_a_busy_day_pages_on_the_board_and_the_clinic_calendar(
     expect(title).not_to_have_text(first_title)
     expect(title).to_contain_text("physicians 11 to 20")
     assert "page=2" in page.url
+
+    # Twenty physicians a page, for a wide screen: chosen once, kept while paging.
+    page.get_by_role("navigation", name="Physicians a page").get_by_role("link", name="20").click()
+    expect(title).to_contain_text(re.compile(r"physicians 1 to 20 of \d+"))
+    assert "per_page=20" in page.url
+    expect(page.locator('[role="columnheader"].tg-head:not(.tg-corner)')).to_have_count(20)
+    check_a11y(page, "the whole clinic's day, twenty physicians a page")
+    page.get_by_role("link", name=re.compile("^Next physicians")).click()
+    expect(title).to_contain_text(re.compile(r"physicians 21 to 40 of \d+"))

@@ -435,6 +435,72 @@ def test_the_slot_finder_pairs_a_sites_rooms_with_its_physicians(network):
     assert {s.room.site_id for s in slots} == {network["north"].pk}
 
 
+def test_a_physician_of_two_sites_is_busy_here_while_booked_there(client, network):
+    """The slot finder and the calendar read the site's physicians' and rooms' bookings
+    only, but all of them: Dr Both's visit at North keeps them off the main site's
+    slots then, and the main site's calendar suggests nobody busy elsewhere."""
+    procedure = ProcedureTypeFactory(default_duration_minutes=60)
+    tomorrow = TODAY + dt.timedelta(days=1)
+    network["lee"].is_active = False  # Dr Both is the main site's only physician
+    network["lee"].save()
+    AppointmentFactory(
+        provider=network["both"],
+        room=network["north_room"],
+        start_at=at(9, tomorrow),
+        end_at=at(12, tomorrow),
+    )
+    # Another site's visit of somebody else takes nothing from the main site.
+    AppointmentFactory(
+        provider=network["okafor"],
+        room=network["north_room"],
+        start_at=at(13, tomorrow),
+        end_at=at(14, tomorrow),
+    )
+    slots = slots_find(
+        site_id=network["main"].pk,
+        procedure_type=procedure,
+        sedation_level=SedationLevel.LOCAL,
+        first_day=tomorrow,
+        last_day=tomorrow,
+        limit=40,
+        per_day=40,
+    )
+    starts = [s.start_at for s in slots]
+    assert at(8, tomorrow) in starts and at(13, tomorrow) in starts
+    assert all(s.end_at <= at(9, tomorrow) or s.start_at >= at(12, tomorrow) for s in slots)
+    assert {s.provider for s in slots} == {network["both"]}
+
+    # The main site's day by room: a free 10:00 suggests no physician (Dr Both is at
+    # North), a free 13:00 suggests Dr Both.
+    login(client, roles.FRONT_DESK, home=network["main"])
+    response = client.get(f"/calendar/?show=rooms&date={tomorrow.isoformat()}")
+    grid = response.context["grid"]
+    assert [c.title for c in grid.columns] == ["Main room 1"]
+    ten, one = (grid.rows[grid.times.index(hhmm)][0] for hhmm in ("10:00", "13:00"))
+    assert ten.state == one.state == "free"
+    assert "provider=" not in ten.href
+    assert f"provider={network['both'].pk}" in one.href
+
+
+def test_the_slot_finders_physician_choice_lists_the_sites_physicians(client, network):
+    login(client, roles.FRONT_DESK, home=network["north"])
+    page = client.get("/appointments/find/").content.decode()
+    assert "Dr Okafor" in page and "Dr Both" in page
+    assert "Dr Lee" not in page  # works at the main site only
+    # Posted anyway (an old tab): refused with the field's message, not a 500.
+    response = client.post(
+        "/appointments/find/",
+        {
+            "patient": PatientFactory().pk,
+            "procedure_type": ProcedureTypeFactory().pk,
+            "provider": network["lee"].pk,
+            "action": "find",
+        },
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
 def test_a_sites_closure_closes_that_site_only(network):
     tomorrow = TODAY + dt.timedelta(days=1)
     ClinicHoliday.objects.create(date=tomorrow, name="North closed", site=network["north"])

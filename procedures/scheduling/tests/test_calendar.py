@@ -407,5 +407,43 @@ def test_a_twenty_physician_day_takes_a_fixed_number_of_queries(
         response = nurse_client.get("/calendar/?date=2025-03-05&page=1")
     with django_assert_num_queries(12):
         nurse_client.get("/calendar/?show=rooms&date=2025-03-05")
+    with django_assert_num_queries(12):
+        twenty = nurse_client.get("/calendar/?date=2025-03-05&per_page=20")
 
     assert len(response.context["grid"].columns) == min(10, count)
+    assert len(twenty.context["grid"].columns) == count
+
+
+def test_the_whole_clinics_day_is_ten_or_twenty_physicians_a_page(nurse_client):
+    for i in range(25):
+        ProviderFactory(display_name=f"Dr {i:02d}")
+
+    ten = nurse_client.get("/calendar/?date=2025-03-05")
+    html = ten.content.decode()
+    assert [c.title for c in ten.context["grid"].columns][-1] == "Dr 09"
+    assert "physicians 1 to 10 of 25" in html
+    assert "Physicians a page" in html
+    assert 'href="/calendar/?view=day&amp;by=clinic&amp;date=2025-03-05&amp;per_page=20"' in html
+
+    twenty = nurse_client.get("/calendar/?date=2025-03-05&per_page=20&page=2")
+    html = twenty.content.decode()
+    assert [c.title for c in twenty.context["grid"].columns] == [f"Dr {i}" for i in range(20, 25)]
+    assert "physicians 21 to 25 of 25" in html
+    # Paging, the days and the "Show" form keep the choice.
+    assert twenty.context["links"]["previous"].endswith("date=2025-03-04&page=2&per_page=20")
+    assert 'name="per_page" value="20"' in html
+    assert twenty.context["previous_providers"].endswith("page=1&per_page=20")
+
+    # Anything else is the default ten (no error page).
+    for odd in ("7", "abc", "-1", "1000000"):
+        page = nurse_client.get(f"/calendar/?date=2025-03-05&per_page={odd}")
+        assert page.status_code == 200
+        assert len(page.context["grid"].columns) == 10
+
+
+def test_a_clinic_of_ten_or_fewer_offers_no_page_size(nurse_client):
+    for i in range(3):
+        ProviderFactory(display_name=f"Dr {i:02d}")
+    assert (
+        "Physicians a page" not in nurse_client.get("/calendar/?date=2025-03-05").content.decode()
+    )

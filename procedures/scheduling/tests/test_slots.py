@@ -196,6 +196,43 @@ def test_it_looks_past_fully_booked_weeks_to_the_first_free_morning(procedure, l
     assert starts(slots) == [at(9, day=free_morning), at(9, 15, day=free_morning)]
 
 
+def test_it_reads_the_bookings_of_the_days_it_needs_in_one_query(
+    procedure, lee, room, django_assert_num_queries
+):
+    # Physicians, rooms, the rooms' procedures, hours, absences, holidays; then the
+    # bookings of Monday and Tuesday (two days hold six slots at three a day) at once.
+    with django_assert_num_queries(7):
+        slots = slots_find(
+            procedure_type=procedure, sedation_level=SedationLevel.LOCAL, limit=6, per_day=3
+        )
+    assert starts(slots) == [
+        at(9),
+        at(9, 15),
+        at(9, 30),
+        at(13, day=TUE),
+        at(13, 15, day=TUE),
+        at(13, 30, day=TUE),
+    ]
+
+
+def test_a_full_day_makes_it_read_on(procedure, lee, room, django_assert_num_queries):
+    AppointmentFactory(provider=lee, start_at=at(9), end_at=at(12))  # Monday, all of it
+    # Monday and Tuesday at once, then the next Monday for the three still wanted.
+    with django_assert_num_queries(8):
+        slots = slots_find(
+            procedure_type=procedure, sedation_level=SedationLevel.LOCAL, limit=6, per_day=3
+        )
+    next_monday = MON + dt.timedelta(days=7)
+    assert starts(slots) == [
+        at(13, day=TUE),
+        at(13, 15, day=TUE),
+        at(13, 30, day=TUE),
+        at(9, day=next_monday),
+        at(9, 15, day=next_monday),
+        at(9, 30, day=next_monday),
+    ]
+
+
 # --- The page ------------------------------------------------------------------------
 
 
@@ -244,6 +281,30 @@ def test_the_page_finds_slots_and_books_one_with_one_click(
     assert (appointment.start_at, appointment.end_at) == (at(9), at(10))
     assert appointment.created_by == frontdesk_user
     assert (appointment.blocked_from, appointment.blocked_until) == (at(8, 45), at(10, 15))
+
+
+@pytest.mark.parametrize("physicians", [1, 12])
+def test_the_pages_search_takes_a_fixed_number_of_queries(
+    frontdesk_client, procedure, lee, room, django_assert_num_queries, physicians
+):
+    doctors = [lee] + [ProviderFactory(display_name=f"Dr {i:02d}") for i in range(physicians - 1)]
+    rooms = [room] + [RoomFactory(name=f"Room {i:02d}") for i in range(physicians - 1)]
+    for day in (MON, TUE):  # a morning's visit for every physician, each in a room
+        for doctor, where in zip(doctors, rooms, strict=True):
+            AppointmentFactory(
+                provider=doctor, room=where, start_at=at(11, day=day), end_at=at(12, day=day)
+            )
+    patient = PatientFactory()
+    form = finder_form(patient, procedure, sedation_level="local", action="find")
+    # Session, user, roles; the form's patient and procedure; the slot finder's
+    # physicians, rooms and their procedures, hours, absences, holidays and one read of
+    # bookings (the three working days that hold twelve slots at four a day); the
+    # audit's row; the patient's bookings; the site switcher's sites; the form's
+    # procedures and physicians; the session's last procedure (its UPDATE in a
+    # savepoint, here inside the test's transaction).
+    with django_assert_num_queries(20):
+        page = frontdesk_client.post("/appointments/find/", form)
+    assert page.context["days"]
 
 
 def test_the_page_says_so_when_the_slot_was_just_taken(frontdesk_client, procedure, lee, room):

@@ -3,7 +3,8 @@ printable day sheet. The query string holds only the view, a resource id, a date
 for the whole clinic, a physician to show alone and the page of physicians.
 
 A network's clinic has dozens of physicians: its day is shown ten physicians (columns)
-at a time, so a page stays quick to render and to read."""
+at a time, so a page stays quick to render and to read; twenty on a wide screen, if the
+user chooses (`per_page`)."""
 
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -33,6 +34,9 @@ from procedures.scheduling.calendars import (
 )
 
 PROVIDERS_PER_PAGE = 10
+# Columns a page of the whole clinic's day the user may choose (the grid's CSS has a
+# width for up to 20 columns).
+PER_PAGE_CHOICES = (10, 20)
 
 
 def _params(request) -> dict:
@@ -72,6 +76,8 @@ def _params(request) -> dict:
             by, view = "clinic", "day"
     step = timedelta(days=7 if view == "week" else 1)
     only = request.GET.get("provider", "")
+    asked = request.GET.get("per_page", "")
+    per_page = int(asked) if asked.isdigit() else PROVIDERS_PER_PAGE
     return {
         "view": view,
         "by": by,
@@ -81,6 +87,7 @@ def _params(request) -> dict:
         # The whole clinic's day: one physician shown alone, and the page of physicians.
         "only": int(only) if by in ("clinic", "rooms") and only.isdigit() else None,
         "page": request.GET.get("page", ""),
+        "per_page": per_page if per_page in PER_PAGE_CHOICES else PROVIDERS_PER_PAGE,
         "site_id": site_id,
     }
 
@@ -95,6 +102,8 @@ def _link(path: str, p: dict, **changes) -> str:
     query["date"] = p["day"].isoformat()
     if p.get("page_number", 1) > 1:
         query["page"] = p["page_number"]
+    if p["per_page"] != PROVIDERS_PER_PAGE:
+        query["per_page"] = p["per_page"]
     query.update(changes)
     return f"{path}?{urlencode(query)}"
 
@@ -108,14 +117,15 @@ def _clinic_day(p: dict, *, may_book: bool) -> dict:
     chosen = [x for x in everyone if x.pk == p["only"]] or everyone
     if len(chosen) == len(everyone):
         p["only"] = None  # an unknown physician: show everyone rather than nothing
-    paginator = Paginator(chosen, PROVIDERS_PER_PAGE)
+    per_page = p["per_page"]
+    paginator = Paginator(chosen, per_page)
     page = paginator.get_page(p["page"])
     p["page_number"] = page.number
     pages = []
     if paginator.num_pages > 1:
         for number in paginator.page_range:
-            first = (number - 1) * PROVIDERS_PER_PAGE + 1
-            last = min(number * PROVIDERS_PER_PAGE, paginator.count)
+            first = (number - 1) * per_page + 1
+            last = min(number * per_page, paginator.count)
             pages.append((f"{first}\u2013{last}", number, number == page.number))
     data = clinic_day_calendar(
         day=p["day"],
@@ -132,7 +142,6 @@ def _clinic_day(p: dict, *, may_book: bool) -> dict:
         "clinic_providers": everyone,
         "all_providers": [x for x in providers if x.is_active],
         "all_rooms": [x for x in rooms if x.is_active],
-        "per_page": PROVIDERS_PER_PAGE,
         "provider_page": page,
         "provider_pages": pages,
     }
@@ -187,6 +196,15 @@ def calendar_view(request):
             for label, number, current in shown.get("provider_pages", [])
         ],
         **_provider_steps(path, p, shown.get("provider_page")),
+        # Ten or twenty columns a page, when the clinic has more than ten to show.
+        "per_page_links": [
+            (n, _link(path, {**p, "page_number": 1, "per_page": n}), n == p["per_page"])
+            for n in PER_PAGE_CHOICES
+        ]
+        if len(shown.get("clinic_providers", ())) > PROVIDERS_PER_PAGE
+        else [],
+        # The "Show" form keeps a chosen page size.
+        "keep_per_page": p["per_page"] if p["per_page"] != PROVIDERS_PER_PAGE else None,
         "today": today,
         "week_of": week_start(p["day"]),
         "show_room": p["by"] not in ("room", "rooms"),

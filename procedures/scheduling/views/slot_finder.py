@@ -78,24 +78,24 @@ def slot_finder(request):
             )
         if last:
             initial["procedure_type"] = last
-        form = SlotSearchForm(initial=initial)
+        form = SlotSearchForm(initial=initial, site_id=site_id)
         patients = [chosen] if chosen else None
         search = PatientSearchForm()
         if chosen and last and form.fields["procedure_type"].queryset.filter(pk=last).exists():
             # From a patient, one click: the next free slots for the last procedure.
-            form = SlotSearchForm({"patient": chosen.pk, "procedure_type": last})
+            form = SlotSearchForm({"patient": chosen.pk, "procedure_type": last}, site_id=site_id)
             if form.is_valid():
                 slots = _find(form.cleaned_data, site_id=site_id)
     elif request.POST.get("action") == "search":
         # Without script the search button posts the whole form: keep what was typed.
-        form = SlotSearchForm(initial=request.POST.dict())
+        form = SlotSearchForm(initial=request.POST.dict(), site_id=site_id)
         patients = list(Patient.objects.search_fuzzy(request.POST.get("q", "")))
     elif request.POST.get("slot") or request.POST.get("slot_confirmed"):
         posted = request.POST.copy()
         confirmed = bool(posted.get("slot_confirmed"))
         if confirmed:
             posted["slot"] = posted["slot_confirmed"]
-        form = SlotBookForm(posted)
+        form = SlotBookForm(posted, site_id=site_id)
         if form.is_valid():
             data = form.cleaned_data
             slot = data["slot"]
@@ -132,7 +132,7 @@ def slot_finder(request):
                 return redirect(appointment)
         patients = _chosen(form)
     else:
-        form = SlotSearchForm(request.POST)
+        form = SlotSearchForm(request.POST, site_id=site_id)
         if request.POST.get("action") == "more":
             pages = min(MAX_PAGES, pages + 1)
         if form.is_valid():
