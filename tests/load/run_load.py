@@ -8,9 +8,9 @@
 Needs the seed_scale data in that database (`manage.py seed_scale --patients 20000`), a
 running Redis and `wrk` (apt-get install -y wrk). Starts, on loopback: an SMTP sink
 (aiosmtpd, in a process of its own), gunicorn as the image runs it
-(deploy/gunicorn.conf.py, DEBUG off, the Redis cache) with --web-workers processes (2 per
-core by default, as docs/operations.md sizes a web host), a Celery worker (prefork, 2
-processes, as compose runs it); writes N due reminders; drives the pages of tests/load/
+(deploy/gunicorn.conf.py, DEBUG off, the Redis cache) with its worker count (2, as compose
+runs it, unless --web-workers says otherwise), a Celery worker (prefork, 2 processes,
+as compose runs it); writes N due reminders; drives the pages of tests/load/
 pages.lua with wrk for the duration while the worker sends the reminders (--mix staff:
 the pages staff browsers request, with the navigation counts each page loads and the
 search box's htmx searches; --mix heavy: only the today board and the site's results
@@ -79,7 +79,12 @@ def main() -> None:
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument("--json", default=None)
     parser.add_argument("--mix", choices=["staff", "heavy"], default="staff")
-    parser.add_argument("--web-workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=int(os.environ.get("GUNICORN_WORKERS", "2")),
+        help="gunicorn's worker processes (default: GUNICORN_WORKERS, else 2 as compose runs)",
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to the PostgreSQL database seed_scale filled.")
