@@ -227,30 +227,57 @@ def _advisory_lock_waiters() -> int:
         return cursor.fetchone()[0]
 
 
-def test_a_booking_made_while_hours_change_is_checked_against_the_new_hours(postgres):
-    """Invariant 16 under a race: the admin's change of Dr Lee's hours is saved but not
-    yet committed when a desk books Dr Lee's morning. The booking waits for the change
-    and is refused with the new hours, instead of landing outside them unlisted."""
+@pytest.fixture
+def hours_race():
+    """Dr Lee, a room and a patient for a 10:00 booking next Monday, and a clinic admin
+    about to give Dr Lee afternoon hours only."""
+    from types import SimpleNamespace
+
     from conftest import make_user
     from procedures.scheduling import hours_admin
 
     day = next_monday()
-    procedure = ProcedureTypeFactory(default_duration_minutes=60)
     lee = ProviderFactory(display_name="Dr Lee")
-    room, patient = RoomFactory(), PatientFactory()
+    procedure, room, patient = (
+        ProcedureTypeFactory(default_duration_minutes=60),
+        RoomFactory(),
+        PatientFactory(),
+    )
     admin = make_user("hours-admin", None)
-    afternoons = {d: [(dt.time(13), dt.time(18))] for d in range(5)}
+
+    ten = clinic_datetime(day, dt.time(10))
+
+    def book():
+        return an_hour_with(lee, procedure, patient, room, ten)()
+
+    def set_afternoons():
+        return hours_admin.hours_set(
+            resource=hours_admin.Resource("provider", lee),
+            weekly={d: [(dt.time(13), dt.time(18))] for d in range(5)},
+            confirmed=[],
+            by=admin,
+        )
+
+    return SimpleNamespace(
+        lee=lee,
+        ten=ten,
+        book=book,
+        set_afternoons=set_afternoons,
+        need=hours_admin.HoursNeedConfirmation,
+    )
+
+
+def test_a_booking_made_while_hours_change_is_checked_against_the_new_hours(postgres, hours_race):
+    """Invariant 16 under a race: the admin's change of Dr Lee's hours is saved but not
+    yet committed when a desk books Dr Lee's morning. The booking waits for the change
+    and is refused with the new hours, instead of landing outside them unlisted."""
+    w = hours_race
     saved, release, failures = threading.Event(), threading.Event(), []
 
     def change_hours():
         try:
             with transaction.atomic():  # held open until the desk is waiting
-                hours_admin.hours_set(
-                    resource=hours_admin.Resource("provider", lee),
-                    weekly=afternoons,
-                    confirmed=[],
-                    by=admin,
-                )
+                w.set_afternoons()
                 saved.set()
                 release.wait(timeout=30)
         except Exception as exc:  # reported below
@@ -266,9 +293,7 @@ def test_a_booking_made_while_hours_change_is_checked_against_the_new_hours(post
 
     def book():
         try:
-            booked.append(
-                an_hour_with(lee, procedure, patient, room, clinic_datetime(day, dt.time(10)))()
-            )
+            booked.append(w.book())
         except ValidationError as exc:
             refused.append(exc)
         finally:
@@ -286,27 +311,19 @@ def test_a_booking_made_while_hours_change_is_checked_against_the_new_hours(post
     assert failures == [] and booked == []
     [exc] = refused
     assert "Dr Lee" in " ".join(exc.messages)
-    assert not Appointment.objects.filter(provider=lee).exists()
+    assert not Appointment.objects.filter(provider=w.lee).exists()
 
 
-def test_a_change_of_hours_made_while_a_booking_is_written_lists_that_visit(postgres):
+def test_a_change_of_hours_made_while_a_booking_is_written_lists_that_visit(postgres, hours_race):
     """The other order: the desk's booking is written but not committed when the admin
     saves afternoon hours. The change waits for it and then asks to confirm that visit."""
-    from conftest import make_user
-    from procedures.scheduling import hours_admin
-
-    day = next_monday()
-    procedure = ProcedureTypeFactory(default_duration_minutes=60)
-    lee = ProviderFactory(display_name="Dr Lee")
-    room, patient = RoomFactory(), PatientFactory()
-    admin = make_user("hours-admin", None)
-    afternoons = {d: [(dt.time(13), dt.time(18))] for d in range(5)}
+    w = hours_race
     written, release, failures = threading.Event(), threading.Event(), []
 
     def book():
         try:
             with transaction.atomic():  # held open until the admin is waiting
-                an_hour_with(lee, procedure, patient, room, clinic_datetime(day, dt.time(10)))()
+                w.book()
                 written.set()
                 release.wait(timeout=30)
         except Exception as exc:  # reported below
@@ -322,14 +339,9 @@ def test_a_change_of_hours_made_while_a_booking_is_written_lists_that_visit(post
 
     def change_hours():
         try:
-            hours_admin.hours_set(
-                resource=hours_admin.Resource("provider", lee),
-                weekly=afternoons,
-                confirmed=[],
-                by=admin,
-            )
+            w.set_afternoons()
             outcome.append("saved")
-        except hours_admin.HoursNeedConfirmation as need:
+        except w.need as need:
             outcome.append([a.appointment.start_at for a in need.affected])
         finally:
             connection.close()
@@ -344,5 +356,5 @@ def test_a_change_of_hours_made_while_a_booking_is_written_lists_that_visit(post
         admin_thread.join(timeout=30)
 
     assert failures == []
-    assert outcome == [[clinic_datetime(day, dt.time(10))]]
-    assert not WorkingHours.objects.filter(provider=lee).exists()
+    assert outcome == [[w.ten]]
+    assert not WorkingHours.objects.filter(provider=w.lee).exists()
