@@ -59,6 +59,22 @@ def _confirmed(request) -> list[int]:
     return [int(v) for v in request.POST.getlist("confirm") if v.isdigit()]
 
 
+def _visits_shown(request, warning: list[hours.AffectedVisit] | None) -> list[Appointment]:
+    """The visits a saved change left to move (kept in the session for the one page that
+    follows the save), with the read of every patient the page lists (those and the
+    warning's) recorded."""
+    moved_ids = request.session.pop(MOVE_KEY, None) if request.method == "GET" else None
+    moved = list(
+        Appointment.objects.filter(pk__in=moved_ids or [])
+        .select_related("patient", "procedure_type", "room")
+        .order_by("start_at")
+    )
+    shown = [v.appointment.patient_id for v in warning or []] + [m.patient_id for m in moved]
+    if shown:
+        record_list_read(request, shown)
+    return moved
+
+
 def _years() -> list[int]:
     this_year = clinic_today().year
     return [this_year, this_year + 1]
@@ -76,15 +92,7 @@ def _list_page(
     """Every physician's and room's hours, and the clinic holidays with their forms."""
     providers, rooms = hours.hours_overview()
     sites = list(Site.objects.filter(is_active=True).order_by("name"))
-    moved_ids = request.session.pop(MOVE_KEY, None) if request.method == "GET" else None
-    moved = list(
-        Appointment.objects.filter(pk__in=moved_ids or [])
-        .select_related("patient", "procedure_type", "room")
-        .order_by("start_at")
-    )
-    shown = [v.appointment.patient_id for v in warning or []] + [m.patient_id for m in moved]
-    if shown:
-        record_list_read(request, shown)
+    moved = _visits_shown(request, warning)
     context = {
         "providers": providers,
         "rooms": rooms,
@@ -201,15 +209,7 @@ def _page(
         mode = "own" if stored is not None else "default"
         # Switching to own hours starts from a copy of the clinic default.
         form = HoursForm(initial=HoursForm.initial_for(stored or hours.default_copy(), mode=mode))
-    moved_ids = request.session.pop(MOVE_KEY, None) if request.method == "GET" else None
-    moved = list(
-        Appointment.objects.filter(pk__in=moved_ids or [])
-        .select_related("patient", "procedure_type")
-        .order_by("start_at")
-    )
-    shown = [v.appointment.patient_id for v in warning or []] + [m.patient_id for m in moved]
-    if shown:
-        record_list_read(request, shown)
+    moved = _visits_shown(request, warning)
     context = {
         "resource": resource,
         "kind": kind,
