@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -6,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from procedures import models
 from procedures.results.orders import orders_follow_rooms
 from procedures.scheduling.hours_admin import weekly_text
+from procedures.scheduling.site_rules import provider_sites_refusal, room_move_refusal
 
 
 @admin.register(models.ProcedureType)
@@ -95,8 +97,22 @@ class StaffProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
 
+class ProviderAdminForm(forms.ModelForm):
+    """Refuses sites that would leave one of the physician's visits at a site they do
+    not work at (invariant 17)."""
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and "sites" in data:
+            refusal = provider_sites_refusal(self.instance, list(data["sites"]))
+            if refusal:
+                self.add_error("sites", refusal)
+        return data
+
+
 @admin.register(models.Provider)
 class ProviderAdmin(HoursColumn, admin.ModelAdmin):
+    form = ProviderAdminForm
     list_display = ["display_name", "user", "is_active", "hours", "hours_page"]
     list_filter = ["sites", "is_active"]
     filter_horizontal = ["sites"]
@@ -106,8 +122,23 @@ class ProviderAdmin(HoursColumn, admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("working_hours")
 
 
+class RoomAdminForm(forms.ModelForm):
+    """Refuses a move to a site where one of the room's visits' physicians does not
+    work (invariant 17)."""
+
+    def clean(self):
+        data = super().clean()
+        site = data.get("site")
+        if self.instance.pk and site is not None and site.pk != self.instance.site_id:
+            refusal = room_move_refusal(self.instance, site)
+            if refusal:
+                self.add_error("site", refusal)
+        return data
+
+
 @admin.register(models.Room)
 class RoomAdmin(HoursColumn, admin.ModelAdmin):
+    form = RoomAdminForm
     list_display = ["name", "site", "is_monitored", "is_active", "hours", "hours_page"]
     list_filter = ["site", "is_active"]
     filter_horizontal = ["procedure_types"]

@@ -1,0 +1,46 @@
+"""Invariant 17 when the admin changes where things are: a room moved to another site,
+or a physician's sites changed, must not leave a visit whose room is at a site its
+physician does not work at (docs/invariants.md). Booking and moving check the same
+rule for one visit (`Provider.site_refusal`)."""
+
+from collections.abc import Collection
+
+from django.utils.translation import gettext as _
+
+from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.sites import Site
+from procedures.scheduling.models import Appointment
+
+
+def room_move_refusal(room: Room, site: Site) -> str:
+    """Why `room` may not move to `site`, or "": visits in it with physicians who do
+    not work there (every visit, past ones too: a visit is at its room's site)."""
+    stranded = Appointment.objects.filter(room=room).exclude(
+        provider__in=Provider.objects.filter(works_at(site.pk)).values("pk")
+    )
+    count = stranded.count()
+    if not count:
+        return ""
+    names = sorted(set(stranded.values_list("provider__display_name", flat=True)[:50]))
+    return _(
+        "%(count)s visit(s) in %(room)s are with physicians who do not work at %(site)s "
+        "(%(names)s). Add %(site)s to their sites first, or keep the room where it is."
+    ) % {"count": count, "room": room.name, "site": site.name, "names": ", ".join(names[:5])}
+
+
+def provider_sites_refusal(provider: Provider, sites: Collection[Site]) -> str:
+    """Why `provider` may not work at only `sites` (none: every site), or "": their
+    visits in rooms at other sites."""
+    if not sites:
+        return ""
+    stranded = Appointment.objects.filter(provider=provider).exclude(
+        room__site__in=[s.pk for s in sites]
+    )
+    count = stranded.count()
+    if not count:
+        return ""
+    elsewhere = sorted(set(stranded.values_list("room__site__name", flat=True)[:50]))
+    return _(
+        "%(who)s has %(count)s visit(s) at %(sites)s: keep those sites ticked, or leave "
+        "none ticked (every site)."
+    ) % {"who": provider.display_name, "count": count, "sites": ", ".join(elsewhere)}
