@@ -84,7 +84,8 @@ def test_two_runs_at_one_point_each_compare_as_one(tmp_path):
         "rooms": 2,
         "dispatch": 0,
         "reuse": True,
-        "only": "navigation counts,pending results worklist",
+        # Semicolons: a name with a comma in it can be chosen.
+        "only": "navigation counts; today board, all sites",
     }
     call_command("benchmark", scale="1", volume="1", json_path=str(small), **common)
     call_command(
@@ -96,6 +97,10 @@ def test_two_runs_at_one_point_each_compare_as_one(tmp_path):
         "json": str(small),
         "points": ["1x1"],
         "load_average": json.loads(small.read_text())["load_average"],
+    }
+    assert {p["scenario"] for p in result["pages"]} == {
+        "navigation counts",
+        "today board, all sites",
     }
     for page in result["pages"]:
         assert set(page["p50_ms"]) == {"1x1", "2x2"}

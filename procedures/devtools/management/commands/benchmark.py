@@ -20,6 +20,12 @@ def _factors(text: str, what: str) -> list[int]:
     return factors
 
 
+def _names(text: str) -> set[str] | None:
+    """--only's scenario names: split on semicolons if there are any, else on commas."""
+    parts = text.split(";") if ";" in text else text.split(",")
+    return {p.strip() for p in parts if p.strip()} or None
+
+
 class Command(BaseCommand):
     help = (
         "Seed the scale data at each --scale times --base-patients and each --volume times "
@@ -49,7 +55,14 @@ class Command(BaseCommand):
         parser.add_argument("--providers", type=int, default=50)
         parser.add_argument("--rooms", type=int, default=30)
         parser.add_argument("--dispatch", type=int, default=10_000, help="0 to skip.")
-        parser.add_argument("--only", default="", help="Comma-separated scenario names.")
+        parser.add_argument(
+            "--only",
+            default="",
+            help=(
+                "Scenario names, separated by commas; by semicolons when a name has a "
+                'comma in it ("today board; today board, all sites").'
+            ),
+        )
         parser.add_argument("--json", dest="json_path", default=None)
         parser.add_argument(
             "--compare",
@@ -84,7 +97,7 @@ class Command(BaseCommand):
                 requests=max(3, opts["requests"]),
                 providers=opts["providers"],
                 rooms=opts["rooms"],
-                only={s.strip() for s in opts["only"].split(",") if s.strip()} or None,
+                only=_names(opts["only"]),
                 dispatch_count=opts["dispatch"] or None,
                 log=self.stdout.write,
             )
