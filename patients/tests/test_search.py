@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from patients.models import Patient
+from patients.models import NameWord, Patient
 from patients.normalise import search_family, search_name
 from patients.tests.factories import PatientFactory
 
@@ -48,12 +48,68 @@ def test_it_forgives_a_typo_on_postgresql(postgres, people, typo):
 
 
 @pytest.mark.services
-def test_the_typo_search_asks_postgresql_for_word_similarity_on_the_search_name(postgres, people):
+def test_the_typo_search_corrects_the_word_then_searches_as_for_a_part_of_a_name(
+    postgres, people
+):
     with CaptureQueriesContext(connection) as queries:
-        Patient.objects.search_fuzzy("Garsia")
-    fuzzy = queries.captured_queries[-1]["sql"]
-    assert '"patients_patient"."search_name" %>' in fuzzy
-    assert "WORD_SIMILARITY(" in fuzzy
+        found = Patient.objects.search_fuzzy("Garsia")
+    assert found == [people["garcia"]]
+    sql = [q["sql"] for q in queries.captured_queries]
+    # The names' words, by similarity; then the patients by the corrected word, as
+    # search() reads a part of a name: no name scored one by one.
+    assert '"patients_nameword"."word" %' in sql[-2]
+    assert "LIKE '%garcia%'" in sql[-1].replace("::text", "")
+    assert not any("WORD_SIMILARITY(" in q for q in sql)
+
+
+@pytest.mark.services
+def test_the_typo_search_keeps_to_the_closest_words(postgres):
+    thompson = PatientFactory(given_name="Ann", family_name="Thompson")
+    PatientFactory(given_name="Thomas", family_name="Abbott")  # "thomas": less close
+    assert Patient.objects.search_fuzzy("Thompsen") == [thompson]
+
+
+@pytest.mark.services
+def test_a_name_saved_outside_the_dictionary_is_still_found_with_a_typo(postgres):
+    """Rows written around save() (a bulk load) have no words in the dictionary: the
+    typo search falls back to word similarity over every name."""
+    Patient.objects.bulk_create(
+        [
+            Patient(
+                mrn="C12000001",
+                given_name="Maria",
+                family_name="Garcia",
+                search_name=search_name("Maria", "Garcia"),
+                search_family=search_family("Garcia"),
+                date_of_birth=dt.date(1961, 4, 12),
+                sex="female",
+            )
+        ]
+    )
+    assert not NameWord.objects.exists()
+    assert [p.family_name for p in Patient.objects.search_fuzzy("Garsia")] == ["Garcia"]
+
+
+def test_saving_a_name_adds_its_words_and_a_rename_adds_the_new_ones():
+    patient = PatientFactory(given_name="Zoë", family_name="O'Brien-Núñez")
+    assert set(NameWord.objects.values_list("word", flat=True)) == {
+        "zoe",
+        "obrien",
+        "nunez",
+        "obriennunez",
+    }
+    patient.family_name = "Ng"  # two letters: too short to correct, not kept
+    patient.given_name = "Zoella"
+    patient.save(update_fields=["given_name", "family_name"])
+    assert "zoella" in set(NameWord.objects.values_list("word", flat=True))
+    assert not NameWord.objects.filter(word="ng").exists()
+
+
+def test_other_saves_leave_the_dictionary_alone(people):
+    with CaptureQueriesContext(connection) as queries:
+        people["khan"].email = "aisha@example.org"
+        people["khan"].save(update_fields=["email"])
+    assert not any("nameword" in q["sql"] for q in queries.captured_queries)
 
 
 @pytest.fixture
@@ -122,9 +178,20 @@ def test_the_search_reads_its_index_not_the_whole_name_index(postgres, crowd, te
 
 
 @pytest.mark.services
-def test_the_typo_search_reads_the_trigram_index(postgres, crowd):
+def test_the_typo_search_reads_the_trigram_indexes(postgres, crowd):
     plan = explain(Patient.objects.active().filter(search_name__trigram_word_similar="thompsen"))
     assert "patient_search_name_trgm_idx" in plan, plan
+    NameWord.objects.add_names(Patient.objects.values_list("search_name", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list('nameword_trgm_idx'::regclass)")
+        cursor.execute("ANALYZE patients_nameword")
+        cursor.execute("SET enable_seqscan = off")  # a few thousand words: which index
+        try:
+            plan = explain(NameWord.objects.filter(word__trigram_similar="thompsen"))
+        finally:
+            cursor.execute("SET enable_seqscan = on")
+    assert "nameword_trgm_idx" in plan, plan
+    assert [p.family_name for p in Patient.objects.search_fuzzy("thompsen")][:1] == ["Thompson"]
 
 
 @pytest.mark.parametrize(

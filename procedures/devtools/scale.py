@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from clinic import roles
 from patients import normalise
-from patients.models import Patient
+from patients.models import NameWord, Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
@@ -269,16 +269,20 @@ def scale_seed(
         first_patient = _next_id(Patient)
         tick = progress("patients", plan.patients)
 
+        names_seen: set[str] = set()
+
         def patient_rows():
             for i in range(plan.patients):
                 given, family = GIVEN[(i * 31) % len(GIVEN)], family_name(i)
+                name = normalise.search_name(given, family)
+                names_seen.add(name)
                 yield {
                     "id": first_patient + i,
                     "mrn": f"{MRN_PREFIX}{i:08d}",
                     "given_name": given,
                     "family_name": family,
                     # What Patient.save() would derive (rows here bypass save()).
-                    "search_name": normalise.search_name(given, family),
+                    "search_name": name,
                     "search_family": normalise.search_family(family),
                     "phone_key": normalise.phone_key(f"07700 {i % 1000000:06d}"),
                     "date_of_birth": date(1930, 1, 1) + timedelta(days=rng.randrange(27000)),
@@ -293,6 +297,8 @@ def scale_seed(
 
         report.counts["patients"] = _Writer(Patient).write(patient_rows(), tick)
         _reset_sequence(Patient)
+        # The words of their names, as Patient.save() would add them.
+        NameWord.objects.add_names(names_seen)
 
         # Appointments on the grid: at each slot, room r gets a distinct provider and
         # a distinct patient, so none of the exclusion constraints can fire.
