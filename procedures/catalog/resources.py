@@ -1,3 +1,6 @@
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -58,6 +61,23 @@ def works_at(site_id: int | None) -> models.Q:
     return models.Q(pk__in=through.filter(site_id=site_id).values("provider_id")) | ~models.Q(
         pk__in=through.values("provider_id")
     )
+
+
+def narrow_to_site(form: Any, site_id: int | None, *, keep: Iterable[Any] = ()) -> None:
+    """A booking form's "Physician" and "Room" lists narrowed to site `site_id` (None:
+    every site): its physicians (works_at) and its rooms, and those in `keep` (a visit's
+    own physician and room, so a form about it never loses them). The lists of a site's
+    front desk then hold what it can book: a room at another site with one of its
+    physicians would only be refused (invariant 17)."""
+    if site_id is None:
+        return
+    kept = {type(obj): obj.pk for obj in keep if obj is not None}
+    for name, here in (("provider", works_at(site_id)), ("room", models.Q(site_id=site_id))):
+        if name not in form.fields:
+            continue
+        field = form.fields[name]
+        own = kept.get(field.queryset.model)
+        field.queryset = field.queryset.filter(here | models.Q(pk=own) if own else here)
 
 
 class Room(models.Model):

@@ -10,7 +10,7 @@ from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, narrow_to_site
 
 # The escort is entered in one place: the prep plan's "Getting home" (issue 16).
 ESCORT_ON_PREP = (
@@ -61,8 +61,9 @@ class BookingForm(forms.Form):
     # "Book anyway" after the warning about the patient's other visits nearby.
     confirm_nearby = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        narrow_to_site(self, site_id)
         self.helper = FormHelper()
         self.helper.form_id = "booking-form"
         self.helper.layout = Layout(

@@ -9,7 +9,7 @@ from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.resources import Provider, Room, narrow_to_site, works_at
 from procedures.scheduling.models import Appointment
 
 
@@ -142,6 +142,14 @@ class RescheduleForm(forms.Form):
     )
     room = forms.ModelChoiceField(label=_("Room"), queryset=Room.objects.filter(is_active=True))
 
+    def __init__(self, *args, site_id: int | None = None, appointment=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The site's physicians and rooms, and the visit's own (it may be at another).
+        if appointment is not None:
+            narrow_to_site(self, site_id, keep=(appointment.provider, appointment.room))
+        else:
+            narrow_to_site(self, site_id)
+
     def clean(self):
         data = super().clean()
         if data.get("date") and data.get("start_time"):
@@ -178,6 +186,10 @@ class WaitlistForm(forms.Form):
         label=_("Needed by"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     note = forms.CharField(label=_("Note for the front desk"), max_length=200, required=False)
+
+    def __init__(self, *args, site_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        narrow_to_site(self, site_id)  # a physician of the site, or any
 
     def clean(self):
         data = super().clean()

@@ -391,30 +391,66 @@ def test_a_physician_who_lists_no_site_works_at_every_site(network):
     assert book(network, anywhere, network["north_room"]).pk
 
 
-def test_the_booking_page_says_why_a_room_at_another_site_is_refused(client, network):
-    login(client, roles.FRONT_DESK, home=network["main"])
-    patient = PatientFactory()
-    procedure = ProcedureTypeFactory()
+def booking(provider, room) -> dict:
+    return {
+        "patient_mrn": PatientFactory().mrn,
+        "procedure_type": ProcedureTypeFactory().pk,
+        "provider": provider.pk,
+        "room": room.pk,
+        "date": (TODAY + dt.timedelta(days=1)).isoformat(),
+        "start_time": "10:00",
+        "transport_mode": "escort_driving",
+    }
+
+
+def test_the_booking_forms_list_the_sites_physicians_and_rooms(client, network):
+    """A site's front desk picks among what it can book: its physicians (and those of
+    every site) and its rooms; the visit's own when moving one from another site."""
+    login(client, roles.FRONT_DESK, home=network["north"])
+    for url in ("/waitlist/", "/appointments/book/"):
+        page = client.get(url).content.decode()
+        assert "Dr Okafor" in page and "Dr Both" in page, url
+        assert "Dr Lee" not in page, url
+    assert "North room 1" in page and "Main room 1" not in page  # the booking page's rooms
+    moving = visit(network, "main", "Moved", start_at=at(10, TODAY + dt.timedelta(days=2)))
+    page = client.get(f"/appointments/{moving.pk}/reschedule/").content.decode()
+    assert "Dr Lee" in page and "Main room 1" in page  # the visit's own
+    assert "Dr Okafor" in page and "North room 1" in page  # the site's
+    # Posted anyway (an old tab): the field's message, nothing booked.
+    response = client.post("/appointments/book/", booking(network["lee"], network["main_room"]))
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Appointment.objects.exclude(pk=moving.pk).exists()
+
+
+def test_all_sites_lists_every_physician_and_room(client, network):
+    login(client, roles.PHYSICIAN, home=network["main"])
+    assert switch(client, ALL_SITES).status_code == 302
+    page = client.get("/appointments/book/").content.decode()
+    for name in ("Dr Lee", "Dr Okafor", "Dr Both", "Main room 1", "North room 1"):
+        assert name in page
+
+
+def test_the_move_page_says_why_a_room_at_another_site_is_refused(client, network):
+    """From the north desk a main-site visit keeps its own physician on the list, next
+    to the north rooms: that pairing is refused in words, and the visit stays."""
+    login(client, roles.FRONT_DESK, home=network["north"])
+    moving = visit(network, "main", "Moved", start_at=at(10, TODAY + dt.timedelta(days=2)))
     response = client.post(
-        "/appointments/book/",
+        f"/appointments/{moving.pk}/reschedule/",
         {
-            "patient_mrn": patient.mrn,
-            "procedure_type": procedure.pk,
-            "provider": network["okafor"].pk,
-            "room": network["main_room"].pk,
-            "date": (TODAY + dt.timedelta(days=1)).isoformat(),
+            "date": (TODAY + dt.timedelta(days=3)).isoformat(),
             "start_time": "10:00",
-            "end_time": "",
-            "sedation_level": "",
-            "transport_mode": "escort_driving",
-            "escort_name": "Ana Garcia",
-            "escort_phone": "07700 900123",
-            "notes": "",
+            "provider": network["lee"].pk,
+            "room": network["north_room"].pk,
         },
     )
     assert response.status_code == 200
-    assert "Dr Okafor does not work at the site of Main room 1" in response.content.decode()
-    assert not Appointment.objects.exists()
+    assert "Dr Lee does not work at the site of North room 1" in response.content.decode()
+    moving.refresh_from_db()
+    assert moving.room == network["main_room"] and moving.start_at == at(
+        10, TODAY + dt.timedelta(days=2)
+    )
 
 
 def test_the_slot_finder_pairs_a_sites_rooms_with_its_physicians(network):

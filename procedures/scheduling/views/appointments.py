@@ -82,7 +82,7 @@ def appointment_book_view(request):
         initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
     with contextlib.suppress(ValueError):
         initial["start_time"] = datetime.time.fromisoformat(request.GET.get("time", ""))
-    form = BookingForm(request.POST or None, initial=initial)
+    form = BookingForm(request.POST or None, initial=initial, site_id=current_site_id(request))
     nearby = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -18,6 +18,7 @@ from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
 from procedures.catalog.clock import clinic_tz
+from procedures.catalog.sites import current_site_id
 from procedures.scheduling import lifecycle
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.lifecycle_forms import RescheduleForm, parse_slot
@@ -93,7 +94,8 @@ def appointment_reschedule_view(request, pk: int):
         "provider": appointment.provider,
         "room": appointment.room,
     }
-    form = RescheduleForm(initial=initial)
+    site = {"site_id": current_site_id(request), "appointment": appointment}
+    form = RescheduleForm(initial=initial, **site)
     if request.method == "POST":
         slot = parse_slot(request.POST.get("slot", "")) if request.POST.get("slot") else None
         if slot:
@@ -104,10 +106,11 @@ def appointment_reschedule_view(request, pk: int):
                     "start_time": start_at.astimezone(clinic_tz()).time(),
                     "provider": provider_id,
                     "room": room_id,
-                }
+                },
+                **site,
             )
         else:
-            form = RescheduleForm(request.POST)
+            form = RescheduleForm(request.POST, **site)
         if form.is_valid():
             data = form.cleaned_data
             try:

@@ -26,14 +26,14 @@ from procedures.workflows.visits import waitlist_offer_book
 @policy.allowed("waitlist_list")
 @require_http_methods(["GET", "POST"])
 def waitlist_list(request):
-    patients = None
+    patients, site_id = None, current_site_id(request)
     if request.method == "POST" and not policy.may(request.user, "waitlist_add"):
         return redirect("procedures:waitlist")
     if request.method == "POST" and request.POST.get("action") == "search":
-        form = WaitlistForm(initial=request.POST.dict())
+        form = WaitlistForm(initial=request.POST.dict(), site_id=site_id)
         patients = list(Patient.objects.search_fuzzy(request.POST.get("q", "")))
     elif request.method == "POST":
-        form = WaitlistForm(request.POST)
+        form = WaitlistForm(request.POST, site_id=site_id)
         if form.is_valid():
             try:
                 waitlist_add(**form.cleaned_data, by=request.user)
@@ -46,8 +46,7 @@ def waitlist_list(request):
         if patient_id.isdigit():
             patients = list(Patient.objects.filter(pk=patient_id))
     else:
-        form = WaitlistForm()
-    site_id = current_site_id(request)
+        form = WaitlistForm(site_id=site_id)
     entries = (
         waiting_at_site(site_id)
         .select_related("patient", "procedure_type", "provider")
