@@ -21,6 +21,7 @@ marked as told: it waits, logged on every run, until an address exists.
 
 import logging
 import smtplib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -89,20 +90,6 @@ def _due_orders(level: str, now: datetime) -> QuerySet[TestOrder]:
     return late_orders(level, now).exclude(Exists(done))
 
 
-def _physician_email(order: TestOrder, today: date) -> str:
-    """The responsible physician's address, or their cover's while they are away."""
-    cover = (
-        ResultCoverage.objects.filter(
-            absent_id=order.responsible_id, starts_on__lte=today, ends_on__gte=today
-        )
-        .select_related("covering__user")
-        .first()
-    )
-    provider = cover.covering if cover else order.responsible
-    user = getattr(provider, "user", None)
-    return (user.email if user else "") or ""
-
-
 LEAD_LEVELS = (Level.OVERDUE_LEAD, Level.UNREVIEWED_LEAD, Level.UNCOMMUNICATED_LEAD)
 OVERDUE_LEVELS = (Level.OVERDUE, Level.OVERDUE_LEAD)
 
@@ -118,17 +105,31 @@ def _lead_recipient() -> str:
 
 def escalations_address(*, now: datetime) -> int:
     """Give unsent rows that had nobody to email an address, if there now is one
-    (a lead address configured, a physician's email added). Returns how many."""
+    (a lead address configured, a physician's email added). Returns how many.
+
+    Set-based: one read of the waiting rows' physicians (with the day's covers) and an
+    UPDATE per recipient, whatever their number; every run repeats it while rows wait
+    (seed_scale's physicians have no email: 80,000 rows at 20,000 patients)."""
     today = now.astimezone(clinic_now().tzinfo).date()
     waiting = unaddressed()
     addressed = 0
     lead = _lead_recipient()
     if lead:
         addressed += waiting.filter(level__in=LEAD_LEVELS).update(recipient=lead)
-    for row in waiting.exclude(level__in=LEAD_LEVELS).select_related("order__responsible__user"):
-        if recipient := _physician_email(row.order, today):
-            # Conditional: a concurrent run may have addressed (and sent) it already.
-            addressed += waiting.filter(pk=row.pk).update(recipient=recipient)
+    covers = _cover_emails(today)
+    found: dict[str, list[int]] = defaultdict(list)
+    physicians = waiting.exclude(level__in=LEAD_LEVELS).values_list(
+        "pk", "order__responsible_id", "order__responsible__user__email"
+    )
+    for pk, responsible, own_email in physicians.iterator(chunk_size=5000):
+        if recipient := _physician_recipient(responsible, own_email, covers):
+            found[recipient].append(pk)
+    for recipient, pks in found.items():
+        for start in range(0, len(pks), 5000):
+            # Conditional: a concurrent run may have addressed (and sent) some already.
+            addressed += waiting.filter(pk__in=pks[start : start + 5000]).update(
+                recipient=recipient
+            )
     return addressed
 
 
@@ -141,27 +142,67 @@ def _levels_now(now: datetime) -> list[str]:
     return levels
 
 
+def _cover_emails(today: date) -> dict[int, str]:
+    """Absent physician id -> their cover's email ("" when the cover has none), for the
+    covers of `today`: one query (a clinic has a few at a time). Of two covers at once,
+    the one that started later (read last)."""
+    covers = ResultCoverage.objects.filter(starts_on__lte=today, ends_on__gte=today)
+    return {
+        absent: email or ""
+        for absent, email in covers.order_by("starts_on", "pk").values_list(
+            "absent_id", "covering__user__email"
+        )
+    }
+
+
+def _physician_recipient(responsible: int, own_email: str | None, covers: dict[int, str]) -> str:
+    """The responsible physician's email, or their cover's while they are away; "" when
+    that one has none."""
+    return covers.get(responsible, own_email or "")
+
+
 def escalations_plan(*, now: datetime | None = None) -> int:
-    """Write a row for every (order, level, episode) that has become due. Returns how many."""
+    """Write a row for every (order, level, episode) that has become due. Returns how many.
+
+    In chunks of RESULTS_ESCALATION_CHUNK orders, each read as plain values and written
+    in one INSERT, whatever the backlog: a network's first run, or one after an outage,
+    may find 100,000 late orders (seed_scale's 200,000 patients x 10: 12 minutes and
+    700 MB when each order was a model with a query for its physician's cover)."""
     now = now or timezone.now()
     local = now.astimezone(clinic_now().tzinfo)
     lead = _lead_recipient()
-    rows = []
+    covers = _cover_emails(local.date())
+    chunk = _setting("RESULTS_ESCALATION_CHUNK", 5000)
+    written = 0
     for level in _levels_now(now):
-        for order in _due_orders(level, now).select_related("responsible__user"):
-            recipient = lead if level in LEAD_LEVELS else _physician_email(order, local.date())
-            rows.append(
+        due = _due_orders(level, now).order_by("pk")
+        last = 0
+        while True:
+            batch = list(
+                due.filter(pk__gt=last).values_list(
+                    "pk", "episode", "responsible_id", "responsible__user__email"
+                )[:chunk]
+            )
+            if not batch:
+                break
+            last = batch[-1][0]
+            rows = [
                 ResultEscalation(
-                    order=order,
+                    order_id=pk,
                     level=level,
-                    episode=order.episode,
-                    recipient=recipient,
+                    episode=episode,
+                    recipient=(
+                        lead
+                        if level in LEAD_LEVELS
+                        else _physician_recipient(responsible, own_email, covers)
+                    ),
                     created_at=now,
                 )
-            )
-    # The unique (order, level, episode) constraint decides between concurrent runs.
-    created = ResultEscalation.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(created)
+                for pk, episode, responsible, own_email in batch
+            ]
+            # The unique (order, level, episode) constraint decides between concurrent runs.
+            written += len(ResultEscalation.objects.bulk_create(rows, ignore_conflicts=True))
+    return written
 
 
 def escalations_repeat(*, now: datetime | None = None) -> int:
@@ -208,46 +249,60 @@ def escalations_notify(*, now: datetime | None = None) -> int:
             log.warning("an escalation digest was not sent (%s); next run retries it", exc)
     # Not marked as told: they stay "email not sent yet" on the order's timeline
     # (the order is on the worklist anyway) and go out once someone can be emailed.
-    waiting = list(unaddressed().values_list("pk", flat=True))
+    waiting = unaddressed().count()
     if waiting:
+        first = list(unaddressed().order_by("pk").values_list("pk", flat=True)[:10])
         log.warning(
-            "escalations %s have nobody to email (RESULTS_CLINIC_LEAD_EMAILS, or the "
-            "physician's email); left unsent",
+            "%d escalations have nobody to email (RESULTS_CLINIC_LEAD_EMAILS, or the "
+            "physician's email); left unsent (the first: %s)",
             waiting,
+            first,
         )
     return sent
 
 
 def _notify_recipient(recipient: str, *, now: datetime) -> int:
     with transaction.atomic():
+        # Plain values: a lead's first digest of a network's backlog can hold 100,000.
         rows = list(
             ResultEscalation.objects.filter(notified_at__isnull=True, recipient=recipient)
             .select_for_update(skip_locked=True)
             .order_by("created_at", "pk")
+            .values_list("pk", "order_id", "level")
         )
         if not rows:  # another run has them
             return 0
         addresses = [a.strip() for a in recipient.split(",") if a.strip()]
-        escalation_message(rows, to=addresses).send()
-        ResultEscalation.objects.filter(pk__in=[r.pk for r in rows]).update(notified_at=now)
+        escalation_message(
+            [(order_id, level) for _pk, order_id, level in rows], to=addresses
+        ).send()
+        marked = [pk for pk, _order, _level in rows]
+        for start in range(0, len(marked), 5000):
+            ResultEscalation.objects.filter(pk__in=marked[start : start + 5000]).update(
+                notified_at=now
+            )
     return 1
 
 
-def escalation_message(rows: list[ResultEscalation], *, to: list[str]) -> EmailMultiAlternatives:
-    """A digest of links only: no patient, test or result is named."""
+def escalation_message(items: list[tuple[int, str]], *, to: list[str]) -> EmailMultiAlternatives:
+    """A digest of links only: no patient, test or result is named. `items` are (order
+    id, level), oldest first; the first RESULTS_DIGEST_MAX_ITEMS are listed, and the
+    count of the rest points to the worklist, which lists them all."""
     site = settings.SITE_URL
-    items = [
+    shown = _setting("RESULTS_DIGEST_MAX_ITEMS", 50)
+    listed = [
         {
-            "label": Level(row.level).label,
-            "url": site + reverse("procedures:result_log", args=[row.order_id]),
+            "label": Level(level).label,
+            "url": site + reverse("procedures:result_log", args=[order_id]),
         }
-        for row in rows
+        for order_id, level in items[:shown]
     ]
     return build_email(
         "results_escalation",
         {
-            "items": items,
+            "items": listed,
             "count": len(items),
+            "more": len(items) - len(listed),
             "worklist_url": site + reverse("procedures:worklist") + "?scope=mine",
             "clinic_name": settings.CLINIC_NAME,
             "clinic_phone": settings.CLINIC_PHONE,

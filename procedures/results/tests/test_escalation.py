@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+import re
 import threading
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import connection
 
 from procedures import models
 from procedures.catalog.clock import clinic_datetime
-from procedures.results.escalations import escalations_run
+from procedures.results.escalations import escalations_plan, escalations_run
 from procedures.tests import factories
 
 S = models.TestOrder.Status
@@ -90,6 +91,51 @@ def test_one_digest_per_recipient_covers_all_their_orders(lee, smtp_mail, time_m
     assert escalations_run().emails == 1
     [message] = smtp_mail.wait_for(1)
     assert message["Subject"] == "Results follow-up: 2 items need you"
+
+
+@pytest.mark.django_db
+def test_a_backlog_is_written_in_chunks_with_queries_per_chunk_not_per_order(
+    lee, time_machine, settings, django_assert_max_num_queries
+):
+    """A network's first run (or one after an outage) may find 100,000 late orders:
+    read and written a chunk at a time, never a query per order."""
+    settings.RESULTS_ESCALATION_CHUNK = 2
+    time_machine.move_to(NOW, tick=False)
+    away = factories.ProviderFactory(display_name="Dr Away")
+    models.ResultCoverage.objects.create(absent=away, covering=lee, starts_on=TODAY, ends_on=TODAY)
+    late = [overdue_order(lee, 1) for _ in range(3)] + [overdue_order(away, 1) for _ in range(2)]
+
+    # The covers (1); at OVERDUE 5 orders in chunks of 2: 3 reads and 3 writes, and the
+    # read that finds none left; one empty read for each of the 5 other levels.
+    with django_assert_max_num_queries(1 + 7 + 5):
+        assert escalations_plan(now=NOW) == 5
+
+    rows = models.ResultEscalation.objects.filter(level=Level.OVERDUE)
+    assert sorted(rows.values_list("order_id", flat=True)) == sorted(o.pk for o in late)
+    # The absent physician's orders go to their cover, as one order at a time did.
+    assert set(rows.values_list("recipient", flat=True)) == {"lee@clinic.example"}
+    assert escalations_plan(now=NOW) == 0  # written once
+
+
+@pytest.mark.django_db
+def test_a_long_digest_lists_the_first_items_and_counts_the_rest(
+    lee, smtp_mail, time_machine, settings
+):
+    settings.RESULTS_DIGEST_MAX_ITEMS = 2
+    time_machine.move_to(NOW, tick=False)
+    orders = [overdue_order(lee, days) for days in (3, 2, 1)]
+
+    assert escalations_run().emails == 1
+    [message] = smtp_mail.wait_for(1)
+    assert message["Subject"] == "Results follow-up: 3 items need you"
+    body = message.get_body(("plain",)).get_content()
+    assert len(re.findall(r"http://localhost:8000/results/\d+/", body)) == 2
+    assert "And 1 more: it is on your results worklist." in body
+    assert "results/?scope=mine" in body
+    # All three are told: the next run sends nothing until a repeat is due.
+    assert not models.ResultEscalation.objects.filter(notified_at__isnull=True).exists()
+    assert escalations_run().emails == 0
+    assert len(orders) == models.ResultEscalation.objects.count()
 
 
 @pytest.mark.django_db
