@@ -1,5 +1,11 @@
-"""Clinic-time arithmetic: everything people see, and every "N days before", is in
-CLINIC_TIME_ZONE; the database stores UTC."""
+"""Clinic-time arithmetic: the database stores UTC; days, wall-clock hours and every
+"N days before" are in a site's zone.
+
+The zone is Django's current time zone: a page's is its current site's (activated by
+`procedures.catalog.middleware.SiteTimeZoneMiddleware`; "all sites" keep the network's,
+settings.TIME_ZONE = CLINIC_TIME_ZONE). A rule tied to one room, visit or order runs in
+that site's zone whoever asks: `with timezone.override(site.tz)` around it (invariant 18).
+"""
 
 import functools
 from datetime import date, datetime, time, timedelta
@@ -13,7 +19,9 @@ from procedures.catalog.models import ClinicHoliday
 
 
 def clinic_tz() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
+    """The zone clinic days are in now: Django's current time zone (see above)."""
+    zone = timezone.get_current_timezone()
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
 
 
 def clinic_now() -> datetime:
