@@ -1,4 +1,4 @@
-"""A site's clock (issue 18, invariant 18): a network in Europe/London with a site in
+"""A site's clock (issue 18, invariant 19): a network in Europe/London with a site in
 America/New_York. Each site's pages, forms and wall-clock rules are in its own zone;
 "All sites" is in the network's."""
 
@@ -6,13 +6,18 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from clinic import roles
 from conftest import make_user
 from patients.tests.factories import PatientFactory
+from procedures.catalog.choices import SedationLevel
+from procedures.catalog.hours import WorkingHours
 from procedures.catalog.sites import ALL_SITES, StaffProfile, default_site
+from procedures.scheduling.closures import visits_closed_by
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.slots import slots_find
 from procedures.tests.factories import (
     AppointmentFactory,
     ProcedureTypeFactory,
@@ -20,6 +25,7 @@ from procedures.tests.factories import (
     RoomFactory,
     SiteFactory,
 )
+from procedures.workflows.visits import appointment_book
 
 LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 # Monday 24 November 2025, winter: New York is UTC-5, London UTC+0.
@@ -147,3 +153,87 @@ def test_the_zone_is_not_left_active_after_the_request(client, network, time_mac
     client.get("/today/")
 
     assert timezone.get_current_timezone_name() == "Europe/London"
+
+
+# --- Rules of one room or visit: its site's zone, whoever asks ----------------------
+
+
+@pytest.fixture
+def ny_hours(network):
+    """The New York room open 08:00-17:00 and Dr Okafor working 08:00-17:00 there, Monday
+    to Friday (New York's wall clock)."""
+    for weekday in range(5):
+        for resource in ({"room": network["ny_room"]}, {"provider": network["okafor"]}):
+            WorkingHours.objects.create(
+                **resource, weekday=weekday, starts=dt.time(8), ends=dt.time(17)
+            )
+
+
+def book_ny(network, start: dt.datetime) -> Appointment:
+    return appointment_book(
+        patient=PatientFactory(),
+        procedure_type=ProcedureTypeFactory(default_duration_minutes=60),
+        provider=network["okafor"],
+        room=network["ny_room"],
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
+        sedation_level=SedationLevel.NONE,
+        by=None,
+    )
+
+
+def test_a_new_york_room_open_8_to_17_takes_8_and_refuses_7_new_york_time(
+    network, ny_hours, time_machine
+):
+    time_machine.move_to(ny(MONDAY, 12), tick=False)
+    # The network's zone (London) is the current one, as for a London page or a task.
+    assert timezone.get_current_timezone_name() == "Europe/London"
+
+    assert book_ny(network, ny(TUESDAY, 8)).start_at == ny(TUESDAY, 8)
+    with pytest.raises(ValidationError) as refused:
+        book_ny(network, ny(TUESDAY, 7))
+
+    assert "NY room 1 is open 08:00-17:00 on Tuesday" in str(refused.value)
+    assert Appointment.objects.count() == 1
+
+
+def test_a_new_york_booking_past_5_pm_there_is_refused_though_london_is_asleep(
+    network, ny_hours, time_machine
+):
+    time_machine.move_to(ny(MONDAY, 12), tick=False)
+    with pytest.raises(ValidationError) as refused:
+        book_ny(network, ny(TUESDAY, 16, 30))  # 21:30 in London
+
+    assert "Dr Okafor works 08:00-17:00 on Tuesday; 16:30-17:30" in str(refused.value)
+
+
+def test_the_slot_finder_offers_a_new_york_site_new_york_mornings(network, ny_hours, time_machine):
+    time_machine.move_to(ny(MONDAY, 12), tick=False)
+
+    slots = slots_find(
+        procedure_type=ProcedureTypeFactory(default_duration_minutes=60),
+        sedation_level=SedationLevel.NONE,
+        site_id=network["new_york"].pk,
+        first_day=TUESDAY,
+        last_day=TUESDAY,
+        per_day=2,
+    )
+
+    assert [s.start_at for s in slots] == [ny(TUESDAY, 8), ny(TUESDAY, 8, 15)]
+
+
+def test_a_network_closure_closes_each_site_on_its_own_day(network, time_machine):
+    time_machine.move_to(ny(MONDAY, 12), tick=False)
+    # 20:00 on Tuesday in New York is 01:00 on Wednesday in London: Tuesday's visit.
+    tuesday_evening = ny_visit(network, ny(TUESDAY, 20))
+    ny_visit(network, ny(TUESDAY + dt.timedelta(days=1), 9))
+
+    assert visits_closed_by([TUESDAY], site=None) == [tuesday_evening]
+
+
+def test_checking_in_is_on_the_visits_day_at_its_site(network, time_machine):
+    # 01:00 UTC Tuesday: still Monday 20:00 in New York, the visit's day.
+    time_machine.move_to(dt.datetime(2025, 11, 25, 1, 0, tzinfo=dt.UTC), tick=False)
+    visit = ny_visit(network, ny(MONDAY, 21))
+
+    assert visit.can_check_in
