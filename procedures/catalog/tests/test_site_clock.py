@@ -15,6 +15,10 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.hours import WorkingHours
 from procedures.catalog.sites import ALL_SITES, StaffProfile, default_site
+from procedures.messaging.kinds import Kind
+from procedures.messaging.models import ReminderPolicy
+from procedures.results.escalations import late_orders
+from procedures.results.models import ResultEscalation, TestOrder
 from procedures.scheduling.closures import visits_closed_by
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import slots_find
@@ -24,6 +28,7 @@ from procedures.tests.factories import (
     ProviderFactory,
     RoomFactory,
     SiteFactory,
+    TestOrderFactory,
 )
 from procedures.workflows.visits import appointment_book
 
@@ -237,3 +242,36 @@ def test_checking_in_is_on_the_visits_day_at_its_site(network, time_machine):
     visit = ny_visit(network, ny(MONDAY, 21))
 
     assert visit.can_check_in
+
+
+# --- Background work: at the visit's site's wall clock ------------------------------
+
+
+def test_a_reminder_the_day_before_at_9_for_a_new_york_visit_is_due_at_9_there(
+    network, ny_hours, time_machine
+):
+    time_machine.move_to(ny(MONDAY, 12), tick=False)
+    ReminderPolicy.objects.create(
+        kind=Kind.DAY_BEFORE, enabled=True, days_offset=-1, send_time=dt.time(9)
+    )
+
+    visit = book_ny(network, ny(TUESDAY + dt.timedelta(days=1), 10))
+
+    day_before = visit.reminders.get(kind=Kind.DAY_BEFORE)
+    assert day_before.due_at == ny(TUESDAY, 9)  # 14:00 in London
+    assert day_before.due_at == dt.datetime(2025, 11, 25, 14, 0, tzinfo=dt.UTC)
+
+
+def test_at_2_utc_a_london_result_due_yesterday_is_late_a_new_york_one_not_yet(network):
+    two_utc = dt.datetime(2025, 11, 25, 2, 0, tzinfo=dt.UTC)  # Tue in London, Mon in NY
+    london = TestOrderFactory(
+        appointment__room=network["london_room"], appointment__provider=network["lee"]
+    )
+    new_york = TestOrderFactory(
+        appointment__room=network["ny_room"], appointment__provider=network["okafor"]
+    )
+    TestOrder.objects.filter(pk__in=[london.pk, new_york.pk]).update(expected_by=MONDAY)
+
+    late = set(late_orders(ResultEscalation.Level.OVERDUE, two_utc))
+
+    assert late == {london}
