@@ -14,9 +14,11 @@ from conftest import make_user
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.hours import WorkingHours
+from procedures.catalog.models import ClinicHoliday
 from procedures.catalog.sites import ALL_SITES, StaffProfile, default_site
 from procedures.messaging.kinds import Kind
 from procedures.messaging.models import ReminderPolicy
+from procedures.results import orders
 from procedures.results.escalations import late_orders
 from procedures.results.models import ResultEscalation, TestOrder
 from procedures.scheduling.closures import visits_closed_by
@@ -29,6 +31,7 @@ from procedures.tests.factories import (
     RoomFactory,
     SiteFactory,
     TestOrderFactory,
+    TestTypeFactory,
 )
 from procedures.workflows.visits import appointment_book
 
@@ -275,3 +278,55 @@ def test_at_2_utc_a_london_result_due_yesterday_is_late_a_new_york_one_not_yet(n
     late = set(late_orders(ResultEscalation.Level.OVERDUE, two_utc))
 
     assert late == {london}
+
+
+# --- Results: the working days of the order's site ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("collected_on", "at_new_york", "at_london"),
+    [
+        # Wednesday before Thanksgiving (Thursday 27 November 2025, a US holiday).
+        (dt.date(2025, 11, 26), dt.date(2025, 11, 28), dt.date(2025, 11, 27)),
+        # Friday before England's summer bank holiday (Monday 25 August 2025).
+        (dt.date(2025, 8, 22), dt.date(2025, 8, 25), dt.date(2025, 8, 26)),
+    ],
+    ids=["thanksgiving", "uk-bank-holiday"],
+)
+def test_an_order_skips_its_own_sites_public_holidays_only(
+    network, time_machine, collected_on, at_new_york, at_london
+):
+    network["london"].holidays_country, network["london"].holidays_subdivision = "GB", "ENG"
+    network["london"].save()
+    time_machine.move_to(ny(collected_on, 12), tick=False)
+    next_day = TestTypeFactory(turnaround_target_days=1)
+
+    def ordered(room, provider) -> dt.date:
+        procedure = ProcedureTypeFactory()
+        procedure.default_tests.set([next_day])
+        visit = AppointmentFactory(
+            room=room,
+            provider=provider,
+            procedure_type=procedure,
+            start_at=ny(collected_on, 10),
+            end_at=ny(collected_on, 11),
+        )
+        (order,) = orders.test_orders_create(appointment=visit, collected_at=ny(collected_on, 11))
+        return order.expected_by
+
+    assert ordered(network["ny_room"], network["okafor"]) == at_new_york
+    assert ordered(network["london_room"], network["lee"]) == at_london
+
+
+def test_an_order_skips_every_sites_closures_and_its_own_not_another_sites(network):
+    monday = dt.datetime.combine(dt.date(2025, 12, 1), dt.time(11), tzinfo=NEW_YORK)
+    ClinicHoliday.objects.create(date=dt.date(2025, 12, 2), name="Network training")
+    ClinicHoliday.objects.create(
+        date=dt.date(2025, 12, 3), name="London closed", site=network["london"]
+    )
+
+    def expected_at(site) -> dt.date:
+        return orders.expected_by_for(collected_at=monday, turnaround_days=1, site=site)
+
+    assert expected_at(network["new_york"]) == dt.date(2025, 12, 3)
+    assert expected_at(network["london"]) == dt.date(2025, 12, 4)
