@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "clinic.sessions.SessionLimitsMiddleware",
     "clinic.two_factor.TwoFactorMiddleware",
+    # The current site's time zone for the page (after the session and the user).
+    "procedures.catalog.middleware.SiteTimeZoneMiddleware",
     # Last, so that it sees the final answer of the views above.
     "axes.middleware.AxesMiddleware",
 ]

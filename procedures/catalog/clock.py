@@ -1,5 +1,11 @@
-"""Clinic-time arithmetic: everything people see, and every "N days before", is in
-CLINIC_TIME_ZONE; the database stores UTC."""
+"""Clinic-time arithmetic: the database stores UTC; days, wall-clock hours and every
+"N days before" are in a site's zone.
+
+The zone is Django's current time zone: a page's is its current site's (activated by
+`procedures.catalog.middleware.SiteTimeZoneMiddleware`; "all sites" keep the network's,
+settings.TIME_ZONE = CLINIC_TIME_ZONE). A rule tied to one room, visit or order runs in
+that site's zone whoever asks: `with timezone.override(site.tz)` around it (invariant 19).
+"""
 
 import functools
 from datetime import date, datetime, time, timedelta
@@ -7,13 +13,17 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from procedures.catalog.models import ClinicHoliday
+from procedures.catalog.sites import Site
 
 
 def clinic_tz() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
+    """The zone clinic days are in now: Django's current time zone (see above)."""
+    zone = timezone.get_current_timezone()
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))
 
 
 def clinic_now() -> datetime:
@@ -48,20 +58,27 @@ def _public_holidays(country: str, subdivision: str, year: int) -> frozenset[dat
     )
 
 
-def public_holidays(first: date, last: date) -> set[date]:
-    """The public holidays of the clinic's country and region (the `holidays` package;
-    settings CLINIC_HOLIDAYS_COUNTRY and CLINIC_HOLIDAYS_SUBDIVISION) from `first` to
-    `last`, substitute days included."""
-    country = getattr(settings, "CLINIC_HOLIDAYS_COUNTRY", "")
-    subdivision = getattr(settings, "CLINIC_HOLIDAYS_SUBDIVISION", "")
+def public_holidays(first: date, last: date, *, site: Site | None = None) -> set[date]:
+    """The public holidays (the `holidays` package) from `first` to `last`, substitute
+    days included: of the site's country and region; without a site, of settings
+    CLINIC_HOLIDAYS_COUNTRY and CLINIC_HOLIDAYS_SUBDIVISION (the network's)."""
+    if site is not None:
+        country, subdivision = site.holidays_country, site.holidays_subdivision
+    else:
+        country = getattr(settings, "CLINIC_HOLIDAYS_COUNTRY", "")
+        subdivision = getattr(settings, "CLINIC_HOLIDAYS_SUBDIVISION", "")
     days: set[date] = set()
     for year in range(first.year, last.year + 1):
         days |= {d for d in _public_holidays(country, subdivision, year) if first <= d <= last}
     return days
 
 
-def closed_days(first: date, last: date) -> set[date]:
-    """Days from `first` to `last` the clinic and its labs do not work, besides
-    weekends: public holidays, and the closures an admin typed (`ClinicHoliday`)."""
+def closed_days(first: date, last: date, *, site: Site | None = None) -> set[date]:
+    """Days from `first` to `last` a site and its labs do not work, besides weekends:
+    its public holidays, and the closures an admin typed (`ClinicHoliday`) for it or for
+    every site (invariant 19). Without a site: the settings' public holidays and every
+    typed closure."""
     typed = ClinicHoliday.objects.filter(date__gte=first, date__lte=last)
-    return public_holidays(first, last) | set(typed.values_list("date", flat=True))
+    if site is not None:
+        typed = typed.filter(Q(site__isnull=True) | Q(site=site))
+    return public_holidays(first, last, site=site) | set(typed.values_list("date", flat=True))

@@ -22,6 +22,9 @@ from clinic import policy
 #: The session key that holds the staff member's current site: a site id, or ALL_SITES.
 SESSION_KEY = "clinic_site"
 ALL_SITES = "all"
+#: The session key that holds [site id, time zone name] of the current site: the zone its
+#: pages are in, read on every request without a query (Django's documented pattern).
+ZONE_SESSION_KEY = "clinic_site_zone"
 #: The code of the site an upgraded single-clinic database becomes (and seed_scale's rooms
 #: land in by default).
 MAIN_CODE = "main"
@@ -179,6 +182,29 @@ def start_at_home_site(sender: Any, request: Any, user: Any, **kwargs: Any) -> N
         site_id = home_site_id(user)
         if site_id is not None:
             request.session[SESSION_KEY] = site_id
+            _remember_zone(request, site_id)
+
+
+def _remember_zone(request: _Request, site_id: int, zone: str | None = None) -> str | None:
+    """Keep the zone of site `site_id` in the session beside its id (one query if not given)."""
+    if zone is None:
+        zone = Site.objects.filter(pk=site_id).values_list("time_zone", flat=True).first()
+    if zone is not None:
+        request.session[ZONE_SESSION_KEY] = [site_id, zone]
+    return zone
+
+
+def current_site_zone(request: _Request) -> str | None:
+    """The time zone name of the request's current site, or None for "all sites" (the
+    network's CLINIC_TIME_ZONE). From the session, without a query once it is known; a
+    change of a site's zone reaches a staff member at their next login or switch."""
+    site_id = current_site_id(request)
+    if site_id is None:
+        return None
+    kept = request.session.get(ZONE_SESSION_KEY)
+    if isinstance(kept, list) and len(kept) == 2 and kept[0] == site_id:
+        return str(kept[1])
+    return _remember_zone(request, site_id)
 
 
 def current_site_id(request: _Request) -> int | None:
@@ -225,6 +251,7 @@ def site_choose(request: _Request, choice: str) -> Site | None:
     if site is None:
         raise ValidationError(_("Choose one of the sites listed."), code="unknown_site")
     request.session[SESSION_KEY] = site.pk
+    _remember_zone(request, site.pk, site.time_zone)
     request._clinic_site_id = site.pk  # type: ignore[attr-defined]
     return site
 

@@ -270,6 +270,7 @@ def seed_demo(*, password: str) -> dict[str, int]:
                     expected_by=expected_by_for(
                         collected_at=appointment.completed_at,
                         turnaround_days=test_type.turnaround_target_days,
+                        site=appointment.room.site,
                     ),
                     responsible=provider,
                 )

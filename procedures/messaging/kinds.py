@@ -8,10 +8,11 @@ read these.
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from procedures.catalog.clock import clinic_datetime, clinic_tz
+from procedures.catalog.clock import clinic_tz
 from procedures.messaging.models import Reminder, ReminderPolicy
 from procedures.scheduling.models import Appointment
 
@@ -72,24 +73,28 @@ def send_window() -> tuple[time, time]:
     return time.fromisoformat(start), time.fromisoformat(end)
 
 
-def into_send_window(due: datetime, *, now: datetime, earlier: bool = False) -> datetime:
-    """`due` moved into the daily send window (clinic time).
+def into_send_window(
+    due: datetime, *, now: datetime, earlier: bool = False, tz: ZoneInfo | None = None
+) -> datetime:
+    """`due` moved into the daily send window, on the wall clock of `tz` (the visit's
+    site; default: the current zone).
 
     Outside the window a reminder goes at the next window opening, or, when it
     is about something before the visit (`earlier`), at the previous window
     closing, so that "stop eating from midnight" arrives the evening before.
     """
     start, end = send_window()
-    local = due.astimezone(clinic_tz())
+    tz = tz or clinic_tz()
+    local = due.astimezone(tz)
     if start <= local.time() <= end:
         return due
     if earlier:
         day = local.date() if local.time() > end else local.date() - timedelta(days=1)
-        candidate = clinic_datetime(day, end)
+        candidate = datetime.combine(day, end, tzinfo=tz)
         if candidate >= now:
             return candidate
     day = local.date() if local.time() < start else local.date() + timedelta(days=1)
-    return clinic_datetime(day, start)
+    return datetime.combine(day, start, tzinfo=tz)
 
 
 def reminder_policies() -> dict[str, ReminderPolicy]:
@@ -112,8 +117,11 @@ def policy_offset(kind: str, *, policies: dict[str, ReminderPolicy] | None = Non
 
 
 def offset_from(appointment: Appointment, offset: Offset) -> datetime:
-    local_day = appointment.start_at.astimezone(clinic_tz()).date() + timedelta(days=offset.days)
-    return clinic_datetime(local_day, offset.at)
+    """ "N days before (or after) the visit at HH:MM", on the wall clock of the visit's
+    site (invariant 19): a New York visit's "day before at 09:00" is 09:00 there."""
+    tz = appointment.site_tz
+    local_day = appointment.start_at.astimezone(tz).date() + timedelta(days=offset.days)
+    return datetime.combine(local_day, offset.at, tzinfo=tz)
 
 
 def expiry_for(appointment: Appointment, kind: str, due_at: datetime) -> datetime | None:

@@ -58,7 +58,9 @@ def _reminder_row(
     now = timezone.now()
     due = due_at or now
     if kind not in WINDOW_EXEMPT_KINDS:
-        due = into_send_window(due, now=now, earlier=kind in BEFORE_VISIT_KINDS)
+        due = into_send_window(
+            due, now=now, earlier=kind in BEFORE_VISIT_KINDS, tz=appointment.site_tz
+        )
     reminder = Reminder(
         appointment=appointment,
         kind=kind,

@@ -79,10 +79,16 @@ def _template_at(template: Any, appointment: Appointment, hours: int) -> datetim
 
 
 def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[PrepStep]:
-    """The patient's preparation as one ordered, dated list of steps (clinic zone).
+    """The patient's preparation as one ordered, dated list of steps, its days and
+    wall-clock times those of the visit's site (invariant 19).
 
     `facts`, when the caller has them, saves reading the plan and the medicines again.
     """
+    with timezone.override(appointment.site_tz):
+        return _timeline(appointment, facts=facts)
+
+
+def _timeline(appointment: Appointment, *, facts: PrepFacts | None) -> list[PrepStep]:
     arrival = PrepStep(
         at=appointment.start_at,
         kind=StepKind.ARRIVAL,

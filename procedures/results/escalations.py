@@ -19,12 +19,15 @@ nobody to email (no lead address configured, a physician without one) is never
 marked as told: it waits, logged on every run, until an address exists.
 """
 
+import functools
 import logging
+import operator
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -36,6 +39,7 @@ from django.utils import timezone
 
 from clinic.mail import build_email
 from procedures.catalog.clock import clinic_now
+from procedures.catalog.sites import Site
 from procedures.results.models import ResultCoverage, ResultEscalation, TestOrder
 
 log = logging.getLogger(__name__)
@@ -54,20 +58,29 @@ class EscalationReport:
     emails: int = 0
 
 
+def _expected_before_site_day(now: datetime, *, days_back: int = 0) -> Q:
+    """Orders whose `expected_by` is before the day at their own site `days_back` days
+    ago (invariant 19): at 02:00 UTC a London order due yesterday is late, a New York
+    one due "yesterday" in London is not yet (one small query, the sites' zones)."""
+    back = timedelta(days=days_back)
+    by_zone = [
+        Q(site__time_zone=zone, expected_by__lt=now.astimezone(ZoneInfo(zone)).date() - back)
+        for zone in Site.objects.order_by().values_list("time_zone", flat=True).distinct()
+    ]
+    return functools.reduce(operator.or_, by_zone, Q(pk__in=[]))
+
+
 def late_conditions(now: datetime) -> dict[str, Q]:
     """For each level, the orders late enough to reach it at `now` (on TestOrder)."""
-    today = now.astimezone(clinic_now().tzinfo).date()
     unreviewed_after = timedelta(hours=_setting("RESULTS_UNREVIEWED_HOURS", 48))
     lead_after = timedelta(hours=_setting("RESULTS_UNREVIEWED_LEAD_HOURS", 96))
     lead_days = _setting("RESULTS_OVERDUE_LEAD_DAYS", 3)
     told_after = timedelta(days=_setting("RESULTS_UNCOMMUNICATED_DAYS", 7))
     told_lead_after = timedelta(days=_setting("RESULTS_UNCOMMUNICATED_LEAD_DAYS", 14))
     return {
-        Level.OVERDUE: Q(status__in=TestOrder.PENDING_STATUSES, expected_by__lt=today),
-        Level.OVERDUE_LEAD: Q(
-            status__in=TestOrder.PENDING_STATUSES,
-            expected_by__lt=today - timedelta(days=lead_days),
-        ),
+        Level.OVERDUE: Q(status__in=TestOrder.PENDING_STATUSES) & _expected_before_site_day(now),
+        Level.OVERDUE_LEAD: Q(status__in=TestOrder.PENDING_STATUSES)
+        & _expected_before_site_day(now, days_back=lead_days),
         Level.UNREVIEWED: Q(status=S.FINAL, review_clock__lte=now - unreviewed_after),
         Level.UNREVIEWED_LEAD: Q(status=S.FINAL, review_clock__lte=now - lead_after),
         Level.UNCOMMUNICATED: Q(status=S.REVIEWED, reviewed_at__lte=now - told_after),

@@ -18,9 +18,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import ProcedureKind
-from procedures.catalog.clock import add_working_days, clinic_today, clinic_tz, closed_days
+from procedures.catalog.clock import add_working_days, clinic_tz, closed_days
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site
 from procedures.results.models import NoSampleReason, TestOrder, TestOrderEvent, TestResult
 from procedures.scheduling.models import Appointment
 
@@ -43,16 +44,21 @@ AMENDABLE = (S.FINAL, S.REVIEWED, S.COMMUNICATED)
 RECOLLECT_WITHIN_DAYS = 2
 
 
-def holidays_from(start: date) -> set[date]:
-    """Public holidays (the `holidays` package) and clinic closures from `start` on, far
-    enough ahead for any turnaround."""
-    return closed_days(start, start + timedelta(days=400))
+def holidays_from(start: date, site: Site | None = None) -> set[date]:
+    """The site's public holidays (the `holidays` package) and its closures (and every
+    site's) from `start` on, far enough ahead for any turnaround. Without a site: the
+    settings' public holidays and every closure."""
+    return closed_days(start, start + timedelta(days=400), site=site)
 
 
-def expected_by_for(*, collected_at: datetime, turnaround_days: int) -> date:
-    """Collection date (clinic time) plus the turnaround in working days."""
-    start = collected_at.astimezone(clinic_tz()).date()
-    return add_working_days(start, turnaround_days, holidays_from(start))
+def expected_by_for(
+    *, collected_at: datetime, turnaround_days: int, site: Site | None = None
+) -> date:
+    """Collection date plus the turnaround in working days: the day and the working days
+    of the order's site (invariant 19); without a site, the current zone's and the
+    settings' holidays."""
+    start = collected_at.astimezone(site.tz if site is not None else clinic_tz()).date()
+    return add_working_days(start, turnaround_days, holidays_from(start, site))
 
 
 def _move(order: TestOrder, *, to: str, by: User | None, note: str = "", refusal: str = "") -> None:
@@ -74,7 +80,7 @@ def _move(order: TestOrder, *, to: str, by: User | None, note: str = "", refusal
 def _locked(order_id: int) -> TestOrder:
     return (
         TestOrder.objects.select_for_update(of=("self",))
-        .select_related("appointment", "test_type")
+        .select_related("appointment", "test_type", "site")
         .get(pk=order_id)
     )
 
@@ -151,16 +157,17 @@ def test_orders_create(
         )
     else:
         sample_validate(appointment=appointment, sample=sample, now=timezone.now())
-    start = sample.collected_at.astimezone(clinic_tz()).date()
     if not sample.test_types:
         return []
-    holidays = holidays_from(start)
-    site_id = Room.objects.values_list("site", flat=True).get(pk=appointment.room_id)
+    # The visit's site: the day of collection and the working days are its own.
+    site = Room.objects.select_related("site").get(pk=appointment.room_id).site
+    start = sample.collected_at.astimezone(site.tz).date()
+    holidays = holidays_from(start, site)
     orders = []
     for test_type in sample.test_types:
         order = TestOrder.objects.create(
             appointment=appointment,
-            site_id=site_id,  # the visit's site (docs/invariants.md, 18)
+            site=site,  # the visit's site (docs/invariants.md, 18)
             test_type=test_type,
             status=S.SENT if sample.sent_at else S.COLLECTED,
             collected_at=sample.collected_at,
@@ -276,14 +283,15 @@ def order_replace(
     RECOLLECT_WITHIN_DAYS working days from today). Without, the lab runs the test
     again on the sample it has: collected as before, expected the turnaround from today.
     Returns the replacement."""
-    today = clinic_today()
     with transaction.atomic():
         order = _locked(order_id)
+        # Today and the working days of the order's site (invariant 19).
+        today = timezone.now().astimezone(order.site.tz).date()
         label = TestOrder.CancelReason(reason).label if reason in TestOrder.CancelReason else ""
         _cancel(order, reason=reason, by=by, note=(_("Replaced") + f": {label} {note}")[:300])
         if collect_by is not None and collect_by < today:
             raise ValidationError({"collect_by": _("The recollection date is in the past.")})
-        holidays = holidays_from(today)
+        holidays = holidays_from(today, order.site)
         if recollect:
             start = collect_by or add_working_days(today, RECOLLECT_WITHIN_DAYS, holidays)
         else:
@@ -297,7 +305,7 @@ def order_replace(
             collected_at=None if recollect else order.collected_at,
             specimen_site="" if recollect else order.specimen_site,
             specimen_side="" if recollect else order.specimen_side,
-            expected_by=add_working_days(start, target, holidays_from(start)),
+            expected_by=add_working_days(start, target, holidays_from(start, order.site)),
             responsible=order.responsible,
             replaces=order,
         )
@@ -491,10 +499,12 @@ def results_ready_context(appointment: Appointment, *, language: str | None = No
 def discussion_date_for(appointment: Appointment) -> date:
     """A date for the results discussion: the first working day after the last
     expected result, and not before tomorrow."""
+    site = appointment.room.site  # its day and working days (invariant 19)
+    today = timezone.now().astimezone(site.tz).date()
     live = appointment.test_orders.exclude(status=S.CANCELLED)
-    last = live.aggregate(last=Max("expected_by"))["last"] or clinic_today()
-    start = max(last, clinic_today())
-    return add_working_days(start, 1, holidays_from(start))
+    last = live.aggregate(last=Max("expected_by"))["last"] or today
+    start = max(last, today)
+    return add_working_days(start, 1, holidays_from(start, site))
 
 
 def first_expected(appointment: Appointment) -> date | None:

@@ -125,12 +125,14 @@ def _check_slot(
         raise ValidationError({"start_time": _("The appointment must start in the future.")})
     if end_at <= start_at:
         raise ValidationError({"end_time": _("The end time must be after the start time.")})
-    tz = clinic_tz()
+    # The day of the room's site, whoever books it (invariant 19).
+    tz = room.site.tz
     if start_at.astimezone(tz).date() != (end_at - timedelta(microseconds=1)).astimezone(tz).date():
         raise ValidationError({"end_time": _("The appointment must end on the day it starts.")})
-    refusal = child_booking_refusal(
-        patient=patient, procedure_type=procedure_type, start_at=start_at
-    )
+    with timezone.override(tz):
+        refusal = child_booking_refusal(
+            patient=patient, procedure_type=procedure_type, start_at=start_at
+        )
     if refusal:
         raise ValidationError({"procedure_type": refusal})
     # Issue 18: a visit's room and physician are at the same site.
@@ -228,7 +230,7 @@ def appointment_buffers_for(appointment: Appointment, *, sedation_level: str) ->
     )
     problems.update(booking_clashes(**slot, exclude_pk=appointment.pk))
     if problems:
-        until = formats.time_format(slot["blocked_until"].astimezone(clinic_tz()), "H:i")
+        until = formats.time_format(slot["blocked_until"].astimezone(appointment.site_tz), "H:i")
         raise ValidationError(
             {
                 "sedation_level": [
@@ -457,7 +459,7 @@ def appointment_reschedule(
                 after=after,
                 exclude_pk=appointment.pk,
             )
-            tz = clinic_tz()
+            tz = current.room.site.tz  # the old slot's site, on the visit's history
             note = _("From %(old)s with %(old_who)s, %(old_room)s") % {
                 "old": formats.date_format(appointment.start_at.astimezone(tz), "D j M Y H:i"),
                 "old_who": current.provider.display_name,

@@ -11,7 +11,9 @@ behind that lock (scheduling/booking.py).
 """
 
 from collections.abc import Collection
-from datetime import date, time, timedelta
+from contextlib import nullcontext
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 from auditlog.context import set_actor
@@ -19,10 +21,10 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
+from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import ClinicHoliday
 from procedures.catalog.resources import Room
 from procedures.catalog.sites import Site
@@ -44,21 +46,29 @@ def public_holidays_of(site: Site, year: int) -> list[tuple[date, str]]:
 
 def visits_closed_by(days: Collection[date], site: Site | None) -> list[Appointment]:
     """The booked visits (not yet under way) on these clinic days at the site's rooms,
-    or at every site's for a network-wide closure."""
+    or at every site's for a network-wide closure. Each site's day is in its own zone
+    (invariant 19): a network-wide closure of 1 January closes New York's 1 January."""
     if not days:
         return []
+    if site is not None:
+        zones = [site.time_zone]
+    else:
+        zones = list(Site.objects.order_by().values_list("time_zone", flat=True).distinct())
     span = Q()
-    for day in days:
-        span |= Q(
-            start_at__gte=clinic_datetime(day, time.min),
-            start_at__lt=clinic_datetime(day + timedelta(days=1), time.min),
-        )
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        for day in days:
+            span |= Q(
+                room__site__time_zone=zone,
+                start_at__gte=datetime.combine(day, time.min, tzinfo=tz),
+                start_at__lt=datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
+            )
     visits = Appointment.objects.active().filter(span)
     if site is not None:
         visits = visits.filter(room__site=site)
     return list(
         visits.exclude(status__in=[Appointment.Status.COMPLETED, Appointment.Status.IN_PROCEDURE])
-        .select_related("patient", "procedure_type", "room")
+        .select_related("patient", "procedure_type", "room__site")
         .order_by("start_at")
     )
 
@@ -90,7 +100,9 @@ def closures_add(
     are skipped. Raises ValidationError for a past day or an empty name, and
     HoursNeedConfirmation (nothing saved) unless every booked visit on those days is in
     `confirmed`. Returns the closures made and the visits to move."""
-    today = clinic_today()
+    # "Past" at the site closed (every site: the network's zone, the usual case).
+    with timezone.override(site.tz) if site is not None else nullcontext():
+        today = clinic_today()
     for day, name in days:
         if day < today:
             raise ValidationError(
@@ -105,12 +117,11 @@ def closures_add(
         _lock_rooms(site)
         new = dict((day, name.strip()) for day, name in days if _closure_exists(day, site) is None)
         where = site.name if site is not None else _("every site")
-        tz = clinic_tz()
         affected = [
             AffectedVisit(
                 visit,
                 _("%(where)s is closed that day (%(name)s)")
-                % {"where": where, "name": new[visit.start_at.astimezone(tz).date()]},
+                % {"where": where, "name": new[visit.start_at.astimezone(visit.site_tz).date()]},
             )
             for visit in visits_closed_by(list(new), site)
         ]

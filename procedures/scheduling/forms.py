@@ -34,7 +34,8 @@ class BookingForm(forms.Form):
     )
     room = forms.ModelChoiceField(
         label=_("Room"),
-        queryset=Room.objects.filter(is_active=True),
+        # With its site: the booking rules are on the site's clock (invariant 19).
+        queryset=Room.objects.filter(is_active=True).select_related("site"),
         empty_label=_("Choose a room"),
     )
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -25,7 +25,7 @@ from auditlog.context import set_actor
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
@@ -245,7 +245,7 @@ def _future_visits(resource: Resource) -> list[Appointment]:
         Appointment.objects.active()
         .filter(**resource._filter(), start_at__gte=clinic_datetime(clinic_today(), time.min))
         .exclude(status__in=[Appointment.Status.COMPLETED, Appointment.Status.IN_PROCEDURE])
-        .select_related("patient", "procedure_type", "provider", "room")
+        .select_related("patient", "procedure_type", "provider", "room__site")
         .order_by("start_at")
     )
 
@@ -276,20 +276,24 @@ def affected_visits(
     resource: Resource, *, weekly: Weekly | None, extra_leave: Unavailability | None = None
 ) -> list[AffectedVisit]:
     """The booked future visits that fit today's availability but would not fit with
-    `weekly` (None: the clinic default) and `extra_leave`. Four queries."""
+    `weekly` (None: the clinic default) and `extra_leave`. Four queries.
+
+    Each visit is judged on the wall clock of its room's site (invariant 19): a
+    physician's 09:00 is 09:00 in New York for a visit there, in London for one here."""
     visits = _future_visits(resource)
     if not visits:
         return []
-    tz = clinic_tz()
-    first = min(clinic_today(), visits[0].blocked_from.astimezone(tz).date())
-    last = max(v.blocked_until.astimezone(tz).date() for v in visits)
+    # A day either side: the visits' sites may be in zones other than this page's.
+    first = min(clinic_today(), visits[0].blocked_from.date()) - timedelta(days=1)
+    last = max(v.blocked_until.date() for v in visits) + timedelta(days=1)
     now = _load(resource, first, last)
     then = _overlay(now, resource, weekly, extra_leave)
     affected = []
     for visit in visits:
-        if _problem(now, resource, visit):
-            continue  # already outside before this change: not this change's doing
-        reason = _problem(then, resource, visit)
+        with timezone.override(visit.site_tz):
+            if _problem(now, resource, visit):
+                continue  # already outside before this change: not this change's doing
+            reason = _problem(then, resource, visit)
         if reason:
             affected.append(AffectedVisit(visit, reason))
     return affected

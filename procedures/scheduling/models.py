@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -243,6 +244,12 @@ class Appointment(models.Model):
         return reverse("procedures:appointment_detail", args=[self.pk])
 
     @property
+    def site_tz(self) -> ZoneInfo:
+        """The zone of the visit's site (its room's): its day and wall-clock rules are
+        there, whoever looks (invariant 19). Loads the room and site if not selected."""
+        return self.room.site.tz
+
+    @property
     def is_sedated(self) -> bool:
         return self.sedation_level in SedationLevel.sedated()
 
@@ -266,7 +273,7 @@ class Appointment(models.Model):
                 "status": self.get_status_display().lower(),
                 "done": LIFECYCLE_DONE[action],
             }
-        tz = clinic_tz()
+        tz = self.site_tz if action == "check_in" else clinic_tz()
         if (
             action == "check_in"
             and self.start_at.astimezone(tz).date() != now.astimezone(tz).date()

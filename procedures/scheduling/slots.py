@@ -8,7 +8,7 @@ it about one slot, the slot finder about thousands.
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -18,7 +18,7 @@ from operator import attrgetter
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import FloatField, Func, Q, QuerySet
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from patients.models import Patient
@@ -144,7 +144,34 @@ def availability_problems(
     blocked_until: datetime,
 ) -> dict[str, str]:
     """Field -> message for each rule of hours, leave, holidays and room capability that
-    this slot breaks (clashes with other bookings are checked separately)."""
+    this slot breaks (clashes with other bookings are checked separately).
+
+    In the zone of the room's site, whoever asks (invariant 19): the room's hours and
+    the physician's for this booking are wall-clock times there."""
+    with timezone.override(room.site.tz):
+        return _availability_problems(
+            procedure_type=procedure_type,
+            provider=provider,
+            room=room,
+            start_at=start_at,
+            end_at=end_at,
+            sedation_level=sedation_level,
+            blocked_from=blocked_from,
+            blocked_until=blocked_until,
+        )
+
+
+def _availability_problems(
+    *,
+    procedure_type: ProcedureType,
+    provider: Provider,
+    room: Room,
+    start_at: datetime,
+    end_at: datetime,
+    sedation_level: str,
+    blocked_from: datetime,
+    blocked_until: datetime,
+) -> dict[str, str]:
     problems: dict[str, str] = {}
     tz = clinic_tz()
     day = start_at.astimezone(tz).date()
@@ -378,14 +405,10 @@ def slots_find(
     reaches them, in one query for as many working days as could hold the slots still
     wanted (usually one query). `site_id`: the rooms of that site and the physicians
     who work there.
-    """
-    now = clinic_now()
-    first_day = max(first_day or now.date(), now.date())
-    last_day = last_day or first_day + timedelta(days=27)
-    duration = timedelta(minutes=procedure_type.default_duration_minutes)
-    before_min, after_min = procedure_type.buffers(sedation_level)
-    before, after = timedelta(minutes=before_min), timedelta(minutes=after_min)
 
+    Days and hours are those of the rooms' site (invariant 19); rooms of sites in
+    several zones (no site chosen) are searched in the current zone.
+    """
     providers = (
         [provider]
         if provider
@@ -397,11 +420,49 @@ def slots_find(
         site_rooms = site_rooms.filter(site__in=theirs) if theirs else site_rooms
     rooms = [
         room
-        for room in site_rooms.prefetch_related("procedure_types")
+        for room in site_rooms.select_related("site").prefetch_related("procedure_types")
         if room.can_host(sedation_level) and room.can_do(procedure_type)
     ]
-    if not providers or not rooms or last_day < first_day:
+    if not providers or not rooms:
         return []
+    zones = {room.site.time_zone for room in rooms}
+    with timezone.override(zones.pop()) if len(zones) == 1 else nullcontext():
+        return _slots_walk(
+            procedure_type=procedure_type,
+            sedation_level=sedation_level,
+            patient=patient,
+            providers=providers,
+            rooms=rooms,
+            first_day=first_day,
+            last_day=last_day,
+            time_of_day=time_of_day,
+            limit=limit,
+            per_day=per_day,
+        )
+
+
+def _slots_walk(
+    *,
+    procedure_type: ProcedureType,
+    sedation_level: str,
+    patient: Patient | None,
+    providers: list[Provider],
+    rooms: list[Room],
+    first_day: date | None,
+    last_day: date | None,
+    time_of_day: str,
+    limit: int,
+    per_day: int,
+) -> list[Slot]:
+    """`slots_find`'s walk over the days, in the current zone."""
+    now = clinic_now()
+    first_day = max(first_day or now.date(), now.date())
+    last_day = last_day or first_day + timedelta(days=27)
+    if last_day < first_day:
+        return []
+    duration = timedelta(minutes=procedure_type.default_duration_minutes)
+    before_min, after_min = procedure_type.buffers(sedation_level)
+    before, after = timedelta(minutes=before_min), timedelta(minutes=after_min)
     availability = availability_load(
         providers=providers, rooms=rooms, first_day=first_day, last_day=last_day
     )

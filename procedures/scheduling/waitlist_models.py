@@ -11,9 +11,7 @@ class WaitlistEntryQuerySet(models.QuerySet):
         """Waiting patients who could take `appointment`'s freed slot: same procedure,
         the same physician or any, the slot's day within their window, and not the
         patient who just gave it up."""
-        from zoneinfo import ZoneInfo
-
-        day = appointment.start_at.astimezone(ZoneInfo(settings.CLINIC_TIME_ZONE)).date()
+        day = appointment.start_at.astimezone(appointment.site_tz).date()
         return (
             self.waiting()
             .filter(procedure_type=appointment.procedure_type_id)

@@ -2,6 +2,7 @@
 `clinic` (plumbing) knows no domain, and only pages with the header pay its one query."""
 
 from django import template
+from django.utils import timezone
 
 from procedures.catalog.sites import ALL_SITES, Site, current_site_id, may_see_all_sites
 
@@ -11,7 +12,8 @@ register = template.Library()
 @register.inclusion_tag("procedures/catalog/_site_switcher.html", takes_context=True)
 def site_switcher(context):
     request = context["request"]
-    sites = list(Site.objects.filter(is_active=True).values_list("pk", "name", "code"))
+    rows = list(Site.objects.filter(is_active=True).values_list("pk", "name", "code", "time_zone"))
+    sites = [(pk, name, code) for pk, name, code, _zone in rows]
     all_allowed = may_see_all_sites(request.user)
     chosen = current_site_id(request)
     current = next((name for pk, name, _code in sites if pk == chosen), "")
@@ -25,4 +27,7 @@ def site_switcher(context):
         "ALL_SITES": ALL_SITES,
         "chosen": ALL_SITES if chosen is None else chosen,
         "current": current,
+        # Sites in more than one zone: say which zone the page's times are in (the
+        # current site's; the network's for "all sites").
+        "zone": timezone.get_current_timezone_name() if len({r[3] for r in rows}) > 1 else "",
     }

@@ -8,6 +8,9 @@ call), record the patient told, change the patient's email, change a physician's
 (confirming the listed visits or not), let time pass with the
 dispatcher and the escalation job, and make the SMTP server refuse for a while. After
 every step it checks every invariant of docs/invariants.md ("Prep and patient messages").
+Two sites in two zones (Europe/London with England's holidays, America/New_York with the
+US's): bookings are typed on each room's site's clock, and the hours, the day-before
+reminder and `expected_by` are checked on the visit's own site's (invariant 19).
 
 Bounded in `make test`; CLINIC_SOAK=1 runs it long (README, "Soak runs"). A failure it
 finds becomes a named regression test (procedures/workflows/tests/test_patient_safety.py).
@@ -16,6 +19,7 @@ finds becomes a named regression test (procedures/workflows/tests/test_patient_s
 import datetime as dt
 import os
 import smtplib
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -23,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -38,7 +43,7 @@ from patients.medications import medication_add
 from patients.models import Medication
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
-from procedures.catalog.clock import clinic_datetime, clinic_tz, closed_days
+from procedures.catalog.clock import clinic_datetime, closed_days
 from procedures.catalog.resources import Provider
 from procedures.catalog.sites import default_site
 from procedures.messaging import links
@@ -127,9 +132,26 @@ class VisitMachine(RuleBasedStateMachine):
         except ValidationError:
             return None
 
-    def _slot(self, days: int, hour: int) -> dt.datetime:
-        day = self.now.astimezone(clinic_tz()).date() + dt.timedelta(days=days)
-        return clinic_datetime(day, dt.time(hour, 0))
+    def _slot(self, days: int, hour: int, tz: ZoneInfo) -> dt.datetime:
+        """`hour` o'clock `days` days from today, on the wall clock of `tz` (a room's
+        site: the two sites are in two zones, invariant 19)."""
+        day = self.now.astimezone(tz).date() + dt.timedelta(days=days)
+        return dt.datetime.combine(day, dt.time(hour, 0), tzinfo=tz)
+
+    def _day_before_on_its_sites_clock(self, visit: int) -> None:
+        """Just planned, a visit's day-before reminder is due at 10:00 the day before on
+        its own site's clock, whichever zone the other site is in (invariant 19)."""
+        appointment = Appointment.objects.select_related("room__site").get(pk=visit)
+        tz = appointment.site_tz
+        start = appointment.start_at.astimezone(tz)
+        for row in appointment.reminders.filter(
+            kind=K.DAY_BEFORE, status=S.PENDING, appointment_version=appointment.version
+        ):
+            due = row.due_at.astimezone(tz)
+            assert (due.date(), due.time()) == (
+                start.date() - dt.timedelta(days=1),
+                dt.time(10, 0),
+            ), (row, tz)
 
     # --- rules ------------------------------------------------------------------------
 
@@ -142,7 +164,7 @@ class VisitMachine(RuleBasedStateMachine):
         where=st.integers(0, 1),
     )
     def book(self, who, days, hour, sedated, where):
-        start = self._slot(days, hour)
+        start = self._slot(days, hour, ROOMS[where].site.tz)
         appointment = self._try(
             visits.appointment_book,
             patient=self.patients[who],
@@ -154,19 +176,22 @@ class VisitMachine(RuleBasedStateMachine):
             sedation_level=SedationLevel.IV_MODERATE if sedated else SedationLevel.LOCAL,
             by=USERS["frontdesk"],
         )
+        if appointment:
+            self._day_before_on_its_sites_clock(appointment.pk)
         return appointment.pk if appointment else None
 
     @rule(visit=visits, days=st.integers(0, 9), hour=st.integers(8, 16))
     def reschedule(self, visit, days, hour):
         if visit:
-            start = self._slot(days, hour)
-            self._try(
+            start = self._slot(days, hour, Appointment.objects.get(pk=visit).site_tz)
+            if self._try(
                 visits.appointment_reschedule,
                 appointment_id=visit,
                 start_at=start,
                 end_at=start + dt.timedelta(minutes=45),
                 by=USERS["frontdesk"],
-            )
+            ):
+                self._day_before_on_its_sites_clock(visit)
 
     @rule(visit=visits)
     def cancel(self, visit):
@@ -202,11 +227,14 @@ class VisitMachine(RuleBasedStateMachine):
         medicine = appointment and appointment.patient.medications.first()
         if not medicine:
             return
-        day = appointment.start_at.astimezone(clinic_tz()).date()
+        tz = appointment.site_tz
+        day = appointment.start_at.astimezone(tz).date()
         stop_at, action = None, MedicationHold.Action.CONTINUE
         if days_before is not None:
             action = MedicationHold.Action.STOP
-            stop_at = clinic_datetime(day - dt.timedelta(days=days_before), dt.time(20, 0))
+            stop_at = dt.datetime.combine(
+                day - dt.timedelta(days=days_before), dt.time(20, 0), tzinfo=tz
+            )
         self._try(
             prep_changes.medication_hold_set,
             appointment_id=visit,
@@ -492,10 +520,13 @@ class VisitMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_completed_procedure_has_owned_dated_orders(self):
-        for order in TestOrder.objects.filter(appointment__status=A.COMPLETED):
+        for order in TestOrder.objects.filter(appointment__status=A.COMPLETED).select_related(
+            "site"
+        ):
             assert order.responsible_id and order.expected_by
             day = order.expected_by
-            assert day.weekday() < 5 and day not in closed_days(day, day), order
+            # A working day of the order's own site: its public holidays and closures.
+            assert day.weekday() < 5 and day not in closed_days(day, day, site=order.site), order
 
     @invariant()
     def no_visit_left_outside_hours_unconfirmed(self):
@@ -504,21 +535,22 @@ class VisitMachine(RuleBasedStateMachine):
         booked = list(
             Appointment.objects.filter(
                 status__in=[A.REQUESTED, A.SCHEDULED, A.CONFIRMED], start_at__gte=self.now
-            )
+            ).select_related("room__site")
         )
         if not booked:
             return
-        tz = clinic_tz()
         availability = availability_load(
             providers=PROVIDERS,
             rooms=[],
-            first_day=min(v.start_at for v in booked).astimezone(tz).date(),
-            last_day=max(v.end_at for v in booked).astimezone(tz).date(),
+            first_day=min(v.start_at for v in booked).date() - dt.timedelta(days=1),
+            last_day=max(v.end_at for v in booked).date() + dt.timedelta(days=1),
         )
         for visit in booked:
-            inside = availability.within_hours(
-                "provider", visit.provider_id, visit.start_at, visit.end_at
-            )
+            # The physician's hours on the clock of the visit's site (invariant 19).
+            with timezone.override(visit.site_tz):
+                inside = availability.within_hours(
+                    "provider", visit.provider_id, visit.start_at, visit.end_at
+                )
             assert inside or visit.pk in self.confirmed_outside, visit
 
     @invariant()
@@ -567,7 +599,11 @@ def test_a_visit_says_nothing_unsafe_whatever_happens(
     time_machine.move_to(START, tick=False)
     PROCEDURE = ProcedureTypeFactory(kind=ProcedureKind.ASPIRATION_BIOPSY)
     # Two sites (issue 18): a room at each, one physician at each.
-    main, north = default_site(), SiteFactory(code="north")
+    # In two zones with their own public holidays (invariant 19).
+    main = default_site()
+    main.holidays_country, main.holidays_subdivision = "GB", "ENG"
+    main.save()
+    north = SiteFactory(code="north", time_zone="America/New_York", holidays_country="US")
     ROOMS[:] = [RoomFactory(site=main), RoomFactory(site=north)]
     PROVIDERS[:] = [ProviderFactory(), ProviderFactory()]
     PROVIDERS[0].sites.set([main])

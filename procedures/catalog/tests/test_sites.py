@@ -358,13 +358,15 @@ def test_a_single_clinic_shows_no_switcher(client, db):
 
 def book(network, provider, room, days: int = 1):
     day = TODAY + dt.timedelta(days=days)
+    # 10:00 on the room's site's clock (invariant 19).
+    start = dt.datetime.combine(day, dt.time(10), tzinfo=room.site.tz)
     return appointment_book(
         patient=PatientFactory(),
         procedure_type=ProcedureTypeFactory(default_sedation_level=SedationLevel.IV_MODERATE),
         provider=provider,
         room=room,
-        start_at=at(10, day),
-        end_at=at(11, day),
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
         sedation_level=SedationLevel.IV_MODERATE,
         by=None,
     )

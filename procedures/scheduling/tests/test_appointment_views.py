@@ -7,6 +7,7 @@ from django.contrib.messages import get_messages
 
 from clinic.models import ReadAccess
 from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.sites import Site
 from procedures.messaging.models import Reminder
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import AppointmentFactory
@@ -62,6 +63,7 @@ def test_it_keeps_todays_morning_on_the_list_in_a_zone_behind_utc(
     # 21:00 in New York is 01:00 UTC the next day.
     time_machine.move_to(clinic_datetime(dt.date(2025, 3, 3), dt.time(21, 0)), tick=False)
     this_morning = appointment_at(dt.date(2025, 3, 3), 9)
+    Site.objects.update(time_zone="America/New_York")  # the site's zone is the page's
     client.force_login(frontdesk_user)
 
     assert listed(client) == [this_morning]
