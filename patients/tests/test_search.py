@@ -48,9 +48,7 @@ def test_it_forgives_a_typo_on_postgresql(postgres, people, typo):
 
 
 @pytest.mark.services
-def test_the_typo_search_corrects_the_word_then_searches_as_for_a_part_of_a_name(
-    postgres, people
-):
+def test_the_typo_search_corrects_the_word_then_searches_as_for_a_part_of_a_name(postgres, people):
     with CaptureQueriesContext(connection) as queries:
         found = Patient.objects.search_fuzzy("Garsia")
     assert found == [people["garcia"]]
