@@ -58,29 +58,36 @@ class EscalationReport:
     emails: int = 0
 
 
-def _expected_before_site_day(now: datetime, *, days_back: int = 0) -> Q:
+def site_zones() -> list[str]:
+    """The time zones of the network's sites (one small query): a run reads them once."""
+    return list(Site.objects.order_by().values_list("time_zone", flat=True).distinct())
+
+
+def _expected_before_site_day(now: datetime, zones: list[str], *, days_back: int = 0) -> Q:
     """Orders whose `expected_by` is before the day at their own site `days_back` days
     ago (invariant 19): at 02:00 UTC a London order due yesterday is late, a New York
-    one due "yesterday" in London is not yet (one small query, the sites' zones)."""
+    one due "yesterday" in London is not yet."""
     back = timedelta(days=days_back)
     by_zone = [
         Q(site__time_zone=zone, expected_by__lt=now.astimezone(ZoneInfo(zone)).date() - back)
-        for zone in Site.objects.order_by().values_list("time_zone", flat=True).distinct()
+        for zone in zones
     ]
     return functools.reduce(operator.or_, by_zone, Q(pk__in=[]))
 
 
-def late_conditions(now: datetime) -> dict[str, Q]:
-    """For each level, the orders late enough to reach it at `now` (on TestOrder)."""
+def late_conditions(now: datetime, zones: list[str] | None = None) -> dict[str, Q]:
+    """For each level, the orders late enough to reach it at `now` (on TestOrder);
+    `zones`: site_zones(), read here when not given."""
+    zones = site_zones() if zones is None else zones
     unreviewed_after = timedelta(hours=_setting("RESULTS_UNREVIEWED_HOURS", 48))
     lead_after = timedelta(hours=_setting("RESULTS_UNREVIEWED_LEAD_HOURS", 96))
     lead_days = _setting("RESULTS_OVERDUE_LEAD_DAYS", 3)
     told_after = timedelta(days=_setting("RESULTS_UNCOMMUNICATED_DAYS", 7))
     told_lead_after = timedelta(days=_setting("RESULTS_UNCOMMUNICATED_LEAD_DAYS", 14))
+    pending = Q(status__in=TestOrder.PENDING_STATUSES)
     return {
-        Level.OVERDUE: Q(status__in=TestOrder.PENDING_STATUSES) & _expected_before_site_day(now),
-        Level.OVERDUE_LEAD: Q(status__in=TestOrder.PENDING_STATUSES)
-        & _expected_before_site_day(now, days_back=lead_days),
+        Level.OVERDUE: pending & _expected_before_site_day(now, zones),
+        Level.OVERDUE_LEAD: pending & _expected_before_site_day(now, zones, days_back=lead_days),
         Level.UNREVIEWED: Q(status=S.FINAL, review_clock__lte=now - unreviewed_after),
         Level.UNREVIEWED_LEAD: Q(status=S.FINAL, review_clock__lte=now - lead_after),
         Level.UNCOMMUNICATED: Q(status=S.REVIEWED, reviewed_at__lte=now - told_after),
@@ -88,19 +95,19 @@ def late_conditions(now: datetime) -> dict[str, Q]:
     }
 
 
-def late_orders(level: str, now: datetime) -> QuerySet[TestOrder]:
+def late_orders(level: str, now: datetime, zones: list[str] | None = None) -> QuerySet[TestOrder]:
     """Orders late at `level` now, whatever has been written for them."""
     return TestOrder.objects.annotate(review_clock=Coalesce("episode_at", "final_at")).filter(
-        late_conditions(now)[level]
+        late_conditions(now, zones)[level]
     )
 
 
-def _due_orders(level: str, now: datetime) -> QuerySet[TestOrder]:
+def _due_orders(level: str, now: datetime, zones: list[str]) -> QuerySet[TestOrder]:
     """Orders that have reached `level` and have no row for it in their episode yet."""
     done = ResultEscalation.objects.filter(
         order=OuterRef("pk"), level=level, episode=OuterRef("episode")
     )
-    return late_orders(level, now).exclude(Exists(done))
+    return late_orders(level, now, zones).exclude(Exists(done))
 
 
 LEAD_LEVELS = (Level.OVERDUE_LEAD, Level.UNREVIEWED_LEAD, Level.UNCOMMUNICATED_LEAD)
@@ -184,11 +191,11 @@ def escalations_plan(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     local = now.astimezone(clinic_now().tzinfo)
     lead = _lead_recipient()
-    covers = _cover_emails(local.date())
+    covers, zones = _cover_emails(local.date()), site_zones()
     chunk = _setting("RESULTS_ESCALATION_CHUNK", 5000)
     written = 0
     for level in _levels_now(now):
-        due = _due_orders(level, now).order_by("pk")
+        due = _due_orders(level, now, zones).order_by("pk")
         last = 0
         while True:
             batch = list(
@@ -224,9 +231,9 @@ def escalations_repeat(*, now: datetime | None = None) -> int:
     of silence. Returns how many rows were queued again."""
     now = now or timezone.now()
     every = timedelta(days=_setting("RESULTS_REPEAT_DIGEST_DAYS", 2))
-    repeated = 0
+    repeated, zones = 0, site_zones()
     for level in _levels_now(now):
-        still_late = late_orders(level, now).filter(
+        still_late = late_orders(level, now, zones).filter(
             pk=OuterRef("order_id"), episode=OuterRef("episode")
         )
         # Conditional on notified_at: a concurrent run that queued it already wins.

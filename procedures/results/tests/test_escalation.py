@@ -105,9 +105,10 @@ def test_a_backlog_is_written_in_chunks_with_queries_per_chunk_not_per_order(
     models.ResultCoverage.objects.create(absent=away, covering=lee, starts_on=TODAY, ends_on=TODAY)
     late = [overdue_order(lee, 1) for _ in range(3)] + [overdue_order(away, 1) for _ in range(2)]
 
-    # The covers (1); at OVERDUE 5 orders in chunks of 2: 3 reads and 3 writes, and the
-    # read that finds none left; one empty read for each of the 5 other levels.
-    with django_assert_max_num_queries(1 + 7 + 5):
+    # The covers and the sites' zones (2); at OVERDUE 5 orders in chunks of 2: 3 reads
+    # and 3 writes, and the read that finds none left; one empty read for each of the 5
+    # other levels.
+    with django_assert_max_num_queries(2 + 7 + 5):
         assert escalations_plan(now=NOW) == 5
 
     rows = models.ResultEscalation.objects.filter(level=Level.OVERDUE)
