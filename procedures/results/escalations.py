@@ -102,7 +102,7 @@ def late_orders(level: str, now: datetime, zones: list[str] | None = None) -> Qu
     )
 
 
-def _due_orders(level: str, now: datetime, zones: list[str]) -> QuerySet[TestOrder]:
+def _due_orders(level: str, now: datetime, zones: list[str] | None = None) -> QuerySet[TestOrder]:
     """Orders that have reached `level` and have no row for it in their episode yet."""
     done = ResultEscalation.objects.filter(
         order=OuterRef("pk"), level=level, episode=OuterRef("episode")
