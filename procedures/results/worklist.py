@@ -29,7 +29,7 @@ class WorklistRow:
     status: str
     test: str
     lab: str
-    patient_id: int  # for the audit of the read (clinic.audit) and the visit's link
+    patient_id: int  # for the audit of the read (clinic.audit), never shown
     appointment_id: int
     family_name: str
     given_name: str
