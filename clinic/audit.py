@@ -26,7 +26,7 @@ def _rows(
     address = client_ip(request)
     return [
         ReadAccess(
-            user=request.user,
+            user_id=request.user.pk,
             object_type=object_type,
             object_id=str(object_id),
             basis=basis,

@@ -47,24 +47,9 @@ class TestOrderQuerySet(models.QuerySet):
         return self.filter(status__in=TestOrder.OPEN_STATUSES)
 
     def worklist(self) -> "TestOrderQuerySet":
-        """Open orders, the longest overdue first, with what a worklist row shows (and
-        only that: a page of 50 rows would otherwise read every column of each order,
-        visit and patient)."""
-        return (
-            self.open()
-            .select_related("test_type", "appointment__patient", "responsible")
-            .only(
-                "status",
-                "expected_by",
-                "test_type__name",
-                "test_type__lab",
-                "appointment__patient__mrn",
-                "appointment__patient__family_name",
-                "appointment__patient__given_name",
-                "responsible__display_name",
-            )
-            .order_by("expected_by", "pk")
-        )
+        """Open orders, the longest overdue first (a page's rows read only the columns
+        they show: `procedures.results.worklist.worklist_rows`)."""
+        return self.open().order_by("expected_by", "pk")
 
     def owned_by(self, user, day) -> "TestOrderQuerySet":
         """Orders `user` answers for on `day`: theirs, or a colleague's they cover.

@@ -184,12 +184,83 @@ def test_it_lists_pending_results_overdue_first(nurse_client):
 
     response = nurse_client.get("/results/")
 
-    assert list(response.context["page"]) == [final, long_overdue, overdue, due_today, later]
+    shown = [row.pk for row in response.context["rows"]]
+    assert shown == [o.pk for o in (final, long_overdue, overdue, due_today, later)]
     page = response.content.decode()
     assert "Overdue by 3 days" in page
     assert "Overdue by 1 day<" in page
     assert "Due today" in page
     assert "5 days left" in page
+
+
+def row_of(html: str, test_name: str) -> str:
+    """The worklist's table row of the order for `test_name`."""
+    (row,) = [r for r in html.split("<tr>") if f"<td>{test_name}</td>" in r]
+    return row.split("</tr>")[0]
+
+
+def test_it_says_on_each_row_what_the_result_waits_for_and_what_to_do(
+    client, nurse_user, physician_user
+):
+    visit = factories.AppointmentFactory(
+        status=Appointment.Status.COMPLETED,
+        patient__family_name="Okafor",
+        patient__given_name="Ada",
+        patient__mrn="C00000042",
+    )
+
+    def on_visit(name, days, status, **extra):
+        return order(
+            TODAY + dt.timedelta(days=days),
+            appointment=visit,
+            test_type__name=name,
+            test_type__lab="HMDS",
+            status=status,
+            **extra,
+        )
+
+    waiting = on_visit("Flow", 1, models.TestOrder.Status.SENT, responsible=None)
+    final = on_visit("Karyotype", -2, models.TestOrder.Status.FINAL)
+    reviewed = on_visit(
+        "FISH",
+        -1,
+        models.TestOrder.Status.REVIEWED,
+        reviewed_at=NOW,
+        reviewed_by=physician_user,
+    )
+    due = on_visit("Trephine", 0, models.TestOrder.Status.PRELIMINARY)
+
+    client.force_login(nurse_user)
+    html = client.get("/results/?scope=all").content.decode()
+
+    row = row_of(html, "Flow")
+    assert "Fri 11 Apr 2025<br>" in row
+    assert "1 day left" in row
+    assert f'<a href="{visit.get_absolute_url()}">Okafor, Ada</a>' in row
+    assert "MRN C00000042" in row
+    assert "<td>HMDS</td>" in row
+    assert "<td>—</td>" in row  # nobody responsible
+    assert "<td>Sent to lab</td>" in row
+    # A nurse opens a pending order; the link names it for a screen reader.
+    assert (
+        f'href="{waiting.get_absolute_url()}">Open'
+        '<span class="visually-hidden"> for Flow, Okafor</span></a>'
+    ) in row
+    row = row_of(html, "Karyotype")
+    assert "<strong>Final: needs review</strong>" in row
+    assert f'href="{final.get_absolute_url()}">Review<' in row
+    assert "Overdue" not in row  # the result is in: nothing is late
+    row = row_of(html, "FISH")
+    assert "<strong>Reviewed: tell the patient</strong>" in row
+    assert f'href="{reviewed.get_absolute_url()}">Record telling<' in row
+    row = row_of(html, "Trephine")
+    assert '<span class="status-due-soon">Due today</span>' in row
+    assert "<td>Preliminary result</td>" in row
+    assert f'href="{due.get_absolute_url()}">Open<' in row
+    # A physician logs the result of the same order.
+    client.force_login(physician_user)
+    html = client.get("/results/?scope=all").content.decode()
+    assert f'href="{waiting.get_absolute_url()}">Log result<' in row_of(html, "Flow")
 
 
 def test_it_counts_overdue_days_in_the_clinics_calendar(client, nurse_user, time_machine):
@@ -223,7 +294,7 @@ def test_it_shows_the_worklist_in_a_fixed_number_of_queries(
     with django_assert_num_queries(9):
         response = physician_client.get("/results/?scope=all")
 
-    assert len(response.context["page"].object_list) == count
+    assert len(response.context["rows"]) == count
 
 
 def test_it_narrows_the_worklist_by_test_lab_and_physician(nurse_client):
@@ -275,9 +346,9 @@ def test_it_pages_the_worklist_by_fifty_counted_with_the_buckets(nurse_client):
     second = nurse_client.get("/results/?scope=all&page=2")
     past_the_end = nurse_client.get("/results/?scope=all&page=9")
 
-    assert [o.pk for o in first.context["page"].object_list] == [o.pk for o in orders[:50]]
+    assert [row.pk for row in first.context["rows"]] == [o.pk for o in orders[:50]]
     assert "Page 1 of 2" in first.content.decode()
-    assert [o.pk for o in second.context["page"].object_list] == [orders[50].pk]
+    assert [row.pk for row in second.context["rows"]] == [orders[50].pk]
     assert "Page 2 of 2" in second.content.decode()
     assert past_the_end.context["page"].number == 2  # the last page, not an error
     buckets = first.context["buckets"]

@@ -46,6 +46,7 @@ from procedures.results.orders import (
     result_communicate,
     result_log,
 )
+from procedures.results.worklist import worklist_rows
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.models import Appointment
 from procedures.workflows.results import order_replace, order_sent, result_review
@@ -147,7 +148,10 @@ def worklist(request):
     # The same query counted the list: the paginator is told, not asked again.
     paginator = CountedPaginator(orders, 50, count=total)
     page = paginator.get_page(request.GET.get("page"))
-    record_list_read(request, [order.appointment.patient_id for order in page.object_list])
+    rows = worklist_rows(
+        page.object_list, today=today, may_enter=policy.may(request.user, "result_enter")
+    )
+    record_list_read(request, [row.patient_id for row in rows])
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -155,6 +159,7 @@ def worklist(request):
         "procedures/worklist.html",
         {
             "page": page,
+            "rows": rows,
             "today": today,
             "form": form,
             "scope": scope,
