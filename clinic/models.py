@@ -1,6 +1,6 @@
-from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
-from django.db import models
+from django.db import connections, models
+
+from .migration_ops import ContainmentIndex
 
 
 class Heartbeat(models.Model):
@@ -24,9 +24,13 @@ class ReadAccessQuerySet(models.QuerySet):
         """Reads that saw the record with this id: its own page's reads, and the lists
         (a search, a board, a calendar) that showed it among others."""
         object_id = str(object_id)
-        return self.filter(
-            models.Q(object_id=object_id) | models.Q(object_ids__contains=[object_id])
-        )
+        if connections[self.db].vendor == "postgresql":
+            listed = models.Q(object_ids__contains=[object_id])  # jsonb @>, GIN-indexed
+        else:
+            # SQLite (a single machine's install) has no JSON containment: the list's
+            # text holds each id in quotes.
+            listed = models.Q(object_ids__icontains=f'"{object_id}"')
+        return self.filter(models.Q(object_id=object_id) | listed)
 
     def of_record(self, object_type: str, object_id) -> "ReadAccessQuerySet":
         """Who read this record (e.g. a patient), from any page: "who has seen X?"."""
@@ -43,7 +47,7 @@ class ReadAccess(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     # A list's records (a page of a search, a board, a calendar), by id: one row per
     # page shown, however many it lists (docs/security.md, "Reads of lists").
-    object_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    object_ids = models.JSONField(default=list, blank=True)
     view_name = models.CharField(max_length=100)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -57,7 +61,7 @@ class ReadAccess(models.Model):
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="readaccess_object_idx"),
             # "Which lists showed record X?": the lists' ids, searched by containment.
-            GinIndex(fields=["object_ids"], name="readaccess_object_ids_idx"),
+            ContainmentIndex(fields=["object_ids"], name="readaccess_object_ids_idx"),
         ]
 
     def __str__(self) -> str:

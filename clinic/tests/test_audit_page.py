@@ -251,4 +251,4 @@ def test_it_names_a_list_read_in_the_admin_and_shows_its_ids(admin_client, front
     detail = admin_client.get(f"/admin/clinic/readaccess/{listed.pk}/change/").content.decode()
 
     assert "a list of 2" in changelist and ">7</td>" in changelist
-    assert "11, 12" in detail
+    assert "[&quot;11&quot;, &quot;12&quot;]" in detail
