@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import roles
 from .audit_views import ACTIONS, changed_fields
@@ -31,10 +31,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ReadAccess)
 class ReadAccessAdmin(ReadOnlyAdmin):
-    list_display = ["at", "user", "object_type", "object_id", "view_name", "ip_address"]
+    list_display = ["at", "user", "object_type", "record", "view_name", "ip_address"]
     list_filter = ["object_type"]
     list_select_related = ["user"]
     date_hierarchy = "at"
+
+    @admin.display(description=gettext_lazy("Record"))
+    def record(self, read: ReadAccess) -> str:
+        """The record's id, or for a list (a search, a board, a calendar) how many it
+        showed (their ids are on the row's page)."""
+        if read.object_ids:
+            count = len(read.object_ids)
+            return ngettext("a list of %(n)d", "a list of %(n)d", count) % {"n": count}
+        return read.object_id
 
 
 @admin.register(EmergencyAccess)

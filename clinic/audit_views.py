@@ -90,13 +90,19 @@ def filtered(kind: str, data: dict) -> QuerySet:
         if data.get("object_id"):
             rows = rows.filter(object_pk=data["object_id"])
     else:
-        model = ReadAccess if kind == "reads" else EmergencyAccess
-        rows = model.objects.select_related("user").order_by("-at")
+        if kind == "reads":
+            reads = ReadAccess.objects.select_related("user").order_by("-at")
+            if data.get("object_id"):
+                # The record's own pages and every list that showed it.
+                reads = reads.naming(data["object_id"])
+            rows = reads
+        else:
+            rows = EmergencyAccess.objects.select_related("user").order_by("-at")
+            if data.get("object_id"):
+                rows = rows.filter(object_id=data["object_id"])
         user_field, at_field = "user__username", "at"
         if data.get("object_type"):
             rows = rows.filter(object_type=data["object_type"].lower())
-        if data.get("object_id"):
-            rows = rows.filter(object_id=data["object_id"])
     if data.get("user"):
         rows = rows.filter(**{user_field: data["user"]})
     if data.get("date_from"):
@@ -153,6 +159,8 @@ def as_row(kind: str, entry) -> dict:
             "action": _("read"),
             "object_type": entry.object_type,
             "object_id": entry.object_id,
+            # A list's records (a page of a search, a board, a calendar), by id.
+            "listed": entry.object_ids,
             "detail": entry.view_name,
             "ip_address": entry.ip_address or "",
         }
@@ -188,6 +196,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "kind_label": KINDS[kind],
         "page": page,
         "rows": rows,
+        # A list's read shows the record filtered for (else the list's ids).
+        "record_id": data.get("object_id", ""),
         "query": query.urlencode(),
     }
     # A date outside 1900-2100 is a bad address (400, with the form's message);
@@ -210,6 +220,17 @@ def _cell(value) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+def _read_records(row: dict, object_id: str | None) -> list[str]:
+    """The record ids a row names: its own, or those of a list (only `object_id`
+    when the filter names one)."""
+    listed = row.get("listed")
+    if not listed:
+        return [row["object_id"]]
+    if object_id:
+        return [object_id] if object_id in listed else []
+    return list(listed)
 
 
 CSV_COLUMNS = ["at", "user", "action", "object_type", "object_id", "detail", "ip_address"]
@@ -244,7 +265,11 @@ def audit_export(request: HttpRequest) -> HttpResponseBase:
         for entry in rows.iterator(chunk_size=1000):
             row = as_row(kind, entry)
             row["at"] = timezone.localtime(row["at"]).isoformat()
-            yield writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+            # A line per record read, as for a record's own page: a list's read is a
+            # line per record it showed (the one filtered for, with a record id).
+            for object_id in _read_records(row, data.get("object_id")):
+                row["object_id"] = object_id
+                yield writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

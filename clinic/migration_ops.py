@@ -52,3 +52,23 @@ class TrigramIndex(GinIndex):
             name=self.name,
         )
         return plain.create_sql(model, schema_editor, **kwargs)
+
+
+class ContainmentIndex(GinIndex):
+    """A GIN index (jsonb_path_ops: "does this JSON list contain X?", `@>`) on
+    PostgreSQL; on SQLite a plain index on the same column under the same name (see
+    TrigramIndex: a GIN index there would stop a table rebuild)."""
+
+    def __init__(self, *, fields, name):
+        super().__init__(fields=fields, name=name, opclasses=["jsonb_path_ops"] * len(fields))
+
+    def deconstruct(self):
+        path, args, kwargs = super().deconstruct()
+        kwargs.pop("opclasses", None)
+        return path, args, kwargs
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = Index(fields=self.fields, name=self.name)
+        return plain.create_sql(model, schema_editor, **kwargs)

@@ -73,6 +73,82 @@ def test_it_lists_reads_and_filters_them_by_user_type_and_date(auditor, frontdes
     assert {r["object_id"] for r in by_date.context["rows"]} == {"77", "5"}
 
 
+def test_it_finds_who_read_a_patient_on_their_page_and_in_lists(auditor, frontdesk_user):
+    """Who has seen patient X? The reads of X's own page and every list that
+    showed X (a search, a board, a calendar: one row for the page), none other."""
+    x, y = PatientFactory(), PatientFactory()
+    nurse = make_user("nurse1", roles.NURSE)
+    ReadAccess.objects.create(
+        user=frontdesk_user,
+        object_type="patients.patient",
+        object_id=str(x.pk),
+        view_name="patients:detail",
+    )
+    ReadAccess.objects.create(
+        user=nurse,
+        object_type="patients.patient",
+        object_ids=[str(y.pk), str(x.pk), "990"],
+        view_name="procedures:calendar",
+    )
+    ReadAccess.objects.create(
+        user=nurse,
+        object_type="patients.patient",
+        object_ids=[str(y.pk), "991"],
+        view_name="procedures:today",
+    )
+
+    response = auditor.get(
+        "/audit/", {"kind": "reads", "object_type": "patients.patient", "object_id": str(x.pk)}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert [(r["user"], r["detail"]) for r in response.context["rows"]] == [
+        ("nurse1", "procedures:calendar"),
+        ("fd", "patients:detail"),
+    ]
+    assert f"patients.patient #{x.pk} " in page and "(in a list of 3)" in page
+    assert "procedures:today" not in page
+
+
+def test_it_shows_a_list_read_with_the_ids_it_listed(auditor, frontdesk_user):
+    ReadAccess.objects.create(
+        user=frontdesk_user,
+        object_type="patients.patient",
+        object_ids=["11", "12"],
+        view_name="procedures:today",
+    )
+
+    page = auditor.get("/audit/", {"kind": "reads"}).content.decode()
+
+    assert "<summary>patients.patient: a list of 2</summary>#11, #12</details>" in page
+
+
+def test_it_exports_a_list_read_as_a_line_per_patient_shown(auditor, frontdesk_user):
+    ReadAccess.objects.create(
+        user=frontdesk_user,
+        object_type="patients.patient",
+        object_ids=["11", "12", "13"],
+        view_name="procedures:calendar",
+        ip_address="203.0.113.5",
+    )
+    ReadAccess.objects.create(
+        user=frontdesk_user, object_type="patients.patient", object_id="12", view_name="p:d"
+    )
+
+    patients = {"kind": "reads", "object_type": "patients.patient"}
+    everything = rows_of(auditor.get("/audit/export.csv", patients))
+    one = rows_of(auditor.get("/audit/export.csv", {**patients, "object_id": "12"}))
+
+    assert sorted((r[4], r[5], r[6]) for r in everything[1:]) == [
+        ("11", "procedures:calendar", "203.0.113.5"),
+        ("12", "p:d", ""),
+        ("12", "procedures:calendar", "203.0.113.5"),
+        ("13", "procedures:calendar", "203.0.113.5"),
+    ]
+    assert sorted((r[4], r[5]) for r in one[1:]) == [("12", "p:d"), ("12", "procedures:calendar")]
+
+
 def test_it_explains_a_date_range_that_ends_before_it_starts(auditor):
     response = auditor.get("/audit/", {"date_from": "2026-03-05", "date_to": "2026-03-01"})
 
@@ -124,6 +200,11 @@ def test_it_pages_the_audit_with_a_fixed_number_of_queries(
             ReadAccess(user=frontdesk_user, object_type="patients.patient", object_id=str(i))
             for i in range(n)
         )
+        ReadAccess.objects.create(
+            user=frontdesk_user,
+            object_type="patients.patient",
+            object_ids=[str(i) for i in range(n)],
+        )
         # session, user, groups, count, page; the header's site switcher's sites (#18)
         with django_assert_num_queries(6):
             assert auditor.get("/audit/", {"kind": "reads"}).status_code == 200
@@ -155,3 +236,19 @@ def test_it_shows_no_rows_for_a_day_without_activity(auditor):
     response = auditor.get("/audit/", {"date_from": day, "date_to": day})
 
     assert "No rows match this filter." in response.content.decode()
+
+
+def test_it_names_a_list_read_in_the_admin_and_shows_its_ids(admin_client, frontdesk_user):
+    listed = ReadAccess.objects.create(
+        user=frontdesk_user,
+        object_type="patients.patient",
+        object_ids=["11", "12"],
+        view_name="procedures:calendar",
+    )
+    ReadAccess.objects.create(user=frontdesk_user, object_type="patients.patient", object_id="7")
+
+    changelist = admin_client.get("/admin/clinic/readaccess/").content.decode()
+    detail = admin_client.get(f"/admin/clinic/readaccess/{listed.pk}/change/").content.decode()
+
+    assert "a list of 2" in changelist and ">7</td>" in changelist
+    assert "[&quot;11&quot;, &quot;12&quot;]" in detail

@@ -111,10 +111,21 @@ class TimeGrid:
     cancelled: list = field(default_factory=list)  # cancelled cards, listed below the grid
 
 
-def _minutes(moment: datetime, day: date) -> int:
-    """Minutes from the clinic day's midnight (wall clock) to `moment`."""
-    local = moment.astimezone(clinic_tz())
-    return (local.date() - day).days * 1440 + local.hour * 60 + local.minute
+class _WallMinutes:
+    """Minutes from a clinic day's midnight (wall clock) to a moment. Bookings sit on a
+    grid, so a day's cards share a few dozen times: each is converted to clinic time
+    once, not once per card (a site's day draws hundreds)."""
+
+    def __init__(self) -> None:
+        self.tz = clinic_tz()
+        self.known: dict[tuple[datetime, date], int] = {}
+
+    def __call__(self, moment: datetime, day: date) -> int:
+        key = (moment, day)
+        if key not in self.known:
+            local = moment.astimezone(self.tz)
+            self.known[key] = (local.date() - day).days * 1440 + local.hour * 60 + local.minute
+        return self.known[key]
 
 
 def _covers(spans, start: datetime, end: datetime) -> bool:
@@ -134,17 +145,19 @@ def time_grid(
     (08:00-18:00 at least), each cell says whether it is free, booked, outside hours,
     on leave or on a clinic holiday, and each visit is drawn with its buffers."""
     now = clinic_now()
+    wall_minutes = _WallMinutes()
     step = int(SLOT_STEP.total_seconds() // 60)
     first = DEFAULT_FIRST.hour * 60
     last = DEFAULT_LAST.hour * 60
     for column in columns:
         for s, e in availability.sessions(column.kind, column.resource.pk, column.day):
-            first, last = min(first, _minutes(s, column.day)), max(last, _minutes(e, column.day))
+            first = min(first, wall_minutes(s, column.day))
+            last = max(last, wall_minutes(e, column.day))
         for card in column.cards:
             if card.status == Appointment.Status.CANCELLED:
                 continue
-            first = min(first, max(0, _minutes(card.blocked_from, column.day)))
-            last = max(last, min(1440, _minutes(card.blocked_until, column.day)))
+            first = min(first, max(0, wall_minutes(card.blocked_from, column.day)))
+            last = max(last, min(1440, wall_minutes(card.blocked_until, column.day)))
     first, last = first - first % 60, last + (-last) % 60
     times = [f"{m // 60:02d}:{m % 60:02d}" for m in range(first, last, step)]
 
@@ -290,7 +303,7 @@ def time_grid(
                 label = _("Turnover and recovery") if card.sedated else _("Turnover")
                 parts.append(("after", card.end_at, card.blocked_until, label))
             for part, s, e, label in parts:
-                offset = _minutes(s, day) - first
+                offset = wall_minutes(s, day) - first
                 if offset < 0 or offset >= len(times) * step:
                     continue
                 length = max(1, min(MAX_UNITS, -(-int((e - s).total_seconds()) // 300)))

@@ -88,7 +88,7 @@ def test_saving_hours_that_strand_a_visit_warns_first_and_saves_nothing(admin_cl
     assert "Cancel: save nothing" in page
     assert "as proposed (not saved)" in page
     assert not WorkingHours.objects.exists()
-    assert ReadAccess.objects.filter(object_id=str(visit.patient_id)).exists()
+    assert ReadAccess.objects.of_record("patients.patient", visit.patient_id).exists()
 
 
 def test_once_confirmed_it_saves_and_lists_the_visits_to_move(admin_client, lee, visit):
