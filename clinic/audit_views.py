@@ -71,6 +71,13 @@ class AuditFilterForm(forms.Form):
         for name in ("user", "object_type", "object_id"):
             if "\x00" in (data.get(name) or ""):
                 self.add_error(name, _("Remove the control characters."))
+        if data.get("object_id") and not data.get("object_type"):
+            # An id alone names a record of every type (and cannot use the audit's
+            # index: 0.4-0.9 s at 2 million reads).
+            self.add_error(
+                "object_type",
+                _('Give the record type with a record id, for example "patients.patient".'),
+            )
         return data
 
 

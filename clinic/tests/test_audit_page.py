@@ -149,6 +149,18 @@ def test_it_exports_a_list_read_as_a_line_per_patient_shown(auditor, frontdesk_u
     assert sorted((r[4], r[5]) for r in one[1:]) == [("12", "p:d"), ("12", "procedures:calendar")]
 
 
+def test_a_record_id_needs_its_type(auditor, frontdesk_user):
+    ReadAccess.objects.create(
+        user=frontdesk_user, object_type="patients.patient", object_id="12", view_name="p:d"
+    )
+
+    response = auditor.get("/audit/", {"kind": "reads", "object_id": "12"})
+
+    assert response.status_code == 200
+    assert "Give the record type with a record id" in response.content.decode()
+    assert response.context["form"].errors["object_type"]
+
+
 def test_it_explains_a_date_range_that_ends_before_it_starts(auditor):
     response = auditor.get("/audit/", {"date_from": "2026-03-05", "date_to": "2026-03-01"})
 
