@@ -34,9 +34,10 @@ def clinic_today() -> date:
     return clinic_now().date()
 
 
-def clinic_datetime(day: date, at: time) -> datetime:
-    """An aware datetime for a wall-clock time on a clinic day (DST-safe)."""
-    return datetime.combine(day, at, tzinfo=clinic_tz())
+def clinic_datetime(day: date, at: time, tz: ZoneInfo | None = None) -> datetime:
+    """An aware datetime for a wall-clock time on a clinic day (DST-safe), in `tz` (a
+    site's zone) or the current one."""
+    return datetime.combine(day, at, tzinfo=tz or clinic_tz())
 
 
 def add_working_days(start: date, days: int, holidays: set[date]) -> date:

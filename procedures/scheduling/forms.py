@@ -100,10 +100,13 @@ class BookingForm(forms.Form):
         data = super().clean()
         day, start, end = data.get("date"), data.get("start_time"), data.get("end_time")
         procedure_type = data.get("procedure_type")
+        # The times typed are the room's wall clock: its site's zone (invariant 19),
+        # whichever site's page (or "All sites") the booking is made from.
+        room_tz = data["room"].site.tz if data.get("room") else None
         if day and start and procedure_type:
-            start_at = clinic_datetime(day, start)
+            start_at = clinic_datetime(day, start, room_tz)
             if end:
-                end_at = clinic_datetime(day, end)
+                end_at = clinic_datetime(day, end, room_tz)
             else:
                 end_at = start_at + timedelta(minutes=procedure_type.default_duration_minutes)
             if start_at <= timezone.now():

@@ -140,7 +140,9 @@ class RescheduleForm(forms.Form):
     provider = forms.ModelChoiceField(
         label=_("Physician"), queryset=Provider.objects.filter(is_active=True)
     )
-    room = forms.ModelChoiceField(label=_("Room"), queryset=Room.objects.filter(is_active=True))
+    room = forms.ModelChoiceField(
+        label=_("Room"), queryset=Room.objects.filter(is_active=True).select_related("site")
+    )
 
     def __init__(self, *args, site_id: int | None = None, appointment=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -153,7 +155,9 @@ class RescheduleForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("date") and data.get("start_time"):
-            data["start_at"] = clinic_datetime(data["date"], data["start_time"])
+            # The new time is the chosen room's wall clock (its site's zone).
+            room_tz = data["room"].site.tz if data.get("room") else None
+            data["start_at"] = clinic_datetime(data["date"], data["start_time"], room_tz)
         return data
 
 

@@ -125,6 +125,33 @@ def test_a_booking_typed_at_8_at_the_new_york_site_is_13_utc_and_shows_8(
     assert "Times in America/New_York" in calendar.content.decode()
 
 
+def test_a_new_york_visit_moved_from_the_london_desk_keeps_new_york_time(
+    client, network, time_machine
+):
+    """The move form shows and reads the visit's room's clock, whichever site's desk
+    moves it: 09:00 typed for the New York room is 09:00 in New York."""
+    time_machine.move_to(ny(MONDAY, 6), tick=False)
+    visit = ny_visit(network, ny(TUESDAY, 8))
+    login(client, network["london"])
+
+    page = client.get(f"/appointments/{visit.pk}/reschedule/")
+    assert page.context["form"].initial["start_time"] == dt.time(8, 0)
+
+    response = client.post(
+        f"/appointments/{visit.pk}/reschedule/",
+        {
+            "date": TUESDAY.isoformat(),
+            "start_time": "09:00",
+            "provider": network["okafor"].pk,
+            "room": network["ny_room"].pk,
+        },
+    )
+
+    assert response.status_code == 302, response.context["form"].errors
+    visit.refresh_from_db()
+    assert visit.start_at == dt.datetime(2025, 11, 25, 14, 0, tzinfo=dt.UTC)
+
+
 def test_at_2_utc_london_is_on_the_next_day_and_new_york_still_on_the_day_before(
     client, network, time_machine
 ):

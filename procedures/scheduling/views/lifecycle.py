@@ -85,9 +85,11 @@ appointment_no_show_view = _lifecycle_page(
 @require_http_methods(["GET", "POST"])
 def appointment_reschedule_view(request, pk: int):
     """Move an appointment: pick a suggested slot, or type a date and time."""
-    appointment = get_object_or_404(Appointment.objects.with_related(), pk=pk)
+    with_site = Appointment.objects.with_related().select_related("room__site")
+    appointment = get_object_or_404(with_site, pk=pk)
     record_read(request, appointment)
-    local_start = appointment.start_at.astimezone(clinic_tz())
+    # Shown on the visit's room's clock, as the form reads what is typed (invariant 19).
+    local_start = appointment.start_at.astimezone(appointment.site_tz)
     initial = {
         "date": local_start.date(),
         "start_time": local_start.time(),
@@ -113,6 +115,8 @@ def appointment_reschedule_view(request, pk: int):
             form = RescheduleForm(request.POST, **site)
         if form.is_valid():
             data = form.cleaned_data
+            if slot:
+                data["start_at"] = slot[0]  # the instant offered, whatever the zones
             try:
                 moved = visits.appointment_reschedule(
                     appointment_id=appointment.pk,
@@ -131,7 +135,7 @@ def appointment_reschedule_view(request, pk: int):
                     _("Moved to %(when)s. The patient will get the new time by email.")
                     % {
                         "when": formats.date_format(
-                            moved.start_at.astimezone(clinic_tz()), "l j F Y, H:i"
+                            moved.start_at.astimezone(data["room"].site.tz), "l j F Y, H:i"
                         )
                     },
                 )
