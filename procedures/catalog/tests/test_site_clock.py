@@ -152,6 +152,25 @@ def test_a_new_york_visit_moved_from_the_london_desk_keeps_new_york_time(
     assert visit.start_at == dt.datetime(2025, 11, 25, 14, 0, tzinfo=dt.UTC)
 
 
+def test_a_free_time_clicked_on_all_sites_opens_the_form_on_the_rooms_clock(
+    client, network, time_machine
+):
+    """"All sites" draws the New York room's day on London's clock; its 13:00 is 08:00
+    in New York, which is what the form (reading the room's clock) shows."""
+    time_machine.move_to(ny(MONDAY, 6), tick=False)
+    login(client, network["london"], role=roles.PHYSICIAN)
+    assert client.post("/site/", {"site": ALL_SITES, "next": "/today/"}).status_code == 302
+
+    page = client.get(
+        "/appointments/book/",
+        {"date": TUESDAY.isoformat(), "time": "13:00", "room": network["ny_room"].pk},
+    )
+
+    assert page.status_code == 200
+    assert page.context["form"].initial["start_time"] == dt.time(8, 0)
+    assert page.context["form"].initial["date"] == TUESDAY
+
+
 def test_at_2_utc_london_is_on_the_next_day_and_new_york_still_on_the_day_before(
     client, network, time_machine
 ):

@@ -17,6 +17,7 @@ from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
+from procedures.catalog.resources import Room
 from procedures.catalog.sites import at_site, current_site_id
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.forms import BookingForm, CancelForm
@@ -82,6 +83,12 @@ def appointment_book_view(request):
         initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
     with contextlib.suppress(ValueError):
         initial["start_time"] = datetime.time.fromisoformat(request.GET.get("time", ""))
+    room = Room.objects.select_related("site").filter(pk=initial.get("room")).first()
+    if room and "date" in initial and "start_time" in initial:
+        # The calendar's time is on the page's clock; the form reads the room's (its
+        # site's zone: the same unless "All sites" shows a room of another zone).
+        shown = clinic_datetime(initial["date"], initial["start_time"]).astimezone(room.site.tz)
+        initial["date"], initial["start_time"] = shown.date(), shown.time()
     form = BookingForm(request.POST or None, initial=initial, site_id=current_site_id(request))
     nearby = ""
     if request.method == "POST" and form.is_valid():
