@@ -155,7 +155,7 @@ def test_a_new_york_visit_moved_from_the_london_desk_keeps_new_york_time(
 def test_a_free_time_clicked_on_all_sites_opens_the_form_on_the_rooms_clock(
     client, network, time_machine
 ):
-    """"All sites" draws the New York room's day on London's clock; its 13:00 is 08:00
+    """ "All sites" draws the New York room's day on London's clock; its 13:00 is 08:00
     in New York, which is what the form (reading the room's clock) shows."""
     time_machine.move_to(ny(MONDAY, 6), tick=False)
     login(client, network["london"], role=roles.PHYSICIAN)
