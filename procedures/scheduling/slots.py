@@ -149,100 +149,77 @@ def availability_problems(
     In the zone of the room's site, whoever asks (invariant 19): the room's hours and
     the physician's for this booking are wall-clock times there."""
     with timezone.override(room.site.tz):
-        return _availability_problems(
-            procedure_type=procedure_type,
-            provider=provider,
-            room=room,
-            start_at=start_at,
-            end_at=end_at,
-            sedation_level=sedation_level,
-            blocked_from=blocked_from,
-            blocked_until=blocked_until,
+        problems: dict[str, str] = {}
+        tz = clinic_tz()
+        day = start_at.astimezone(tz).date()
+        availability = availability_load(
+            providers=[provider],
+            rooms=[room],
+            first_day=blocked_from.astimezone(tz).date(),
+            last_day=blocked_until.astimezone(tz).date(),
         )
-
-
-def _availability_problems(
-    *,
-    procedure_type: ProcedureType,
-    provider: Provider,
-    room: Room,
-    start_at: datetime,
-    end_at: datetime,
-    sedation_level: str,
-    blocked_from: datetime,
-    blocked_until: datetime,
-) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    tz = clinic_tz()
-    day = start_at.astimezone(tz).date()
-    availability = availability_load(
-        providers=[provider],
-        rooms=[room],
-        first_day=blocked_from.astimezone(tz).date(),
-        last_day=blocked_until.astimezone(tz).date(),
-    )
-    if not room.can_host(sedation_level):
-        problems["room"] = _(
-            "%(room)s has no monitoring, so it cannot host this sedation level."
-        ) % {"room": room.name}
-    elif not room.can_do(procedure_type):
-        problems["room"] = _("%(room)s is not set up for %(procedure)s.") % {
-            "room": room.name,
-            "procedure": procedure_type.name,
-        }
-    if day in availability.holidays:
-        problems["date"] = _("The clinic is closed on %(day)s (%(holiday)s).") % {
-            "day": formats.date_format(day, "l j F Y"),
-            "holiday": availability.holidays[day],
-        }
-        return problems
-    absence = availability.absence("provider", provider.pk, start_at, end_at)
-    if absence:
-        problems["provider"] = _("%(who)s is away then (%(why)s).") % {
-            "who": provider.display_name,
-            "why": _absence_text(absence),
-        }
-    elif not availability.within_hours("provider", provider.pk, start_at, end_at):
-        sessions = availability.sessions("provider", provider.pk, day)
-        if sessions:
-            problems["provider"] = _(
-                "%(who)s works %(hours)s on %(weekday)s; %(span)s is outside those hours."
-            ) % {
-                "who": provider.display_name,
-                "hours": _hours_text(sessions),
-                "weekday": _weekday_name(day),
-                "span": f"{hhmm(start_at)}-{hhmm(end_at)}",
-            }
-        else:
-            problems["provider"] = _("%(who)s does not work on %(weekday)s.") % {
-                "who": provider.display_name,
-                "weekday": _weekday_name(day),
-            }
-    if "room" not in problems:
-        absence = availability.absence("room", room.pk, blocked_from, blocked_until)
-        if absence:
-            problems["room"] = _("%(room)s is unavailable then (%(why)s).") % {
+        if not room.can_host(sedation_level):
+            problems["room"] = _(
+                "%(room)s has no monitoring, so it cannot host this sedation level."
+            ) % {"room": room.name}
+        elif not room.can_do(procedure_type):
+            problems["room"] = _("%(room)s is not set up for %(procedure)s.") % {
                 "room": room.name,
+                "procedure": procedure_type.name,
+            }
+        if day in availability.holidays:
+            problems["date"] = _("The clinic is closed on %(day)s (%(holiday)s).") % {
+                "day": formats.date_format(day, "l j F Y"),
+                "holiday": availability.holidays[day],
+            }
+            return problems
+        absence = availability.absence("provider", provider.pk, start_at, end_at)
+        if absence:
+            problems["provider"] = _("%(who)s is away then (%(why)s).") % {
+                "who": provider.display_name,
                 "why": _absence_text(absence),
             }
-        elif not availability.within_hours("room", room.pk, blocked_from, blocked_until):
-            sessions = availability.sessions("room", room.pk, day)
-            if not sessions:
-                problems["room"] = _("%(room)s is closed on %(weekday)s.") % {
-                    "room": room.name,
-                    "weekday": _weekday_name(day),
-                }
-            else:
-                problems["room"] = _(
-                    "%(room)s is open %(hours)s on %(weekday)s; with set-up, turnover and "
-                    "recovery this booking holds it %(span)s."
+        elif not availability.within_hours("provider", provider.pk, start_at, end_at):
+            sessions = availability.sessions("provider", provider.pk, day)
+            if sessions:
+                problems["provider"] = _(
+                    "%(who)s works %(hours)s on %(weekday)s; %(span)s is outside those hours."
                 ) % {
-                    "room": room.name,
+                    "who": provider.display_name,
                     "hours": _hours_text(sessions),
                     "weekday": _weekday_name(day),
-                    "span": f"{hhmm(blocked_from)}-{hhmm(blocked_until)}",
+                    "span": f"{hhmm(start_at)}-{hhmm(end_at)}",
                 }
-    return problems
+            else:
+                problems["provider"] = _("%(who)s does not work on %(weekday)s.") % {
+                    "who": provider.display_name,
+                    "weekday": _weekday_name(day),
+                }
+        if "room" not in problems:
+            absence = availability.absence("room", room.pk, blocked_from, blocked_until)
+            if absence:
+                problems["room"] = _("%(room)s is unavailable then (%(why)s).") % {
+                    "room": room.name,
+                    "why": _absence_text(absence),
+                }
+            elif not availability.within_hours("room", room.pk, blocked_from, blocked_until):
+                sessions = availability.sessions("room", room.pk, day)
+                if not sessions:
+                    problems["room"] = _("%(room)s is closed on %(weekday)s.") % {
+                        "room": room.name,
+                        "weekday": _weekday_name(day),
+                    }
+                else:
+                    problems["room"] = _(
+                        "%(room)s is open %(hours)s on %(weekday)s; with set-up, turnover and "
+                        "recovery this booking holds it %(span)s."
+                    ) % {
+                        "room": room.name,
+                        "hours": _hours_text(sessions),
+                        "weekday": _weekday_name(day),
+                        "span": f"{hhmm(blocked_from)}-{hhmm(blocked_until)}",
+                    }
+        return problems
 
 
 # --- The slot finder ---------------------------------------------------------------
