@@ -226,7 +226,11 @@ class NameWord(models.Model):
     objects = NameWordQuerySet.as_manager()
 
     class Meta:
-        indexes = [TrigramIndex(OpClass("word", name="gin_trgm_ops"), name="nameword_trgm_idx")]
+        indexes = [
+            TrigramIndex(
+                OpClass("word", name="gin_trgm_ops"), name="nameword_trgm_idx", fastupdate=False
+            )
+        ]
 
     def __str__(self) -> str:
         return self.word
@@ -396,19 +400,17 @@ class Patient(models.Model):
             # Kept for search_fuzzy's callers before #14; the search itself now reads
             # search_name and the MRN through the trigram indexes below.
             models.Index(Upper("mrn"), name="patient_mrn_upper_idx"),
+            # search(): search_name LIKE '%word%' and mrn LIKE '%PART%' (pg_trgm). No
+            # pending list: see TrigramIndex. (The trigram indexes on UPPER(family_name)
+            # and UPPER(given_name) went in 0007: no query had read them since #14.)
             TrigramIndex(
-                OpClass(Upper("family_name"), name="gin_trgm_ops"),
-                name="patient_family_trgm_idx",
+                OpClass("search_name", name="gin_trgm_ops"),
+                name="patient_search_name_trgm_idx",
+                fastupdate=False,
             ),
             TrigramIndex(
-                OpClass(Upper("given_name"), name="gin_trgm_ops"),
-                name="patient_given_trgm_idx",
+                OpClass("mrn", name="gin_trgm_ops"), name="patient_mrn_trgm_idx", fastupdate=False
             ),
-            # search(): search_name LIKE '%word%' and mrn LIKE '%PART%' (pg_trgm).
-            TrigramIndex(
-                OpClass("search_name", name="gin_trgm_ops"), name="patient_search_name_trgm_idx"
-            ),
-            TrigramIndex(OpClass("mrn", name="gin_trgm_ops"), name="patient_mrn_trgm_idx"),
             # search() with short terms: a range of folded family names, read in order
             # (the results' order), stopping at the page's 21.
             models.Index(
