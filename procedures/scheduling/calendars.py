@@ -316,10 +316,25 @@ def _grid(
     rooms: list[Room],
     may_book: bool,
 ) -> CalendarData:
-    """Availability of every physician and room (a gap suggests the one free), every
-    hold of these days, and the grid."""
+    """Availability of the physicians and rooms shown or suggested (a gap suggests the
+    one free), their holds of these days, and the grid."""
+    active_providers = [p for p in providers if p.is_active]
+    active_rooms = [r for r in rooms if r.is_active]
+    # The holds only say which room a physician's free time suggests (and which
+    # physician a room's): a physician's columns need the rooms' holds, a room's the
+    # physicians', and a calendar that books nothing needs none (issue 18: a site's
+    # week of every physician's holds was half the rows, unused).
+    kinds = {column.kind for column in columns if column.resource is not None} if may_book else ()
+    suggested_providers = active_providers if "room" in kinds else []
+    suggested_rooms = active_rooms if "provider" in kinds else []
+    # Every room (their sites' closures are the columns'), but of the physicians only
+    # those shown or suggested: a physician's week is not the site's fifty.
+    shown = {c.resource.pk for c in columns if c.kind == "provider" and c.resource is not None}
     availability = availability_load(
-        providers=providers, rooms=rooms, first_day=days[0], last_day=days[-1]
+        providers=[p for p in providers if p.pk in shown] + suggested_providers,
+        rooms=rooms,
+        first_day=days[0],
+        last_day=days[-1],
     )
     today = clinic_today()
     for column in columns:
@@ -331,16 +346,22 @@ def _grid(
         if column.resource.is_active:
             column.hours = _hours_text(availability, kind, pk, day)
         column.away = "" if column.closed else _absence_text(availability, kind, pk, day)
-    active_providers = [p for p in providers if p.is_active]
-    active_rooms = [r for r in rooms if r.is_active]
+    holds = (
+        holds_load(
+            first_day=days[0],
+            last_day=days[-1],
+            providers=suggested_providers,
+            rooms=suggested_rooms,
+        )
+        if kinds
+        else []
+    )
     grid = time_grid(
         columns=columns,
         availability=availability,
-        holds=holds_load(
-            first_day=days[0], last_day=days[-1], providers=active_providers, rooms=active_rooms
-        ),
-        providers=active_providers,
-        rooms=active_rooms,
+        holds=holds,
+        providers=suggested_providers,
+        rooms=suggested_rooms,
         may_book=may_book,
     )
     return CalendarData(columns=columns, grid=grid, providers=providers, rooms=rooms)

@@ -143,7 +143,9 @@ def time_grid(
 ) -> TimeGrid:
     """The grid of these columns: the rows span every column's hours and bookings
     (08:00-18:00 at least), each cell says whether it is free, booked, outside hours,
-    on leave or on a clinic holiday, and each visit is drawn with its buffers."""
+    on leave or on a clinic holiday, and each visit is drawn with its buffers. A free
+    cell of a physician suggests the first of `rooms` free then, a room's the first of
+    `providers` (`holds` are theirs)."""
     now = clinic_now()
     wall_minutes = _WallMinutes()
     step = int(SLOT_STEP.total_seconds() // 60)

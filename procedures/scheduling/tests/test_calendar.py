@@ -387,6 +387,20 @@ def test_the_whole_clinic_by_room_has_a_column_per_room(nurse_client, lee, room)
     assert f"provider={lee.pk}" in grid_cell(response, "11:00", 1).href
 
 
+def test_a_free_time_in_a_room_suggests_a_physician_free_then(nurse_client, lee, room):
+    # First by name, but busy at 11:00 in another room: the free time suggests Dr Lee.
+    busy = ProviderFactory(display_name="Dr Aaron Busy")
+    elsewhere = RoomFactory(name="Procedure room 7")
+    AppointmentFactory(provider=busy, room=elsewhere, start_at=at(10, 45), end_at=at(11, 30))
+
+    response = nurse_client.get(f"/calendar/?by=room&id={room.pk}&date=2025-03-05")
+
+    cell = grid_cell(response, "11:00")
+    assert cell.state == "free"
+    assert f"provider={lee.pk}&room={room.pk}" in cell.href
+    assert f"provider={busy.pk}" in grid_cell(response, "12:00").href
+
+
 @pytest.mark.parametrize("count", [5, 20])
 def test_a_twenty_physician_day_takes_a_fixed_number_of_queries(
     nurse_client, django_assert_num_queries, count
