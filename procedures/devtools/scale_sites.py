@@ -8,7 +8,7 @@ existed gets them too. Sites are named "Scale site gNN", codes "scale-gNN".
 """
 
 from django.contrib.auth.models import User
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import Site, StaffProfile, site_from_settings
@@ -57,6 +57,12 @@ def scale_sites(
     )
     for user in users:
         StaffProfile.objects.update_or_create(user=user, defaults={"home_site": sites[0]})
+    if connection.vendor == "postgresql":
+        # Statistics for the planner, as autovacuum would gather them in a live database
+        # (seed_scale's ANALYZE ran before the rooms had their sites).
+        with connection.cursor() as cursor:
+            for model in (Site, Room, through):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return sites
 
 
