@@ -202,7 +202,7 @@ def test_find_a_patient_and_book_the_next_slot_in_three_clicks_and_two_page_load
     page.on("load", lambda: loads.append(page.url))
     clicks = 0
 
-    page.get_by_label("Look up a patient").fill("garcia")
+    page.get_by_role("searchbox", name="Look up a patient").fill("garcia")
     page.get_by_role("button", name="Look up").click()
     clicks += 1
     found = page.locator("#header-lookup-results")

@@ -1,5 +1,6 @@
 """The header fits at 1440, 1366, 1280, 820 and 390 px: the links in the bar from
-1400 px (wrapping inside it for a long menu), a menu button below; "Log out" always
+1400 px (wrapping inside it for a long menu), a menu button below; the patient look-up
+always in the bar, without opening the menu; "Log out" always
 inside the dark bar, no sideways scrolling; axe (WCAG 2 A/AA, colour contrast included)
 at each width."""
 
@@ -43,6 +44,11 @@ def assert_header_fits(page: Page, where: str) -> None:
         pytest.fail(f"{where}: the page is {scroll} px wide in a {width} px window: {wide}")
     logout = page.get_by_role("button", name="Log out")
     toggler = page.get_by_role("button", name="Menu")
+    # The patient look-up is in the bar at every width, the menu folded or not.
+    lookup = page.get_by_role("searchbox", name="Look up a patient")
+    expect(lookup).to_be_visible()
+    box = lookup.bounding_box()
+    assert header["y"] <= box["y"] and box["y"] + box["height"] <= header["y"] + header["height"]
     if width >= 1400:
         expect(toggler).to_be_hidden()
         # Links, look-up and account inside the bar: at most two rows (a long menu wraps

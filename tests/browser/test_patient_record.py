@@ -112,7 +112,7 @@ def test_one_person_one_record(page: Page, live_server, people, check_a11y):
 
     # --- The front desk finds the survivor by "nunez" from the header --------------
     log_in(page, base, "frontdesk")
-    page.get_by_label("Look up a patient").fill("nunez")
+    page.get_by_role("searchbox", name="Look up a patient").fill("nunez")
     page.get_by_role("button", name="Look up").click()
     results = page.locator("#header-lookup-results")  # shown in place, no page load
     expect(results.get_by_role("link", name="O'Brien-Núñez, Zoë", exact=True)).to_be_visible()
