@@ -67,8 +67,10 @@ class ContainmentIndex(GinIndex):
     PostgreSQL; on SQLite a plain index on the same column under the same name (see
     TrigramIndex: a GIN index there would stop a table rebuild)."""
 
-    def __init__(self, *, fields, name):
-        super().__init__(fields=fields, name=name, opclasses=["jsonb_path_ops"] * len(fields))
+    def __init__(self, *, fields, name, **kwargs):
+        super().__init__(
+            fields=fields, name=name, opclasses=["jsonb_path_ops"] * len(fields), **kwargs
+        )
 
     def deconstruct(self):
         path, args, kwargs = super().deconstruct()

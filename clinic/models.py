@@ -61,7 +61,13 @@ class ReadAccess(models.Model):
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="readaccess_object_idx"),
             # "Which lists showed record X?": the lists' ids, searched by containment.
-            ContainmentIndex(fields=["object_ids"], name="readaccess_object_ids_idx"),
+            # No GIN pending list (see TrigramIndex): a list page's row goes into the
+            # index at once (65 µs for 50 ids, against 27 µs into the pending list), and
+            # no page view pays for merging up to 4 MB of pending rows, nor any audit
+            # query for reading them one by one.
+            ContainmentIndex(
+                fields=["object_ids"], name="readaccess_object_ids_idx", fastupdate=False
+            ),
         ]
 
     def __str__(self) -> str:

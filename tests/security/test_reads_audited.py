@@ -280,6 +280,19 @@ def test_it_records_a_list_read_as_one_row_naming_each_patient_in_one_insert(cli
     assert FAMILY not in str(row) and MRN not in str(row)
 
 
+@pytest.mark.services
+def test_a_list_read_goes_straight_into_the_index_of_who_read_whom(postgres, client, world):
+    """No GIN pending list on the lists' ids: "who read patient X" reads the index, not
+    a list of unmerged rows one by one, and no page view pays for merging them."""
+    client.force_login(world["users"][roles.FRONT_DESK])
+    client.post(reverse("patients:list"), {"q": FAMILY})
+    assert ReadAccess.objects.filter(view_name="patients:list").exists()
+    with connection.cursor() as cursor:
+        # The number of pending pages it had to merge.
+        cursor.execute("SELECT gin_clean_pending_list('readaccess_object_ids_idx'::regclass)")
+        assert cursor.fetchone()[0] == 0
+
+
 def test_it_records_nothing_for_a_list_that_shows_no_patient(client, world):
     user = world["users"][roles.FRONT_DESK]
     client.force_login(user)
