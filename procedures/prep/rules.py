@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite
 from procedures.prep.facts import is_child, plan_for_update, plan_of
-from procedures.prep.models import ClinicalOverride
+from procedures.prep.models import ClinicalOverride, PrepPlan
 from procedures.prep.services import locked_appointment
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.rules import (
@@ -48,17 +48,22 @@ def rule_findings(
     site: str | None = None,
     active_infection: bool | None = None,
     cancer: bool | None = None,
+    plan: PrepPlan | None = None,
+    overrides: dict[str, ClinicalOverride] | None = None,
 ) -> list[Finding]:
     """What the clinical rules say about this appointment (optionally with a proposed
-    site or screening answers, before they are saved)."""
-    plan = plan_of(appointment)
+    site or screening answers, before they are saved). `plan` and `overrides` (the
+    rules set aside, by rule): when the caller has read them (checklist.readiness)."""
+    if plan is None:
+        plan = plan_of(appointment)
     site = plan.site if site is None else site
     infection = plan.active_infection if active_infection is None else active_infection
     cancer = plan.cancer if cancer is None else cancer
     kind = appointment.procedure_type.kind
-    overrides = {}
-    if appointment.pk:
-        overrides = {o.rule: o for o in appointment.clinical_overrides.all()}
+    if overrides is None:
+        overrides = {}
+        if appointment.pk:
+            overrides = {o.rule: o for o in appointment.clinical_overrides.all()}
     found: list[Finding] = []
 
     def add(rule: str, message: str, *, blocking: bool = True, overridable: bool = False) -> None:

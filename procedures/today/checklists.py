@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import at_site
-from procedures.prep.checklist import Readiness, readiness
+from procedures.prep.checklist import Readiness, readiness, readiness_facts
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import clinic_day_bounds
 
@@ -24,11 +24,12 @@ def day_checklists(*, site_id: int | None = None) -> list[DayRow]:
     """Today's booked patients (not cancelled, no-shows or talks), by time, with what
     their checklist holds and who ticked what when."""
     start, end = clinic_day_bounds(clinic_today())
-    appointments = (
+    appointments = list(
         at_site(Appointment.objects.active(), site_id)
         .filter(start_at__gte=start, start_at__lt=end)
         .exclude(procedure_type__kind="results_discussion")
         .with_related()
         .order_by("start_at", "pk")
     )
-    return [checklist_row(a) for a in appointments]
+    facts = readiness_facts(appointments)  # a fixed number of queries for the day
+    return [DayRow(appointment=a, readiness=readiness(a, facts[a.pk])) for a in appointments]

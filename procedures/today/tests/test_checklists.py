@@ -4,12 +4,25 @@ htmx (the row alone comes back) with who and when."""
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from patients.models import Medication
 from patients.tests.factories import PatientFactory
-from procedures.catalog.choices import SedationLevel
+from procedures.catalog.choices import ProcedureSide, ProcedureSite, SedationLevel
 from procedures.catalog.clock import clinic_datetime
-from procedures.prep.models import ChecklistTick
+from procedures.prep.checklist import readiness
+from procedures.prep.models import (
+    ChecklistItem,
+    ChecklistTick,
+    ClinicalOverride,
+    MedicationHold,
+    PrepPlan,
+)
+from procedures.prep.rules import STERNUM_REASON
 from procedures.tests.factories import AppointmentFactory
+from procedures.today.checklists import day_checklists
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +90,77 @@ def test_without_script_a_tick_returns_to_the_page(nurse_client):
 
     assert response.status_code == 302 and response["Location"] == "/today/checklists/"
     assert not ChecklistTick.objects.exists()
+
+
+def _a_varied_day(count: int, nurse) -> list:
+    """`count` of today's visits, each with other facts: medicines (and a stopped one),
+    a hold plan confirmed or not, a site set, sedation, a bleeding disorder, ticks and
+    a rule set aside."""
+    visits = []
+    for n in range(count):
+        visit = AppointmentFactory(
+            patient=PatientFactory(bleeding_disorder=n % 3 == 0),
+            start_at=clinic_datetime(DAY, dt.time(9 + n % 8, 0)),
+            end_at=clinic_datetime(DAY, dt.time(9 + n % 8, 30)),
+            sedation_level=SedationLevel.IV_MODERATE if n % 2 else SedationLevel.LOCAL,
+        )
+        if n % 2:
+            medicine = Medication.objects.create(
+                patient=visit.patient, name="Warfarin", med_class=Medication.Class.ANTICOAGULANT
+            )
+            MedicationHold.objects.create(
+                appointment=visit,
+                medication=medicine,
+                action=MedicationHold.Action.STOP,
+                stop_at=clinic_datetime(DAY - dt.timedelta(days=3), dt.time(20)),
+                decided_by=nurse,
+                decided_at=timezone.now(),
+            )
+        if n % 3 == 1:
+            PrepPlan.objects.create(
+                appointment=visit,
+                site=ProcedureSite.STERNUM,
+                side=ProcedureSide.MIDLINE,
+                hold_plan_confirmed_at=timezone.now() if n % 2 else None,
+            )
+            ClinicalOverride.objects.create(
+                appointment=visit,
+                rule=STERNUM_REASON,
+                reason="Pelvis not reachable",
+                by=nurse,
+                at=timezone.now(),
+            )
+        ChecklistTick.objects.create(
+            appointment=visit, item=ChecklistItem.CONSENT, by=nurse, at=timezone.now()
+        )
+        visits.append(visit)
+    return visits
+
+
+def test_the_day_reads_each_checklist_in_a_fixed_number_of_queries(nurse_client, nurse_user):
+    """A network site's day is hundreds of visits: the page's queries do not grow with
+    them (it made seven or more a visit, over 9,000 at 771 visits), and each row says
+    what the visit's own checklist says."""
+    _a_varied_day(3, nurse_user)
+    with CaptureQueriesContext(connection) as few:
+        assert nurse_client.get("/today/checklists/").status_code == 200
+    visits = _a_varied_day(6, nurse_user)[:6]
+    with CaptureQueriesContext(connection) as more:
+        assert nurse_client.get("/today/checklists/").status_code == 200
+    assert len(more) == len(few)
+
+    rows = day_checklists()
+    assert len(rows) == 9
+    for row in rows:
+        alone = readiness(row.appointment)
+        assert row.readiness.missing == alone.missing
+        assert [(r.item, r.tick and r.tick.pk) for r in row.readiness.rows] == [
+            (r.item, r.tick and r.tick.pk) for r in alone.rows
+        ]
+    # The facts do differ between the visits (the comparison above is not of empties).
+    assert len({tuple(r.readiness.missing) for r in rows}) >= 3
+    assert any(
+        r.readiness.rows[0].item == ChecklistItem.MEDICATIONS_HELD
+        for r in rows
+        if r.appointment in visits
+    )
