@@ -36,9 +36,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_tz
-from procedures.catalog.models import ClinicHoliday
 from procedures.reports.scope import ReportScope
-from procedures.results.analytics import TurnaroundRow, working_days_between
+from procedures.results.analytics import TurnaroundRow, turnaround_of, weighted_percentile
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import availability_load
 
@@ -274,27 +273,6 @@ def _bucket_label(low: int, high: int | None) -> str:
     return _("%(low)s to %(high)s days") % {"low": low, "high": high}
 
 
-def weighted_percentile(histogram: list[tuple[float, int]], fraction: float) -> float | None:
-    """`results.analytics.percentile` (inclusive method) over values with counts."""
-    ordered = sorted((value, count) for value, count in histogram if count)
-    total = sum(count for _value, count in ordered)
-    if not total:
-        return None
-    position = (total - 1) * fraction
-    low_rank, high_rank = int(position), min(int(position) + 1, total - 1)
-
-    def at(rank: int) -> float:
-        seen = 0
-        for value, count in ordered:
-            seen += count
-            if rank < seen:
-                return float(value)
-        return float(ordered[-1][0])
-
-    low, high = at(low_rank), at(high_rank)
-    return low + (high - low) * (position - low_rank)
-
-
 def booking_lead_time(scope: ReportScope) -> LeadTime:
     """Days from booking to procedure, grouped by (booking day, procedure day) in SQL."""
     tz = clinic_tz()
@@ -336,55 +314,5 @@ def booking_lead_time(scope: ReportScope) -> LeadTime:
 
 def turnaround_against_target(scope: ReportScope) -> list[TurnaroundRow]:
     """Per test and lab: the turnaround page's figures (median, 90th percentile, share
-    within target), grouped in SQL by (collection day, final day) pairs."""
-    tz = clinic_tz()
-    pairs = (
-        scope.final_results()
-        .annotate(
-            collected_on=TruncDate("collected_at", tzinfo=tz),
-            final_on=TruncDate("final_at", tzinfo=tz),
-        )
-        .values(
-            "test_type__name",
-            "test_type__lab",
-            "test_type__turnaround_target_days",
-            "collected_on",
-            "final_on",
-        )
-        .annotate(finals=Count("pk"))
-        .order_by()
-    )
-    rows_by_days = list(pairs)
-    if not rows_by_days:
-        return []
-    first = min(row["collected_on"] for row in rows_by_days)
-    holidays = set(
-        ClinicHoliday.objects.filter(date__gte=first, date__lte=scope.end).values_list(
-            "date", flat=True
-        )
-    )
-    groups: dict[tuple[str, str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows_by_days:
-        key = (
-            row["test_type__name"],
-            row["test_type__lab"],
-            row["test_type__turnaround_target_days"],
-        )
-        taken = working_days_between(row["collected_on"], row["final_on"], holidays)
-        groups[key][taken] += row["finals"]
-    rows = []
-    for (name, lab, target), histogram in sorted(groups.items()):
-        count = sum(histogram.values())
-        within = sum(n for days, n in histogram.items() if days <= target)
-        rows.append(
-            TurnaroundRow(
-                test_type=name,
-                lab=lab,
-                target_days=target,
-                count=count,
-                median=weighted_percentile(list(histogram.items()), 0.5) or 0.0,
-                p90=weighted_percentile(list(histogram.items()), 0.9) or 0.0,
-                within_target=within / count,
-            )
-        )
-    return rows
+    within target) for the scope's final results."""
+    return turnaround_of(scope.final_results(), end=scope.end)

@@ -5,9 +5,12 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from procedures import models
 from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.sites import SESSION_KEY
 from procedures.results.analytics import percentile, turnaround_by_test, working_days_between
 from procedures.tests import factories
 
@@ -119,3 +122,34 @@ def test_it_refuses_an_end_before_the_start(nurse_client):
 
 def test_the_front_desk_cannot_see_analytics(frontdesk_client):
     assert frontdesk_client.get("/results/turnaround/").status_code == 403
+
+
+def test_the_page_counts_the_headers_site_in_a_fixed_number_of_queries(nurse_client, data):
+    """A network's quarter is hundreds of thousands of results: grouped in SQL, the
+    page's queries do not grow with them; on a site, only its own orders count."""
+    morphology, _cytogenetics = data
+    north = factories.SiteFactory(code="north", name="Northgate Satellite Clinic")
+    url = "/results/turnaround/?start=2025-03-01&end=2025-03-31"
+    nurse_client.get(url)  # the first page of a session reads its home site once
+    with CaptureQueriesContext(connection) as before:
+        nurse_client.get(url)
+    for day in (1, 2, 2):
+        order = final(morphology, MON, MON + dt.timedelta(days=day))
+        order.appointment.room.site = north
+        order.appointment.room.save()
+        order.site = north
+        order.save()
+    with CaptureQueriesContext(connection) as after:
+        at_home = nurse_client.get(url).content.decode()
+    assert len(after) == len(before)
+    # The nurse's home site: its five, not the satellite's three.
+    assert "<td>Aspirate smear morphology</td><td>Haematology lab</td><td>5</td>" in at_home
+
+    rows = turnaround_by_test(start=MON, end=dt.date(2025, 3, 31), site_id=north.pk)
+    assert [(r.test_type, r.count, r.median) for r in rows] == [("Aspirate smear morphology", 3, 2)]
+    session = nurse_client.session
+    session[SESSION_KEY] = north.pk
+    session.save()
+    at_north = nurse_client.get(url).content.decode()
+    assert "<td>Aspirate smear morphology</td><td>Haematology lab</td><td>3</td>" in at_north
+    assert "Cytogenetics" not in at_north
