@@ -108,6 +108,10 @@ class Reminder(models.Model):
                 name="reminder_failed_open_idx",
                 condition=models.Q(status="failed", resolved_at__isnull=True),
             ),
+            # The staff outbox, newest due first: read backwards until a page of the
+            # site's emails is found, not the site's whole history sorted (issue 18:
+            # 300,000 rows and 0.7 s at a network site).
+            models.Index(fields=["due_at", "id"], name="reminder_due_idx"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from clinic.models import Heartbeat
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging.dispatch import reminders_dispatch
 from procedures.messaging.models import Reminder
+from procedures.messaging.views import outbox
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import ReminderFactory
 
@@ -129,6 +130,20 @@ def test_the_outbox_lists_in_a_fixed_number_of_queries(
         response = frontdesk_client.get("/reminders/")
 
     assert len(response.context["page"].object_list) == count
+
+
+def test_the_outbox_lists_the_newest_and_says_how_to_find_older(frontdesk_client, monkeypatch):
+    """A network site's history is hundreds of thousands of emails: the newest are
+    listed (not all counted), and a filter still finds an older one."""
+    monkeypatch.setattr(outbox, "LISTED_AT_MOST", 3)
+    rows = [ReminderFactory(due_at=NOW - dt.timedelta(days=n)) for n in range(5)]
+
+    response = frontdesk_client.get("/reminders/")
+
+    assert [r.pk for r in response.context["page"].object_list] == [r.pk for r in rows[:3]]
+    assert b"The newest 3 emails are listed" in response.content
+    oldest = rows[-1]
+    assert listed(frontdesk_client, f"?appointment={oldest.appointment_id}") == [oldest.pk]
 
 
 # --- /healthz -------------------------------------------------------------------------
