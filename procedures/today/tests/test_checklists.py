@@ -22,6 +22,7 @@ from procedures.prep.models import (
 )
 from procedures.prep.rules import STERNUM_REASON
 from procedures.tests.factories import AppointmentFactory
+from procedures.today import paging
 from procedures.today.checklists import day_checklists
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +165,24 @@ def test_the_day_reads_each_checklist_in_a_fixed_number_of_queries(nurse_client,
         for r in rows
         if r.appointment in visits
     )
+
+
+def test_a_long_day_is_shown_a_page_of_times_at_a_time(nurse_client, monkeypatch):
+    """Hundreds of visits at a network site: a page at a time, opening on the visits
+    due now, each page named by its times, the checklists read for the page only."""
+    monkeypatch.setattr(paging, "PER_PAGE", 2)
+    for hhmm in ("06:00", "06:30", "07:00", "07:40", "09:00"):
+        at = dt.time.fromisoformat(hhmm)
+        AppointmentFactory(
+            patient=PatientFactory(family_name=f"At{hhmm.replace(':', '')}"),
+            start_at=clinic_datetime(DAY, at),
+            end_at=clinic_datetime(DAY, at) + dt.timedelta(minutes=20),
+        )
+
+    page = nurse_client.get("/today/checklists/").content.decode()
+
+    # 08:00: the 07:40 visit may still be at the door (30 minutes late at most).
+    assert "At0740" in page and "At0700" in page and "At0600" not in page
+    assert "06:00\u201306:30" in page and "09:00\u201309:00" in page
+    later = nurse_client.get("/today/checklists/?page=3").content.decode()
+    assert "At0900" in later and "At0740" not in later

@@ -3,6 +3,7 @@ without script, posts and returns to the page."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -14,16 +15,31 @@ from procedures.catalog.sites import current_site_id
 from procedures.prep.checklist import checklist_tick
 from procedures.prep.models import ChecklistItem
 from procedures.scheduling.models import Appointment
-from procedures.today.checklists import checklist_row, day_checklists
+from procedures.today import paging
+from procedures.today.checklists import checklist_row, checklist_rows, day_checklist_visits
 
 
 @policy.allowed("day_checklists")
 @require_GET
 def day_checklists_view(request):
-    rows = day_checklists(site_id=current_site_id(request))
+    """A page of the day at a time (a network site's day is hundreds of visits), opening
+    on the visits due now, as the Today board; each row's checklist read for the page's
+    visits only."""
+    visits = day_checklist_visits(site_id=current_site_id(request))
+    paginator = Paginator(visits, paging.PER_PAGE)
+    page = paginator.get_page(request.GET.get("page") or paging.current_page(visits))
+    labels = paging.page_labels(visits, paginator) if visits else []
+    rows = checklist_rows(list(page.object_list))
     record_list_read(request, [row.appointment.patient_id for row in rows])
     return render(
-        request, "procedures/today/checklists.html", {"rows": rows, "today": clinic_today()}
+        request,
+        "procedures/today/checklists.html",
+        {
+            "rows": rows,
+            "today": clinic_today(),
+            "page": page,
+            "pages": [(n, label, n == page.number) for n, label in enumerate(labels, 1)],
+        },
     )
 
 

@@ -4,42 +4,19 @@ A network's day is hundreds of arrivals, so the board shows a page of them at a 
 (opening on the page with the arrivals due now), filtered by physician, room or status;
 the counts above it are always the whole day's."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic import policy
 from clinic.audit import record_list_read
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import current_site_id
-from procedures.scheduling.slots import hhmm
-from procedures.today import board, loops
+from procedures.today import board, loops, paging
 from procedures.today.counts import today_counts_cached
 from procedures.today.forms import TodayBoardFilterForm
-
-ARRIVALS_PER_PAGE = 50
-# The board opens on the page of the first arrival that started at most this long ago
-# (someone a little late is still at the door).
-LATE_BY = timedelta(minutes=30)
-
-
-def _current_page(entries: list[board.Entry]) -> int:
-    due = timezone.now() - LATE_BY
-    index = next((i for i, a in enumerate(entries) if a.start_at >= due), len(entries) - 1)
-    return max(index, 0) // ARRIVALS_PER_PAGE + 1
-
-
-def _page_labels(entries: list[board.Entry], paginator: Paginator) -> list[str]:
-    """Each page named by the times it covers ("08:00-08:40")."""
-    labels = []
-    for number in paginator.page_range:
-        first = entries[(number - 1) * ARRIVALS_PER_PAGE]
-        last = entries[min(number * ARRIVALS_PER_PAGE, len(entries)) - 1]
-        labels.append(f"{hhmm(first.start_at)}\u2013{hhmm(last.start_at)}")
-    return labels
 
 
 def _page_arrivals(page_entries: list[board.Entry], *, day: date) -> list[board.Arrival]:
@@ -70,9 +47,9 @@ def today_board_view(request):
     shown: list[board.Entry] = form.apply(
         list(board.today_arrivals(day=day, site_id=site_id)) if form.wants_flags() else entries
     )
-    paginator = Paginator(shown, ARRIVALS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page") or _current_page(shown))
-    labels = _page_labels(shown, paginator) if shown else []
+    paginator = Paginator(shown, paging.PER_PAGE)
+    page = paginator.get_page(request.GET.get("page") or paging.current_page(shown))
+    labels = paging.page_labels(shown, paginator) if shown else []
     rows = _page_arrivals(list(page.object_list), day=day)
     record_list_read(request, [a.patient_id for a in rows])
     # The day's counts are the navigation's (procedures/today/counts.py): the same
