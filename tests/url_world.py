@@ -91,7 +91,8 @@ def patient_world(
         reason=Unavailability.Reason.choices[0][0],
     )
     closure = ClinicHoliday.objects.create(
-        date=clinic_today() + dt.timedelta(days=60), name="Staff training"
+        date=clinic_today() + dt.timedelta(days=60 + ClinicHoliday.objects.count()),
+        name="Staff training",
     )
     args = {
         "outbox_detail": [outbox_file.name],
