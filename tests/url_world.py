@@ -2,7 +2,8 @@
 URL (tests/security/test_reads_audited.py, tests/security/test_hostile_requests.py):
 appointments today (one booked, one in the procedure room), a completed visit with a
 test order, a waitlist entry, a front-desk task, a reminder and its email in the
-development outbox, an allergy, a leave and a closure. `args` fills every URL name's
+development outbox, an allergy, a leave, a closure, a message to a lab and an
+unmatched one from it. `args` fills every URL name's
 arguments (tests/url_rules.py lists the names)."""
 
 import datetime as dt
@@ -18,6 +19,7 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.hours import Unavailability
 from procedures.catalog.models import ClinicHoliday
+from procedures.labs.models import Lab, LabInboundMessage, LabOrderMessage
 from procedures.messaging.mail import message_id_for
 from procedures.prep.models import FrontDeskTask
 from procedures.scheduling.models import Appointment
@@ -94,6 +96,27 @@ def patient_world(
         date=clinic_today() + dt.timedelta(days=60 + ClinicHoliday.objects.count()),
         name="Staff training",
     )
+    lab = Lab.objects.get_or_create(
+        name="Genetics lab",
+        defaults={
+            "protocol": Lab.Protocol.OML,
+            "host": "127.0.0.1",
+            "port": 9,
+            "sending_application": "GENLAB",
+        },
+    )[0]
+    order_message = LabOrderMessage.objects.create(
+        order=order, lab=lab, control_id=f"O{order.pk}", status="failed"
+    )
+    unmatched = LabInboundMessage.objects.create(
+        lab=lab,
+        transport=LabInboundMessage.Transport.MLLP,
+        control_id=f"I{order.pk}",
+        raw="MSH|^~\\&|GENLAB",
+        ack_code="AA",
+        match_status=LabInboundMessage.MatchStatus.OPEN,
+        reason="no order with placer number 0",
+    )
     args = {
         "outbox_detail": [outbox_file.name],
         "outbox_html": [outbox_file.name],
@@ -121,11 +144,11 @@ def patient_world(
         "procedures:hours_closure_remove": [closure.pk],
         "procedures:operations_csv": ["rooms"],
         "patients:allergy_remove": [patient.pk, allergy.pk],
-        "procedures:labs:unmatched_detail": [1],
-        "procedures:labs:unmatched_match": [1],
-        "procedures:labs:unmatched_reject": [1],
-        "procedures:labs:order_message_retry": [1],
-        "procedures:labs:order_message_resolve": [1],
+        "procedures:labs:unmatched_detail": [unmatched.pk],
+        "procedures:labs:unmatched_match": [unmatched.pk],
+        "procedures:labs:unmatched_reject": [unmatched.pk],
+        "procedures:labs:order_message_retry": [order_message.pk],
+        "procedures:labs:order_message_resolve": [order_message.pk],
     }
     for name in RULES:
         if name in args:
@@ -146,5 +169,6 @@ def patient_world(
         "allergy": allergy,
         "leave": leave,
         "closure": closure,
+        "unmatched": unmatched,
         "args": args,
     }
