@@ -12,7 +12,9 @@ fields count too; plus the names read anywhere in the code and a generic set) an
 - for a URL that takes POST, the same as POST bodies, an empty POST twice (a double
   click), and the ids of the other patient's records;
 - the URL's own ids replaced by ids that do not exist, overflow PostgreSQL's integers,
-  or belong to another patient (an allergy of theirs under this patient's URL).
+  or belong to another patient (an allergy of theirs under this patient's URL);
+- the page's own POST forms as a browser would send them: twice unchanged (a double
+  click), then each field spoilt in turn.
 
 A refused POST (4xx, a form shown again with errors, or a redirect with an error
 message) must leave every table as it was (a checksum of each table's rows, audit of
@@ -24,15 +26,18 @@ tampered, hostile dates of birth and hostile escort and reschedule forms, and a 
 action posted twice.
 """
 
+import html
 import re
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import QueryDict
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from procedures.messaging.links import PURPOSES, link_token
 from procedures.messaging.models import CallTask, PatientLinkUse
@@ -98,6 +103,7 @@ GENERIC = (
 # Every parameter at once with one of these; then MIXED requests of every value.
 UNIFORM = ["", "abc", "99999999999999999999", "9999-12-31", "\x00", "x" * 10_000, "²"]
 MIXED = 4
+HTMX = {"HX-Request": "true", "HX-Target": "calendar"}
 SAMPLE = 1  # values per parameter the view reads, on its own (rotating)
 NOT_INPUT = {"csrfmiddlewaretoken"}
 # Read on every request, written by a refused one on purpose, or touched by the test's
@@ -193,12 +199,12 @@ class Walk:
         self.client, self.problems, self.label = client, problems, label
         self.state: dict | None = None  # the tables after the last watched request
 
-    def send(self, method: str, url: str, data=None, *, watch: bool = False):
+    def send(self, method: str, url: str, data=None, *, watch: bool = False, headers=None):
         before = (self.state or table_checksums()) if watch else None
         self.state = None
         sid = transaction.savepoint()
         try:
-            response = getattr(self.client, method)(url, data or {})
+            response = getattr(self.client, method)(url, data or {}, headers=headers)
         except Exception as exc:  # the test client raises what the view raised: a 500
             transaction.savepoint_rollback(sid)
             self.problem(method, url, data, f"500 {type(exc).__name__}: {str(exc)[:160]}")
@@ -264,6 +270,7 @@ def test_no_url_answers_a_hostile_request_with_a_500_or_a_silent_change(client, 
     in_code = names_read_in_code()
     other_ids = tuple(str(theirs[k].pk) for k in ("patient", "today", "order", "allergy"))
     problems: dict[tuple, str] = {}
+    posted_forms: set[tuple] = set()
     swept = 0
     for name in sorted(set(project_url_names())):
         if name == "procedures:patient_link":
@@ -280,14 +287,18 @@ def test_no_url_answers_a_hostile_request_with_a_500_or_a_silent_change(client, 
             takes_get = RULES[name][who] != 405
             # Each role gets its share of the values; every value meets every page.
             n = len(allowed)
+            page = None
             if takes_get:
                 with reads_recorded() as read:
-                    walk.send("get", url)
+                    page = walk.send("get", url)
                 start = table_checksums()  # the first opening may set things up
                 own = sorted(read - NOT_INPUT)
                 every = sorted(set(own) | set(GENERIC) | in_code)
                 for data in bodies(every, r, n):
                     walk.send("get", url, data)
+                # The htmx fragment of the page, where it has one.
+                for data in bodies(every, r, n)[-2:]:
+                    walk.send("get", url, data, headers=HTMX)
                 for i, key in enumerate(own):
                     if i % n == r:  # each parameter by one role (in turn)
                         for value in rotate(i, SAMPLE, HOSTILE):
@@ -303,10 +314,25 @@ def test_no_url_answers_a_hostile_request_with_a_500_or_a_silent_change(client, 
                 every = sorted(set(own) | set(GENERIC) | in_code)
                 for data in bodies(every, r, n, other_ids):
                     walk.send("post", url, data, watch=True)
+                for data in bodies(every, r, n)[-2:]:
+                    walk.send("post", url, data, watch=True, headers=HTMX)
                 for i, key in enumerate(own):
                     if i % n == r:
                         for value in rotate(i, SAMPLE, [*HOSTILE, *other_ids]):
                             walk.send("post", url, {key: value}, watch=True)
+            # The page's own forms, as a browser would post them: twice unchanged (a
+            # double click), then each field spoilt in turn.
+            for action, fields in page_forms(page, url):
+                shape = (action.split("?")[0], tuple(sorted({k for k, _ in fields})))
+                if shape in posted_forms:
+                    continue
+                posted_forms.add(shape)
+                walk.send("post", action, as_body(fields), watch=True)
+                walk.send("post", action, as_body(fields), watch=True)
+                for i, (key, _) in enumerate(fields[:FORM_FIELDS]):
+                    spoilt = [(k, v) for k, v in fields if k != key]
+                    value = HOSTILE[(i + len(posted_forms)) % len(HOSTILE)]
+                    walk.send("post", action, as_body([*spoilt, (key, value)]), watch=True)
             spoilt_args = foreign_args(ours["args"].get(name, []), theirs["args"].get(name, []))
             for args in spoilt_args if r == 0 else []:
                 try:
@@ -322,6 +348,7 @@ def test_no_url_answers_a_hostile_request_with_a_500_or_a_silent_change(client, 
             transaction.savepoint_rollback(sid)
             client.logout()
     assert swept > 150
+    assert len(posted_forms) > 40  # the pages' own forms were found and posted
     assert not problems, "\n".join(problems.values())
 
 
@@ -348,6 +375,87 @@ POST_TOO = {
     "emergency_access",
     "account_security",
 }
+
+
+FORM_FIELDS = 8  # fields spoilt per form, in page order
+# Forms every page carries that end the session or only switch the site shown.
+NOT_POSTED = {"logout", "logout_everywhere", "session_keepalive", "procedures:site_switch"}
+
+
+class FormReader(HTMLParser):
+    """The POST forms of a page: action and the fields a browser would send."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[tuple[str, list[tuple[str, str]]]] = []
+        self.fields: list[tuple[str, str]] | None = None
+        self.select: str | None = None
+        self.options: list[tuple[str, bool]] = []
+        self.textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method", "get").lower() == "post":
+            self.fields = []
+            self.forms.append((a.get("action", ""), self.fields))
+        elif self.fields is None or (not a.get("name") and tag != "option"):
+            return
+        elif tag == "input" and a.get("type", "text") not in ("submit", "button", "file", "image"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.fields.append((a["name"], a.get("value", "on" if "checked" in a else "")))
+        elif tag == "button" and a.get("type", "submit") == "submit" and a.get("value"):
+            self.fields.append((a["name"], a["value"]))
+        elif tag == "select":
+            self.select, self.options = a["name"], []
+        elif tag == "option" and self.select:
+            self.options.append((a.get("value", ""), "selected" in a))
+        elif tag == "textarea":
+            self.textarea = a["name"]
+            self.fields.append((a["name"], ""))
+
+    def handle_data(self, data):
+        if self.textarea and self.fields:
+            name, text = self.fields[-1]
+            self.fields[-1] = (name, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.fields = None
+        elif tag == "textarea":
+            self.textarea = None
+        elif tag == "select" and self.select and self.fields is not None:
+            chosen = [v for v, on in self.options if on] or [v for v, _ in self.options[:1]]
+            self.fields.extend((self.select, v) for v in chosen)
+            self.select = None
+
+
+def page_forms(response, url: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The page's POST forms to our own URLs, but those that end the session."""
+    if response is None or response.status_code != 200 or response.streaming:
+        return []
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return []
+    reader = FormReader()
+    reader.feed(response.content.decode("utf-8", "replace"))
+    found = []
+    for action, fields in reader.forms:
+        action = html.unescape(action) or url
+        if not action.startswith("/"):
+            continue
+        try:
+            match = resolve(urlsplit(action).path)
+        except Resolver404:
+            continue
+        if match.view_name not in NOT_POSTED:
+            found.append((action, fields))
+    return found
+
+
+def as_body(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
+    body: dict[str, list[str]] = {}
+    for key, value in fields:
+        body.setdefault(key, []).append(value)
+    return body
 
 
 def foreign_args(ours: list, theirs: list) -> list[list]:
