@@ -101,8 +101,8 @@ GENERIC = (
     "show",
 )
 # Every parameter at once with one of these; then MIXED requests of every value.
-UNIFORM = ["", "abc", "99999999999999999999", "9999-12-31", "\x00", "x" * 10_000, "²"]
-MIXED = 4
+UNIFORM = ["abc", "99999999999999999999", "9999-12-31", "\x00", "x" * 10_000, "²"]
+MIXED = 3
 HTMX = {"HX-Request": "true", "HX-Target": "calendar"}
 SAMPLE = 1  # values per parameter the view reads, on its own (rotating)
 NOT_INPUT = {"csrfmiddlewaretoken"}
@@ -297,7 +297,7 @@ def test_no_url_answers_a_hostile_request_with_a_500_or_a_silent_change(client, 
                 for data in bodies(every, r, n):
                     walk.send("get", url, data)
                 # The htmx fragment of the page, where it has one.
-                for data in bodies(every, r, n)[-2:]:
+                for data in bodies(every, r, n)[-1:]:
                     walk.send("get", url, data, headers=HTMX)
                 for i, key in enumerate(own):
                     if i % n == r:  # each parameter by one role (in turn)
@@ -309,13 +309,12 @@ def test_no_url_answers_a_hostile_request_with_a_500_or_a_silent_change(client, 
             if takes_post:
                 with reads_recorded() as read:
                     walk.send("post", url, watch=True)
-                walk.send("post", url, watch=True)  # the second click of a double click
+                if r == 0:
+                    walk.send("post", url, watch=True)  # the second click of a double click
                 own = sorted(read - NOT_INPUT)
                 every = sorted(set(own) | set(GENERIC) | in_code)
                 for data in bodies(every, r, n, other_ids):
                     walk.send("post", url, data, watch=True)
-                for data in bodies(every, r, n)[-2:]:
-                    walk.send("post", url, data, watch=True, headers=HTMX)
                 for i, key in enumerate(own):
                     if i % n == r:
                         for value in rotate(i, SAMPLE, [*HOSTILE, *other_ids]):
@@ -377,7 +376,7 @@ POST_TOO = {
 }
 
 
-FORM_FIELDS = 8  # fields spoilt per form, in page order
+FORM_FIELDS = 6  # fields spoilt per form, in page order
 # Forms every page carries that end the session or only switch the site shown.
 NOT_POSTED = {"logout", "logout_everywhere", "session_keepalive", "procedures:site_switch"}
 
