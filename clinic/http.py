@@ -1,6 +1,7 @@
 """Small HTTP helpers that know no domain."""
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,14 +25,14 @@ def origin_only_referrer(view):
 
 
 def local_path(request: HttpRequest, candidate: str) -> str:
-    """`candidate` (a `next` parameter: any text) if it is a path on this site, else "".
+    """`candidate` (a `next` parameter: any text) if it is an address on this site (a
+    path, or this host's full URL as the care gate passes), else "".
 
-    A path only: `redirect()` takes a word without "/" for a view name and fails with
-    NoReverseMatch (a 500 for `next=abc`), and another host's address would send a
-    signed-in user off the site. No control characters: they have no place in a
-    Location header."""
+    `redirect()` takes a word without "/" for a view name and fails with NoReverseMatch
+    (a 500 for `next=abc`), and another host's address would send a signed-in user off
+    the site. No control characters: they have no place in a Location header."""
     if (
-        candidate.startswith("/")
+        (candidate.startswith("/") or urlsplit(candidate).scheme in ("http", "https"))
         and not any(ord(c) < 32 or ord(c) == 127 for c in candidate)
         and url_has_allowed_host_and_scheme(
             candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()

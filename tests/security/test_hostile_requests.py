@@ -39,6 +39,7 @@ from django.db import connection, transaction
 from django.http import QueryDict
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
+from clinic.http import local_path
 from procedures.messaging.links import PURPOSES, link_token
 from procedures.messaging.models import CallTask, PatientLinkUse
 from procedures.scheduling.models import Appointment
@@ -657,3 +658,20 @@ def test_a_far_date_on_a_form_is_refused_in_words(client, worlds, name, who, dat
 
     assert "Choose a date between 1900 and 2100." in response.content.decode()
     assert changed(before, table_checksums()) == []
+
+
+@pytest.mark.parametrize(
+    ("candidate", "followed"),
+    [
+        ("/appointments/1/", True),
+        ("http://testserver/appointments/1/prep/", True),  # the care gate's own
+        ("abc", False),
+        ("25:61", False),
+        ("//evil.example/", False),
+        ("http://evil.example/", False),
+        ("/a\x00b", False),
+        ("", False),
+    ],
+)
+def test_next_is_followed_only_to_an_address_on_this_site(rf, candidate, followed):
+    assert local_path(rf.get("/"), candidate) == (candidate if followed else "")
