@@ -54,14 +54,14 @@ class BoundedDateField(forms.DateField):
         ]
 
 
-# Primary keys are PostgreSQL bigints; a longer number would overflow the lookup.
+# Primary keys are PostgreSQL bigints: no id is larger.
 MAX_ID = 2**63 - 1
 
 
 def query_id(text: str) -> int | None:
     """The id in a query parameter or hidden field: plain digits within a primary
     key's range, else None (the page acts as if none was given). `str.isdigit()`
-    alone passes "²" (int() then fails) and 20-digit numbers (PostgreSQL refuses)."""
+    alone passes "²" (int() then fails) and numbers past any bigint."""
     if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
         return int(text)
     return None
