@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from clinic import roles
+from clinic.forms import AdminLoginForm
 
 
 class ClinicAdminSite(admin.AdminSite):
     site_header = _("Clinic administration")
     site_title = _("Clinic administration")
+    login_form = AdminLoginForm
 
     def has_permission(self, request) -> bool:
         """Staff status alone is not enough: the clinic admin role (or superuser) is."""

@@ -1,4 +1,4 @@
-"""Dates from query strings and forms, kept within a sane range.
+"""Dates and ids from query strings and forms, kept within a sane range.
 
 A date far outside the clinic's life (year 1 or 9999) parses, and then
 overflows the first time a day is added to it (OverflowError: a 500). Every date
@@ -52,6 +52,34 @@ class BoundedDateField(forms.DateField):
             MinValueValidator(MIN_DATE, message=OUT_OF_RANGE),
             MaxValueValidator(MAX_DATE, message=OUT_OF_RANGE),
         ]
+
+
+# Primary keys are PostgreSQL bigints: no id is larger.
+MAX_ID = 2**63 - 1
+
+
+def query_id(text: str) -> int | None:
+    """The id in a query parameter or hidden field: plain digits within a primary
+    key's range, else None (the page acts as if none was given). `str.isdigit()`
+    alone passes "²" (int() then fails) and numbers past any bigint."""
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def query_text(text: str) -> str:
+    """Text from a query parameter to look something up by: "" when it holds a NUL,
+    which no stored text can (PostgreSQL refuses it in a query: a 500)."""
+    return "" if "\x00" in text else text
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """A form's DateTimeField that refuses days outside MIN_DATE..MAX_DATE in words."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not in_range(value.date()):
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponseBadRequest:

@@ -27,7 +27,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,6 +35,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import roles
 from .client_ip import client_ip
+from .http import local_path
 from .models import EmergencyAccess
 
 PATIENT = "patients.patient"
@@ -110,12 +111,8 @@ def care_gated(patient_of: Callable[[int], int | None]):
 
 
 def _safe(request: HttpRequest, url: str) -> str:
-    """`url` if it stays on this site, else ""."""
-    if url and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return ""
+    """`url` if it is a path on this site, else ""."""
+    return local_path(request, url)
 
 
 class EmergencyAccessForm(forms.Form):

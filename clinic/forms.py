@@ -1,5 +1,8 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 
 
 def apply_service_errors(
@@ -13,3 +16,23 @@ def apply_service_errors(
             form.add_error(name if name in form.fields else None, errors)
     else:
         form.add_error(None, exc)
+
+
+class UsernameBounded:
+    """Django's login form only tells the browser the username's maximum length; it
+    would pass a longer one to authenticate(), and the login lockout (django-axes)
+    would fail to record the attempt (PostgreSQL: value too long, a 500). Refuse it on
+    the form, as any other field's length."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length or 150))
+
+
+class LoginForm(UsernameBounded, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(UsernameBounded, AdminAuthenticationForm):
+    pass

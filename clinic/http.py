@@ -1,8 +1,10 @@
 """Small HTTP helpers that know no domain."""
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def origin_only_referrer(view):
@@ -20,3 +22,21 @@ def origin_only_referrer(view):
         return response
 
     return wrapped
+
+
+def local_path(request: HttpRequest, candidate: str) -> str:
+    """`candidate` (a `next` parameter: any text) if it is an address on this site (a
+    path, or this host's full URL as the care gate passes), else "".
+
+    `redirect()` takes a word without "/" for a view name and fails with NoReverseMatch
+    (a 500 for `next=abc`), and another host's address would send a signed-in user off
+    the site. No control characters: they have no place in a Location header."""
+    if (
+        (candidate.startswith("/") or urlsplit(candidate).scheme in ("http", "https"))
+        and not any(ord(c) < 32 or ord(c) == 127 for c in candidate)
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return candidate
+    return ""

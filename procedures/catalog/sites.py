@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from clinic import policy
+from clinic.bounds import query_id
 
 #: The session key that holds the staff member's current site: a site id, or ALL_SITES.
 SESSION_KEY = "clinic_site"
@@ -247,7 +248,7 @@ def site_choose(request: _Request, choice: str) -> Site | None:
         request.session[SESSION_KEY] = ALL_SITES
         request._clinic_site_id = None  # type: ignore[attr-defined]
         return None
-    site = Site.objects.filter(pk=int(choice) if choice.isdigit() else 0, is_active=True).first()
+    site = Site.objects.filter(pk=query_id(choice) or 0, is_active=True).first()
     if site is None:
         raise ValidationError(_("Choose one of the sites listed."), code="unknown_site")
     request.session[SESSION_KEY] = site.pk

@@ -3,11 +3,11 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic import policy
+from clinic.http import local_path
 from procedures.catalog.sites import site_choose
 
 
@@ -15,9 +15,7 @@ from procedures.catalog.sites import site_choose
 @require_POST
 def site_switch(request):
     """Show another site (or all sites, for the roles allowed), then back to the page."""
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = "/"
+    back = local_path(request, request.POST.get("next", "")) or "/"
     try:
         site = site_choose(request, request.POST.get("site", ""))
     except ValidationError as exc:

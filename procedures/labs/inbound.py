@@ -22,6 +22,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.bounds import query_id
 from procedures.labs import hl7v2
 from procedures.labs.hl7v2 import Inbound, Observation, Refusal, Report
 from procedures.labs.kinds import SPECS, kind_for, kind_from_code, validate
@@ -282,9 +283,10 @@ def order_match(*, lab: Lab, inbound: Inbound, report: Report) -> Matched:
     placer = report.placer_number.strip()
     filler = report.filler_number.strip()
     if placer:
-        if not placer.isdigit():
+        placer_id = query_id(placer)
+        if placer_id is None:
             raise Unattachable(_("placer order number %(n)s is not one of ours") % {"n": placer})
-        row = orders.filter(pk=int(placer)).first()
+        row = orders.filter(pk=placer_id).first()
         if row is None:
             raise Unattachable(_("no order with placer number %(n)s") % {"n": placer})
         if filler and row["accession_number"] and row["accession_number"] != filler:

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from clinic.bounds import BoundedDateField
 from patients.models import Medication
 from procedures.catalog.choices import ProcedureSide, ProcedureSite, SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime
@@ -48,7 +49,7 @@ class HoldForm(forms.Form):
     action = forms.ChoiceField(
         label=_("Decision"), choices=MedicationHold.Action.choices, widget=forms.RadioSelect
     )
-    stop_date = forms.DateField(
+    stop_date = BoundedDateField(
         label=_("Last dose on"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

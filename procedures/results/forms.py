@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clinic.bounds import BoundedDateField
+from clinic.bounds import BoundedDateField, BoundedDateTimeField
 from clinic.pdf import PdfRefused, pdf_check
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider, works_at
@@ -42,7 +42,7 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 
 def datetime_field(label, **kwargs) -> forms.DateTimeField:
-    return forms.DateTimeField(label=label, widget=DateTimeLocalInput(), **kwargs)
+    return BoundedDateTimeField(label=label, widget=DateTimeLocalInput(), **kwargs)
 
 
 class SampleForm(forms.Form):

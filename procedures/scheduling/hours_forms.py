@@ -7,6 +7,7 @@ from datetime import time, timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic.bounds import BoundedDateField
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.hours import WEEKDAYS, Unavailability
 from procedures.scheduling.hours_admin import Weekly
@@ -91,7 +92,7 @@ class LeaveForm(forms.Form):
     """Leave, training or a closure: dated, whole days unless times are given."""
 
     prefix = "leave"
-    starts_on = forms.DateField(
+    starts_on = BoundedDateField(
         label=_("From (date)"), widget=forms.DateInput(attrs={"type": "date"})
     )
     starts_time = forms.TimeField(
@@ -100,7 +101,7 @@ class LeaveForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         help_text=_("Empty: from the start of the day."),
     )
-    ends_on = forms.DateField(
+    ends_on = BoundedDateField(
         label=_("Until (date)"), widget=forms.DateInput(attrs={"type": "date"})
     )
     ends_time = forms.TimeField(
@@ -130,7 +131,7 @@ class ClosureForm(forms.Form):
     """A clinic holiday: one day, one site or every site (procedures.scheduling.closures)."""
 
     prefix = "closure"
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
     name = forms.CharField(
         label=_("What it is"),
         max_length=100,

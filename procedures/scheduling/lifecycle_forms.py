@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic.bounds import BoundedDateField
 from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime, clinic_today
@@ -62,10 +63,10 @@ class SlotSearchForm(forms.Form):
         empty_label=_("Any physician"),
         required=False,
     )
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     time_of_day = forms.ChoiceField(
@@ -133,7 +134,7 @@ class SlotBookForm(SlotSearchForm):
 
 
 class RescheduleForm(forms.Form):
-    date = forms.DateField(label=_("New date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = BoundedDateField(label=_("New date"), widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(
         label=_("New start"), widget=forms.TimeInput(attrs={"type": "time"})
     )
@@ -183,10 +184,10 @@ class WaitlistForm(forms.Form):
         empty_label=_("Any physician"),
         required=False,
     )
-    earliest = forms.DateField(
+    earliest = BoundedDateField(
         label=_("Available from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    latest = forms.DateField(
+    latest = BoundedDateField(
         label=_("Needed by"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     note = forms.CharField(label=_("Note for the front desk"), max_length=200, required=False)

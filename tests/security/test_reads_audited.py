@@ -1,6 +1,6 @@
 """Every page or fragment that shows a patient's data records the read (issue 15).
 
-The walk: every URL of the project (the names of tests/test_url_access.py, so a new
+The walk: every URL of the project (the names of tests/url_rules.py, so a new
 URL is walked too), for every role, with a seeded patient, their appointments today,
 a test order, a waitlist entry, a front-desk task and a reminder with its email.
 Each URL is opened (GET, with the query strings that choose the patient), posted
@@ -9,31 +9,19 @@ name. Any answer that is not a redirect and shows the patient's name or MRN must
 have recorded a read by that user, naming the patient or one of their records.
 """
 
-import datetime as dt
 import uuid
 
 import pytest
-from django.core.mail import EmailMessage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from clinic import roles
 from clinic.models import ReadAccess
-from conftest import make_user
 from patients.tests.factories import PatientFactory
-from procedures.catalog.clock import clinic_datetime, clinic_today
-from procedures.messaging.mail import message_id_for
-from procedures.prep.models import FrontDeskTask
-from procedures.scheduling.models import Appointment
-from procedures.scheduling.waitlist_models import WaitlistEntry
-from procedures.tests.factories import (
-    AppointmentFactory,
-    ProviderFactory,
-    ReminderFactory,
-    TestOrderFactory,
-)
-from tests.test_url_access import RULES, project_url_names
+from procedures.catalog.clock import clinic_today
+from tests.url_rules import project_url_names
+from tests.url_world import patient_world, role_users
 
 # The operations dashboard reads from the `replica` alias (clinic/db_routers.py).
 pytestmark = pytest.mark.django_db(databases=["default", "replica"])
@@ -66,91 +54,31 @@ def world(settings, tmp_path):
     settings.DEBUG = True  # the local outbox pages open only in development
     settings.EMAIL_BACKEND = "clinic.mail.LocalOutboxBackend"
     settings.CLINIC_OUTBOX_DIR = tmp_path
-    physician = make_user("u-md", roles.PHYSICIAN)
-    provider = ProviderFactory(user=physician, display_name="Dr Own")
-    patient = PatientFactory(given_name=GIVEN, family_name=FAMILY, mrn=MRN, email="oq@example.com")
-    noon = clinic_datetime(clinic_today(), dt.time(12, 0))
-    today = AppointmentFactory(
-        patient=patient, provider=provider, start_at=noon, end_at=noon + dt.timedelta(hours=1)
+    users = role_users()
+    seeded = patient_world(
+        tmp_path,
+        physician=users[roles.PHYSICIAN],
+        given=GIVEN,
+        family=FAMILY,
+        mrn=MRN,
+        email="oq@example.com",
     )
-    started = AppointmentFactory(
-        patient=patient,
-        provider=provider,
-        start_at=noon - dt.timedelta(hours=2),
-        end_at=noon - dt.timedelta(hours=1),
-        status=Appointment.Status.IN_PROCEDURE,
-    )
-    order = TestOrderFactory(
-        appointment=AppointmentFactory(
-            patient=patient,
-            provider=provider,
-            status=Appointment.Status.COMPLETED,
-            start_at=noon - dt.timedelta(days=2),
-            end_at=noon - dt.timedelta(days=2, hours=-1),
-        )
-    )
-    entry = WaitlistEntry.objects.create(patient=patient, procedure_type=today.procedure_type)
-    FrontDeskTask.objects.create(
-        appointment=today, kind=FrontDeskTask.Kind.TRANSPORT, due_date=clinic_today()
-    )
-    reminder = ReminderFactory(appointment=today)
-    EmailMessage(
-        "Your appointment",
-        f"Dear {GIVEN} {FAMILY}, see you soon.",
-        to=[patient.email],
-        headers={"Message-ID": message_id_for(reminder)},
-    ).send()
-    outbox_name = next(tmp_path.glob("*.eml")).name
-    users = {
-        roles.FRONT_DESK: make_user("u-fd", roles.FRONT_DESK),
-        roles.NURSE: make_user("u-rn", roles.NURSE),
-        roles.PHYSICIAN: physician,
-        roles.CLINIC_ADMIN: make_user("u-admin", roles.CLINIC_ADMIN, is_staff=True),
-    }
+    patient = seeded["patient"]
     records = {
         ("patients.patient", str(patient.pk)),
-        ("procedures.testorder", str(order.pk)),
-        ("procedures.reminder", str(reminder.pk)),
+        ("procedures.testorder", str(seeded["order"].pk)),
+        ("procedures.reminder", str(seeded["reminder"].pk)),
         *(
             ("procedures.appointment", str(pk))
             for pk in patient.appointments.values_list("pk", flat=True)
         ),
     }
-    args = {
-        "outbox_detail": [outbox_name],
-        "outbox_html": [outbox_name],
-        "procedures:waitlist_remove": [entry.pk],
-        "procedures:waitlist_offer": [entry.pk],
-        "procedures:result_log": [order.pk],
-        "procedures:result_review": [order.pk],
-        "procedures:result_communicate": [order.pk],
-        "procedures:order_sent": [order.pk],
-        "procedures:order_reassign": [order.pk],
-        "procedures:result_pdf": [order.pk + 1000],
-        "procedures:procedure_complete": [started.pk],
-        "procedures:reminder_resend": [reminder.pk],
-        "procedures:reminder_resolve": [reminder.pk],
-        "procedures:patient_link": ["escort", "not-a-valid-token"],
-        "emergency_access": [patient.pk],
-        "procedures:hours_detail": ["physician", provider.pk],
-        "procedures:hours_leave_add": ["physician", provider.pk],
-        "procedures:hours_leave_remove": ["physician", provider.pk, 1],
-        "procedures:hours_closure_remove": [1],
-    }
-    for name in RULES:
-        if name in args:
-            continue
-        try:
-            reverse(name)
-        except NoReverseMatch:  # a page about one record: the patient's, or the visit's
-            args[name] = [patient.pk] if name.startswith("patients:") else [today.pk]
-    args["patients:allergy_remove"] = [patient.pk, 1]
     return {
         "patient": patient,
         "users": users,
         "records": records,
-        "args": args,
-        "provider": provider,
+        "args": seeded["args"],
+        "provider": seeded["provider"],
     }
 
 

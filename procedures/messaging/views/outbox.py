@@ -6,13 +6,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read
+from clinic.http import local_path
 from procedures.catalog.sites import at_site, current_site_id
 from procedures.messaging.models import Reminder
 from procedures.messaging.outbox import reminder_resend, reminder_resolve
@@ -81,11 +81,8 @@ def outbox_list(request):
 
 
 def _back(request):
-    target = request.POST.get("next", "")
-    # A local path only: redirect() would take any other word for a view name.
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}
-    ):
+    target = local_path(request, request.POST.get("next", ""))
+    if target:
         return HttpResponseRedirect(target)
     return redirect("procedures:outbox_list")
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read, record_read
+from clinic.bounds import in_range, query_id, query_text
 from clinic.emergency import care_gated, patient_gate
 from clinic.forms import apply_service_errors
 from patients.models import Patient
@@ -58,8 +59,8 @@ def appointment_book_view(request):
     code), the physician and the date, so that only the time is left to pick."""
     initial = {}
     patient = None
-    patient_id = request.GET.get("patient", "")
-    if patient_id.isdigit():
+    patient_id = query_id(request.GET.get("patient", ""))
+    if patient_id:
         patient = Patient.objects.current(pk=patient_id)
         if patient:
             # A physician outside their own patients states a reason first.
@@ -68,19 +69,20 @@ def appointment_book_view(request):
             record_read(request, patient)
             initial["patient_mrn"] = patient.mrn
     procedure_type = ProcedureType.objects.filter(
-        code=request.GET.get("type", ""), is_active=True
+        code=query_text(request.GET.get("type", "")), is_active=True
     ).first()
     if procedure_type:
         initial["procedure_type"] = procedure_type.pk
         initial["sedation_level"] = procedure_type.default_sedation_level
     # A free time on the calendar fills in its physician, room and start.
     for name in ("provider", "room"):
-        value = request.GET.get(name, "")
-        if value.isdigit():
-            initial[name] = int(value)
+        if value := query_id(request.GET.get(name, "")):
+            initial[name] = value
     # "Book a results discussion" suggests a date after the last expected result.
     with contextlib.suppress(ValueError):
-        initial["date"] = datetime.date.fromisoformat(request.GET.get("date", ""))
+        day = datetime.date.fromisoformat(request.GET.get("date", ""))
+        if in_range(day):  # a far date would overflow on the room's clock
+            initial["date"] = day
     with contextlib.suppress(ValueError):
         initial["start_time"] = datetime.time.fromisoformat(request.GET.get("time", ""))
     room = Room.objects.select_related("site").filter(pk=initial.get("room")).first()

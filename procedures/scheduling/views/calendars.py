@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import policy
 from clinic.audit import record_list_read
-from clinic.bounds import query_date
+from clinic.bounds import query_date, query_id
 from patients.selectors import alerts_by_patient
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider, Room, works_at
@@ -58,8 +58,8 @@ def _params(request) -> dict:
     resource = None
     if by in ("provider", "room"):
         model = Provider if by == "provider" else Room
-        resource_id = request.GET.get("id", "")
-        if resource_id.isdigit():
+        resource_id = query_id(request.GET.get("id", ""))
+        if resource_id:
             resource = model.objects.filter(pk=resource_id).first()
             if resource is None:
                 raise Http404
@@ -75,9 +75,8 @@ def _params(request) -> dict:
         if resource is None:
             by, view = "clinic", "day"
     step = timedelta(days=7 if view == "week" else 1)
-    only = request.GET.get("provider", "")
-    asked = request.GET.get("per_page", "")
-    per_page = int(asked) if asked.isdigit() else PROVIDERS_PER_PAGE
+    only = query_id(request.GET.get("provider", ""))
+    per_page = query_id(request.GET.get("per_page", "")) or PROVIDERS_PER_PAGE
     return {
         "view": view,
         "by": by,
@@ -85,7 +84,7 @@ def _params(request) -> dict:
         "resource": resource,
         "step": step,
         # The whole clinic's day: one physician shown alone, and the page of physicians.
-        "only": int(only) if by in ("clinic", "rooms") and only.isdigit() else None,
+        "only": only if by in ("clinic", "rooms") else None,
         "page": request.GET.get("page", ""),
         "per_page": per_page if per_page in PER_PAGE_CHOICES else PROVIDERS_PER_PAGE,
         "site_id": site_id,

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read
+from clinic.bounds import OUT_OF_RANGE, DateOutOfRange, in_range, query_id
 from clinic.forms import apply_service_errors
 from procedures.catalog.clock import clinic_today, clinic_tz
 from procedures.catalog.hours import Unavailability
@@ -52,11 +53,13 @@ def _week_start(value: str | None) -> date:
         day = date.fromisoformat(value or "")
     except ValueError:
         day = clinic_today()
+    if not in_range(day):  # the week's days would overflow past year 9999
+        raise DateOutOfRange(str(OUT_OF_RANGE))
     return day - timedelta(days=day.weekday())
 
 
 def _confirmed(request) -> list[int]:
-    return [int(v) for v in request.POST.getlist("confirm") if v.isdigit()]
+    return [pk for v in request.POST.getlist("confirm") if (pk := query_id(v))]
 
 
 def _visits_shown(request, warning: list[hours.AffectedVisit] | None) -> list[Appointment]:

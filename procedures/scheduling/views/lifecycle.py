@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -17,6 +16,7 @@ from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
+from clinic.http import local_path
 from procedures.catalog.clock import clinic_tz
 from procedures.catalog.sites import current_site_id
 from procedures.scheduling import lifecycle
@@ -46,10 +46,7 @@ def _lifecycle_view(service: Callable[..., Appointment], done: str, *, with_reas
 
 def back_to(request, default: str) -> str:
     """Where a form asked to return (the today board, a calendar): our own pages only."""
-    nxt = request.POST.get("next", "")
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        return nxt
-    return default
+    return local_path(request, request.POST.get("next", "")) or default
 
 
 def _lifecycle_page(action: str, service: Callable[..., Appointment], done: str, **kwargs):

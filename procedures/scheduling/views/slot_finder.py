@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import policy
 from clinic.audit import record_list_read
+from clinic.bounds import query_id
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_tz
@@ -26,8 +27,8 @@ LAST_PROCEDURE = "slot_finder_procedure"  # the session remembers the last one c
 
 
 def _pages(request) -> int:
-    pages = request.POST.get("pages", "1")
-    return min(MAX_PAGES, max(1, int(pages))) if pages.isdigit() else 1
+    pages = query_id(request.POST.get("pages", "1")) or 1
+    return min(MAX_PAGES, pages)
 
 
 def _find(data: dict, pages: int = 1, *, site_id: int | None = None) -> list:
@@ -64,8 +65,7 @@ def slot_finder(request):
     site_id = current_site_id(request) or home_site_id(request.user)
     if request.method == "GET":
         chosen = None
-        patient_id = request.GET.get("patient", "")
-        if patient_id.isdigit():
+        if patient_id := query_id(request.GET.get("patient", "")):
             chosen = Patient.objects.current(pk=patient_id)
         initial = {"patient": chosen.pk if chosen else None}
         last = request.session.get(LAST_PROCEDURE)
@@ -174,8 +174,7 @@ def _chosen(form) -> list | None:
     cleaned = getattr(form, "cleaned_data", {})
     if cleaned.get("patient"):
         return [cleaned["patient"]]  # the form has read the row already
-    patient_id = str(form.data.get("patient", ""))
-    if patient_id.isdigit():
+    if patient_id := query_id(str(form.data.get("patient", ""))):
         patient = Patient.objects.filter(pk=patient_id).first()
         return [patient] if patient else None
     return None

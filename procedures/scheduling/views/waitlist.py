@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read
+from clinic.bounds import query_id
 from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.sites import current_site_id
@@ -42,8 +43,7 @@ def waitlist_list(request):
             else:
                 messages.success(request, _("Added to the waitlist."))
                 return redirect("procedures:waitlist")
-        patient_id = str(form.data.get("patient", ""))
-        if patient_id.isdigit():
+        if patient_id := query_id(str(form.data.get("patient", ""))):
             patients = list(Patient.objects.filter(pk=patient_id))
     else:
         form = WaitlistForm(site_id=site_id)
@@ -92,8 +92,8 @@ def waitlist_remove_view(request, pk: int):
 def waitlist_offer_view(request, pk: int):
     """Book a waiting patient into a freed slot."""
     entry = get_object_or_404(WaitlistEntry, pk=pk)
-    freed_id = request.POST.get("freed", "")
-    freed = get_object_or_404(Appointment, pk=freed_id) if freed_id.isdigit() else None
+    freed_id = query_id(request.POST.get("freed", ""))
+    freed = get_object_or_404(Appointment, pk=freed_id) if freed_id else None
     if freed is None:
         messages.error(request, _("Choose a freed slot to book."))
         return redirect("procedures:waitlist")

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic import policy
 from clinic.audit import record_list_read
+from clinic.bounds import query_id
 from procedures.catalog.sites import current_site_id
 from procedures.scheduling.views.lifecycle import back_to
 from procedures.today import tasks
@@ -63,13 +64,13 @@ def task_done_view(request):
     """Mark one row done; back to the list as it was (filters and page kept)."""
     back = back_to(request, reverse("procedures:tasks"))
     kind = request.POST.get("kind", "")
-    task_id = request.POST.get("task", "")
-    if not task_id.isdigit():
+    task_id = query_id(request.POST.get("task", ""))
+    if task_id is None:
         messages.error(request, _("That task is not on the list any more."))
         return redirect(back)
     try:
         done = tasks.task_done(
-            kind=kind, task_id=int(task_id), by=request.user, note=request.POST.get("note", "")
+            kind=kind, task_id=task_id, by=request.user, note=request.POST.get("note", "")
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
