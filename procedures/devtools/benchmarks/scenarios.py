@@ -255,4 +255,32 @@ def scenarios(ctx: _Context) -> list[Scenario]:
             goal_ms=GOALS_MS["results worklist"],
         ),
         Scenario("booking POST", roles.FRONT_DESK, book, after=unbook),
+        # The other pages staff open every day, for information (no goal): a page a
+        # site's day can grow (issue 18: each of these took 1 to 48 s at 10x before
+        # it was measured here).
+        Scenario(
+            "day-of checklists",
+            roles.NURSE,
+            get(reverse("procedures:day_checklists"), "Day-of checklists</h1>"),
+        ),
+        Scenario(
+            "patient emails",
+            roles.FRONT_DESK,
+            get(reverse("procedures:outbox_list"), "Patient emails</h1>"),
+        ),
+        Scenario(
+            "open loops",
+            roles.PHYSICIAN,
+            get(reverse("procedures:open_loops"), "Open loops"),
+        ),
+        Scenario(
+            "turnaround analytics",
+            roles.NURSE,
+            get(reverse("procedures:turnaround"), "Turnaround analytics</h1>"),
+        ),
+        Scenario(
+            "operations dashboard",
+            roles.PHYSICIAN,
+            get(reverse("procedures:operations"), "Operations</h1>"),
+        ),
     ]

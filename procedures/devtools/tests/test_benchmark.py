@@ -19,7 +19,7 @@ from procedures.devtools.benchmarks import runner
 from procedures.devtools.benchmarks.runner import BenchmarkError, Request
 from procedures.devtools.benchmarks.scenarios import Scenario
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "replica"])
 
 WEDNESDAY = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
 
