@@ -2,6 +2,7 @@
 one compact row (read across scheduling and prep)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import at_site
@@ -20,16 +21,32 @@ def checklist_row(appointment: Appointment) -> DayRow:
     return DayRow(appointment=appointment, readiness=readiness(appointment))
 
 
-def day_checklist_visits(*, site_id: int | None = None) -> list[Appointment]:
+@dataclass(frozen=True)
+class DayVisit:
+    """One of the day's visits as the paging needs it (a network site's day is hundreds:
+    only the page's are read whole)."""
+
+    pk: int
+    start_at: datetime
+
+
+def day_checklist_visits(*, site_id: int | None = None) -> list[DayVisit]:
     """Today's booked patients (not cancelled, no-shows or talks), by time."""
     start, end = clinic_day_bounds(clinic_today())
-    return list(
+    visits = (
         at_site(Appointment.objects.active(), site_id)
         .filter(start_at__gte=start, start_at__lt=end)
         .exclude(procedure_type__kind="results_discussion")
-        .with_related()
         .order_by("start_at", "pk")
+        .values_list("pk", "start_at")
     )
+    return [DayVisit(pk, start_at) for pk, start_at in visits]
+
+
+def checklist_rows_of(visits: list[DayVisit]) -> list[DayRow]:
+    """These visits (a page of the day), read whole, as checklist rows in their order."""
+    found = Appointment.objects.with_related().in_bulk([v.pk for v in visits])
+    return checklist_rows([found[v.pk] for v in visits if v.pk in found])
 
 
 def checklist_rows(appointments: list[Appointment]) -> list[DayRow]:
@@ -41,4 +58,4 @@ def checklist_rows(appointments: list[Appointment]) -> list[DayRow]:
 
 def day_checklists(*, site_id: int | None = None) -> list[DayRow]:
     """Every one of today's visits as a checklist row."""
-    return checklist_rows(day_checklist_visits(site_id=site_id))
+    return checklist_rows_of(day_checklist_visits(site_id=site_id))

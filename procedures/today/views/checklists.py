@@ -16,7 +16,7 @@ from procedures.prep.checklist import checklist_tick
 from procedures.prep.models import ChecklistItem
 from procedures.scheduling.models import Appointment
 from procedures.today import paging
-from procedures.today.checklists import checklist_row, checklist_rows, day_checklist_visits
+from procedures.today.checklists import checklist_row, checklist_rows_of, day_checklist_visits
 
 
 @policy.allowed("day_checklists")
@@ -29,7 +29,7 @@ def day_checklists_view(request):
     paginator = Paginator(visits, paging.PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paging.current_page(visits))
     labels = paging.page_labels(visits, paginator) if visits else []
-    rows = checklist_rows(list(page.object_list))
+    rows = checklist_rows_of(list(page.object_list))
     record_list_read(request, [row.appointment.patient_id for row in rows])
     return render(
         request,
