@@ -44,18 +44,9 @@ def day_checklist_visits(*, site_id: int | None = None) -> list[DayVisit]:
 
 
 def checklist_rows_of(visits: list[DayVisit]) -> list[DayRow]:
-    """These visits (a page of the day), read whole, as checklist rows in their order."""
+    """These visits (a page of the day), read whole, as checklist rows in their order:
+    a fixed number of queries however many there are (`readiness_facts`)."""
     found = Appointment.objects.with_related().in_bulk([v.pk for v in visits])
-    return checklist_rows([found[v.pk] for v in visits if v.pk in found])
-
-
-def checklist_rows(appointments: list[Appointment]) -> list[DayRow]:
-    """Each visit with what its checklist holds and who ticked what when, in a fixed
-    number of queries however many visits there are."""
+    appointments = [found[v.pk] for v in visits if v.pk in found]
     facts = readiness_facts(appointments)
     return [DayRow(appointment=a, readiness=readiness(a, facts[a.pk])) for a in appointments]
-
-
-def day_checklists(*, site_id: int | None = None) -> list[DayRow]:
-    """Every one of today's visits as a checklist row."""
-    return checklist_rows_of(day_checklist_visits(site_id=site_id))
