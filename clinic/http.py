@@ -1,9 +1,11 @@
 """Small HTTP helpers that know no domain."""
 
+from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -40,3 +42,10 @@ def local_path(request: HttpRequest, candidate: str) -> str:
     ):
         return candidate
     return ""
+
+
+def url_maker(name: str) -> Callable[[int], str]:
+    """`reverse(name, args=[pk])` for many pks: reversed once, then pasted together."""
+    marker = "2147483647"
+    head, tail = reverse(name, args=[int(marker)]).split(marker)
+    return lambda pk: f"{head}{pk}{tail}"

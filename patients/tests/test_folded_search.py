@@ -69,5 +69,5 @@ def test_the_header_has_a_patient_look_up_on_every_staff_page(frontdesk_client, 
     assert 'id="header-patient-q"' in page
 
     response = frontdesk_client.post("/patients/", {"lookup": "nunez"})
-    assert response.context["results"] == [zoe]
+    assert [row.pk for row in response.context["results"]] == [zoe.pk]
     assert response.context["form"]["q"].value() == "nunez"

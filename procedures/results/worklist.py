@@ -14,8 +14,9 @@ from django.utils.formats import date_format, localize
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from clinic.http import url_maker
 from procedures.results.models import TestOrder
-from procedures.scheduling.calendars import choice_labels, url_maker
+from procedures.scheduling.calendars import choice_labels
 
 S = TestOrder.Status
 

@@ -7,15 +7,14 @@ request, so the templates only print strings: at a network's scale (~765 arrival
 day) a template lookup through related objects, a `get_FOO_display` or a `{% url %}`
 per row costs more than the SQL."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 
 from django.db.models import Choices, Q
-from django.urls import reverse
 from django.utils import formats
 
+from clinic.http import url_maker
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_today, clinic_tz
 from procedures.catalog.resources import Provider, Room, works_at
@@ -46,13 +45,6 @@ STATUS_BADGES: dict[str, str] = {
     Appointment.Status.IN_PROCEDURE: "text-bg-info",
 }
 OTHER_STATUS_BADGE = "text-bg-light border"
-
-
-def url_maker(name: str) -> Callable[[int], str]:
-    """`reverse(name, args=[pk])` for many pks: reversed once, then pasted together."""
-    marker = "2147483647"
-    head, tail = reverse(name, args=[int(marker)]).split(marker)
-    return lambda pk: f"{head}{pk}{tail}"
 
 
 def choice_labels(choices: type[Choices]) -> dict[str, str]:

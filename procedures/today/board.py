@@ -12,6 +12,7 @@ from datetime import date, datetime
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
+from clinic.http import url_maker
 from patients.models import Medication
 from patients.selectors import bloods_of_patients_needing_them
 from procedures.catalog.choices import ProcedureKind, SedationLevel
@@ -23,7 +24,6 @@ from procedures.scheduling.calendars import (
     OTHER_STATUS_BADGE,
     STATUS_BADGES,
     choice_labels,
-    url_maker,
 )
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import clinic_day_bounds
