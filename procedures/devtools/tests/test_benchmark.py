@@ -145,3 +145,16 @@ def test_the_command_exits_non_zero_at_the_first_error(monkeypatch):
 def test_the_points_must_be_two():
     with pytest.raises(CommandError, match="two points"):
         call_command("benchmark", scale="10", dispatch=0)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_reused_database_is_vacuumed_where_the_server_runs_no_autovacuum(postgres):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0] == "on"
+    # A VACUUM outside a transaction (it cannot run inside one), only where no
+    # autovacuum keeps the database as a live one would be.
+    assert runner._vacuum_if_no_autovacuum() is (not autovacuum)
