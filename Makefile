@@ -39,7 +39,7 @@ test: install
 	DEBUG=1 mypy clinic patients procedures
 	$(PY) manage.py makemigrations --check --dry-run
 	check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
-	pytest $(PYTEST_ARGS)
+	.ci/pytest-in-two $(PYTEST_ARGS)
 
 lint:
 	ruff check . && ruff format --check .
