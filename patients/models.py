@@ -43,6 +43,16 @@ def _next_prefix(prefix: str) -> str:
     return ""
 
 
+def _family_begins(prefix: str) -> models.Q:
+    """Folded family names starting with `prefix`: a range of `patient_family_prefix_idx`
+    (see PatientQuerySet._short_terms for why a range and not LIKE)."""
+    begins = models.Q(search_family__gte=prefix)
+    above = _next_prefix(prefix)
+    if above:
+        begins &= models.Q(search_family__lt=above)
+    return begins
+
+
 class PatientQuerySet(models.QuerySet):
     def active(self) -> "PatientQuerySet":
         """Records in use: not merged into another one."""
@@ -129,10 +139,7 @@ class PatientQuerySet(models.QuerySet):
         if len(first) < SHORT_TERM or not first.isalpha() or _parse_date(query):
             # A date, an MRN or a short first word (search() reads those in order).
             return list(self.search(query)[:limit])
-        begins = models.Q(search_family__gte=first)
-        above = _next_prefix(first)
-        if above:
-            begins &= models.Q(search_family__lt=above)
+        begins = _family_begins(first)
         # A family name beginning with the word has it in its search_name (the family
         # words, and a multi-word family name once more run together): no trigram
         # filter for it, which would draw the planner away from the range.
@@ -153,10 +160,7 @@ class PatientQuerySet(models.QuerySet):
         counted the prefix twice, guessed 32 rows for 2,493 "th" names at 200,000
         patients, and read and sorted all of them: 13-20 ms instead of 0.2.)"""
         first, *rest = terms
-        qs = self.active().filter(search_family__gte=first)
-        above = _next_prefix(first)
-        if above:
-            qs = qs.filter(search_family__lt=above)
+        qs = self.active().filter(_family_begins(first))
         for term in rest:
             qs = qs.filter(search_name__contains=term)
         return qs.order_by(*FAMILY_ORDER)
