@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 from procedures import models
 from procedures.results.orders import orders_follow_rooms
 from procedures.scheduling.hours_admin import weekly_text
-from procedures.scheduling.site_rules import provider_sites_refusal, room_move_refusal
+from procedures.scheduling.site_rules import (
+    provider_sites_refusal,
+    room_move_refusal,
+    visits_follow_rooms,
+)
 
 
 @admin.register(models.ProcedureType)
@@ -148,10 +152,12 @@ class RoomAdmin(HoursColumn, admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("working_hours")
 
     def save_model(self, request, obj, form, change):
-        """A room moved to another site takes its visits' orders with it (the admin's
-        save is one transaction): an order is at its visit's room's site."""
+        """A room moved to another site takes its visits and their orders with it (the
+        admin's save is one transaction): a visit and its orders are at its room's
+        site."""
         super().save_model(request, obj, form, change)
         if change and "site" in form.changed_data:
+            visits_follow_rooms(room_ids=[obj.pk])
             orders_follow_rooms(room_ids=[obj.pk])
 
 

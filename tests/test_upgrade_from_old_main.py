@@ -91,6 +91,7 @@ def test_it_migrates_a_database_built_by_the_old_main_and_reads_every_row(tmp_pa
         ],
         "rooms_elsewhere": 0,
         "rooms": COUNTS["procedures_room"],
+        "visits": COUNTS["procedures_appointment"],
         "physicians_elsewhere": 0,
         "staff_without_home": 0,
         "closures_kept": COUNTS.get("procedures_clinicholiday", 0),
@@ -100,7 +101,7 @@ def test_it_migrates_a_database_built_by_the_old_main_and_reads_every_row(tmp_pa
 SITES = """
 import json
 from django.contrib.auth.models import User
-from procedures.models import ClinicHoliday, Provider, Room, Site
+from procedures.models import Appointment, ClinicHoliday, Provider, Room, Site
 main = Site.objects.get()
 print(json.dumps({
     "sites": [list(s) for s in Site.objects.values_list(
@@ -108,6 +109,7 @@ print(json.dumps({
         "holidays_subdivision")],
     "rooms_elsewhere": Room.objects.exclude(site=main).count(),
     "rooms": Room.objects.filter(site=main).count(),
+    "visits": Appointment.objects.filter(site=main).count(),  # invariant 20
     "physicians_elsewhere": Provider.objects.exclude(sites=main).count(),
     "staff_without_home": User.objects.filter(staff_profile__home_site__isnull=True).count(),
     "closures_kept": ClinicHoliday.objects.filter(site__isnull=True).count(),

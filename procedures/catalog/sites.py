@@ -3,7 +3,7 @@ more, staff have a home site and switch between sites in the header.
 
 Patients are network-wide (a patient may visit any site). What a visit, an order or a
 task belongs to is its room's site: each model that has a site says how it reaches it
-(`site_lookup`, e.g. "room__site" on Appointment), and `at_site()` narrows any of their
+(`site_lookup`, e.g. "site" on Appointment), and `at_site()` narrows any of their
 querysets by it in the same query. See docs/scheduling.md ("Sites").
 """
 
@@ -271,13 +271,14 @@ QS = TypeVar("QS", bound=QuerySet[Any])
 def at_site(queryset: QS, site_id: int | None) -> QS:
     """`queryset` narrowed to what belongs to site `site_id` (None: every site).
 
-    The model names its path to the site in `site_lookup` ("room__site" for a visit,
-    "appointment__room__site" for a task, "site" for a room or an order): one filter in
-    the same query, joined through foreign keys, never a query per row.
+    The model names its path to the site in `site_lookup` ("site" for a room, a visit
+    or an order, "appointment__site" for a task): one filter in the same query, joined
+    through foreign keys, never a query per row.
     """
     if site_id is None:
         return queryset
     lookup = queryset.model.site_lookup  # declared per model
-    # "room__site__id" compares room.site_id: Django joins the room, not the site.
+    # "appointment__site__id" compares appointment.site_id: Django joins the visit,
+    # not the site.
     field = f"{lookup}__id" if lookup else "pk"
     return queryset.filter(**{field: site_id})

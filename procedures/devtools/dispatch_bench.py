@@ -113,8 +113,10 @@ def make_batch(emails: int) -> Batch:
                 procedure_type=procedure_type,
                 provider=provider,
                 room=room,
+                site=room.site,
                 # One every two minutes, no buffers: none overlaps another on the one
-                # provider and room (bulk_create skips save(), which derives blocked_*).
+                # provider and room (bulk_create skips save(), which derives blocked_*
+                # and the site).
                 start_at=start + timedelta(minutes=2 * i),
                 end_at=start + timedelta(minutes=2 * i + 1),
                 blocked_from=start + timedelta(minutes=2 * i),

@@ -367,6 +367,7 @@ def scale_seed(
                             "procedure_type_id": procedure.pk,
                             "provider_id": provider_id,
                             "room_id": room_id,
+                            "site_id": room_sites[r],  # as Appointment.save() copies it
                             "start_at": start,
                             "end_at": end,
                             "blocked_from": start,

@@ -13,6 +13,7 @@ from django.db import connection, models, transaction
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import Site, StaffProfile, site_from_settings
 from procedures.results.orders import orders_follow_rooms
+from procedures.scheduling.site_rules import visits_follow_rooms
 
 SITE_PREFIX = "Scale site "
 SITE_CODE_PREFIX = "scale-g"
@@ -43,9 +44,10 @@ def scale_sites(
         sites.append(site)
         rooms = Room.objects.filter(name__startswith=f"{room_prefix}g{g:02d}-").exclude(site=site)
         moved = list(rooms.values_list("pk", flat=True))
-        if moved:  # data seeded before sites: the rooms and their visits' orders move
+        if moved:  # data seeded before sites: the rooms, their visits and orders move
             with transaction.atomic():
                 Room.objects.filter(pk__in=moved).update(site=site)
+                visits_follow_rooms(room_ids=moved)
                 orders_follow_rooms(room_ids=moved)
     providers = Provider.objects.filter(display_name__startswith=provider_prefix)
     through = Provider.sites.through

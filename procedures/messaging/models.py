@@ -87,7 +87,7 @@ class Reminder(models.Model):
 
     objects = ReminderQuerySet.as_manager()
 
-    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+    site_lookup = "appointment__site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["due_at", "pk"]
@@ -192,7 +192,7 @@ class CallTask(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+    site_lookup = "appointment__site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["due_at", "pk"]

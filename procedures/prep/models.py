@@ -215,7 +215,7 @@ class FrontDeskTask(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+    site_lookup = "appointment__site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["due_date", "pk"]
@@ -248,7 +248,7 @@ class ChecklistTick(models.Model):
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
 
-    site_lookup = "appointment__room__site"  # its site: catalog.sites.at_site
+    site_lookup = "appointment__site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["at", "pk"]

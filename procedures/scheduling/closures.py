@@ -59,13 +59,13 @@ def visits_closed_by(days: Collection[date], site: Site | None) -> list[Appointm
         tz = ZoneInfo(zone)
         for day in days:
             span |= Q(
-                room__site__time_zone=zone,
+                site__time_zone=zone,
                 start_at__gte=datetime.combine(day, time.min, tzinfo=tz),
                 start_at__lt=datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz),
             )
     visits = Appointment.objects.active().filter(span)
     if site is not None:
-        visits = visits.filter(room__site=site)
+        visits = visits.filter(site=site)
     return list(
         visits.exclude(status__in=[Appointment.Status.COMPLETED, Appointment.Status.IN_PROCEDURE])
         .select_related("patient", "procedure_type", "room__site")

@@ -126,6 +126,17 @@ class Appointment(models.Model):
     room = models.ForeignKey(
         "procedures.Room", on_delete=models.PROTECT, related_name="appointments"
     )
+    # The room's site, copied by save() (docs/invariants.md, 20): a site's day is read
+    # from the index (`appt_start_site_idx`) without the network's other visits, not
+    # filtered through the rooms. Follows a room the admin moves (`visits_follow_rooms`).
+    # (No index of its own: a site's visits are read by day, through the start time's.)
+    site = models.ForeignKey(
+        "procedures.Site",
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
     start_at = models.DateTimeField(_("starts"))
     end_at = models.DateTimeField(_("ends"))
     # The room (and the patient) is held from set-up before the procedure to the end
@@ -163,12 +174,17 @@ class Appointment(models.Model):
 
     objects = AppointmentQuerySet.as_manager()
 
-    site_lookup = "room__site"  # its site: catalog.sites.at_site
+    site_lookup = "site"  # its site: catalog.sites.at_site
 
     class Meta:
         ordering = ["start_at", "pk"]
         indexes = [
-            models.Index(fields=["start_at"], name="appt_start_idx"),
+            # A day's visits; a site's day (the Today board, calendars, counts) is
+            # narrowed to its own inside the index, before any row is read. (Site
+            # first would read fewer entries, but PostgreSQL cannot see that a day's
+            # rows lie together and prefers a plain start-time index: measured in
+            # docs/performance.md, sixth round.)
+            models.Index(fields=["start_at", "site"], name="appt_start_site_idx"),
             # The today board's "visits from earlier days not ended" (today/loops.py):
             # the few visits still checked in or in procedure, not years of history.
             models.Index(
@@ -232,16 +248,33 @@ class Appointment(models.Model):
         return f"Appointment {self.pk} at {self.start_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
     def save(self, *args, **kwargs):
-        # Derived columns, kept in step with the times whoever saves the row.
+        # Derived columns, kept in step with the times and the room whoever saves the
+        # row. The site is read from the room only when the room is new or another
+        # (booking and moving assign the room, so it is in hand: no query).
         self.blocked_from = self.start_at - timedelta(minutes=self.buffer_before_minutes)
         self.blocked_until = self.end_at + timedelta(minutes=self.buffer_after_minutes)
+        if self.site_id is None or self.room_id != getattr(self, "_saved_room_id", None):
+            self.site_id = self.room.site_id
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and {"start_at", "end_at"} & set(update_fields):
-            kwargs["update_fields"] = {*update_fields, "blocked_from", "blocked_until"}
+        if update_fields is not None:
+            derived = set()
+            if {"start_at", "end_at"} & set(update_fields):
+                derived |= {"blocked_from", "blocked_until"}
+            if "room" in update_fields or "room_id" in update_fields:
+                derived.add("site")
+            kwargs["update_fields"] = {*update_fields, *derived}
         super().save(*args, **kwargs)
+        self._saved_room_id = self.room_id
 
     def get_absolute_url(self) -> str:
         return reverse("procedures:appointment_detail", args=[self.pk])
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # The room as read, so save() knows whether it changed (and the site with it).
+        instance = super().from_db(db, field_names, values)
+        instance._saved_room_id = instance.__dict__.get("room_id")
+        return instance
 
     @property
     def site_tz(self) -> ZoneInfo:

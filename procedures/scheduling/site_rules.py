@@ -3,8 +3,9 @@ or a physician's sites changed, must not leave a visit whose room is at a site i
 physician does not work at (docs/invariants.md). Booking and moving check the same
 rule for one visit (`Provider.site_refusal`)."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
+from django.db.models import F, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from procedures.catalog.resources import Provider, Room, works_at
@@ -33,14 +34,25 @@ def provider_sites_refusal(provider: Provider, sites: Collection[Site]) -> str:
     visits in rooms at other sites."""
     if not sites:
         return ""
-    stranded = Appointment.objects.filter(provider=provider).exclude(
-        room__site__in=[s.pk for s in sites]
-    )
+    stranded = Appointment.objects.filter(provider=provider).exclude(site__in=[s.pk for s in sites])
     count = stranded.count()
     if not count:
         return ""
-    elsewhere = sorted(set(stranded.values_list("room__site__name", flat=True)[:50]))
+    elsewhere = sorted(set(stranded.values_list("site__name", flat=True)[:50]))
     return _(
         "%(who)s has %(count)s visit(s) at %(sites)s: keep those sites ticked, or leave "
         "none ticked (every site)."
     ) % {"who": provider.display_name, "count": count, "sites": ", ".join(elsewhere)}
+
+
+def visits_follow_rooms(*, room_ids: Iterable[int]) -> int:
+    """After rooms moved to another site (the admin corrected where a room is), their
+    visits carry the rooms' sites again, in the same transaction (docs/invariants.md,
+    20; the orders follow too: `results.orders.orders_follow_rooms`). Returns how many
+    visits moved."""
+    site_of_room = Room.objects.filter(pk=OuterRef("room_id")).values("site_id")[:1]
+    return (
+        Appointment.objects.filter(room__in=list(room_ids))
+        .exclude(site=F("room__site"))
+        .update(site=Subquery(site_of_room))
+    )

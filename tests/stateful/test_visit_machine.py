@@ -180,16 +180,26 @@ class VisitMachine(RuleBasedStateMachine):
             self._day_before_on_its_sites_clock(appointment.pk)
         return appointment.pk if appointment else None
 
-    @rule(visit=visits, days=st.integers(0, 9), hour=st.integers(8, 16))
-    def reschedule(self, visit, days, hour):
+    @rule(
+        visit=visits,
+        days=st.integers(0, 9),
+        hour=st.integers(8, 16),
+        where=st.sampled_from([None, 0, 1]),
+    )
+    def reschedule(self, visit, days, hour, where):
+        """To another time, or (`where`) into a site's room with the physician who works
+        there: the visit moves site, and its clock with it (invariants 19 and 20)."""
         if visit:
-            start = self._slot(days, hour, Appointment.objects.get(pk=visit).site_tz)
+            moving = {} if where is None else {"provider": PROVIDERS[where], "room": ROOMS[where]}
+            tz = ROOMS[where].site.tz if moving else Appointment.objects.get(pk=visit).site_tz
+            start = self._slot(days, hour, tz)
             if self._try(
                 visits.appointment_reschedule,
                 appointment_id=visit,
                 start_at=start,
                 end_at=start + dt.timedelta(minutes=45),
                 by=USERS["frontdesk"],
+                **moving,
             ):
                 self._day_before_on_its_sites_clock(visit)
 
@@ -570,6 +580,13 @@ class VisitMachine(RuleBasedStateMachine):
         its visit's room (docs/invariants.md, 18)."""
         out_of_step = TestOrder.objects.exclude(site=F("appointment__room__site"))
         assert not out_of_step.exists(), list(out_of_step.values_list("pk", "site"))
+
+    @invariant()
+    def a_visits_site_is_its_rooms_site(self):
+        """The site a visit carries (what a site's day narrows by) is its room's site,
+        after every booking and move (docs/invariants.md, 20)."""
+        out_of_step = Appointment.objects.exclude(site=F("room__site"))
+        assert not out_of_step.exists(), list(out_of_step.values_list("pk", "site", "room"))
 
     @invariant()
     def no_two_active_bookings_overlap(self):

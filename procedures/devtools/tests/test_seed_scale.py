@@ -141,8 +141,11 @@ def test_the_network_has_ten_sites_and_every_visit_is_at_one_site():
     orders = TestOrder.objects.filter(appointment__in=visits)
     assert orders.exists()
     assert not orders.exclude(site=F("appointment__room__site")).exists()
-    # Data seeded before sites (every room and order at one site) gets them, orders too.
+    # Invariant 20: each visit carries its room's site.
+    assert not visits.exclude(site=F("room__site")).exists()
+    # Data seeded before sites (every room, visit and order at one site) gets them.
     Room.objects.filter(pk__in=rooms).update(site=default_site())
+    visits.update(site=default_site())
     orders.update(site=default_site())
     scale_sites(
         groups=scale.GROUPS,
@@ -150,6 +153,8 @@ def test_the_network_has_ten_sites_and_every_visit_is_at_one_site():
         provider_prefix=scale.PROVIDER_PREFIX,
         users=[],
     )
+    assert visits.values("site").distinct().count() == 10
+    assert not visits.exclude(site=F("room__site")).exists()
     assert orders.values("site").distinct().count() == 10
     assert not orders.exclude(site=F("appointment__room__site")).exists()
     # Run again (each benchmark run does): the physicians' sites are already right, so
