@@ -144,5 +144,5 @@ def test_it_reads_the_whole_report_in_a_fixed_number_of_queries(world):
     with CaptureQueriesContext(connection) as more:
         operations_report(world.scope())
     # Rooms, their hours, closures, holidays, time held; no-shows; cancellations;
-    # booking lead; turnaround and its holidays.
-    assert len(one_week) == len(more) == 10
+    # booking lead; turnaround, its tests' names and its holidays.
+    assert len(one_week) == len(more) == 11
