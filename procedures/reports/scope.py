@@ -3,6 +3,9 @@
 Every metric starts from the two base querysets here, so narrowing a report is
 one argument: `rooms` (a queryset of rooms: a site's rooms, say) narrows the
 visits, the open room time and the test orders alike. `None` is the whole clinic.
+A site's report also gives `site_id` (with that site's rooms): its visits and orders
+carry their rooms' site (docs/invariants.md, 18 and 20), so they are narrowed by it
+and read through the site's indexes, not through the rooms.
 """
 
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ class ReportScope:
     end: date  # last clinic day, inclusive
     rooms: QuerySet[Room] | None = None
     procedure_type: ProcedureType | None = None
+    site_id: int | None = None  # `rooms` are this site's
 
     @property
     def since(self) -> datetime:
@@ -47,7 +51,9 @@ class ReportScope:
     def visits(self) -> QuerySet[Appointment]:
         """Appointments whose procedure starts in the period, every status."""
         visits = Appointment.objects.filter(start_at__gte=self.since, start_at__lt=self.until)
-        if self.rooms is not None:
+        if self.site_id is not None:
+            visits = visits.filter(site_id=self.site_id)
+        elif self.rooms is not None:
             visits = visits.filter(room__in=self.rooms.values("pk"))
         if self.procedure_type is not None:
             visits = visits.filter(procedure_type=self.procedure_type)
@@ -58,7 +64,9 @@ class ReportScope:
         orders = TestOrder.objects.filter(
             final_at__gte=self.since, final_at__lt=self.until, collected_at__isnull=False
         )
-        if self.rooms is not None:
+        if self.site_id is not None:
+            orders = orders.filter(site_id=self.site_id)
+        elif self.rooms is not None:
             orders = orders.filter(appointment__room__in=self.rooms.values("pk"))
         if self.procedure_type is not None:
             orders = orders.filter(appointment__procedure_type=self.procedure_type)

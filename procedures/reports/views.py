@@ -37,6 +37,7 @@ def _filters(request: HttpRequest, site_id: int | None) -> tuple[DashboardForm, 
         end=data["end"],
         rooms=rooms,
         procedure_type=data["procedure_type"],
+        site_id=site_id,
     )
     if not request.GET:
         start, end = DashboardForm.default_period(today)

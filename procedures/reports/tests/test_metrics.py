@@ -11,6 +11,9 @@ from procedures.catalog.resources import Room
 from procedures.reports import metrics
 from procedures.reports.dashboard import operations_report
 from procedures.results.analytics import turnaround_by_test
+from procedures.results.orders import orders_follow_rooms
+from procedures.scheduling.site_rules import visits_follow_rooms
+from procedures.tests import factories
 
 from .world import END, NOW, START, build_world
 
@@ -108,6 +111,26 @@ def test_it_narrows_every_figure_to_some_rooms(world):
     assert metrics.cancellations_by_reason(scope).planned == 1
     assert metrics.booking_lead_time(scope).median == 67
     assert [(r.test_type, r.count) for r in metrics.turnaround_against_target(scope)] == [
+        ("Flow cytometry", 1)
+    ]
+
+
+def test_a_sites_report_reads_its_visits_and_orders_by_site(world):
+    """A site's report narrows visits and orders by the site they carry (invariants 18
+    and 20): the same figures as narrowing by the site's rooms, the other site's none."""
+    north = factories.SiteFactory(code="north")
+    Room.objects.filter(pk=world.room_b.pk).update(site=north)  # as the admin moves it
+    visits_follow_rooms(room_ids=[world.room_b.pk])
+    orders_follow_rooms(room_ids=[world.room_b.pk])
+    by_rooms = world.scope(rooms=Room.objects.filter(site=north))
+    by_site = world.scope(rooms=Room.objects.filter(site=north), site_id=north.pk)
+
+    assert by_site.visits().count() == by_rooms.visits().count() > 0
+    assert by_site.final_results().count() == by_rooms.final_results().count() == 1
+    assert metrics.no_show_total(metrics.no_shows_by_week(by_site)).arrived == 1
+    assert metrics.cancellations_by_reason(by_site).planned == 1
+    assert metrics.booking_lead_time(by_site).median == 67
+    assert [(r.test_type, r.count) for r in metrics.turnaround_against_target(by_site)] == [
         ("Flow cytometry", 1)
     ]
 
