@@ -121,6 +121,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # SQLite has no covering indexes: Django makes the one PostgreSQL reads a site's
+    # turnaround from (testorder_site_final_idx) without its included columns there.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
