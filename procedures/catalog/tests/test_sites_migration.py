@@ -2,18 +2,11 @@
 tests/test_upgrade_from_old_main.py): the migration goes back and forward again."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from procedures.tests.migrations import latest, migrate
 
 BEFORE = [("procedures", "0013_issue12_skip_reason_calls")]
 AFTER = [("procedures", "0015_sites_room_required")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -24,7 +17,7 @@ def test_it_makes_one_site_of_the_clinic_and_attaches_every_room_physician_and_l
     settings.CLINIC_ADDRESS = "1 Market Square, York"
     settings.CLINIC_PHONE = "01904 496000"
     settings.CLINIC_TIME_ZONE = "Europe/London"
-    leaf = MigrationExecutor(connection).loader.graph.leaf_nodes("procedures")
+    leaf = latest()
     try:
         old = migrate(BEFORE)
         rooms = [

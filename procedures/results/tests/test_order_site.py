@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 
 from clinic import roles
@@ -16,6 +15,7 @@ from procedures.catalog.clock import clinic_datetime
 from procedures.results import orders as svc
 from procedures.results.models import TestOrder
 from procedures.tests import factories
+from procedures.tests.migrations import latest, migrate
 from procedures.workflows.results import order_replace
 from procedures.workflows.visits import appointment_complete
 
@@ -118,18 +118,12 @@ def test_orders_follow_rooms_moves_only_the_orders_out_of_step(north):
 BEFORE = [("procedures", "0017_slot_finder_and_worklist_indexes")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_every_order_its_visits_room_site(postgres):
     north = factories.SiteFactory(code="north")
     here = factories.TestOrderFactory(appointment=visit_at(north, status="completed"))
     there = factories.TestOrderFactory()
-    leaf = MigrationExecutor(connection).loader.graph.leaf_nodes("procedures")
+    leaf = latest()
     try:
         migrate(BEFORE)  # the column goes; the orders stay
         with connection.cursor() as cursor:

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
@@ -24,6 +23,7 @@ from procedures.tests.factories import (
     RoomFactory,
     SiteFactory,
 )
+from procedures.tests.migrations import latest, migrate
 from procedures.workflows import visits
 
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
@@ -113,17 +113,11 @@ def test_visits_follow_rooms_moves_only_the_visits_out_of_step(visit, north):
 BEFORE = [("procedures", "0023_open_loops_indexes")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_every_visit_its_rooms_site(postgres, north):
     here = AppointmentFactory(room=RoomFactory(site=north))
     there = AppointmentFactory()
-    leaf = MigrationExecutor(connection).loader.graph.leaf_nodes("procedures")
+    leaf = latest()
     try:
         migrate(BEFORE)  # the column goes; the visits stay
         with connection.cursor() as cursor:
