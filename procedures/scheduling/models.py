@@ -114,17 +114,21 @@ class Appointment(models.Model):
     }
     COMPLETABLE_STATUSES = TRANSITIONS["complete"].sources
 
+    # The patient, physician and room have no index of their own: each leads an index
+    # with the start time (Meta.indexes), which answers the same lookups. A plain one
+    # beside it was smaller, so PostgreSQL ANDed it into a day's bitmap: 40,000 of a
+    # physician's history read to keep 254 (docs/performance.md, seventh round).
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     procedure_type = models.ForeignKey(
         "procedures.ProcedureType", on_delete=models.PROTECT, verbose_name=_("procedure")
     )
     provider = models.ForeignKey(
-        "procedures.Provider", on_delete=models.PROTECT, related_name="appointments"
+        "procedures.Provider", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     room = models.ForeignKey(
-        "procedures.Room", on_delete=models.PROTECT, related_name="appointments"
+        "procedures.Room", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     # The room's site, copied by save() (docs/invariants.md, 20): a site's day is read
     # from the index (`appt_start_site_idx`) without the network's other visits, not
@@ -195,7 +199,15 @@ class Appointment(models.Model):
             models.Index(fields=["provider", "start_at"], name="appt_provider_start_idx"),
             models.Index(fields=["room", "start_at"], name="appt_room_start_idx"),
             models.Index(fields=["patient", "start_at"], name="appt_patient_start_idx"),
-            models.Index(fields=["room", "blocked_from"], name="appt_room_blocked_idx"),
+            # A room's active holds over a span (the slot finder, the calendars' free
+            # rooms, the booking rules): the hold's end is in the index, so the rows
+            # that end before the span are left there (without it PostgreSQL ANDed
+            # the network's 70,000 future holds into the bitmap).
+            models.Index(
+                fields=["room", "blocked_from", "blocked_until"],
+                name="appt_room_active_idx",
+                condition=~Q(status__in=["cancelled", "no_show"]),
+            ),
             # The slot finder and the booking rules ask for active bookings that end
             # after a moment: only the future, never the years of history.
             models.Index(
