@@ -317,22 +317,33 @@ def test_it_narrows_the_worklist_by_test_lab_and_physician(nurse_client):
     assert '<option value="" selected>Any physician</option>' in html
 
 
-def test_it_counts_the_aging_buckets(nurse_client):
+def test_it_counts_the_aging_buckets(nurse_client, physician_user):
     for days in (-9, -8, -3, 0, 2, 3, 20):
         order(TODAY + dt.timedelta(days=days))
     factories.TestOrderFactory(status="final", expected_by=TODAY - dt.timedelta(days=30))
+    # Final and reviewed on the days of pending ones: counted by their state, not by
+    # their due date (the counts are grouped by day, the states counted within).
+    factories.TestOrderFactory(status="final", expected_by=TODAY - dt.timedelta(days=9))
+    factories.TestOrderFactory(
+        status="reviewed",
+        expected_by=TODAY + dt.timedelta(days=2),
+        reviewed_by=physician_user,
+        reviewed_at=clinic_datetime(TODAY, dt.time(9)),
+    )
     factories.TestOrderFactory(status="cancelled")  # closed: not counted
 
-    buckets = nurse_client.get("/results/?scope=all").context["buckets"]
+    response = nurse_client.get("/results/?scope=all")
+    buckets = response.context["buckets"]
 
     assert buckets == {
         "overdue_long": 2,
         "overdue": 1,
         "due_soon": 2,
         "later": 2,
-        "unreviewed": 1,
-        "untold": 0,
+        "unreviewed": 2,
+        "untold": 1,
     }
+    assert response.context["page"].paginator.count == 10
 
 
 def test_it_pages_the_worklist_by_fifty_counted_with_the_buckets(nurse_client):

@@ -112,21 +112,29 @@ def _filtered(request, today):
 
 def _buckets(orders, today) -> tuple[dict[str, int], int]:
     """The aging buckets of `orders` and how many there are, from one query: the open
-    orders counted by state and due date (a row per state and day, a few dozen), summed
-    into buckets here. Cheaper for PostgreSQL than a filtered count per bucket over
-    every order of a site (tens of thousands)."""
+    orders counted by due date (a row a day, a few dozen), with how many of each day
+    are final or reviewed, summed into buckets here. Grouped by the due date alone,
+    PostgreSQL counts them in the order of the site's index (`testorder_open_site_due_idx`)
+    with no hashing: at a network's volume a site has 21,000 open orders, 4.5 ms grouped
+    by state and day, 2.9 ms by day (docs/performance.md, seventh round)."""
     soon = today + timedelta(days=DUE_SOON_DAYS)
     week_ago = today - timedelta(days=7)
     buckets = dict.fromkeys(
         ("overdue_long", "overdue", "due_soon", "later", "unreviewed", "untold"), 0
     )
-    counted = orders.order_by().values_list("status", "expected_by").annotate(n=Count("pk"))
-    for status, due, n in counted:
-        if status == S.FINAL:
-            bucket = "unreviewed"
-        elif status == S.REVIEWED:
-            bucket = "untold"
-        elif due < week_ago:
+    counted = (
+        orders.order_by()
+        .values_list("expected_by")
+        .annotate(
+            n=Count("*"),
+            final=Count("pk", filter=Q(status=S.FINAL)),
+            reviewed=Count("pk", filter=Q(status=S.REVIEWED)),
+        )
+    )
+    for due, n, final, reviewed in counted:
+        buckets["unreviewed"] += final
+        buckets["untold"] += reviewed
+        if due < week_ago:
             bucket = "overdue_long"
         elif due < today:
             bucket = "overdue"
@@ -134,7 +142,7 @@ def _buckets(orders, today) -> tuple[dict[str, int], int]:
             bucket = "due_soon"
         else:
             bucket = "later"
-        buckets[bucket] += n
+        buckets[bucket] += n - final - reviewed
     return buckets, sum(buckets.values())
 
 
