@@ -20,6 +20,7 @@ from procedures.tests.factories import (
     ReminderFactory,
     RoomFactory,
 )
+from procedures.today import board
 
 TODAY = dt.date(2025, 3, 5)
 NOW = clinic_datetime(TODAY, dt.time(7, 30))
@@ -201,6 +202,23 @@ def busy_day(count: int, **extra) -> list[Appointment]:
             AppointmentFactory(start_at=start, end_at=start + dt.timedelta(minutes=5), **extra)
         )
     return booked
+
+
+def test_the_days_entries_come_in_time_order_then_booking_order_with_their_times():
+    # Booked out of order; two at 09:30 (read as epoch seconds, sorted here).
+    late = AppointmentFactory(start_at=at(14, 10), end_at=at(14, 40))
+    first_930 = AppointmentFactory(start_at=at(9, 30), end_at=at(10))
+    early = AppointmentFactory(start_at=at(8, 5), end_at=at(8, 35))
+    second_930 = AppointmentFactory(start_at=at(9, 30), end_at=at(10))
+    AppointmentFactory(start_at=at(11), end_at=at(11, 30), status=Appointment.Status.CANCELLED)
+
+    entries = board.day_entries(day=TODAY)
+
+    assert [e.pk for e in entries] == [early.pk, first_930.pk, second_930.pk, late.pk]
+    assert [e.start_at for e in entries] == [at(8, 5), at(9, 30), at(9, 30), at(14, 10)]
+    assert entries[0].provider == early.provider.display_name
+    assert entries[0].room == early.room.name
+    assert entries[0].status == early.status
 
 
 def test_a_busy_day_is_shown_fifty_arrivals_a_page_with_the_whole_days_counts(
