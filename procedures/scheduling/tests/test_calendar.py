@@ -5,6 +5,8 @@ that does not grow with the appointments or the physicians."""
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from patients.models import Allergy
 from patients.tests.factories import PatientFactory
@@ -13,6 +15,7 @@ from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.hours import Unavailability, WorkingHours
 from procedures.catalog.models import ClinicHoliday
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.timegrid import holds_load
 from procedures.tests.factories import AppointmentFactory, ProviderFactory, RoomFactory
 
 NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
@@ -461,3 +464,39 @@ def test_a_clinic_of_ten_or_fewer_offers_no_page_size(nurse_client):
     assert (
         "Physicians a page" not in nurse_client.get("/calendar/?date=2025-03-05").content.decode()
     )
+
+
+def test_the_holds_are_read_once_for_each_kind_the_rooms_from_their_index_alone(lee, room):
+    visit = AppointmentFactory(
+        provider=lee,
+        room=room,
+        start_at=at(11),
+        end_at=at(12),
+        buffer_before_minutes=10,
+        buffer_after_minutes=45,
+    )
+    AppointmentFactory(
+        provider=lee, room=room, start_at=at(13), end_at=at(14), status=Appointment.Status.NO_SHOW
+    )
+
+    with CaptureQueriesContext(connection) as rooms_only:
+        holds = holds_load(first_day=WED, last_day=WED, providers=[], rooms=[room])
+
+    # The room is held from set-up to the end of turnover; the no-show holds nothing.
+    assert [(h.kind, h.resource_id, h.start, h.end) for h in holds] == [
+        ("room", room.pk, at(10, 50).timestamp(), at(12, 45).timestamp())
+    ]
+    # One read, of the values `appt_room_active_idx` holds (no row of the table needed).
+    [read] = rooms_only.captured_queries
+    asked = read["sql"].split(" WHERE ")[0]
+    assert "room_id" in asked and "blocked_from" in asked and "blocked_until" in asked
+    assert "provider_id" not in asked and "start_at" not in asked and "end_at" not in asked
+
+    with CaptureQueriesContext(connection) as both:
+        holds = holds_load(first_day=WED, last_day=WED, providers=[lee], rooms=[room])
+    assert len(both.captured_queries) == 2
+    # The physician is held for the procedure alone.
+    assert ("provider", lee.pk, at(11).timestamp(), at(12).timestamp()) in [
+        (h.kind, h.resource_id, h.start, h.end) for h in holds
+    ]
+    assert visit.blocked_from == at(10, 50)
