@@ -8,11 +8,13 @@ on the data's size; an index that is the prefix of another is the mistake itself
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from procedures.catalog.resources import Room
 from procedures.devtools import scale
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.slots import LONGEST_BLOCK, clinic_day_bounds
+from procedures.scheduling.slots import clinic_day_bounds
+from procedures.scheduling.timegrid import holds_load
 from procedures.tests.migrations import latest, migrate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
@@ -60,31 +62,35 @@ def test_no_index_of_the_day_tables_is_the_prefix_of_another(postgres):
     } <= indexes_of("procedures_appointment")
 
 
-def test_a_rooms_holds_over_a_span_are_read_from_its_active_index(postgres):
+def test_the_calendars_room_holds_are_read_from_the_active_index(postgres):
     # A few weeks of a small network (the benchmark's seed: 15,000 visits, analysed),
     # so the planner weighs real sizes.
     plan = scale.ScalePlan(patients=3000, providers=10, rooms=6)
     scale.scale_seed(plan, progress=lambda table, total: lambda n: None)
     day = plan.today
-    room = Room.objects.filter(name__startswith=scale.ROOM_PREFIX).order_by("pk").first()
-    start, end = clinic_day_bounds(day)
-    holds = Appointment.objects.active().filter(
-        room=room,
-        blocked_from__lt=end,
-        blocked_from__gte=start - LONGEST_BLOCK,
-        blocked_until__gt=start,
-    )
-    sql, params = holds.query.sql_with_params()
+    rooms = list(Room.objects.filter(name__startswith=scale.ROOM_PREFIX).order_by("pk")[:3])
+
+    # The read the calendars make for the rooms a free time may suggest.
+    with CaptureQueriesContext(connection) as read:
+        holds = holds_load(first_day=day, last_day=day, providers=[], rooms=rooms)
+    [query] = read.captured_queries
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {sql}", params)
+        cursor.execute(f"EXPLAIN {query['sql']}")
         plan_text = "\n".join(row[0] for row in cursor.fetchall())
     assert "appt_room_active_idx" in plan_text, plan_text
     # The network's future holds are never ANDed in.
     assert "appt_active_until_idx" not in plan_text, plan_text
     assert "BitmapAnd" not in plan_text, plan_text
-    assert (
-        holds.count() == Appointment.objects.filter(room=room, start_at__range=(start, end)).count()
+    # Every active visit of those rooms that day, and nothing else.
+    start, end = clinic_day_bounds(day)
+    booked = (
+        Appointment.objects.active()
+        .filter(room__in=rooms, start_at__gte=start, start_at__lt=end)
+        .count()
     )
+    assert booked > 0
+    assert len(holds) == booked
+    assert {h.resource_id for h in holds} <= {r.pk for r in rooms}
 
 
 @pytest.mark.django_db(transaction=True)
