@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
-from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.clock import add_working_days, clinic_datetime, clinic_today
 from procedures.messaging.mail import message_id_for
 from procedures.messaging.models import Reminder
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
@@ -41,7 +41,8 @@ def test_nothing_for_the_old_time_goes_out_after_a_reschedule_or_cancel(
 ):
     # Booked a day ahead (no worker running yet): the confirmation and the escort
     # request are due now, so they would go out at once.
-    tomorrow = clinic_today() + dt.timedelta(days=2)
+    # Two working days ahead: a weekday whatever day the suite runs.
+    tomorrow = add_working_days(clinic_today(), 2, set())
     moved = book(frontdesk_user, clinic_datetime(tomorrow, dt.time(10, 0)))
     dropped = book(frontdesk_user, clinic_datetime(tomorrow, dt.time(14, 0)))
     # Due now whatever the hour this test runs at.

@@ -20,7 +20,7 @@ from icalendar import Calendar
 
 from clinic.testing.processes import log_tail, start_worker, stop_group, wait_until
 from procedures.catalog.choices import SedationLevel
-from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.clock import add_working_days, clinic_datetime, clinic_today
 from procedures.messaging.ics import appointment_uid
 from procedures.messaging.mail import message_id_for
 from procedures.messaging.models import Reminder
@@ -138,7 +138,9 @@ def test_worker_sends_booking_confirmation_and_escort_request(worker, smtp_serve
     # No prep-step emails here (tests/faults and procedures/tests cover those).
     PrepTemplate.objects.update(is_active=False)
     patient = PatientFactory(given_name="Ada", family_name="Quint", email="ada.quint@example.com")
-    day = clinic_today() + timedelta(days=5)
+    # Five working days ahead: a weekday whatever day the suite runs (the default
+    # hours are Monday to Friday; five calendar days from a Monday is a Saturday).
+    day = add_working_days(clinic_today(), 5, set())
     start_at = clinic_datetime(day, time(10, 0))
 
     # Booked and committed here; the on-commit wake-up reaches the worker via Redis.
