@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from procedures import models
+from procedures.messaging.outbox import reminders_follow_visits
 from procedures.results.orders import orders_follow_rooms
 from procedures.scheduling.hours_admin import weekly_text
 from procedures.scheduling.site_rules import (
@@ -152,13 +153,14 @@ class RoomAdmin(HoursColumn, admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("working_hours")
 
     def save_model(self, request, obj, form, change):
-        """A room moved to another site takes its visits and their orders with it (the
-        admin's save is one transaction): a visit and its orders are at its room's
-        site."""
+        """A room moved to another site takes its visits, their orders and emails with
+        it (the admin's save is one transaction): a visit, its orders and emails are at
+        its room's site."""
         super().save_model(request, obj, form, change)
         if change and "site" in form.changed_data:
             visits_follow_rooms(room_ids=[obj.pk])
             orders_follow_rooms(room_ids=[obj.pk])
+            reminders_follow_visits(models.Appointment.objects.filter(room=obj))
 
 
 @admin.register(models.Unavailability)

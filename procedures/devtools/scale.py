@@ -442,12 +442,13 @@ def scale_seed(
         )
 
         def reminder_rows():
-            for pk, d_n, st, _provider, _room in appt_meta():
+            for pk, d_n, st, _provider, r in appt_meta():
                 day = days[d_n]
                 for kind, offset in kinds:
                     due = clinic_datetime(day + timedelta(days=offset), time(10))
                     row = {
                         "appointment_id": pk,
+                        "site_id": room_sites[r],  # its visit's, as Reminder.save() copies it
                         "kind": kind,
                         "due_at": due,
                         "created_at": due,

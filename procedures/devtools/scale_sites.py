@@ -12,7 +12,9 @@ from django.db import connection, models, transaction
 
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import Site, StaffProfile, site_from_settings
+from procedures.messaging.outbox import reminders_follow_visits
 from procedures.results.orders import orders_follow_rooms
+from procedures.scheduling.models import Appointment
 from procedures.scheduling.site_rules import visits_follow_rooms
 
 SITE_PREFIX = "Scale site "
@@ -49,6 +51,7 @@ def scale_sites(
                 Room.objects.filter(pk__in=moved).update(site=site)
                 visits_follow_rooms(room_ids=moved)
                 orders_follow_rooms(room_ids=moved)
+                reminders_follow_visits(Appointment.objects.filter(room__in=moved))
     providers = Provider.objects.filter(display_name__startswith=provider_prefix)
     through = Provider.sites.through
     by_group = {f"g{g:02d}": site.pk for g, site in enumerate(sites)}

@@ -4,7 +4,7 @@ that the front desk followed it up another way."""
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -70,4 +70,16 @@ def reminder_resolve(*, reminder_id: int, by: User | None) -> Reminder:
 def _calls_for(reminder: Reminder) -> QuerySet[CallTask]:
     return CallTask.objects.filter(
         reminder=reminder, reason=CallTask.Reason.EMAIL_FAILED, status=CallTask.Status.OPEN
+    )
+
+
+def reminders_follow_visits(visits: QuerySet[Appointment]) -> int:
+    """After `visits` moved to another site (rescheduled into a room there, or their
+    room moved), their emails carry the visits' sites again, in the same transaction
+    (docs/invariants.md, 21). Returns how many emails moved."""
+    site_of_visit = Appointment.objects.filter(pk=OuterRef("appointment_id")).values("site_id")[:1]
+    return (
+        Reminder.objects.filter(appointment__in=visits)
+        .exclude(site=F("appointment__site"))
+        .update(site=Subquery(site_of_visit))
     )

@@ -32,6 +32,7 @@ EXCLUSION_VIOLATION = "23P01"
 class Rescheduled:
     appointment: Appointment
     moved_from: datetime  # the start before the move
+    site_changed: bool = False  # into a room at another site: its emails follow it
 
 
 def _span(start: datetime, end: datetime) -> str:
@@ -479,4 +480,8 @@ def appointment_reschedule(
             appointment.save()
     except IntegrityError as exc:
         raise _race_lost(exc, **slot, **blocked, exclude_pk=appointment_id) from exc
-    return Rescheduled(appointment=appointment, moved_from=current.start_at)
+    return Rescheduled(
+        appointment=appointment,
+        moved_from=current.start_at,
+        site_changed=appointment.site_id != current.site_id,
+    )

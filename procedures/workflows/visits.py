@@ -15,6 +15,7 @@ from procedures.catalog.resources import Provider, Room
 from procedures.labs.outbound import lab_order_queue
 from procedures.messaging.kinds import BEFORE_VISIT_KINDS
 from procedures.messaging.models import Reminder
+from procedures.messaging.outbox import reminders_follow_visits
 from procedures.messaging.plan import (
     reminder_add,
     reminders_cancel_pending,
@@ -104,6 +105,8 @@ def appointment_reschedule(
             by=by,
         )
         appointment = moved.appointment
+        if moved.site_changed:  # its emails are at its new site too (invariant 21)
+            reminders_follow_visits(Appointment.objects.filter(pk=appointment.pk))
         prep_on_rescheduled(appointment=appointment, moved_from=moved.moved_from, by=by)
         reminders_replan(appointment=appointment)
     wake_dispatcher()

@@ -589,6 +589,14 @@ class VisitMachine(RuleBasedStateMachine):
         assert not out_of_step.exists(), list(out_of_step.values_list("pk", "site", "room"))
 
     @invariant()
+    def an_emails_site_is_its_visits_site(self):
+        """The site a patient email carries (what a site's outbox narrows by) is its
+        visit's, after every booking and every move between the two sites, sent emails
+        included (docs/invariants.md, 21)."""
+        out_of_step = Reminder.objects.exclude(site=F("appointment__site"))
+        assert not out_of_step.exists(), list(out_of_step.values_list("pk", "site"))
+
+    @invariant()
     def no_two_active_bookings_overlap(self):
         active = list(
             Appointment.objects.active().values_list(

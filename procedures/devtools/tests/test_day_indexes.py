@@ -19,8 +19,9 @@ from procedures.tests.migrations import latest, migrate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
-# The tables a network's day grows: a million visits, two million orders at 10x.
-DAY_TABLES = ("procedures_appointment", "procedures_testorder")
+# The tables a network's day grows: a million visits, two million orders, three
+# million emails at 10x.
+DAY_TABLES = ("procedures_appointment", "procedures_testorder", "procedures_reminder")
 
 PREFIXES = """
 WITH ix AS (
@@ -60,6 +61,7 @@ def test_no_index_of_the_day_tables_is_the_prefix_of_another(postgres):
         "appt_patient_start_idx",
         "appt_room_active_idx",
     } <= indexes_of("procedures_appointment")
+    assert "reminder_site_due_idx" in indexes_of("procedures_reminder")
 
 
 def test_the_calendars_room_holds_are_read_from_the_active_index(postgres):
