@@ -532,6 +532,11 @@ def _slots_walk(
             # could hold the slots still wanted (`per_day` a day): one query for the
             # usual search, reading no day it does not need when the days have room.
             days_wanted = -(-(limit - len(found)) // per_day)
+            if day == now.date():
+                # Today is partly gone and its free times the most taken: it seldom
+                # holds a full day's slots, so a day more is read with it rather than
+                # in a second query (at a three-room site, nearly always).
+                days_wanted += 1
             loaded_until = ahead = day
             while days_wanted > 1 and ahead < last_day:
                 ahead += timedelta(days=1)

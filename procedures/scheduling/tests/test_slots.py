@@ -200,7 +200,8 @@ def test_it_reads_the_bookings_of_the_days_it_needs_in_one_query(
     procedure, lee, room, django_assert_num_queries
 ):
     # Physicians, rooms, the rooms' procedures, hours, absences, holidays; then the
-    # bookings of Monday and Tuesday (two days hold six slots at three a day) at once.
+    # bookings of Monday and Tuesday (two days hold six slots at three a day) at once,
+    # and of the Monday after, since Monday is today.
     with django_assert_num_queries(7):
         slots = slots_find(
             procedure_type=procedure, sedation_level=SedationLevel.LOCAL, limit=6, per_day=3
@@ -215,21 +216,43 @@ def test_it_reads_the_bookings_of_the_days_it_needs_in_one_query(
     ]
 
 
-def test_a_full_day_makes_it_read_on(procedure, lee, room, django_assert_num_queries):
-    AppointmentFactory(provider=lee, start_at=at(9), end_at=at(12))  # Monday, all of it
-    # Monday and Tuesday at once, then the next Monday for the three still wanted.
-    with django_assert_num_queries(8):
+def test_what_is_left_of_today_is_read_with_a_day_more(
+    procedure, lee, room, django_assert_num_queries, time_machine
+):
+    time_machine.move_to(at(10, 50))  # Monday's last start for an hour is 11:00
+    # Monday, Tuesday and the Monday after at once: today's one slot is not three.
+    with django_assert_num_queries(7):
         slots = slots_find(
             procedure_type=procedure, sedation_level=SedationLevel.LOCAL, limit=6, per_day=3
         )
     next_monday = MON + dt.timedelta(days=7)
     assert starts(slots) == [
+        at(11),
         at(13, day=TUE),
         at(13, 15, day=TUE),
         at(13, 30, day=TUE),
         at(9, day=next_monday),
         at(9, 15, day=next_monday),
+    ]
+
+
+def test_full_days_make_it_read_on(procedure, lee, room, django_assert_num_queries):
+    AppointmentFactory(provider=lee, start_at=at(9), end_at=at(12))  # Monday, all of it
+    AppointmentFactory(provider=lee, start_at=at(13, day=TUE), end_at=at(17, day=TUE))
+    # Monday, Tuesday and the Monday after at once, then the Tuesday after for the
+    # three still wanted.
+    with django_assert_num_queries(8):
+        slots = slots_find(
+            procedure_type=procedure, sedation_level=SedationLevel.LOCAL, limit=6, per_day=3
+        )
+    next_monday, next_tuesday = MON + dt.timedelta(days=7), TUE + dt.timedelta(days=7)
+    assert starts(slots) == [
+        at(9, day=next_monday),
+        at(9, 15, day=next_monday),
         at(9, 30, day=next_monday),
+        at(13, day=next_tuesday),
+        at(13, 15, day=next_tuesday),
+        at(13, 30, day=next_tuesday),
     ]
 
 
