@@ -26,7 +26,7 @@ from procedures.scheduling.slots import (
     clinic_day_bounds,
     epoch_rows,
 )
-from procedures.scheduling.timegrid import TimeGrid, holds_load, time_grid
+from procedures.scheduling.timegrid import TimeGrid, time_grid
 
 VIEWS = ("day", "week")
 # The whole clinic by physician or by room, or one physician or one room.
@@ -308,22 +308,12 @@ def _grid(
     rooms: list[Room],
     may_book: bool,
 ) -> CalendarData:
-    """Availability of the physicians and rooms shown or suggested (a gap suggests the
-    one free), their holds of these days, and the grid."""
-    active_providers = [p for p in providers if p.is_active]
-    active_rooms = [r for r in rooms if r.is_active]
-    # The holds only say which room a physician's free time suggests (and which
-    # physician a room's): a physician's columns need the rooms' holds, a room's the
-    # physicians', and a calendar that books nothing needs none (issue 18: a site's
-    # week of every physician's holds was half the rows, unused).
-    kinds = {column.kind for column in columns if column.resource is not None} if may_book else ()
-    suggested_providers = active_providers if "room" in kinds else []
-    suggested_rooms = active_rooms if "provider" in kinds else []
+    """Availability of the physicians shown and of the rooms, and the grid."""
     # Every room (their sites' closures are the columns'), but of the physicians only
-    # those shown or suggested: a physician's week is not the site's fifty.
+    # those shown: a physician's week is not the site's fifty.
     shown = {c.resource.pk for c in columns if c.kind == "provider" and c.resource is not None}
     availability = availability_load(
-        providers=[p for p in providers if p.pk in shown] + suggested_providers,
+        providers=[p for p in providers if p.pk in shown],
         rooms=rooms,
         first_day=days[0],
         last_day=days[-1],
@@ -338,24 +328,7 @@ def _grid(
         if column.resource.is_active:
             column.hours = _hours_text(availability, kind, pk, day)
         column.away = "" if column.closed else _absence_text(availability, kind, pk, day)
-    holds = (
-        holds_load(
-            first_day=days[0],
-            last_day=days[-1],
-            providers=suggested_providers,
-            rooms=suggested_rooms,
-        )
-        if kinds
-        else []
-    )
-    grid = time_grid(
-        columns=columns,
-        availability=availability,
-        holds=holds,
-        providers=suggested_providers,
-        rooms=suggested_rooms,
-        may_book=may_book,
-    )
+    grid = time_grid(columns=columns, availability=availability, may_book=may_book)
     return CalendarData(columns=columns, grid=grid, providers=providers, rooms=rooms)
 
 

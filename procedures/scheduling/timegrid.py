@@ -19,14 +19,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime, clinic_now, clinic_tz
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import (
     LONGEST_BLOCK,
     SLOT_STEP,
     Availability,
     Busy,
-    clinic_day_bounds,
+    availability_load,
     epoch_rows,
 )
 
@@ -52,18 +53,15 @@ class Hold:
 
 
 def holds_load(
-    *, first_day: date, last_day: date, providers: list[Provider], rooms: list[Room]
+    *, start: datetime, end: datetime, providers: list[Provider], rooms: list[Room]
 ) -> list[Hold]:
-    """The active bookings' holds that meet these clinic days on these physicians and
-    rooms: which of them is free where, for the physician or room a gap suggests. A
-    read for each (none for an empty list: a view suggests physicians or rooms), each
-    bounded on the column its index has after the id, with a lower bound as no booking
-    is blocked for longer than a day: a site's day reads its own few hundred rows, not
-    the network's. The rooms' holds come from their index alone (`appt_room_active_idx`
-    holds all three values): a physician's week at a network's site is 3,841 holds of
-    its thirty rooms, 6.9 ms read through the rows, 3.7 from the index."""
-    start, _end = clinic_day_bounds(first_day)
-    _start, end = clinic_day_bounds(last_day)
+    """The active bookings' holds that meet [start, end) on these physicians and rooms:
+    which of them is free then, for the room or physician the booking form suggests
+    (`suggest_free`). A read for each (none for an empty list: a suggestion is of
+    physicians or of rooms), each bounded on the column its index has after the id,
+    with a lower bound as no booking is blocked for longer than a day: the few holds
+    around that time of the site's rooms, not the network's. The rooms' holds come from
+    their index alone (`appt_room_active_idx` holds all three values)."""
     earliest = start - LONGEST_BLOCK
     active = Appointment.objects.active()
     by_provider = active.filter(
@@ -83,6 +81,38 @@ def holds_load(
     with epoch_rows(by_room, ("room_id",), ("blocked_from", "blocked_until")) as rows:
         holds += [Hold("room", *row) for row in rows]
     return holds
+
+
+def suggest_free(
+    *, kind: str, start: datetime, end: datetime, site_id: int | None
+) -> Provider | Room | None:
+    """What a free time on the calendar suggests for the booking form: the first room
+    (`kind` "room") or physician ("provider") of site `site_id`, in their order, at work
+    or open, not away and free over [start, end). Asked when the form opens, for the
+    time clicked (fresh, and once), not for every free cell the grid draws (a site's
+    day of thirty rooms read all their holds for it). A fixed number of queries."""
+    day = start.astimezone(clinic_tz()).date()
+    candidates: list = (
+        list(at_site(Room.objects.filter(is_active=True), site_id))
+        if kind == "room"
+        else list(Provider.objects.filter(works_at(site_id), is_active=True))
+    )
+    if not candidates:
+        return None
+    rooms = candidates if kind == "room" else []
+    providers = candidates if kind == "provider" else []
+    availability = availability_load(providers=providers, rooms=rooms, first_day=day, last_day=day)
+    busy = {candidate.pk: Busy() for candidate in candidates}
+    for hold in holds_load(start=start, end=end, providers=providers, rooms=rooms):
+        busy[hold.resource_id].add(hold.start, hold.end)
+    for candidate in candidates:
+        if (
+            _covers(availability.sessions(kind, candidate.pk, day), start, end)
+            and not availability.absence(kind, candidate.pk, start, end)
+            and not busy[candidate.pk].meets(start, end)
+        ):
+            return candidate
+    return None
 
 
 @dataclass(slots=True)
@@ -134,20 +164,12 @@ def _covers(spans, start: datetime, end: datetime) -> bool:
     return any(s <= start and end <= e for s, e in spans)
 
 
-def time_grid(
-    *,
-    columns: list,
-    availability: Availability,
-    holds: list[Hold],
-    providers: list[Provider],
-    rooms: list[Room],
-    may_book: bool,
-) -> TimeGrid:
+def time_grid(*, columns: list, availability: Availability, may_book: bool) -> TimeGrid:
     """The grid of these columns: the rows span every column's hours and bookings
     (08:00-18:00 at least), each cell says whether it is free, booked, outside hours,
     on leave or on a clinic holiday, and each visit is drawn with its buffers. A free
-    cell of a physician suggests the first of `rooms` free then, a room's the first of
-    `providers` (`holds` are theirs)."""
+    cell links to the booking form with its physician (or room) and start; the form
+    suggests the room (or physician) free then when it opens (`suggest_free`)."""
     now = clinic_now()
     wall_minutes = _WallMinutes()
     step = int(SLOT_STEP.total_seconds() // 60)
@@ -166,54 +188,6 @@ def time_grid(
     times = [f"{m // 60:02d}:{m % 60:02d}" for m in range(first, last, step)]
 
     book_url = reverse("procedures:appointment_book")
-    # Who is busy when, each answered by a bisection (a site's day: dozens of
-    # physicians and rooms, hundreds of holds, a question per free cell and resource).
-    room_busy = {room.pk: Busy() for room in rooms}
-    provider_busy = {provider.pk: Busy() for provider in providers}
-    for hold in holds:
-        busy_of = room_busy if hold.kind == "room" else provider_busy
-        if (busy := busy_of.get(hold.resource_id)) is not None:
-            busy.add(hold.start, hold.end)
-    day_sessions: dict[tuple[str, int, date], list[tuple[datetime, datetime]]] = {}
-
-    def present(kind: str, pk: int, day: date, start: datetime, end: datetime) -> bool:
-        key = (kind, pk, day)
-        if key not in day_sessions:
-            day_sessions[key] = availability.sessions(kind, pk, day)
-        return _covers(day_sessions[key], start, end) and not (
-            availability.absence(kind, pk, start, end)
-        )
-
-    # The suggestion for a time does not depend on the column: asked once per time
-    # (a clinic's day of twenty columns asks each row's question twenty times).
-    room_for: dict[datetime, Room | None] = {}
-    provider_for: dict[datetime, Provider | None] = {}
-
-    def suggest_room(day: date, start: datetime, end: datetime) -> Room | None:
-        if start not in room_for:
-            room_for[start] = next(
-                (
-                    room
-                    for room in rooms
-                    if present("room", room.pk, day, start, end)
-                    and not room_busy[room.pk].meets(start, end)
-                ),
-                None,
-            )
-        return room_for[start]
-
-    def suggest_provider(day: date, start: datetime, end: datetime) -> Provider | None:
-        if start not in provider_for:
-            provider_for[start] = next(
-                (
-                    provider
-                    for provider in providers
-                    if present("provider", provider.pk, day, start, end)
-                    and not provider_busy[provider.pk].meets(start, end)
-                ),
-                None,
-            )
-        return provider_for[start]
 
     # The words of the cells, translated once for the grid.
     booked_text, closed_text = _("%(where)s: booked, %(patient)s"), _("%(where)s: clinic closed")
@@ -275,20 +249,12 @@ def time_grid(
                 state = "past" if start < now else "open"
                 cell = Cell(state, free_text % {"where": where})
             else:
-                if kind == "provider":
-                    provider, room = column.resource, suggest_room(day, start, end)
-                else:
-                    provider, room = suggest_provider(day, start, end), column.resource
                 # The booking form's address: the date and time (encoded once a row),
-                # then the ids (integers, nothing to encode).
+                # then the column's id (an integer, nothing to encode).
                 if start not in book_at:
                     when = urlencode({"date": day.isoformat(), "time": hhmm})
                     book_at[start] = f"{book_url}?{when}"
-                href = book_at[start]
-                if provider is not None:
-                    href += f"&provider={provider.pk}"
-                if room is not None:
-                    href += f"&room={room.pk}"
+                href = f"{book_at[start]}&{kind}={pk}"
                 cell = Cell("free", book_text % {"where": where}, href)
             if column.is_today and start <= now < end:
                 cell.now = int((now - start) // UNIT)

@@ -170,7 +170,7 @@ def test_the_week_view_takes_a_fixed_number_of_queries(
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
     # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = nurse_client.get(f"/calendar/?view=week&by=provider&id={lee.pk}&date=2025-03-05")
 
     assert sum(len(c.cards) for c in response.context["columns"]) == count
@@ -264,7 +264,7 @@ def test_the_clinic_day_view_takes_a_fixed_number_of_queries(
 
     # ... and the one INSERT of the read of the patients shown (issue 15).
     # +1 the header's site switcher: the active sites (issue 18).
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = nurse_client.get("/calendar/?date=2025-03-05")
 
     assert len(response.context["columns"]) == min(
@@ -310,8 +310,8 @@ def grid_cell(response, hhmm: str, column: int = 0):
     return grid.rows[grid.times.index(hhmm)][column]
 
 
-def test_a_free_time_links_to_the_booking_form_with_physician_room_and_start(
-    nurse_client, lee, room
+def test_a_free_time_links_to_the_booking_form_which_suggests_a_room_free_then(
+    nurse_client, lee, room, django_assert_max_num_queries
 ):
     busy_room = RoomFactory(name="A room in use")  # first by name, but held at 10:00
     AppointmentFactory(
@@ -324,9 +324,7 @@ def test_a_free_time_links_to_the_booking_form_with_physician_room_and_start(
 
     free = grid_cell(response, "10:00")
     assert free.state == "free"
-    assert free.href == (
-        f"/appointments/book/?date=2025-03-05&time=10%3A00&provider={lee.pk}&room={room.pk}"
-    )
+    assert free.href == f"/appointments/book/?date=2025-03-05&time=10%3A00&provider={lee.pk}"
     assert grid_cell(response, "09:30").state == "busy"
     assert grid_cell(response, "08:00").state == "off"  # before Dr Lee's own hours
     html = response.content.decode()
@@ -334,10 +332,30 @@ def test_a_free_time_links_to_the_booking_form_with_physician_room_and_start(
     assert "Book 10:00" in html
     assert "Not working" in html
 
-    # The booking form opens with them filled in.
-    form = nurse_client.get(free.href).context["form"]
+    # The booking form opens with them filled in, and the first room free at 10:00
+    # (its held set-up and turnover count), asked in a few queries.
+    with django_assert_max_num_queries(16):
+        form = nurse_client.get(free.href).context["form"]
     assert form.initial["provider"] == lee.pk and form.initial["room"] == room.pk
     assert form.initial["date"] == WED and form.initial["start_time"] == dt.time(10)
+    # At 09:45 no room is free: the form leaves the room to choose.
+    form = nurse_client.get(free.href.replace("10%3A00", "09%3A45")).context["form"]
+    assert "room" not in form.initial
+
+
+def test_the_booking_form_suggests_only_with_a_free_time_and_one_of_the_two(
+    nurse_client, lee, room
+):
+    book = "/appointments/book/"
+    assert "room" not in nurse_client.get(f"{book}?provider={lee.pk}").context["form"].initial
+    assert "room" not in (
+        nurse_client.get(f"{book}?date=2025-03-05&provider={lee.pk}").context["form"].initial
+    )
+    other = RoomFactory(name="Procedure room 0")
+    chosen = nurse_client.get(
+        f"{book}?date=2025-03-05&time=10%3A00&provider={lee.pk}&room={other.pk}"
+    ).context["form"]
+    assert chosen.initial["room"] == other.pk  # the link's own room is kept
 
 
 def test_the_grid_draws_buffers_leave_and_the_current_time(
@@ -386,8 +404,7 @@ def test_the_whole_clinic_by_room_has_a_column_per_room(nurse_client, lee, room)
         "Procedure room 9",
     ]
     assert len(response.context["columns"][1].cards) == 1
-    # A free time in a room suggests a physician who is free then.
-    assert f"provider={lee.pk}" in grid_cell(response, "11:00", 1).href
+    assert grid_cell(response, "11:00", 1).href.endswith(f"&room={other.pk}")
 
 
 def test_a_free_time_in_a_room_suggests_a_physician_free_then(nurse_client, lee, room):
@@ -400,8 +417,11 @@ def test_a_free_time_in_a_room_suggests_a_physician_free_then(nurse_client, lee,
 
     cell = grid_cell(response, "11:00")
     assert cell.state == "free"
-    assert f"provider={lee.pk}&room={room.pk}" in cell.href
-    assert f"provider={busy.pk}" in grid_cell(response, "12:00").href
+    assert cell.href.endswith(f"&room={room.pk}")
+    at_eleven = nurse_client.get(cell.href).context["form"].initial
+    assert (at_eleven["provider"], at_eleven["room"]) == (lee.pk, room.pk)
+    at_noon = nurse_client.get(grid_cell(response, "12:00").href).context["form"].initial
+    assert at_noon["provider"] == busy.pk
 
 
 @pytest.mark.parametrize("count", [5, 20])
@@ -420,11 +440,13 @@ def test_a_twenty_physician_day_takes_a_fixed_number_of_queries(
         )
 
     # +1 the INSERT of the read (issue 15); +1 the site switcher's sites (issue 18).
-    with django_assert_num_queries(12):
+    # No holds of the rooms (or physicians) a free time would suggest: the booking form
+    # suggests one when it opens.
+    with django_assert_num_queries(11):
         response = nurse_client.get("/calendar/?date=2025-03-05&page=1")
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         nurse_client.get("/calendar/?show=rooms&date=2025-03-05")
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         twenty = nurse_client.get("/calendar/?date=2025-03-05&per_page=20")
 
     assert len(response.context["grid"].columns) == min(10, count)
@@ -480,7 +502,7 @@ def test_the_holds_are_read_once_for_each_kind_the_rooms_from_their_index_alone(
     )
 
     with CaptureQueriesContext(connection) as rooms_only:
-        holds = holds_load(first_day=WED, last_day=WED, providers=[], rooms=[room])
+        holds = holds_load(start=at(8), end=at(18), providers=[], rooms=[room])
 
     # The room is held from set-up to the end of turnover; the no-show holds nothing.
     assert [(h.kind, h.resource_id, h.start, h.end) for h in holds] == [
@@ -493,10 +515,15 @@ def test_the_holds_are_read_once_for_each_kind_the_rooms_from_their_index_alone(
     assert "provider_id" not in asked and "start_at" not in asked and "end_at" not in asked
 
     with CaptureQueriesContext(connection) as both:
-        holds = holds_load(first_day=WED, last_day=WED, providers=[lee], rooms=[room])
+        holds = holds_load(start=at(8), end=at(18), providers=[lee], rooms=[room])
     assert len(both.captured_queries) == 2
     # The physician is held for the procedure alone.
     assert ("provider", lee.pk, at(11).timestamp(), at(12).timestamp()) in [
         (h.kind, h.resource_id, h.start, h.end) for h in holds
     ]
     assert visit.blocked_from == at(10, 50)
+    # Only the holds that meet the time asked: the turnover to 12:45 meets 12:30.
+    assert [
+        h.start for h in holds_load(start=at(12, 30), end=at(12, 45), providers=[], rooms=[room])
+    ] == [at(10, 50).timestamp()]
+    assert holds_load(start=at(12, 45), end=at(13), providers=[lee], rooms=[room]) == []

@@ -25,6 +25,8 @@ from procedures.scheduling.forms import BookingForm, CancelForm
 from procedures.scheduling.lifecycle_forms import CancelReasonForm
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.rules import nearby_bookings, nearby_warning, patient_bookings
+from procedures.scheduling.slots import SLOT_STEP
+from procedures.scheduling.timegrid import suggest_free
 from procedures.scheduling.views.lifecycle import waitlist_matches_for
 from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_complete
 
@@ -85,13 +87,22 @@ def appointment_book_view(request):
             initial["date"] = day
     with contextlib.suppress(ValueError):
         initial["start_time"] = datetime.time.fromisoformat(request.GET.get("time", ""))
+    site_id = current_site_id(request)
+    missing = {"provider", "room"} - initial.keys()
+    if request.method == "GET" and len(missing) == 1 and {"date", "start_time"} <= initial.keys():
+        # A free time on the calendar names its physician (or room): the room (or
+        # physician) suggested is the first free then, asked now for this time.
+        start = clinic_datetime(initial["date"], initial["start_time"])
+        kind = missing.pop()
+        if free := suggest_free(kind=kind, start=start, end=start + SLOT_STEP, site_id=site_id):
+            initial[kind] = free.pk
     room = Room.objects.select_related("site").filter(pk=initial.get("room")).first()
     if room and "date" in initial and "start_time" in initial:
         # The calendar's time is on the page's clock; the form reads the room's (its
         # site's zone: the same unless "All sites" shows a room of another zone).
         shown = clinic_datetime(initial["date"], initial["start_time"]).astimezone(room.site.tz)
         initial["date"], initial["start_time"] = shown.date(), shown.time()
-    form = BookingForm(request.POST or None, initial=initial, site_id=current_site_id(request))
+    form = BookingForm(request.POST or None, initial=initial, site_id=site_id)
     nearby = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
