@@ -199,6 +199,17 @@ def scenarios(ctx: _Context) -> list[Scenario]:
             ),
         ),
         Scenario(
+            # A free time clicked on a physician's calendar: the booking form, with the
+            # room free then suggested (for information, no goal).
+            "booking form from the calendar",
+            roles.FRONT_DESK,
+            get(
+                f"{reverse('procedures:appointment_book')}?date={next_week}&time=13%3A00"
+                f"&provider={ctx.site_providers[0].pk}",
+                "Book a procedure</h1>",
+            ),
+        ),
+        Scenario(
             "slot finder (next slots)",
             roles.FRONT_DESK,
             lambda i: Request(

@@ -77,6 +77,7 @@ def test_every_page_runs_the_same_queries_at_ten_times_the_data():
         "20-physician calendar day",
         "clinic day calendar by room",
         "provider week calendar",
+        "booking form from the calendar",
         "patient search: partial name",
         "patient search: two letters",
         "patient search: typo",
