@@ -84,26 +84,35 @@ def holds_load(
 
 
 def suggest_free(
-    *, kind: str, start: datetime, end: datetime, site_id: int | None
+    *, beside: Provider | Room, start: datetime, end: datetime, site_id: int | None
 ) -> Provider | Room | None:
-    """What a free time on the calendar suggests for the booking form: the first room
-    (`kind` "room") or physician ("provider") of site `site_id`, in their order, at work
-    or open, not away and free over [start, end). Asked when the form opens, for the
-    time clicked (fresh, and once), not for every free cell the grid draws (a site's
-    day of thirty rooms read all their holds for it). A fixed number of queries."""
+    """What a free time on the calendar suggests for the booking form: beside a
+    physician, the first room (in their order) of site `site_id` and of the physician's
+    sites, open, not closed and free over [start, end); beside a room, the first
+    physician who works at its site, at work, not away and free then (a booking
+    refuses a room and a physician of different sites: invariant 17). Asked when the
+    form opens, for the time clicked (fresh, and once), not for every free cell the
+    grid draws (a site's day of thirty rooms read all their holds for it). A fixed
+    number of queries."""
     day = start.astimezone(clinic_tz()).date()
-    candidates: list = (
-        list(at_site(Room.objects.filter(is_active=True), site_id))
-        if kind == "room"
-        else list(Provider.objects.filter(works_at(site_id), is_active=True))
-    )
+    candidates: list
+    if isinstance(beside, Provider):
+        kind = "room"
+        rooms = at_site(Room.objects.filter(is_active=True), site_id)
+        theirs = list(beside.sites.values_list("pk", flat=True))  # none listed: every site
+        candidates = list(rooms.filter(site__in=theirs) if theirs else rooms)
+    else:
+        kind = "provider"
+        candidates = list(Provider.objects.filter(works_at(beside.site_id), is_active=True))
     if not candidates:
         return None
-    rooms = candidates if kind == "room" else []
-    providers = candidates if kind == "provider" else []
-    availability = availability_load(providers=providers, rooms=rooms, first_day=day, last_day=day)
+    rooms_asked = candidates if kind == "room" else []
+    providers_asked = candidates if kind == "provider" else []
+    availability = availability_load(
+        providers=providers_asked, rooms=rooms_asked, first_day=day, last_day=day
+    )
     busy = {candidate.pk: Busy() for candidate in candidates}
-    for hold in holds_load(start=start, end=end, providers=providers, rooms=rooms):
+    for hold in holds_load(start=start, end=end, providers=providers_asked, rooms=rooms_asked):
         busy[hold.resource_id].add(hold.start, hold.end)
     for candidate in candidates:
         if (

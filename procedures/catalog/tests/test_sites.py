@@ -520,6 +520,23 @@ def test_a_physician_of_two_sites_is_busy_here_while_booked_there(client, networ
     assert client.get(one.href).context["form"].initial["provider"] == network["both"].pk
 
 
+def test_at_all_sites_a_free_time_suggests_only_what_the_booking_allows(client, network):
+    """Invariant 17: the booking form opened from a free time at "All sites" suggests a
+    room at the physician's own sites, and for a room a physician who works at its
+    site, though another comes first by name."""
+    login(client, roles.PHYSICIAN, home=network["main"])
+    switch(client, ALL_SITES)
+    book = f"/appointments/book/?date={TODAY.isoformat()}&time=10%3A00"
+
+    okafor = client.get(f"{book}&provider={network['okafor'].pk}").context["form"]
+    assert okafor.initial["room"] == network["north_room"].pk  # not "Main room 1"
+
+    network["both"].is_active = False  # the first by name of North's physicians
+    network["both"].save()
+    north = client.get(f"{book}&room={network['north_room'].pk}").context["form"]
+    assert north.initial["provider"] == network["okafor"].pk  # not Dr Lee (main only)
+
+
 def test_the_slot_finders_physician_choice_lists_the_sites_physicians(client, network):
     login(client, roles.FRONT_DESK, home=network["north"])
     page = client.get("/appointments/find/").content.decode()

@@ -18,7 +18,7 @@ from clinic.forms import apply_service_errors
 from patients.models import Patient
 from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Room
+from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import at_site, current_site_id
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.forms import BookingForm, CancelForm
@@ -93,9 +93,15 @@ def appointment_book_view(request):
         # A free time on the calendar names its physician (or room): the room (or
         # physician) suggested is the first free then, asked now for this time.
         start = clinic_datetime(initial["date"], initial["start_time"])
-        kind = missing.pop()
-        if free := suggest_free(kind=kind, start=start, end=start + SLOT_STEP, site_id=site_id):
-            initial[kind] = free.pk
+        beside = (
+            Provider.objects.filter(pk=initial["provider"])
+            if "provider" in initial
+            else Room.objects.filter(pk=initial["room"])
+        ).first()
+        if beside is not None and (
+            free := suggest_free(beside=beside, start=start, end=start + SLOT_STEP, site_id=site_id)
+        ):
+            initial[missing.pop()] = free.pk
     room = Room.objects.select_related("site").filter(pk=initial.get("room")).first()
     if room and "date" in initial and "start_time" in initial:
         # The calendar's time is on the page's clock; the form reads the room's (its
