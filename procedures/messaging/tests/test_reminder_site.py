@@ -3,8 +3,6 @@ written (a booking's plan, a resend), moved with the visit to a room at another 
 sent emails included, moved with a room the admin moves, filled by the migration for
 older emails, and what a site's outbox narrows by."""
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.db.models import F
@@ -12,31 +10,21 @@ from django.test.utils import CaptureQueriesContext
 
 from clinic import roles
 from conftest import make_user
-from patients.tests.factories import PatientFactory
-from procedures.catalog.choices import SedationLevel
-from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.sites import SESSION_KEY, StaffProfile
 from procedures.messaging.models import Reminder
 from procedures.messaging.outbox import reminder_resend, reminders_follow_visits
 from procedures.scheduling.models import Appointment
 from procedures.tests.factories import (
     AppointmentFactory,
-    ProcedureTypeFactory,
-    ProviderFactory,
     ReminderFactory,
     RoomFactory,
     SiteFactory,
 )
 from procedures.tests.migrations import latest, migrate
+from procedures.tests.sites import NOW, at, book_visit
 from procedures.workflows import visits
 
-NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
-DAY = dt.date(2025, 3, 10)
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
-
-
-def at(hour: int) -> dt.datetime:
-    return clinic_datetime(DAY, dt.time(hour))
 
 
 @pytest.fixture
@@ -46,16 +34,7 @@ def north():
 
 @pytest.fixture
 def visit(frontdesk_user):
-    return visits.appointment_book(
-        patient=PatientFactory(email="ada@example.org"),
-        procedure_type=ProcedureTypeFactory(default_duration_minutes=60),
-        provider=ProviderFactory(display_name="Dr Lee"),  # works at every site
-        room=RoomFactory(name="Main room 1"),
-        start_at=at(9),
-        end_at=at(10),
-        sedation_level=SedationLevel.IV_MODERATE,
-        by=frontdesk_user,
-    )
+    return book_visit(frontdesk_user, email="ada@example.org")
 
 
 def sites_of(visit) -> set[int]:

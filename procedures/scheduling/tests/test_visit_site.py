@@ -2,8 +2,6 @@
 moved with the visit to a room at another site, moved with a room the admin moves, and
 filled by the migration for visits booked before. A site's pages narrow by it."""
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.db.models import F
@@ -11,28 +9,18 @@ from django.test.utils import CaptureQueriesContext
 
 from clinic import roles
 from conftest import make_user
-from patients.tests.factories import PatientFactory
-from procedures.catalog.choices import SedationLevel
-from procedures.catalog.clock import clinic_datetime
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.site_rules import visits_follow_rooms
 from procedures.tests.factories import (
     AppointmentFactory,
-    ProcedureTypeFactory,
-    ProviderFactory,
     RoomFactory,
     SiteFactory,
 )
 from procedures.tests.migrations import latest, migrate
+from procedures.tests.sites import NOW, at, book_visit
 from procedures.workflows import visits
 
-NOW = clinic_datetime(dt.date(2025, 3, 3), dt.time(8, 0))  # Monday
-DAY = dt.date(2025, 3, 10)
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
-
-
-def at(hour: int) -> dt.datetime:
-    return clinic_datetime(DAY, dt.time(hour))
 
 
 @pytest.fixture
@@ -42,16 +30,7 @@ def north():
 
 @pytest.fixture
 def visit(frontdesk_user):
-    return visits.appointment_book(
-        patient=PatientFactory(),
-        procedure_type=ProcedureTypeFactory(default_duration_minutes=60),
-        provider=ProviderFactory(display_name="Dr Lee"),  # works at every site
-        room=RoomFactory(name="Main room 1"),
-        start_at=at(9),
-        end_at=at(10),
-        sedation_level=SedationLevel.IV_MODERATE,
-        by=frontdesk_user,
-    )
+    return book_visit(frontdesk_user)
 
 
 def test_a_booked_visit_is_at_its_rooms_site(visit):
