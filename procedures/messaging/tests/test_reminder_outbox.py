@@ -2,6 +2,7 @@
 the /healthz reminder check (procedures/health.py)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -104,6 +105,10 @@ def test_the_outbox_filters_by_state_kind_and_appointment(frontdesk_client):
     assert set(listed(frontdesk_client, "?status=failed")) == {flagged.pk, resolved.pk}
     assert listed(frontdesk_client, "?kind=day_before") == [sent.pk]
     assert listed(frontdesk_client, f"?appointment={pending.appointment_id}") == [pending.pk]
+    # Each row says its email and its state in words (the Resend button names it too).
+    page = frontdesk_client.get("/reminders/?kind=day_before").content.decode()
+    row = re.search(r"<tbody>(.*)</tbody>", page, re.S).group(1)
+    assert row.count("Day-before reminder") == 2 and "<td>Sent" in row
 
 
 def test_a_bad_filter_is_explained_and_lists_everything(frontdesk_client):
