@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime, clinic_now, clinic_tz
 from procedures.catalog.resources import Provider, Room, works_at
-from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import (
     LONGEST_BLOCK,
@@ -29,6 +28,7 @@ from procedures.scheduling.slots import (
     Busy,
     availability_load,
     epoch_rows,
+    physician_rooms,
 )
 
 if TYPE_CHECKING:  # typing only: calendars imports this module
@@ -98,9 +98,7 @@ def suggest_free(
     candidates: list
     if isinstance(beside, Provider):
         kind = "room"
-        rooms = at_site(Room.objects.filter(is_active=True), site_id)
-        theirs = list(beside.sites.values_list("pk", flat=True))  # none listed: every site
-        candidates = list(rooms.filter(site__in=theirs) if theirs else rooms)
+        candidates = list(physician_rooms(beside, site_id=site_id))
     else:
         kind = "provider"
         candidates = list(Provider.objects.filter(works_at(beside.site_id), is_active=True))
