@@ -203,6 +203,16 @@ class VisitMachine(RuleBasedStateMachine):
             ):
                 self._day_before_on_its_sites_clock(visit)
 
+    @rule(visit=visits, days=st.integers(1, 9), hour=st.integers(9, 15))
+    def move_to_the_other_site(self, visit, days, hour):
+        """Rescheduled into the other site's room with the physician who works there:
+        the visit and all its emails, sent ones too, change site (invariants 20, 21).
+        (A rule of its own: `reschedule` picks a site at random, and in the bounded run
+        seldom the other one.)"""
+        if visit:
+            here = Appointment.objects.get(pk=visit).room_id
+            self.reschedule(visit, days, hour, where=1 - [r.pk for r in ROOMS].index(here))
+
     @rule(visit=visits)
     def cancel(self, visit):
         if visit:
