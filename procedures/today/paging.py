@@ -2,13 +2,15 @@
 
 A network site's day is hundreds of visits, so a day's page shows PER_PAGE of them,
 opening on the page with the visit due now; each page is named by the times it
-covers ("08:00-08:40")."""
+covers ("08:00-08:40"). A network's day on one board is over a hundred pages: the pager
+shows the pages near the current one and the day's first and last, with an ellipsis
+between (Django's `Paginator.get_elided_page_range`), so its links stay a line or two."""
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page
 from django.utils import timezone
 
 from procedures.scheduling.slots import hhmm
@@ -30,11 +32,27 @@ def current_page(visits: Sequence[Timed]) -> int:
     return max(index, 0) // PER_PAGE + 1
 
 
-def page_labels(visits: Sequence[Timed], paginator: Paginator) -> list[str]:
-    """Each page named by the times it covers ("08:00-08:40")."""
-    labels = []
-    for number in paginator.page_range:
+# Pages linked either side of the current one, and at each end of the day.
+ON_EACH_SIDE = 2
+ON_ENDS = 1
+
+
+def page_links(visits: Sequence[Timed], page: Page) -> list[tuple[int | None, str, bool]]:
+    """The pager's entries: (page number, the times it covers as "08:00-08:40", whether
+    it is the page shown), and (None, "…", False) where pages are left out."""
+    paginator = page.paginator
+    if not visits or paginator.num_pages < 2:
+        return []
+    links: list[tuple[int | None, str, bool]] = []
+    for number in paginator.get_elided_page_range(
+        page.number, on_each_side=ON_EACH_SIDE, on_ends=ON_ENDS
+    ):
+        if not isinstance(number, int):  # Paginator.ELLIPSIS
+            links.append((None, str(number), False))
+            continue
         first = visits[(number - 1) * PER_PAGE]
         last = visits[min(number * PER_PAGE, len(visits)) - 1]
-        labels.append(f"{hhmm(first.start_at)}\u2013{hhmm(last.start_at)}")
-    return labels
+        links.append(
+            (number, f"{hhmm(first.start_at)}\u2013{hhmm(last.start_at)}", number == page.number)
+        )
+    return links

@@ -28,7 +28,6 @@ def day_checklists_view(request):
     visits = day_checklist_visits(site_id=current_site_id(request))
     paginator = Paginator(visits, paging.PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paging.current_page(visits))
-    labels = paging.page_labels(visits, paginator) if visits else []
     rows = checklist_rows_of(list(page.object_list))
     record_list_read(request, [row.appointment.patient_id for row in rows])
     return render(
@@ -38,7 +37,7 @@ def day_checklists_view(request):
             "rows": rows,
             "today": clinic_today(),
             "page": page,
-            "pages": [(n, label, n == page.number) for n, label in enumerate(labels, 1)],
+            "pages": paging.page_links(visits, page),
         },
     )
 

@@ -49,7 +49,6 @@ def today_board_view(request):
     )
     paginator = Paginator(shown, paging.PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paging.current_page(shown))
-    labels = paging.page_labels(shown, paginator) if shown else []
     rows = _page_arrivals(list(page.object_list), day=day)
     record_list_read(request, [a.patient_id for a in rows])
     # The day's counts are the navigation's (procedures/today/counts.py): the same
@@ -64,7 +63,7 @@ def today_board_view(request):
             "filtered": bool(form.chosen()),
             "page": page,
             "rows": board.board_rows(rows),
-            "pages": [(n, label, n == page.number) for n, label in enumerate(labels, 1)],
+            "pages": paging.page_links(shown, page),
             "total": len(entries),
             "expected": counts["expected"],
             "flagged": counts["flagged"],
