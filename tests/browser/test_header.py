@@ -80,6 +80,7 @@ def test_the_header_fits_and_passes_axe_at_each_width(
             where = f"{username} {path} at {width} px"
             check_a11y(page, where)
             assert_header_fits(page, where)
-            check_a11y(page, f"{where}, menu open")
+            if width < 1400:  # the menu button was pressed: axe again, the menu open
+                check_a11y(page, f"{where}, menu open")
             if SHOTS and width in (1280, 820) and path == paths[0]:
                 page.screenshot(path=f"{SHOTS}/{username}-{width}.png")
