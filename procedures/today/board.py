@@ -60,6 +60,7 @@ class Entry:
     provider: str
     room_id: int
     room: str
+    site_id: int
 
 
 @dataclass(slots=True)
@@ -89,12 +90,22 @@ def day_entries(*, day: date, site_id: int | None = None) -> list[Entry]:
     volume, and the driver's parsing of as many timestamps took 30 of their 44 ms
     (docs/performance.md, seventh round)."""
     booked = at_site(day_appointments(day=day), site_id)
-    values = ("pk", "status", "provider_id", "provider__display_name", "room_id", "room__name")
+    values = (
+        "pk",
+        "status",
+        "provider_id",
+        "provider__display_name",
+        "room_id",
+        "room__name",
+        "site_id",
+    )
     with epoch_rows(booked, values, ("start_at",)) as rows:
-        by_time = sorted(rows, key=itemgetter(6, 0))
+        by_time = sorted(rows, key=itemgetter(7, 0))
     return [
-        Entry(pk, datetime.fromtimestamp(start, UTC), status, provider_id, provider, room, name)
-        for pk, status, provider_id, provider, room, name, start in by_time
+        Entry(
+            pk, datetime.fromtimestamp(start, UTC), status, provider_id, provider, room, name, site
+        )
+        for pk, status, provider_id, provider, room, name, site, start in by_time
     ]
 
 
@@ -165,6 +176,7 @@ def today_arrivals(
             "provider__display_name",
             "room_id",
             "room__name",
+            "site_id",
             "email_failed",
             "plan_confirmed",
             "labs_back",
@@ -206,6 +218,7 @@ def today_arrivals(
         provider,
         room_id,
         room,
+        site_id,
         email_failed,
         plan_confirmed,
         labs_back,
@@ -239,6 +252,7 @@ def today_arrivals(
                 provider=provider,
                 room_id=room_id,
                 room=room,
+                site_id=site_id,
                 flag_codes=codes,
                 patient_id=patient_id,
             )
@@ -246,9 +260,12 @@ def today_arrivals(
     return arrivals
 
 
-def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
+def board_rows(
+    arrivals: list[Arrival], *, site_names: dict[int, str] | None = None
+) -> list[Arrival]:
     """Fill in what the rows shown need beyond the values loaded: the time, labels,
-    links and flags with the page where each is fixed (no query)."""
+    links and flags with the page where each is fixed (no query). With `site_names`
+    (the "All sites" board), each room is named with its site."""
     tz = clinic_tz()
     detail = url_maker("procedures:appointment_detail")
     check_in = url_maker("procedures:appointment_check_in")
@@ -266,6 +283,8 @@ def board_rows(arrivals: list[Arrival]) -> list[Arrival]:
         "bloods": _("Platelets or INR out of the clinic's range"),
     }
     for a in arrivals:
+        if site_names:
+            a.room = f"{a.room} ({site_names.get(a.site_id, '')})"
         a.time = f"{a.start_at.astimezone(tz):%H:%M}"
         a.url = detail(a.pk)
         a.status_label = statuses.get(a.status, a.status)

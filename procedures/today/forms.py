@@ -24,10 +24,17 @@ class TodayBoardFilterForm(forms.Form):
     room = forms.TypedChoiceField(label=_("Room"), required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(label=_("Show"), required=False)
 
-    def __init__(self, data=None, *, arrivals: list[Entry]):
+    def __init__(
+        self, data=None, *, arrivals: list[Entry], site_names: dict[int, str] | None = None
+    ):
         super().__init__(data)
         providers = sorted({(a.provider, a.provider_id) for a in arrivals})
-        rooms = sorted({(a.room, a.room_id) for a in arrivals})
+        if site_names:  # "All sites": each room named with its site
+            rooms = sorted(
+                {(f"{a.room} ({site_names.get(a.site_id, '')})", a.room_id) for a in arrivals}
+            )
+        else:
+            rooms = sorted({(a.room, a.room_id) for a in arrivals})
         self._choice_field("provider").choices = [
             ("", _("All physicians")),
             *((pk, name) for name, pk in providers),

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from django.core.paginator import Page
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from procedures.scheduling.slots import hhmm
 
@@ -38,11 +39,19 @@ ON_ENDS = 1
 
 
 def page_links(visits: Sequence[Timed], page: Page) -> list[tuple[int | None, str, bool]]:
-    """The pager's entries: (page number, the times it covers as "08:00-08:40", whether
-    it is the page shown), and (None, "…", False) where pages are left out."""
+    """The pager's entries: (page number, the times it covers, whether it is the page
+    shown), and (None, "…", False) where pages are left out. A page is named
+    "08:00-08:40", or "10:20" when all its visits start then; pages of the same name (a
+    network's day has hundreds of visits at 10:20) are told apart: "10:20, part 2"."""
     paginator = page.paginator
     if not visits or paginator.num_pages < 2:
         return []
+
+    def times(number: int) -> str:
+        first = hhmm(visits[(number - 1) * PER_PAGE].start_at)
+        last = hhmm(visits[min(number * PER_PAGE, len(visits)) - 1].start_at)
+        return first if first == last else f"{first}\u2013{last}"
+
     links: list[tuple[int | None, str, bool]] = []
     for number in paginator.get_elided_page_range(
         page.number, on_each_side=ON_EACH_SIDE, on_ends=ON_ENDS
@@ -50,9 +59,14 @@ def page_links(visits: Sequence[Timed], page: Page) -> list[tuple[int | None, st
         if not isinstance(number, int):  # Paginator.ELLIPSIS
             links.append((None, str(number), False))
             continue
-        first = visits[(number - 1) * PER_PAGE]
-        last = visits[min(number * PER_PAGE, len(visits)) - 1]
-        links.append(
-            (number, f"{hhmm(first.start_at)}\u2013{hhmm(last.start_at)}", number == page.number)
-        )
+        label = times(number)
+        first_of_name = number
+        while first_of_name > 1 and times(first_of_name - 1) == label:
+            first_of_name -= 1
+        if first_of_name < number or (number < paginator.num_pages and times(number + 1) == label):
+            label = _("%(times)s, part %(part)s") % {
+                "times": label,
+                "part": number - first_of_name + 1,
+            }
+        links.append((number, label, number == page.number))
     return links

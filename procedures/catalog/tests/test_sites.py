@@ -308,6 +308,25 @@ def test_all_sites_is_for_the_roles_the_policy_allows(client, network, two_days_
         assert ("Northcott" in board) is allowed
 
 
+def test_at_all_sites_the_board_names_each_room_with_its_site(client, network):
+    # At "All sites" the rows and the room filter say which clinic the patient comes to.
+    here, there = visit(network, "main", "Mainsworth"), visit(network, "north", "Northcott")
+    login(client, roles.PHYSICIAN, home=network["main"])
+
+    site_board = client.get("/today/").content.decode()
+    switch(client, ALL_SITES)
+    board = client.get("/today/").content.decode()
+
+    main, north = network["main"].name, network["north"].name
+    assert f"Dr Lee · Main room 1 ({main})" in board
+    assert f"Dr Okafor · North room 1 ({north})" in board
+    assert f'<option value="{here.room_id}">Main room 1 ({main})</option>' in board
+    assert f'<option value="{there.room_id}">North room 1 ({north})</option>' in board
+    # One site's board names its rooms alone.
+    assert "Dr Lee · Main room 1</div>" in site_board
+    assert f'<option value="{here.room_id}">Main room 1</option>' in site_board
+
+
 def test_all_sites_falls_back_to_the_home_site_once_the_role_is_gone(client, network):
     user = login(client, roles.PHYSICIAN, home=network["north"])
     switch(client, ALL_SITES)

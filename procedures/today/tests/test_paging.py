@@ -42,5 +42,25 @@ def test_a_short_day_links_every_page_and_one_page_none():
         (3, False),
         (4, True),
     ]
-    assert links[-1][1] == "09:15\u201309:15"
+    assert links[-1][1] == "09:15"  # one visit, one time
     assert paging.page_links(a_day(50), Paginator(a_day(50), paging.PER_PAGE).get_page(1)) == []
+
+
+def test_pages_of_the_same_time_are_told_apart():
+    # A network's day: 150 arrivals at 10:20 fill three pages; a fourth page follows.
+    at_1020 = clinic_datetime(DAY, dt.time(10, 20))
+    visits = [
+        *a_day(50),  # 08:00-08:24
+        *(SimpleNamespace(start_at=at_1020) for _ in range(150)),
+        *(SimpleNamespace(start_at=at_1020 + dt.timedelta(minutes=20)) for _ in range(10)),
+    ]
+
+    links = paging.page_links(visits, Paginator(visits, paging.PER_PAGE).get_page(3))
+
+    assert [label for _n, label, _current in links] == [
+        "08:00\u201308:24",
+        "10:20, part 1",
+        "10:20, part 2",
+        "10:20, part 3",
+        "10:40",
+    ]

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from clinic import policy
 from clinic.audit import record_list_read
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.models import Site
 from procedures.catalog.sites import current_site_id
 from procedures.today import board, loops, paging
 from procedures.today.counts import today_counts_cached
@@ -43,7 +44,10 @@ def today_board_view(request):
     # the filters, the pages and their labels); the flags, which take the most reading,
     # only for the page shown, unless the filter is "something to fix".
     entries = board.day_entries(day=day, site_id=site_id)
-    form = TodayBoardFilterForm(request.GET or None, arrivals=entries)
+    # At "All sites" a room is named with its site, on the rows and in the filter (two
+    # sites may each have a "Room 1"): the sites' names in one small query.
+    site_names = dict(Site.objects.values_list("pk", "name")) if site_id is None else {}
+    form = TodayBoardFilterForm(request.GET or None, arrivals=entries, site_names=site_names)
     shown: list[board.Entry] = form.apply(
         list(board.today_arrivals(day=day, site_id=site_id)) if form.wants_flags() else entries
     )
@@ -62,7 +66,7 @@ def today_board_view(request):
             "form": form,
             "filtered": bool(form.chosen()),
             "page": page,
-            "rows": board.board_rows(rows),
+            "rows": board.board_rows(rows, site_names=site_names),
             "pages": paging.page_links(shown, page),
             "total": len(entries),
             "expected": counts["expected"],
