@@ -81,7 +81,11 @@ def into_send_window(
 
     Outside the window a reminder goes at the next window opening, or, when it
     is about something before the visit (`earlier`), at the previous window
-    closing, so that "stop eating from midnight" arrives the evening before.
+    closing, so that "stop eating from midnight" arrives the evening before. When
+    that closing has passed (a visit booked late in the evening for the next
+    morning), it goes at once: at the next opening it would come after the time it
+    is about (a fast that began at 03:00, a medicine to stop at 02:00), or after the
+    visit itself.
     """
     start, end = send_window()
     tz = tz or clinic_tz()
@@ -91,8 +95,7 @@ def into_send_window(
     if earlier:
         day = local.date() if local.time() > end else local.date() - timedelta(days=1)
         candidate = datetime.combine(day, end, tzinfo=tz)
-        if candidate >= now:
-            return candidate
+        return candidate if candidate >= now else now
     day = local.date() if local.time() < start else local.date() + timedelta(days=1)
     return datetime.combine(day, start, tzinfo=tz)
 

@@ -180,6 +180,17 @@ class VisitMachine(RuleBasedStateMachine):
             self._day_before_on_its_sites_clock(appointment.pk)
         return appointment.pk if appointment else None
 
+    @rule(target=visits, who=st.integers(0, 1), where=st.integers(0, 1))
+    def book_late_in_the_evening(self, who, where):
+        """The front desk books at 21:30 on the site's clock, sedated, for 09:00 the next
+        morning: fasting starts at 03:00, before the send window opens (invariant 22)."""
+        tz = ROOMS[where].site.tz
+        evening = dt.datetime.combine(self.now.astimezone(tz).date(), dt.time(21, 30), tzinfo=tz)
+        if evening <= self.now:
+            evening += dt.timedelta(days=1)
+        self.time_passes(int((evening - self.now).total_seconds() // 60))
+        return self.book(who=who, days=1, hour=9, sedated=True, where=where)
+
     @rule(
         visit=visits,
         days=st.integers(0, 9),
@@ -482,6 +493,21 @@ class VisitMachine(RuleBasedStateMachine):
         assert not Reminder.objects.filter(
             kind=K.MEDICATION_HOLD, status=S.PENDING, step_at__gte=F("appointment__start_at")
         ).exists()
+
+    @invariant()
+    def a_dated_prep_email_comes_before_its_step(self):
+        """Fasting or a medicine to stop: the email is due by the step's time (quiet
+        hours move it to the evening before, or to at once), never after the fast has
+        begun, unless it was planned after that time or is a retry (invariant 22)."""
+        late = Reminder.objects.filter(
+            status=S.PENDING,
+            attempts=0,
+            kind__in=[K.FASTING, K.MEDICATION_HOLD],
+            step_at__isnull=False,
+            due_at__gt=F("step_at"),
+            created_at__lt=F("step_at"),
+        )
+        assert not late.exists(), list(late.values("kind", "due_at", "step_at", "created_at"))
 
     @invariant()
     def nothing_planned_for_a_visit_that_is_over(self):

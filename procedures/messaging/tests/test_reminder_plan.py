@@ -153,7 +153,26 @@ def test_the_send_window(due, earlier, expected):
 def test_the_window_never_moves_a_reminder_into_the_past(clock):
     clock.move_to(at(4, 21), tick=False)
 
-    assert into_send_window(at(5, 3), now=at(4, 21), earlier=True) == at(5, 8)
+    # About something before the visit: at once, not at 08:00, five hours after it.
+    assert into_send_window(at(5, 3), now=at(4, 21), earlier=True) == at(4, 21)
+    assert into_send_window(at(5, 3), now=at(4, 21), earlier=False) == at(5, 8)
+
+
+def test_a_visit_booked_after_the_window_closes_is_told_to_fast_that_evening(
+    patient, frontdesk_user, clock
+):
+    # Booked at 21:30 for 09:00 tomorrow under sedation: fasting starts at 03:00. The
+    # window opens again at 08:00, five hours into the fast (after breakfast): the
+    # email goes at once instead, and so does the escort request.
+    clock.move_to(at(4, 21, 30), tick=False)
+    appointment = book(patient, frontdesk_user, start=at(5, 9))
+
+    planned = plan(appointment)
+    assert planned[K.FASTING] == at(4, 21, 30)
+    assert planned[K.ESCORT_REQUEST] == at(4, 21, 30)
+    report = reminders_dispatch()
+    sent = set(appointment.reminders.filter(status="sent").values_list("kind", flat=True))
+    assert {K.BOOKING_CONFIRMATION, K.FASTING, K.ESCORT_REQUEST} <= sent, report
 
 
 def test_wall_clock_times_survive_the_change_to_summer_time(patient, frontdesk_user, clock):
