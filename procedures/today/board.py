@@ -260,6 +260,11 @@ def today_arrivals(
     return arrivals
 
 
+def room_at_site(room: str, site_id: int, site_names: dict[int, str]) -> str:
+    """A room named with its site, for the "All sites" board ("Room 1 (Northgate)")."""
+    return f"{room} ({site_names.get(site_id, '')})"
+
+
 def board_rows(
     arrivals: list[Arrival], *, site_names: dict[int, str] | None = None
 ) -> list[Arrival]:
@@ -284,7 +289,7 @@ def board_rows(
     }
     for a in arrivals:
         if site_names:
-            a.room = f"{a.room} ({site_names.get(a.site_id, '')})"
+            a.room = room_at_site(a.room, a.site_id, site_names)
         a.time = f"{a.start_at.astimezone(tz):%H:%M}"
         a.url = detail(a.pk)
         a.status_label = statuses.get(a.status, a.status)

@@ -10,7 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from procedures.scheduling.models import Appointment
-from procedures.today.board import EXPECTED, Arrival, Entry
+from procedures.today.board import EXPECTED, Arrival, Entry, room_at_site
 
 EXPECTED_CHOICE = "expected"
 TO_FIX_CHOICE = "to_fix"
@@ -31,7 +31,7 @@ class TodayBoardFilterForm(forms.Form):
         providers = sorted({(a.provider, a.provider_id) for a in arrivals})
         if site_names:  # "All sites": each room named with its site
             rooms = sorted(
-                {(f"{a.room} ({site_names.get(a.site_id, '')})", a.room_id) for a in arrivals}
+                {(room_at_site(a.room, a.site_id, site_names), a.room_id) for a in arrivals}
             )
         else:
             rooms = sorted({(a.room, a.room_id) for a in arrivals})
