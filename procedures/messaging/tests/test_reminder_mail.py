@@ -134,3 +134,43 @@ def test_dates_and_times_read_as_django_formats_them_in_clinic_time(language):
         assert (context["date"], context["time"], context["step_date"], context["step_time"]) == (
             expected
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "en", "es"),
+    [
+        (
+            Reminder.Kind.FASTING,
+            "Please do not eat anything from now until your appointment.",
+            "No coma nada desde ahora hasta su cita.",
+        ),
+        (
+            Reminder.Kind.MEDICATION_HOLD,
+            "change how you take a medicine before your appointment, starting now.",
+            "cambiar cómo toma un medicamento antes de su cita, a partir de ahora.",
+        ),
+        (
+            Reminder.Kind.PREP_STEP,
+            "There is something to do to prepare for your appointment, as soon as you can.",
+            "Hay algo que hacer para prepararse para su cita, lo antes posible.",
+        ),
+    ],
+)
+def test_a_step_whose_time_had_passed_when_booked_reads_as_now_not_as_a_blank(kind, en, es):
+    """A step planned "as soon as possible" has no time (a visit booked at 07:00 for
+    11:00, sedated: its fast began at 05:00). The email said "Please stop eating from
+    on , before your appointment."."""
+    for language, expected in (("en", en), ("es", es)):
+        patient = PatientFactory(preferred_language=language)
+        reminder = ReminderFactory(
+            kind=kind,
+            appointment=AppointmentFactory(patient=patient, sedation_level="iv_moderate"),
+            step_at=None,
+        )
+
+        message = reminder_message(reminder)
+
+        for part in (message.body, message.alternatives[0][0]):
+            assert expected in " ".join(part.split()), (language, part)
+            assert " on ," not in part and "starting ." not in part and "from ." not in part
+            assert " del ." not in part and "las  del" not in part
