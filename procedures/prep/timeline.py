@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime
-from procedures.prep.facts import PrepFacts, PrepStep, is_child, local_date
+from procedures.prep.facts import PrepFacts, PrepStep, is_child, local_date, plan_of
 from procedures.prep.models import (
+    PrepPlan,
     PrepTemplate,
     StepKind,
 )
@@ -24,6 +25,8 @@ from procedures.scheduling.models import Appointment
 # --- The timeline ------------------------------------------------------------------
 
 KIND_ORDER = {kind: n for n, kind in enumerate(StepKind.values)}
+# The templates whose hours are the plan's fasting times (prep/defaults.py).
+FOOD_FAST_CODE, FLUID_FAST_CODE = "fasting-food", "fasting-fluids"
 
 
 # What the timeline reads of a template (rows, not model instances: the timeline
@@ -78,6 +81,23 @@ def _template_at(template: Any, appointment: Appointment, hours: int) -> datetim
     return clinic_datetime(day - timedelta(days=template.amount), template.at_time)
 
 
+def fast_begins(appointment: Appointment, *, plan: PrepPlan | None = None) -> datetime | None:
+    """When the patient must stop eating for this visit (None: no fast), by the same
+    template and hours as the timeline's "no food" step: those of `plan` (default: the
+    visit's plan, or the defaults when it has none yet)."""
+    if appointment.procedure_type.is_discussion:
+        return None
+    # A visit being planned may have no room yet: then the current zone's clock.
+    with timezone.override(appointment.site_tz if appointment.room_id else None):
+        for template in _templates_for(appointment):
+            if template.code == FOOD_FAST_CODE and _template_applies(
+                template, appointment=appointment, stops=[], child=is_child(appointment)
+            ):
+                hours = (plan or plan_of(appointment)).food_fast_hours
+                return _template_at(template, appointment, hours)
+    return None
+
+
 def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[PrepStep]:
     """The patient's preparation as one ordered, dated list of steps, its days and
     wall-clock times those of the visit's site (invariant 19).
@@ -107,9 +127,9 @@ def _timeline(appointment: Appointment, *, facts: PrepFacts | None) -> list[Prep
         if not _template_applies(template, appointment=appointment, stops=stops, child=child):
             continue
         hours = template.amount
-        if template.code == "fasting-food":
+        if template.code == FOOD_FAST_CODE:
             hours = plan.food_fast_hours
-        elif template.code == "fasting-fluids":
+        elif template.code == FLUID_FAST_CODE:
             hours = plan.clear_fluid_fast_hours
         at = _template_at(template, appointment, hours)
         late = at < time_set_at and template.unit != PrepTemplate.Unit.DAYS_AFTER

@@ -25,6 +25,7 @@ from procedures.prep import checklist as prep_checklist
 from procedures.prep import facts, frontdesk, timeline
 from procedures.prep import rules as prep_rules
 from procedures.prep import services as prep
+from procedures.prep.fasting import fast_begun_warning
 from procedures.prep.forms import (
     HoldForm,
     MedicationForm,
@@ -216,6 +217,8 @@ def prep_sedation(request, pk: int):
     except ValidationError as exc:
         return _refused(request, appointment, "sedation_form", form, exc)
     messages.success(request, _("Sedation plan saved."))
+    if warning := fast_begun_warning(_load(pk)):
+        messages.warning(request, warning)
     return redirect(_url("prep_detail", appointment) + "#sedation")
 
 

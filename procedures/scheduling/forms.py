@@ -62,6 +62,10 @@ class BookingForm(forms.Form):
     )
     # "Book anyway" after the warning about the patient's other visits nearby.
     confirm_nearby = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # "The patient has not eaten since": the start it answers for (`fast_answer`), after
+    # the question about a sedated visit whose fast has begun. It answers the question
+    # about visits nearby too, which is asked first.
+    confirm_fast = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
     def __init__(self, *args, site_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -118,3 +118,9 @@ def nearby_warning(bookings: list[OwnBooking]) -> str:
         "This patient already has a visit that day or within %(days)s days: %(visits)s. "
         "Book this one as well?"
     ) % {"days": NEARBY_DAYS, "visits": visits}
+
+
+def fast_answer(start_at: datetime) -> str:
+    """What the button "the patient has not eaten since" posts: the start it answers
+    for, so that an answer never carries over to another time chosen afterwards."""
+    return str(int(start_at.timestamp()))

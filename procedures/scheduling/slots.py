@@ -382,6 +382,7 @@ def slots_find(
     limit: int = 12,
     per_day: int = 4,
     site_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> list[Slot]:
     """The next free slots: a provider working and free, a capable room open and free
     for the procedure with its buffers, the patient free, nobody away, no holiday.
@@ -393,7 +394,8 @@ def slots_find(
     who work there.
 
     Days and hours are those of the rooms' site (invariant 19); rooms of sites in
-    several zones (no site chosen) are searched in the current zone.
+    several zones (no site chosen) are searched in the current zone. `not_before`: no
+    slot starts at or before it (a sedated visit's fast must not have begun).
     """
     providers = (
         [provider]
@@ -425,6 +427,7 @@ def slots_find(
             time_of_day=time_of_day,
             limit=limit,
             per_day=per_day,
+            not_before=not_before,
         )
 
 
@@ -440,10 +443,12 @@ def _slots_walk(
     time_of_day: str,
     limit: int,
     per_day: int,
+    not_before: datetime | None = None,
 ) -> list[Slot]:
     """`slots_find`'s walk over the days, in the current zone."""
     now = clinic_now()
     first_day = max(first_day or now.date(), now.date())
+    earliest = max(now, not_before) if not_before else now
     last_day = last_day or first_day + timedelta(days=27)
     if last_day < first_day:
         return []
@@ -559,7 +564,7 @@ def _slots_walk(
         for start in sorted(starts):
             if today_count >= per_day or len(found) >= limit:
                 break
-            if start <= now:
+            if start <= earliest:
                 continue
             local_start = start.astimezone(tz).time()
             if time_of_day == "morning" and local_start >= MORNING_ENDS:

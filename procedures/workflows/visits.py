@@ -5,6 +5,7 @@ the appointment (scheduling) and keeps its preparation (prep), its patient email
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +26,8 @@ from procedures.messaging.plan import (
 )
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.prep.checklist import readiness_start_check
-from procedures.prep.facts import PrepFacts
+from procedures.prep.facts import PrepFacts, plan_of
+from procedures.prep.fasting import fast_begun_check, fast_lead, fast_question_of
 from procedures.prep.frontdesk import prep_on_booked, prep_on_rescheduled
 from procedures.results.models import TestOrder
 from procedures.results.orders import Sample, sample_validate, test_orders_create
@@ -48,14 +50,16 @@ def appointment_book(
     escort_phone: str = "",
     notes: str = "",
     by: User | None,
+    fast_begun_confirmed: bool = False,
 ) -> Appointment:
     """Book a procedure into a provider's and a room's calendar, and plan its
     preparation and patient emails, in one transaction.
 
     Raises ValidationError (keyed by form field) for a slot in the past, a zero or
     negative length, a room that cannot host the sedation level or procedure, a
-    provider or room outside working hours or away, a clinic holiday, or any clash.
-    Nothing is saved then.
+    provider or room outside working hours or away, a clinic holiday, or any clash;
+    and, unless `fast_begun_confirmed`, for a sedated visit whose fast has already
+    begun (code FAST_BEGUN: a question, see `fast_question_of`). Nothing is saved then.
     """
     with transaction.atomic():
         appointment = booking.appointment_book(
@@ -72,14 +76,40 @@ def appointment_book(
             notes=notes,
             by=by,
         )
-        # What the prep plan needs, read once for both of these (a new booking has
-        # no plan, holds or tasks yet: only the patient's medicines are read).
+        # What the prep plan needs, read once for these (a new booking has no plan,
+        # holds or tasks yet: only the patient's medicines are read).
         prep = PrepFacts.of_new_booking(appointment)
+        fast_begun_check(appointment, confirmed=fast_begun_confirmed, by=by, prep=prep)
         reminders_plan(appointment=appointment, prep=prep)
         # A booking inside the medicine-stop period flags the front desk (prep).
         prep_on_booked(appointment=appointment, prep=prep)
     wake_dispatcher()
     return appointment
+
+
+def booking_question(exc: ValidationError) -> str | None:
+    """What a refused booking or move asks the front desk (its fast has begun: they
+    confirm with the patient and post again), or None for a plain refusal."""
+    return fast_question_of(exc)
+
+
+def slots_not_before(
+    *,
+    procedure_type: ProcedureType,
+    sedation_level: str,
+    patient: Patient | None,
+    appointment: Appointment | None = None,
+) -> datetime | None:
+    """The earliest start the slot finder offers (None: any): one whose fast, if the
+    visit has one, begins after now, so the patient can still be told. `appointment`:
+    a visit being moved, with its own fasting hours."""
+    lead = fast_lead(
+        procedure_type=procedure_type,
+        sedation_level=sedation_level,
+        patient=patient,
+        plan=plan_of(appointment) if appointment else None,
+    )
+    return timezone.now() + lead if lead is not None else None
 
 
 def appointment_reschedule(
@@ -90,11 +120,13 @@ def appointment_reschedule(
     provider: Provider | None = None,
     room: Room | None = None,
     by: User | None,
+    fast_begun_confirmed: bool = False,
 ) -> Appointment:
     """Move an appointment to a new slot (optionally another physician or room): the
     same appointment keeps its history and its version goes up; stops dated for the
     old day go back to the physician, front-desk tasks move, and the emails planned
-    for the old time are voided and the new time's planned."""
+    for the old time are voided and the new time's planned. A move to a time whose fast
+    has begun is asked first, as a booking is (`fast_begun_confirmed`)."""
     with transaction.atomic():
         moved = booking.appointment_reschedule(
             appointment_id=appointment_id,
@@ -105,6 +137,7 @@ def appointment_reschedule(
             by=by,
         )
         appointment = moved.appointment
+        fast_begun_check(appointment, confirmed=fast_begun_confirmed, by=by)
         if moved.site_changed:  # its emails are at its new site too (invariant 21)
             reminders_follow_visits(Appointment.objects.filter(pk=appointment.pk))
         prep_on_rescheduled(appointment=appointment, moved_from=moved.moved_from, by=by)

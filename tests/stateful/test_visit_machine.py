@@ -52,8 +52,10 @@ from procedures.messaging.kinds import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSE
 from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import rules as prep_rules
 from procedures.prep.checklist import checklist_items, checklist_tick
-from procedures.prep.models import MedicationHold
-from procedures.prep.timeline import prep_timeline
+from procedures.prep.facts import PrepFacts
+from procedures.prep.fasting import FAST_BEGUN_EVENT
+from procedures.prep.models import MedicationHold, PrepPlan
+from procedures.prep.timeline import fast_begins, prep_timeline
 from procedures.results import escalations, orders
 from procedures.results.models import ResultEscalation, TestOrder
 from procedures.scheduling import hours_admin, lifecycle
@@ -162,8 +164,11 @@ class VisitMachine(RuleBasedStateMachine):
         hour=st.integers(8, 16),
         sedated=st.booleans(),
         where=st.integers(0, 1),
+        answered=st.booleans(),
     )
-    def book(self, who, days, hour, sedated, where):
+    def book(self, who, days, hour, sedated, where, answered=False):
+        """`answered`: the patient said they have not eaten since the fast began, when
+        it has (asked otherwise, and nothing booked: invariant 23)."""
         start = self._slot(days, hour, ROOMS[where].site.tz)
         appointment = self._try(
             visits.appointment_book,
@@ -175,6 +180,7 @@ class VisitMachine(RuleBasedStateMachine):
             end_at=start + dt.timedelta(minutes=45),
             sedation_level=SedationLevel.IV_MODERATE if sedated else SedationLevel.LOCAL,
             by=USERS["frontdesk"],
+            fast_begun_confirmed=answered,
         )
         if appointment:
             self._day_before_on_its_sites_clock(appointment.pk)
@@ -191,13 +197,25 @@ class VisitMachine(RuleBasedStateMachine):
         self.time_passes(int((evening - self.now).total_seconds() // 60))
         return self.book(who=who, days=1, hour=9, sedated=True, where=where)
 
+    @rule(target=visits, who=st.integers(0, 1), where=st.integers(0, 1), answered=st.booleans())
+    def book_the_same_morning(self, who, where, answered):
+        """At 07:00 on the site's clock, sedated for 11:00 that day: the fast began at
+        05:00, so the front desk asks the patient first (invariant 23)."""
+        tz = ROOMS[where].site.tz
+        morning = dt.datetime.combine(self.now.astimezone(tz).date(), dt.time(7, 0), tzinfo=tz)
+        if morning <= self.now:
+            morning += dt.timedelta(days=1)
+        self.time_passes(int((morning - self.now).total_seconds() // 60))
+        return self.book(who=who, days=0, hour=11, sedated=True, where=where, answered=answered)
+
     @rule(
         visit=visits,
         days=st.integers(0, 9),
         hour=st.integers(8, 16),
         where=st.sampled_from([None, 0, 1]),
+        answered=st.booleans(),
     )
-    def reschedule(self, visit, days, hour, where):
+    def reschedule(self, visit, days, hour, where, answered=False):
         """To another time, or (`where`) into a site's room with the physician who works
         there: the visit moves site, and its clock with it (invariants 19 and 20)."""
         if visit:
@@ -210,6 +228,7 @@ class VisitMachine(RuleBasedStateMachine):
                 start_at=start,
                 end_at=start + dt.timedelta(minutes=45),
                 by=USERS["frontdesk"],
+                fast_begun_confirmed=answered,
                 **moving,
             ):
                 self._day_before_on_its_sites_clock(visit)
@@ -508,6 +527,29 @@ class VisitMachine(RuleBasedStateMachine):
             created_at__lt=F("step_at"),
         )
         assert not late.exists(), list(late.values("kind", "due_at", "step_at", "created_at"))
+
+    @invariant()
+    def a_visit_set_after_its_fast_began_carries_the_patients_answer(self):
+        """Booked or moved to a time whose fast had already begun: the front desk asked
+        the patient, and the answer is on the visit's timeline from that moment; unless a
+        physician set the sedation or the fasting hours since (invariant 23)."""
+        for appointment in Appointment.objects.select_related("procedure_type", "room__site"):
+            begins = fast_begins(appointment)
+            set_at = PrepFacts(appointment).time_set_at
+            if begins is None or begins > set_at:
+                continue
+            sedated_at = (
+                PrepPlan.objects.filter(appointment=appointment)
+                .values_list("sedation_set_at", flat=True)
+                .first()
+            )
+            if sedated_at is not None and sedated_at >= set_at:
+                continue
+            assert appointment.events.filter(kind=FAST_BEGUN_EVENT, at__gte=set_at).exists(), (
+                appointment,
+                begins,
+                set_at,
+            )
 
     @invariant()
     def nothing_planned_for_a_visit_that_is_over(self):

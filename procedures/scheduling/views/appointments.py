@@ -24,11 +24,21 @@ from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.forms import BookingForm, CancelForm
 from procedures.scheduling.lifecycle_forms import CancelReasonForm
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.rules import nearby_bookings, nearby_warning, patient_bookings
+from procedures.scheduling.rules import (
+    fast_answer,
+    nearby_bookings,
+    nearby_warning,
+    patient_bookings,
+)
 from procedures.scheduling.slots import SLOT_STEP
 from procedures.scheduling.timegrid import suggest_free
 from procedures.scheduling.views.lifecycle import waitlist_matches_for
-from procedures.workflows.visits import appointment_book, appointment_cancel, appointment_complete
+from procedures.workflows.visits import (
+    appointment_book,
+    appointment_cancel,
+    appointment_complete,
+    booking_question,
+)
 
 
 @policy.allowed("appointment_list")
@@ -109,16 +119,17 @@ def appointment_book_view(request):
         shown = clinic_datetime(initial["date"], initial["start_time"]).astimezone(room.site.tz)
         initial["date"], initial["start_time"] = shown.date(), shown.time()
     form = BookingForm(request.POST or None, initial=initial, site_id=site_id)
-    nearby = ""
+    nearby = fast = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         patient = data["patient_mrn"]
         if gate := patient_gate(request, patient_id=data["patient_mrn"].pk):
             return gate  # nothing booked; the form comes back after the reason
+        fast_answered = data["confirm_fast"] == fast_answer(data["start_at"])
         others = nearby_bookings(patient=patient, start_at=data["start_at"])
         # A visit at the same time is a clash: the booking service refuses it in words.
         clash = any(o.start_at < data["end_at"] and o.end_at > data["start_at"] for o in others)
-        if others and not clash and not data["confirm_nearby"]:
+        if others and not clash and not (data["confirm_nearby"] or fast_answered):
             nearby = nearby_warning(others)  # asked, not refused: nothing booked yet
         else:
             nearby = None
@@ -135,9 +146,11 @@ def appointment_book_view(request):
                 transport_mode=data["transport_mode"],
                 notes=data["notes"],
                 by=request.user,
+                fast_begun_confirmed=fast_answered,
             )
         except ValidationError as exc:
-            apply_service_errors(form, exc, field_map={"patient": "patient_mrn"})
+            if not (fast := booking_question(exc) or ""):  # asked, with a button
+                apply_service_errors(form, exc, field_map={"patient": "patient_mrn"})
         else:
             messages.success(
                 request, _("Appointment booked. The patient will get a confirmation email.")
@@ -149,6 +162,8 @@ def appointment_book_view(request):
         "form": form,
         "patient": patient,
         "nearby": nearby,
+        "fast": fast,
+        "fast_answer": fast_answer(data["start_at"]) if fast else "",
         # The patient's own visits, so a second booking is made knowingly.
         "own_bookings": patient_bookings(patient=patient) if patient else [],
         "procedure_type": procedure_type,

@@ -23,6 +23,7 @@ from procedures.scheduling import lifecycle
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.lifecycle_forms import RescheduleForm, parse_slot
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.rules import fast_answer
 from procedures.scheduling.slots import slots_find
 from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.workflows import visits
@@ -95,6 +96,7 @@ def appointment_reschedule_view(request, pk: int):
     }
     site = {"site_id": current_site_id(request), "appointment": appointment}
     form = RescheduleForm(initial=initial, **site)
+    fast = answer = ""
     if request.method == "POST":
         slot = parse_slot(request.POST.get("slot", "")) if request.POST.get("slot") else None
         if slot:
@@ -114,6 +116,7 @@ def appointment_reschedule_view(request, pk: int):
             data = form.cleaned_data
             if slot:
                 data["start_at"] = slot[0]  # the instant offered, whatever the zones
+            answer = fast_answer(data["start_at"])
             try:
                 moved = visits.appointment_reschedule(
                     appointment_id=appointment.pk,
@@ -121,11 +124,13 @@ def appointment_reschedule_view(request, pk: int):
                     provider=data["provider"],
                     room=data["room"],
                     by=request.user,
+                    fast_begun_confirmed=request.POST.get("confirm_fast") == answer,
                 )
             except ValidationError as exc:
-                apply_service_errors(
-                    form, exc, field_map={"start_time": "start_time", "patient": None}
-                )
+                if not (fast := visits.booking_question(exc) or ""):  # asked, with a button
+                    apply_service_errors(
+                        form, exc, field_map={"start_time": "start_time", "patient": None}
+                    )
             else:
                 messages.success(
                     request,
@@ -146,11 +151,23 @@ def appointment_reschedule_view(request, pk: int):
             provider=appointment.provider,
             limit=6,
             per_day=2,
+            not_before=visits.slots_not_before(
+                procedure_type=appointment.procedure_type,
+                sedation_level=appointment.sedation_level,
+                patient=appointment.patient,
+                appointment=appointment,
+            ),
         )
     return render(
         request,
         "procedures/appointment_reschedule.html",
-        {"appointment": appointment, "form": form, "suggestions": suggestions},
+        {
+            "appointment": appointment,
+            "form": form,
+            "suggestions": suggestions,
+            "fast": fast,
+            "fast_answer": answer,
+        },
     )
 
 

@@ -1,7 +1,7 @@
 """The slot finder: choose the patient and procedure, see the next free slots, book one
 with one click. Everything is POSTed, so no patient detail or search term is in a URL."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,11 +19,12 @@ from procedures.catalog.sites import current_site_id, home_site_id
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, SlotBookForm, SlotSearchForm
 from procedures.scheduling.rules import nearby_bookings, nearby_warning, patient_bookings
 from procedures.scheduling.slots import slots_find
-from procedures.workflows.visits import appointment_book
+from procedures.workflows.visits import appointment_book, booking_question, slots_not_before
 
 # "More slots" asks for this many more each time (four a day more, too).
 SLOTS_PER_PAGE, PER_DAY_STEP, MAX_PAGES = 12, 4, 8
 LAST_PROCEDURE = "slot_finder_procedure"  # the session remembers the last one chosen
+FAST_CONFIRMED = "slot_fast_confirmed"  # "the patient has not eaten since", for this slot
 
 
 def _pages(request) -> int:
@@ -31,8 +32,17 @@ def _pages(request) -> int:
     return min(MAX_PAGES, pages)
 
 
-def _find(data: dict, pages: int = 1, *, site_id: int | None = None) -> list:
-    return slots_find(
+def _find(
+    data: dict, pages: int = 1, *, site_id: int | None = None
+) -> tuple[list, datetime | None]:
+    """The next free slots the patient can still prepare for, and the time they start
+    after when that is a sedated visit's fast (`slots_not_before`), else None."""
+    not_before = slots_not_before(
+        procedure_type=data["procedure_type"],
+        sedation_level=data["sedation_level"],
+        patient=data["patient"],
+    )
+    slots = slots_find(
         site_id=site_id,
         procedure_type=data["procedure_type"],
         sedation_level=data["sedation_level"],
@@ -43,7 +53,9 @@ def _find(data: dict, pages: int = 1, *, site_id: int | None = None) -> list:
         time_of_day=data["time_of_day"],
         limit=SLOTS_PER_PAGE * pages,
         per_day=PER_DAY_STEP * pages,
+        not_before=not_before,
     )
+    return slots, not_before
 
 
 def _group_by_day(slots: list) -> list[tuple]:
@@ -58,8 +70,8 @@ def _group_by_day(slots: list) -> list[tuple]:
 def slot_finder(request):
     search = PatientSearchForm(request.POST or None)
     patients = None
-    slots = None
-    nearby = ""
+    slots = fasting_from = None
+    nearby = fast = ""
     pages = _pages(request)
     # A slot pairs a room and a physician of one site: "all sites" searches the home one.
     site_id = current_site_id(request) or home_site_id(request.user)
@@ -85,16 +97,19 @@ def slot_finder(request):
             # From a patient, one click: the next free slots for the last procedure.
             form = SlotSearchForm({"patient": chosen.pk, "procedure_type": last}, site_id=site_id)
             if form.is_valid():
-                slots = _find(form.cleaned_data, site_id=site_id)
+                slots, fasting_from = _find(form.cleaned_data, site_id=site_id)
     elif request.POST.get("action") == "search":
         # Without script the search button posts the whole form: keep what was typed.
         form = SlotSearchForm(initial=request.POST.dict(), site_id=site_id)
         patients = list(Patient.objects.search_fuzzy(request.POST.get("q", "")))
-    elif request.POST.get("slot") or request.POST.get("slot_confirmed"):
+    elif posted_slot(request):
         posted = request.POST.copy()
-        confirmed = bool(posted.get("slot_confirmed"))
+        # The button under a question carries the slot it answers for: "slot_confirmed"
+        # for visits nearby, FAST_CONFIRMED for a fast begun (asked second: both then).
+        fast_answered = bool(posted.get(FAST_CONFIRMED))
+        confirmed = fast_answered or bool(posted.get("slot_confirmed"))
         if confirmed:
-            posted["slot"] = posted["slot_confirmed"]
+            posted["slot"] = posted.get(FAST_CONFIRMED) or posted["slot_confirmed"]
         form = SlotBookForm(posted, site_id=site_id)
         if form.is_valid():
             data = form.cleaned_data
@@ -103,7 +118,7 @@ def slot_finder(request):
             if others and not confirmed:
                 # Asked, not refused: the same slot again, with "Book anyway".
                 nearby = nearby_warning(others)
-                slots = _find(data, pages, site_id=site_id)
+                slots, fasting_from = _find(data, pages, site_id=site_id)
         if form.is_valid() and not nearby:
             data = form.cleaned_data
             slot = data["slot"]
@@ -120,11 +135,13 @@ def slot_finder(request):
                     transport_mode=data["transport_mode"],
                     notes=data["notes"],
                     by=request.user,
+                    fast_begun_confirmed=fast_answered,
                 )
             except ValidationError as exc:
-                # Most likely the slot was taken meanwhile: say so, offer fresh slots.
-                apply_service_errors(form, exc, field_map={f: None for f in exc_fields(exc)})
-                slots = _find(data, pages, site_id=site_id)
+                if not (fast := booking_question(exc) or ""):
+                    # Most likely the slot was taken meanwhile: say so, offer fresh slots.
+                    apply_service_errors(form, exc, field_map={f: None for f in exc_fields(exc)})
+                slots, fasting_from = _find(data, pages, site_id=site_id)
             else:
                 messages.success(
                     request, _("Appointment booked. The patient will get a confirmation email.")
@@ -136,7 +153,7 @@ def slot_finder(request):
         if request.POST.get("action") == "more":
             pages = min(MAX_PAGES, pages + 1)
         if form.is_valid():
-            slots = _find(form.cleaned_data, pages, site_id=site_id)
+            slots, fasting_from = _find(form.cleaned_data, pages, site_id=site_id)
             request.session[LAST_PROCEDURE] = form.cleaned_data["procedure_type"].pk
         patients = _chosen(form)
     record_list_read(request, [p.pk for p in patients or []])  # the search or the one chosen
@@ -153,7 +170,11 @@ def slot_finder(request):
             "pages": pages,
             "more": bool(slots) and len(slots) >= SLOTS_PER_PAGE * pages and pages < MAX_PAGES,
             "nearby": nearby,
-            "pending_slot": posted_slot(request) if nearby else "",
+            "fast": fast,
+            # Sedated: the slots offered start once the patient can still be told to fast.
+            "fasting_from": fasting_from,
+            "fast_confirmed": FAST_CONFIRMED,
+            "pending_slot": posted_slot(request) if nearby or fast else "",
             "own_bookings": patient_bookings(patient=patients[0])
             if patients and len(patients) == 1
             else [],
@@ -162,7 +183,8 @@ def slot_finder(request):
 
 
 def posted_slot(request) -> str:
-    return request.POST.get("slot") or request.POST.get("slot_confirmed") or ""
+    post = request.POST
+    return post.get("slot") or post.get("slot_confirmed") or post.get(FAST_CONFIRMED) or ""
 
 
 def exc_fields(exc: ValidationError) -> list[str]:

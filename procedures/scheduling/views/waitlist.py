@@ -21,7 +21,7 @@ from procedures.scheduling.waitlist import (
     waitlist_remove,
 )
 from procedures.scheduling.waitlist_models import WaitlistEntry
-from procedures.workflows.visits import waitlist_offer_book
+from procedures.workflows.visits import booking_question, waitlist_offer_book
 
 
 @policy.allowed("waitlist_list")
@@ -102,7 +102,10 @@ def waitlist_offer_view(request, pk: int):
             entry_id=entry.pk, freed_appointment_id=freed.pk, by=request.user
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        if question := booking_question(exc):
+            # Asked on the booking form, which has the button to answer it.
+            question += " " + _("If they have not, book this time on the booking form.")
+        messages.error(request, question or " ".join(exc.messages))
         return redirect("procedures:waitlist")
     messages.success(
         request, _("Booked from the waitlist. The patient will get a confirmation email.")

@@ -49,7 +49,16 @@ def locmem(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-def book(by, *, day=DAY, at=dt.time(9, 0), medicines=True, email="p@example.com", **extra):
+def book(
+    by,
+    *,
+    day=DAY,
+    at=dt.time(9, 0),
+    medicines=True,
+    email="p@example.com",
+    fast_begun_confirmed=False,
+    **extra,
+):
     patient = PatientFactory(date_of_birth=DOB, email=email, **extra)
     if medicines:
         medication_add(
@@ -68,6 +77,7 @@ def book(by, *, day=DAY, at=dt.time(9, 0), medicines=True, email="p@example.com"
         end_at=start + dt.timedelta(hours=1),
         sedation_level=SedationLevel.IV_MODERATE,
         by=by,
+        fast_begun_confirmed=fast_begun_confirmed,
     )
 
 
@@ -197,9 +207,10 @@ def test_it_withdraws_the_escort_request_when_the_escort_is_confirmed_after_chec
     frontdesk_user, time_machine
 ):
     """Found by the visit machine: booked on the day, checked in, the escort confirmed at
-    the desk; the prep is no longer replanned then, but the answered request must go."""
+    the desk; the prep is no longer replanned then, but the answered request must go.
+    (Booked at 07:00 for 11:00, sedated: the patient said they had not eaten since 05:00.)"""
     time_machine.move_to(clinic_datetime(DAY, dt.time(7, 0)), tick=False)
-    visit = book(frontdesk_user, at=dt.time(11, 0))
+    visit = book(frontdesk_user, at=dt.time(11, 0), fast_begun_confirmed=True)
     time_machine.move_to(clinic_datetime(DAY, dt.time(10, 0)), tick=False)
     lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
     assert rows(visit, K.ESCORT_REQUEST, status=S.PENDING)
