@@ -111,6 +111,20 @@ def test_a_wrong_escort_phone_is_refused_in_words_and_changes_nothing(client, ap
     assert not PatientLinkUse.objects.exists()
 
 
+def test_a_patient_who_reads_spanish_is_told_in_spanish_what_is_wrong_with_the_phone(
+    client, appointment
+):
+    appointment.patient.preferred_language = "es"
+    appointment.patient.save()
+    url = link(appointment, "escort")
+    unlock(client, url)
+
+    page = client.post(url, {"name": "Ana Garcia", "phone": "call me"})
+
+    assert "call me no es un número de teléfono. Escríbalo con su prefijo" in page.content.decode()
+    assert not PatientLinkUse.objects.exists()
+
+
 def test_a_patient_confirms_they_will_come(client, appointment):
     url = link(appointment, "attend")
     unlock(client, url)

@@ -36,6 +36,38 @@ def messages(path: Path) -> list[tuple[str, ...]]:
     return found
 
 
+# The Python a patient's link pages run: their forms, views and the phone check.
+PATIENT_CODE = [
+    "procedures/messaging/links.py",
+    "procedures/messaging/link_forms.py",
+    "procedures/messaging/views/patient_links.py",
+    "clinic/phones.py",
+]
+GETTEXT = {"_", "gettext", "gettext_lazy"}
+
+
+def code_messages(path: Path) -> list[str]:
+    """The literal msgids `path` passes to gettext."""
+    return [
+        node.args[0].value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", "")) in GETTEXT
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
+
+
+@pytest.mark.parametrize("name", PATIENT_CODE)
+def test_every_message_of_the_patients_pages_code_has_its_spanish(name):
+    path = Path(settings.BASE_DIR) / name
+    assert code_messages(path) or name.endswith("views/patient_links.py")
+    with translation.override("es"):
+        untranslated = [m for m in code_messages(path) if translation.gettext(m) == m]
+    assert untranslated == []
+
+
 def test_the_patient_templates_are_found():
     names = {p.name for p in PATIENT_TEMPLATES}
     assert {"subject.txt", "body.txt", "body.html", "link_page.html", "_visit.txt"} <= names
