@@ -39,7 +39,7 @@ from procedures.messaging.kinds import (
 from procedures.messaging.mail import reminder_message
 from procedures.messaging.models import CallTask, Reminder
 from procedures.messaging.plan import no_email_call
-from procedures.prep.timeline import prep_timeline
+from procedures.prep.timeline import patient_timeline
 from procedures.scheduling.models import Appointment
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ class SendTimeChecks:
             ).filter(pk__in=self._prep_visits):
                 self._steps[appointment.pk] = {
                     (step.kind, None if step.as_soon_as_possible else step.at, step.text)
-                    for step in prep_timeline(appointment)
+                    for step in patient_timeline(appointment)
                 }
         return self._steps.get(appointment_id, set())
 

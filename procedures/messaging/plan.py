@@ -27,7 +27,7 @@ from procedures.messaging.kinds import (
 )
 from procedures.messaging.models import CallTask, EmailOptOut, Reminder
 from procedures.prep.facts import PrepFacts, PrepStep
-from procedures.prep.timeline import prep_timeline
+from procedures.prep.timeline import patient_timeline
 from procedures.scheduling.models import Appointment
 
 Kind = Reminder.Kind
@@ -126,7 +126,7 @@ def _prep_steps(appointment: Appointment, prep: PrepFacts | None = None) -> list
     read once."""
     own = {Kind.BOOKING_CONFIRMATION, Kind.ESCORT_REQUEST, Kind.DAY_BEFORE, Kind.AFTERCARE}
     steps = []
-    for step in prep_timeline(appointment, facts=prep):
+    for step in patient_timeline(appointment, facts=prep):
         if not step.reminder_kind or step.reminder_kind in own:
             continue  # the plan below sends those itself
         if step.at >= appointment.start_at:

@@ -9,6 +9,12 @@ its historical models.
 
 from datetime import time
 
+from django.utils.translation import gettext_noop
+
+# The texts are marked for the Spanish catalogue: a patient who reads Spanish is sent
+# and shown them in Spanish while they stay as installed (an edited text is sent as
+# written; `timeline.py`).
+
 TEMPLATES = [
     # code, kind, condition, amount, unit, at, reminder kind, text
     (
@@ -19,8 +25,10 @@ TEMPLATES = [
         "days_before",
         time(10, 0),
         "prep_step",
-        "Write down every medicine, vitamin, supplement and herbal remedy you take, with "
-        "the dose, and bring the list with you on the day.",
+        gettext_noop(
+            "Write down every medicine, vitamin, supplement and herbal remedy you take, with "
+            "the dose, and bring the list with you on the day."
+        ),
     ),
     (
         "medicine-holds",
@@ -30,9 +38,11 @@ TEMPLATES = [
         "days_before",
         time(10, 0),
         "",
-        "Your doctor has asked you to pause some of your medicines before the procedure. "
-        "Your prep sheet says which, from when, and when to start again. Do not stop a "
-        "blood thinner unless your doctor has told you to.",
+        gettext_noop(
+            "Your doctor has asked you to pause some of your medicines before the procedure. "
+            "Your prep sheet says which, from when, and when to start again. Do not stop a "
+            "blood thinner unless your doctor has told you to."
+        ),
     ),
     (
         "blood-test-before",
@@ -42,8 +52,10 @@ TEMPLATES = [
         "days_before",
         time(9, 0),
         "prep_step",
-        "Come in for a blood test (blood count and clotting) before your procedure, so "
-        "the team can plan for any bleeding risk.",
+        gettext_noop(
+            "Come in for a blood test (blood count and clotting) before your procedure, so "
+            "the team can plan for any bleeding risk."
+        ),
     ),
     (
         "arrange-escort",
@@ -53,8 +65,10 @@ TEMPLATES = [
         "days_before",
         time(10, 0),
         "escort_request",
-        "Confirm who is taking you home. After sedation you must not drive, cycle or "
-        "travel alone for 24 hours, so someone needs to collect you.",
+        gettext_noop(
+            "Confirm who is taking you home. After sedation you must not drive, cycle or "
+            "travel alone for 24 hours, so someone needs to collect you."
+        ),
     ),
     (
         "fasting-food",
@@ -64,8 +78,10 @@ TEMPLATES = [
         "hours_before",
         time(0, 0),
         "fasting",
-        "Nothing to eat from now on ({hours} hours before your appointment), because you "
-        "will have sedation.",
+        gettext_noop(
+            "Nothing to eat from now on ({hours} hours before your appointment), because you "
+            "will have sedation."
+        ),
     ),
     (
         "fasting-fluids",
@@ -75,8 +91,10 @@ TEMPLATES = [
         "hours_before",
         time(0, 0),
         "",
-        "Nothing more to drink from now on ({hours} hours before), not even water. Until "
-        "now, sips of water or other clear drinks are fine.",
+        gettext_noop(
+            "Nothing more to drink from now on ({hours} hours before), not even water. Until "
+            "now, sips of water or other clear drinks are fine."
+        ),
     ),
     (
         "comfortable-clothes",
@@ -86,7 +104,9 @@ TEMPLATES = [
         "days_before",
         time(18, 0),
         "",
-        "Wear loose, comfortable clothes tomorrow. You may be asked to change into a gown.",
+        gettext_noop(
+            "Wear loose, comfortable clothes tomorrow. You may be asked to change into a gown."
+        ),
     ),
     (
         "child-comfort",
@@ -96,7 +116,7 @@ TEMPLATES = [
         "days_before",
         time(18, 0),
         "",
-        "Bring a favourite toy or comforter, and something to do while you wait.",
+        gettext_noop("Bring a favourite toy or comforter, and something to do while you wait."),
     ),
     (
         "aftercare-site",
@@ -106,8 +126,10 @@ TEMPLATES = [
         "days_after",
         time(18, 0),
         "",
-        "Some soreness where the needle went in is normal and fades over about a week. "
-        "Keep the small dressing on and dry until the skin has healed.",
+        gettext_noop(
+            "Some soreness where the needle went in is normal and fades over about a week. "
+            "Keep the small dressing on and dry until the skin has healed."
+        ),
     ),
     (
         "aftercare-warning-signs",
@@ -117,8 +139,10 @@ TEMPLATES = [
         "days_after",
         time(10, 0),
         "",
-        "Call us straight away if the site keeps bleeding, turns red, hot or swollen, you "
-        "get a fever, or you have new pain or numbness in your leg.",
+        gettext_noop(
+            "Call us straight away if the site keeps bleeding, turns red, hot or swollen, you "
+            "get a fever, or you have new pain or numbness in your leg."
+        ),
     ),
 ]
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime
@@ -98,6 +98,13 @@ def fast_begins(appointment: Appointment, *, plan: PrepPlan | None = None) -> da
     return None
 
 
+def patient_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[PrepStep]:
+    """`prep_timeline` in the patient's own language: what their emails and their page
+    say (the staff read it in theirs)."""
+    with translation.override(appointment.patient.preferred_language):
+        return prep_timeline(appointment, facts=facts)
+
+
 def prep_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[PrepStep]:
     """The patient's preparation as one ordered, dated list of steps, its days and
     wall-clock times those of the visit's site (invariant 19).
@@ -139,7 +146,9 @@ def _timeline(appointment: Appointment, *, facts: PrepFacts | None) -> list[Prep
                 # a date already gone.
                 at=min(time_set_at, appointment.start_at) if late else at,
                 kind=template.kind,
-                text=template.text.replace("{hours}", str(hours)),
+                # The installed texts are in the catalogue (prep/defaults.py): in the
+                # active language; an edited text as written.
+                text=_(template.text).replace("{hours}", str(hours)),
                 reminder_kind=template.reminder_kind or None,
                 as_soon_as_possible=late,
             )

@@ -21,7 +21,7 @@ from clinic.http import origin_only_referrer
 from procedures.catalog.sites import patient_context
 from procedures.messaging import links as links
 from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
-from procedures.prep.timeline import prep_timeline
+from procedures.prep.timeline import patient_timeline
 
 VERIFIED_FOR_SECONDS = 30 * 60
 ACTION_FORMS = {
@@ -61,7 +61,7 @@ def _details(grant) -> dict:
         "steps": [
             # Patient text only: the step's own words and specifics, never a staff note.
             (step.at.astimezone(tz), step.text, step.detail, step.as_soon_as_possible)
-            for step in prep_timeline(appointment)
+            for step in patient_timeline(appointment)
         ],
     }
 
