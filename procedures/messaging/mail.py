@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import formats, translation
+from django.utils.translation import gettext_noop
 
 from clinic.mail import build_email, calendar_attachment
 from procedures.catalog.sites import patient_context
@@ -55,12 +56,18 @@ def clinic_context(appointment: Appointment) -> dict[str, Any]:
     return {**patient_context(appointment.room.site), "site_url": settings.SITE_URL}
 
 
+# A date in words, as each language writes it: "Monday 10 March 2025", "lunes, 10 de
+# marzo de 2025" (the Spanish catalogue holds the Spanish format).
+LONG_DATE = gettext_noop("l j F Y")
+
+
 def _when(moment: datetime, language: str, tz: tzinfo) -> tuple[str, str]:
     """Date in words ("Monday 10 March 2025") and time ("09:30") of `moment`, in the
     site's time zone `tz` and `language`."""
     local = moment.astimezone(tz)
     with translation.override(language):
-        return formats.date_format(local, "l j F Y"), formats.time_format(local, "H:i")
+        day = formats.date_format(local, translation.gettext(LONG_DATE))
+        return day, formats.time_format(local, "H:i")
 
 
 def reminder_context(reminder: Reminder) -> dict[str, Any]:

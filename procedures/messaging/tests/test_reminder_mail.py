@@ -125,10 +125,11 @@ def test_dates_and_times_read_as_django_formats_them_in_clinic_time(language):
         context = reminder_context(reminder)
         with translation.override(language):
             local, step = start.astimezone(clinic_tz()), reminder.step_at.astimezone(clinic_tz())
+            long_date = translation.gettext("l j F Y")  # each language's own
             expected = (
-                formats.date_format(local, "l j F Y"),
+                formats.date_format(local, long_date),
                 formats.time_format(local, "H:i"),
-                formats.date_format(step, "l j F Y"),
+                formats.date_format(step, long_date),
                 formats.time_format(step, "H:i"),
             )
         assert (context["date"], context["time"], context["step_date"], context["step_time"]) == (
@@ -174,3 +175,24 @@ def test_a_step_whose_time_had_passed_when_booked_reads_as_now_not_as_a_blank(ki
             assert expected in " ".join(part.split()), (language, part)
             assert " on ," not in part and "starting ." not in part and "from ." not in part
             assert " del ." not in part and "las  del" not in part
+
+
+@pytest.mark.parametrize(
+    ("language", "written"),
+    [("en", "Tuesday 8 December 2026"), ("es", "martes, 8 de diciembre de 2026")],
+)
+def test_a_date_in_words_is_written_as_the_patients_language_writes_it(language, written):
+    """Spanish wrote "martes 8 diciembre 2026", English's order in Spanish words."""
+    start = dt.datetime(2026, 12, 8, 10, 0, tzinfo=dt.UTC)
+    reminder = ReminderFactory(
+        appointment=AppointmentFactory(
+            patient=PatientFactory(preferred_language=language),
+            start_at=start,
+            end_at=start + dt.timedelta(hours=1),
+        ),
+        step_at=start - dt.timedelta(hours=6),
+    )
+
+    context = reminder_context(reminder)
+
+    assert (context["date"], context["step_date"]) == (written, written)

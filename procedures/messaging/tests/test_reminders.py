@@ -166,7 +166,7 @@ def test_it_writes_to_a_spanish_speaking_patient_in_spanish(smtp_mail, appointme
     reminders_dispatch()
 
     text = parts(smtp_mail.wait_for(1)[0])["text/plain"].get_content()
-    assert "lunes 10 marzo 2025" in text.lower()
+    assert "lunes, 10 de marzo de 2025" in text.lower()
 
 
 def test_it_sends_the_later_reminders_when_they_fall_due(smtp_mail, appointment, clock):
