@@ -39,14 +39,18 @@ PATIENT_TEMPLATES = sorted(
     ]
 )
 CALL = re.compile(r"\b(n?gettext)\(((?:u?'(?:[^'\\]|\\.)*'(?:, )?)+)")
+# A translated literal in a filter's argument ({{ day|date:_("l j F Y") }}).
+CONSTANT = re.compile(r'(?<![\w.])_\(("(?:[^"\\]|\\.)*")\)')
 LITERAL = re.compile(r"u?('(?:[^'\\]|\\.)*')")
 
 
 def messages(path: Path) -> list[tuple[str, ...]]:
     """The msgids of `path` (a plural's two forms together)."""
     found = []
-    for _call, args in CALL.findall(templatize(path.read_text(), origin=str(path))):
+    python = templatize(path.read_text(), origin=str(path))
+    for _call, args in CALL.findall(python):
         found.append(tuple(ast.literal_eval(literal) for literal in LITERAL.findall(args)))
+    found.extend((ast.literal_eval(literal),) for literal in CONSTANT.findall(python))
     return found
 
 
