@@ -7,7 +7,8 @@ from datetime import UTC
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from procedures.scheduling.models import Appointment
@@ -38,7 +39,9 @@ def appointment_ics(appointment: Appointment, *, method: str = "REQUEST") -> byt
     event.add("dtstamp", timezone.now().astimezone(UTC))
     event.add("dtstart", appointment.start_at.astimezone(UTC))
     event.add("dtend", appointment.end_at.astimezone(UTC))
-    event.add("summary", f"Appointment at {site.name}")
+    # In the patient's language, as the email it comes with.
+    with translation.override(appointment.patient.preferred_language):
+        event.add("summary", _("Appointment at %(site)s") % {"site": site.name})
     event.add("location", vText(site.address))
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{settings.DEFAULT_FROM_EMAIL}")

@@ -196,3 +196,24 @@ def test_a_date_in_words_is_written_as_the_patients_language_writes_it(language,
     context = reminder_context(reminder)
 
     assert (context["date"], context["step_date"]) == (written, written)
+
+
+@pytest.mark.parametrize(
+    ("language", "summary"),
+    [("en", "Appointment at Riverside"), ("es", "Cita en Riverside")],
+)
+def test_the_invite_is_named_in_the_patients_language(language, summary):
+    """The calendar entry a Spanish reader saw was "Appointment at ..."."""
+    reminder = ReminderFactory(
+        kind=Reminder.Kind.BOOKING_CONFIRMATION,
+        appointment=AppointmentFactory(
+            patient=PatientFactory(preferred_language=language),
+            room=RoomFactory(site=SiteFactory(name="Riverside")),
+        ),
+    )
+
+    message = reminder_message(reminder).message()
+
+    [invite] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    [event] = Calendar.from_ical(invite.get_payload(decode=True)).walk("VEVENT")
+    assert str(event["SUMMARY"]) == summary

@@ -60,6 +60,7 @@ PATIENT_CODE = [
     "procedures/messaging/link_forms.py",
     "procedures/messaging/views/patient_links.py",
     "clinic/phones.py",
+    "procedures/messaging/ics.py",
     # The preparation steps: the installed texts, and the timeline's own.
     "procedures/prep/defaults.py",
     "procedures/prep/timeline.py",
