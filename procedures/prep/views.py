@@ -21,6 +21,7 @@ from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
 from patients.medications import medication_add
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.sites import patient_context
 from procedures.prep import checklist as prep_checklist
 from procedures.prep import facts, frontdesk, timeline
 from procedures.prep import rules as prep_rules
@@ -133,10 +134,17 @@ def prep_detail(request, pk: int):
 @require_http_methods(["GET"])
 @care_gated(patient_of_appointment)
 def prep_print(request, pk: int):
-    """The patient's prep sheet, for printing."""
+    """The patient's prep sheet, for printing: the visit's site (its name, phone and
+    clock) and the patient's language; the staff's bar above it stays in theirs."""
     appointment = _load(pk)
     record_read(request, appointment)
-    return render(request, "procedures/prep/prep_print.html", prep_context(appointment))
+    context = {
+        "appointment": appointment,
+        "timeline": timeline.patient_timeline(appointment),
+        "sheet_language": appointment.patient.preferred_language,
+        **patient_context(appointment.room.site),
+    }
+    return render(request, "procedures/prep/prep_print.html", context)
 
 
 @policy.allowed("prep_medication_add")

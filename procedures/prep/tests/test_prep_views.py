@@ -13,7 +13,12 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, SedationLevel
 from procedures.catalog.clock import clinic_datetime
 from procedures.prep.models import ChecklistTick, FrontDeskTask, MedicationHold, PrepPlan
-from procedures.tests.factories import AppointmentFactory, ProcedureTypeFactory, RoomFactory
+from procedures.tests.factories import (
+    AppointmentFactory,
+    ProcedureTypeFactory,
+    RoomFactory,
+    SiteFactory,
+)
 
 NOW = clinic_datetime(dt.date(2027, 3, 1), dt.time(9, 0))
 DAY = dt.date(2027, 3, 10)  # a Wednesday
@@ -223,6 +228,34 @@ def test_the_print_sheet_speaks_to_the_patient(frontdesk_client, appointment):
     assert "someone must take you home, and you must not drive for 24 hours" in page
     assert "Wednesday 10 March 2027, 09:00" in page
     assert "css/prep.css" in page
+
+
+def test_the_print_sheet_is_the_visits_site_on_its_clock_in_the_patients_language(
+    frontdesk_client, appointment
+):
+    """It named the clinic of the settings (the first site) and its phone, whatever the
+    visit's site, and was in English for a patient who reads Spanish."""
+    harbour = SiteFactory(
+        name="Harbour Clinic",
+        address="1 Quay Street, Boston",
+        phone="+1 617 555 0100",
+        time_zone="America/New_York",
+    )
+    appointment.room = RoomFactory(site=harbour, is_monitored=True)
+    appointment.save()
+    appointment.patient.preferred_language = "es"
+    appointment.patient.save()
+
+    page = text(frontdesk_client.get(url("prep_print", appointment)))
+
+    assert "Cómo prepararse para su cita, Maria" in page
+    assert "miércoles, 10 de marzo de 2027, 04:00 · Harbour Clinic, 1 Quay Street, Boston" in page
+    assert "Llámenos al +1 617 555 0100" in page
+    assert "Riverside" not in page.split("prep-sheet")[1]  # the first site, not this one
+    assert "Recibirá sedación" in page
+    # The steps in Spanish, dated on the site's clock; the staff's own bar in English.
+    assert "lun 8 de marzo" in page or "lun. 8 de marzo" in page
+    assert "Back to the prep plan" in page
 
 
 def test_the_page_makes_the_same_number_of_queries_for_any_number_of_medicines(
