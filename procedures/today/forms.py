@@ -29,10 +29,9 @@ class TodayBoardFilterForm(forms.Form):
     ):
         super().__init__(data)
         providers = sorted({(a.provider, a.provider_id) for a in arrivals})
-        if site_names:  # "All sites": each room named with its site
-            rooms = sorted(
-                {(room_at_site(a.room, a.site_id, site_names), a.room_id) for a in arrivals}
-            )
+        if site_names:  # "All sites": each room named with its site (once a room)
+            in_use = {(a.room, a.room_id, a.site_id) for a in arrivals}
+            rooms = sorted((room_at_site(name, site, site_names), pk) for name, pk, site in in_use)
         else:
             rooms = sorted({(a.room, a.room_id) for a in arrivals})
         self._choice_field("provider").choices = [
