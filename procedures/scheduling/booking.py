@@ -417,7 +417,8 @@ def appointment_reschedule(
     The same appointment keeps its history: its version goes up and the old slot frees
     in the same transaction (the workflow replans the visit's prep and emails in it).
     A confirmed appointment goes back to scheduled: the new time is not confirmed yet.
-    Refused with the booking rules' messages, changing nothing.
+    Refused with the booking rules' messages, changing nothing; and refused when nothing
+    would move (the same time, physician and room).
     """
     current = Appointment.objects.select_related("procedure_type", "provider", "room").get(
         pk=appointment_id
@@ -430,6 +431,22 @@ def appointment_reschedule(
     provider = provider or current.provider
     room = room or current.room
     end_at = end_at or start_at + (current.end_at - current.start_at)
+    if (start_at, end_at, provider.pk, room.pk) == (
+        current.start_at,
+        current.end_at,
+        current.provider_id,
+        current.room_id,
+    ):
+        # Nothing would move, yet the patient would be sent "a new time" and asked to
+        # confirm again.
+        raise ValidationError(
+            {
+                "start_time": _(
+                    "The appointment is already at that time, with that physician and room: "
+                    "choose another time, physician or room."
+                )
+            }
+        )
     slot: dict[str, Any] = {
         "patient": current.patient,
         "provider": provider,

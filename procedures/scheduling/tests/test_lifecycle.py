@@ -226,6 +226,38 @@ def test_a_reschedule_into_a_clash_changes_nothing(appointment, frontdesk_user, 
     assert not appointment.events.filter(kind="rescheduled").exists()
 
 
+def test_a_move_to_the_same_time_physician_and_room_is_refused_and_sends_nothing(
+    appointment, frontdesk_user, frontdesk_client, lee, room
+):
+    """It made a new version and emailed the patient "a new time" that was the old one."""
+    emails = set(appointment.reminders.values_list("pk", "status"))
+
+    with pytest.raises(ValidationError) as error:
+        visits.appointment_reschedule(
+            appointment_id=appointment.pk, start_at=appointment.start_at, by=frontdesk_user
+        )
+
+    assert error.value.message_dict["start_time"] == [
+        "The appointment is already at that time, with that physician and room: choose "
+        "another time, physician or room."
+    ]
+    page = frontdesk_client.post(
+        f"/appointments/{appointment.pk}/reschedule/",
+        {"date": "2025-03-10", "start_time": "09:00", "provider": lee.pk, "room": room.pk},
+    )
+    assert "The appointment is already at that time" in page.content.decode()
+    appointment.refresh_from_db()
+    assert (appointment.start_at, appointment.version) == (at(9), 1)
+    assert not appointment.events.filter(kind="rescheduled").exists()
+    assert set(appointment.reminders.values_list("pk", "status")) == emails
+    # Another room at the same time is a move.
+    other = RoomFactory(is_monitored=True)
+    moved = visits.appointment_reschedule(
+        appointment_id=appointment.pk, start_at=at(9), room=other, by=frontdesk_user
+    )
+    assert (moved.room, moved.version) == (other, 2)
+
+
 def test_a_reschedule_to_the_weekend_is_refused_in_words(appointment, frontdesk_user):
     with pytest.raises(ValidationError) as error:
         visits.appointment_reschedule(
