@@ -67,6 +67,14 @@ def fast_begun_check(
     )
 
 
+def fast_question_for(appointment: Appointment) -> str | None:
+    """The question booking `appointment` (not saved) would ask now, or None."""
+    begins = fast_begins(appointment, plan=PrepPlan())
+    if begins is None or begins > timezone.now():
+        return None
+    return fast_question(appointment, begins)
+
+
 def fast_begun_warning(appointment: Appointment) -> str | None:
     """After a physician sets the sedation or fasting hours: the fast they imply, if it
     has begun already (no email can tell the patient in time), in words for the page."""

@@ -27,13 +27,19 @@ from procedures.messaging.plan import (
 from procedures.messaging.tasks import wake_dispatcher
 from procedures.prep.checklist import readiness_start_check
 from procedures.prep.facts import PrepFacts, plan_of
-from procedures.prep.fasting import fast_begun_check, fast_lead, fast_question_of
+from procedures.prep.fasting import (
+    fast_begun_check,
+    fast_lead,
+    fast_question_for,
+    fast_question_of,
+)
 from procedures.prep.frontdesk import prep_on_booked, prep_on_rescheduled
 from procedures.results.models import TestOrder
 from procedures.results.orders import Sample, sample_validate, test_orders_create
 from procedures.scheduling import booking, lifecycle
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.waitlist import waitlist_entry_booked, waitlist_entry_for_offer
+from procedures.scheduling.waitlist_models import WaitlistEntry
 
 
 def appointment_book(
@@ -242,10 +248,15 @@ def appointment_cancel(
 
 
 def waitlist_offer_book(
-    *, entry_id: int, freed_appointment_id: int, by: User | None
+    *,
+    entry_id: int,
+    freed_appointment_id: int,
+    by: User | None,
+    fast_begun_confirmed: bool = False,
 ) -> Appointment:
     """Book a waiting patient into a freed slot (same physician, room and start) and
-    take them off the waitlist. The booking rules apply as for any booking."""
+    take them off the waitlist. The booking rules apply as for any booking (a slot whose
+    fast has begun is asked about: `fast_begun_confirmed`, `waitlist_offer_question`)."""
     with transaction.atomic():
         entry = waitlist_entry_for_offer(entry_id=entry_id)
         freed = Appointment.objects.select_related("provider", "room").get(pk=freed_appointment_id)
@@ -260,6 +271,23 @@ def waitlist_offer_book(
             sedation_level=procedure.default_sedation_level,
             notes=_("Booked from the waitlist."),
             by=by,
+            fast_begun_confirmed=fast_begun_confirmed,
         )
         waitlist_entry_booked(entry=entry, appointment=appointment)
     return appointment
+
+
+def waitlist_offer_question(*, entry_id: int, freed_appointment_id: int) -> str | None:
+    """What booking the waiting patient into the freed slot asks first (its fast has
+    begun), or None: for the waitlist page to put the question with its answer."""
+    entry = WaitlistEntry.objects.select_related("patient", "procedure_type").get(pk=entry_id)
+    freed = Appointment.objects.select_related("room__site").get(pk=freed_appointment_id)
+    procedure = entry.procedure_type
+    visit = Appointment(
+        patient=entry.patient,
+        procedure_type=procedure,
+        room=freed.room,
+        start_at=freed.start_at,
+        sedation_level=procedure.default_sedation_level,
+    )
+    return fast_question_for(visit)

@@ -300,7 +300,7 @@ def test_the_reschedule_page_asks_before_moving_into_a_fast_begun(
     assert visit.start_at == at(11)
 
 
-def test_a_waitlist_offer_into_a_fast_begun_sends_the_front_desk_to_the_booking_form(
+def test_a_waitlist_offer_into_a_fast_begun_is_asked_on_the_waitlist_then_booked(
     frontdesk_client, frontdesk_user, patient, biopsy, lee, room
 ):
     freed = AppointmentFactory(
@@ -312,15 +312,32 @@ def test_a_waitlist_offer_into_a_fast_begun_sends_the_front_desk_to_the_booking_
         status=Appointment.Status.CANCELLED,
     )
     entry = waitlist_add(patient=patient, procedure_type=biopsy, by=frontdesk_user)
+    offer = f"/waitlist/{entry.pk}/offer/"
 
-    response = frontdesk_client.post(
-        f"/waitlist/{entry.pk}/offer/", {"freed": freed.pk}, follow=True
-    )
+    asked = frontdesk_client.post(offer, {"freed": freed.pk})
 
-    page = text(response)
-    assert QUESTION in page
-    assert "If they have not, book this time on the booking form." in page
+    assert asked["Location"] == f"/waitlist/?ask={entry.pk}-{freed.pk}"
     assert not Appointment.objects.filter(patient=patient).exists()
+    page = frontdesk_client.get(asked["Location"])
+    html = page.content.decode()
+    assert QUESTION in text(page)
+    assert f'action="{offer}"' in html
+    assert f'name="confirm_fast" value="{fast_answer(at(11))}"' in html
+
+    booked = frontdesk_client.post(offer, {"freed": freed.pk, "confirm_fast": fast_answer(at(11))})
+
+    visit = Appointment.objects.get(patient=patient)
+    assert booked["Location"] == f"/appointments/{visit.pk}/"
+    assert visit.events.filter(kind=FAST_BEGUN_EVENT).exists()
+    entry.refresh_from_db()
+    assert entry.booked_appointment == visit
+
+
+def test_a_stale_or_mistyped_question_on_the_waitlist_page_is_ignored(frontdesk_client):
+    for ask in ("999-998", "x-1", "1", ""):
+        page = frontdesk_client.get(f"/waitlist/?ask={ask}")
+        assert page.status_code == 200
+        assert "fast-question" not in page.content.decode()
 
 
 def test_a_physician_who_sedates_a_visit_whose_fast_has_begun_is_warned(

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,6 +15,7 @@ from patients.models import Patient
 from procedures.catalog.sites import current_site_id
 from procedures.scheduling.lifecycle_forms import PatientSearchForm, WaitlistForm
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.rules import fast_answer
 from procedures.scheduling.waitlist import (
     freed_slots,
     waiting_at_site,
@@ -21,7 +23,11 @@ from procedures.scheduling.waitlist import (
     waitlist_remove,
 )
 from procedures.scheduling.waitlist_models import WaitlistEntry
-from procedures.workflows.visits import booking_question, waitlist_offer_book
+from procedures.workflows.visits import (
+    booking_question,
+    waitlist_offer_book,
+    waitlist_offer_question,
+)
 
 
 @policy.allowed("waitlist_list")
@@ -53,6 +59,7 @@ def waitlist_list(request):
         .order_by("created_at", "pk")
     )
     freed = freed_slots(site_id=site_id)
+    ask = _question(request)
     record_list_read(request, _patients_shown(patients, entries, freed))
     return render(
         request,
@@ -64,8 +71,33 @@ def waitlist_list(request):
             "chosen": form.data.get("patient") if form.is_bound else None,
             "entries": entries,
             "freed": freed,
+            "ask": ask,
         },
     )
+
+
+# The waiting patient and the freed slot whose booking asks first ("<entry>-<freed>").
+ASK = "ask"
+
+
+def _question(request) -> dict | None:
+    """The question a waitlist offer asked (its fast has begun), with what answers it."""
+    entry_id, _dash, freed_id = request.GET.get(ASK, "").partition("-")
+    entry_pk, freed_pk = query_id(entry_id), query_id(freed_id)
+    if not entry_pk or not freed_pk:
+        return None
+    freed = Appointment.objects.filter(pk=freed_pk).first()
+    if freed is None or not WaitlistEntry.objects.filter(pk=entry_pk).exists():
+        return None
+    question = waitlist_offer_question(entry_id=entry_pk, freed_appointment_id=freed_pk)
+    if question is None:
+        return None
+    return {
+        "text": question,
+        "entry": entry_pk,
+        "freed": freed_pk,
+        "answer": fast_answer(freed.start_at),
+    }
 
 
 def _patients_shown(patients, entries, freed) -> list[int]:
@@ -99,13 +131,16 @@ def waitlist_offer_view(request, pk: int):
         return redirect("procedures:waitlist")
     try:
         appointment = waitlist_offer_book(
-            entry_id=entry.pk, freed_appointment_id=freed.pk, by=request.user
+            entry_id=entry.pk,
+            freed_appointment_id=freed.pk,
+            by=request.user,
+            fast_begun_confirmed=request.POST.get("confirm_fast") == fast_answer(freed.start_at),
         )
     except ValidationError as exc:
-        if question := booking_question(exc):
-            # Asked on the booking form, which has the button to answer it.
-            question += " " + _("If they have not, book this time on the booking form.")
-        messages.error(request, question or " ".join(exc.messages))
+        if booking_question(exc):
+            # Asked on the waitlist page, with the button that answers it.
+            return redirect(f"{reverse('procedures:waitlist')}?{ASK}={entry.pk}-{freed.pk}")
+        messages.error(request, " ".join(exc.messages))
         return redirect("procedures:waitlist")
     messages.success(
         request, _("Booked from the waitlist. The patient will get a confirmation email.")
