@@ -16,6 +16,7 @@ from procedures.prep.fasting import FAST_BEGUN, FAST_BEGUN_EVENT
 from procedures.prep.models import PrepTemplate
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.rules import fast_answer
+from procedures.scheduling.tests.test_slots import finder_form
 from procedures.scheduling.waitlist import waitlist_add
 from procedures.tests.factories import (
     AppointmentFactory,
@@ -227,21 +228,6 @@ def test_a_visit_nearby_is_asked_first_then_the_fast_and_one_answer_books(
 
     assert booked.status_code == 302
     assert Appointment.objects.filter(patient=patient).count() == 2
-
-
-def finder_form(patient, biopsy, **extra) -> dict:
-    return {
-        "patient": patient.pk,
-        "procedure_type": biopsy.pk,
-        "sedation_level": "",
-        "provider": "",
-        "date_from": "",
-        "date_to": "",
-        "time_of_day": "any",
-        "transport_mode": "",
-        "notes": "",
-        **extra,
-    }
 
 
 def test_the_slot_finder_offers_only_times_the_patient_can_still_fast_for(
