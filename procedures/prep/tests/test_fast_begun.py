@@ -306,6 +306,7 @@ def test_a_waitlist_offer_into_a_fast_begun_is_asked_on_the_waitlist_then_booked
     assert not Appointment.objects.filter(patient=patient).exists()
     page = frontdesk_client.get(asked["Location"])
     html = page.content.decode()
+    assert "Garcia, Maria into Mon 3 Mar 11:00 with Dr Lee." in text(page)
     assert QUESTION in text(page)
     assert f'action="{offer}"' in html
     assert f'name="confirm_fast" value="{fast_answer(at(11))}"' in html

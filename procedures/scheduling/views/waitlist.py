@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -86,14 +87,21 @@ def _question(request) -> dict | None:
     entry_pk, freed_pk = query_id(entry_id), query_id(freed_id)
     if not entry_pk or not freed_pk:
         return None
-    freed = Appointment.objects.filter(pk=freed_pk).first()
-    if freed is None or not WaitlistEntry.objects.filter(pk=entry_pk).exists():
+    freed = Appointment.objects.select_related("provider", "room__site").filter(pk=freed_pk).first()
+    entry = WaitlistEntry.objects.select_related("patient").filter(pk=entry_pk).first()
+    if freed is None or entry is None:
         return None
     question = waitlist_offer_question(entry_id=entry_pk, freed_appointment_id=freed_pk)
     if question is None:
         return None
+    # Which waiting patient and which freed slot: the page lists several.
+    about = _("%(patient)s into %(when)s with %(who)s") % {
+        "patient": f"{entry.patient.family_name}, {entry.patient.given_name}",
+        "when": formats.date_format(freed.start_at.astimezone(freed.site_tz), "D j M H:i"),
+        "who": freed.provider.display_name,
+    }
     return {
-        "text": question,
+        "text": f"{about}. {question}",
         "entry": entry_pk,
         "freed": freed_pk,
         "answer": fast_answer(freed.start_at),
