@@ -7,7 +7,8 @@ from datetime import datetime
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import at_site
 from procedures.prep.checklist import Readiness, readiness, readiness_facts
-from procedures.scheduling.models import Appointment
+from procedures.prep.fasting import FAST_BEGUN_EVENT
+from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.slots import clinic_day_bounds
 
 
@@ -15,10 +16,36 @@ from procedures.scheduling.slots import clinic_day_bounds
 class DayRow:
     appointment: Appointment
     readiness: Readiness
+    # Booked (or moved) after its fast had begun: the patient's answer to the front
+    # desk, for the nurse who confirms the fast (prep/fasting.py).
+    fast_answer: AppointmentEvent | None = None
+
+
+def fast_answers(appointment_ids: list[int]) -> dict[int, AppointmentEvent]:
+    """The answer that stands for each visit's current time (one query): the last one,
+    unless the visit moved again since."""
+    answers: dict[int, AppointmentEvent] = {}
+    events = (
+        AppointmentEvent.objects.filter(
+            appointment_id__in=appointment_ids, kind__in=[FAST_BEGUN_EVENT, "rescheduled"]
+        )
+        .select_related("by")
+        .order_by("at", "pk")
+    )
+    for event in events:
+        if event.kind == FAST_BEGUN_EVENT:
+            answers[event.appointment_id] = event
+        else:
+            answers.pop(event.appointment_id, None)
+    return answers
 
 
 def checklist_row(appointment: Appointment) -> DayRow:
-    return DayRow(appointment=appointment, readiness=readiness(appointment))
+    return DayRow(
+        appointment=appointment,
+        readiness=readiness(appointment),
+        fast_answer=fast_answers([appointment.pk]).get(appointment.pk),
+    )
 
 
 @dataclass(frozen=True)
@@ -49,4 +76,8 @@ def checklist_rows_of(visits: list[DayVisit]) -> list[DayRow]:
     found = Appointment.objects.with_related().in_bulk([v.pk for v in visits])
     appointments = [found[v.pk] for v in visits if v.pk in found]
     facts = readiness_facts(appointments)
-    return [DayRow(appointment=a, readiness=readiness(a, facts[a.pk])) for a in appointments]
+    answers = fast_answers([a.pk for a in appointments])
+    return [
+        DayRow(appointment=a, readiness=readiness(a, facts[a.pk]), fast_answer=answers.get(a.pk))
+        for a in appointments
+    ]

@@ -348,3 +348,23 @@ def test_a_physician_who_sedates_a_visit_whose_fast_has_begun_is_warned(
         "The patient should not have eaten since 05:00, and that time has passed: no email "
         "can tell them in time." in page
     )
+
+
+def test_the_nurse_sees_the_answer_beside_the_days_checklist_until_the_visit_moves(
+    nurse_client, frontdesk_user, patient, biopsy, lee, room
+):
+    """The front desk's answer at booking is what the nurse confirms on the day."""
+    visit = book(
+        patient, biopsy, lee, room, frontdesk_user, start=at(11), fast_begun_confirmed=True
+    )
+
+    page = text(nurse_client.get("/today/checklists/"))
+
+    assert (
+        "At booking: Booked after the fast began (05:00): the patient said they have not "
+        "eaten since." in page
+    )
+
+    # Moved to a time whose fast has not begun, the answer no longer stands.
+    visits.appointment_reschedule(appointment_id=visit.pk, start_at=at(15), by=frontdesk_user)
+    assert "At booking" not in text(nurse_client.get("/today/checklists/"))
