@@ -42,6 +42,13 @@ def fast_question(appointment: Appointment, begins: datetime) -> str:
     ) % {"start": _at(appointment.start_at, appointment), "since": _at(begins, appointment)}
 
 
+def _begun(appointment: Appointment, *, plan: PrepPlan | None = None) -> datetime | None:
+    """When the visit's fast began, if it has begun by now (else None). `plan`: its
+    fasting hours (default: the visit's plan, or the defaults)."""
+    begins = fast_begins(appointment, plan=plan)
+    return begins if begins is not None and begins <= timezone.now() else None
+
+
 def fast_begun_check(
     appointment: Appointment, *, confirmed: bool, by: User | None, prep: PrepFacts | None = None
 ) -> None:
@@ -51,8 +58,8 @@ def fast_begun_check(
     FAST_BEGUN) unless `confirmed`, and record the answer when it is. A move asks
     again, even within the same morning: the patient is told the new time then, and
     asked whether they have eaten. `prep`: what the booking has read already."""
-    begins = fast_begins(appointment, plan=prep.plan if prep else None)
-    if begins is None or begins > timezone.now():
+    begins = _begun(appointment, plan=prep.plan if prep else None)
+    if begins is None:
         return
     if not confirmed:
         raise ValidationError(
@@ -69,17 +76,15 @@ def fast_begun_check(
 
 def fast_question_for(appointment: Appointment) -> str | None:
     """The question booking `appointment` (not saved) would ask now, or None."""
-    begins = fast_begins(appointment, plan=PrepPlan())
-    if begins is None or begins > timezone.now():
-        return None
-    return fast_question(appointment, begins)
+    begins = _begun(appointment, plan=PrepPlan())
+    return None if begins is None else fast_question(appointment, begins)
 
 
 def fast_begun_warning(appointment: Appointment) -> str | None:
     """After a physician sets the sedation or fasting hours: the fast they imply, if it
     has begun already (no email can tell the patient in time), in words for the page."""
-    begins = fast_begins(appointment)
-    if begins is None or begins > timezone.now() or appointment.start_at <= timezone.now():
+    begins = _begun(appointment)
+    if begins is None or appointment.start_at <= timezone.now():
         return None
     return _(
         "The patient should not have eaten since %(since)s, and that time has passed: "

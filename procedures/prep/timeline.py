@@ -6,6 +6,7 @@ a `reminder_kind` into outbox rows. A plain function of the appointment returnin
 ordered, dated steps.
 """
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,7 +89,7 @@ def fast_begins(appointment: Appointment, *, plan: PrepPlan | None = None) -> da
     if appointment.procedure_type.is_discussion:
         return None
     # A visit being planned may have no room yet: then the current zone's clock.
-    with timezone.override(appointment.site_tz if appointment.room_id else None):
+    with timezone.override(appointment.site_tz) if appointment.room_id else nullcontext():
         for template in _templates_for(appointment):
             if template.code == FOOD_FAST_CODE and _template_applies(
                 template, appointment=appointment, stops=[], child=is_child(appointment)

@@ -247,6 +247,21 @@ def appointment_cancel(
     return appointment
 
 
+def _offered_visit(entry: WaitlistEntry, freed: Appointment) -> dict:
+    """The visit a waiting patient gets in a freed slot: the same physician, room and
+    start, their procedure at its usual length and sedation."""
+    procedure = entry.procedure_type
+    return {
+        "patient": entry.patient,
+        "procedure_type": procedure,
+        "provider": freed.provider,
+        "room": freed.room,
+        "start_at": freed.start_at,
+        "end_at": freed.start_at + timedelta(minutes=procedure.default_duration_minutes),
+        "sedation_level": procedure.default_sedation_level,
+    }
+
+
 def waitlist_offer_book(
     *,
     entry_id: int,
@@ -260,15 +275,8 @@ def waitlist_offer_book(
     with transaction.atomic():
         entry = waitlist_entry_for_offer(entry_id=entry_id)
         freed = Appointment.objects.select_related("provider", "room").get(pk=freed_appointment_id)
-        procedure = entry.procedure_type
         appointment = appointment_book(
-            patient=entry.patient,
-            procedure_type=procedure,
-            provider=freed.provider,
-            room=freed.room,
-            start_at=freed.start_at,
-            end_at=freed.start_at + timedelta(minutes=procedure.default_duration_minutes),
-            sedation_level=procedure.default_sedation_level,
+            **_offered_visit(entry, freed),
             notes=_("Booked from the waitlist."),
             by=by,
             fast_begun_confirmed=fast_begun_confirmed,
@@ -277,17 +285,8 @@ def waitlist_offer_book(
     return appointment
 
 
-def waitlist_offer_question(*, entry_id: int, freed_appointment_id: int) -> str | None:
+def waitlist_offer_question(*, entry: WaitlistEntry, freed: Appointment) -> str | None:
     """What booking the waiting patient into the freed slot asks first (its fast has
-    begun), or None: for the waitlist page to put the question with its answer."""
-    entry = WaitlistEntry.objects.select_related("patient", "procedure_type").get(pk=entry_id)
-    freed = Appointment.objects.select_related("room__site").get(pk=freed_appointment_id)
-    procedure = entry.procedure_type
-    visit = Appointment(
-        patient=entry.patient,
-        procedure_type=procedure,
-        room=freed.room,
-        start_at=freed.start_at,
-        sedation_level=procedure.default_sedation_level,
-    )
-    return fast_question_for(visit)
+    begun), or None: for the waitlist page to put the question with its answer. `entry`
+    with its patient and procedure, `freed` with its physician, room and site."""
+    return fast_question_for(Appointment(**_offered_visit(entry, freed)))

@@ -88,10 +88,14 @@ def _question(request) -> dict | None:
     if not entry_pk or not freed_pk:
         return None
     freed = Appointment.objects.select_related("provider", "room__site").filter(pk=freed_pk).first()
-    entry = WaitlistEntry.objects.select_related("patient").filter(pk=entry_pk).first()
+    entry = (
+        WaitlistEntry.objects.select_related("patient", "procedure_type")
+        .filter(pk=entry_pk)
+        .first()
+    )
     if freed is None or entry is None:
         return None
-    question = waitlist_offer_question(entry_id=entry_pk, freed_appointment_id=freed_pk)
+    question = waitlist_offer_question(entry=entry, freed=freed)
     if question is None:
         return None
     # Which waiting patient and which freed slot: the page lists several.
