@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from clinic.loaded import LoadedValues
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.sites import Site, default_site_id
 
@@ -80,7 +81,10 @@ def narrow_to_site(form: Any, site_id: int | None, *, keep: Iterable[Any] = ()) 
         field.queryset = field.queryset.filter(here | models.Q(pk=own) if own else here)
 
 
-class Room(models.Model):
+class Room(LoadedValues):
+    # A room moved to another site takes its visits' days out of both sites' roll-ups
+    # (procedures/reports/rollup.py).
+    tracked_fields = ("site_id",)
     name = models.CharField(max_length=100, unique=True)
     # A room is at one site; without one given, the network's first site (so a
     # single-clinic install, and code written before sites, keep working).

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.loaded import LoadedValues
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.resources import Provider
 from procedures.catalog.sites import Site
@@ -101,8 +102,12 @@ class NoSampleReason(models.TextChoices):
     OTHER = "other", _("Other (say what happened)")
 
 
-class TestOrder(models.Model):
+class TestOrder(LoadedValues):
     """One test on the sample of one procedure, tracked until the patient is told."""
+
+    # What the reports' daily roll-up counts (procedures/reports/rollup.py): a save that
+    # changes one of these on a result of a day already rolled up forgets that day.
+    tracked_fields = ("site_id", "final_at", "collected_at", "test_type_id")
 
     __test__ = False  # a clinical test, not a pytest class
 

@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from clinic.loaded import LoadedValues
 from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_tz
 
@@ -47,7 +48,20 @@ class AppointmentQuerySet(models.QuerySet):
         return self.select_related("patient", "procedure_type", "provider", "room")
 
 
-class Appointment(models.Model):
+class Appointment(LoadedValues):
+    # What the reports' daily roll-up counts (procedures/reports/rollup.py): a save that
+    # changes one of these on a visit of a day already rolled up forgets that day.
+    tracked_fields = (
+        "site_id",
+        "room_id",
+        "start_at",
+        "status",
+        "cancel_reason_code",
+        "blocked_from",
+        "blocked_until",
+        "created_at",
+    )
+
     class Status(models.TextChoices):
         REQUESTED = "requested", _("Requested")
         SCHEDULED = "scheduled", _("Scheduled")
