@@ -347,6 +347,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0 * env.int("RESULTS_ESCALATION_EVERY_MINUTES", default=15),
         "options": {"expires": 50},
     },
+    # Issue 18: the reports' days that are over, counted once (procedures/reports/rollup.py).
+    "roll-up-report-days": {
+        "task": "procedures.tasks.roll_up_report_days",
+        "schedule": 60.0 * 60,
+        "options": {"expires": 3000},
+    },
     # Issue 13: a working day nobody signed the open loops off is escalated, once.
     "escalate-unsigned-open-loops": {
         "task": "procedures.tasks.escalate_unsigned_open_loops",
@@ -354,6 +360,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 50},
     },
 }
+
+# The reports' roll-up keeps this many days back (older periods are counted live).
+REPORTS_ROLLUP_DAYS = env.int("REPORTS_ROLLUP_DAYS", default=800)
 
 # --- Lab interfaces (procedures/labs) ---------------------------------------------
 # Where `manage.py mllp_listener` accepts HL7 v2 results (compose: 0.0.0.0).

@@ -13,12 +13,15 @@ class ProceduresConfig(AppConfig):
 
         from procedures import models
         from procedures.catalog import sites
+        from procedures.reports import rollup
         from procedures.today import counts
 
         # The site switcher starts on the home site: chosen once, at login (issue 18).
         user_logged_in.connect(sites.start_at_home_site, dispatch_uid="procedures-home-site")
         # The navigation's cached counts are dropped when a row they read changes.
         counts.connect()
+        # A change to a day the reports rolled up takes that day out of the roll-up.
+        rollup.connect()
 
         # A reverse one-to-one is not a field of the row, but auditlog reads it on every
         # save (one query each): the prep plan is audited on its own.

@@ -42,6 +42,7 @@ from procedures.prep.models import (
     PrepTemplate,
     StepKind,
 )
+from procedures.reports.models import ReportDay
 from procedures.results.models import (
     NoSampleReason,
     ResultCoverage,
@@ -83,6 +84,7 @@ __all__ = [
     "Provider",
     "Reminder",
     "ReminderPolicy",
+    "ReportDay",
     "ResultCoverage",
     "ResultEscalation",
     "Room",

@@ -5,6 +5,7 @@ Each concern defines its tasks beside its services; the task names stay
 """
 
 from procedures.messaging.tasks import dispatch_due_reminders, sweep_expired_leases
+from procedures.reports.jobs import roll_up_report_days
 from procedures.results.tasks import escalate_late_results
 from procedures.today.jobs import escalate_unsigned_open_loops
 
@@ -12,5 +13,6 @@ __all__ = [
     "dispatch_due_reminders",
     "escalate_late_results",
     "escalate_unsigned_open_loops",
+    "roll_up_report_days",
     "sweep_expired_leases",
 ]

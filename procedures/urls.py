@@ -4,8 +4,9 @@ from procedures.catalog import views as catalog
 from procedures.messaging.views import outbox as reminder_outbox
 from procedures.messaging.views import patient_links
 from procedures.prep import views as prep
+from procedures.reports import turnaround
 from procedures.reports import views as reports
-from procedures.results.views import analytics, results
+from procedures.results.views import results
 from procedures.scheduling.views import (
     appointments,
     calendars,
@@ -115,8 +116,8 @@ urlpatterns = [
     path("open-loops/sign-off/", loops.open_loops_sign_off, name="open_loops_sign_off"),
     path("results/reports/<int:pk>/pdf/", results.result_pdf, name="result_pdf"),
     path("results/attention/", results.attention_count, name="results_attention"),
-    path("results/turnaround/", analytics.turnaround, name="turnaround"),
-    path("results/turnaround.csv", analytics.turnaround_csv, name="turnaround_csv"),
+    path("results/turnaround/", turnaround.turnaround, name="turnaround"),
+    path("results/turnaround.csv", turnaround.turnaround_csv, name="turnaround_csv"),
     # Operations dashboard (issue 18): read from the replica (clinic/db_routers.py).
     path("reports/operations/", reports.operations, name="operations"),
     path("reports/operations/<slug:table>.csv", reports.operations_csv, name="operations_csv"),

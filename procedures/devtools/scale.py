@@ -36,6 +36,8 @@ from procedures.devtools.copy_rows import _next_id, _reset_sequence, _Writer
 from procedures.devtools.scale_names import GIVEN, family_name
 from procedures.devtools.scale_sites import scale_sites, scale_sites_queryset
 from procedures.messaging.models import Reminder
+from procedures.reports.models import ReportDay
+from procedures.reports.rollup import forget_sites, roll_due
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
 
@@ -111,6 +113,7 @@ class ScaleReport:
     working_days: int = 0
     first_day: date | None = None
     last_day: date | None = None
+    rolled_days: int = 0  # site-days counted into the reports' roll-up
 
 
 def group_name(i: int, count: int, plan: ScalePlan) -> str:
@@ -483,6 +486,10 @@ def scale_seed(
             with connection.cursor() as cursor:
                 # Back to the declared timing, for a caller's transaction (a test's).
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    # The rows went in without save(), so the reports' roll-up hears of none of them:
+    # every site's days are counted afresh, as the hourly job would (reports/rollup.py).
+    forget_sites(Site.objects.values_list("pk", flat=True))
+    report.rolled_days = roll_due().days
     if connection.vendor == "postgresql":
         # Statistics for the planner, and (outside a transaction) the visibility map that
         # lets counts use index-only scans, as autovacuum would in a live database.
@@ -499,6 +506,7 @@ def scale_seed(
                 Appointment,
                 TestOrder,
                 Reminder,
+                ReportDay,
                 *scale_records.MODELS,
             )
         ]

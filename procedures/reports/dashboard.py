@@ -77,16 +77,17 @@ def _week_label(week: date) -> str:
 
 def operations_report(scope: ReportScope, *, now: datetime | None = None) -> OperationsReport:
     """Every figure of the dashboard for `scope` (a fixed number of queries)."""
-    rooms = metrics.room_utilisation(scope)
-    weeks = metrics.no_shows_by_week(scope, now=now)
+    facts = metrics.visit_facts(scope, now=now)  # the visits counted once, per day
+    rooms = metrics.room_utilisation(scope, facts)
+    weeks = metrics.no_shows_by_week(scope, facts=facts)
     return OperationsReport(
         scope=scope,
         rooms=rooms,
         rooms_total=metrics.utilisation_total(rooms),
         no_shows=weeks,
         no_show_total=metrics.no_show_total(weeks),
-        cancellations=metrics.cancellations_by_reason(scope),
-        lead_time=metrics.booking_lead_time(scope),
+        cancellations=metrics.cancellations_by_reason(scope, facts),
+        lead_time=metrics.booking_lead_time(scope, facts),
         turnaround=metrics.turnaround_against_target(scope),
     )
 

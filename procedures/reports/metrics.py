@@ -30,24 +30,32 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate, TruncWeek
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from procedures.catalog.clock import clinic_tz
+from procedures.reports.rollup import VisitFacts, scope_turnaround_pairs, scope_visit_facts
 from procedures.reports.scope import ReportScope
-from procedures.results.analytics import TurnaroundRow, turnaround_of, weighted_percentile
+from procedures.results.analytics import TurnaroundRow, turnaround_rows, weighted_percentile
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import availability_load
 
-Status = Appointment.Status
-ARRIVED = (Status.CHECKED_IN, Status.IN_PROCEDURE, Status.COMPLETED)
-UNRECORDED = (Status.REQUESTED, Status.SCHEDULED, Status.CONFIRMED)
+Facts = dict[date, VisitFacts]
 
 
 def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None
+
+
+def visit_facts(scope: ReportScope, *, now: datetime | None = None) -> Facts:
+    """The period's visits counted per clinic day: from the daily roll-up where a day is
+    in it, live for the others (rollup.py). Every visit figure below folds these."""
+    return scope_visit_facts(scope.visits(), rolled=scope.rolled, now=now)
+
+
+def _total(facts: Facts) -> VisitFacts:
+    total = VisitFacts()
+    for day in facts.values():
+        total.add(day)
+    return total
 
 
 # --- Room utilisation ----------------------------------------------------------------
@@ -83,22 +91,14 @@ def _open_minutes(
     return round(total)
 
 
-def room_utilisation(scope: ReportScope) -> list[RoomUse]:
+def room_utilisation(scope: ReportScope, facts: Facts | None = None) -> list[RoomUse]:
     """Per room: open minutes in the period and minutes held by visits (see above)."""
     rooms = list(scope.room_list())
-    room_ids = [room.pk for room in rooms]
     # The slot finder's own loader: the same hours, default hours, closures and holidays.
     availability = availability_load(
         providers=[], rooms=rooms, first_day=scope.start, last_day=scope.end
     )
-    held = dict(
-        scope.visits()
-        .exclude(status__in=Appointment.RELEASED_STATUSES)
-        .filter(room__in=room_ids)
-        .values("room")
-        .annotate(held=Sum(F("blocked_until") - F("blocked_from")))
-        .values_list("room", "held")
-    )
+    held = _total(visit_facts(scope) if facts is None else facts).held
     days = [scope.start + timedelta(days=n) for n in range(scope.days)]
     uses = []
     for room in rooms:
@@ -106,12 +106,11 @@ def room_utilisation(scope: ReportScope) -> list[RoomUse]:
         closed = [
             (a.starts_at, a.ends_at) for a in availability.absences.get(("room", room.pk), [])
         ]
-        booked = held.get(room.pk) or timedelta()
         uses.append(
             RoomUse(
                 room=room.name,
                 open_minutes=_open_minutes(sessions, closed),
-                booked_minutes=round(booked.total_seconds() / 60),
+                booked_minutes=round(held[room.pk] / 60),
             )
         )
     return uses
@@ -144,33 +143,25 @@ class NoShowWeek:
         return _share(self.no_shows, self.due)
 
 
-def no_shows_by_week(scope: ReportScope, *, now: datetime | None = None) -> list[NoShowWeek]:
-    """Per week (Monday, clinic time) of the period: no-shows, arrivals, not recorded."""
-    now = now or timezone.now()
-    rows = (
-        scope.visits()
-        .annotate(week=TruncWeek("start_at", tzinfo=clinic_tz()))
-        .values("week")
-        .annotate(
-            no_shows=Count("pk", filter=Q(status=Status.NO_SHOW)),
-            arrived=Count("pk", filter=Q(status__in=ARRIVED)),
-            not_recorded=Count("pk", filter=Q(status__in=UNRECORDED, start_at__lt=now)),
-        )
-        .order_by("week")
-    )
+def no_shows_by_week(
+    scope: ReportScope, *, now: datetime | None = None, facts: Facts | None = None
+) -> list[NoShowWeek]:
+    """Per week (Monday, clinic time) of the period: no-shows, arrivals, not recorded.
+    A week is listed when it had a visit, in any state."""
+    facts = visit_facts(scope, now=now) if facts is None else facts
+    weeks: dict[date, VisitFacts] = defaultdict(VisitFacts)
+    for day, counted in facts.items():
+        if counted.planned:
+            weeks[day - timedelta(days=day.weekday())].add(counted)
     return [
         NoShowWeek(
-            week=_as_date(row["week"]),
-            no_shows=row["no_shows"],
-            arrived=row["arrived"],
-            not_recorded=row["not_recorded"],
+            week=week,
+            no_shows=counted.no_shows,
+            arrived=counted.arrived,
+            not_recorded=counted.unrecorded,
         )
-        for row in rows
+        for week, counted in sorted(weeks.items())
     ]
-
-
-def _as_date(value: date | datetime) -> date:
-    return value.astimezone(clinic_tz()).date() if isinstance(value, datetime) else value
 
 
 def no_show_total(weeks: list[NoShowWeek]) -> NoShowWeek:
@@ -207,22 +198,10 @@ class Cancellations:
         return _share(self.cancelled, self.planned)
 
 
-def cancellations_by_reason(scope: ReportScope) -> Cancellations:
+def cancellations_by_reason(scope: ReportScope, facts: Facts | None = None) -> Cancellations:
     """Visits planned in the period that were cancelled, by reason (zeros included)."""
-    counts = (
-        scope.visits()
-        .values("cancel_reason_code")
-        .annotate(
-            cancelled=Count("pk", filter=Q(status=Status.CANCELLED)),
-            planned=Count("pk"),
-        )
-        .order_by()
-    )
-    by_code: dict[str, int] = {}
-    planned = 0
-    for row in counts:
-        by_code[row["cancel_reason_code"]] = row["cancelled"]
-        planned += row["planned"]
+    total = _total(visit_facts(scope) if facts is None else facts)
+    by_code, planned = total.cancelled, total.planned
     choices = [*Appointment.CancelReason.choices, ("", _("Not recorded"))]
     cancelled = sum(by_code.values())
     reasons = [
@@ -273,22 +252,9 @@ def _bucket_label(low: int, high: int | None) -> str:
     return _("%(low)s to %(high)s days") % {"low": low, "high": high}
 
 
-def booking_lead_time(scope: ReportScope) -> LeadTime:
-    """Days from booking to procedure, grouped by (booking day, procedure day) in SQL."""
-    tz = clinic_tz()
-    pairs = (
-        scope.visits()
-        .exclude(status=Status.CANCELLED)
-        .annotate(
-            booked_on=TruncDate("created_at", tzinfo=tz), done_on=TruncDate("start_at", tzinfo=tz)
-        )
-        .values("booked_on", "done_on")
-        .annotate(visits=Count("pk"))
-        .order_by()
-    )
-    histogram: dict[int, int] = defaultdict(int)
-    for row in pairs:
-        histogram[max((row["done_on"] - row["booked_on"]).days, 0)] += row["visits"]
+def booking_lead_time(scope: ReportScope, facts: Facts | None = None) -> LeadTime:
+    """Days from booking to procedure: a histogram per day (counted in SQL), summed."""
+    histogram = _total(visit_facts(scope) if facts is None else facts).lead
     visits = sum(histogram.values())
     buckets = [
         LeadBucket(
@@ -315,4 +281,5 @@ def booking_lead_time(scope: ReportScope) -> LeadTime:
 def turnaround_against_target(scope: ReportScope) -> list[TurnaroundRow]:
     """Per test and lab: the turnaround page's figures (median, 90th percentile, share
     within target) for the scope's final results."""
-    return turnaround_of(scope.final_results(), end=scope.end)
+    pairs = scope_turnaround_pairs(scope.final_results(), rolled=scope.rolled)
+    return turnaround_rows(pairs, end=scope.end)

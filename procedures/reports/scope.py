@@ -10,12 +10,14 @@ and read through the site's indexes, not through the rooms.
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from django.db.models import QuerySet
 
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Room
+from procedures.reports.rollup import RolledPeriod, rolled_period, rollup_applies
 from procedures.results.models import TestOrder
 from procedures.scheduling.models import Appointment
 
@@ -27,6 +29,7 @@ class ReportScope:
     rooms: QuerySet[Room] | None = None
     procedure_type: ProcedureType | None = None
     site_id: int | None = None  # `rooms` are this site's
+    live: bool = False  # count every day live, roll-up or not (the roll-up's own check)
 
     @property
     def since(self) -> datetime:
@@ -40,6 +43,22 @@ class ReportScope:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    @cached_property
+    def rolled(self) -> RolledPeriod | None:
+        """The period's days in the daily roll-up (reports/rollup.py), read once for
+        every figure; None when the roll-up cannot answer for this scope (a procedure,
+        rooms other than a site's): every figure is then counted live."""
+        if self.live or not rollup_applies(
+            procedure_type=self.procedure_type, rooms=self.rooms, site_id=self.site_id
+        ):
+            return None
+        return rolled_period(
+            start=self.start,
+            end=self.end,
+            site_id=self.site_id,
+            columns=("visits", "turnaround"),
+        )
 
     def room_list(self) -> QuerySet[Room]:
         """The rooms whose open time counts: active ones, within `rooms`."""

@@ -1,20 +1,44 @@
-"""Turnaround analytics: a table, a server-rendered SVG chart and a CSV export."""
+"""Turnaround analytics: a table, a server-rendered SVG chart and a CSV export.
+
+The figures are the results' (`procedures.results.analytics`), read through the
+reports' daily roll-up (rollup.py): a period's days that are over from their rows,
+today (and any day not rolled up) live.
+"""
 
 import csv
-from datetime import timedelta
+from datetime import date, timedelta
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from clinic import policy
 from procedures.catalog.clock import clinic_today
-from procedures.catalog.sites import current_site_id
-from procedures.results.analytics import TURNAROUND_COLUMNS, turnaround_by_test, turnaround_chart
+from procedures.catalog.sites import at_site, current_site_id
+from procedures.reports.rollup import rolled_period, scope_turnaround_pairs
+from procedures.results.analytics import (
+    TURNAROUND_COLUMNS,
+    TurnaroundRow,
+    final_results,
+    turnaround_chart,
+    turnaround_rows,
+)
 from procedures.results.forms import AnalyticsForm
 
 
-def _period(request):
+def turnaround_by_test(
+    *, start: date, end: date, site_id: int | None = None
+) -> list[TurnaroundRow]:
+    """Per test type and lab: final results logged from `start` to `end` (clinic days,
+    inclusive), of the orders of site `site_id` (None: every site)."""
+    rolled = rolled_period(start=start, end=end, site_id=site_id, columns=("turnaround",))
+    pairs = scope_turnaround_pairs(
+        at_site(final_results(start=start, end=end), site_id), rolled=rolled
+    )
+    return turnaround_rows(pairs, end=end)
+
+
+def _period(request: HttpRequest) -> tuple[AnalyticsForm, date, date]:
     today = clinic_today()
     form = AnalyticsForm(request.GET or None, initial={})
     start, end = today - timedelta(days=90), today
@@ -32,7 +56,7 @@ def _cell(text: str) -> str:
 
 @policy.allowed("turnaround")
 @require_GET
-def turnaround(request):
+def turnaround(request: HttpRequest) -> HttpResponse:
     form, start, end = _period(request)
     # The header's site (every site on "All sites"), as the operations dashboard.
     site_id = current_site_id(request)
@@ -54,7 +78,7 @@ def turnaround(request):
 
 @policy.allowed("turnaround_csv")
 @require_GET
-def turnaround_csv(request):
+def turnaround_csv(request: HttpRequest) -> HttpResponse:
     form, start, end = _period(request)
     if form.errors:
         return HttpResponse(

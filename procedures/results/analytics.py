@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
@@ -18,7 +19,6 @@ from django.utils.translation import gettext_lazy as _
 
 from procedures.catalog.clock import clinic_datetime, clinic_tz
 from procedures.catalog.models import ClinicHoliday, TestType
-from procedures.catalog.sites import at_site
 from procedures.results.models import TestOrder
 
 
@@ -101,41 +101,60 @@ def final_results(*, start: date, end: date) -> QuerySet[TestOrder]:
     )
 
 
-def turnaround_of(orders: QuerySet[TestOrder], *, end: date) -> list[TurnaroundRow]:
-    """Per test type and lab, by name: the final results `orders` holds, counted in
-    working days. Grouped in SQL by (collection day, final day): a network's quarter is
-    hundreds of thousands of results, which read one by one took 48 s (issue 18); the
-    pairs are a few thousand rows."""
+class TurnaroundPair(NamedTuple):
+    """Final results of one test collected on one clinic day and final on another."""
+
+    test_type_id: int
+    collected_on: date
+    final_on: date
+    finals: int
+
+
+def turnaround_pairs(orders: QuerySet[TestOrder]) -> list[TurnaroundPair]:
+    """The final results `orders` holds, grouped in SQL by test and (collection day,
+    final day), in the current zone: a network's quarter is hundreds of thousands of
+    results, which read one by one took 48 s (issue 18); the pairs are a few thousand
+    rows. By the test's id, counting rows (not ids): a site's results are then read from
+    its covering index alone (testorder_site_final_idx) and grouped on narrow keys."""
     tz = clinic_tz()
-    # By the test's id, counting rows (not ids): a site's results are then read from
-    # its covering index alone (testorder_site_final_idx) and grouped on narrow keys;
-    # the tests' names come after, in a query of their own.
-    pairs = list(
-        orders.annotate(
+    return [
+        TurnaroundPair(*row)
+        for row in orders.annotate(
             collected_on=TruncDate("collected_at", tzinfo=tz),
             final_on=TruncDate("final_at", tzinfo=tz),
         )
-        .values("test_type_id", "collected_on", "final_on")
+        .values_list("test_type_id", "collected_on", "final_on")
         .annotate(finals=Count("*"))
         .order_by()
-    )
+    ]
+
+
+def turnaround_of(orders: QuerySet[TestOrder], *, end: date) -> list[TurnaroundRow]:
+    """Per test type and lab, by name: the final results `orders` holds, counted in
+    working days."""
+    return turnaround_rows(turnaround_pairs(orders), end=end)
+
+
+def turnaround_rows(pairs: list[TurnaroundPair], *, end: date) -> list[TurnaroundRow]:
+    """Per test type and lab, by name: the results of `pairs` counted in working days
+    (the tests' names and the holidays in a query each)."""
     if not pairs:
         return []
     tests = {
         pk: (name, lab, target)
         for pk, name, lab, target in TestType.objects.filter(
-            pk__in={row["test_type_id"] for row in pairs}
+            pk__in={pair.test_type_id for pair in pairs}
         ).values_list("pk", "name", "lab", "turnaround_target_days")
     }
-    first = min(row["collected_on"] for row in pairs)
+    first = min(pair.collected_on for pair in pairs)
     holidays = set(
         ClinicHoliday.objects.filter(date__gte=first, date__lte=end).values_list("date", flat=True)
     )
     groups: dict[tuple[str, str, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in pairs:
-        key = tests[row["test_type_id"]]
-        taken = working_days_between(row["collected_on"], row["final_on"], holidays)
-        groups[key][taken] += row["finals"]
+    for pair in pairs:
+        key = tests[pair.test_type_id]
+        taken = working_days_between(pair.collected_on, pair.final_on, holidays)
+        groups[key][taken] += pair.finals
     rows = []
     for (name, lab, target), histogram in sorted(groups.items()):
         count = sum(histogram.values())
@@ -152,14 +171,6 @@ def turnaround_of(orders: QuerySet[TestOrder], *, end: date) -> list[TurnaroundR
             )
         )
     return rows
-
-
-def turnaround_by_test(
-    *, start: date, end: date, site_id: int | None = None
-) -> list[TurnaroundRow]:
-    """Per test type and lab: final results logged from `start` to `end` (clinic days,
-    inclusive), of the orders of site `site_id` (None: every site)."""
-    return turnaround_of(at_site(final_results(start=start, end=end), site_id), end=end)
 
 
 def turnaround_chart(rows: list[TurnaroundRow]) -> dict:

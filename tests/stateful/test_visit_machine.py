@@ -44,7 +44,7 @@ from patients.models import Medication
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
 from procedures.catalog.clock import clinic_datetime, closed_days
-from procedures.catalog.resources import Provider
+from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import default_site
 from procedures.messaging import links
 from procedures.messaging.dispatch import reminders_dispatch
@@ -56,6 +56,9 @@ from procedures.prep.facts import PrepFacts
 from procedures.prep.fasting import FAST_BEGUN_EVENT
 from procedures.prep.models import MedicationHold, PrepPlan
 from procedures.prep.timeline import fast_begins, prep_timeline
+from procedures.reports.rollup import roll_due
+from procedures.reports.scope import ReportScope
+from procedures.reports.tests.figures import agrees
 from procedures.results import escalations, orders
 from procedures.results.models import ResultEscalation, TestOrder
 from procedures.scheduling import hours_admin, lifecycle
@@ -258,6 +261,22 @@ class VisitMachine(RuleBasedStateMachine):
         if visit:
             self._try(visits.appointment_no_show, appointment_id=visit, by=USERS["frontdesk"])
 
+    @rule()
+    def no_show_recorded_days_later(self):
+        """Two days after the earliest visit still booked, with its day counted into the
+        reports' roll-up, the front desk records that the patient never came."""
+        visit = (
+            Appointment.objects.filter(status__in=(A.SCHEDULED, A.CONFIRMED))
+            .order_by("start_at")
+            .first()
+        )
+        if visit is None:
+            return
+        later = visit.start_at + dt.timedelta(days=2)
+        if later > self.now:
+            self.time_passes(minutes=int((later - self.now).total_seconds() // 60) + 1)
+        self._try(visits.appointment_no_show, appointment_id=visit.pk, by=USERS["frontdesk"])
+
     @rule(visit=visits, level=st.sampled_from([SedationLevel.LOCAL, SedationLevel.IV_MODERATE]))
     def sedation_change(self, visit, level):
         if visit:
@@ -457,6 +476,7 @@ class VisitMachine(RuleBasedStateMachine):
         escalations.escalations_run(now=self.now)
         for level in ResultEscalation.Level.values:
             assert not escalations._due_orders(level, self.now).exists(), level
+        roll_due(now=self.now)  # the hourly roll-up of the reports' days that are over
 
     # --- what sending checks ----------------------------------------------------------
 
@@ -673,6 +693,22 @@ class VisitMachine(RuleBasedStateMachine):
         included (docs/invariants.md, 21)."""
         out_of_step = Reminder.objects.exclude(site=F("appointment__site"))
         assert not out_of_step.exists(), list(out_of_step.values_list("pk", "site"))
+
+    @invariant()
+    def the_reports_read_the_same_rolled_up_or_live(self):
+        """The dashboard's figures over the whole story, for the network (its zone) and
+        for the New York site (its own), read from the daily roll-up where a day is in
+        it: the same as counted live, whatever changed on a day after it was rolled up
+        (docs/invariants.md, 24)."""
+        start, end = START.date() - dt.timedelta(days=1), self.now.date() + dt.timedelta(days=14)
+        agrees(ReportScope(start=start, end=end))
+        north = ROOMS[1].site
+        with timezone.override(north.tz):
+            agrees(
+                ReportScope(
+                    start=start, end=end, rooms=Room.objects.filter(site=north), site_id=north.pk
+                )
+            )
 
     @invariant()
     def no_two_active_bookings_overlap(self):

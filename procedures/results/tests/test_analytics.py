@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from procedures import models
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.sites import SESSION_KEY
-from procedures.results.analytics import percentile, turnaround_by_test, working_days_between
+from procedures.reports.turnaround import turnaround_by_test
+from procedures.results.analytics import percentile, working_days_between
 from procedures.tests import factories
 
 pytestmark = pytest.mark.django_db

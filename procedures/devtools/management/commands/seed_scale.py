@@ -87,7 +87,9 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Seeded {counts} over {report.working_days} working days "
                 f"({report.first_day} to {report.last_day}) with {plan.providers} providers "
-                f"and {plan.rooms} rooms in {elapsed:.1f} s ({rows / elapsed:,.0f} rows/s); "
+                f"and {plan.rooms} rooms, the reports' roll-up counted for "
+                f"{report.rolled_days:,} site-days, in {elapsed:.1f} s "
+                f"({rows / elapsed:,.0f} rows/s); "
                 f"peak RSS {peak_rss_mb():.0f} MB."
             )
         )

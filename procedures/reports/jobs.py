@@ -1,0 +1,12 @@
+"""Celery task of the reports: roll up the days that are over (rollup.py)."""
+
+from celery import shared_task
+
+from procedures.reports.rollup import roll_due
+
+
+@shared_task(name="procedures.tasks.roll_up_report_days", ignore_result=True)
+def roll_up_report_days() -> dict:
+    """Count every site's days that are over and not rolled up yet into their rows."""
+    report = roll_due()
+    return {"sites": report.sites, "days": report.days}
