@@ -1,11 +1,13 @@
 """What a row held when it was read: for the few fields a model names, so that a
 `post_save` receiver can tell what a save changed without reading the row again.
 
-Django's documented hook for it is `Model.from_db` ("customizing model loading"). A
-new instance remembers nothing until it is saved; a receiver calls `remember_loaded`
-after acting, so that a second save of the same instance compares with the first.
+Django's documented hook for it is `Model.from_db` ("customizing model loading");
+`refresh_from_db` reads again. A new instance remembers nothing until it is saved; a
+receiver calls `remember_loaded` after acting, so that a second save of the same
+instance compares with the first.
 """
 
+from collections.abc import Iterable
 from typing import Any, ClassVar, Self
 
 from django.db import models
@@ -29,6 +31,25 @@ class LoadedValues(models.Model):
             name: value for name, value in zip(field_names, values, strict=True) if name in tracked
         }
         return instance
+
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Iterable[str] | None = None,
+        from_queryset: "models.QuerySet[Self] | None" = None,
+    ) -> None:
+        """Read again: what was just read is what the row holds (for the fields read)."""
+        fields = list(fields) if fields is not None else None
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        read = self.current_values()
+        if fields is not None:
+            names = {
+                f.attname
+                for f in self._meta.concrete_fields
+                if f.name in fields or f.attname in fields
+            }
+            read = {name: value for name, value in read.items() if name in names}
+        self._loaded_values = {**self.loaded_values(), **read}
 
     def loaded_values(self) -> dict[str, Any]:
         """The tracked values as read or last saved ({} for a row never read or saved)."""
