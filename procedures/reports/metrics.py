@@ -1,8 +1,12 @@
 """The operations dashboard's figures, each counted in SQL.
 
-Every figure is an aggregate over the scope's base querysets (`scope.py`): SQL
-counts and sums grouped by room, week, reason or clinic day; Python only folds
-those groups (a few hundred at most), never the visits or results themselves.
+Every visit figure folds one set of per-day counts (`visit_facts`: statuses and
+cancellation reasons, days booked ahead, time held per room), read from the reports'
+daily roll-up for the days it holds and counted live, in SQL grouped by clinic day, for
+the others (`rollup.py`); Python only folds those groups (a few hundred at most), never
+the visits or results themselves. The turnaround figures do the same with the (test,
+collection day, final day) pairs.
+
 Definitions, in the clinic's words (the page says them too):
 
 - **Room utilisation**: the time rooms were held by visits that were not
