@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic as time_now
 from typing import Any
 
 from django.conf import settings
@@ -330,6 +331,7 @@ def days_roll(site: Site, first: date, last: date, *, now: datetime | None = Non
 class RollReport:
     sites: int = 0
     days: int = 0
+    finished: bool = True  # False: the time budget ran out; the next run goes on
 
 
 def _first_day(site: Site, horizon_start: date) -> date | None:
@@ -345,12 +347,19 @@ def _first_day(site: Site, horizon_start: date) -> date | None:
 
 
 def roll_due(
-    *, now: datetime | None = None, progress: Callable[[str], None] | None = None
+    *,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+    budget_seconds: float | None = None,
 ) -> RollReport:
     """Roll up every site's days that are over and have no row counted in the site's
     current zone, back to `REPORTS_ROLLUP_DAYS` ago (older periods are counted live).
-    Cheap when nothing is due: a few queries a site."""
+    Cheap when nothing is due: a few queries a site. With `budget_seconds`, no new run
+    of days starts after that long (each run is its own transaction, so what is done is
+    kept and the next call goes on): the beat's task stays within its time limit on a
+    first run over years of history."""
     now = now or timezone.now()
+    deadline = None if budget_seconds is None else time_now() + budget_seconds
     report = RollReport()
     for site in Site.objects.order_by("pk"):
         last = last_settled_day(site, now)
@@ -372,6 +381,9 @@ def roll_due(
         report.sites += 1
         for run_first, run_last in _day_ranges(missing):
             while run_first <= run_last:
+                if deadline is not None and time_now() >= deadline:
+                    report.finished = False
+                    return report
                 chunk_last = min(run_first + timedelta(days=CHUNK_DAYS - 1), run_last)
                 report.days += days_roll(site, run_first, chunk_last, now=now)
                 if progress:

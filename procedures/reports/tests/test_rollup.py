@@ -302,3 +302,18 @@ def test_the_beat_runs_it_every_hour(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["roll-up-report-days"]
     assert entry["task"] == roll_up_report_days.name
     assert entry["schedule"] == 3600
+
+
+def test_a_run_out_of_time_keeps_what_it_did_and_the_next_goes_on(world):
+    forget_sites([world.room_a.site_id])
+    stopped = roll_due(budget_seconds=0)
+    assert (stopped.days, stopped.finished) == (0, False)
+    assert roll_due().days == 13
+
+
+def test_the_task_reports_what_it_did(world):
+    from procedures.reports.jobs import roll_up_report_days
+
+    forget_sites([world.room_a.site_id])
+    assert roll_up_report_days() == {"sites": 1, "days": 13, "finished": True}
+    assert roll_up_report_days() == {"sites": 0, "days": 0, "finished": True}
