@@ -317,3 +317,30 @@ def test_the_task_reports_what_it_did(world):
     forget_sites([world.room_a.site_id])
     assert roll_up_report_days() == {"sites": 1, "days": 13, "finished": True}
     assert roll_up_report_days() == {"sites": 0, "days": 0, "finished": True}
+
+
+@pytest.mark.clock("2026-04-06T09:00:00+00:00")
+def test_days_across_the_clock_change_are_counted_as_live():
+    """29 March 2026 is 23 hours long in London: visits just after midnight and just
+    before it on the days around it fall on the same days rolled up as counted live."""
+    room = factories.RoomFactory(name="Room DST")
+    for day, hour, minute in (
+        (dt.date(2026, 3, 28), 23, 30),
+        (dt.date(2026, 3, 29), 0, 30),
+        (dt.date(2026, 3, 29), 23, 30),
+        (dt.date(2026, 3, 30), 0, 15),
+    ):
+        start = clinic_datetime(day, dt.time(hour, minute))
+        factories.AppointmentFactory(
+            room=room,
+            start_at=start,
+            end_at=start + dt.timedelta(minutes=30),
+            status=Status.COMPLETED,
+        )
+    assert roll_due().days == 8  # 28 March (the first visit) to 4 April
+    assert [day_row(dt.date(2026, 3, d)).arrived for d in (28, 29, 30)] == [1, 2, 1]
+    counted = agrees(ReportScope(start=dt.date(2026, 3, 23), end=dt.date(2026, 4, 5)))
+    assert counted["no_shows"] == [
+        (dt.date(2026, 3, 23), 0, 3, 0),
+        (dt.date(2026, 3, 30), 0, 1, 0),
+    ]
