@@ -288,15 +288,12 @@ def last_settled_day(site: Site, now: datetime) -> date:
     return (now - SETTLE).astimezone(site.tz).date() - timedelta(days=1)
 
 
-def days_roll(site: Site, first: date, last: date, *, now: datetime | None = None) -> int:
-    """Count the site's days `first` to `last` (all over, in its zone) into their rows,
-    replacing any. Returns how many days."""
-    now = now or timezone.now()
-    if last > last_settled_day(site, now):
-        raise ValueError(f"{last} is not over at {site.code} yet")
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    with transaction.atomic(), timezone.override(site.tz):
-        _lock_sites([site.pk])
+def _counted(
+    site: Site, first: date, last: date, *, now: datetime
+) -> tuple[dict[date, VisitFacts], dict[date, list[list[Any]]]]:
+    """The site's days `first` to `last`, counted live in its zone: the visits' facts
+    and the turnaround pairs by final day, as a `ReportDay` row holds them."""
+    with timezone.override(site.tz):
         since = clinic_datetime(first, time.min)
         until = clinic_datetime(last + timedelta(days=1), time.min)
         visits = visit_facts_by_day(
@@ -312,6 +309,19 @@ def days_roll(site: Site, first: date, last: date, *, now: datetime | None = Non
             finals[pair.final_on].append(
                 [pair.test_type_id, pair.collected_on.isoformat(), pair.finals]
             )
+    return visits, {day: sorted(pairs) for day, pairs in finals.items()}
+
+
+def days_roll(site: Site, first: date, last: date, *, now: datetime | None = None) -> int:
+    """Count the site's days `first` to `last` (all over, in its zone) into their rows,
+    replacing any. Returns how many days."""
+    now = now or timezone.now()
+    if last > last_settled_day(site, now):
+        raise ValueError(f"{last} is not over at {site.code} yet")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    with transaction.atomic():
+        _lock_sites([site.pk])
+        visits, finals = _counted(site, first, last, now=now)
         ReportDay.objects.filter(site=site, day__gte=first, day__lte=last).delete()
         ReportDay.objects.bulk_create(
             ReportDay(
@@ -319,7 +329,7 @@ def days_roll(site: Site, first: date, last: date, *, now: datetime | None = Non
                 day=day,
                 time_zone=site.time_zone,
                 visits=visits.get(day, VisitFacts()).as_json(),
-                turnaround=sorted(finals.get(day, [])),
+                turnaround=finals.get(day, []),
                 rolled_at=now,
             )
             for day in days
@@ -389,6 +399,46 @@ def roll_due(
                 if progress:
                     progress(f"{site.code}: rolled up {run_first} to {chunk_last}")
                 run_first = chunk_last + timedelta(days=1)
+    return report
+
+
+# --- Checking it -------------------------------------------------------------------------
+
+
+@dataclass
+class CheckReport:
+    days: int = 0  # rolled-up days compared with a live count
+    wrong: list[tuple[str, date]] = field(default_factory=list)  # (site code, day), forgotten
+
+
+def rolled_check(*, days: int, now: datetime | None = None) -> CheckReport:
+    """Count each site's rolled-up days of the last `days` live again and compare; a day
+    whose row differs (a bulk write that skipped the models, say) is forgotten, so the
+    next run counts it again. The operator's check (`reports_roll --check`)."""
+    now = now or timezone.now()
+    report = CheckReport()
+    for site in Site.objects.order_by("pk"):
+        last = last_settled_day(site, now)
+        rows = list(
+            ReportDay.objects.filter(
+                site=site, time_zone=site.time_zone, day__gt=last - timedelta(days=days)
+            ).order_by("day")
+        )
+        if not rows:
+            continue
+        visits, finals = _counted(site, rows[0].day, rows[-1].day, now=now)
+        wrong = [
+            row.day
+            for row in rows
+            if VisitFacts.from_json(row.visits) != visits.get(row.day, VisitFacts())
+            or row.turnaround != finals.get(row.day, [])
+        ]
+        report.days += len(rows)
+        if wrong:
+            with transaction.atomic():
+                _lock_sites([site.pk])
+                ReportDay.objects.filter(site=site, day__in=wrong).delete()
+            report.wrong += [(site.code, day) for day in wrong]
     return report
 
 

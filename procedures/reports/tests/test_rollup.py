@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -344,3 +344,23 @@ def test_days_across_the_clock_change_are_counted_as_live():
         (dt.date(2026, 3, 23), 0, 3, 0),
         (dt.date(2026, 3, 30), 0, 1, 0),
     ]
+
+
+def test_the_check_finds_a_day_a_bulk_write_left_wrong_and_counts_it_again(world, capsys):
+    call_command("reports_roll", "--check")
+    assert "Checked 13 rolled-up day(s): 0 differed." in capsys.readouterr().out
+
+    # A bulk UPDATE skips save(): the day's row still says "not recorded".
+    Appointment.objects.filter(pk=world.visits[7].pk).update(status=Status.NO_SHOW)
+    with pytest.raises(CommandError, match="1 rolled-up day"):
+        call_command("reports_roll", "--check")
+    out = capsys.readouterr().out
+    assert f"{world.room_a.site.code}: 2026-03-11 differed from a live count" in out
+    assert "Rolled up 1 day(s) at 1 site(s)." in out
+    assert day_row(dt.date(2026, 3, 11)).no_shows == 1
+    agrees(scope())
+
+
+def test_the_command_refuses_a_look_back_of_no_days(world):
+    with pytest.raises(CommandError, match="--days must be 1 or more"):
+        call_command("reports_roll", "--check", "--days", "0")
