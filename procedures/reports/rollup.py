@@ -33,6 +33,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
 from time import monotonic as time_now
 from typing import Any
 
@@ -176,16 +178,19 @@ def _day_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
 
 
 def _within(field_name: str, runs: list[tuple[date, date]]) -> Q:
-    """Timestamps `field_name` on the days of `runs` (the current zone)."""
-    query = Q(pk__in=[])
-    for first, last in runs:
-        query |= Q(
-            **{
-                f"{field_name}__gte": clinic_datetime(first, time.min),
-                f"{field_name}__lt": clinic_datetime(last + timedelta(days=1), time.min),
-            }
-        )
-    return query
+    """Timestamps `field_name` on the days of `runs` (at least one; the current zone)."""
+    return reduce(
+        or_,
+        (
+            Q(
+                **{
+                    f"{field_name}__gte": clinic_datetime(first, time.min),
+                    f"{field_name}__lt": clinic_datetime(last + timedelta(days=1), time.min),
+                }
+            )
+            for first, last in runs
+        ),
+    )
 
 
 @dataclass
@@ -200,10 +205,13 @@ class RolledPeriod:
         """Rows whose `timestamp` falls on a missing day of their site (None: none)."""
         if not self.missing:
             return None
-        query = Q(pk__in=[])
-        for site_id, runs in self.missing.items():
-            query |= Q(site_id=site_id) & _within(timestamp, runs)
-        return query
+        return reduce(
+            or_,
+            (
+                Q(site_id=site_id) & _within(timestamp, runs)
+                for site_id, runs in self.missing.items()
+            ),
+        )
 
 
 def rolled_period(

@@ -29,7 +29,7 @@ class ReportScope:
     rooms: QuerySet[Room] | None = None
     procedure_type: ProcedureType | None = None
     site_id: int | None = None  # `rooms` are this site's
-    live: bool = False  # count every day live, roll-up or not (the roll-up's own check)
+    live: bool = False  # count every day live, roll-up or not (what its tests compare with)
 
     @property
     def since(self) -> datetime:
