@@ -7,8 +7,7 @@ day) a template lookup through related objects, a `get_FOO_display` or a `{% url
 per row costs more than the SQL."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from operator import itemgetter
+from datetime import date, datetime
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
@@ -27,7 +26,7 @@ from procedures.scheduling.calendars import (
     choice_labels,
 )
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.slots import clinic_day_bounds, epoch_rows
+from procedures.scheduling.slots import clinic_day_bounds
 
 # --- The today board ---------------------------------------------------------------
 
@@ -49,9 +48,10 @@ class Flag:
 
 
 @dataclass(slots=True)
-class Entry:
-    """One of the day's arrivals as the board's pages and filters need it (when, who sees
-    them, where, its status): the whole day's are read, the rows shown only for a page."""
+class Arrival:
+    """One of the day's arrivals on the today board, with the codes of what needs fixing;
+    what a row shows beyond the values loaded (time, labels, links) is filled in by
+    `board_rows` for the rows shown only."""
 
     pk: int
     start_at: datetime
@@ -61,14 +61,6 @@ class Entry:
     room_id: int
     room: str
     site_id: int
-
-
-@dataclass(slots=True)
-class Arrival(Entry):
-    """One of the day's arrivals on the today board, with the codes of what needs fixing;
-    what a row shows beyond the values loaded (time, labels, links) is filled in by
-    `board_rows` for the rows shown only."""
-
     sedation: str
     patient: str
     procedure: str
@@ -81,32 +73,6 @@ class Arrival(Entry):
     sedation_label: str = ""
     check_in_url: str = ""  # "" when the lifecycle does not allow it
     flags: list[Flag] = field(default_factory=list)
-
-
-def day_entries(*, day: date, site_id: int | None = None) -> list[Entry]:
-    """The day's arrivals by time (cancelled ones left out) as `Entry`s, in one query.
-    The start times are read as epoch seconds (`epoch_rows`, as the slot finder and the
-    calendar grid read theirs): the network's day is 7,694 entries at a network's
-    volume, and the driver's parsing of as many timestamps took 30 of their 44 ms
-    (docs/performance.md, seventh round)."""
-    booked = at_site(day_appointments(day=day), site_id)
-    values = (
-        "pk",
-        "status",
-        "provider_id",
-        "provider__display_name",
-        "room_id",
-        "room__name",
-        "site_id",
-    )
-    with epoch_rows(booked, values, ("start_at",)) as rows:
-        by_time = sorted(rows, key=itemgetter(7, 0))
-    return [
-        Entry(
-            pk, datetime.fromtimestamp(start, UTC), status, provider_id, provider, room, name, site
-        )
-        for pk, status, provider_id, provider, room, name, site, start in by_time
-    ]
 
 
 def day_appointments(*, day: date) -> QuerySet[Appointment]:
@@ -314,9 +280,11 @@ def today_counts(
     site_id: int | None = None,
     appointments: QuerySet[Appointment] | None = None,
 ) -> dict[str, int]:
-    """Arrivals still expected today and appointments with a flag (for the navigation)."""
+    """The day's appointments, those still expected and those with a flag (for the
+    navigation and above the board)."""
     arrivals = today_arrivals(day=day, site_id=site_id, appointments=appointments)
     return {
+        "total": len(arrivals),
         "expected": sum(1 for a in arrivals if a.status in EXPECTED),
         "flagged": sum(1 for a in arrivals if a.flag_codes),
     }

@@ -28,7 +28,8 @@ _GENERATION = "today-counts:generation"
 
 
 def _key(day: date, scope: str) -> str:
-    return f"today-counts:{day.isoformat()}:{scope}"
+    # "v2": the counts gained the day's total (an entry cached before lacks it).
+    return f"today-counts:v2:{day.isoformat()}:{scope}"
 
 
 def today_counts_cached(*, day: date, site_id: int | None = None) -> dict[str, int]:

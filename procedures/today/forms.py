@@ -1,20 +1,23 @@
 """The today board's filters: one physician, one room, a status, or only the arrivals
-with something to fix. The choices are the day's own physicians and rooms, so the
-filters cost no query; a value that is not one of them is ignored, not an error."""
+with something to fix. The choices are the site's physicians and rooms (every site's on
+"All sites"), read from their own tables, so they cost the same however busy the day;
+a value that is not one of them is ignored, not an error."""
 
+from collections.abc import Collection
 from html import escape
-from typing import TypeVar
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from procedures.catalog.resources import Provider, Room, works_at
+from procedures.catalog.sites import at_site
 from procedures.scheduling.models import Appointment
-from procedures.today.board import EXPECTED, Arrival, Entry, room_at_site
+from procedures.today.board import EXPECTED, room_at_site
 
 EXPECTED_CHOICE = "expected"
 TO_FIX_CHOICE = "to_fix"
-E = TypeVar("E", bound=Entry)
 
 
 class TodayBoardFilterForm(forms.Form):
@@ -24,23 +27,25 @@ class TodayBoardFilterForm(forms.Form):
     room = forms.TypedChoiceField(label=_("Room"), required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(label=_("Show"), required=False)
 
-    def __init__(
-        self, data=None, *, arrivals: list[Entry], site_names: dict[int, str] | None = None
-    ):
+    def __init__(self, data=None, *, site_id: int | None, site_names: dict[int, str] | None = None):
+        """`site_id`: the site shown (None: every site, each room then named with its
+        site from `site_names`)."""
         super().__init__(data)
-        providers = sorted({(a.provider, a.provider_id) for a in arrivals})
-        if site_names:  # "All sites": each room named with its site (once a room)
-            in_use = {(a.room, a.room_id, a.site_id) for a in arrivals}
-            rooms = sorted((room_at_site(name, site, site_names), pk) for name, pk, site in in_use)
+        providers = Provider.objects.filter(works_at(site_id)).order_by("display_name")
+        rooms = at_site(Room.objects.all(), site_id).values_list("pk", "name", "site_id")
+        if site_names:  # "All sites": two sites may each have a "Room 1"
+            room_choices = sorted(
+                (room_at_site(name, site, site_names), pk) for pk, name, site in rooms
+            )
         else:
-            rooms = sorted({(a.room, a.room_id) for a in arrivals})
+            room_choices = sorted((name, pk) for pk, name, _site in rooms)
         self._choice_field("provider").choices = [
             ("", _("All physicians")),
-            *((pk, name) for name, pk in providers),
+            *providers.values_list("pk", "display_name"),
         ]
         self._choice_field("room").choices = [
             ("", _("All rooms")),
-            *((pk, name) for name, pk in rooms),
+            *((pk, name) for name, pk in room_choices),
         ]
         self._choice_field("status").choices = [
             ("", _("Everyone")),
@@ -70,22 +75,24 @@ class TodayBoardFilterForm(forms.Form):
         """Only the arrivals with something to fix: the day's flags are needed to choose."""
         return self.chosen().get("status") == TO_FIX_CHOICE
 
-    def apply(self, arrivals: list[E]) -> list[E]:
-        """The arrivals chosen (with "something to fix", `Arrival`s: their flags)."""
+    def apply(
+        self, visits: QuerySet[Appointment], *, flagged: Collection[int] = ()
+    ) -> QuerySet[Appointment]:
+        """The arrivals chosen among `visits`; "something to fix" keeps those in
+        `flagged` (the primary keys of the day's arrivals with a flag)."""
         chosen = self.chosen()
         provider, room, status = chosen.get("provider"), chosen.get("room"), chosen.get("status")
-        return [
-            a
-            for a in arrivals
-            if (provider is None or a.provider_id == provider)
-            and (room is None or a.room_id == room)
-            and (
-                status is None
-                or (status == EXPECTED_CHOICE and a.status in EXPECTED)
-                or (status == TO_FIX_CHOICE and isinstance(a, Arrival) and a.flag_codes)
-                or a.status == status
-            )
-        ]
+        if provider is not None:
+            visits = visits.filter(provider_id=provider)
+        if room is not None:
+            visits = visits.filter(room_id=room)
+        if status == EXPECTED_CHOICE:
+            visits = visits.filter(status__in=EXPECTED)
+        elif status == TO_FIX_CHOICE:
+            visits = visits.filter(pk__in=flagged)
+        elif status is not None:
+            visits = visits.filter(status=status)
+        return visits
 
     def options(self, name: str) -> str:
         """A select's <option>s, written here: a busy day's physicians and rooms are

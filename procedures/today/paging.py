@@ -8,9 +8,11 @@ between (Django's `Paginator.get_elided_page_range`), so its links stay a line o
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django.core.paginator import Page
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,8 +31,62 @@ class Timed(Protocol):
 def current_page(visits: Sequence[Timed]) -> int:
     """The page of the first visit due now (or the last page, when all are over)."""
     due = timezone.now() - LATE_BY
+    if isinstance(visits, PageEnds):
+        return visits.page_due(due)
     index = next((i for i, v in enumerate(visits) if v.start_at >= due), len(visits) - 1)
     return max(index, 0) // PER_PAGE + 1
+
+
+class At(NamedTuple):
+    start_at: datetime
+
+
+class PageEnds(Sequence[Timed]):
+    """A day's visits left in the database, in time order (then booking order), as the
+    pager reads them: how many, and the start times of each page's first and last visit,
+    in one query; a page's primary keys in another. Django's `Paginator` takes it as its
+    list (it has a length and slices), and `page_links` and `current_page` ask it only
+    for the visits at a page's ends.
+
+    The network's day on one board is thousands of visits; reading them all to count
+    and name its pages took more than the rest of the page (docs/performance.md, twelfth
+    round)."""
+
+    def __init__(self, visits: QuerySet) -> None:
+        order = (F("start_at").asc(), F("pk").asc())
+        self._visits = visits.order_by(*order)
+        ends = (
+            visits.annotate(
+                n=Window(RowNumber(), order_by=order),
+                of=Window(Count("pk")),
+                place=F("n") % PER_PAGE,
+            )
+            .filter(Q(place=1) | Q(place=0) | Q(n=F("of")))
+            .values_list("n", "start_at", "of")
+        )
+        self._count = 0
+        self._at: dict[int, At] = {}
+        for n, start_at, count in ends:
+            self._at[n - 1] = At(start_at)
+            self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):  # a page: its visits' primary keys
+            return list(self._visits.values_list("pk", flat=True)[index])
+        return self._at[index if index >= 0 else self._count + index]
+
+    def page_due(self, due: datetime) -> int:
+        """The page of the first visit starting at `due` or later (the last page when
+        none does): the first page whose last visit does."""
+        pages = max(-(-self._count // PER_PAGE), 1)
+        for number in range(1, pages + 1):
+            last = self._at.get(min(number * PER_PAGE, self._count) - 1)
+            if last is not None and last.start_at >= due:
+                return number
+        return pages
 
 
 # Pages linked either side of the current one, and at each end of the day.

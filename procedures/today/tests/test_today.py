@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.paginator import Paginator
 
 from patients.models import BloodResult, Medication
 from patients.tests.factories import PatientFactory
@@ -20,7 +21,7 @@ from procedures.tests.factories import (
     ReminderFactory,
     RoomFactory,
 )
-from procedures.today import board
+from procedures.today import board, paging
 
 TODAY = dt.date(2025, 3, 5)
 NOW = clinic_datetime(TODAY, dt.time(7, 30))
@@ -204,21 +205,68 @@ def busy_day(count: int, **extra) -> list[Appointment]:
     return booked
 
 
-def test_the_days_entries_come_in_time_order_then_booking_order_with_their_times():
-    # Booked out of order; two at 09:30 (read as epoch seconds, sorted here).
+def test_the_days_pages_come_in_time_order_then_booking_order_with_their_ends():
+    # Booked out of order; two at 09:30 (booking order breaks the tie).
     late = AppointmentFactory(start_at=at(14, 10), end_at=at(14, 40))
     first_930 = AppointmentFactory(start_at=at(9, 30), end_at=at(10))
     early = AppointmentFactory(start_at=at(8, 5), end_at=at(8, 35))
     second_930 = AppointmentFactory(start_at=at(9, 30), end_at=at(10))
     AppointmentFactory(start_at=at(11), end_at=at(11, 30), status=Appointment.Status.CANCELLED)
 
-    entries = board.day_entries(day=TODAY)
+    day = paging.PageEnds(board.day_appointments(day=TODAY))
 
-    assert [e.pk for e in entries] == [early.pk, first_930.pk, second_930.pk, late.pk]
-    assert [e.start_at for e in entries] == [at(8, 5), at(9, 30), at(9, 30), at(14, 10)]
-    assert entries[0].provider == early.provider.display_name
-    assert entries[0].room == early.room.name
-    assert entries[0].status == early.status
+    assert len(day) == 4
+    assert day[:4] == [early.pk, first_930.pk, second_930.pk, late.pk]
+    assert day[1:3] == [first_930.pk, second_930.pk]
+    # A page's first and last visits (here the one page's): all the pager asks for.
+    assert (day[0].start_at, day[3].start_at, day[-1].start_at) == (
+        at(8, 5),
+        at(14, 10),
+        at(14, 10),
+    )
+
+
+def test_a_day_of_pages_is_read_in_two_queries_whatever_its_length(
+    django_assert_num_queries,
+):
+    busy_day(120)
+
+    with django_assert_num_queries(1):  # its length and its pages' ends
+        day = paging.PageEnds(board.day_appointments(day=TODAY))
+    with django_assert_num_queries(1):  # a page
+        third = day[100:150]
+
+    assert len(day) == 120 and len(third) == 20
+    assert [day[i].start_at for i in (0, 49, 50, 99, 100, 119)] == [
+        at(8) + dt.timedelta(minutes=5 * i) for i in (0, 49, 50, 99, 100, 119)
+    ]
+
+
+def test_the_pager_names_the_pages_read_from_the_database_as_from_the_whole_list(
+    monkeypatch,
+):
+    # Five a page: a first page, three pages all at 10:20 (told apart), a last of one.
+    monkeypatch.setattr(paging, "PER_PAGE", 5)
+    busy_day(5)
+    for _ in range(15):
+        AppointmentFactory(start_at=at(10, 20), end_at=at(10, 50))
+    AppointmentFactory(start_at=at(10, 40), end_at=at(11, 10))
+    whole = list(board.day_appointments(day=TODAY).order_by("start_at", "pk"))
+
+    ends = paging.PageEnds(board.day_appointments(day=TODAY))
+
+    assert len(ends) == len(whole) == 21
+    for number in range(1, 6):
+        from_db = paging.page_links(ends, Paginator(ends, 5).get_page(number))
+        assert from_db == paging.page_links(whole, Paginator(whole, 5).get_page(number))
+    assert [label for _n, label, _c in from_db] == [
+        "08:00\u201308:20",
+        "10:20, part 1",
+        "10:20, part 2",
+        "10:20, part 3",
+        "10:40",
+    ]
+    assert Paginator(ends, 5).get_page(3).object_list == [v.pk for v in whole[10:15]]
 
 
 def test_a_busy_day_is_shown_fifty_arrivals_a_page_with_the_whole_days_counts(
@@ -283,17 +331,22 @@ def test_filters_narrow_the_rows_but_the_counts_stay_the_days(frontdesk_client):
     assert len(shown("provider=999999&status=nonsense&page=x")) == 3
 
 
-def test_the_filters_offer_todays_physicians_and_rooms_and_keep_the_choice(frontdesk_client):
+def test_the_filters_offer_the_sites_physicians_and_rooms_and_keep_the_choice(frontdesk_client):
     lee = ProviderFactory(display_name="Dr Lee")
     visit(9, provider=lee, room=RoomFactory(name="Room 1"))
     visit(10, provider=ProviderFactory(display_name="Dr Ade"), room=RoomFactory(name="Room 2"))
+    ProviderFactory(display_name="Dr Idle")  # no visit today: still a choice, nobody shown
+    idle_room = RoomFactory(name="Room 3")
 
     html = frontdesk_client.get(f"/today/?provider={lee.pk}").content.decode()
+    nobody = frontdesk_client.get(f"/today/?room={idle_room.pk}").content.decode()
 
     assert '<label class="form-label" for="board-provider">Physician</label>' in html
     assert f'<option value="{lee.pk}" selected>Dr Lee</option>' in html
     assert html.index(">Dr Ade<") < html.index(">Dr Lee<")  # by name
     assert ">Room 2</option>" in html
+    assert ">Dr Idle</option>" in html and ">Room 3</option>" in html
+    assert "No arrival today matches these filters." in nobody
     assert '<a class="btn btn-link" href="/today/">Show everyone</a>' in html
     # Checking someone in comes back to the same filtered board.
     assert f'name="next" value="/today/?provider={lee.pk}"' in html
@@ -342,18 +395,19 @@ def test_the_board_takes_a_fixed_number_of_queries(
     for a in busy_day(count, **extra):
         ReminderFactory(appointment=a, status=Reminder.Status.FAILED)
 
-    # 9: session, user, roles; the day's arrivals as light entries (times, statuses,
-    # physicians, rooms: the filters and the pages); the page's rows with what the
-    # escort, prep, email and checklist flags need to know (one query: an EXISTS each)
-    # and their patients' active medicines (one query); earlier days' visits not ended
-    # (results loop); the read (one INSERT: the page's patients are on its rows); the
-    # header's site switcher (the active sites). +1 when anyone on the page needs
-    # platelets and INR judged (bleeding disorder or blood thinner): their recent blood
-    # results. The day's counts come from the navigation's cache: the first request
-    # after a change works them out (+2, +3 with bloods: the whole day's flags).
-    with django_assert_num_queries(13 if bleeding else 11):
+    # 12: session, user, roles; the filters' physicians and rooms (the site's, from
+    # their tables); the day's length and its pages' ends (one query); the page's
+    # primary keys; the page's rows with what the escort, prep, email and checklist
+    # flags need to know (one query: an EXISTS each) and their patients' active
+    # medicines (one query); earlier days' visits not ended (results loop); the read
+    # (one INSERT: the page's patients are on its rows); the header's site switcher
+    # (the active sites). +1 when anyone on the page needs platelets and INR judged
+    # (bleeding disorder or blood thinner): their recent blood results. The day's
+    # counts come from the navigation's cache: the first request after a change works
+    # them out (+2, +3 with bloods: the whole day's flags).
+    with django_assert_num_queries(16 if bleeding else 14):
         frontdesk_client.get("/today/")
-    with django_assert_num_queries(10 if bleeding else 9):
+    with django_assert_num_queries(13 if bleeding else 12):
         response = frontdesk_client.get("/today/")
 
     assert len(response.context["rows"]) == min(count, 50)

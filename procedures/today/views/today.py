@@ -1,6 +1,6 @@
 """The front desk's today board: arrivals by time, and what needs fixing for each.
 
-A network's day is hundreds of arrivals, so the board shows a page of them at a time
+A network's day is thousands of arrivals, so the board shows a page of them at a time
 (opening on the page with the arrivals due now), filtered by physician, room or status;
 the counts above it are always the whole day's."""
 
@@ -14,17 +14,16 @@ from clinic import policy
 from clinic.audit import record_list_read
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import Site
-from procedures.catalog.sites import current_site_id
+from procedures.catalog.sites import at_site, current_site_id
 from procedures.today import board, loops, paging
 from procedures.today.counts import today_counts_cached
 from procedures.today.forms import TodayBoardFilterForm
 
 
-def _page_arrivals(page_entries: list[board.Entry], *, day: date) -> list[board.Arrival]:
+def _page_arrivals(pks: list[int], *, day: date) -> list[board.Arrival]:
     """The rows of the page shown, with their flags (read for them only), in its order."""
-    if not page_entries or isinstance(page_entries[0], board.Arrival):
-        return [a for a in page_entries if isinstance(a, board.Arrival)]
-    pks = [e.pk for e in page_entries]
+    if not pks:
+        return []
     found = {
         a.pk: a
         for a in board.today_arrivals(
@@ -40,17 +39,20 @@ def _page_arrivals(page_entries: list[board.Entry], *, day: date) -> list[board.
 def today_board_view(request):
     day = clinic_today()
     site_id = current_site_id(request)
-    # The whole day is read as light entries (times, statuses, physicians, rooms: for
-    # the filters, the pages and their labels); the flags, which take the most reading,
-    # only for the page shown, unless the filter is "something to fix".
-    entries = board.day_entries(day=day, site_id=site_id)
     # At "All sites" a room is named with its site, on the rows and in the filter (two
     # sites may each have a "Room 1"): the sites' names in one small query.
     site_names = dict(Site.objects.values_list("pk", "name")) if site_id is None else {}
-    form = TodayBoardFilterForm(request.GET or None, arrivals=entries, site_names=site_names)
-    shown: list[board.Entry] = form.apply(
-        list(board.today_arrivals(day=day, site_id=site_id)) if form.wants_flags() else entries
+    form = TodayBoardFilterForm(request.GET or None, site_id=site_id, site_names=site_names)
+    booked = at_site(board.day_appointments(day=day), site_id)
+    # The day is counted, paged and filtered in the database (the network's day is
+    # thousands of visits): the page's rows are read with their flags, and the whole
+    # day's flags only to choose "something to fix".
+    flagged = (
+        [a.pk for a in board.today_arrivals(day=day, site_id=site_id) if a.flag_codes]
+        if form.wants_flags()
+        else ()
     )
+    shown = paging.PageEnds(form.apply(booked, flagged=flagged))
     paginator = Paginator(shown, paging.PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paging.current_page(shown))
     rows = _page_arrivals(list(page.object_list), day=day)
@@ -68,7 +70,7 @@ def today_board_view(request):
             "page": page,
             "rows": board.board_rows(rows, site_names=site_names),
             "pages": paging.page_links(shown, page),
-            "total": len(entries),
+            "total": counts["total"],
             "expected": counts["expected"],
             "flagged": counts["flagged"],
             "matching": len(shown),
