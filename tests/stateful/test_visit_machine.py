@@ -19,12 +19,14 @@ finds becomes a named regression test (procedures/workflows/tests/test_patient_s
 import datetime as dt
 import os
 import smtplib
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail.backends.locmem import EmailBackend
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -45,7 +47,7 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
 from procedures.catalog.clock import clinic_datetime, closed_days
 from procedures.catalog.resources import Provider, Room
-from procedures.catalog.sites import default_site
+from procedures.catalog.sites import at_site, default_site
 from procedures.messaging import links
 from procedures.messaging.dispatch import reminders_dispatch
 from procedures.messaging.kinds import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSENTIAL_KINDS
@@ -71,6 +73,7 @@ from procedures.tests.factories import (
     SiteFactory,
     TestTypeFactory,
 )
+from procedures.today import board, paging
 from procedures.workflows import prep_changes, visits
 from procedures.workflows import results as results_flow
 
@@ -709,6 +712,35 @@ class VisitMachine(RuleBasedStateMachine):
                     start=start, end=end, rooms=Room.objects.filter(site=north), site_id=north.pk
                 )
             )
+
+    @invariant()
+    def the_today_board_pages_every_visit_of_its_day_once_in_time_order(self):
+        """Each day with visits, as the Today board reads it from the database (its
+        length, its pages' ends, each page's visits and the page due now), for the
+        network and for the New York site on its own clock: every visit not cancelled
+        once, by time then booking, the same as reading the whole day (docs/invariants.md,
+        25). Two a page, so that a day of a few visits has pages to get wrong."""
+        north = ROOMS[1].site
+        with patch.object(paging, "PER_PAGE", 2):
+            for site_id, zone in ((None, timezone.get_default_timezone()), (north.pk, north.tz)):
+                with timezone.override(zone):
+                    days = {
+                        moment.astimezone(zone).date()
+                        for moment in Appointment.objects.values_list("start_at", flat=True)
+                    }
+                    for day in days:
+                        booked = at_site(board.day_appointments(day=day), site_id)
+                        whole = list(booked.order_by("start_at", "pk"))
+                        ends = paging.PageEnds(booked)
+                        pager = Paginator(ends, 2)
+                        read = [pk for n in pager.page_range for pk in pager.page(n).object_list]
+                        assert read == [v.pk for v in whole], (day, site_id)
+                        for number in pager.page_range:
+                            page = Paginator(whole, 2).get_page(number)
+                            assert paging.page_links(ends, pager.get_page(number)) == (
+                                paging.page_links(whole, page)
+                            )
+                        assert paging.current_page(ends) == paging.current_page(whole)
 
     @invariant()
     def no_two_active_bookings_overlap(self):
