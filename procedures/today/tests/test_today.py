@@ -306,6 +306,18 @@ def test_the_board_opens_on_the_page_of_the_arrivals_due_now(
     ]
 
 
+def test_a_visit_due_half_an_hour_ago_is_still_on_the_page_the_board_opens_on(
+    frontdesk_client, frontdesk_user, time_machine
+):
+    booked = busy_day(60)  # the 50th, last of page 1, at 12:05
+    time_machine.move_to(at(12, 35), tick=False)  # 12:05 is LATE_BY ago: still at the door
+    frontdesk_client.force_login(frontdesk_user)
+
+    rows = frontdesk_client.get("/today/").context["rows"]
+
+    assert rows[-1].pk == booked[49].pk
+
+
 def test_filters_narrow_the_rows_but_the_counts_stay_the_days(frontdesk_client):
     lee, adeyemi = ProviderFactory(display_name="Dr Lee"), ProviderFactory(display_name="Dr Ade")
     room_1, room_2 = RoomFactory(name="Room 1"), RoomFactory(name="Room 2")
