@@ -89,6 +89,7 @@ def today_arrivals(
     day: date,
     site_id: int | None = None,
     appointments: QuerySet[Appointment] | None = None,
+    limit: int | None = None,
 ) -> list[Arrival]:
     """The day's arrivals by time (cancelled ones left out), each with the codes of what
     needs fixing, in a fixed number of queries:
@@ -100,12 +101,13 @@ def today_arrivals(
     - `labs`: pre-procedure blood tests not back for a patient with a bleeding disorder
       (not ticked on the readiness checklist).
 
-    `site_id`: that site's arrivals only (None: every site's).
+    `site_id`: that site's arrivals only (None: every site's). `limit`: the first
+    `limit` of them only (a page of the board, read from its first visit on).
     """
     booked = at_site(day_appointments(day=day), site_id) if appointments is None else appointments
     # What the flags need to know of each visit, asked in the same query (an index probe
     # per visit) rather than by one query per flag selecting the day again.
-    rows = list(
+    arrivals_read = (
         booked.annotate(
             email_failed=Exists(
                 Reminder.objects.filter(
@@ -148,13 +150,15 @@ def today_arrivals(
             "labs_back",
         )
     )
+    rows = list(arrivals_read if limit is None else arrivals_read[:limit])
     if not rows:
         return []
     # A hold plan only matters for a patient taking medicines (as readiness() says).
     # (A correlated EXISTS above would have PostgreSQL read and hash every medicine.)
     on_medicines, thinners = set(), set()
+    patients = booked.values("patient_id") if limit is None else {row[5] for row in rows}
     for patient_id, med_class in Medication.objects.filter(
-        patient__in=booked.values("patient_id"), is_active=True
+        patient__in=patients, is_active=True
     ).values_list("patient_id", "med_class"):
         on_medicines.add(patient_id)
         if med_class in Medication.BLOOD_THINNERS:

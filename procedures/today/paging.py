@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from django.core.paginator import Page
-from django.db.models import Count, F, Max, Q, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,16 +39,16 @@ def current_page(visits: Sequence[Timed]) -> int:
 
 class At(NamedTuple):
     start_at: datetime
-    pk: int | None = None  # None: the day's last visit, known only by its time
+    pk: int
 
 
 class PageEnds(Sequence[Timed]):
     """A day's visits left in the database, in time order (then booking order), as the
     pager reads them: how many, and the start times of each page's first and last visit,
-    in two queries; a page's primary keys in a third, read on from its first visit
-    through the start-time index. Django's `Paginator` takes it as its list (it has a
-    length and slices), and `page_links` and `current_page` ask it only for the visits
-    at a page's ends.
+    in one query. Django's `Paginator` takes it as its list (it has a length and
+    slices), and `page_links` and `current_page` ask it only for the visits at a page's
+    ends; `from_visit` reads a page on from its first visit, through the start-time
+    index.
 
     The network's day on one board is thousands of visits; reading them all to count
     and name its pages took more than the rest of the page (docs/performance.md, twelfth
@@ -57,42 +57,36 @@ class PageEnds(Sequence[Timed]):
     def __init__(self, visits: QuerySet) -> None:
         order = (F("start_at").asc(), F("pk").asc())
         self._visits = visits.order_by(*order)
-        # Each page's first and (when full) last visit, numbered in time order.
-        ends = list(
+        # Each page's first and (when full) last visit, numbered in time order, and the
+        # day's last visit (an index probe from the end): its number is the day's length.
+        last = visits.order_by("-start_at", "-pk").values("pk")[:1]
+        ends = (
             visits.annotate(n=Window(RowNumber(), order_by=order), place=F("n") % PER_PAGE)
-            .filter(Q(place=1) | Q(place=0))
+            .filter(Q(place=1) | Q(place=0) | Q(pk=Subquery(last)))
             .values_list("n", "pk", "start_at")
         )
         self._at = {n - 1: At(start_at, pk) for n, pk, start_at in ends}
-        # From the last of them on (the last page, or its last visit): how many and when
-        # the last starts. (Counting in the numbering query costs a second pass over
-        # the day.)
-        before, tail = 0, visits
-        if ends:
-            n, pk, start_at = ends[-1]
-            before, tail = n - 1, self._from(pk, start_at)
-        rest = tail.aggregate(count=Count("pk"), last=Max("start_at"))
-        self._count = before + rest["count"] if ends else 0
-        if self._count:
-            self._at.setdefault(self._count - 1, At(rest["last"]))
+        self._count = max(self._at, default=-1) + 1
 
-    def _from(self, pk: int, start_at: datetime) -> QuerySet:
-        """The visits from (start_at, pk) on, in order (`start_at__gte` first, so the
-        start-time index is read from there on)."""
-        return self._visits.filter(start_at__gte=start_at).filter(
-            Q(start_at__gt=start_at) | Q(pk__gte=pk)
+    def from_visit(self, index: int) -> QuerySet:
+        """The visits from the `index`-th on, in order: `index` is a page's first (the
+        only visits whose keys were read), or past the day's end (none)."""
+        if not 0 <= index < self._count:
+            return self._visits.none()
+        first = self._at[index]
+        return self._visits.filter(start_at__gte=first.start_at).filter(
+            Q(start_at__gt=first.start_at) | Q(pk__gte=first.pk)
         )
 
     def __len__(self) -> int:
         return self._count
 
     def __getitem__(self, index):
-        if isinstance(index, slice):  # a page: its visits' primary keys
-            first = self._at.get(index.start or 0)
-            if first is not None and first.pk is not None and index.step is None:
-                keyed = self._from(first.pk, first.start_at).values_list("pk", flat=True)
-                return list(keyed[: index.stop - (index.start or 0)])
-            return list(self._visits.values_list("pk", flat=True)[index])
+        if isinstance(index, slice):  # primary keys (a query when iterated)
+            start, stop = index.start or 0, index.stop
+            if index.step is None and (start % PER_PAGE == 0 or start >= self._count):
+                return self.from_visit(start).values_list("pk", flat=True)[: stop - start]
+            return self._visits.values_list("pk", flat=True)[index]
         return self._at[index if index >= 0 else self._count + index]
 
     def page_due(self, due: datetime) -> int:

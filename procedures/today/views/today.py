@@ -4,7 +4,6 @@ A network's day is thousands of arrivals, so the board shows a page of them at a
 (opening on the page with the arrivals due now), filtered by physician, room or status;
 the counts above it are always the whole day's."""
 
-from datetime import date
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -18,20 +17,6 @@ from procedures.catalog.sites import at_site, current_site_id
 from procedures.today import board, loops, paging
 from procedures.today.counts import today_counts_cached
 from procedures.today.forms import TodayBoardFilterForm
-
-
-def _page_arrivals(pks: list[int], *, day: date) -> list[board.Arrival]:
-    """The rows of the page shown, with their flags (read for them only), in its order."""
-    if not pks:
-        return []
-    found = {
-        a.pk: a
-        for a in board.today_arrivals(
-            day=day, appointments=board.day_appointments(day=day).filter(pk__in=pks)
-        )
-    }
-    # A visit cancelled in between is left out.
-    return [found[pk] for pk in pks if pk in found]
 
 
 @policy.allowed("today_board")
@@ -55,7 +40,12 @@ def today_board_view(request):
     shown = paging.PageEnds(form.apply(booked, flagged=flagged))
     paginator = Paginator(shown, paging.PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paging.current_page(shown))
-    rows = _page_arrivals(list(page.object_list), day=day)
+    # The page's rows with their flags, read on from its first visit.
+    rows = board.today_arrivals(
+        day=day,
+        appointments=shown.from_visit(page.start_index() - 1),
+        limit=paging.PER_PAGE,
+    )
     record_list_read(request, [a.patient_id for a in rows])
     # The day's counts are the navigation's (procedures/today/counts.py): the same
     # figures as beside "Today", worked out once for both.
