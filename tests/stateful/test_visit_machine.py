@@ -719,9 +719,10 @@ class VisitMachine(RuleBasedStateMachine):
         length, its pages' ends, each page's visits and the page due now), for the
         network and for the New York site on its own clock: every visit not cancelled
         once, by time then booking, the same as reading the whole day (docs/invariants.md,
-        25). Two a page, so that a day of a few visits has pages to get wrong."""
+        25). Three a page, so that a day of a few visits has pages to get wrong, and a
+        visit inside a page that is neither of its ends."""
         north = ROOMS[1].site
-        with patch.object(paging, "PER_PAGE", 2):
+        with patch.object(paging, "PER_PAGE", 3):
             for site_id, zone in ((None, timezone.get_default_timezone()), (north.pk, north.tz)):
                 with timezone.override(zone):
                     days = {
@@ -732,11 +733,11 @@ class VisitMachine(RuleBasedStateMachine):
                         booked = at_site(board.day_appointments(day=day), site_id)
                         whole = list(booked.order_by("start_at", "pk"))
                         ends = paging.PageEnds(booked)
-                        pager = Paginator(ends, 2)
+                        pager = Paginator(ends, 3)
                         read = [pk for n in pager.page_range for pk in pager.page(n).object_list]
                         assert read == [v.pk for v in whole], (day, site_id)
                         for number in pager.page_range:
-                            page = Paginator(whole, 2).get_page(number)
+                            page = Paginator(whole, 3).get_page(number)
                             assert paging.page_links(ends, pager.get_page(number)) == (
                                 paging.page_links(whole, page)
                             )
