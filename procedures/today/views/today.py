@@ -4,7 +4,6 @@ A network's day is thousands of arrivals, so the board shows a page of them at a
 (opening on the page with the arrivals due now), filtered by physician, room or status;
 the counts above it are always the whole day's."""
 
-
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -60,7 +59,9 @@ def today_board_view(request):
             "page": page,
             "rows": board.board_rows(rows, site_names=site_names),
             "pages": paging.page_links(shown, page),
-            "total": counts["total"],
+            # Unfiltered, the day's length as just read (the cached counts may be up
+            # to COUNTS_SECONDS behind a write that bypassed the ORM).
+            "total": counts["total"] if form.chosen() else len(shown),
             "expected": counts["expected"],
             "flagged": counts["flagged"],
             "matching": len(shown),
