@@ -29,12 +29,15 @@ class Timed(Protocol):
 
 
 def current_page(visits: Sequence[Timed]) -> int:
-    """The page of the first visit due now (or the last page, when all are over)."""
+    """The page of the first visit due now (or the last page, when all are over): the
+    first page whose last visit starts at or after that (only the pages' last visits
+    are read, so a day in the database is asked for nothing more than its `PageEnds`)."""
     due = timezone.now() - LATE_BY
-    if isinstance(visits, PageEnds):
-        return visits.page_due(due)
-    index = next((i for i, v in enumerate(visits) if v.start_at >= due), len(visits) - 1)
-    return max(index, 0) // PER_PAGE + 1
+    pages = max(-(-len(visits) // PER_PAGE), 1)
+    for number in range(1, pages):
+        if visits[number * PER_PAGE - 1].start_at >= due:
+            return number
+    return pages
 
 
 class At(NamedTuple):
@@ -88,16 +91,6 @@ class PageEnds(Sequence[Timed]):
                 return self.from_visit(start).values_list("pk", flat=True)[: stop - start]
             return self._visits.values_list("pk", flat=True)[index]
         return self._at[index if index >= 0 else self._count + index]
-
-    def page_due(self, due: datetime) -> int:
-        """The page of the first visit starting at `due` or later (the last page when
-        none does): the first page whose last visit does."""
-        pages = max(-(-self._count // PER_PAGE), 1)
-        for number in range(1, pages + 1):
-            last = self._at.get(min(number * PER_PAGE, self._count) - 1)
-            if last is not None and last.start_at >= due:
-                return number
-        return pages
 
 
 # Pages linked either side of the current one, and at each end of the day.
