@@ -75,6 +75,7 @@ def test_every_page_runs_the_same_queries_at_ten_times_the_data():
         "navigation counts",
         "clinic day calendar",
         "20-physician calendar day",
+        "a site's calendar day, 20 a page",
         "clinic day calendar by room",
         "provider week calendar",
         "booking form from the calendar",
