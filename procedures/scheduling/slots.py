@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from itertools import accumulate
 from operator import attrgetter
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
@@ -49,9 +50,15 @@ def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
     return clinic_datetime(day, time.min), clinic_datetime(day + timedelta(days=1), time.min)
 
 
+Sessions = tuple[tuple[datetime, datetime], ...]
+
+
 @dataclass
 class Availability:
-    """Working hours, absences and clinic holidays for some resources and days."""
+    """Working hours, absences and clinic holidays for some resources and days.
+
+    It answers in the zone current when it was made (where it is loaded: every caller
+    asks it there too)."""
 
     # Keyed by ("provider", id) or ("room", id).
     hours: dict[tuple[str, int | None], dict[int, list[tuple[time, time]]]] = field(
@@ -59,19 +66,29 @@ class Availability:
     )
     absences: dict[tuple[str, int | None], list[Unavailability]] = field(default_factory=dict)
     holidays: dict[date, str] = field(default_factory=dict)
+    tz: ZoneInfo = field(default_factory=clinic_tz)
+    # A day's sessions by its hours and date: most of a site's physicians and rooms
+    # keep the same hours, and a page asks for thousands (a month of thirty rooms).
+    _days: dict[tuple[tuple[tuple[time, time], ...], date], Sessions] = field(
+        default_factory=dict, repr=False
+    )
 
-    def sessions(self, kind: str, resource_id: int, day: date) -> list[tuple[datetime, datetime]]:
+    def sessions(self, kind: str, resource_id: int, day: date) -> Sessions:
         """The resource's working sessions on a clinic day, as aware datetimes."""
         if day in self.holidays:
-            return []
+            return ()
         weekly = self.hours.get((kind, resource_id)) or DEFAULT_OPENING_HOURS
-        return [
-            (clinic_datetime(day, starts), clinic_datetime(day, ends))
-            for starts, ends in weekly.get(day.weekday(), [])
-        ]
+        key = (tuple(weekly.get(day.weekday(), ())), day)
+        sessions = self._days.get(key)
+        if sessions is None:
+            sessions = self._days[key] = tuple(
+                (clinic_datetime(day, starts, self.tz), clinic_datetime(day, ends, self.tz))
+                for starts, ends in key[0]
+            )
+        return sessions
 
     def within_hours(self, kind: str, resource_id: int, start: datetime, end: datetime) -> bool:
-        day = start.astimezone(clinic_tz()).date()
+        day = start.astimezone(self.tz).date()
         return any(s <= start and end <= e for s, e in self.sessions(kind, resource_id, day))
 
     def absence(
@@ -118,7 +135,7 @@ def availability_load(
     return availability
 
 
-def _hours_text(sessions: list[tuple[datetime, datetime]]) -> str:
+def _hours_text(sessions: Sessions) -> str:
     return ", ".join(f"{hhmm(s)}-{hhmm(e)}" for s, e in sessions)
 
 
@@ -463,14 +480,11 @@ def _slots_walk(
     provider_ids = [p.pk for p in providers]
     room_ids = [r.pk for r in rooms]
     tz = clinic_tz()
-    room_sessions: dict[tuple[int, date], list[tuple[datetime, datetime]]] = {}
 
     def room_open(room: Room, b_from: datetime, b_until: datetime) -> bool:
-        """`Availability.within_hours` for a room, its sessions read once a day."""
-        key = (room.pk, b_from.astimezone(tz).date())
-        if key not in room_sessions:
-            room_sessions[key] = availability.sessions("room", room.pk, key[1])
-        return any(s <= b_from and b_until <= e for s, e in room_sessions[key])
+        """`Availability.within_hours` for a room."""
+        sessions = availability.sessions("room", room.pk, b_from.astimezone(tz).date())
+        return any(s <= b_from and b_until <= e for s, e in sessions)
 
     def free_room(b_from: datetime, b_until: datetime) -> Room | None:
         """The first room (in their order) open, present and free over the range."""

@@ -5,12 +5,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
-from procedures.catalog.hours import WorkingHours
-from procedures.scheduling.slots import slots_find
+from procedures.catalog.hours import DEFAULT_OPENING_HOURS, WorkingHours
+from procedures.scheduling.slots import availability_load, slots_find
 from procedures.tests.factories import ProcedureTypeFactory, ProviderFactory, RoomFactory
 from procedures.workflows.visits import appointment_book
 
@@ -106,3 +107,29 @@ def test_a_booking_after_the_change_shows_and_reminds_in_clinic_time(
     assert escort.time() == day_before.time()
     assert escort.utcoffset() == dt.timedelta(0)
     assert day_before.utcoffset() == dt.timedelta(hours=1)
+
+
+def test_availability_answers_in_its_zone_and_each_resource_in_its_own_hours(lee):
+    """Loaded at a New York site, it answers in New York's wall clock wherever it is
+    asked; a room on the clinic's default hours and a physician on their own each
+    get theirs (it keeps a day's sessions by its hours, shared between resources)."""
+    new_york = ZoneInfo("America/New_York")
+    room, other_room = RoomFactory(), RoomFactory()
+    with timezone.override(new_york):
+        availability = availability_load(
+            providers=[lee], rooms=[room, other_room], first_day=MON_BST, last_day=MON_BST
+        )
+    lee_hours = ((dt.time(9), dt.time(12)),)
+    for asked_in in (LONDON, new_york):
+        with timezone.override(asked_in):
+            for resource, hours in (
+                (("provider", lee.pk), lee_hours),
+                (("room", room.pk), DEFAULT_OPENING_HOURS[MON_BST.weekday()]),
+                (("room", other_room.pk), DEFAULT_OPENING_HOURS[MON_BST.weekday()]),
+            ):
+                assert availability.sessions(*resource, MON_BST) == tuple(
+                    (clinic_datetime(MON_BST, s, new_york), clinic_datetime(MON_BST, e, new_york))
+                    for s, e in hours
+                )
+            nine = clinic_datetime(MON_BST, dt.time(9), new_york)
+            assert availability.within_hours("provider", lee.pk, nine, nine + dt.timedelta(hours=1))
