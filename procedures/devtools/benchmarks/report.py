@@ -81,6 +81,7 @@ def summarise(
     points: list[tuple[int, int]],
     requests: int,
     load_average: dict | None = None,
+    calibration_ms: dict | None = None,
 ) -> dict:
     labels = [label(s, v) for s, v in points]
     by: dict[str, dict[str, Measure]] = {}
@@ -92,6 +93,8 @@ def summarise(
         "points": labels,
         "requests": requests,
         "load_average": load_average,
+        # The machine's speed at the start and the end (runner.calibration_ms).
+        "calibration_ms": calibration_ms,
         "seeds": seeds,
         "pages": pages,
         "measures": [asdict(m) for m in measures],
@@ -126,11 +129,13 @@ def combine(earlier: dict, later: dict, *, source: str) -> dict:
         points=sorted(points),
         requests=later["requests"],
         load_average=later.get("load_average"),
+        calibration_ms=later.get("calibration_ms"),
     )
     result["compared_with"] = {
         "json": source,
         "points": earlier["points"],
         "load_average": earlier.get("load_average"),
+        "calibration_ms": earlier.get("calibration_ms"),
     }
     return result
 
@@ -162,6 +167,18 @@ def table(result: dict) -> str:
         lines.append("")
         lines.append(
             f"Load average (1, 5, 15 min) at the start {load['start']}, at the end {load['end']}."
+        )
+    calibration = result.get("calibration_ms")
+    if calibration:
+        earlier = (result.get("compared_with") or {}).get("calibration_ms")
+        lines.append(
+            "Calibration (a fixed 500-row template, no database; the machine's speed): "
+            f"{calibration['start']:g} ms at the start, {calibration['end']:g} at the end"
+            + (
+                f"; the compared run's {earlier['start']:g} and {earlier['end']:g}."
+                if earlier
+                else "."
+            )
         )
     d = result.get("dispatch")
     if d:

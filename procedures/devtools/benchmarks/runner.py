@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, connections
 from django.http import HttpResponse
+from django.template import Context, Engine
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
@@ -183,6 +184,34 @@ def load_average() -> list[float]:
     """The machine's 1, 5 and 15 minute load averages (it is shared: read the figures
     beside them)."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+# The calibration: a table of 500 rows, each with a link, a date and a filter, as
+# a page's Python-bound part is (the template engine, no database).
+_CALIBRATION = (
+    '<table>{% for row in rows %}<tr><td><a href="/r/{{ row.pk }}/">{{ row.name|title }}'
+    "</a></td><td>{{ row.day|date:'D j M Y' }}</td><td>{% if row.pk|divisibleby:3 %}"
+    "three{% else %}{{ row.pk }}{% endif %}</td></tr>{% endfor %}</table>"
+)
+
+
+def calibration_ms(repeats: int = 9) -> float:
+    """The machine's speed at what most of a page's time is here (Python, Django's
+    template engine), independent of the data: the median milliseconds of rendering a
+    fixed table of 500 rows. Two runs' page times compare only as far as their
+    calibrations do (machines running this benchmark have differed by three times)."""
+    from datetime import date
+
+    template = Engine().from_string(_CALIBRATION)
+    rows = [
+        {"pk": i, "name": f"row number {i}", "day": date(2026, 1, 1 + i % 28)} for i in range(500)
+    ]
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        template.render(Context({"rows": rows}))
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 2)
 
 
 def site_clients(plan: scale.ScalePlan) -> tuple[_Context, dict[tuple[str, bool], Client]]:
@@ -350,6 +379,7 @@ def run(
 
     todo = points(sorted(scales), sorted(volumes), diagonal=diagonal)
     load_before = load_average()
+    calibration_before = calibration_ms()
     # Bookings wake the dispatcher: a message to nowhere, not to a real worker.
     broker_url = celery_app.conf.broker_url
     celery_app.conf.broker_url = "memory://"
@@ -378,6 +408,7 @@ def run(
         points=[(p.scale, p.volume) for p in todo],
         requests=requests,
         load_average={"start": load_before, "end": load_average()},
+        calibration_ms={"start": calibration_before, "end": calibration_ms()},
     )
 
 

@@ -63,9 +63,12 @@ def test_the_benchmark_reports_every_page_at_each_point(tmp_path, capsys):
     assert (seeds[1]["patients"], seeds[2]["patients"]) == (20, 40)
     assert seeds[2]["visits_a_day"] == 2 * seeds[1]["visits_a_day"]
     assert len(result["load_average"]["start"]) == 3
+    # The machine's speed, so that runs on two machines can be told apart.
+    assert result["calibration_ms"]["start"] > 0 and result["calibration_ms"]["end"] > 0
     printed = capsys.readouterr().out
     assert "| today board |" in printed
     assert "Load average" in printed
+    assert "Calibration (a fixed 500-row template" in printed
     # It leaves its data behind for a look, and seed_scale --clear removes it.
     call_command("seed_scale", patients=1, clear=True, verbosity=0)
     assert not models.Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX).exists()
@@ -97,6 +100,7 @@ def test_two_runs_at_one_point_each_compare_as_one(tmp_path):
         "json": str(small),
         "points": ["1x1"],
         "load_average": json.loads(small.read_text())["load_average"],
+        "calibration_ms": json.loads(small.read_text())["calibration_ms"],
     }
     assert {p["scenario"] for p in result["pages"]} == {
         "navigation counts",
