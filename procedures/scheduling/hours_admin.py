@@ -227,7 +227,6 @@ def _overlay(
         hours=dict(availability.hours),
         absences={k: list(v) for k, v in availability.absences.items()},
         holidays=availability.holidays,
-        tz=availability.tz,
     )
     if weekly is None:
         then.hours.pop(key, None)  # the clinic default applies

@@ -57,8 +57,8 @@ Sessions = tuple[tuple[datetime, datetime], ...]
 class Availability:
     """Working hours, absences and clinic holidays for some resources and days.
 
-    It answers in the zone current when it was made (where it is loaded: every caller
-    asks it there too)."""
+    It answers in the zone current when it is asked: a physician's 09:00 is 09:00 in
+    New York for a visit there (invariant 19), whatever zone it was loaded in."""
 
     # Keyed by ("provider", id) or ("room", id).
     hours: dict[tuple[str, int | None], dict[int, list[tuple[time, time]]]] = field(
@@ -66,10 +66,9 @@ class Availability:
     )
     absences: dict[tuple[str, int | None], list[Unavailability]] = field(default_factory=dict)
     holidays: dict[date, str] = field(default_factory=dict)
-    tz: ZoneInfo = field(default_factory=clinic_tz)
-    # A day's sessions by its hours and date: most of a site's physicians and rooms
-    # keep the same hours, and a page asks for thousands (a month of thirty rooms).
-    _days: dict[tuple[tuple[tuple[time, time], ...], date], Sessions] = field(
+    # A day's sessions by its hours, date and zone: most of a site's physicians and
+    # rooms keep the same hours, and a page asks for thousands (a month of thirty rooms).
+    _days: dict[tuple[tuple[tuple[time, time], ...], date, ZoneInfo], Sessions] = field(
         default_factory=dict, repr=False
     )
 
@@ -78,17 +77,18 @@ class Availability:
         if day in self.holidays:
             return ()
         weekly = self.hours.get((kind, resource_id)) or DEFAULT_OPENING_HOURS
-        key = (tuple(weekly.get(day.weekday(), ())), day)
+        tz = clinic_tz()
+        key = (tuple(weekly.get(day.weekday(), ())), day, tz)
         sessions = self._days.get(key)
         if sessions is None:
             sessions = self._days[key] = tuple(
-                (clinic_datetime(day, starts, self.tz), clinic_datetime(day, ends, self.tz))
+                (clinic_datetime(day, starts, tz), clinic_datetime(day, ends, tz))
                 for starts, ends in key[0]
             )
         return sessions
 
     def within_hours(self, kind: str, resource_id: int, start: datetime, end: datetime) -> bool:
-        day = start.astimezone(self.tz).date()
+        day = start.astimezone(clinic_tz()).date()
         return any(s <= start and end <= e for s, e in self.sessions(kind, resource_id, day))
 
     def absence(

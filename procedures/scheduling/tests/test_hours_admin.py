@@ -237,3 +237,29 @@ def test_every_change_is_audited_with_who_made_it(lee, admin_user):
         (LogEntry.Action.CREATE, admin_user),
         (LogEntry.Action.DELETE, admin_user),
     ]
+
+
+def test_a_visit_at_a_site_in_another_zone_is_judged_on_its_sites_clock(lee):
+    """One load of the physician's hours judges a London visit and a New York one, each
+    on its own site's wall clock (invariant 19): 09:00-12:00 holds a 10:00-11:00 visit
+    in New York (15:00 in London), and 09:00-10:30 would leave it outside."""
+    from zoneinfo import ZoneInfo
+
+    from procedures.tests.factories import SiteFactory
+
+    new_york = ZoneInfo("America/New_York")
+    north = SiteFactory(code="north", time_zone="America/New_York")
+    lee.obj.sites.set([RoomFactory().site, north])
+    mornings = {d: [(T(9), T(12))] for d in range(5)}
+    hours.hours_set(resource=lee, weekly=mornings, confirmed=[], by=None)
+    ny_visit = AppointmentFactory(
+        provider=lee.obj,
+        room=RoomFactory(site=north),
+        start_at=clinic_datetime(MONDAY, T(10), new_york),
+        end_at=clinic_datetime(MONDAY, T(11), new_york),
+    )
+
+    affected = hours.affected_visits(lee, weekly={d: [(T(9), T(10, 30))] for d in range(5)})
+
+    assert [a.appointment for a in affected] == [ny_visit]
+    assert affected[0].reason == "works 09:00-10:30 on Monday; the visit needs 10:00-11:00"

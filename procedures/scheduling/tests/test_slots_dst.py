@@ -109,10 +109,12 @@ def test_a_booking_after_the_change_shows_and_reminds_in_clinic_time(
     assert day_before.utcoffset() == dt.timedelta(hours=1)
 
 
-def test_availability_answers_in_its_zone_and_each_resource_in_its_own_hours(lee):
-    """Loaded at a New York site, it answers in New York's wall clock wherever it is
-    asked; a room on the clinic's default hours and a physician on their own each
-    get theirs (it keeps a day's sessions by its hours, shared between resources)."""
+def test_availability_answers_in_the_askers_zone_and_each_resource_in_its_own_hours(lee):
+    """Loaded in one zone, it answers in the zone it is asked in (a visit is judged on
+    its site's clock, invariant 19: the hours page checks visits at several sites with
+    one load); a room on the clinic's default hours and a physician on their own each
+    get theirs. It keeps a day's sessions by hours, day and zone, shared between
+    resources: asked in London after New York, it must not answer New York's."""
     new_york = ZoneInfo("America/New_York")
     room, other_room = RoomFactory(), RoomFactory()
     with timezone.override(new_york):
@@ -120,16 +122,17 @@ def test_availability_answers_in_its_zone_and_each_resource_in_its_own_hours(lee
             providers=[lee], rooms=[room, other_room], first_day=MON_BST, last_day=MON_BST
         )
     lee_hours = ((dt.time(9), dt.time(12)),)
-    for asked_in in (LONDON, new_york):
-        with timezone.override(asked_in):
+    default_hours = DEFAULT_OPENING_HOURS[MON_BST.weekday()]
+    for zone in (new_york, LONDON, new_york):
+        with timezone.override(zone):
             for resource, hours in (
                 (("provider", lee.pk), lee_hours),
-                (("room", room.pk), DEFAULT_OPENING_HOURS[MON_BST.weekday()]),
-                (("room", other_room.pk), DEFAULT_OPENING_HOURS[MON_BST.weekday()]),
+                (("room", room.pk), default_hours),
+                (("room", other_room.pk), default_hours),
             ):
                 assert availability.sessions(*resource, MON_BST) == tuple(
-                    (clinic_datetime(MON_BST, s, new_york), clinic_datetime(MON_BST, e, new_york))
+                    (clinic_datetime(MON_BST, s, zone), clinic_datetime(MON_BST, e, zone))
                     for s, e in hours
                 )
-            nine = clinic_datetime(MON_BST, dt.time(9), new_york)
+            nine = clinic_datetime(MON_BST, dt.time(9), zone)
             assert availability.within_hours("provider", lee.pk, nine, nine + dt.timedelta(hours=1))
