@@ -36,6 +36,7 @@ from datetime import date, datetime, timedelta
 
 from django.utils.translation import gettext as _
 
+from procedures.catalog.clock import clinic_tz
 from procedures.reports.rollup import VisitFacts, scope_turnaround_pairs, scope_visit_facts
 from procedures.reports.scope import ReportScope
 from procedures.results.analytics import TurnaroundRow, turnaround_rows, weighted_percentile
@@ -104,9 +105,10 @@ def room_utilisation(scope: ReportScope, facts: Facts | None = None) -> list[Roo
     )
     held = _total(visit_facts(scope) if facts is None else facts).held
     days = [scope.start + timedelta(days=n) for n in range(scope.days)]
+    tz = clinic_tz()
     uses = []
     for room in rooms:
-        sessions = [s for day in days for s in availability.sessions("room", room.pk, day)]
+        sessions = [s for day in days for s in availability.sessions("room", room.pk, day, tz)]
         closed = [
             (a.starts_at, a.ends_at) for a in availability.absences.get(("room", room.pk), [])
         ]

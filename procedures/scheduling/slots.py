@@ -72,12 +72,15 @@ class Availability:
         default_factory=dict, repr=False
     )
 
-    def sessions(self, kind: str, resource_id: int, day: date) -> Sessions:
-        """The resource's working sessions on a clinic day, as aware datetimes."""
+    def sessions(
+        self, kind: str, resource_id: int, day: date, tz: ZoneInfo | None = None
+    ) -> Sessions:
+        """The resource's working sessions on a clinic day, as aware datetimes, in `tz`
+        (the current zone: a caller asking thousands of times passes it, read once)."""
         if day in self.holidays:
             return ()
         weekly = self.hours.get((kind, resource_id)) or DEFAULT_OPENING_HOURS
-        tz = clinic_tz()
+        tz = tz or clinic_tz()
         key = (tuple(weekly.get(day.weekday(), ())), day, tz)
         sessions = self._days.get(key)
         if sessions is None:
@@ -485,7 +488,7 @@ def _slots_walk(
 
     def room_open(room: Room, b_from: datetime, b_until: datetime) -> bool:
         """`Availability.within_hours` for a room."""
-        sessions = availability.sessions("room", room.pk, b_from.astimezone(tz).date())
+        sessions = availability.sessions("room", room.pk, b_from.astimezone(tz).date(), tz)
         return any(s <= b_from and b_until <= e for s, e in sessions)
 
     def free_room(b_from: datetime, b_until: datetime) -> Room | None:
@@ -504,7 +507,7 @@ def _slots_walk(
         providers share the clinic's hours: step through each distinct session once."""
         by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
         for prov in providers:
-            for session in availability.sessions("provider", prov.pk, day):
+            for session in availability.sessions("provider", prov.pk, day, tz):
                 by_session[session].append(prov)
         starts: dict[datetime, list[Provider]] = defaultdict(list)
         for (s_start, s_end), working in by_session.items():
