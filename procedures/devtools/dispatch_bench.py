@@ -104,6 +104,9 @@ def make_batch(emails: int) -> Batch:
                 email=f"patient{i}@bench.example",
                 preferred_language="es" if i % 10 == 0 else "en",
                 email_reminders=i % 20 != 1,
+                # Each prep email names its step, so that no two of a visit read alike
+                # (the dispatcher sends word-for-word twins as one email).
+                details_in_email=True,
             )
             for i in range(visits)
         )

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q
@@ -58,6 +58,8 @@ class DispatchReport:
     cancelled: int = 0
     released: int = 0
     deferred: int = 0
+    # Rows whose email read word for word as one just sent to the patient: sent with it.
+    merged: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -226,6 +228,7 @@ def _send_batch(ids: list[int], report: DispatchReport) -> None:
     # One send may take up to the mail timeout; start none that could outlast the lease.
     margin = timedelta(seconds=getattr(settings, "EMAIL_TIMEOUT", None) or 60)
     connection = get_connection()
+    sent_words: dict[tuple, int] = {}
     try:
         for index, reminder in enumerate(reminders):
             if _voided(reminder, report, checks) or _deferred(reminder, report, checks):
@@ -235,7 +238,7 @@ def _send_batch(ids: list[int], report: DispatchReport) -> None:
                 # would send it: hand the rest back untried instead.
                 _release(reminders[index:], report)
                 return
-            if unreachable := _send(reminder, connection, report):
+            if unreachable := _send(reminder, connection, report, sent_words):
                 # The server cannot be reached: each row left would wait out the same
                 # timeout only to fail the same way. Retry them all later.
                 for unsent in reminders[index + 1 :]:
@@ -247,14 +250,33 @@ def _send_batch(ids: list[int], report: DispatchReport) -> None:
 
 
 def _send(
-    reminder: Reminder, connection: BaseEmailBackend, report: DispatchReport
+    reminder: Reminder,
+    connection: BaseEmailBackend,
+    report: DispatchReport,
+    sent_words: dict[tuple, int],
 ) -> Exception | None:
     """Render, send and mark one row over the batch's connection; the error if the
-    server cannot be reached at all (any other failure is the row's own)."""
+    server cannot be reached at all (any other failure is the row's own).
+
+    A row whose email reads word for word as one the server accepted earlier in the
+    batch (`sent_words`: the words of each) is not sent again but marked sent with it:
+    two prep steps due at once, for a patient who gets no details by email, are both
+    "There is something to do..." and the same link (invariant 26)."""
     try:
         message = reminder_message(reminder, connection=connection)
     except Exception as exc:
         _failed(reminder, exc, report)
+        return None
+    words = _words(message)
+    if words is not None and (first := sent_words.get(words)) is not None:
+        if _finish(
+            reminder,
+            status=Reminder.Status.SENT,
+            sent_at=timezone.now(),
+            last_error="",
+            skip_reason=SENT_WITH.format(first),
+        ):
+            report.merged += 1
         return None
     try:
         connection.open()  # a no-op while open: the batch shares one session
@@ -271,7 +293,23 @@ def _send(
         return None
     if mark_sent(reminder):
         report.sent += 1
+        if words is not None:
+            sent_words.setdefault(words, reminder.pk)
     return None
+
+
+# What a row merged into an earlier email of its batch records (`Reminder.skip_reason`):
+# the clinic's words and the row whose email it went as, never patient data.
+SENT_WITH = "sent as one email with #{}"
+
+
+def _words(message: EmailMultiAlternatives) -> tuple | None:
+    """What the patient reads of `message`: recipients, subject, text and HTML. None
+    for a message with an attachment (an invite is never merged into another)."""
+    if message.attachments:
+        return None
+    html = tuple(str(content) for content, _mimetype in message.alternatives)
+    return (tuple(message.to), str(message.subject), str(message.body), html)
 
 
 # A stop email may go a little after its time (a late run, a retry); past this it would

@@ -99,7 +99,8 @@ class Reminder(models.Model):
     # An SMTP code and class name only: never message content or addresses.
     last_error = models.CharField(max_length=200, blank=True)
     # Why the row was cancelled or skipped instead of sent ("visit completed", "escort
-    # confirmed", ...): the clinic's words, never patient data.
+    # confirmed", ...), or, for a sent row, that its email went as one with a twin
+    # ("sent as one email with #N"): the clinic's words, never patient data.
     skip_reason = models.CharField(max_length=100, blank=True)
     # A failed email stays flagged for the front desk until someone resolves it.
     resolved_at = models.DateTimeField(null=True, blank=True)

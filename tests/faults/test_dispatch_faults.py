@@ -30,10 +30,12 @@ pytestmark = [
 ]
 
 
-def due_reminders(count: int, **row) -> list[Reminder]:
-    """`count` reminders due now, for one upcoming appointment of a patient with email."""
+def due_reminders(count: int) -> list[Reminder]:
+    """`count` reminders due now, for one upcoming appointment of a patient with email:
+    prep steps of their own words, which the patient asked to get by email, so that no
+    two read alike (the dispatcher sends word-for-word twins as one email)."""
     appointment = AppointmentFactory(
-        patient=PatientFactory(email="patient@example.com"),
+        patient=PatientFactory(email="patient@example.com", details_in_email=True),
         start_at=timezone.now() + dt.timedelta(days=3),
         end_at=timezone.now() + dt.timedelta(days=3, hours=1),
     )
@@ -41,12 +43,12 @@ def due_reminders(count: int, **row) -> list[Reminder]:
     Reminder.objects.bulk_create(
         Reminder(
             appointment=appointment,
-            kind=row.get("kind", Reminder.Kind.DAY_BEFORE),
+            kind=Reminder.Kind.PREP_STEP,
+            step_text=f"Step {i}.",
             appointment_version=appointment.version,
             due_at=now - dt.timedelta(seconds=1),
-            **{k: v for k, v in row.items() if k != "kind"},
         )
-        for _ in range(count)
+        for i in range(count)
     )
     return list(Reminder.objects.filter(appointment=appointment).order_by("pk"))
 

@@ -121,7 +121,12 @@ class VisitMachine(RuleBasedStateMachine):
             dose="3 mg daily",
             med_class=Medication.Class.ANTICOAGULANT,
         )
-        self.patients = [medicated, PatientFactory(email="ben@example.com")]
+        # Two general prep steps (the medicine list, a blood test) that fall due together
+        # when a visit is booked within three days.
+        self.patients = [
+            medicated,
+            PatientFactory(email="ben@example.com", bleeding_disorder=True),
+        ]
         # Visits an admin confirmed leaving outside hours (the hours page's warning).
         self.confirmed_outside: set[int] = set()
 
@@ -474,8 +479,10 @@ class VisitMachine(RuleBasedStateMachine):
         self.now = self.now + dt.timedelta(minutes=minutes)
         self.clock.move_to(self.now, tick=False)
         before = self._states()
+        already = len(mail.outbox)
         reminders_dispatch()
         self._check_new_sends(before)
+        self._check_no_twins(mail.outbox[already:])
         escalations.escalations_run(now=self.now)
         for level in ResultEscalation.Level.values:
             assert not escalations._due_orders(level, self.now).exists(), level
@@ -521,6 +528,17 @@ class VisitMachine(RuleBasedStateMachine):
                     reason=CallTask.Reason.RESULTS_CALL,
                     status=CallTask.Status.OPEN,
                 ).exists(), row
+
+    def _check_no_twins(self, messages) -> None:
+        """No patient gets two emails of one run that read word for word alike: prep
+        steps due at once, for a patient who gets no details by email, go as one
+        (invariant 26)."""
+        words = [
+            (tuple(m.to), m.subject, m.body, tuple(str(c) for c, _t in m.alternatives))
+            for m in messages
+            if not m.attachments
+        ]
+        assert len(words) == len(set(words)), [m.subject for m in messages]
 
     # --- invariants (after every step) ----------------------------------------------
 

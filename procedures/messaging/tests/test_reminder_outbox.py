@@ -204,3 +204,25 @@ def test_the_appointment_page_shows_its_emails_flags_and_calls(frontdesk_client)
     assert "Phone calls instead of email" in page
     assert "Day-before reminder" in page
     assert f"/reminders/?appointment={flagged.appointment_id}" in page
+
+
+def test_both_lists_say_why_an_email_was_not_sent_or_what_it_went_with(frontdesk_client):
+    withdrawn = ReminderFactory(
+        kind=Reminder.Kind.ESCORT_REQUEST,
+        status=Reminder.Status.CANCELLED,
+        skip_reason="escort confirmed",
+    )
+    merged = ReminderFactory(
+        appointment=withdrawn.appointment,
+        kind=Reminder.Kind.PREP_STEP,
+        status=Reminder.Status.SENT,
+        sent_at=NOW,
+        skip_reason="sent as one email with #7",
+    )
+
+    outbox_page = frontdesk_client.get(f"/reminders/?appointment={merged.appointment_id}")
+    visit_page = frontdesk_client.get(merged.appointment.get_absolute_url())
+
+    for page in (outbox_page.content.decode(), visit_page.content.decode()):
+        assert re.search(r"Cancelled\s*<br><small[^>]*>escort confirmed</small>", page)
+        assert re.search(r"Sent 3 Mar 09:00\s*<br><small[^>]*>sent as one email with #7", page)

@@ -393,6 +393,60 @@ def test_it_sends_nothing_twice(smtp_mail, appointment, clock):
     assert len(set(ids)) == 4
 
 
+def _booked_two_days_ahead(patient, frontdesk_user) -> Appointment:
+    """A visit on Wednesday for a patient with a bleeding disorder, booked on Monday:
+    "bring your medicine list" (7 days before) and "come in for a blood test" (3 days
+    before) are both past, so both are due at once, "as soon as you can"."""
+    patient.bleeding_disorder = True
+    patient.save()
+    start = clinic_datetime(dt.date(2025, 3, 5), dt.time(9, 30))
+    return appointment_book(
+        patient=patient,
+        procedure_type=ProcedureTypeFactory(name="Bone marrow aspiration"),
+        provider=ProviderFactory(),
+        room=RoomFactory(),
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
+        sedation_level=SedationLevel.LOCAL,
+        by=frontdesk_user,
+    )
+
+
+def test_two_prep_emails_that_read_alike_go_as_one(smtp_mail, patient, frontdesk_user):
+    visit = _booked_two_days_ahead(patient, frontdesk_user)
+    steps = visit.reminders.filter(kind=Reminder.Kind.PREP_STEP).order_by("pk")
+    assert steps.count() == 2  # the medicine list and the blood test, both due now
+
+    report = reminders_dispatch()
+
+    subjects = [str(m["Subject"]) for m in smtp_mail.wait_for(2)]
+    assert subjects == ["Your appointment is booked", "Preparing for your appointment"]
+    text = parts(smtp_mail.messages[1])["text/plain"].get_content()
+    assert "There is something to do to prepare for your appointment, as soon as you can." in text
+    assert (report.sent, report.merged) == (2, 1)
+    first, second = steps
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Reminder.Status.SENT, Reminder.Status.SENT)
+    assert second.sent_at is not None
+    assert second.skip_reason == f"sent as one email with #{first.pk}"
+    # Nothing is left to go out later: a second run sends nothing.
+    assert reminders_dispatch().claimed == 0
+    assert len(smtp_mail.messages) == 2
+
+
+def test_prep_emails_that_name_their_steps_each_go(smtp_mail, patient, frontdesk_user):
+    patient.details_in_email = True
+    _booked_two_days_ahead(patient, frontdesk_user)
+
+    report = reminders_dispatch()
+
+    texts = [parts(m)["text/plain"].get_content() for m in smtp_mail.wait_for(3)[1:]]
+    assert (report.sent, report.merged) == (3, 0)
+    assert "bring the list with you on the day" in texts[0]
+    assert "Come in for a blood test" in texts[1]
+
+
 def test_it_leaves_a_row_another_dispatcher_is_sending_alone(smtp_mail):
     reminder = ReminderFactory(
         status=Reminder.Status.SENDING, attempts=1, lease_until=NOW + dt.timedelta(minutes=4)
