@@ -109,7 +109,32 @@ def summarise(
     result["all_goals_met"] = all(all(p["goals"].values()) for p in pages) and (
         dispatch is None or dispatch["goal_met"]
     )
+    result["goals_not_met"] = goals_not_met(pages)
     return result
+
+
+def goals_not_met(pages: list[dict]) -> dict[str, list[str]]:
+    """Each goal some page missed, with those pages: which goals a verdict of "not
+    met" is about, without reading the whole table."""
+    missed: dict[str, list[str]] = {}
+    for page in pages:
+        for goal, met in page["goals"].items():
+            if not met:
+                missed.setdefault(goal, []).append(page["scenario"])
+    return missed
+
+
+def verdict(result: dict) -> str:
+    """The run's last line: all met, or which goals were missed and on how many pages."""
+    if result["all_goals_met"]:
+        return "All goals met."
+    missed = result.get("goals_not_met") or {}
+    parts = [
+        f"{goal} on {len(names)} page(s) ({', '.join(names)})" for goal, names in missed.items()
+    ]
+    if result.get("dispatch") and not result["dispatch"]["goal_met"]:
+        parts.append("the reminder dispatch")
+    return "Some goals are not met: " + "; ".join(parts) + "."
 
 
 def combine(earlier: dict, later: dict, *, source: str) -> dict:

@@ -69,6 +69,16 @@ def test_the_benchmark_reports_every_page_at_each_point(tmp_path, capsys):
     assert "| today board |" in printed
     assert "Load average" in printed
     assert "Calibration (a fixed 500-row template" in printed
+    # The verdict names each goal missed and its pages.
+    missed = {
+        (goal, p["scenario"])
+        for p in result["pages"]
+        for goal, met in p["goals"].items()
+        if not met
+    }
+    assert {(g, n) for g, names in result["goals_not_met"].items() for n in names} == missed
+    for goal, _name in missed:
+        assert f"{goal} on " in printed
     # It leaves its data behind for a look, and seed_scale --clear removes it.
     call_command("seed_scale", patients=1, clear=True, verbosity=0)
     assert not models.Patient.objects.filter(mrn__startswith=scale.MRN_PREFIX).exists()
@@ -162,3 +172,21 @@ def test_a_reused_database_is_vacuumed_where_the_server_runs_no_autovacuum(postg
     # A VACUUM outside a transaction (it cannot run inside one), only where no
     # autovacuum keeps the database as a live one would be.
     assert runner._vacuum_if_no_autovacuum() is (not autovacuum)
+
+
+def test_the_verdict_names_each_goal_missed_and_its_pages():
+    from procedures.devtools.benchmarks.report import goals_not_met, verdict
+
+    pages = [
+        {"scenario": "today board", "goals": {"same_queries": True, "floor_ratio": False}},
+        {"scenario": "slot finder", "goals": {"scale_ratio": False, "floor_ratio": False}},
+        {"scenario": "patient search", "goals": {"same_queries": True, "p50_goal": True}},
+    ]
+    missed = goals_not_met(pages)
+
+    assert missed == {"floor_ratio": ["today board", "slot finder"], "scale_ratio": ["slot finder"]}
+    assert verdict({"all_goals_met": False, "goals_not_met": missed, "dispatch": None}) == (
+        "Some goals are not met: floor_ratio on 2 page(s) (today board, slot finder); "
+        "scale_ratio on 1 page(s) (slot finder)."
+    )
+    assert verdict({"all_goals_met": True}) == "All goals met."

@@ -6,7 +6,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from procedures.devtools.benchmarks.report import combine, table
+from procedures.devtools.benchmarks.report import combine, table, verdict
 from procedures.devtools.benchmarks.runner import BenchmarkError, run
 
 
@@ -113,8 +113,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(table(result))
         self.stdout.write("")
-        verdict = "All goals met." if result["all_goals_met"] else "Some goals are not met."
-        self.stdout.write(verdict)
+        self.stdout.write(verdict(result))
         if opts["json_path"]:
             with open(opts["json_path"], "w") as handle:
                 json.dump(result, handle, indent=2, default=str)
