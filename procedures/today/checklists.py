@@ -2,7 +2,8 @@
 one compact row (read across scheduling and prep)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+
+from django.db.models import QuerySet
 
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import at_site
@@ -48,33 +49,24 @@ def checklist_row(appointment: Appointment) -> DayRow:
     )
 
 
-@dataclass(frozen=True)
-class DayVisit:
-    """One of the day's visits as the paging needs it (a network site's day is hundreds:
-    only the page's are read whole)."""
-
-    pk: int
-    start_at: datetime
-
-
-def day_checklist_visits(*, site_id: int | None = None) -> list[DayVisit]:
-    """Today's booked patients (not cancelled, no-shows or talks), by time."""
+def day_checklist_visits(*, site_id: int | None = None) -> QuerySet[Appointment]:
+    """Today's booked patients (not cancelled, no-shows or talks), by time: left in the
+    database, for `paging.PageEnds` to count and page (a network site's day is hundreds
+    of visits; only a page's are read whole)."""
     start, end = clinic_day_bounds(clinic_today())
-    visits = (
+    return (
         at_site(Appointment.objects.active(), site_id)
         .filter(start_at__gte=start, start_at__lt=end)
         .exclude(procedure_type__kind="results_discussion")
         .order_by("start_at", "pk")
-        .values_list("pk", "start_at")
     )
-    return [DayVisit(pk, start_at) for pk, start_at in visits]
 
 
-def checklist_rows_of(visits: list[DayVisit]) -> list[DayRow]:
+def checklist_rows_of(visit_ids: list[int]) -> list[DayRow]:
     """These visits (a page of the day), read whole, as checklist rows in their order:
     a fixed number of queries however many there are (`readiness_facts`)."""
-    found = Appointment.objects.with_related().in_bulk([v.pk for v in visits])
-    appointments = [found[v.pk] for v in visits if v.pk in found]
+    found = Appointment.objects.with_related().in_bulk(visit_ids)
+    appointments = [found[pk] for pk in visit_ids if pk in found]
     facts = readiness_facts(appointments)
     answers = fast_answers([a.pk for a in appointments])
     return [

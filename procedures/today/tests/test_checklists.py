@@ -150,7 +150,7 @@ def test_the_day_reads_each_checklist_in_a_fixed_number_of_queries(nurse_client,
         assert nurse_client.get("/today/checklists/").status_code == 200
     assert len(more) == len(few)
 
-    rows = checklist_rows_of(day_checklist_visits())
+    rows = checklist_rows_of(list(day_checklist_visits().values_list("pk", flat=True)))
     assert len(rows) == 9
     for row in rows:
         alone = readiness(row.appointment)

@@ -25,7 +25,8 @@ def day_checklists_view(request):
     """A page of the day at a time (a network site's day is hundreds of visits), opening
     on the visits due now, as the Today board; each row's checklist read for the page's
     visits only."""
-    visits = day_checklist_visits(site_id=current_site_id(request))
+    # Counted, paged and named in the database, as the Today board's day.
+    visits = paging.PageEnds(day_checklist_visits(site_id=current_site_id(request)))
     paginator = Paginator(visits, paging.PER_PAGE)
     page = paginator.get_page(request.GET.get("page") or paging.current_page(visits))
     rows = checklist_rows_of(list(page.object_list))
