@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q
@@ -36,7 +36,7 @@ from procedures.messaging.kinds import (
     NOT_ABOUT_THE_VISIT_KINDS,
     PREP_KINDS,
 )
-from procedures.messaging.mail import reminder_message
+from procedures.messaging.mail import reminder_context, reminder_message, reminder_words
 from procedures.messaging.models import CallTask, Reminder
 from procedures.messaging.plan import no_email_call
 from procedures.prep.timeline import patient_timeline
@@ -259,15 +259,16 @@ def _send(
     server cannot be reached at all (any other failure is the row's own).
 
     A row whose email reads word for word as one the server accepted earlier in the
-    batch (`sent_words`: the words of each) is not sent again but marked sent with it:
-    two prep steps due at once, for a patient who gets no details by email, are both
-    "There is something to do..." and the same link (invariant 26)."""
+    batch (`sent_words`: the `reminder_words` of each) is not sent again but marked
+    sent with it: two prep steps due at once, for a patient who gets no details by
+    email, are both "There is something to do..." and the same link (invariant 26)."""
     try:
-        message = reminder_message(reminder, connection=connection)
+        context = reminder_context(reminder)
+        message = reminder_message(reminder, connection=connection, context=context)
+        words = reminder_words(reminder, context)
     except Exception as exc:
         _failed(reminder, exc, report)
         return None
-    words = _words(message)
     if words is not None and (first := sent_words.get(words)) is not None:
         if _finish(
             reminder,
@@ -300,16 +301,7 @@ def _send(
 
 # What a row merged into an earlier email of its batch records (`Reminder.skip_reason`):
 # the clinic's words and the row whose email it went as, never patient data.
-SENT_WITH = "sent as one email with #{}"
-
-
-def _words(message: EmailMultiAlternatives) -> tuple | None:
-    """What the patient reads of `message`: recipients, subject, text and HTML. None
-    for a message with an attachment (an invite is never merged into another)."""
-    if message.attachments:
-        return None
-    html = tuple(str(content) for content, _mimetype in message.alternatives)
-    return (tuple(message.to), str(message.subject), str(message.body), html)
+SENT_WITH = "same words as email {}: sent once"
 
 
 # A stop email may go a little after its time (a late run, a retry); past this it would

@@ -102,11 +102,33 @@ def reminder_context(reminder: Reminder) -> dict[str, Any]:
     }
 
 
+def reminder_words(reminder: Reminder, context: dict[str, Any]) -> tuple | None:
+    """What the patient reads of a reminder's email, as a key: two rows with the same
+    key get emails that read word for word alike (the same templates, language,
+    recipient and context). Each link counts by its purpose only: its token carries the
+    second it was signed, the one thing two such emails may differ by. None for a kind
+    with an invite (an invite is never merged into another email)."""
+    if reminder.kind in INVITE_KINDS:
+        return None
+    patient = reminder.appointment.patient
+    said = sorted((name, repr(value)) for name, value in context.items() if name != "links")
+    return (
+        reminder.kind,
+        patient.email,
+        patient.preferred_language,
+        tuple(said),
+        tuple(sorted(context["links"])),
+    )
+
+
 def reminder_message(
-    reminder: Reminder, *, connection: BaseEmailBackend | None = None
+    reminder: Reminder,
+    *,
+    connection: BaseEmailBackend | None = None,
+    context: dict[str, Any] | None = None,
 ) -> EmailMultiAlternatives:
     """The email for one reminder row, ready to send (with its invite, for the kinds
-    that carry one)."""
+    that carry one). `context`: the row's `reminder_context`, when the caller has it."""
     appointment = reminder.appointment
     attachments = []
     if method := INVITE_KINDS.get(reminder.kind):
@@ -114,7 +136,7 @@ def reminder_message(
         attachments.append(calendar_attachment(ics, method=method, filename="appointment.ics"))
     return build_email(
         reminder.kind,
-        reminder_context(reminder),
+        context if context is not None else reminder_context(reminder),
         to=[appointment.patient.email],
         message_id=message_id_for(reminder),
         language=appointment.patient.preferred_language,

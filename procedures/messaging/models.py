@@ -100,7 +100,7 @@ class Reminder(models.Model):
     last_error = models.CharField(max_length=200, blank=True)
     # Why the row was cancelled or skipped instead of sent ("visit completed", "escort
     # confirmed", ...), or, for a sent row, that its email went as one with a twin
-    # ("sent as one email with #N"): the clinic's words, never patient data.
+    # ("same words as email N: sent once"): the clinic's words, never patient data.
     skip_reason = models.CharField(max_length=100, blank=True)
     # A failed email stays flagged for the front desk until someone resolves it.
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -429,10 +429,34 @@ def test_two_prep_emails_that_read_alike_go_as_one(smtp_mail, patient, frontdesk
     second.refresh_from_db()
     assert (first.status, second.status) == (Reminder.Status.SENT, Reminder.Status.SENT)
     assert second.sent_at is not None
-    assert second.skip_reason == f"sent as one email with #{first.pk}"
+    assert second.skip_reason == f"same words as email {first.pk}: sent once"
     # Nothing is left to go out later: a second run sends nothing.
     assert reminders_dispatch().claimed == 0
     assert len(smtp_mail.messages) == 2
+
+
+def test_twins_go_as_one_though_their_links_were_signed_seconds_apart(
+    smtp_mail, patient, frontdesk_user, clock, monkeypatch
+):
+    """A link's token carries the second it was signed: two twins rendered across a
+    second's edge differ only there, and are still one email."""
+    _booked_two_days_ahead(patient, frontdesk_user)
+    render = reminders_service.reminder_message
+
+    def slow_render(*args, **kwargs):
+        message = render(*args, **kwargs)
+        clock.shift(dt.timedelta(seconds=2))
+        return message
+
+    monkeypatch.setattr(reminders_service, "reminder_message", slow_render)
+
+    report = reminders_dispatch()
+
+    assert (report.sent, report.merged) == (2, 1)
+    assert [str(m["Subject"]) for m in smtp_mail.wait_for(2)] == [
+        "Your appointment is booked",
+        "Preparing for your appointment",
+    ]
 
 
 def test_prep_emails_that_name_their_steps_each_go(smtp_mail, patient, frontdesk_user):
