@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from .conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 WIDTHS = (1440, 1366, 1280, 820, 390)
 MAIN_PAGES = {
     "frontdesk": ["/today/", "/calendar/", "/appointments/", "/patients/", "/reminders/"],

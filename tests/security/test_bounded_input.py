@@ -9,7 +9,7 @@ from conftest import make_user
 from procedures.messaging.models import Reminder
 from procedures.tests.factories import AppointmentFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "replica"])  # the reports read the replica
 FAR = ["9999-12-31", "0001-01-01", "1899-12-31", "2101-01-01"]
 MESSAGE = "Choose a date between 1900 and 2100."
 

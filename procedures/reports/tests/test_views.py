@@ -191,6 +191,28 @@ def test_its_csv_reads_from_the_replica(manager):
     assert any('"procedures_testorder"' in q["sql"] for q in replica.captured_queries)
 
 
+def test_the_turnaround_page_and_its_csv_read_from_the_replica(manager):
+    """The other report: its figures on the `replica` alias too, the primary only asked
+    for the login (and the session's site, on the first page)."""
+    build_world()
+    manager.get("/results/turnaround/", PERIOD)
+    for url in ("/results/turnaround/", "/results/turnaround.csv"):
+        with (
+            CaptureQueriesContext(connections["default"]) as primary,
+            CaptureQueriesContext(connections["replica"]) as replica,
+        ):
+            response = manager.get(url, PERIOD)
+        assert response.status_code == 200
+        assert "Flow cytometry" in response.content.decode()
+        on_replica = [q["sql"] for q in replica.captured_queries]
+        assert any('"procedures_testorder"' in sql for sql in on_replica), url
+        assert any('"procedures_reportday"' in sql for sql in on_replica), url
+        assert all(
+            '"django_session"' in q["sql"] or '"auth_user' in q["sql"] or '"auth_group' in q["sql"]
+            for q in primary.captured_queries
+        ), [q["sql"] for q in primary.captured_queries]
+
+
 def test_it_shows_the_current_sites_figures_or_the_networks(manager):
     world = build_world()
     north = SiteFactory(name="Northgate", code="north")

@@ -15,7 +15,8 @@ from procedures.reports.turnaround import turnaround_by_test
 from procedures.results.analytics import percentile, working_days_between
 from procedures.tests import factories
 
-pytestmark = pytest.mark.django_db
+# The page reads on the `replica` alias (a second connection): the rows must be committed.
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 MON = dt.date(2025, 3, 3)  # a Monday
 
 
