@@ -5,6 +5,7 @@ one clinic network's ordinary day, "10x10" ten times the patients and ten times 
 visits a day. Ratios compare the last point with the first."""
 
 from dataclasses import asdict, dataclass, field
+from statistics import median
 from typing import Any
 
 from django.db import connection
@@ -96,6 +97,9 @@ def summarise(
         # The machine's speed at the start and the end (runner.calibration_ms).
         "calibration_ms": calibration_ms,
         "seeds": seeds,
+        # The bare page at each point (median over the pages): it does the same work at
+        # every scale, so a difference between points is the machine's, not the data's.
+        "bare_page_ms": bare_page_ms(measures, labels),
         "pages": pages,
         "measures": [asdict(m) for m in measures],
         "dispatch": dispatch,
@@ -111,6 +115,15 @@ def summarise(
     )
     result["goals_not_met"] = goals_not_met(pages)
     return result
+
+
+def bare_page_ms(measures: list[Measure], labels: list[str]) -> dict[str, float]:
+    """The median bare page (no query of its own: the middleware, session, login and
+    role check) measured beside each page, at each point."""
+    at: dict[str, list[float]] = {}
+    for m in measures:
+        at.setdefault(m.point, []).append(m.bare_p50_ms)
+    return {x: round(median(at[x]), 2) for x in labels if at.get(x)}
 
 
 def goals_not_met(pages: list[dict]) -> dict[str, list[str]]:
@@ -204,6 +217,14 @@ def table(result: dict) -> str:
                 if earlier
                 else "."
             )
+        )
+    bare = result.get("bare_page_ms") or {}
+    if len(bare) > 1:
+        first, last = bare[labels[0]], bare[labels[-1]]
+        lines.append(
+            "Bare page (the same work at every point; the machine's speed between them): "
+            + ", ".join(f"{x} {ms:g} ms" for x, ms in bare.items())
+            + (f"; {last / first:.2f} times from {labels[0]} to {labels[-1]}." if first else ".")
         )
     d = result.get("dispatch")
     if d:

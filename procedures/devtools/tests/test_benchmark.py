@@ -69,6 +69,10 @@ def test_the_benchmark_reports_every_page_at_each_point(tmp_path, capsys):
     assert "| today board |" in printed
     assert "Load average" in printed
     assert "Calibration (a fixed 500-row template" in printed
+    # The bare page at each point, the machine's speed between them.
+    assert set(result["bare_page_ms"]) == {"1x1", "2x2"}
+    assert all(ms > 0 for ms in result["bare_page_ms"].values())
+    assert "Bare page (the same work at every point" in printed
     # The verdict names each goal missed and its pages.
     missed = {
         (goal, p["scenario"])
