@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from .conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# It opens the turnaround analytics, which read on the `replica` alias.
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
 
 # A one-page PDF that pypdf reads (clinic/pdf.py parses uploads).
 PDF = (
