@@ -150,6 +150,24 @@ def test_it_narrows_to_a_procedure(manager):
     assert rooms[1] == ["Room A", "86.0", "2.0", "2"]
 
 
+def _reads(manager, url: str) -> tuple[list[str], list[str]]:
+    """The SQL a report at `url` ran on the primary and on the replica; the page must
+    answer with its figures, and the primary see only the login's look-ups."""
+    with (
+        CaptureQueriesContext(connections["default"]) as primary,
+        CaptureQueriesContext(connections["replica"]) as replica,
+    ):
+        response = manager.get(url, PERIOD)
+    assert response.status_code == 200
+    assert "Flow cytometry" in response.content.decode()
+    on_primary = [q["sql"] for q in primary.captured_queries]
+    assert all(
+        '"django_session"' in sql or '"auth_user' in sql or '"auth_group' in sql
+        for sql in on_primary
+    ), on_primary
+    return on_primary, [q["sql"] for q in replica.captured_queries]
+
+
 def test_it_reads_the_report_from_the_replica(manager):
     """Item 5: the dashboard's queries run on the `replica` alias; the primary sees only
     the login's session and user look-ups."""
@@ -157,24 +175,12 @@ def test_it_reads_the_report_from_the_replica(manager):
     # The first page of a session chooses its site (the home site, one look-up on the
     # primary, then kept in the session): the pinned page is a later one.
     manager.get(URL, PERIOD)
-    with (
-        CaptureQueriesContext(connections["default"]) as primary,
-        CaptureQueriesContext(connections["replica"]) as replica,
-    ):
-        response = manager.get(URL, PERIOD)
-    assert response.status_code == 200
-    assert "Flow cytometry" in response.content.decode()
-    on_replica = [q["sql"] for q in replica.captured_queries]
+    on_primary, on_replica = _reads(manager, URL)
     assert any('"procedures_appointment"' in sql for sql in on_replica)
     assert any('"procedures_testorder"' in sql for sql in on_replica)
     assert any('"procedures_room"' in sql for sql in on_replica)
     assert any('"procedures_reportday"' in sql for sql in on_replica)  # the roll-up too
-    on_primary = [q["sql"] for q in primary.captured_queries]
     assert on_primary, "the login is read from the primary"
-    assert all(
-        '"django_session"' in sql or '"auth_user' in sql or '"auth_group' in sql
-        for sql in on_primary
-    ), on_primary
     # Pinned: session, user and roles on the primary; the report and the filter's
     # procedure list on the replica.
     # 12: the header's site switcher reads the sites (issue 18); 13: turnaround reads
@@ -197,20 +203,9 @@ def test_the_turnaround_page_and_its_csv_read_from_the_replica(manager):
     build_world()
     manager.get("/results/turnaround/", PERIOD)
     for url in ("/results/turnaround/", "/results/turnaround.csv"):
-        with (
-            CaptureQueriesContext(connections["default"]) as primary,
-            CaptureQueriesContext(connections["replica"]) as replica,
-        ):
-            response = manager.get(url, PERIOD)
-        assert response.status_code == 200
-        assert "Flow cytometry" in response.content.decode()
-        on_replica = [q["sql"] for q in replica.captured_queries]
+        _on_primary, on_replica = _reads(manager, url)
         assert any('"procedures_testorder"' in sql for sql in on_replica), url
         assert any('"procedures_reportday"' in sql for sql in on_replica), url
-        assert all(
-            '"django_session"' in q["sql"] or '"auth_user' in q["sql"] or '"auth_group' in q["sql"]
-            for q in primary.captured_queries
-        ), [q["sql"] for q in primary.captured_queries]
 
 
 def test_it_shows_the_current_sites_figures_or_the_networks(manager):
