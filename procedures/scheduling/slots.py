@@ -91,8 +91,9 @@ class Availability:
         return sessions
 
     def within_hours(self, kind: str, resource_id: int, start: datetime, end: datetime) -> bool:
-        day = start.astimezone(clinic_tz()).date()
-        return any(s <= start and end <= e for s, e in self.sessions(kind, resource_id, day))
+        tz = clinic_tz()
+        day = start.astimezone(tz).date()
+        return any(s <= start and end <= e for s, e in self.sessions(kind, resource_id, day, tz))
 
     def absence(
         self, kind: str, resource_id: int, start: datetime, end: datetime
