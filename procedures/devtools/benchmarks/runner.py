@@ -15,8 +15,8 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,6 +242,119 @@ def site_clients(plan: scale.ScalePlan) -> tuple[_Context, dict[tuple[str, bool]
     return _Context(plan, sites[0]), clients
 
 
+class PagesAt:
+    """The pages at one point (the data of `plan` in this process's database), measured
+    in steps so that two points can take turns (`interleave`): `prepare` a page (warm it
+    up, count its queries, keep its SQL), `sample` it any number of times (the page, then
+    the bare page as often), `finish` it (replay its SQL for the floor: a Measure over
+    every sample taken). Each step stops at the first wrong answer (BenchmarkError)."""
+
+    def __init__(self, *, plan: scale.ScalePlan, factor: int, only: set[str] | None = None):
+        self.plan, self.factor = plan, factor
+        ctx, self.clients = site_clients(plan)
+        self.scenarios = {s.name: s for s in scenarios(ctx) if not only or s.name in only}
+        self.raw = _raw_connection()
+        self.bare_req = Request("get", reverse("benchmark_bare"), expect_text="ok")
+        # The bare page's own queries (session, user, groups), per role: the fewest of
+        # three, as for the pages.
+        self.bare_sql: dict[tuple[str, bool], list[str]] = {}
+        for key, client in self.clients.items():
+            runs = []
+            for _ in range(3):
+                sql, response = _captured(client, self.bare_req)
+                _check("bare page", self.bare_req, response)
+                runs.append(sql)
+            self.bare_sql[key] = min(runs, key=len)
+        self._counter: dict[str, int] = {}
+        self._statements: dict[str, list[str]] = {}
+        self._samples: dict[str, tuple[list[float], list[float]]] = {}
+
+    def _client(self, name: str) -> Client:
+        scenario = self.scenarios[name]
+        return self.clients[scenario.role, scenario.all_sites]
+
+    def _next(self, name: str) -> Request:
+        counter = self._counter.get(name, 0)
+        self._counter[name] = counter + 1
+        return self.scenarios[name].make(counter)
+
+    def _once(self, name: str) -> float:
+        scenario = self.scenarios[name]
+        req = self._next(name)
+        elapsed, response = _fire(self._client(name), req)
+        if scenario.after:
+            scenario.after()
+        _check(name, req, response)
+        return elapsed
+
+    def prepare(self, name: str) -> int:
+        """Warm the page up (templates compiled, caches and plans filled) and keep its
+        SQL; returns its query count."""
+        scenario = self.scenarios[name]
+        for _ in range(3):
+            self._once(name)
+        # Query count and the SQL to replay: the fewest of three requests, since the
+        # session's "last seen" is written at most once a minute (3 queries more on
+        # whichever request does it), which is not the page's work.
+        statements: list[str] | None = None
+        for _ in range(3):
+            req = self._next(name)
+            sql, response = _captured(self._client(name), req)
+            if scenario.after:
+                scenario.after()
+            _check(name, req, response)
+            if statements is None or len(sql) < len(statements):
+                statements = sql
+        if statements is None:  # never: three requests ran
+            raise RuntimeError(name)
+        self._statements[name] = statements
+        self._samples[name] = ([], [])
+        return len(statements)
+
+    def sample(self, name: str, n: int) -> None:
+        """Time the page `n` times, then the bare page `n` times, with the same client."""
+        pages, bares = self._samples[name]
+        pages += [self._once(name) for _ in range(n)]
+        bares += [_fire(self._client(name), self.bare_req)[0] for _ in range(n)]
+
+    def finish(self, name: str) -> Measure:
+        """The page's Measure over every sample taken, beside its floor: the bare page
+        plus the page's own SQL (less what the bare page ran) replayed raw."""
+        scenario = self.scenarios[name]
+        pages, bares = self._samples[name]
+        statements = self._statements[name]
+        p50, p95 = _ms(pages)
+        bare_p50, _x = _ms(bares)
+        own = _without(statements, self.bare_sql[scenario.role, scenario.all_sites])
+        sql_p50 = _replay(self.raw, own, max(3, len(pages) // 3)) * 1000
+        return Measure(
+            scenario=name,
+            scale=self.factor,
+            volume=self.plan.volume,
+            patients=self.plan.patients,
+            queries=len(statements),
+            p50_ms=p50,
+            p95_ms=p95,
+            bare_p50_ms=bare_p50,
+            sql_p50_ms=sql_p50,
+            floor_ms=bare_p50 + sql_p50,
+            replayed=len(own),
+            goal_ms=scenario.goal_ms,
+        )
+
+    def close(self) -> None:
+        if self.raw is not None:
+            self.raw.close()
+
+
+def log_measure(measure: Measure, log: Callable[[str], None]) -> None:
+    log(
+        f"  {measure.scenario:<30} {measure.queries:>3} q  p50 {measure.p50_ms:7.1f} ms  "
+        f"p95 {measure.p95_ms:7.1f} ms  floor {measure.floor_ms:6.1f} ms"
+        + (f"  goal {measure.goal_ms:g} ms" if measure.goal_ms else "")
+    )
+
+
 def measure_scale(
     *,
     plan: scale.ScalePlan,
@@ -250,86 +363,19 @@ def measure_scale(
     only: set[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> list[Measure]:
-    """Every scenario on the data of `plan`; stops at the first wrong answer
-    (BenchmarkError)."""
-    ctx, clients = site_clients(plan)
-    raw = _raw_connection()
-    bare_url = reverse("benchmark_bare")
-    bare_req = Request("get", bare_url, expect_text="ok")
-    # The bare page's own queries (session, user, groups), per role: the fewest of
-    # three, as for the pages.
-    bare_sql: dict[tuple[str, bool], list[str]] = {}
-    for key, client in clients.items():
-        runs = []
-        for _ in range(3):
-            sql, response = _captured(client, bare_req)
-            _check("bare page", bare_req, response)
-            runs.append(sql)
-        bare_sql[key] = min(runs, key=len)
+    """Every scenario on the data of `plan`, one after the other; stops at the first
+    wrong answer (BenchmarkError)."""
+    pages = PagesAt(plan=plan, factor=factor, only=only)
     results = []
     try:
-        for scenario in scenarios(ctx):
-            if only and scenario.name not in only:
-                continue
-            client = clients[scenario.role, scenario.all_sites]
-            counter = 0
-
-            def once(scenario=scenario, client=client) -> float:
-                nonlocal counter
-                req = scenario.make(counter)
-                counter += 1
-                elapsed, response = _fire(client, req)
-                if scenario.after:
-                    scenario.after()
-                _check(scenario.name, req, response)
-                return elapsed
-
-            for _ in range(3):  # warm: templates compiled, caches and plans filled
-                once()
-            # Query count and the SQL to replay: the fewest of three requests, since the
-            # session's "last seen" is written at most once a minute (3 queries more on
-            # whichever request does it), which is not the page's work.
-            statements: list[str] | None = None
-            for _ in range(3):
-                req = scenario.make(counter)
-                counter += 1
-                sql, response = _captured(client, req)
-                if scenario.after:
-                    scenario.after()
-                _check(scenario.name, req, response)
-                if statements is None or len(sql) < len(statements):
-                    statements = sql
-            if statements is None:  # never: three requests ran
-                raise RuntimeError(scenario.name)
-            samples = [once() for _ in range(requests)]
-            p50, p95 = _ms(samples)
-            bare = [_fire(client, bare_req)[0] for _ in range(requests)]
-            bare_p50, _x = _ms(bare)
-            own = _without(statements, bare_sql[scenario.role, scenario.all_sites])
-            sql_p50 = _replay(raw, own, max(3, requests // 3)) * 1000
-            measure = Measure(
-                scenario=scenario.name,
-                scale=factor,
-                volume=plan.volume,
-                patients=plan.patients,
-                queries=len(statements),
-                p50_ms=p50,
-                p95_ms=p95,
-                bare_p50_ms=bare_p50,
-                sql_p50_ms=sql_p50,
-                floor_ms=bare_p50 + sql_p50,
-                replayed=len(own),
-                goal_ms=scenario.goal_ms,
-            )
-            log(
-                f"  {scenario.name:<30} {measure.queries:>3} q  p50 {p50:7.1f} ms  "
-                f"p95 {p95:7.1f} ms  floor {measure.floor_ms:6.1f} ms"
-                + (f"  goal {scenario.goal_ms:g} ms" if scenario.goal_ms else "")
-            )
+        for name in pages.scenarios:
+            pages.prepare(name)
+            pages.sample(name, requests)
+            measure = pages.finish(name)
+            log_measure(measure, log)
             results.append(measure)
     finally:
-        if raw is not None:
-            raw.close()
+        pages.close()
     return results
 
 
@@ -351,6 +397,36 @@ def points(scales: list[int], volumes: list[int], *, diagonal: bool) -> list[Poi
     return [Point(s, v) for s in scales for v in volumes]
 
 
+@contextmanager
+def measuring() -> Iterator[None]:
+    """The settings the pages are measured under: the benchmark's URLs (its bare page
+    beside the product's), production's DEBUG off, no second factor to enter; and
+    bookings wake the dispatcher with a message to nowhere, not to a real worker."""
+    from clinic.celery import app as celery_app
+
+    broker_url = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "memory://"
+    try:
+        with override_settings(
+            ROOT_URLCONF="procedures.devtools.benchmarks.urls",
+            DEBUG=False,
+            ALLOWED_HOSTS=["testserver"],
+            CLINIC_OTP_REQUIRED_ROLES=[],
+        ):
+            yield
+    finally:
+        celery_app.conf.broker_url = broker_url
+
+
+def point_plan(point: "Point", base_patients: int, providers: int, rooms: int) -> scale.ScalePlan:
+    return scale.ScalePlan(
+        patients=base_patients * point.scale,
+        providers=providers,
+        rooms=rooms,
+        volume=point.volume,
+    )
+
+
 def run(
     *,
     base_patients: int,
@@ -369,35 +445,16 @@ def run(
     Raises BenchmarkError at the first page that does not answer as it should."""
     measures: list[Measure] = []
     seeds: list[dict] = []
-    overrides = {
-        "ROOT_URLCONF": "procedures.devtools.benchmarks.urls",
-        "DEBUG": False,
-        "ALLOWED_HOSTS": ["testserver"],
-        "CLINIC_OTP_REQUIRED_ROLES": [],
-    }
-    from clinic.celery import app as celery_app
-
     todo = points(sorted(scales), sorted(volumes), diagonal=diagonal)
     load_before = load_average()
     calibration_before = calibration_ms()
-    # Bookings wake the dispatcher: a message to nowhere, not to a real worker.
-    broker_url = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "memory://"
-    try:
-        with override_settings(**overrides):
-            for point in _order(todo, base_patients, providers, rooms, reuse):
-                plan = scale.ScalePlan(
-                    patients=base_patients * point.scale,
-                    providers=providers,
-                    rooms=rooms,
-                    volume=point.volume,
-                )
-                seeds.append(_seed(plan, point, reuse=reuse, log=log))
-                measures += measure_scale(
-                    plan=plan, factor=point.scale, requests=requests, only=only, log=log
-                )
-    finally:
-        celery_app.conf.broker_url = broker_url
+    with measuring():
+        for point in _order(todo, base_patients, providers, rooms, reuse):
+            plan = point_plan(point, base_patients, providers, rooms)
+            seeds.append(_seed(plan, point, reuse=reuse, log=log))
+            measures += measure_scale(
+                plan=plan, factor=point.scale, requests=requests, only=only, log=log
+            )
     dispatch = None
     if dispatch_count:
         dispatch = run_dispatch(dispatch_count, log=log)
@@ -421,9 +478,7 @@ def _seeded(providers: int, rooms: int) -> tuple[int, int]:
 
 
 def _matches(point: Point, base_patients: int, providers: int, rooms: int) -> bool:
-    plan = scale.ScalePlan(
-        patients=base_patients * point.scale, providers=providers, rooms=rooms, volume=point.volume
-    )
+    plan = point_plan(point, base_patients, providers, rooms)
     return _seeded(providers, rooms) == (plan.patients, plan.rooms)
 
 

@@ -5,10 +5,14 @@ the first wrong answer stops the run. Timings are not asserted (they are the
 benchmark's business, not a test's)."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -194,3 +198,180 @@ def test_the_verdict_names_each_goal_missed_and_its_pages():
         "scale_ratio on 1 page(s) (slot finder)."
     )
     assert verdict({"all_goals_met": True}) == "All goals met."
+
+
+def test_interleaved_points_take_turns_page_by_page(monkeypatch):
+    """Each page: prepared at both points, then sampled in turns, A B then B A (so a
+    machine changing speed during the page weighs on both alike), then finished."""
+    from procedures.devtools.benchmarks import interleave
+
+    steps: list[tuple[str, str, str, int]] = []
+
+    class Recorded:
+        def __init__(self, point, url, options):
+            self.name = f"{point.scale}x{point.volume}"
+            self.point, self.database = point, url.rsplit("/", 1)[-1]
+            self.hello = {"names": ["today board", "navigation counts"], "seed": {}}
+
+        def ask(self, op, *, name, n=0):
+            steps.append((self.name, op, name, n))
+            if op != "finish":
+                return {}
+            return {
+                "measure": {
+                    "scenario": name,
+                    "scale": self.point.scale,
+                    "volume": self.point.volume,
+                    "patients": 20 * self.point.scale,
+                    "queries": 5,
+                    "p50_ms": 10.0,
+                    "p95_ms": 12.0,
+                    "bare_p50_ms": 2.0,
+                    "sql_p50_ms": 3.0,
+                    "floor_ms": 5.0,
+                }
+            }
+
+        def close(self):
+            steps.append((self.name, "close", "", 0))
+
+    monkeypatch.setattr(interleave, "PointProcess", Recorded)
+    result = interleave.run_interleaved(
+        [interleave.parse_point("10x10=postgres://h/big"), interleave.parse_point("1x1=pg://h/a")],
+        base_patients=20,
+        requests=7,
+        rounds=3,
+        log=lambda text: None,
+    )
+    board = [s for s in steps if s[2] == "today board"]
+    assert board == [
+        ("1x1", "prepare", "today board", 0),
+        ("10x10", "prepare", "today board", 0),
+        ("1x1", "sample", "today board", 3),
+        ("10x10", "sample", "today board", 3),
+        ("10x10", "sample", "today board", 2),
+        ("1x1", "sample", "today board", 2),
+        ("1x1", "sample", "today board", 2),
+        ("10x10", "sample", "today board", 2),
+        ("1x1", "finish", "today board", 0),
+        ("10x10", "finish", "today board", 0),
+    ]
+    # Every page at every point, then both processes closed.
+    assert steps[-2:] == [("1x1", "close", "", 0), ("10x10", "close", "", 0)]
+    assert result["points"] == ["1x1", "10x10"]
+    assert result["interleaved"] == {"rounds": 3, "databases": {"1x1": "a", "10x10": "big"}}
+    assert {p["scenario"]: p["scale_ratio"] for p in result["pages"]} == {
+        "today board": 1.0,
+        "navigation counts": 1.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "text", ["10=postgres://h/db", "1x1", "axb=postgres://h/db", "0x1=postgres://h/db"]
+)
+def test_an_interleaved_point_must_name_its_factors_and_database(text):
+    with pytest.raises(CommandError, match=r"--interleave .*(PATIENTSxVOLUME|at least 1)"):
+        call_command("benchmark", interleave=[text, "10x10=postgres://h/b"], dispatch=0)
+
+
+def _pg(settings_dict: dict, *args: str) -> None:
+    """A PostgreSQL client program (createdb, pg_dump...) against the test's server."""
+    common = [
+        "-h",
+        settings_dict.get("HOST") or "127.0.0.1",
+        "-p",
+        str(settings_dict.get("PORT") or 5432),
+    ]
+    env = {**os.environ, "PGPASSWORD": settings_dict.get("PASSWORD") or ""}
+    done = subprocess.run(
+        [args[0], *common, "-U", settings_dict["USER"], *args[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _url(settings_dict: dict, name: str) -> str:
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{settings_dict['USER']}{password}@{host}:{port}/{name}"
+
+
+@pytest.mark.services
+@pytest.mark.django_db(databases=["default", "replica"], transaction=True)
+def test_two_databases_measured_in_turns_compare_as_one_run(postgres, tmp_path):
+    """The real thing: two processes, each on a database seeded with its point's data,
+    measure the same pages in turns; the run's JSON compares them as one run would, and
+    a database that does not hold its point's data stops the run with what to seed."""
+    settings_dict = postgres.settings_dict
+    first = settings_dict["NAME"]
+    second = f"{first}_point2"
+    scale.scale_seed(
+        scale.ScalePlan(patients=20, providers=4, rooms=2),
+        progress=lambda table, total: lambda n: None,
+    )
+    dump = tmp_path / "first.dump"
+    _pg(settings_dict, "pg_dump", "--format=custom", "--no-owner", f"--file={dump}", first)
+    _pg(settings_dict, "dropdb", "--if-exists", second)
+    _pg(settings_dict, "createdb", second)
+    try:
+        _pg(settings_dict, "pg_restore", "--no-owner", f"--dbname={second}", str(dump))
+        # The second database holds twice the patients and twice the day's work.
+        seeded = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "seed_scale",
+                "--patients=40",
+                "--volume=2",
+                "--providers=4",
+                "--rooms=2",
+                "--no-progress",
+            ],
+            env={**os.environ, "DATABASE_URL": _url(settings_dict, second)},
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        common = {
+            "base_patients": 20,
+            "providers": 4,
+            "rooms": 2,
+            "requests": 4,
+            "rounds": 2,
+            "dispatch": 0,
+            "only": "navigation counts; patient search: MRN",
+        }
+        out = tmp_path / "both.json"
+        points = [f"2x2={_url(settings_dict, second)}", f"1x1={_url(settings_dict, first)}"]
+        call_command("benchmark", interleave=points, json_path=str(out), **common)
+
+        result = json.loads(out.read_text())
+        assert result["points"] == ["1x1", "2x2"]
+        assert result["interleaved"] == {"rounds": 2, "databases": {"1x1": first, "2x2": second}}
+        assert {p["scenario"] for p in result["pages"]} == {
+            "navigation counts",
+            "patient search: MRN",
+        }
+        for page in result["pages"]:
+            assert page["goals"]["same_queries"], page
+            assert page["scale_ratio"] is not None
+            assert page["floor_ms"]["1x1"] > 0 and page["floor_ms"]["2x2"] > 0
+        assert {s["scale"]: s["patients"] for s in result["seeds"]} == {1: 20, 2: 40}
+
+        # The first database named as the second point's: it stops, saying what to seed.
+        wrong = [f"1x1={_url(settings_dict, first)}", f"2x2={_url(settings_dict, first)}"]
+        with pytest.raises(
+            CommandError,
+            match=r"2x2 \(.*\): this database does not hold the data of 2x2 \(40 patients.*"
+            r"seed_scale --patients 40 --volume 2",
+        ):
+            call_command("benchmark", interleave=wrong, **common)
+    finally:
+        postgres.close()  # the children's sessions are gone; ours does not hold `second`
+        _pg(settings_dict, "dropdb", "--if-exists", second)

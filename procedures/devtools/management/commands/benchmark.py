@@ -1,11 +1,13 @@
 """python manage.py benchmark [--scale 1,10] [--volume 1,10] [--base-patients 20000]
-[--json out.json]"""
+[--json out.json], or [--interleave 1x1=DATABASE_URL 10x10=DATABASE_URL] on data already
+seeded in two databases."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from procedures.devtools.benchmarks.interleave import parse_point, run_interleaved
 from procedures.devtools.benchmarks.report import combine, table, verdict
 from procedures.devtools.benchmarks.runner import BenchmarkError, run
 
@@ -63,6 +65,24 @@ class Command(BaseCommand):
                 'comma in it ("today board; today board, all sites").'
             ),
         )
+        parser.add_argument(
+            "--interleave",
+            nargs="+",
+            default=None,
+            metavar="POINTxVOLUME=DATABASE_URL",
+            help=(
+                "Measure two or more points in turns, page by page, each in a process of "
+                "its own on the database already seeded with its data (1x1=postgres://…/a "
+                "10x10=postgres://…/b), so that both meet the same machine. Seeds nothing; "
+                "--scale, --volume and --reuse do not apply."
+            ),
+        )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=6,
+            help="With --interleave: the turns each page's requests are taken in.",
+        )
         parser.add_argument("--json", dest="json_path", default=None)
         parser.add_argument(
             "--compare",
@@ -75,6 +95,47 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
+        result = self._interleaved(opts) if opts["interleave"] else self._one_by_one(opts)
+        if opts["compare"]:
+            try:
+                with open(opts["compare"]) as handle:
+                    earlier = json.load(handle)
+                result = combine(earlier, result, source=opts["compare"])
+            except (OSError, ValueError, KeyError) as exc:
+                raise CommandError(f"--compare {opts['compare']}: {exc}") from exc
+        self.stdout.write("")
+        self.stdout.write(table(result))
+        self.stdout.write("")
+        self.stdout.write(verdict(result))
+        if opts["json_path"]:
+            with open(opts["json_path"], "w") as handle:
+                json.dump(result, handle, indent=2, default=str)
+
+    def _interleaved(self, opts) -> dict:
+        try:
+            specs = [parse_point(text) for text in opts["interleave"]]
+        except ValueError as exc:
+            raise CommandError(f"--interleave {exc}") from exc
+        if len({point for point, _url in specs}) < 2:
+            raise CommandError("--interleave takes two or more different points.")
+        if opts["compare"]:
+            raise CommandError("--interleave measures its points together: no --compare.")
+        try:
+            return run_interleaved(
+                specs,
+                base_patients=opts["base_patients"],
+                requests=max(3, opts["requests"]),
+                rounds=max(1, opts["rounds"]),
+                providers=opts["providers"],
+                rooms=opts["rooms"],
+                only=_names(opts["only"]),
+                dispatch_count=opts["dispatch"] or None,
+                log=self.stdout.write,
+            )
+        except BenchmarkError as exc:
+            raise CommandError(f"Benchmark stopped: {exc}") from exc
+
+    def _one_by_one(self, opts) -> dict:
         scales = _factors(opts["scale"], "scale")
         volumes = _factors(opts["volume"], "volume")
         single = len(scales) * len(volumes) < 2 or (opts["diagonal"] and len(scales) < 2)
@@ -103,17 +164,4 @@ class Command(BaseCommand):
             )
         except BenchmarkError as exc:
             raise CommandError(f"Benchmark stopped: {exc}") from exc
-        if opts["compare"]:
-            try:
-                with open(opts["compare"]) as handle:
-                    earlier = json.load(handle)
-                result = combine(earlier, result, source=opts["compare"])
-            except (OSError, ValueError, KeyError) as exc:
-                raise CommandError(f"--compare {opts['compare']}: {exc}") from exc
-        self.stdout.write("")
-        self.stdout.write(table(result))
-        self.stdout.write("")
-        self.stdout.write(verdict(result))
-        if opts["json_path"]:
-            with open(opts["json_path"], "w") as handle:
-                json.dump(result, handle, indent=2, default=str)
+        return result
