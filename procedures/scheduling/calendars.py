@@ -308,13 +308,15 @@ def _grid(
     rooms: list[Room],
     may_book: bool,
 ) -> CalendarData:
-    """Availability of the physicians shown and of the rooms, and the grid."""
-    # Every room (their sites' closures are the columns'), but of the physicians only
-    # those shown: a physician's week is not the site's fifty.
-    shown = {c.resource.pk for c in columns if c.kind == "provider" and c.resource is not None}
+    """Availability of the physicians and rooms shown, and the grid."""
+    # The hours and leave of the columns only (a page of twenty physicians is not the
+    # network's five hundred and its three hundred rooms); the closures of every
+    # room's site, as the columns'.
+    shown = {(c.kind, c.resource.pk) for c in columns if c.resource is not None}
     availability = availability_load(
-        providers=[p for p in providers if p.pk in shown],
-        rooms=rooms,
+        providers=[p for p in providers if ("provider", p.pk) in shown],
+        rooms=[r for r in rooms if ("room", r.pk) in shown],
+        site_ids={r.site_id for r in rooms},
         first_day=days[0],
         last_day=days[-1],
     )

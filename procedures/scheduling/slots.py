@@ -105,10 +105,17 @@ class Availability:
 
 
 def availability_load(
-    *, providers: Iterable[Provider], rooms: Iterable[Room], first_day: date, last_day: date
+    *,
+    providers: Iterable[Provider],
+    rooms: Iterable[Room],
+    first_day: date,
+    last_day: date,
+    site_ids: Iterable[int] | None = None,
 ) -> Availability:
-    """Hours, absences and holidays for these resources from first_day to last_day."""
+    """Hours, absences and holidays for these resources from first_day to last_day; the
+    holidays of sites `site_ids` (by default, these rooms' sites)."""
     provider_ids = [p.pk for p in providers]
+    rooms = list(rooms)
     room_ids = [r.pk for r in rooms]
     start, _end = clinic_day_bounds(first_day)
     _start, end = clinic_day_bounds(last_day)
@@ -130,7 +137,7 @@ def availability_load(
         )
         availability.absences.setdefault(key, []).append(absence)
     # Closures of every site (no site) and of these rooms' sites (issue 18).
-    sites = {r.site_id for r in rooms}
+    sites = set(site_ids) if site_ids is not None else {r.site_id for r in rooms}
     availability.holidays = dict(
         ClinicHoliday.objects.filter(date__gte=first_day, date__lte=last_day)
         .filter(Q(site__isnull=True) | Q(site__in=sites))
