@@ -110,7 +110,7 @@ def availability_load(
     rooms: Iterable[Room],
     first_day: date,
     last_day: date,
-    site_ids: Iterable[int] | None = None,
+    site_ids: Iterable[int | None] | None = None,
 ) -> Availability:
     """Hours, absences and holidays for these resources from first_day to last_day; the
     holidays of sites `site_ids` (by default, these rooms' sites)."""
