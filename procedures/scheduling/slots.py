@@ -511,8 +511,10 @@ def _slots_walk(
         return None
 
     def day_starts(day: date) -> dict[datetime, list[Provider]]:
-        """The day's possible starts, each with the providers who work then. Most
-        providers share the clinic's hours: step through each distinct session once."""
+        """The day's possible starts still to come (after `earliest`), each with the
+        providers who work then: a day already over has none, and its bookings are not
+        read. Most providers share the clinic's hours: step through each distinct
+        session once."""
         by_session: dict[tuple[datetime, datetime], list[Provider]] = defaultdict(list)
         for prov in providers:
             for session in availability.sessions("provider", prov.pk, day, tz):
@@ -521,7 +523,8 @@ def _slots_walk(
         for (s_start, s_end), working in by_session.items():
             moment = s_start
             while moment + duration <= s_end:
-                starts[moment].extend(working)
+                if moment > earliest:
+                    starts[moment].extend(working)
                 moment += SLOT_STEP
         return starts
 
