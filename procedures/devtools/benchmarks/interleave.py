@@ -29,14 +29,14 @@ from procedures.devtools.benchmarks.runner import (
     BenchmarkError,
     PagesAt,
     Point,
-    _matches,
-    _seed,
     calibration_ms,
+    holds_point,
     load_average,
     log_measure,
     measuring,
     point_plan,
     run_dispatch,
+    seed_point,
 )
 
 # A line the measuring process means for its driver starts with this; anything else
@@ -221,7 +221,7 @@ def serve(point: Point, options: dict, *, lines, say: Callable[[str], None], log
         say(PREFIX + json.dumps(payload, default=str))
 
     plan = point_plan(point, options["base_patients"], options["providers"], options["rooms"])
-    if not _matches(point, options["base_patients"], options["providers"], options["rooms"]):
+    if not holds_point(point, options["base_patients"], options["providers"], options["rooms"]):
         answer(
             {
                 "error": (
@@ -234,7 +234,7 @@ def serve(point: Point, options: dict, *, lines, say: Callable[[str], None], log
         return
     only = set(options["only"]) if options.get("only") else None
     with measuring():
-        seed = _seed(plan, point, reuse=True, log=log)
+        seed = seed_point(plan, point, reuse=True, log=log)
         pages = PagesAt(plan=plan, factor=point.scale, only=only)
         try:
             answer({"seed": seed, "names": list(pages.scenarios)})

@@ -451,7 +451,7 @@ def run(
     with measuring():
         for point in _order(todo, base_patients, providers, rooms, reuse):
             plan = point_plan(point, base_patients, providers, rooms)
-            seeds.append(_seed(plan, point, reuse=reuse, log=log))
+            seeds.append(seed_point(plan, point, reuse=reuse, log=log))
             measures += measure_scale(
                 plan=plan, factor=point.scale, requests=requests, only=only, log=log
             )
@@ -477,7 +477,8 @@ def _seeded(providers: int, rooms: int) -> tuple[int, int]:
     )
 
 
-def _matches(point: Point, base_patients: int, providers: int, rooms: int) -> bool:
+def holds_point(point: Point, base_patients: int, providers: int, rooms: int) -> bool:
+    """Whether this database holds the scale data of `point` (its patients and rooms)."""
     plan = point_plan(point, base_patients, providers, rooms)
     return _seeded(providers, rooms) == (plan.patients, plan.rooms)
 
@@ -487,7 +488,7 @@ def _order(todo: list[Point], base_patients, providers, rooms, reuse: bool) -> l
     seeded again: a 200,000-patient seed takes minutes)."""
     if not reuse:
         return todo
-    first = [p for p in todo if _matches(p, base_patients, providers, rooms)]
+    first = [p for p in todo if holds_point(p, base_patients, providers, rooms)]
     return first[:1] + [p for p in todo if p not in first[:1]]
 
 
@@ -508,7 +509,7 @@ def _vacuum_if_no_autovacuum() -> bool:
     return True
 
 
-def _seed(plan: scale.ScalePlan, point: Point, *, reuse: bool, log) -> dict:
+def seed_point(plan: scale.ScalePlan, point: Point, *, reuse: bool, log) -> dict:
     label = f"{plan.patients:,} patients ({point.scale}x), volume {point.volume}x"
     if reuse and _seeded(plan.providers, plan.rooms) == (plan.patients, plan.rooms):
         log(f"Measuring the data already seeded: {label}...")
