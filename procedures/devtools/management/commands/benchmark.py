@@ -95,7 +95,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        result = self._interleaved(opts) if opts["interleave"] else self._one_by_one(opts)
+        try:
+            result = self._interleaved(opts) if opts["interleave"] else self._one_by_one(opts)
+        except BenchmarkError as exc:
+            raise CommandError(f"Benchmark stopped: {exc}") from exc
         if opts["compare"]:
             try:
                 with open(opts["compare"]) as handle:
@@ -120,20 +123,7 @@ class Command(BaseCommand):
             raise CommandError("--interleave takes two or more different points.")
         if opts["compare"]:
             raise CommandError("--interleave measures its points together: no --compare.")
-        try:
-            return run_interleaved(
-                specs,
-                base_patients=opts["base_patients"],
-                requests=max(3, opts["requests"]),
-                rounds=max(1, opts["rounds"]),
-                providers=opts["providers"],
-                rooms=opts["rooms"],
-                only=_names(opts["only"]),
-                dispatch_count=opts["dispatch"] or None,
-                log=self.stdout.write,
-            )
-        except BenchmarkError as exc:
-            raise CommandError(f"Benchmark stopped: {exc}") from exc
+        return run_interleaved(specs, rounds=max(1, opts["rounds"]), **self._shared(opts))
 
     def _one_by_one(self, opts) -> dict:
         scales = _factors(opts["scale"], "scale")
@@ -148,20 +138,22 @@ class Command(BaseCommand):
             raise CommandError("--diagonal needs as many --volume factors as --scale factors.")
         if connection.vendor != "postgresql":
             self.stderr.write("Not PostgreSQL: the figures say nothing about production.")
-        try:
-            result = run(
-                base_patients=opts["base_patients"],
-                scales=scales,
-                volumes=volumes,
-                diagonal=opts["diagonal"],
-                reuse=opts["reuse"],
-                requests=max(3, opts["requests"]),
-                providers=opts["providers"],
-                rooms=opts["rooms"],
-                only=_names(opts["only"]),
-                dispatch_count=opts["dispatch"] or None,
-                log=self.stdout.write,
-            )
-        except BenchmarkError as exc:
-            raise CommandError(f"Benchmark stopped: {exc}") from exc
-        return result
+        return run(
+            scales=scales,
+            volumes=volumes,
+            diagonal=opts["diagonal"],
+            reuse=opts["reuse"],
+            **self._shared(opts),
+        )
+
+    def _shared(self, opts) -> dict:
+        """What both kinds of run take from the options."""
+        return {
+            "base_patients": opts["base_patients"],
+            "requests": max(3, opts["requests"]),
+            "providers": opts["providers"],
+            "rooms": opts["rooms"],
+            "only": _names(opts["only"]),
+            "dispatch_count": opts["dispatch"] or None,
+            "log": self.stdout.write,
+        }
