@@ -116,10 +116,11 @@ class PointProcess:
                 return answer
         self.process.wait()
         self.errors.seek(0)
-        tail = self.errors.read()[-2000:]
+        # Its last words: a traceback's last line is the error.
+        lines = [line for line in self.errors.read().splitlines() if line.strip()]
         raise BenchmarkError(
             f"{self.name} ({self.database}): the measuring process stopped "
-            f"(exit {self.process.returncode}): {tail}"
+            f"(exit {self.process.returncode}): {lines[-1] if lines else 'no message'}"
         )
 
     def ask(self, op: str, **args) -> dict:

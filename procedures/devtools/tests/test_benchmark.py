@@ -372,6 +372,15 @@ def test_two_databases_measured_in_turns_compare_as_one_run(postgres, tmp_path):
             r"seed_scale --patients 40 --volume 2",
         ):
             call_command("benchmark", interleave=wrong, **common)
+
+        # A database that is not there: the run stops with the process's last words.
+        missing = [f"1x1={_url(settings_dict, first)}", f"2x2={_url(settings_dict, 'no_such_db')}"]
+        with pytest.raises(
+            CommandError,
+            match=r"2x2 \(no_such_db\): the measuring process stopped \(exit 1\): .*"
+            r'database "no_such_db" does not exist',
+        ):
+            call_command("benchmark", interleave=missing, **common)
     finally:
         postgres.close()  # the children's sessions are gone; ours does not hold `second`
         _pg(settings_dict, "dropdb", "--if-exists", second)
