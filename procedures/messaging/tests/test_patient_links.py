@@ -8,6 +8,8 @@ import re
 import pytest
 from django.core.cache import cache
 
+from patients.medications import medication_add
+from patients.models import Medication
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
@@ -286,6 +288,26 @@ def test_the_page_speaks_the_patients_language(client, appointment):
     page = client.get(link(appointment, "details"))
 
     assert b"fecha de nacimiento" in page.content.lower()
+
+
+def test_a_notice_is_headed_please_note_not_with_the_minute_of_booking(client, appointment):
+    """A patient on a medicine their doctor has not yet planned for is told to keep
+    taking it: a notice, with no time of its own. Their page heads it "Please note"
+    (in their language), not "Monday 3 March, 09:00" (when the visit was booked)."""
+    medication_add(patient=appointment.patient, name="Aspirin", med_class=Medication.Class.ASPIRIN)
+    url = link(appointment, "details")
+    unlock(client, url)
+
+    page = client.get(url).content.decode()
+
+    assert "<strong>Please note</strong>: Keep taking your medicines as usual" in page
+    assert "Monday 3 March, 09:00" not in page
+    # The steps that have a time keep it.
+    assert "<strong>Monday 10 March, 09:30</strong>: Your appointment." in page
+
+    appointment.patient.preferred_language = "es"
+    appointment.patient.save()
+    assert "<strong>Tenga en cuenta</strong>:" in client.get(url).content.decode()
 
 
 def test_a_token_names_no_patient_and_is_long(appointment):

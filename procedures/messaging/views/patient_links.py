@@ -21,6 +21,7 @@ from clinic.http import origin_only_referrer
 from procedures.catalog.sites import patient_context
 from procedures.messaging import links as links
 from procedures.messaging.link_forms import ConfirmForm, DateOfBirthForm, EscortForm, RescheduleForm
+from procedures.prep.models import StepKind
 from procedures.prep.timeline import patient_timeline
 
 VERIFIED_FOR_SECONDS = 30 * 60
@@ -60,7 +61,15 @@ def _details(grant) -> dict:
         "end": appointment.end_at.astimezone(tz),
         "steps": [
             # Patient text only: the step's own words and specifics, never a staff note.
-            (step.at.astimezone(tz), step.text, step.detail, step.as_soon_as_possible)
+            # A notice ("keep taking your medicines...") has no time of its own: it is
+            # headed "Please note", not with the minute the visit was booked.
+            (
+                step.at.astimezone(tz),
+                step.text,
+                step.detail,
+                step.as_soon_as_possible,
+                step.kind == StepKind.NOTICE,
+            )
             for step in patient_timeline(appointment)
         ],
     }

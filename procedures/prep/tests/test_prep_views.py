@@ -230,6 +230,14 @@ def test_the_print_sheet_speaks_to_the_patient(frontdesk_client, appointment):
     assert "css/prep.css" in page
 
 
+def test_the_print_sheet_heads_a_notice_please_note(frontdesk_client, appointment, warfarin):
+    """Warfarin, and no plan confirmed yet: "keep taking your medicines" is a notice with
+    no time of its own. The sheet heads it "Please note", not with the minute the visit
+    was booked."""
+    page = text(frontdesk_client.get(url("prep_print", appointment)))
+    assert '<td class="text-nowrap">Please note</td><td>Keep taking your medicines as usual' in page
+
+
 def test_the_print_sheet_is_the_visits_site_on_its_clock_in_the_patients_language(
     frontdesk_client, appointment
 ):
