@@ -364,23 +364,23 @@ def test_two_databases_measured_in_turns_compare_as_one_run(postgres, tmp_path):
             assert page["floor_ms"]["1x1"] > 0 and page["floor_ms"]["2x2"] > 0
         assert {s["scale"]: s["patients"] for s in result["seeds"]} == {1: 20, 2: 40}
 
-        # The first database named as the second point's: it stops, saying what to seed.
-        wrong = [f"1x1={_url(settings_dict, first)}", f"2x2={_url(settings_dict, first)}"]
-        with pytest.raises(
-            CommandError,
-            match=r"2x2 \(.*\): this database does not hold the data of 2x2 \(40 patients.*"
-            r"seed_scale --patients 40 --volume 2",
+        # The second point on a database without its data, or on none: the run stops,
+        # saying what to seed, or with the measuring process's last words.
+        for database, said in (
+            (
+                first,
+                r"2x2 \(.*\): this database does not hold the data of 2x2 \(40 patients.*"
+                r"seed_scale --patients 40 --volume 2",
+            ),
+            (
+                "no_such_db",
+                r"2x2 \(no_such_db\): the measuring process stopped \(exit 1\): .*"
+                r'database "no_such_db" does not exist',
+            ),
         ):
-            call_command("benchmark", interleave=wrong, **common)
-
-        # A database that is not there: the run stops with the process's last words.
-        missing = [f"1x1={_url(settings_dict, first)}", f"2x2={_url(settings_dict, 'no_such_db')}"]
-        with pytest.raises(
-            CommandError,
-            match=r"2x2 \(no_such_db\): the measuring process stopped \(exit 1\): .*"
-            r'database "no_such_db" does not exist',
-        ):
-            call_command("benchmark", interleave=missing, **common)
+            points = [f"1x1={_url(settings_dict, first)}", f"2x2={_url(settings_dict, database)}"]
+            with pytest.raises(CommandError, match=said):
+                call_command("benchmark", interleave=points, **common)
     finally:
         postgres.close()  # the children's sessions are gone; ours does not hold `second`
         _pg(settings_dict, "dropdb", "--if-exists", second)
