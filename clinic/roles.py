@@ -25,13 +25,17 @@ CLINICAL = (NURSE, PHYSICIAN)
 
 
 def user_roles(user: Any) -> set[str]:
-    """The role names a user holds (cached on the user object for the request)."""
+    """The role names a user holds (cached on the user object for the request).
+
+    A superuser (made for setting up, `createsuperuser`) is a clinic admin, not a
+    physician, nurse or front desk: being a superuser opens no patient record, reviews
+    no result and decides no hold. Clinical roles come from the groups alone."""
     if not user.is_authenticated:
         return set()
     if not hasattr(user, "_clinic_roles"):
         user._clinic_roles = set(user.groups.values_list("name", flat=True))
         if user.is_superuser:
-            user._clinic_roles |= set(ALL_ROLES)
+            user._clinic_roles.add(CLINIC_ADMIN)
     return user._clinic_roles
 
 

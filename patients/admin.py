@@ -3,14 +3,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .merging import patient_merge_undo
-from .models import Patient, PatientMerge
+from .models import PatientMerge
 
-
-@admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
-    list_display = ["mrn", "family_name", "given_name", "date_of_birth"]
-    search_fields = ["mrn", "family_name", "given_name"]
-    readonly_fields = ["mrn", "created_at", "updated_at"]
+# No admin for Patient: patient records are read and changed on the clinic's own pages,
+# where each read is audited and each role sees what it needs. The admin records no
+# reads, and a superuser passes every model permission there: registered, a setup
+# account could list, read and delete patients unaudited.
 
 
 @admin.register(PatientMerge)

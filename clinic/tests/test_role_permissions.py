@@ -110,11 +110,24 @@ def test_it_keeps_results_cover_and_reminder_policies_from_the_front_desk(client
 def test_it_shows_a_clinic_admin_no_patient_records_in_the_admin(clinic_admin_client):
     patient = PatientFactory()
 
-    assert clinic_admin_client.get("/admin/patients/patient/").status_code == 403
+    assert clinic_admin_client.get("/admin/patients/patient/").status_code == 404
     assert clinic_admin_client.get(f"/admin/patients/patient/{patient.pk}/change/").status_code in (
         302,
-        403,
+        404,
     )
+
+
+def test_it_shows_a_superuser_no_patient_records_in_the_admin_either(client, admin_user):
+    """A superuser passes every model permission in the admin, which records no reads:
+    patients are not in the admin at all, so nobody lists, reads or deletes them there."""
+    patient = PatientFactory()
+    client.force_login(admin_user)
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/patients/patient/").status_code == 404
+    assert client.get(f"/admin/patients/patient/{patient.pk}/change/").status_code == 404
+    assert client.get(f"/admin/patients/patient/{patient.pk}/delete/").status_code == 404
+    assert b"/admin/patients/patient/" not in client.get("/admin/").content
 
 
 def test_it_lets_a_clinic_admin_create_staff_but_not_superusers(clinic_admin_client):

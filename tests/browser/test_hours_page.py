@@ -63,6 +63,7 @@ def test_an_admin_switches_to_own_hours_sees_the_stranded_visit_and_confirms(
     from procedures.catalog.hours import Unavailability, WorkingHours
 
     log_in(page, live_server.url, "admin", check_a11y)  # at 1440 px: the whole menu shows
+    page.goto(f"{live_server.url}/audit/")  # from the admin site to the clinic's pages
     menu = page.get_by_role("navigation", name="Main")
     menu.get_by_role("button", name="Manage").click()
     menu.get_by_role("link", name="Hours and leave").click()
