@@ -282,6 +282,19 @@ def test_the_switcher_starts_on_the_home_site_and_lists_every_site(client, netwo
     assert "All sites" not in page  # the front desk works at one site at a time
 
 
+def test_the_header_and_footer_name_the_site_the_pages_show(client, network, settings):
+    """Below 1400 px the switcher folds into the menu: the clinic's name at the top is
+    then what tells the front desk which site's board they are on."""
+    login(client, roles.PHYSICIAN, home=network["north"])
+    page = client.get("/today/").content.decode()
+    assert re.search(r'class="navbar-brand"[^>]*>Northgate Satellite Clinic</a>', page)
+    assert "Northgate Satellite Clinic · Phone 0113 496 0100" in page
+
+    switch(client, ALL_SITES)
+    page = client.get("/today/").content.decode()
+    assert re.search(rf'class="navbar-brand"[^>]*>{settings.CLINIC_NAME} · all sites</a>', page)
+
+
 def test_a_physician_starts_at_the_site_they_work_at(client, network):
     user = make_user("okafor", roles.PHYSICIAN)
     network["okafor"].user = user
