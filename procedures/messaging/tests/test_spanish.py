@@ -147,7 +147,11 @@ def test_a_patient_who_reads_spanish_is_told_how_to_prepare_in_spanish(frontdesk
     fasting = visit.reminders.get(kind=Reminder.Kind.FASTING)
     spanish = "No coma nada a partir de ahora (6 horas antes de su cita), porque recibirá sedación."
     assert fasting.step_text == spanish
-    assert spanish in reminder_message(fasting).body
+    message = reminder_message(fasting)
+    assert spanish in message.body
+    # A mail client (and a screen reader) reads the HTML part as Spanish, not English.
+    html = message.alternatives[0][0]
+    assert '<html lang="es">' in html
     assert spanish in [step.text for step in patient_timeline(visit)]
     staff = [step.text for step in prep_timeline(visit)]
     assert (
