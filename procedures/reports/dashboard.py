@@ -145,4 +145,6 @@ def table_rows(scope: ReportScope, table: str) -> Iterator[list[object]]:
 
 
 def _number(share: float | None) -> str:
-    return "" if share is None else str(round(share * 100))
+    """A share as per cent with one decimal, in every row: a spreadsheet sums and sorts
+    them, and 0.4% must not read 0."""
+    return "" if share is None else f"{share * 100:.1f}"

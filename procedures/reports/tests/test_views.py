@@ -113,22 +113,22 @@ def test_its_csv_tables_hold_the_figures_and_no_patient(manager):
     rooms = rows(manager.get(f"{URL}rooms.csv", PERIOD))
     assert rooms == [
         ["Room", "Open hours", "Booked hours", "Utilisation (%)"],
-        ["Room A", "86.0", "4.8", "6"],
-        ["Room B", "8.0", "3.0", "38"],
-        ["All rooms", "94.0", "7.8", "8"],
+        ["Room A", "86.0", "4.8", "5.5"],
+        ["Room B", "8.0", "3.0", "37.5"],
+        ["All rooms", "94.0", "7.8", "8.2"],
     ]
     response = manager.get(f"{URL}no-shows.csv", PERIOD)
     assert response["Content-Disposition"] == (
         'attachment; filename="no-shows-2026-03-02-2026-03-15.csv"'
     )
     assert rows(response)[1:] == [
-        ["2026-03-02", "1", "1", "50", "0"],
-        ["2026-03-09", "0", "2", "0", "1"],
+        ["2026-03-02", "1", "1", "50.0", "0"],
+        ["2026-03-09", "0", "2", "0.0", "1"],
     ]
     cancellations = {r[0]: r[1:] for r in rows(manager.get(f"{URL}cancellations.csv", PERIOD))}
-    assert cancellations["Preparation not done (e.g. medication not held)"] == ["1", "33"]
-    assert cancellations["No escort to take the patient home"] == ["1", "33"]
-    assert cancellations["Not recorded"] == ["1", "33"]
+    assert cancellations["Preparation not done (e.g. medication not held)"] == ["1", "33.3"]
+    assert cancellations["No escort to take the patient home"] == ["1", "33.3"]
+    assert cancellations["Not recorded"] == ["1", "33.3"]
     lead = rows(manager.get(f"{URL}lead-time.csv", PERIOD))
     assert lead[1] == ["Same day", "1"]
     turnaround = rows(manager.get(f"{URL}turnaround.csv", PERIOD))
@@ -147,7 +147,7 @@ def test_its_csv_tables_hold_the_figures_and_no_patient(manager):
 def test_it_narrows_to_a_procedure(manager):
     world = build_world()
     rooms = rows(manager.get(f"{URL}rooms.csv", {**PERIOD, "procedure_type": world.aspiration.pk}))
-    assert rooms[1] == ["Room A", "86.0", "2.0", "2"]
+    assert rooms[1] == ["Room A", "86.0", "2.0", "2.3"]
 
 
 def _reads(manager, url: str) -> tuple[list[str], list[str]]:
