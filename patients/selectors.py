@@ -134,6 +134,29 @@ def bloods_of_patients_needing_them(patient_ids: set[int], *, on: date) -> dict[
     return {pk: _judged(required=True, recent=recent[pk]) for pk in patient_ids}
 
 
+def bloods_on_days(wanted: set[tuple[int, date]]) -> dict[tuple[int, date], BloodsStatus]:
+    """`bloods_status` of patients the caller knows need bloods, each for the day of a
+    procedure: (patient id, day) -> status, in one query however many (a day's list, or
+    the visits of several days: each judged on the rows of its own N days)."""
+    if not wanted:
+        return {}
+    age = timedelta(days=settings.CLINIC_BLOODS_MAX_AGE_DAYS)
+    by_patient: dict[int, list[BloodResult]] = {pk: [] for pk, _day in wanted}
+    for row in BloodResult.objects.filter(
+        patient__in=by_patient,
+        taken_on__gte=min(day for _pk, day in wanted) - age,
+        taken_on__lte=max(day for _pk, day in wanted),
+    ):
+        by_patient[row.patient_id].append(row)  # newest first (the model's order)
+    return {
+        (pk, day): _judged(
+            required=True,
+            recent=[r for r in by_patient[pk] if day - age <= r.taken_on <= day],
+        )
+        for pk, day in wanted
+    }
+
+
 def _bloods_judged(
     patient: Patient, *, recent: list[BloodResult], medicines: list[Medication] | None
 ) -> BloodsStatus:

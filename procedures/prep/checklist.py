@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patients.models import Medication, Patient
+from patients.selectors import BloodsStatus, bloods_on_days, bloods_status
 from procedures.catalog.clock import clinic_today
 from procedures.prep.facts import local_date, plan_of
 from procedures.prep.models import (
@@ -25,6 +27,8 @@ from procedures.prep.services import locked_appointment
 from procedures.scheduling.models import Appointment, AppointmentEvent
 
 START_NOT_READY = "start_not_ready"
+# A reason to start while not ready says what was checked instead: "x" or "ok" is not one.
+START_REASON_MIN_CHARS = 10
 
 
 def checklist_items(appointment: Appointment, *, stop_hold: bool | None = None) -> list[str]:
@@ -57,10 +61,26 @@ class ChecklistRow:
 class Readiness:
     rows: list[ChecklistRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # The missing items no reason sets aside (the procedure cannot start), in words.
+    hard_stops: list[str] = field(default_factory=list)
+    # The visit was cancelled or is a no-show: its status in words, and nothing to check.
+    no_longer_booked: str = ""
 
     @property
     def ready(self) -> bool:
-        return not self.missing
+        return not self.missing and not self.no_longer_booked
+
+    @property
+    def to_tick(self) -> list[ChecklistRow]:
+        """The checklist items still to tick (what the nurse's buttons are)."""
+        return [row for row in self.rows if row.tick is None]
+
+    @property
+    def not_ticked_here(self) -> list[str]:
+        """What is missing that no tick fixes: the physician's decisions (hold plan, site
+        and side, a clinical rule) and the bloods to record."""
+        unticked = {row.label for row in self.to_tick}
+        return [m for m in self.missing if m not in unticked]
 
 
 @dataclass
@@ -72,23 +92,37 @@ class ReadinessFacts:
     on_medicines: bool  # the patient takes a medicine (so the hold plan matters)
     stop_hold: bool  # a medicine is stopped for this visit
     overrides: dict[str, ClinicalOverride]  # the rules set aside, by rule
+    # Platelets and INR before the needle, for a patient with a bleeding disorder or on
+    # a blood thinner (`patients.selectors.needs_bloods`); None when not needed.
+    bloods: BloodsStatus | None = None
 
 
 def readiness_facts(appointments: Iterable[Appointment]) -> dict[int, ReadinessFacts]:
-    """`ReadinessFacts` for each of these (saved) appointments, by id, in five queries
+    """`ReadinessFacts` for each of these (saved) appointments, by id, in six queries
     however many there are: a day's list of a network's site is hundreds of visits
-    (issue 18: a query or seven for each was over 9,000 queries for the day-of page)."""
+    (issue 18: a query or seven for each was over 9,000 queries for the day-of page).
+    The appointments' patients are read with them (`select_related("patient")`) or
+    one by one here."""
     appointments = list(appointments)
     ids = [a.pk for a in appointments]
     ticks: dict[int, dict[str, ChecklistTick]] = defaultdict(dict)
     for tick in ChecklistTick.objects.filter(appointment_id__in=ids).select_related("by"):
         ticks[tick.appointment_id][tick.item] = tick
     plans = {p.appointment_id: p for p in PrepPlan.objects.filter(appointment_id__in=ids)}
-    on_medicines = set(
-        Medication.objects.filter(
-            patient_id__in={a.patient_id for a in appointments}, is_active=True
-        ).values_list("patient_id", flat=True)
-    )
+    on_medicines, thinners = set(), set()
+    for patient_id, med_class in Medication.objects.filter(
+        patient_id__in={a.patient_id for a in appointments}, is_active=True
+    ).values_list("patient_id", "med_class"):
+        on_medicines.add(patient_id)
+        if med_class in Medication.BLOOD_THINNERS:
+            thinners.add(patient_id)
+    # Bloods count on the visit's day: the latest within CLINIC_BLOODS_MAX_AGE_DAYS of it.
+    bloods_wanted = {
+        a.pk: (a.patient_id, local_date(a.start_at))
+        for a in appointments
+        if a.patient_id in thinners or a.patient.bleeding_disorder
+    }
+    bloods = bloods_on_days(set(bloods_wanted.values()))
     stopped = set(
         MedicationHold.objects.filter(
             appointment_id__in=ids, action=MedicationHold.Action.STOP
@@ -104,6 +138,7 @@ def readiness_facts(appointments: Iterable[Appointment]) -> dict[int, ReadinessF
             on_medicines=a.patient_id in on_medicines,
             stop_hold=a.pk in stopped,
             overrides=overrides[a.pk],
+            bloods=bloods[bloods_wanted[a.pk]] if a.pk in bloods_wanted else None,
         )
         for a in appointments
     }
@@ -114,6 +149,10 @@ def readiness(appointment: Appointment, facts: ReadinessFacts | None = None) -> 
     unconfirmed hold plan, a site not set, a clinical rule not resolved. `facts`: read
     beforehand with those of other appointments (`readiness_facts`), or read here."""
     result = Readiness()
+    if appointment.status in Appointment.RELEASED_STATUSES:
+        # Cancelled or a no-show: the slot is free and nothing is prepared any more.
+        result.no_longer_booked = appointment.get_status_display()
+        return result
     if appointment.procedure_type.is_discussion:
         return result  # a talk about results: nothing to check before it starts
     if facts is None:
@@ -123,14 +162,36 @@ def readiness(appointment: Appointment, facts: ReadinessFacts | None = None) -> 
         result.missing.append(str(_("Hold plan not confirmed")))
     if not plan.site:
         result.missing.append(_("Site and side not set"))
+        result.hard_stops.append(
+            _(
+                "The physician has not set the site and side: the procedure cannot start "
+                "until they are set."
+            )
+        )
+    if facts.bloods is not None:
+        # Missing, too old or out of the clinic's range: a reason is needed to go ahead.
+        result.missing += [str(problem) for problem in facts.bloods.problems]
     for finding in rule_findings(appointment, plan=plan, overrides=facts.overrides):
         if not finding.resolved:
             result.missing.append(finding.message)
+            if not finding.overridable:
+                result.hard_stops.append(finding.message)
     for item in checklist_items(appointment, stop_hold=facts.stop_hold):
         label = str(ChecklistItem(item).label)
         result.rows.append(ChecklistRow(item, label, ticks.get(item)))
         if item not in ticks:
             result.missing.append(label)
+            if item == ChecklistItem.CONSENT:
+                result.hard_stops.append(
+                    _("Consent is not confirmed: the procedure cannot start until it is.")
+                )
+            elif item == ChecklistItem.SITE_SIDE and plan.site:
+                result.hard_stops.append(
+                    _(
+                        "The site and side are not confirmed on the checklist: the procedure "
+                        "cannot start until they are."
+                    )
+                )
     return result
 
 
@@ -151,6 +212,8 @@ def checklist_tick(*, appointment_id: int, item: str, by: User) -> ChecklistTick
             raise ValidationError(_("The hold plan is not confirmed: check with the physician."))
         if item == ChecklistItem.ESCORT_PRESENT and not appointment.escort_name:
             raise ValidationError(_("Record the escort's name and phone first."))
+        if item == ChecklistItem.LABS_BACK:
+            _bloods_recorded_check(appointment)
         try:
             with transaction.atomic():
                 tick = ChecklistTick.objects.create(
@@ -164,24 +227,71 @@ def checklist_tick(*, appointment_id: int, item: str, by: User) -> ChecklistTick
     return tick
 
 
+def _bloods_recorded_check(appointment: Appointment) -> None:
+    """ "Blood tests back" means the values are on record: refuse the tick until the
+    platelet count and INR of the days before the procedure are (their range is judged
+    by `readiness`, which keeps a visit out of range NOT READY)."""
+    status = bloods_status(appointment.patient, on=local_date(appointment.start_at))
+    if not (status.missing_platelets or status.missing_inr):
+        return
+    what = (
+        _("platelet count or INR")
+        if status.missing_platelets and status.missing_inr
+        else _("platelet count")
+        if status.missing_platelets
+        else _("INR")
+    )
+    raise ValidationError(
+        _("No %(what)s recorded in the %(days)s days before: record the bloods first.")
+        % {"what": what, "days": settings.CLINIC_BLOODS_MAX_AGE_DAYS}
+    )
+
+
 def readiness_start_check(*, appointment: Appointment, reason: str = "", by: User) -> None:
-    """For the start-of-procedure transition (call inside its transaction): refuse when
-    not ready unless a reason is given, and record that reason (who, why, when)."""
+    """For the start-of-procedure transition (call inside its transaction). Refuses,
+    whatever the reason, while consent or the site and side are not confirmed (or a rule
+    that cannot be set aside stands); otherwise, when not ready, refuses without a real
+    reason (START_REASON_MIN_CHARS) and records it: who, why, what was missing, on the
+    prep page's overrides and on the visit's timeline."""
     state = readiness(appointment)
     if state.ready:
         return
+    if state.hard_stops:
+        raise ValidationError({"reason": [str(message) for message in state.hard_stops]})
+    missing = "; ".join(state.missing)
     reason = " ".join((reason or "").split())
     if not reason:
         raise ValidationError(
             {
-                "reason": _("Not ready: %(missing)s. Give a reason to start anyway.")
-                % {"missing": "; ".join(state.missing)}
+                "reason": _(
+                    "Not ready: %(missing)s. Give a reason (at least %(min)s characters) "
+                    "to start anyway."
+                )
+                % {"missing": missing, "min": START_REASON_MIN_CHARS}
+            }
+        )
+    if len(reason) < START_REASON_MIN_CHARS:
+        raise ValidationError(
+            {
+                "reason": _(
+                    "Not ready: %(missing)s. The reason to start anyway must be at least "
+                    "%(min)s characters: say what was checked instead, and by whom."
+                )
+                % {"missing": missing, "min": START_REASON_MIN_CHARS}
             }
         )
     ClinicalOverride.objects.create(
         appointment=appointment,
         rule=START_NOT_READY,
-        reason=f"{reason} (missing: {'; '.join(state.missing)})"[:300],
+        reason=f"{reason} (missing: {missing})"[:300],
         by=by,
         at=timezone.now(),
+    )
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        kind=START_NOT_READY,
+        note=(
+            _("Reason: %(reason)s. Missing: %(missing)s.") % {"reason": reason, "missing": missing}
+        )[:300],
+        by=by,
     )

@@ -177,6 +177,17 @@ class MedicationHold(models.Model):
 class ClinicalOverride(models.Model):
     """A clinical rule knowingly set aside: who, why and when."""
 
+    # The rules (codes in prep/rules.py, and checklist.START_NOT_READY) in words, for
+    # the prep page: a physician reads "Started while not ready", not a code.
+    RULE_LABELS = {
+        "biopsy_pelvis": _("Biopsy site outside the pelvis"),
+        "child_aspiration_only": _("Child: a procedure other than aspiration"),
+        "child_tibia": _("Child: a site other than the tibia"),
+        "sternum_reason": _("Breastbone chosen as the site"),
+        "bmac_infection_cancer": _("BMAC with an active infection or cancer"),
+        "start_not_ready": _("Started while not ready"),
+    }
+
     appointment = models.ForeignKey(
         "procedures.Appointment", on_delete=models.CASCADE, related_name="clinical_overrides"
     )
@@ -190,6 +201,10 @@ class ClinicalOverride(models.Model):
 
     def __str__(self) -> str:
         return f"Override of {self.rule} on appointment {self.appointment_id}"
+
+    @property
+    def rule_label(self) -> str:
+        return str(self.RULE_LABELS.get(self.rule, self.rule.replace("_", " ").capitalize()))
 
 
 class FrontDeskTask(models.Model):

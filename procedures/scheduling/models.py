@@ -104,8 +104,12 @@ class Appointment(LoadedValues):
         "start": Transition(
             (Status.CHECKED_IN,), Status.IN_PROCEDURE, "started", "appointment_start"
         ),
+        # Only a started procedure completes: the start is where readiness is checked
+        # (consent, site and side, a reason for anything else missing), so completing
+        # straight from checked in would skip it. A checked-in patient who does not go
+        # ahead is cancelled with a reason.
         "complete": Transition(
-            (Status.CHECKED_IN, Status.IN_PROCEDURE),
+            (Status.IN_PROCEDURE,),
             Status.COMPLETED,
             "completed",
             "appointment_complete",
@@ -392,6 +396,9 @@ class AppointmentEvent(models.Model):
         BOOKED = "booked", _("Booked")
         CONFIRMED = "confirmed", _("Confirmed")
         CHECKED_IN = "checked_in", _("Checked in")
+        # Before "Procedure started", with the reason and what was missing (prep's
+        # readiness_start_check): an override in the visit's own history.
+        START_NOT_READY = "start_not_ready", _("Started while not ready")
         STARTED = "started", _("Procedure started")
         COMPLETED = "completed", _("Procedure completed")
         CANCELLED = "cancelled", _("Cancelled")

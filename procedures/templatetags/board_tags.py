@@ -17,7 +17,7 @@ register = template.Library()
 @register.simple_tag
 def board_rows(rows: list[Arrival], *, can_check_in: bool):
     """A table row per arrival: time, patient, procedure and sedation, status, what to
-    fix (each a link to where it is fixed) and, for the front desk, "Check in"."""
+    fix (each a link to where it is fixed) and, for whoever may check in, "Check in"."""
     nothing, check_in = escape(_("Nothing")), escape(_("Check in"))
     html = []
     for a in rows:

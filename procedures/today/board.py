@@ -95,8 +95,9 @@ def today_arrivals(
     needs fixing, in a fixed number of queries:
 
     - `escort`: escort not confirmed for a sedated patient,
-    - `prep`: preparation not acknowledged (the physician has not confirmed the medicine
-      plan of a patient who takes medicines),
+    - `hold` (`hold_thinner` when a medicine is a blood thinner): hold plan not
+      confirmed (the physician has not confirmed the medicine plan of a patient who
+      takes medicines),
     - `reminder`: a patient email that failed,
     - `labs`: pre-procedure blood tests not back for a patient with a bleeding disorder
       (not ticked on the readiness checklist).
@@ -200,7 +201,8 @@ def today_arrivals(
             if procedure_visit and sedation in sedated and escort_confirmed_at is None:
                 codes.append("escort")
             if procedure_visit and patient_id in on_medicines and not plan_confirmed:
-                codes.append("prep")
+                # Said in the prep page's words; a blood thinner named (bleeding risk).
+                codes.append("hold_thinner" if patient_id in thinners else "hold")
             if email_failed:
                 codes.append("reminder")
             # Blood tests before the procedure are asked for with a bleeding disorder only.
@@ -251,7 +253,8 @@ def board_rows(
     can_check_in = Appointment.TRANSITIONS["check_in"].sources
     texts = {
         "escort": _("Escort not confirmed"),
-        "prep": _("Preparation not acknowledged"),
+        "hold": _("Hold plan not confirmed"),
+        "hold_thinner": _("Hold plan not confirmed (blood thinner)"),
         "reminder": _("An email to the patient failed"),
         "labs": _("Blood tests not back"),
         "inr": _("No recent INR (blood thinner or bleeding disorder)"),
@@ -268,7 +271,8 @@ def board_rows(
         a.check_in_url = check_in(a.pk) if a.status in can_check_in else ""
         where = {
             "escort": f"{prep(a.pk)}#transport",
-            "prep": f"{prep(a.pk)}#holds",
+            "hold": f"{prep(a.pk)}#holds",
+            "hold_thinner": f"{prep(a.pk)}#holds",
             "reminder": a.url,
             "labs": f"{prep(a.pk)}#checklist",
             "inr": clinical(a.patient_id),

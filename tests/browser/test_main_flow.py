@@ -222,9 +222,28 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     check_a11y(page, "the appointment page for the physician")
     page.get_by_role("button", name="Check in").click()
     expect(flash(page)).to_contain_text("Patient checked in.")
-    # Nothing of the prep checklist was ticked in this walk: starting needs a reason.
+    # Nothing of the prep checklist was ticked in this walk: no reason starts without
+    # consent and the site and side (hard stops), and the rest needs a reason.
     page.get_by_role("button", name="Start procedure").click()
-    expect(page.locator('.alert[role="alert"]')).to_contain_text("Give a reason to start anyway.")
+    expect(page.locator('.alert[role="alert"]')).to_contain_text(
+        "Consent is not confirmed: the procedure cannot start until it is."
+    )
+    from django.contrib.auth.models import User
+
+    from procedures.prep.checklist import checklist_tick
+    from procedures.prep.rules import procedure_site_set
+    from procedures.scheduling.models import Appointment
+
+    visit = Appointment.objects.get(patient__family_name=FAMILY, status="checked_in")
+    physician = User.objects.get(username="physician")
+    procedure_site_set(appointment_id=visit.pk, site="posterior_iliac", side="right", by=physician)
+    for item in ("consent", "site_side"):
+        checklist_tick(appointment_id=visit.pk, item=item, by=physician)
+    page.reload()
+    page.get_by_role("button", name="Start procedure").click()
+    expect(page.locator('.alert[role="alert"]')).to_contain_text(
+        "Give a reason (at least 10 characters) to start anyway."
+    )
     check_a11y(page, "the refusal to start without a reason")
     page.get_by_label("Reason, if starting with readiness items missing").fill(
         "Checklist on paper today"

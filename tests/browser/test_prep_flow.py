@@ -171,6 +171,18 @@ def test_prep_flow(page: Page, live_server, appointment, check_a11y, screenshot)
     log_out(page)
 
     # --- Nurse, on the day: the checklist until READY -------------------------------
+    # On apixaban: the platelet count and INR of the days before are on record (the
+    # patient's clinical page), in the clinic's range, or the visit stays NOT READY.
+    from decimal import Decimal
+
+    from patients.models import BloodResult
+
+    BloodResult.objects.create(
+        patient=appointment.patient,
+        taken_on=appointment.start_at.date(),
+        platelets=190,
+        inr=Decimal("1.1"),
+    )
     log_in(page, base, "nurse", check_a11y)
     page.goto(prep_url)
     check_a11y(page, "the prep page for the nurse")

@@ -50,7 +50,7 @@ def test_results_flow(
     # --- Complete tomorrow's biopsy: the sample form, a future time refused ---------
     novak = Patient.objects.get(family_name="Novak")
     visit = novak.appointments.get()
-    visit.status = visit.Status.CHECKED_IN  # the patient has arrived
+    visit.status = visit.Status.IN_PROCEDURE  # the procedure is under way
     visit.save(update_fields=["status"])
     page.goto(f"{base}/appointments/{visit.pk}/")
     page.get_by_role("button", name="Mark procedure completed").click()

@@ -12,6 +12,8 @@ from patients.models import Patient
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging.dispatch import reminders_dispatch
+from procedures.prep.checklist import checklist_tick
+from procedures.prep.rules import procedure_site_set
 from procedures.results.models import TestOrder
 from procedures.results.orders import result_log
 from procedures.scheduling import lifecycle
@@ -117,6 +119,14 @@ def test_it_keeps_name_and_birth_date_out_of_logs_tasks_and_subjects(
         # The day of the procedure: done, tests ordered, results logged.
         time_machine.move_to(VISIT - dt.timedelta(minutes=30), tick=False)
         lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+        procedure_site_set(
+            appointment_id=appointment.pk, site="posterior_iliac", side="left", by=physician_user
+        )
+        for item in ("consent", "site_side"):
+            checklist_tick(appointment_id=appointment.pk, item=item, by=physician_user)
+        visits.appointment_start(
+            appointment_id=appointment.pk, by=physician_user, reason="Fasting checked verbally"
+        )
         time_machine.move_to(VISIT + dt.timedelta(hours=1), tick=False)
         visits.appointment_complete(appointment_id=appointment.pk, by=physician_user)
         for order in TestOrder.objects.filter(appointment=appointment):

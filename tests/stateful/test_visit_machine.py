@@ -19,6 +19,7 @@ finds becomes a named regression test (procedures/workflows/tests/test_patient_s
 import datetime as dt
 import os
 import smtplib
+from decimal import Decimal
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
@@ -42,7 +43,7 @@ from hypothesis.stateful import (
 
 from patients import services as patient_services
 from patients.medications import medication_add
-from patients.models import Medication
+from patients.models import BloodResult, Medication
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
 from procedures.catalog.clock import clinic_datetime, closed_days
@@ -53,10 +54,10 @@ from procedures.messaging.dispatch import reminders_dispatch
 from procedures.messaging.kinds import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSENTIAL_KINDS
 from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import rules as prep_rules
-from procedures.prep.checklist import checklist_items, checklist_tick
+from procedures.prep.checklist import START_NOT_READY, checklist_items, checklist_tick, readiness
 from procedures.prep.facts import PrepFacts
 from procedures.prep.fasting import FAST_BEGUN_EVENT
-from procedures.prep.models import MedicationHold, PrepPlan
+from procedures.prep.models import ChecklistItem, MedicationHold, PrepPlan
 from procedures.prep.timeline import fast_begins, prep_timeline
 from procedures.reports.rollup import roll_due
 from procedures.reports.scope import ReportScope
@@ -129,6 +130,8 @@ class VisitMachine(RuleBasedStateMachine):
         ]
         # Visits an admin confirmed leaving outside hours (the hours page's warning).
         self.confirmed_outside: set[int] = set()
+        # Whether each started visit was READY when it started (invariant 27).
+        self.started_ready: dict[int, bool] = {}
 
     def teardown(self):
         FlakyBackend.refusing = None
@@ -367,15 +370,31 @@ class VisitMachine(RuleBasedStateMachine):
         for item in checklist_items(appointment):
             self._try(checklist_tick, appointment_id=visit, item=item, by=USERS["nurse"])
 
-    @rule(visit=visits, with_reason=st.booleans())
-    def start(self, visit, with_reason):
-        if visit:
-            self._try(
-                visits.appointment_start,
-                appointment_id=visit,
-                by=USERS["physician"],
-                reason="Checked by the team." if with_reason else "",
-            )
+    @rule(who=st.integers(0, 1), platelets=st.sampled_from([None, 30, 180]), high_inr=st.booleans())
+    def bloods_taken(self, who, platelets, high_inr):
+        """Platelets and INR recorded today (in the clinic's range or not): the warfarin
+        and the bleeding-disorder patient both need them before the needle."""
+        BloodResult.objects.create(
+            patient=self.patients[who],
+            taken_on=self.now.astimezone(timezone.get_default_timezone()).date(),
+            platelets=platelets,
+            inr=Decimal("3.5") if high_inr else Decimal("1.1"),
+        )
+
+    @rule(visit=visits, reason=st.sampled_from(["", "x", "Checked by the team."]))
+    def start(self, visit, reason):
+        """With no reason, one too short to be one ("x"), or a real one."""
+        if not visit:
+            return
+        before = readiness(Appointment.objects.get(pk=visit))
+        if self._try(
+            visits.appointment_start, appointment_id=visit, by=USERS["physician"], reason=reason
+        ):
+            # Started: nothing stopped it, and a reason was given for what was missing.
+            assert not before.hard_stops, before.hard_stops
+            self.started_ready[visit] = before.ready
+            if not before.ready:
+                assert reason == "Checked by the team.", before.missing
 
     @rule(target=orders, visit=visits, karyotype=st.booleans())
     def complete_with_tests(self, visit, karyotype):
@@ -760,6 +779,27 @@ class VisitMachine(RuleBasedStateMachine):
                                 paging.page_links(whole, page)
                             )
                         assert paging.current_page(ends) == paging.current_page(whole)
+
+    @invariant()
+    def no_procedure_without_consent_and_site_and_every_unready_start_has_its_reason(self):
+        """No visit is in procedure or completed without consent ticked and the site and
+        side set and confirmed; every start while not ready carries a recorded reason
+        (who, why, what was missing) on the prep page and the timeline (invariant 27)."""
+        for visit in Appointment.objects.filter(status__in=[A.IN_PROCEDURE, A.COMPLETED]):
+            ticks = set(visit.checklist_ticks.values_list("item", flat=True))
+            assert {ChecklistItem.CONSENT, ChecklistItem.SITE_SIDE} <= ticks, visit
+            assert PrepPlan.objects.get(appointment=visit).site, visit
+            assert visit.events.filter(kind="started").exists(), visit
+            overrides = visit.clinical_overrides.filter(rule=START_NOT_READY)
+            reasons = visit.events.filter(kind=START_NOT_READY)
+            if self.started_ready.get(visit.pk):
+                assert not overrides.exists() and not reasons.exists(), visit
+            else:
+                [override] = overrides
+                assert override.reason.startswith("Checked by the team. (missing: "), override
+                [event] = reasons
+                assert event.note.startswith("Reason: Checked by the team. Missing: "), event
+                assert event.by == override.by == USERS["physician"]
 
     @invariant()
     def no_two_active_bookings_overlap(self):

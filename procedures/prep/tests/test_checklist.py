@@ -1,11 +1,13 @@
 """Day-of readiness: services/prep_checklist.py."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from patients.medications import medication_add
+from patients.models import BloodResult
 from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, SedationLevel
 from procedures.catalog.clock import clinic_datetime
@@ -45,6 +47,9 @@ def test_it_lists_what_is_missing_until_everything_is_done(
     assert state.missing == [
         "Hold plan not confirmed",
         "Site and side not set",
+        # Bleeding disorder and warfarin: platelets and INR before the needle.
+        "No platelet count in the 7 days before.",
+        "No INR in the 7 days before.",
         "Fasting confirmed",
         "Escort present",
         "Pre-procedure blood tests back",
@@ -63,6 +68,9 @@ def test_it_lists_what_is_missing_until_everything_is_done(
         appointment_id=appointment.pk, site="posterior_iliac", side="left", by=physician_user
     )
     time_machine.move_to(ON_THE_DAY, tick=False)
+    BloodResult.objects.create(
+        patient=appointment.patient, taken_on=DAY, platelets=180, inr=Decimal("1.1")
+    )
     items = prep_checklist.checklist_items(appointment)
     assert items[0] == ChecklistItem.MEDICATIONS_HELD
     for item in items:
@@ -100,17 +108,25 @@ def test_it_refuses_items_that_cannot_be_true_yet(appointment, nurse_user, time_
         prep_checklist.checklist_tick(appointment_id=appointment.pk, item="consent", by=nurse_user)
 
 
-def test_starting_when_not_ready_needs_a_recorded_reason(appointment, physician_user):
+def test_starting_when_not_ready_needs_a_recorded_reason(
+    appointment, physician_user, nurse_user, time_machine
+):
+    prep_rules.procedure_site_set(
+        appointment_id=appointment.pk, site="posterior_iliac", side="left", by=physician_user
+    )
+    time_machine.move_to(ON_THE_DAY, tick=False)
+    for item in ("consent", "site_side"):
+        prep_checklist.checklist_tick(appointment_id=appointment.pk, item=item, by=nurse_user)
     with pytest.raises(ValidationError) as exc:
         prep_checklist.readiness_start_check(appointment=appointment, by=physician_user)
-    assert "Not ready: Site and side not set; Fasting confirmed" in str(exc.value)
-    assert "Give a reason to start anyway." in str(exc.value)
+    assert "Not ready: No platelet count in the 7 days before.;" in str(exc.value)
+    assert "Give a reason (at least 10 characters) to start anyway." in str(exc.value)
     prep_checklist.readiness_start_check(
-        appointment=appointment, reason="Urgent: consent taken verbally", by=physician_user
+        appointment=appointment, reason="Urgent: haematology agreed", by=physician_user
     )
     override = ClinicalOverride.objects.get()
     assert override.rule == prep_checklist.START_NOT_READY
-    assert override.reason.startswith("Urgent: consent taken verbally (missing: Site and side")
+    assert override.reason.startswith("Urgent: haematology agreed (missing: No platelet count")
     assert override.by == physician_user
 
 

@@ -52,7 +52,7 @@ def visit_at(site, **extra):
 
 
 def test_it_places_a_visits_orders_at_its_rooms_site(north):
-    visit = visit_at(north, status=Appointment.Status.CHECKED_IN)
+    visit = visit_at(north, status=Appointment.Status.IN_PROCEDURE)
 
     appointment_complete(appointment_id=visit.pk, by=None)
 

@@ -87,7 +87,7 @@ def appointment(db, panel):
         procedure_type=procedure,
         start_at=start,
         end_at=start + dt.timedelta(hours=1),
-        status=Appointment.Status.CHECKED_IN,
+        status=Appointment.Status.IN_PROCEDURE,  # only a started procedure completes
     )
 
 
@@ -117,7 +117,7 @@ def test_it_opens_a_test_order_for_each_test_of_the_panel_on_completion(
         assert order.responsible == appointment.provider
     event = appointment.events.get(kind="completed")
     assert (event.from_status, event.to_status, event.by) == (
-        "checked_in",
+        "in_procedure",
         "completed",
         physician_user,
     )
@@ -156,7 +156,7 @@ def test_it_does_not_let_the_front_desk_complete_a_procedure(frontdesk_client, a
 
     assert response.status_code == 403
     appointment.refresh_from_db()
-    assert appointment.status == Appointment.Status.CHECKED_IN
+    assert appointment.status == Appointment.Status.IN_PROCEDURE
     assert models.TestOrder.objects.count() == 0
 
 

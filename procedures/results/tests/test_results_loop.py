@@ -56,7 +56,7 @@ def appointment(db):
         procedure_type=procedure,
         start_at=start,
         end_at=start + dt.timedelta(hours=1),
-        status=models.Appointment.Status.CHECKED_IN,
+        status=models.Appointment.Status.IN_PROCEDURE,  # only a started procedure completes
     )
 
 
@@ -125,7 +125,7 @@ def test_it_refuses_a_collection_time_in_the_future_and_saves_nothing(
     assert response.context["form"].errors["collected_at"] == [message]
     assert message in response.content.decode()
     appointment.refresh_from_db()
-    assert appointment.status == models.Appointment.Status.CHECKED_IN
+    assert appointment.status == models.Appointment.Status.IN_PROCEDURE
     assert not models.TestOrder.objects.exists()
 
 

@@ -11,7 +11,8 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import SedationLevel
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging.models import Reminder
-from procedures.prep.checklist import START_NOT_READY
+from procedures.prep import rules as prep_rules
+from procedures.prep.checklist import START_NOT_READY, checklist_tick
 from procedures.prep.models import ClinicalOverride
 from procedures.scheduling import lifecycle
 from procedures.scheduling.models import Appointment, AppointmentEvent
@@ -51,6 +52,16 @@ def appointment(lee, room, frontdesk_user):
     )
 
 
+def consent_and_site(appointment, *, physician, nurse) -> None:
+    """What no reason overrides: the physician sets the site and side, and the nurse ticks
+    consent and the site and side on the day (the clock is on the day)."""
+    prep_rules.procedure_site_set(
+        appointment_id=appointment.pk, site="posterior_iliac", side="left", by=physician
+    )
+    for item in ("consent", "site_side"):
+        checklist_tick(appointment_id=appointment.pk, item=item, by=nurse)
+
+
 def refused(service, **kwargs) -> str:
     with pytest.raises(ValidationError) as error:
         service(**kwargs)
@@ -63,9 +74,10 @@ def test_it_walks_the_whole_day_and_records_who_and_when(
     lifecycle.appointment_confirm(appointment_id=appointment.pk, by=frontdesk_user)
     clock.move_to(at(8, 40), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    consent_and_site(appointment, physician=physician_user, nurse=nurse_user)
     clock.move_to(at(9, 5), tick=False)
     visits.appointment_start(
-        appointment_id=appointment.pk, by=nurse_user, reason="Consent signed on paper"
+        appointment_id=appointment.pk, by=nurse_user, reason="Escort waiting in reception"
     )
     clock.move_to(at(9, 50), tick=False)
     visits.appointment_complete(appointment_id=appointment.pk, by=physician_user)
@@ -74,12 +86,14 @@ def test_it_walks_the_whole_day_and_records_who_and_when(
     assert appointment.status == Appointment.Status.COMPLETED
     timeline = [
         (e.kind_label, e.from_status, e.to_status, e.by.username, e.at)
-        for e in appointment.events.all()
+        for e in appointment.events.exclude(kind__in=["site_set", "checklist"])
     ]
     assert timeline == [
         ("Booked", "", "scheduled", "fd", NOW),
         ("Confirmed", "scheduled", "confirmed", "fd", NOW),
         ("Checked in", "confirmed", "checked_in", "fd", at(8, 40)),
+        # Fasting and the escort were not ticked: the reason is on the timeline.
+        ("Started while not ready", "", "", "rn", at(9, 5)),
         ("Procedure started", "checked_in", "in_procedure", "rn", at(9, 5)),
         ("Procedure completed", "in_procedure", "completed", "md", at(9, 50)),
     ]
@@ -91,6 +105,31 @@ def test_it_refuses_to_complete_before_the_patient_is_checked_in(appointment, ph
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.SCHEDULED
     assert not appointment.test_orders.exists()
+
+
+def test_a_checked_in_patient_is_not_completed_without_the_start_and_its_checks(
+    appointment, frontdesk_user, nurse_user, client, clock
+):
+    """Completing straight from checked in skipped the readiness check: only a started
+    procedure completes (the start checks consent, the site and side, and the rest)."""
+    clock.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+
+    message = refused(visits.appointment_complete, appointment_id=appointment.pk, by=nurse_user)
+    assert message == "An appointment that is checked in cannot be completed."
+
+    client.force_login(nurse_user)
+    page = client.get(appointment.get_absolute_url()).content.decode()
+    assert "Mark procedure completed" not in page
+    assert "Start procedure" in page
+    complete = reverse("procedures:procedure_complete", args=[appointment.pk])
+    response = client.post(complete, {"no_sample_reason": "abandoned"})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "An appointment that is checked in cannot be completed." in page
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN
+    assert not appointment.events.filter(kind="completed").exists()
 
 
 def test_it_checks_in_only_on_the_day(appointment, frontdesk_user):
@@ -345,27 +384,72 @@ def test_the_reschedule_page_shows_why_a_time_is_refused(appointment, frontdesk_
 
 
 def test_it_refuses_to_start_a_patient_who_is_not_ready_without_a_reason(
-    appointment, frontdesk_user, nurse_user, clock
+    appointment, frontdesk_user, nurse_user, physician_user, clock
+):
+    clock.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    consent_and_site(appointment, physician=physician_user, nurse=nurse_user)
+
+    message = refused(visits.appointment_start, appointment_id=appointment.pk, by=nurse_user)
+    assert message == (
+        "Not ready: Fasting confirmed; Escort present. Give a reason (at least 10 "
+        "characters) to start anyway."
+    )
+    message = refused(
+        visits.appointment_start, appointment_id=appointment.pk, by=nurse_user, reason=" x "
+    )
+    assert "The reason to start anyway must be at least 10 characters" in message
+
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN
+    assert not ClinicalOverride.objects.filter(appointment=appointment).exists()
+    assert not appointment.events.filter(kind=START_NOT_READY).exists()
+
+
+@pytest.mark.parametrize("reason", ["", "Consent taken verbally, witnessed by RN"])
+def test_no_reason_starts_without_consent_or_the_site_and_side(
+    appointment, frontdesk_user, nurse_user, physician_user, clock, reason
 ):
     clock.move_to(at(8, 40), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
 
-    message = refused(visits.appointment_start, appointment_id=appointment.pk, by=nurse_user)
-
-    assert message.startswith("Not ready: ")
-    assert "Give a reason to start anyway." in message
+    message = refused(
+        visits.appointment_start, appointment_id=appointment.pk, by=nurse_user, reason=reason
+    )
+    assert message == (
+        "The physician has not set the site and side: the procedure cannot start until they "
+        "are set. Consent is not confirmed: the procedure cannot start until it is."
+    )
+    prep_rules.procedure_site_set(
+        appointment_id=appointment.pk, site="posterior_iliac", side="left", by=physician_user
+    )
+    checklist_tick(appointment_id=appointment.pk, item="site_side", by=nurse_user)
+    message = refused(
+        visits.appointment_start, appointment_id=appointment.pk, by=nurse_user, reason=reason
+    )
+    assert message == "Consent is not confirmed: the procedure cannot start until it is."
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CHECKED_IN
     assert not ClinicalOverride.objects.filter(appointment=appointment).exists()
 
 
 def test_it_starts_with_a_reason_and_records_who_and_why(
-    appointment, frontdesk_user, client, nurse_user, clock
+    appointment, frontdesk_user, client, nurse_user, physician_user, clock
 ):
     clock.move_to(at(8, 40), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    consent_and_site(appointment, physician=physician_user, nurse=nurse_user)
     clock.move_to(at(9, 2), tick=False)
     client.force_login(nurse_user)  # after the clock moved: sessions time out when idle
+
+    response = client.post(
+        reverse("procedures:appointment_start", args=[appointment.pk]), {"reason": "x"}
+    )
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "must be at least 10 characters" in page
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN
 
     response = client.post(
         reverse("procedures:appointment_start", args=[appointment.pk]),
@@ -380,3 +464,14 @@ def test_it_starts_with_a_reason_and_records_who_and_why(
     assert override.by == nurse_user
     assert override.reason.startswith("Labs phoned through by the lab (missing: ")
     assert override.at == at(9, 2)
+    # On the visit's timeline, in words: who, why and what was missing.
+    page = client.get(appointment.get_absolute_url()).content.decode()
+    timeline = page.split("Timeline", 1)[1]
+    assert (
+        "<strong>Started while not ready</strong> · by Nia · Reason: Labs phoned through by "
+        "the lab. Missing: Fasting confirmed; Escort present." in timeline
+    )
+    # On the prep page, labelled in plain words (not the code).
+    prep = client.get(reverse("procedures:prep_detail", args=[appointment.pk])).content.decode()
+    assert "<strong>Started while not ready</strong>" in prep
+    assert "start_not_ready" not in prep

@@ -186,3 +186,54 @@ def test_a_long_day_is_shown_a_page_of_times_at_a_time(nurse_client, monkeypatch
     assert "06:00\u201306:30" in page and ">09:00</a>" in page  # one visit: one time
     later = nurse_client.get("/today/checklists/?page=3").content.decode()
     assert "At0900" in later and "At0740" not in later
+
+
+def test_the_count_says_what_a_tick_fixes_and_what_is_the_physicians(nurse_client):
+    """A sedated patient on warfarin whose physician has neither confirmed the hold plan
+    nor set the site: five buttons, "5 to tick", and the physician's two (and the
+    bloods to record) named as text, not counted as to do."""
+    patient = PatientFactory(bleeding_disorder=True)
+    Medication.objects.create(
+        patient=patient, name="Warfarin", med_class=Medication.Class.ANTICOAGULANT
+    )
+    visit = AppointmentFactory(
+        patient=patient,
+        start_at=clinic_datetime(DAY, dt.time(9)),
+        end_at=clinic_datetime(DAY, dt.time(10)),
+        sedation_level=SedationLevel.IV_MODERATE,
+    )
+
+    html = nurse_client.get("/today/checklists/").content.decode()
+    row = html.split(f'<tr id="checklist-{visit.pk}">', 1)[1].split("</tr>", 1)[0]
+
+    buttons = row.count('<button type="submit" name="item"')
+    assert buttons == 5  # fasting, escort, blood tests, consent, site and side
+    assert "5 to tick" in row
+    assert "to do" not in row
+    assert "4 not ticked here (physician or records):" in row
+    for text in (
+        "Hold plan not confirmed",
+        "Site and side not set",
+        "No platelet count in the 7 days before.",
+        "No INR in the 7 days before.",
+    ):
+        assert f"<li>{text}</li>" in row
+
+
+def test_blood_tests_back_is_refused_on_the_page_until_the_bloods_are_recorded(nurse_client):
+    visit = AppointmentFactory(
+        patient=PatientFactory(bleeding_disorder=True),
+        start_at=clinic_datetime(DAY, dt.time(9)),
+        end_at=clinic_datetime(DAY, dt.time(10)),
+        sedation_level=SedationLevel.LOCAL,
+    )
+
+    response = nurse_client.post(
+        f"/today/checklists/{visit.pk}/tick/", {"item": "labs_back"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert (
+        "No platelet count or INR recorded in the 7 days before: record the bloods first."
+        in response.content.decode()
+    )
+    assert not ChecklistTick.objects.filter(appointment=visit).exists()

@@ -91,7 +91,7 @@ def test_each_flag_links_to_where_it_is_fixed(frontdesk_client):
     prep = f"/appointments/{sedated.pk}/prep/"
     assert [(f.code, f.text, f.url) for f in row.flags] == [
         ("escort", "Escort not confirmed", f"{prep}#transport"),
-        ("prep", "Preparation not acknowledged", f"{prep}#holds"),
+        ("hold_thinner", "Hold plan not confirmed (blood thinner)", f"{prep}#holds"),
         ("reminder", "An email to the patient failed", f"/appointments/{sedated.pk}/"),
         (
             "inr",
@@ -467,3 +467,46 @@ def test_the_boards_counts_are_the_navigations_and_follow_a_change(frontdesk_cli
     html = frontdesk_client.get("/today/").content.decode()
     assert "3 appointments today. 2 still expected. 2 need something fixed." in html
     assert "2 expected · 2 to fix" in frontdesk_client.get("/today/counts/").content.decode()
+
+
+def test_an_unconfirmed_blood_thinner_hold_plan_is_flagged_with_its_fix(frontdesk_client):
+    """A patient on apixaban due today, the hold plan not confirmed: said in the prep
+    page's words, linking to the hold plan (the old "Preparation not acknowledged" did
+    not say what)."""
+    patient = PatientFactory(bleeding_disorder=False)
+    Medication.objects.create(
+        patient=patient, name="Apixaban", med_class=Medication.Class.ANTICOAGULANT
+    )
+    apixaban = AppointmentFactory(patient=patient, start_at=at(9), end_at=at(10))
+    other = PatientFactory(bleeding_disorder=False)
+    Medication.objects.create(patient=other, name="Metformin", med_class=Medication.Class.OTHER)
+    metformin = AppointmentFactory(patient=other, start_at=at(10), end_at=at(11))
+
+    rows = {a.pk: a for a in frontdesk_client.get("/today/").context["rows"]}
+
+    prep = f"/appointments/{apixaban.pk}/prep/"
+    assert ("Hold plan not confirmed (blood thinner)", f"{prep}#holds") in [
+        (f.text, f.url) for f in rows[apixaban.pk].flags
+    ]
+    assert "Hold plan not confirmed" in [f.text for f in rows[metformin.pk].flags]
+    html = frontdesk_client.get("/today/").content.decode()
+    assert f'href="{prep}#holds">Hold plan not confirmed (blood thinner)' in html
+    PrepPlan.objects.create(appointment=apixaban, hold_plan_confirmed_at=NOW)
+    [row] = [a for a in frontdesk_client.get("/today/").context["rows"] if a.pk == apixaban.pk]
+    assert not [f for f in row.flags if f.code.startswith("hold")]
+
+
+def test_every_role_that_may_check_in_sees_the_button(client, nurse_user, physician_user):
+    appointment = visit(9, ready=True)
+    check_in = f'formaction="/appointments/{appointment.pk}/check-in/"'
+    for user in (nurse_user, physician_user):
+        client.force_login(user)
+        html = client.get("/today/").content.decode()
+        assert check_in in html, user
+        assert 'id="board-check-in"' in html
+
+    client.force_login(nurse_user)
+    response = client.post(f"/appointments/{appointment.pk}/check-in/", {"next": "/today/"})
+    assert response["Location"] == "/today/"
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN

@@ -19,6 +19,7 @@ from procedures.messaging.dispatch import reminders_claim, reminders_dispatch
 from procedures.messaging.ics import appointment_ics
 from procedures.messaging.models import CallTask, EmailOptOut, Reminder
 from procedures.prep import rules as prep_rules
+from procedures.prep.checklist import checklist_tick
 from procedures.prep.models import MedicationHold
 from procedures.prep.timeline import prep_timeline
 from procedures.results import orders
@@ -47,6 +48,23 @@ pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 @pytest.fixture(autouse=True)
 def locmem(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def check_in_and_start(visit, *, frontdesk, physician) -> None:
+    """Checked in and started on the day, as a real team must: the site and side set,
+    consent and the site confirmed (no reason overrides those), a reason for the rest."""
+    lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk)
+    prep_rules.procedure_site_set(
+        appointment_id=visit.pk,
+        site=ProcedureSite.POSTERIOR_ILIAC,
+        side=ProcedureSide.LEFT,
+        by=physician,
+    )
+    for item in ("consent", "site_side"):
+        checklist_tick(appointment_id=visit.pk, item=item, by=physician)
+    visits.appointment_start(
+        appointment_id=visit.pk, by=physician, reason="Checked by the team on the day"
+    )
 
 
 def book(
@@ -150,8 +168,7 @@ def test_it_withdraws_the_visits_emails_when_the_procedure_is_completed(
     visit, frontdesk_user, physician_user, clock
 ):
     clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
-    lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
-    visits.appointment_start(appointment_id=visit.pk, by=physician_user, reason="test")
+    check_in_and_start(visit, frontdesk=frontdesk_user, physician=physician_user)
     visits.appointment_complete(appointment_id=visit.pk, by=physician_user)
 
     before_visit = [K.FASTING, K.PREP_STEP, K.ESCORT_REQUEST, K.DAY_BEFORE, K.MEDICATION_HOLD]
@@ -326,7 +343,7 @@ def test_it_plans_a_call_not_an_email_for_an_abnormal_karyotype(
     visit, physician_user, frontdesk_user, clock
 ):
     clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
-    lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
+    check_in_and_start(visit, frontdesk=frontdesk_user, physician=physician_user)
     karyotype = TestTypeFactory(code="karyotype", name="Cytogenetics (karyotype)")
     visits.appointment_complete(
         appointment_id=visit.pk,
@@ -355,7 +372,7 @@ def test_it_emails_results_ready_when_the_physician_chooses_email(
     visit, physician_user, frontdesk_user, clock
 ):
     clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
-    lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
+    check_in_and_start(visit, frontdesk=frontdesk_user, physician=physician_user)
     visits.appointment_complete(
         appointment_id=visit.pk,
         by=physician_user,
@@ -500,7 +517,7 @@ def test_it_emails_the_warning_signs_the_same_evening_even_to_an_unsubscribed_pa
 ):
     EmailOptOut.objects.create(patient=visit.patient)
     clock.move_to(clinic_datetime(DAY, dt.time(8, 50)), tick=False)
-    lifecycle.appointment_check_in(appointment_id=visit.pk, by=frontdesk_user)
+    check_in_and_start(visit, frontdesk=frontdesk_user, physician=physician_user)
     clock.move_to(clinic_datetime(DAY, dt.time(10, 0)), tick=False)
     visits.appointment_complete(appointment_id=visit.pk, by=physician_user)
     mail.outbox.clear()
