@@ -94,6 +94,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "allergy_none": CLINICAL,
     "allergy_remove": CLINICAL,
     "bloods_add": CLINICAL,
+    "bleeding_disorder_set": CLINICAL,
     "patient_merge_view": (CLINIC_ADMIN,),
     # Issue 16: hours and leave of physicians and rooms (the staff page, not only admin).
     "hours_manage": (CLINIC_ADMIN,),

@@ -115,10 +115,15 @@ class BloodResult(models.Model):
         return f"Blood result {self.pk} of patient {self.patient_id}"
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, str] = {}
+        born = self.patient.date_of_birth if self.patient_id else None
         if self.taken_on and self.taken_on > timezone.localdate():
-            errors["taken_on"] = _("The blood cannot have been taken after today.")
+            errors["taken_on"] = str(_("The blood cannot have been taken after today."))
+        elif self.taken_on and born and self.taken_on < born:
+            errors["taken_on"] = _(
+                "The blood cannot have been taken before the patient was born (%(born)s)."
+            ) % {"born": born.strftime("%d/%m/%Y")}
         if self.platelets is None and self.inr is None:
-            errors["platelets"] = _("Enter the platelet count, the INR, or both.")
+            errors["platelets"] = str(_("Enter the platelet count, the INR, or both."))
         if errors:
             raise ValidationError(errors)

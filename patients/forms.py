@@ -2,6 +2,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row, Submit
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator
 from django.forms.models import construct_instance
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -154,6 +155,24 @@ class PatientSearchForm(forms.Form):
     )
 
 
+def _plausible_range_only(form: forms.ModelForm, *names: str) -> None:
+    """A decimal field's own "no more than 4 digits in total" says nothing useful about
+    a weight of 10000: keep the check of decimal places and let the model's plausible
+    range ("more than 350 kg cannot be right") say what is wrong."""
+    for name in names:
+        field = form.fields[name]
+        model_field = form._meta.model._meta.get_field(name)
+        ranges = [v for v in model_field.validators if not isinstance(v, DecimalValidator)]
+        field.validators = [
+            *ranges,
+            *(
+                DecimalValidator(None, v.decimal_places)
+                for v in field.validators
+                if isinstance(v, DecimalValidator)
+            ),
+        ]
+
+
 class MeasurementsForm(forms.ModelForm):
     """Weight, height, ASA class and whether a pregnancy check applies."""
 
@@ -167,6 +186,7 @@ class MeasurementsForm(forms.ModelForm):
         self.fields["measured_on"].input_formats = DATE_INPUT_FORMATS
         self.fields["weight_kg"].widget.attrs.update({"step": "0.1", "inputmode": "decimal"})
         self.fields["height_cm"].widget.attrs.update({"step": "0.1", "inputmode": "decimal"})
+        _plausible_range_only(self, "weight_kg", "height_cm")
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -177,8 +197,15 @@ class MeasurementsForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         measured_on = data.get("measured_on")
+        born = self.instance.date_of_birth
         if measured_on and measured_on > timezone.localdate():
             self.add_error("measured_on", _("The date of the measurement cannot be in the future."))
+        elif measured_on and born and measured_on < born:
+            self.add_error(
+                "measured_on",
+                _("The measurement cannot be from before the patient was born (%(born)s).")
+                % {"born": born.strftime("%d/%m/%Y")},
+            )
         elif (data.get("weight_kg") or data.get("height_cm")) and not measured_on:
             self.add_error("measured_on", _("Enter the date of the weight and height."))
         return data
@@ -229,6 +256,22 @@ class BloodResultForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["taken_on"].input_formats = DATE_INPUT_FORMATS
         self.fields["inr"].widget.attrs.update({"step": "0.01", "inputmode": "decimal"})
+        _plausible_range_only(self, "inr")
+
+    def _post_clean(self):
+        super()._post_clean()
+        # A value typed but out of range is said under its own field: not also "enter
+        # the platelet count, the INR, or both" (the model saw neither).
+        typed = any(
+            str(self.data.get(self.add_prefix(n), "")).strip() for n in ("platelets", "inr")
+        )
+        missing = str(BloodResult._meta.constraints[0].violation_error_message)
+        if typed and missing in self.errors.get("platelets", []):
+            others = [message for message in self.errors["platelets"] if message != missing]
+            if others:
+                self.errors["platelets"] = self.error_class(others)
+            else:
+                del self.errors["platelets"]
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(Row(Column("taken_on"), Column("platelets"), Column("inr")))

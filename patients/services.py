@@ -203,6 +203,18 @@ def allergies_none_known(*, patient: Patient, user: Any = None) -> Patient:
     return patient
 
 
+def patient_bleeding_disorder_set(*, patient_id: int, bleeding_disorder: bool) -> Patient:
+    """Record or clear the bleeding-disorder flag (nurses and physicians, from the
+    clinical record): it adds the blood-test step and the longer pressure to the prep.
+    The change is audited with who made it (auditlog)."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient_id)
+        if patient.bleeding_disorder != bleeding_disorder:
+            patient.bleeding_disorder = bleeding_disorder
+            patient.save(update_fields=["bleeding_disorder", "updated_at"])
+    return patient
+
+
 def blood_result_add(*, result: BloodResult, user: Any = None) -> BloodResult:
     """Record a pre-procedure blood result (validated by the form)."""
     result.recorded_by = user

@@ -19,4 +19,5 @@ urlpatterns = [
         name="allergy_remove",
     ),
     path("<int:pk>/bloods/", views.bloods_add, name="bloods_add"),
+    path("<int:pk>/bleeding-disorder/", views.bleeding_disorder_set, name="bleeding_disorder_set"),
 ]

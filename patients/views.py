@@ -26,7 +26,7 @@ from .forms import (
     PatientSearchForm,
 )
 from .merging import merge_preview, patient_merge
-from .models import Allergy, DuplicateOverride, Patient
+from .models import Allergy, BloodResult, DuplicateOverride, Patient
 from .selectors import bloods_status, patient_alerts
 
 
@@ -330,10 +330,9 @@ def allergy_remove(request, pk: int, allergy_id: int):
 @care_gated(_active_patient_of)
 def bloods_add(request, pk: int):
     patient = get_object_or_404(Patient.objects.active(), pk=pk)
-    form = BloodResultForm(request.POST)
+    form = BloodResultForm(request.POST, instance=BloodResult(patient=patient))
     if form.is_valid():
         result = form.save(commit=False)
-        result.patient = patient
         try:
             services.blood_result_add(result=result, user=request.user)
         except ValidationError as error:
@@ -342,6 +341,20 @@ def bloods_add(request, pk: int):
             messages.success(request, _("Blood result recorded."))
             return redirect("patients:clinical", pk=patient.pk)
     return _clinical_page(request, patient, bloods_form=form)
+
+
+@policy.allowed("bleeding_disorder_set")
+@require_http_methods(["POST"])
+@care_gated(_active_patient_of)
+def bleeding_disorder_set(request, pk: int):
+    patient = get_object_or_404(Patient.objects.active(), pk=pk)
+    flag = request.POST.get("bleeding_disorder") == "yes"
+    services.patient_bleeding_disorder_set(patient_id=patient.pk, bleeding_disorder=flag)
+    if flag:
+        messages.success(request, _("Recorded: the patient has a bleeding disorder."))
+    else:
+        messages.success(request, _("Recorded: no bleeding disorder."))
+    return redirect("patients:clinical", pk=patient.pk)
 
 
 # --- Merging two records of one person (clinic admins) --------------------------------

@@ -58,6 +58,7 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "patients:allergy_none": [patient.pk],
         "patients:allergy_remove": [patient.pk, 1],
         "patients:bloods_add": [patient.pk],
+        "patients:bleeding_disorder_set": [patient.pk],
         "procedures:appointment_detail": [appointment.pk],
         "procedures:appointment_complete": [appointment.pk],
         "procedures:appointment_cancel": [appointment.pk],

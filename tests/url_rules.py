@@ -47,6 +47,7 @@ RULES = {
     "patients:allergy_none": staff((RN, MD), code=405),  # POST only
     "patients:allergy_remove": staff((RN, MD), code=405),  # POST only
     "patients:bloods_add": staff((RN, MD), code=405),  # POST only
+    "patients:bleeding_disorder_set": staff((RN, MD), code=405),  # POST only
     "patients:merge": staff((ADMIN,)),  # clinic admins merge duplicate records
     "procedures:appointment_list": staff(CLINICAL_STAFF),
     # Physicians and nurses book the results discussion from the order page.

@@ -235,3 +235,99 @@ def test_the_patient_page_shows_dates_one_way_and_details_of_contact_and_referra
     assert 'id="id_date_of_birth"' not in page
     form = frontdesk_client.get(f"/patients/{patient.pk}/edit/").content.decode()
     assert 'type="date" name="date_of_birth" value="1965-03-14"' in form
+
+
+# --- QA: the bleeding-disorder flag, and plausible clinical values --------------------
+
+
+@pytest.mark.parametrize("who", ["physician_client", "nurse_client"])
+def test_a_clinician_records_and_clears_a_bleeding_disorder_on_the_clinical_record(
+    request, care_for_all, patient, who
+):
+    client = request.getfixturevalue(who)
+    page = client.get(f"/patients/{patient.pk}/clinical/").content.decode()
+    assert "Record: the patient has a bleeding disorder" in page
+
+    response = client.post(
+        f"/patients/{patient.pk}/bleeding-disorder/", {"bleeding_disorder": "yes"}
+    )
+
+    assert response["Location"] == f"/patients/{patient.pk}/clinical/"
+    patient.refresh_from_db()
+    assert patient.bleeding_disorder
+    entry = LogEntry.objects.get_for_object(patient).latest("timestamp")
+    assert "bleeding_disorder" in entry.changes_dict
+    page = client.get(f"/patients/{patient.pk}/clinical/").content.decode()
+    assert "The patient has a bleeding disorder." in page
+    assert "Bleeding disorder" in page  # the alert banner
+
+    client.post(f"/patients/{patient.pk}/bleeding-disorder/", {"bleeding_disorder": "no"})
+
+    patient.refresh_from_db()
+    assert not patient.bleeding_disorder
+
+
+def test_the_front_desk_cannot_set_the_flag_from_the_clinical_record(frontdesk_client, patient):
+    response = frontdesk_client.post(
+        f"/patients/{patient.pk}/bleeding-disorder/", {"bleeding_disorder": "yes"}
+    )
+
+    assert response.status_code == 403
+    patient.refresh_from_db()
+    assert not patient.bleeding_disorder
+
+
+@pytest.mark.parametrize(
+    ("taken_on", "message"),
+    [
+        ("1900-01-01", "before the patient was born (01/05/1960)"),
+        ("2025-03-04", "cannot have been taken after today"),
+    ],
+)
+def test_it_refuses_bloods_dated_before_birth_or_in_the_future(
+    clinician, patient, taken_on, message
+):
+    patient.date_of_birth = dt.date(1960, 5, 1)
+    patient.save(update_fields=["date_of_birth"])
+
+    response = clinician.post(
+        f"/patients/{patient.pk}/bloods/", {"taken_on": taken_on, "platelets": "150"}
+    )
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not BloodResult.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"weight_kg": "10000"}, "A weight of more than 350 kg cannot be right."),
+        ({"height_cm": "12345"}, "A height of more than 250 cm cannot be right."),
+        ({"weight_kg": "70", "measured_on": "1950-01-01"}, "before the patient was born"),
+    ],
+)
+def test_it_names_the_plausible_range_of_a_measurement(clinician, patient, data, message):
+    patient.date_of_birth = dt.date(1960, 5, 1)
+    patient.save(update_fields=["date_of_birth"])
+
+    response = clinician.post(
+        f"/patients/{patient.pk}/clinical/", {"measured_on": "2025-03-01", **data}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert message in page
+    assert "digits in total" not in page
+    patient.refresh_from_db()
+    assert patient.weight_kg is None and patient.height_cm is None
+
+
+def test_an_inr_out_of_range_says_so(clinician, patient):
+    response = clinician.post(
+        f"/patients/{patient.pk}/bloods/", {"taken_on": "2025-03-01", "inr": "100"}
+    )
+
+    page = response.content.decode()
+    assert "An INR above 15 cannot be right." in page
+    assert "digits in total" not in page

@@ -39,6 +39,7 @@ from procedures.messaging.kinds import (
 from procedures.messaging.mail import reminder_context, reminder_message, reminder_words
 from procedures.messaging.models import CallTask, Reminder
 from procedures.messaging.plan import no_email_call
+from procedures.prep.models import StepKind
 from procedures.prep.timeline import patient_timeline
 from procedures.scheduling.models import Appointment
 
@@ -342,10 +343,19 @@ class SendTimeChecks:
                 "patient", "procedure_type"
             ).filter(pk__in=self._prep_visits):
                 self._steps[appointment.pk] = {
-                    (step.kind, None if step.as_soon_as_possible else step.at, step.text)
+                    step_key(step.kind, None if step.as_soon_as_possible else step.at, step.text)
                     for step in patient_timeline(appointment)
                 }
         return self._steps.get(appointment_id, set())
+
+
+def step_key(step_kind: str, step_at: datetime | None, text: str) -> tuple:
+    """What makes a prep email's step the timeline's step. A medicine stop by its time
+    alone: its words follow from the time (`timeline.stop_step_text`), and a row written
+    in an earlier wording is the same stop, not one withdrawn."""
+    if step_kind == StepKind.MEDICATION_HOLD:
+        return (step_kind, step_at)
+    return (step_kind, step_at, text)
 
 
 def _void_reason(
@@ -388,7 +398,7 @@ def _void_reason(
         # a changed step at once; this catches whatever it did not).
         if reminder.step_at and reminder.step_at >= appointment.start_at:
             return S.SKIPPED, "step not before the visit", None
-        if (reminder.step_kind, reminder.step_at, reminder.step_text) not in checks.steps(
+        if step_key(reminder.step_kind, reminder.step_at, reminder.step_text) not in checks.steps(
             appointment.pk
         ):
             return S.CANCELLED, "no longer in the prep plan", None

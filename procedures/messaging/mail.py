@@ -20,6 +20,7 @@ from procedures.catalog.sites import patient_context
 from procedures.messaging.ics import appointment_ics
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
+from procedures.messaging.plan import stops_withdrawn
 from procedures.results.orders import results_ready_context
 from procedures.scheduling.models import Appointment
 
@@ -88,6 +89,8 @@ def reminder_context(reminder: Reminder) -> dict[str, Any]:
         # The zone the time is in ("GMT", "BST", "CET"): a network may span zones.
         "time_zone": appointment.start_at.astimezone(tz).tzname() or "",
         "sedated": appointment.is_sedated,
+        # A "new time" email after a stop was emailed for the old time: it is withdrawn.
+        "medicines_withdrawn": stops_withdrawn(reminder),
         "procedure_name": appointment.procedure_type.name if details else "",
         "step_date": step_date,
         "step_time": step_time,

@@ -198,6 +198,12 @@ class CallTask(models.Model):
         RESCHEDULE_REQUEST = "reschedule_request", _("Patient asked to reschedule")
         MISSED_STOP = "missed_stop", _("A medicine stop time passed before the patient was told")
         RESULTS_CALL = "results_call", _("Results: the physician calls the patient")
+        # The visit moved after a medicine stop was emailed for the old time: the
+        # patient must hear, by phone, that it no longer applies and what to do now.
+        STOP_WITHDRAWN = (
+            "stop_withdrawn",
+            _("Visit moved after a medicine stop was emailed: call the patient with new dates"),
+        )
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

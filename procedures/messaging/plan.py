@@ -9,6 +9,7 @@ instead.
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from procedures.messaging.kinds import (
@@ -154,6 +155,10 @@ def _sent_key(kind: str, step_kind: str, step_at: datetime | None, text: str, de
     fasting) by its words and its time."""
     if kind == Kind.PREP_STEP:
         return (kind, step_kind, text, detail)
+    if kind == Kind.MEDICATION_HOLD:
+        # Its words follow from its time (timeline.stop_step_text): a stop sent in the
+        # earlier wording is the same stop.
+        return (kind, step_kind, step_at, detail)
     return (kind, step_kind, step_at, text, detail)
 
 
@@ -304,6 +309,56 @@ def reminders_prep_replan(*, appointment: Appointment) -> list[Reminder]:
     if not appointment.procedure_type.is_discussion:
         planned += _escort_request_replan(appointment, timezone.now())
     return _reminders_write(planned)
+
+
+def stops_sent_before(appointment: Appointment) -> QuerySet[Reminder]:
+    """The medicine-stop emails the patient has (sent, or on their way) for an earlier
+    time of this visit (an older version)."""
+    return Reminder.objects.filter(
+        appointment=appointment,
+        kind=Kind.MEDICATION_HOLD,
+        appointment_version__lt=appointment.version,
+        status__in=[Reminder.Status.SENDING, Reminder.Status.SENT],
+    )
+
+
+def reminders_stops_withdraw(*, appointment: Appointment) -> CallTask | None:
+    """The visit moved and the stop dates of its old time no longer stand: when the
+    patient was already emailed a stop, the front desk calls them now (an open call,
+    due at once) to say it no longer applies and give the new dates once the physician
+    has confirmed them; the "new time" email of this version says so too
+    (`medicines_withdrawn` in messaging.mail). Call in the move's transaction, after
+    `reminders_replan`. Nothing (None) when no stop was emailed."""
+    if not stops_sent_before(appointment).exists():
+        return None
+    call, _created = CallTask.objects.get_or_create(
+        appointment=appointment,
+        reason=CallTask.Reason.STOP_WITHDRAWN,
+        appointment_version=appointment.version,
+        defaults={
+            "reminder_kind": Kind.MEDICATION_HOLD,
+            "due_at": timezone.now(),
+            "note": "The visit moved after a medicine stop was emailed for the old time: "
+            "tell the patient it no longer applies (take their medicines as usual), and "
+            "give the new stop dates once the physician has confirmed the hold plan.",
+        },
+    )
+    return call
+
+
+def stops_withdrawn(reminder: Reminder) -> bool:
+    """Whether the move that wrote this "new time" email withdrew a stop already
+    emailed (see `reminders_stops_withdraw`)."""
+    return (
+        reminder.kind == Kind.RESCHEDULED
+        and CallTask.objects.filter(
+            appointment_id=reminder.appointment_id,
+            reason=CallTask.Reason.STOP_WITHDRAWN,
+            appointment_version=reminder.appointment_version,
+        )
+        .exclude(status=CallTask.Status.CANCELLED)
+        .exists()
+    )
 
 
 def _escort_request_replan(appointment: Appointment, now: datetime) -> list:

@@ -6,7 +6,9 @@ from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from patients.models import Medication
 from procedures.catalog.clock import clinic_tz
@@ -85,6 +87,19 @@ class HoldRow:
     suggested_days: int | None
     suggested_stop: date | None
     note: str
+
+    @property
+    def shorter_than_suggested(self) -> bool:
+        """A stop decided later than the class suggestion: allowed (the physician
+        decides), and shown as a warning next to it."""
+        hold = self.hold
+        return bool(
+            hold is not None
+            and hold.action == MedicationHold.Action.STOP
+            and hold.stop_at is not None
+            and self.suggested_stop is not None
+            and local_date(hold.stop_at) > self.suggested_stop
+        )
 
 
 class PrepFacts:
@@ -242,6 +257,34 @@ def is_short_notice(appointment: Appointment, *, facts: PrepFacts | None = None)
 
 def prep_event(appointment: Appointment, kind: str, by: User | None, note: str = "") -> None:
     AppointmentEvent.objects.create(appointment=appointment, kind=kind, note=note[:300], by=by)
+
+
+# Once the procedure has begun, the sedation, the site and side and the medicine holds
+# record what was done; a visit released (cancelled, no-show) has nothing left to plan.
+_UNDER_WAY = (Appointment.Status.IN_PROCEDURE, Appointment.Status.COMPLETED)
+
+
+def plan_locked_reason(appointment: Appointment) -> str:
+    """Why the parts of the prep plan that describe the procedure (sedation, site and
+    side, medicine holds) can no longer be changed, or "" while they can."""
+    if appointment.status in _UNDER_WAY:
+        return _(
+            "The procedure has started: the sedation, site and side and medicine holds "
+            "record what was done and can no longer be changed."
+        )
+    if appointment.status in Appointment.RELEASED_STATUSES:
+        return _(
+            "This visit is %(status)s: its sedation, site and side and medicine holds can "
+            "no longer be changed."
+        ) % {"status": appointment.get_status_display().lower()}
+    return ""
+
+
+def plan_unlocked_check(appointment: Appointment) -> None:
+    """Refuse a change to the procedure's plan once it is under way or released
+    (see `plan_locked_reason`). Call on the locked appointment."""
+    if reason := plan_locked_reason(appointment):
+        raise ValidationError(reason)
 
 
 def locked_appointment(appointment_id: int) -> Appointment:

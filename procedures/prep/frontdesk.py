@@ -85,7 +85,7 @@ def prep_on_booked(*, appointment: Appointment, prep: PrepFacts | None = None) -
     frontdesk_tasks_sync(appointment=appointment, facts=prep)
 
 
-def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: User | None) -> None:
+def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: User | None) -> bool:
     """Call in the reschedule's transaction, after saving the new time and before the
     reminders are re-planned.
 
@@ -94,11 +94,16 @@ def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: U
     confirmed again, and the patient is told to keep taking their medicines meanwhile).
     The front desk's tasks move with the visit, and a move inside the stop period is
     flagged as short notice.
+
+    Returns whether the stop dates of the old time no longer stand (another day, or a
+    stop now at or after the start): a stop already emailed must then be withdrawn
+    (`workflows.visits.appointment_reschedule`).
     """
     moved_day = local_date(moved_from) != local_date(appointment.start_at)
     stops = appointment.medication_holds.filter(action=MedicationHold.Action.STOP)
     # Another day, or a stop the new time puts at or after the start: back to the physician.
-    if moved_day or stops.filter(stop_at__gte=appointment.start_at).exists():
+    stops_void = moved_day or stops.filter(stop_at__gte=appointment.start_at).exists()
+    if stops_void:
         plan = PrepPlan.objects.select_for_update().filter(appointment_id=appointment.pk).first()
         if plan is not None and plan.hold_plan_confirmed_at and stops.exists():
             plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
@@ -117,3 +122,4 @@ def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: U
     today = local_date(timezone.now())
     facts = PrepFacts(appointment, booked_on=today if moved_day else None)
     frontdesk_tasks_sync(appointment=appointment, facts=facts)
+    return stops_void

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite
-from procedures.prep.facts import is_child, plan_for_update, plan_of
+from procedures.prep.facts import is_child, plan_for_update, plan_of, plan_unlocked_check
 from procedures.prep.models import ClinicalOverride, PrepPlan
 from procedures.prep.services import locked_appointment
 from procedures.scheduling.models import Appointment, AppointmentEvent
@@ -147,6 +147,7 @@ def procedure_site_set(
     reason = " ".join(override_reason.split())
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
+        plan_unlocked_check(appointment)
         findings = rule_findings(
             appointment, site=site, active_infection=active_infection, cancer=cancer
         )

@@ -21,6 +21,7 @@ from procedures.prep.facts import (
     hold_rows,
     locked_appointment,
     plan_for_update,
+    plan_unlocked_check,
     prep_event,
 )
 from procedures.prep.frontdesk import frontdesk_tasks_sync
@@ -29,10 +30,26 @@ from procedures.prep.models import (
     MedicationHold,
     PrepPlan,
 )
+from procedures.prep.timeline import fast_begins
 from procedures.scheduling.booking import appointment_buffers_for, queue_behind_booking_writes
 from procedures.scheduling.models import Appointment
 
 # --- Writes ------------------------------------------------------------------------
+
+
+def _stop_in_fast(appointment: Appointment, stop_at: datetime) -> str:
+    """Why a last dose at `stop_at` cannot be, for a sedated visit whose fast has begun
+    by then, or "": the patient would be told to swallow a tablet after "nothing to
+    eat", and the timeline would read "no food", then "stop the medicine"."""
+    if not appointment.is_sedated:
+        return ""
+    begins = fast_begins(appointment)
+    if begins is None or stop_at < begins:
+        return ""
+    return _(
+        "With sedation the last dose must be before the fast begins (nothing to eat from "
+        "%(when)s): choose an earlier last dose, or keep taking it."
+    ) % {"when": f"{begins.astimezone(clinic_tz()):%a %d %b %H:%M}"}
 
 
 def medication_hold_set(
@@ -47,6 +64,7 @@ def medication_hold_set(
     """Record a physician's decision for one medicine. Any change un-confirms the plan."""
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
+        plan_unlocked_check(appointment)
         medication = Medication.objects.filter(
             pk=medication_id, patient_id=appointment.patient_id
         ).first()
@@ -69,6 +87,8 @@ def medication_hold_set(
                         % {"when": f"{appointment.start_at.astimezone(clinic_tz()):%a %d %b %H:%M}"}
                     }
                 )
+            if message := _stop_in_fast(appointment, stop_at):
+                raise ValidationError({"stop_date": message})
             if stop_at <= timezone.now():
                 raise ValidationError(
                     {
@@ -108,6 +128,7 @@ def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:
     """The physician confirms the hold plan: only now do holds reach the patient."""
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
+        plan_unlocked_check(appointment)
         rows = hold_rows(appointment)
         undecided = [r.medication.name for r in rows if r.hold is None]
         if undecided:
@@ -130,6 +151,10 @@ def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:
                         "enter an earlier last dose, or keep taking it."
                     )
                     % {"name": row.medication.name, "when": when}
+                )
+            if message := _stop_in_fast(appointment, hold.stop_at):
+                raise ValidationError(
+                    _("%(name)s: %(message)s") % {"name": row.medication.name, "message": message}
                 )
             if hold.stop_at <= now:
                 raise ValidationError(
@@ -181,6 +206,7 @@ def sedation_plan_set(
         # The room's hold may grow with the sedation: queue like a booking does.
         queue_behind_booking_writes(appointment_id)
         appointment = locked_appointment(appointment_id)
+        plan_unlocked_check(appointment)
         if not appointment.room.can_host(sedation_level):
             raise ValidationError(
                 {
@@ -239,6 +265,8 @@ def transport_set(
         raise ValidationError(errors)
     with transaction.atomic():
         appointment = locked_appointment(appointment_id)
+        if refused := _not_the_patient(appointment, escort_name, escort_phone):
+            raise ValidationError(refused)
         if appointment.is_sedated and transport_mode == TransportMode.SELF:
             raise ValidationError(
                 {
@@ -268,6 +296,44 @@ def transport_set(
     return appointment
 
 
+def _not_the_patient(appointment: Appointment, name: str, phone: str) -> dict[str, str]:
+    """Errors for an escort who is the patient themself (their name or their phone):
+    after sedation the patient cannot take themself home."""
+    patient = appointment.patient
+    errors = {}
+    if name and name.casefold() == " ".join(patient.full_name.split()).casefold():
+        errors["escort_name"] = _(
+            "The escort cannot be the patient: enter the person who will take them home."
+        )
+    own_phone = ""
+    if patient.phone.strip():
+        try:
+            own_phone = phone_clean(patient.phone)
+        except ValidationError:
+            own_phone = ""  # a number that is not one cannot be the escort's either
+    if phone and own_phone and phone == own_phone:
+        errors["escort_phone"] = _(
+            "This is the patient's own phone number: enter the escort's phone."
+        )
+    return errors
+
+
+def escort_unconfirm(*, appointment_id: int, by: User | None) -> Appointment:
+    """Take back an escort confirmation (the escort cannot come after all, or it was
+    ticked in error): the visit reads "escort not confirmed" again, on its timeline."""
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        if appointment.escort_confirmed_at is None:
+            return appointment
+        appointment.escort_confirmed_at = None
+        appointment.save(update_fields=["escort_confirmed_at", "updated_at"])
+        plan = plan_for_update(appointment)
+        plan.escort_confirmed_via, plan.escort_confirmed_by = "", None
+        plan.save(update_fields=["escort_confirmed_via", "escort_confirmed_by", "updated_at"])
+        prep_event(appointment, "escort_unconfirmed", by, _("Confirmation taken back by staff."))
+    return appointment
+
+
 def escort_confirm(
     *, appointment_id: int, name: str, phone: str, by: User | None = None, via: str = "staff"
 ) -> Appointment:
@@ -287,6 +353,8 @@ def escort_confirm(
         appointment = locked_appointment(appointment_id)
         if appointment.status in Appointment.RELEASED_STATUSES:
             raise ValidationError(_("This appointment is no longer booked."))
+        if refused := _not_the_patient(appointment, name, phone):
+            raise ValidationError(refused)
         appointment.escort_name, appointment.escort_phone = name, phone
         appointment.escort_confirmed_at = timezone.now()
         if not appointment.transport_mode or appointment.transport_mode == TransportMode.SELF:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from procedures.catalog.clock import clinic_datetime
@@ -99,6 +99,21 @@ def fast_begins(appointment: Appointment, *, plan: PrepPlan | None = None) -> da
     return None
 
 
+def stop_step_text(last_dose: datetime) -> str:
+    """A medicine stop in the patient's words, in the active language and zone: the
+    dose at that time is the last one taken ("take no more from this time" read as
+    either)."""
+    local = timezone.localtime(last_dose)
+    return _(
+        "Take your last dose of the medicine your doctor named at %(time)s on %(date)s. "
+        "Then take no more of it until the clinic tells you to start again."
+    ) % {
+        "time": formats.time_format(local, "H:i"),
+        # The catalogue's long date ("Sunday 13 December 2026", "domingo, 13 de ...").
+        "date": formats.date_format(local, _("l j F Y")),
+    }
+
+
 def patient_timeline(appointment: Appointment, *, facts: PrepFacts | None = None) -> list[PrepStep]:
     """`prep_timeline` in the patient's own language: what their emails and their page
     say (the staff read it in theirs)."""
@@ -134,6 +149,8 @@ def _timeline(appointment: Appointment, *, facts: PrepFacts | None) -> list[Prep
     for template in _templates_for(appointment):
         if not _template_applies(template, appointment=appointment, stops=stops, child=child):
             continue
+        if template.kind == StepKind.ESCORT and appointment.escort_confirmed_at is not None:
+            continue  # done: the page says who takes them home, not "confirm who"
         hours = template.amount
         if template.code == FOOD_FAST_CODE:
             hours = plan.food_fast_hours
@@ -164,10 +181,7 @@ def _timeline(appointment: Appointment, *, facts: PrepFacts | None) -> list[Prep
             PrepStep(
                 at=hold.stop_at,
                 kind=StepKind.MEDICATION_HOLD,
-                text=_(
-                    "Stop the medicine your doctor named: take no more of it from this time "
-                    "until after your procedure."
-                ),
+                text=stop_step_text(hold.stop_at),
                 reminder_kind="medication_hold",
                 detail=detail,
             )

@@ -99,6 +99,8 @@ def prep_context(appointment: Appointment) -> dict:
         "is_child": facts.is_child(appointment),
         "short_notice": facts.is_short_notice(appointment),
         "on_the_day": facts.local_date(appointment.start_at) == clinic_today(),
+        # Under way, done or released: the procedure's own parts are read-only.
+        "plan_locked": facts.plan_locked_reason(appointment),
     }
 
 
@@ -193,6 +195,16 @@ def prep_hold_set(request, pk: int):
     except ValidationError as exc:
         return _refused(request, appointment, "hold_form", form, exc)
     messages.success(request, _("Decision saved. Confirm the hold plan when it is complete."))
+    for row in facts.hold_rows(appointment):
+        if row.medication.pk == data["medication"].pk and row.shorter_than_suggested:
+            messages.warning(
+                request,
+                _(
+                    "%(name)s: the stop is shorter than the suggested %(days)s days for this "
+                    "kind of medicine. Saved as you decided."
+                )
+                % {"name": row.medication.name, "days": row.suggested_days},
+            )
     return redirect(_url("prep_detail", appointment) + "#medicines")
 
 
@@ -248,6 +260,8 @@ def prep_transport(request, pk: int):
         return _refused(request, appointment, "transport_form", form, exc)
     if saved.escort_confirmed_at and not appointment.escort_confirmed_at:
         messages.success(request, _("Getting home saved. Escort confirmed."))
+    elif appointment.escort_confirmed_at and not saved.escort_confirmed_at:
+        messages.success(request, _("Getting home saved. The escort is no longer confirmed."))
     else:
         messages.success(request, _("Getting home saved."))
     return redirect(_url("prep_detail", appointment) + "#transport")

@@ -103,11 +103,15 @@ def transport_set(*, appointment_id: int, by: User | None, **fields: Any) -> App
 def getting_home_set(
     *, appointment_id: int, by: User, escort_confirmed: bool, **fields: Any
 ) -> Appointment:
-    """The prep page's one "Getting home" form: transport, escort and access needs, and,
-    when ticked, the escort confirmed, in one transaction (a new escort asks again)."""
+    """The prep page's one "Getting home" form: transport, escort and access needs, and
+    the escort confirmed when ticked, or no longer confirmed when unticked (the escort
+    request is planned again), in one transaction (a new escort asks again)."""
     with transaction.atomic():
         appointment = transport_set(appointment_id=appointment_id, by=by, **fields)
-        if escort_confirmed and appointment.escort_confirmed_at is None:
+        if not escort_confirmed and appointment.escort_confirmed_at is not None:
+            appointment = prep.escort_unconfirm(appointment_id=appointment_id, by=by)
+            _replan(appointment_id)
+        elif escort_confirmed and appointment.escort_confirmed_at is None:
             appointment = escort_confirm(
                 appointment_id=appointment_id,
                 name=appointment.escort_name,

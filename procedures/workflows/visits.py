@@ -22,6 +22,7 @@ from procedures.messaging.plan import (
     reminders_cancel_pending,
     reminders_plan,
     reminders_replan,
+    reminders_stops_withdraw,
     reminders_withdraw,
 )
 from procedures.messaging.tasks import wake_dispatcher
@@ -130,9 +131,11 @@ def appointment_reschedule(
 ) -> Appointment:
     """Move an appointment to a new slot (optionally another physician or room): the
     same appointment keeps its history and its version goes up; stops dated for the
-    old day go back to the physician, front-desk tasks move, and the emails planned
-    for the old time are voided and the new time's planned. A move to a time whose fast
-    has begun is asked first, as a booking is (`fast_begun_confirmed`)."""
+    old day go back to the physician (a stop already emailed is withdrawn: the "new
+    time" email says so and the front desk is given a call), front-desk tasks move, and
+    the emails planned for the old time are voided and the new time's planned. A move
+    to a time whose fast has begun is asked first, as a booking is
+    (`fast_begun_confirmed`)."""
     with transaction.atomic():
         moved = booking.appointment_reschedule(
             appointment_id=appointment_id,
@@ -146,8 +149,14 @@ def appointment_reschedule(
         fast_begun_check(appointment, confirmed=fast_begun_confirmed, by=by)
         if moved.site_changed:  # its emails are at its new site too (invariant 21)
             reminders_follow_visits(Appointment.objects.filter(pk=appointment.pk))
-        prep_on_rescheduled(appointment=appointment, moved_from=moved.moved_from, by=by)
+        stops_void = prep_on_rescheduled(
+            appointment=appointment, moved_from=moved.moved_from, by=by
+        )
         reminders_replan(appointment=appointment)
+        if stops_void:
+            # A stop already emailed for the old time is withdrawn: the "new time" email
+            # says so and the front desk calls (invariant 28).
+            reminders_stops_withdraw(appointment=appointment)
     wake_dispatcher()
     return appointment
 

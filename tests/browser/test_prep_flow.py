@@ -130,7 +130,7 @@ def test_prep_flow(page: Page, live_server, appointment, check_a11y, screenshot)
     plan_confirmed_days_ago(appointment, day)
     page.reload()
     timeline = page.get_by_role("region", name="The patient's timeline")
-    expect(timeline).to_contain_text("Stop the medicine your doctor named")
+    expect(timeline).to_contain_text("Take your last dose of the medicine your doctor named")
     expect(timeline).to_contain_text("Apixaban 5 mg twice daily")
 
     site = page.locator("#site-form")
@@ -214,4 +214,6 @@ def test_prep_flow(page: Page, live_server, appointment, check_a11y, screenshot)
     page.emulate_media(media="print")
     expect(page.locator("nav.navbar")).to_be_hidden()
     expect(page.get_by_text("Back to the prep plan")).to_be_hidden()
-    expect(page.get_by_role("table")).to_contain_text("Stop the medicine your doctor named")
+    expect(page.get_by_role("table")).to_contain_text(
+        "Take your last dose of the medicine your doctor named"
+    )

@@ -55,7 +55,7 @@ from procedures.messaging.kinds import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSE
 from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import rules as prep_rules
 from procedures.prep.checklist import START_NOT_READY, checklist_items, checklist_tick, readiness
-from procedures.prep.facts import PrepFacts
+from procedures.prep.facts import PrepFacts, local_date
 from procedures.prep.fasting import FAST_BEGUN_EVENT
 from procedures.prep.models import ChecklistItem, MedicationHold, PrepPlan
 from procedures.prep.timeline import fast_begins, prep_timeline
@@ -112,6 +112,8 @@ class VisitMachine(RuleBasedStateMachine):
         self.clock = CLOCK
         self.clock.move_to(START, tick=False)
         self.now = START
+        # Every move that succeeded: visit -> [(version moved from, old start, new start)].
+        self.moves: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {}
         FlakyBackend.refusing = None
         mail.outbox = []
         self.seen_sent: set[int] = set()
@@ -236,6 +238,7 @@ class VisitMachine(RuleBasedStateMachine):
             moving = {} if where is None else {"provider": PROVIDERS[where], "room": ROOMS[where]}
             tz = ROOMS[where].site.tz if moving else Appointment.objects.get(pk=visit).site_tz
             start = self._slot(days, hour, tz)
+            before = Appointment.objects.get(pk=visit)
             if self._try(
                 visits.appointment_reschedule,
                 appointment_id=visit,
@@ -245,6 +248,9 @@ class VisitMachine(RuleBasedStateMachine):
                 fast_begun_confirmed=answered,
                 **moving,
             ):
+                self.moves.setdefault(visit, []).append(
+                    (before.version, before.start_at, Appointment.objects.get(pk=visit).start_at)
+                )
                 self._day_before_on_its_sites_clock(visit)
 
     @rule(visit=visits, days=st.integers(1, 9), hour=st.integers(9, 15))
@@ -572,6 +578,26 @@ class VisitMachine(RuleBasedStateMachine):
         assert not Reminder.objects.filter(
             kind=K.MEDICATION_HOLD, status=S.PENDING, step_at__gte=F("appointment__start_at")
         ).exists()
+
+    @invariant()
+    def no_stop_emailed_for_a_time_the_visit_no_longer_has(self):
+        """A stop emailed for a visit's old time is withdrawn by the first move that
+        leaves it standing for no time the visit has (another day, or the stop at or
+        after the new start): that move's version carries the front-desk call, and so
+        its "new time" email says so (invariant 28)."""
+        sent = Reminder.objects.filter(kind=K.MEDICATION_HOLD, status__in=[S.SENT, S.SENDING])
+        for row in sent:
+            for version, old_start, new_start in self.moves.get(row.appointment_id, []):
+                if version < row.appointment_version:
+                    continue
+                void = row.step_at is None or row.step_at >= new_start
+                if void or local_date(old_start) != local_date(new_start):
+                    assert CallTask.objects.filter(
+                        appointment_id=row.appointment_id,
+                        reason=CallTask.Reason.STOP_WITHDRAWN,
+                        appointment_version=version + 1,
+                    ).exists(), (row.appointment_id, row.step_at, old_start, new_start)
+                    break
 
     @invariant()
     def a_dated_prep_email_comes_before_its_step(self):

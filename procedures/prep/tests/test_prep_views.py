@@ -93,8 +93,8 @@ def test_a_physician_sets_and_confirms_a_hold(physician_client, appointment, war
     page = text(physician_client.get(url("prep_detail", appointment)))
     assert "Hold plan confirmed" in page
     assert (
-        '<td class="text-nowrap">Sat 6 March, 20:00</td><td>Stop the medicine your doctor named'
-        in page
+        '<td class="text-nowrap">Sat 6 March, 20:00</td><td>Take your last dose of the medicine '
+        "your doctor named at 20:00 on Saturday 6 March 2027. Then take no more of it" in page
     )
     assert "Warfarin 3 mg. Start again: Thursday evening" in page
 

@@ -145,6 +145,14 @@ def test_it_refuses_a_last_dose_in_the_past(visit, physician_user):
 def test_it_reopens_the_plan_when_a_move_puts_a_stop_after_the_start(
     visit, physician_user, frontdesk_user
 ):
+    # Without sedation (no fast), a last dose may be the same morning.
+    prep_changes.sedation_plan_set(
+        appointment_id=visit.pk,
+        sedation_level=SedationLevel.LOCAL,
+        food_fast_hours=6,
+        clear_fluid_fast_hours=2,
+        by=physician_user,
+    )
     stop_warfarin(visit, physician_user, clinic_datetime(DAY, dt.time(8, 30)))
     prep_changes.hold_plan_confirm(appointment_id=visit.pk, by=physician_user)
 
@@ -602,13 +610,15 @@ def test_it_plans_no_prep_email_when_a_cancelled_visits_sedation_changes(
         appointment_id=appointment.pk, by=frontdesk_user, reason_code="patient_request"
     )
 
-    prep_changes.sedation_plan_set(
-        appointment_id=appointment.pk,
-        sedation_level=SedationLevel.IV_MODERATE,
-        food_fast_hours=8,
-        clear_fluid_fast_hours=2,
-        by=physician_user,
-    )
+    # A released visit's plan is read-only now: the change is refused outright.
+    with pytest.raises(ValidationError, match="can no longer be changed"):
+        prep_changes.sedation_plan_set(
+            appointment_id=appointment.pk,
+            sedation_level=SedationLevel.IV_MODERATE,
+            food_fast_hours=8,
+            clear_fluid_fast_hours=2,
+            by=physician_user,
+        )
 
     assert rows(appointment, K.FASTING, K.PREP_STEP, K.ESCORT_REQUEST, status=S.PENDING) == []
 
