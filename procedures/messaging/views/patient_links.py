@@ -145,23 +145,23 @@ def patient_link(request, purpose: str, token: str):
 def _page(request, grant, token: str):
     context = {"purpose": grant.purpose, **patient_context(grant.appointment.room.site)}
     if not _verified(request, grant):
-        form = DateOfBirthForm(
+        gate = DateOfBirthForm(
             request.POST if request.method == "POST" else None,
             month_first=writes_month_first(grant.appointment.room.site.holidays_country),
         )
-        if request.method == "POST" and form.is_valid():
-            if links.dob_check(grant=grant, date_of_birth=form.cleaned_data["date_of_birth"]):
+        if request.method == "POST" and gate.is_valid():
+            if links.dob_check(grant=grant, date_of_birth=gate.cleaned_data["date_of_birth"]):
                 request.session.cycle_key()
                 request.session[_session_key(grant)] = time.time() + VERIFIED_FOR_SECONDS
                 return redirect(request.path)
             if links.dob_locked(grant):
                 return _invalid(request, purpose=grant.purpose, token=token)
-            form.add_error(
+            gate.add_error(
                 "date_of_birth",
                 _("That date of birth does not match our records. Please check it and try again."),
             )
         return render(
-            request, "procedures/patient/link_dob.html", {**context, "form": form}, status=200
+            request, "procedures/patient/link_dob.html", {**context, "form": gate}, status=200
         )
     context.update(_details(grant))
     form_class = ACTION_FORMS.get(grant.purpose)
