@@ -119,14 +119,20 @@ def hours_list(request):
 def _closed(request, made: list, affected: list[hours.AffectedVisit]):
     if not made:
         messages.info(request, _("Those days were already closed: nothing changed."))
-    elif affected:
-        request.session[MOVE_KEY] = [a.appointment.pk for a in affected]
-        messages.warning(
-            request,
-            _("Closure saved. %(n)s booked visit(s) fall on it: move them.") % {"n": len(affected)},
-        )
     else:
-        messages.success(request, _("Closure saved."))
+        saved = (
+            _("Closure saved.") if len(made) == 1 else _("%(n)s closures saved.") % {"n": len(made)}
+        )
+        if affected:
+            request.session[MOVE_KEY] = [a.appointment.pk for a in affected]
+            on = (
+                _("%(n)s booked visit(s) fall on it: move them.")
+                if len(made) == 1
+                else _("%(n)s booked visit(s) fall on them: move them.")
+            )
+            messages.warning(request, f"{saved} {on % {'n': len(affected)}}")
+        else:
+            messages.success(request, saved)
     return redirect(reverse("procedures:hours") + "#holidays")
 
 
