@@ -116,7 +116,11 @@ class ClinicUserAdmin(UserAdmin):
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups" and not self._is_superuser(request):
             kwargs["queryset"] = Group.objects.filter(name__in=roles.ALL_ROLES)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "groups" and field is not None:
+            # "Clinic admin", not the group's code "clinic_admin".
+            field.label_from_instance = roles.role_label
+        return field
 
     def get_queryset(self, request):
         users = super().get_queryset(request)

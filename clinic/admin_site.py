@@ -11,6 +11,9 @@ class ClinicAdminSite(admin.AdminSite):
     site_header = _("Clinic administration")
     site_title = _("Clinic administration")
     login_form = AdminLoginForm
+    # "View site": the clinic admin's start page (the site's root sends a clinic admin
+    # there too, not back here).
+    site_url = "/manage/"  # clinic/urls.py: "manage" (a plain string, as AdminSite types it)
 
     def has_permission(self, request) -> bool:
         """Staff status alone is not enough: the clinic admin role (or superuser) is."""

@@ -133,7 +133,8 @@ def changed_fields(entry: LogEntry) -> str:
             and change.get("type") == "m2m"
         ):
             operation = ACTIONS_M2M.get(str(change.get("operation")), change.get("operation"))
-            objects = ", ".join(str(o) for o in change.get("objects", []))
+            # Roles by their labels ("Clinic admin"), as the user form shows them.
+            objects = ", ".join(roles.role_label(str(o)) for o in change.get("objects", []))
             parts.append(f"{name} ({operation}: {objects})")
         else:
             parts.append(name)

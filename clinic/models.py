@@ -58,6 +58,9 @@ class ReadAccess(models.Model):
     objects = ReadAccessQuerySet.as_manager()
 
     class Meta:
+        # Django's default plural would be "read accesss".
+        verbose_name = "read access"
+        verbose_name_plural = "read accesses"
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="readaccess_object_idx"),
             # "Which lists showed record X?": the lists' ids, searched by containment.

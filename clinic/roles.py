@@ -21,6 +21,14 @@ ROLE_LABELS = {
     CLINIC_ADMIN: _("Clinic admin"),
 }
 ALL_ROLES = tuple(ROLE_LABELS)
+
+
+def role_label(group: Any) -> str:
+    """A role's label ("Clinic admin") from its group or its name; any other group's name."""
+    name = getattr(group, "name", group)
+    return str(ROLE_LABELS.get(name, name))
+
+
 CLINICAL = (NURSE, PHYSICIAN)
 
 

@@ -9,6 +9,7 @@ handler400 = "clinic.bounds.bad_request"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("manage/", views.manage, name="manage"),
     path("healthz", views.healthz, name="healthz"),
     # Only the account views the clinic uses: no self-service password reset by email.
     path(

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
-from . import roles
+from . import policy, roles
 from .audit import record_reads
 from .health import run_checks
 from .mail import outbox_paths, read_outbox_message
@@ -24,8 +24,17 @@ def home(request):
     if roles.has_role(request.user, *roles.CLINICAL):
         return redirect("procedures:worklist")
     if roles.has_role(request.user, roles.CLINIC_ADMIN):
-        return redirect("admin:index")
+        # Not the Django admin: its "View site" and "Back to the clinic" lead here, and
+        # would lead straight back.
+        return redirect("manage")
     return render(request, "clinic/no_role.html", status=403)
+
+
+@policy.allowed("nav_admin")
+@require_GET
+def manage(request):
+    """The clinic admin's start page: the pages that run the clinic, and the admin."""
+    return render(request, "clinic/manage.html")
 
 
 @login_not_required

@@ -1,14 +1,17 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from clinic import roles
 from procedures import models
 from procedures.messaging.outbox import reminders_follow_visits
 from procedures.results.orders import orders_follow_rooms
 from procedures.scheduling.hours_admin import weekly_text
 from procedures.scheduling.site_rules import (
+    deactivation_refusal,
     provider_sites_refusal,
     room_move_refusal,
     visits_follow_rooms,
@@ -83,9 +86,29 @@ class HoursColumn:
         return format_html('<a href="{}">{}</a>', url, _("Hours and leave"))
 
 
+class DeactivationCheck(forms.ModelForm):
+    """Refuses "active" unticked while visits are to come with it (invariant 31): an
+    inactive physician, room or site is offered nowhere, so its visits would be on no
+    list. The admin moves or cancels them first."""
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and self.instance.is_active and data.get("is_active") is False:
+            refusal = deactivation_refusal(self.instance)
+            if refusal:
+                self.add_error("is_active", refusal)
+        return data
+
+
+class SiteAdminForm(DeactivationCheck):
+    pass
+
+
 @admin.register(models.Site)
 class SiteAdmin(admin.ModelAdmin):
     """The network's clinics (issue 18; README: "How to add a site")."""
+
+    form = SiteAdminForm
 
     list_display = ["name", "code", "phone", "time_zone", "holidays_country", "is_active"]
     list_filter = ["is_active"]
@@ -102,7 +125,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
 
-class ProviderAdminForm(forms.ModelForm):
+class ProviderAdminForm(DeactivationCheck):
     """Refuses sites that would leave one of the physician's visits at a site they do
     not work at (invariant 17)."""
 
@@ -126,8 +149,26 @@ class ProviderAdmin(HoursColumn, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("working_hours")
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The "User" list: active accounts that hold the physician role and are no other
+        physician's (this one's own account stays listed)."""
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        field = form_class.base_fields.get("user")
+        if field is not None:
+            others = models.Provider.objects.exclude(user=None)
+            if obj is not None:
+                others = others.exclude(pk=obj.pk)
+            field.queryset = (
+                get_user_model()
+                .objects.filter(is_active=True, groups__name=roles.PHYSICIAN)
+                .exclude(pk__in=others.values("user_id"))
+                .distinct()
+                .order_by("username")
+            )
+        return form_class
 
-class RoomAdminForm(forms.ModelForm):
+
+class RoomAdminForm(DeactivationCheck):
     """Refuses a move to a site where one of the room's visits' physicians does not
     work (invariant 17)."""
 

@@ -26,6 +26,7 @@ def staff(allowed: tuple, code=200):
 CLINICAL_STAFF = (FD, RN, MD)
 RULES = {
     "home": {ANON: LOGIN, FD: 302, RN: 302, MD: 302, ADMIN: 302},
+    "manage": staff((ADMIN,)),
     "healthz": everyone("public"),
     "login": everyone(200),
     "logout": {ANON: LOGIN, **{w: 405 for w in WHO[1:]}},  # POST only

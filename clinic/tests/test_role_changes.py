@@ -112,7 +112,7 @@ def test_a_role_change_is_audited_shown_on_the_audit_page_and_told_to_the_other_
     assert response.status_code == 302, response.content.decode()[:3000]
     assert set(nurse.groups.values_list("name", flat=True)) == {roles.NURSE, roles.PHYSICIAN}
     audit = client.get("/audit/", {"object_type": "auth.user", "object_id": nurse.pk})
-    assert "groups (added: physician)" in audit.content.decode()
+    assert "groups (added: Physician)" in audit.content.decode()  # the role's label
     [message] = mailoutbox
     assert message.to == ["bob@clinic.example"]  # the other admin, not the one who did it
     assert message.subject == "A staff member's roles changed"

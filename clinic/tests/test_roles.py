@@ -130,7 +130,7 @@ def test_it_does_not_let_a_clinic_admin_book(client):
 
 @pytest.mark.parametrize(
     ("role", "start_page"),
-    [(FD, "/today/"), (RN, "/results/"), (MD, "/results/"), (ADMIN, "/admin/")],
+    [(FD, "/today/"), (RN, "/results/"), (MD, "/results/"), (ADMIN, "/manage/")],
 )
 def test_it_starts_each_role_on_its_own_screen(client, role, start_page):
     client.force_login(user_with(role))

@@ -109,6 +109,27 @@ def link_read(*, purpose: str, token: str) -> Grant | None:
     return None if dob_locked(grant) else grant
 
 
+def link_signed_visit(*, purpose: str, token: str) -> Appointment | None:
+    """The visit a correctly signed token names, whether or not the link may still be
+    used (expired, used, moved, cancelled), or None for a token we did not sign.
+
+    Only for the "this link cannot be used" page: its site's name and phone, and the
+    patient's language, so a New York patient reads New York's number in Spanish. A
+    forged token never reaches the database (the signature is checked first)."""
+    if purpose not in PURPOSES or len(token) > 300:
+        return None
+    try:
+        payload = signing.loads(token, salt=_salt(purpose))
+        appointment_id = int(payload["a"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return (
+        Appointment.objects.select_related("patient", "room__site")
+        .filter(pk=appointment_id)
+        .first()
+    )
+
+
 # --- Rate limits (cache counters: a shared cache in production, see docs) ------------
 
 
@@ -121,13 +142,21 @@ def _hit(key: str, window: int) -> int:
         return 1
 
 
-def link_throttled(*, token: str, ip: str) -> bool:
-    """Too many requests for this token, or from this address, lately."""
-    per_token = _hit(f"plink:tok:{token_digest(token)[:32]}", 3600)
-    per_ip = _hit(f"plink:ip:{ip}", 600)
-    return (
-        per_token > settings.PATIENT_LINK_MAX_PER_TOKEN or per_ip > settings.PATIENT_LINK_MAX_PER_IP
-    )
+#: How long the address's count lasts, so how long a patient told "too many tries" waits.
+PER_IP_WINDOW_SECONDS = 600
+PER_TOKEN_WINDOW_SECONDS = 3600
+
+
+def link_throttled(*, token: str, ip: str) -> str:
+    """Why this request is refused for too many lately: "ip" (from this address),
+    "token" (for this link), or "" when it is not."""
+    per_token = _hit(f"plink:tok:{token_digest(token)[:32]}", PER_TOKEN_WINDOW_SECONDS)
+    per_ip = _hit(f"plink:ip:{ip}", PER_IP_WINDOW_SECONDS)
+    if per_ip > settings.PATIENT_LINK_MAX_PER_IP:
+        return "ip"
+    if per_token > settings.PATIENT_LINK_MAX_PER_TOKEN:
+        return "token"
+    return ""
 
 
 # Wrong dates of birth count per visit and per patient, whatever the token: every

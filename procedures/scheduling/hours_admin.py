@@ -14,12 +14,20 @@ All availability questions go through `slots.Availability` (the same answers the
 booking rules and the slot finder give), with the proposed hours or leave laid over
 what is stored. This module is the one place a site (issue 18) would be threaded
 through: which holidays apply is asked in `_availability` only.
+
+Leave is typed and shown on the clock of the resource's site (invariant 19): a room's
+site's; a physician's home site's (`resource_home`). Leave of whole days covers each
+day from its first midnight to its last at every site the resource works at
+(`whole_days_span`), so a physician away on 15 December is away all of the 15th in
+London and in New York alike.
 """
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 from auditlog.context import set_actor
 from django.contrib.auth.models import User
@@ -31,6 +39,7 @@ from django.utils.translation import gettext as _
 from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
 from procedures.catalog.hours import DEFAULT_OPENING_HOURS, Unavailability, WorkingHours
 from procedures.catalog.resources import Provider, Room
+from procedures.catalog.sites import Site, StaffProfile
 from procedures.scheduling.booking import queue_behind_resource_writes
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.slots import Availability, availability_load, hhmm
@@ -57,11 +66,38 @@ class Resource:
     def _filter(self) -> dict[str, Provider | Room]:
         return {self.kind: self.obj}
 
+    # Read once per page (cached on the instance: the dataclass is frozen, but
+    # cached_property writes the instance's __dict__ directly).
+    @functools.cached_property
+    def sites(self) -> list[Site]:
+        if isinstance(self.obj, Room):
+            return [self.obj.site]
+        listed = list(self.obj.sites.order_by("pk"))
+        return listed or list(Site.objects.filter(is_active=True).order_by("pk"))
+
+    @functools.cached_property
+    def home(self) -> Site:
+        if isinstance(self.obj, Provider) and self.obj.user_id is not None:
+            profile = StaffProfile.objects.filter(user_id=self.obj.user_id).first()
+            for site in self.sites:
+                if profile is not None and site.pk == profile.home_site_id:
+                    return site
+        return self.sites[0]
+
+    @functools.cached_property
+    def zones(self) -> list[ZoneInfo]:
+        zones = [self.home.tz]
+        for site in self.sites:
+            if site.tz not in zones:
+                zones.append(site.tz)
+        return zones
+
 
 def resource_get(*, kind: str, pk: int) -> Resource:
     """The physician or room `pk` (DoesNotExist when there is none)."""
-    model = Provider if kind == "provider" else Room
-    return Resource(kind, model.objects.get(pk=pk))
+    if kind == "provider":
+        return Resource(kind, Provider.objects.get(pk=pk))
+    return Resource(kind, Room.objects.select_related("site").get(pk=pk))
 
 
 @dataclass(frozen=True)
@@ -78,6 +114,55 @@ class HoursNeedConfirmation(Exception):
     def __init__(self, affected: list[AffectedVisit]) -> None:
         super().__init__(f"{len(affected)} visit(s) need confirmation")
         self.affected = affected
+
+
+# --- Whose clock ---------------------------------------------------------------------
+
+
+def resource_sites(resource: Resource) -> list[Site]:
+    """The sites whose clocks the resource's hours and leave run on: a room's site; the
+    sites a physician lists (every active site when they list none)."""
+    return resource.sites
+
+
+def resource_home(resource: Resource, sites: list[Site] | None = None) -> Site:
+    """The site whose clock the hours page shows and typed leave times are in: a room's
+    site; a physician's home site when they work there (their login's), else the first
+    site they work at. Never the admin's current site: an admin in London typing a New
+    York room's maintenance means New York's 09:00."""
+    return resource.home
+
+
+def resource_zones(resource: Resource) -> list[ZoneInfo]:
+    """The zones of the resource's sites, the home site's first."""
+    return resource.zones
+
+
+def whole_days_span(first: date, last: date, zones: list[ZoneInfo]) -> tuple[datetime, datetime]:
+    """The instants from the first midnight of `first` to the last midnight after `last`
+    among `zones`: whole local days at every one of those sites."""
+    starts = min(clinic_datetime(first, time.min, tz) for tz in zones)
+    ends = max(clinic_datetime(last + timedelta(days=1), time.min, tz) for tz in zones)
+    return starts, ends
+
+
+def whole_days_of(leave: Unavailability, zones: list[ZoneInfo]) -> tuple[date, date] | None:
+    """(first day, last day) when `leave` is exactly whole days at `zones`, else None."""
+    for tz in zones:
+        start = leave.starts_at.astimezone(tz)
+        if start.time() != time.min:
+            continue
+        for end_tz in zones:
+            end = leave.ends_at.astimezone(end_tz)
+            if end.time() != time.min:
+                continue
+            first, last = start.date(), end.date() - timedelta(days=1)
+            if last >= first and whole_days_span(first, last, zones) == (
+                leave.starts_at,
+                leave.ends_at,
+            ):
+                return first, last
+    return None
 
 
 # --- Reads ---------------------------------------------------------------------------
@@ -159,6 +244,7 @@ def week_preview(
     default) and the stored leave (plus `extra_leave`), holidays included."""
     last_day = first_day + timedelta(days=6)
     availability = _availability(resource, weekly, first_day, last_day, extra_leave)
+    zones = resource_zones(resource)
     start = clinic_datetime(first_day, time.min)
     end = clinic_datetime(last_day + timedelta(days=1), time.min)
     absences = [
@@ -176,7 +262,7 @@ def week_preview(
         if day in availability.holidays:
             days.append(PreviewDay(day, "", "holiday", availability.holidays[day]))
         elif away:
-            note = "; ".join(_leave_text(a) for a in away)
+            note = "; ".join(leave_text(a, zones) for a in away)
             days.append(PreviewDay(day, hours, "leave", note))
         elif sessions:
             days.append(PreviewDay(day, hours, "working", ""))
@@ -185,7 +271,22 @@ def week_preview(
     return days
 
 
-def _leave_text(leave: Unavailability) -> str:
+def leave_text(leave: Unavailability, zones: list[ZoneInfo] | None = None) -> str:
+    """'Leave, Mon 15 Dec (whole day)' when it is whole days at `zones` (the resource's
+    sites), else its start and end on the current clock."""
+    days = whole_days_of(leave, zones) if zones else None
+    if days is not None:
+        first, last = days
+        if first == last:
+            return _("%(reason)s, %(day)s (whole day)") % {
+                "reason": leave.get_reason_display(),
+                "day": formats.date_format(first, "D j M"),
+            }
+        return _("%(reason)s, %(first)s to %(last)s (whole days)") % {
+            "reason": leave.get_reason_display(),
+            "first": formats.date_format(first, "D j M"),
+            "last": formats.date_format(last, "D j M"),
+        }
     tz = clinic_tz()
     return _("%(reason)s, %(start)s to %(end)s") % {
         "reason": leave.get_reason_display(),
@@ -250,7 +351,12 @@ def _future_visits(resource: Resource) -> list[Appointment]:
     )
 
 
-def _problem(availability: Availability, resource: Resource, visit: Appointment) -> str:
+def _problem(
+    availability: Availability,
+    resource: Resource,
+    visit: Appointment,
+    zones: list[ZoneInfo] | None = None,
+) -> str:
     """Why the visit would sit outside the resource's hours, or '' when it fits."""
     if resource.kind == "provider":
         start, end = visit.start_at, visit.end_at
@@ -258,7 +364,7 @@ def _problem(availability: Availability, resource: Resource, visit: Appointment)
         start, end = visit.blocked_from, visit.blocked_until
     absence = availability.absence(resource.kind, resource.pk, start, end)
     if absence is not None:
-        return _("on leave then (%(why)s)") % {"why": _leave_text(absence)}
+        return _("on leave then (%(why)s)") % {"why": leave_text(absence, zones)}
     if not availability.within_hours(resource.kind, resource.pk, start, end):
         day = start.astimezone(clinic_tz()).date()
         sessions = availability.sessions(resource.kind, resource.pk, day)
@@ -288,12 +394,13 @@ def affected_visits(
     last = max(v.blocked_until.date() for v in visits) + timedelta(days=1)
     now = _load(resource, first, last)
     then = _overlay(now, resource, weekly, extra_leave)
+    zones = resource_zones(resource)
     affected = []
     for visit in visits:
         with timezone.override(visit.site_tz):
             if _problem(now, resource, visit):
                 continue  # already outside before this change: not this change's doing
-            reason = _problem(then, resource, visit)
+            reason = _problem(then, resource, visit, zones)
         if reason:
             affected.append(AffectedVisit(visit, reason))
     return affected
@@ -387,7 +494,7 @@ def leave_build(
         if clash is not None:
             errors.setdefault("starts_on", []).append(
                 _("This overlaps leave already recorded (%(leave)s). Change or remove it first.")
-                % {"leave": _leave_text(clash)}
+                % {"leave": leave_text(clash, resource_zones(resource))}
             )
     if errors:
         raise ValidationError(errors)

@@ -2,15 +2,15 @@
 end before they start, overlaps, overlapping leave, visits left outside hours) live in
 `procedures.scheduling.hours_admin`."""
 
-from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from clinic.bounds import BoundedDateField
-from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.clock import clinic_datetime, clinic_tz
 from procedures.catalog.hours import WEEKDAYS, Unavailability
-from procedures.scheduling.hours_admin import Weekly
+from procedures.scheduling.hours_admin import Weekly, whole_days_span
 
 SESSIONS_A_DAY = 2
 
@@ -89,7 +89,11 @@ class HoursForm(forms.Form):
 
 
 class LeaveForm(forms.Form):
-    """Leave, training or a closure: dated, whole days unless times are given."""
+    """Leave, training or a closure: dated, whole days unless times are given.
+
+    `zones`: the resource's sites' zones, its home site's first. A time typed is on the
+    home site's clock; a day without a time runs from its first midnight to its last at
+    all of them (`hours_admin.whole_days_span`)."""
 
     prefix = "leave"
     starts_on = BoundedDateField(
@@ -115,15 +119,23 @@ class LeaveForm(forms.Form):
     )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
+    def __init__(self, *args, zones: list[ZoneInfo] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zones = zones or []
+
     def clean(self):
         data = super().clean()
         starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
         if starts_on and ends_on:
-            data["starts_at"] = clinic_datetime(starts_on, data.get("starts_time") or time.min)
-            if data.get("ends_time") is not None:
-                data["ends_at"] = clinic_datetime(ends_on, data["ends_time"])
-            else:
-                data["ends_at"] = clinic_datetime(ends_on + timedelta(days=1), time.min)
+            home = self.zones[0] if self.zones else clinic_tz()
+            day_starts, day_ends = whole_days_span(starts_on, ends_on, self.zones or [home])
+            starts_time, ends_time = data.get("starts_time"), data.get("ends_time")
+            data["starts_at"] = (
+                day_starts if starts_time is None else clinic_datetime(starts_on, starts_time, home)
+            )
+            data["ends_at"] = (
+                day_ends if ends_time is None else clinic_datetime(ends_on, ends_time, home)
+            )
         return data
 
 

@@ -6,6 +6,7 @@ rule for one visit (`Provider.site_refusal`)."""
 from collections.abc import Collection, Iterable
 
 from django.db.models import F, OuterRef, Subquery
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.resources import Provider, Room, works_at
@@ -34,7 +35,12 @@ def provider_sites_refusal(provider: Provider, sites: Collection[Site]) -> str:
     visits in rooms at other sites."""
     if not sites:
         return ""
-    stranded = Appointment.objects.filter(provider=provider).exclude(site__in=[s.pk for s in sites])
+    # Cancelled visits and no-shows hold no place: they do not keep a site ticked.
+    stranded = (
+        Appointment.objects.active()
+        .filter(provider=provider)
+        .exclude(site__in=[s.pk for s in sites])
+    )
     count = stranded.count()
     if not count:
         return ""
@@ -56,3 +62,38 @@ def visits_follow_rooms(*, room_ids: Iterable[int]) -> int:
         .exclude(site=F("room__site"))
         .update(site=Subquery(site_of_room))
     )
+
+
+DATES_NAMED = 3
+
+
+def deactivation_refusal(obj: Provider | Room | Site) -> str:
+    """Why the physician, room or site `obj` may not be made inactive, or "": visits to
+    come with it (not cancelled, not a no-show, not over). An inactive one is offered
+    nowhere (calendars, the slot finder, the move page, the site switcher), so its
+    visits would sit where nobody sees them: the admin moves or cancels them first
+    (invariant 31). Names how many and the first few dates, each on its site's clock."""
+    field = {Provider: "provider", Room: "room", Site: "site"}[type(obj)]
+    coming = (
+        Appointment.objects.active()
+        .filter(**{field: obj}, end_at__gt=timezone.now())
+        .exclude(status=Appointment.Status.COMPLETED)
+        .select_related("site")
+        .order_by("start_at")
+    )
+    count = coming.count()
+    if not count:
+        return ""
+    dates = [
+        formats.date_format(visit.start_at.astimezone(visit.site.tz), "D j M Y H:i")
+        for visit in coming[:DATES_NAMED]
+    ]
+    return _(
+        "%(name)s has %(count)s booked visit(s) to come (%(dates)s%(more)s). Move or "
+        "cancel them first, then make it inactive."
+    ) % {
+        "name": str(obj),
+        "count": count,
+        "dates": ", ".join(dates),
+        "more": ", …" if count > DATES_NAMED else "",
+    }

@@ -427,6 +427,8 @@ def slots_find(
     several zones (no site chosen) are searched in the current zone. `not_before`: no
     slot starts at or before it (a sedated visit's fast must not have begun).
     """
+    if provider is not None and not provider.is_active:
+        return []  # an inactive physician is offered nowhere (invariant 31)
     providers = (
         [provider]
         if provider

@@ -250,7 +250,9 @@ def time_grid(*, columns: list, availability: Availability, may_book: bool) -> T
                 cell = Cell("closed", closed_text % {"where": where})
             elif absence is not None:
                 cell = Cell("away", away_text % {"why": absence.get_reason_display().lower()})
-            elif not _covers(sessions, start, end):
+            elif not column.resource.is_active or not _covers(sessions, start, end):
+                # An inactive physician or room (shown for the visits it still has)
+                # is never offered for booking.
                 cell = Cell("off", off_text[kind] % {"where": where})
             elif start < now or not may_book:
                 state = "past" if start < now else "open"

@@ -376,3 +376,87 @@ def test_an_order_skips_every_sites_closures_and_its_own_not_another_sites(netwo
 
     assert expected_at(network["new_york"]) == dt.date(2025, 12, 3)
     assert expected_at(network["london"]) == dt.date(2025, 12, 4)
+
+
+# --- Hours and leave: on the resource's site's clock, whoever types it ------------------
+
+
+@pytest.fixture
+def london_admin(client, network):
+    """A clinic admin (not a superuser) whose current site is London."""
+    login(client, network["london"], role=roles.CLINIC_ADMIN, username="ca")
+    return client
+
+
+def page_text(response) -> str:
+    return " ".join(response.content.decode().split())
+
+
+def test_a_new_york_rooms_maintenance_typed_from_london_is_new_york_time(
+    london_admin, network, time_machine
+):
+    time_machine.move_to(dt.datetime(2025, 12, 1, 12, tzinfo=LONDON), tick=False)
+    room = network["ny_room"]
+    page = london_admin.get(f"/hours/room/{room.pk}/")
+    assert "Times are Manhattan Clinic time (America/New_York)." in page_text(page)
+
+    london_admin.post(
+        f"/hours/room/{room.pk}/leave/",
+        {
+            "leave-starts_on": "2025-12-15",
+            "leave-starts_time": "09:00",
+            "leave-ends_on": "2025-12-15",
+            "leave-ends_time": "12:00",
+            "leave-reason": "maintenance",
+        },
+    )
+
+    leave = room.unavailabilities.get()
+    assert (leave.starts_at, leave.ends_at) == (
+        ny(dt.date(2025, 12, 15), 9),
+        ny(dt.date(2025, 12, 15), 12),
+    )
+    shown = page_text(london_admin.get(f"/hours/room/{room.pk}/"))
+    assert "Maintenance, Mon 15 Dec 09:00 to Mon 15 Dec 12:00" in shown
+
+
+def test_whole_day_leave_covers_the_day_at_every_site_the_physician_works_at(
+    london_admin, network, time_machine
+):
+    """Typed on a London page for a physician of London and New York, 15 December is all
+    of the 15th in both: from London's midnight to New York's."""
+    time_machine.move_to(dt.datetime(2025, 12, 1, 12, tzinfo=LONDON), tick=False)
+    okafor = network["okafor"]
+    okafor.sites.set([network["london"], network["new_york"]])
+    evening_ny = ny_visit(network, ny(dt.date(2025, 12, 15), 17))  # 22:00 in London
+    data = {
+        "leave-starts_on": "2025-12-15",
+        "leave-ends_on": "2025-12-15",
+        "leave-reason": "leave",
+    }
+
+    warned = london_admin.post(f"/hours/physician/{okafor.pk}/leave/", data)
+    assert "on leave then (Leave, Mon 15 Dec (whole day))" in page_text(warned)
+    london_admin.post(f"/hours/physician/{okafor.pk}/leave/", {**data, "confirm": evening_ny.pk})
+
+    leave = okafor.unavailabilities.get()
+    assert leave.starts_at == dt.datetime(2025, 12, 15, tzinfo=LONDON)
+    assert leave.ends_at == ny(dt.date(2025, 12, 16), 0)
+    page = page_text(london_admin.get(f"/hours/physician/{okafor.pk}/"))
+    assert "Leave, Mon 15 Dec (whole day)" in page
+    assert "A day without a time is the whole day at every site Dr Okafor works at" in page
+
+
+def test_a_room_hours_warning_shows_the_visit_on_its_sites_clock(
+    london_admin, network, time_machine
+):
+    time_machine.move_to(dt.datetime(2025, 11, 20, 12, tzinfo=LONDON), tick=False)
+    room = network["ny_room"]
+    ny_visit(network, ny(MONDAY, 11))  # 16:00 in London
+    response = london_admin.post(
+        f"/hours/room/{room.pk}/",
+        {"mode": "own", "action": "preview", "d0_s1_from": "08:00", "d0_s1_until": "10:00"},
+    )
+    warning = page_text(response)
+    assert "Mon 24 Nov 2025, 11:00" in warning
+    assert "16:00" not in warning.split("hours-warning")[1].split("</ul>")[0]

@@ -256,7 +256,7 @@ def test_a_link_locked_by_one_web_process_is_locked_for_the_others(
 def test_a_date_that_is_not_a_date_is_refused_in_words(client, appointment):
     page = unlock(client, link(appointment, "details"), "the twelfth")
 
-    assert b"Enter your date of birth as day/month/year" in page.content
+    assert b"Enter your date of birth as day/month/year, for example 23/09/1975." in page.content
 
 
 def test_links_are_rate_limited_per_token(client, appointment, settings):
@@ -328,3 +328,117 @@ def test_the_emails_carry_the_links_each_kind_needs(appointment, smtp_mail, cloc
     assert found["Reminder: your appointment tomorrow"] == {"details", "reschedule"}
     assert found["Preparing for your appointment"] == {"details"}
     assert Reminder.objects.filter(status="sent").count() == 4
+
+
+# --- The page a link that cannot be used shows, and the gate's date formats ------------
+
+
+@pytest.fixture
+def new_york_visit(frontdesk_user):
+    """A Spanish-reading patient's visit at a New York site (US dates)."""
+    from procedures.tests.factories import SiteFactory
+
+    site = SiteFactory(
+        code="nyc",
+        name="Manhattan Clinic",
+        phone="+1 212 555 0100",
+        time_zone="America/New_York",
+        holidays_country="US",
+    )
+    start = dt.datetime(2025, 3, 10, 10, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
+    return appointment_book(
+        patient=PatientFactory(date_of_birth=DOB, preferred_language="es"),
+        procedure_type=ProcedureTypeFactory(
+            name="Bone marrow aspiration and biopsy", kind="aspiration_biopsy"
+        ),
+        provider=ProviderFactory(display_name="Dr Okafor"),
+        room=RoomFactory(site=site),
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
+        sedation_level=SedationLevel.LOCAL,
+        by=frontdesk_user,
+    )
+
+
+def test_a_used_link_names_the_visits_site_and_phone_in_the_patients_language(
+    client, new_york_visit
+):
+    used = link(new_york_visit, "attend")
+    unlock(client, used, "04/12/1961")
+    client.post(used, {})
+
+    page = client.get(used).content.decode()
+
+    assert "Este enlace no se puede usar" in page
+    assert "Manhattan Clinic" in page
+    assert '<a href="tel:+12125550100">+1 212 555 0100</a>' in page
+    assert "020 7946 0000" not in page
+    for secret in ("Okafor", "Bone marrow", "10 March", "marzo"):
+        assert secret not in page
+
+
+def test_a_tampered_link_keeps_the_networks_page(client, new_york_visit):
+    token = link(new_york_visit, "attend").split("/")[3]
+
+    page = client.get(f"/p/attend/{token[:-2]}xx/").content.decode()
+
+    assert INVALID in page
+    assert "Manhattan Clinic" not in page
+    assert '<a href="tel:02079460000">020 7946 0000</a>' in page
+
+
+def test_link_pages_dial_the_phone_and_do_not_link_the_staff_login(client, appointment):
+    url = link(appointment, "details")
+    gate = client.get(url).content.decode()
+    assert 'class="navbar-brand" href="/"' not in gate
+    assert 'href="tel:02079460000"' in gate
+
+    unlock(client, url)
+    page = client.get(url).content.decode()
+
+    # One heading says it (the page's), not the page's and then the card's.
+    assert re.findall(r"<h[1-6][^>]*>Your appointment</h[1-6]>", page) == [
+        '<h1 class="h3" id="page-heading">Your appointment</h1>'
+    ]
+    assert 'href="tel:02079460000"' in page
+
+
+def test_a_us_site_asks_for_month_day_year_with_an_example_nobody_has(client, new_york_visit):
+    url = link(new_york_visit, "details")
+    with_example = client.get(url).content.decode()
+    assert "09/23/1975" in with_example
+    assert "12/04/1961" not in with_example  # Maria Garcia's birthday in the demo
+
+    assert unlock(client, url, "04/12/1961").status_code == 302
+
+
+def test_a_uk_site_asks_for_day_month_year_and_takes_iso(client, appointment):
+    url = link(appointment, "details")
+    assert "23/09/1975" in client.get(url).content.decode()
+    # 04/12/1961 is 4 December here, not Maria's 12 April.
+    assert b"does not match" in unlock(client, url, "04/12/1961").content
+    assert unlock(client, url, "1961-04-12").status_code == 302
+
+
+def test_a_spanish_page_names_the_procedure_by_its_kind_not_its_english_name(
+    client, new_york_visit
+):
+    url = link(new_york_visit, "details")
+    unlock(client, url, "1961-04-12")
+
+    page = client.get(url).content.decode()
+
+    assert "Bone marrow aspiration and biopsy" not in page
+    assert "Su cita" in page
+
+
+def test_too_many_tries_from_one_network_say_so_and_how_long_to_wait(client, appointment, settings):
+    settings.PATIENT_LINK_MAX_PER_IP = 3
+    for n in range(3):
+        client.get(f"/p/details/guess-{n}/")
+
+    page = client.get(link(appointment, "details"))
+
+    assert page.status_code == 429
+    assert "Too many tries from this network: please wait 10 minutes" in page.content.decode()
+    assert "It may have expired" not in page.content.decode()

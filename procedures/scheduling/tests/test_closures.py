@@ -198,6 +198,8 @@ def test_a_sites_public_holidays_are_added_from_today_on(admin_client, north):
     response = admin_client.post("/hours/closures/public/", year_2025)
     assert response.status_code == 302
     added = list(ClinicHoliday.objects.filter(site=north).values_list("date", "name"))
+    # The message counts them: not "Closure saved." for a year's holidays.
+    assert f"{len(added)} closures saved." in text(admin_client.get(response["Location"]))
     assert (dt.date(2025, 12, 25), "Christmas Day") in added
     assert all(day >= NOW.date() for day, _name in added)  # New Year's Day had passed
     # Again: nothing new.

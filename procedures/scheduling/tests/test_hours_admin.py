@@ -159,7 +159,10 @@ def test_leave_over_a_visit_is_saved_only_once_confirmed(lee, monday_visit, admi
     }
     with pytest.raises(hours.HoursNeedConfirmation) as need:
         hours.leave_add(resource=lee, confirmed=[], by=admin_user, **leave)
-    assert need.value.affected[0].reason.startswith("on leave then (Leave, Mon 10 Mar 00:00")
+    assert (
+        need.value.affected[0].reason
+        == "on leave then (Leave, Mon 10 Mar to Fri 14 Mar (whole days))"
+    )
     assert not Unavailability.objects.exists()
 
     saved, affected = hours.leave_add(
@@ -176,8 +179,8 @@ def test_leave_over_a_visit_is_saved_only_once_confirmed(lee, monday_visit, admi
             at(0, day=dt.date(2025, 3, 20)),
             at(0, day=dt.date(2025, 3, 22)),
             "starts_on",
-            "This overlaps leave already recorded (Training or conference, Fri 21 Mar 00:00 "
-            "to Sat 22 Mar 00:00). Change or remove it first.",
+            "This overlaps leave already recorded (Training or conference, Fri 21 Mar "
+            "(whole day)). Change or remove it first.",
         ),
     ],
     ids=["end-before-start", "overlapping-leave"],

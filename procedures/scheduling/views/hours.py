@@ -6,6 +6,7 @@ them (their ids come back in the form) or cancels. After saving, the visits to m
 are listed with links (kept in the session for the one page that follows).
 """
 
+import functools
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -69,7 +70,7 @@ def _visits_shown(request, warning: list[hours.AffectedVisit] | None) -> list[Ap
     moved_ids = request.session.pop(MOVE_KEY, None) if request.method == "GET" else None
     moved = list(
         Appointment.objects.filter(pk__in=moved_ids or [])
-        .select_related("patient", "procedure_type", "room")
+        .select_related("patient", "procedure_type", "room__site")
         .order_by("start_at")
     )
     shown = [v.appointment.patient_id for v in warning or []] + [m.patient_id for m in moved]
@@ -118,14 +119,20 @@ def hours_list(request):
 def _closed(request, made: list, affected: list[hours.AffectedVisit]):
     if not made:
         messages.info(request, _("Those days were already closed: nothing changed."))
-    elif affected:
-        request.session[MOVE_KEY] = [a.appointment.pk for a in affected]
-        messages.warning(
-            request,
-            _("Closure saved. %(n)s booked visit(s) fall on it: move them.") % {"n": len(affected)},
-        )
     else:
-        messages.success(request, _("Closure saved."))
+        saved = (
+            _("Closure saved.") if len(made) == 1 else _("%(n)s closures saved.") % {"n": len(made)}
+        )
+        if affected:
+            request.session[MOVE_KEY] = [a.appointment.pk for a in affected]
+            on = (
+                _("%(n)s booked visit(s) fall on it: move them.")
+                if len(made) == 1
+                else _("%(n)s booked visit(s) fall on them: move them.")
+            )
+            messages.warning(request, f"{saved} {on % {'n': len(affected)}}")
+        else:
+            messages.success(request, saved)
     return redirect(reverse("procedures:hours") + "#holidays")
 
 
@@ -186,6 +193,37 @@ def closure_remove_view(request, closure_pk: int):
     return redirect(reverse("procedures:hours") + "#holidays")
 
 
+def _on_resource_clock(view):
+    """Run the view on the clock of the resource's home site (invariant 19): the week,
+    the leave typed and shown, whatever the admin's current site is."""
+
+    @functools.wraps(view)
+    def wrapped(request, kind: str, pk: int, *args, **kwargs):
+        resource = _resource(kind, pk)
+        with timezone.override(hours.resource_home(resource).tz):
+            return view(request, resource, kind, *args, **kwargs)
+
+    return wrapped
+
+
+def _zone_note(resource: hours.Resource) -> str:
+    """What the leave form says about whose clock its times are on."""
+    sites = hours.resource_sites(resource)
+    home = hours.resource_home(resource, sites)
+    clock = _("Times are %(site)s time (%(zone)s).") % {
+        "site": home.name,
+        "zone": home.time_zone,
+    }
+    if len(sites) < 2:
+        return clock
+    return (
+        clock
+        + " "
+        + _("A day without a time is the whole day at every site %(name)s works at (%(sites)s).")
+        % {"name": resource.name, "sites": ", ".join(s.name for s in sites)}
+    )
+
+
 def _page(
     request,
     resource: hours.Resource,
@@ -199,7 +237,8 @@ def _page(
     warning_for: str = "",
     status: int = 200,
 ):
-    """The hours page: the state, the week (as it is, or as proposed), the forms."""
+    """The hours page: the state, the week (as it is, or as proposed), the forms; on the
+    resource's clock (`_on_resource_clock`)."""
     stored = hours.weekly_of(resource)
     week = _week_start(request.POST.get("week") or request.GET.get("week"))
     tz = clinic_tz()
@@ -213,6 +252,7 @@ def _page(
         # Switching to own hours starts from a copy of the clinic default.
         form = HoursForm(initial=HoursForm.initial_for(stored or hours.default_copy(), mode=mode))
     moved = _visits_shown(request, warning)
+    zones = hours.resource_zones(resource)
     context = {
         "resource": resource,
         "kind": kind,
@@ -220,7 +260,8 @@ def _page(
         "summary": hours.weekly_text(stored),
         "form": form,
         "leave_form": leave_form or LeaveForm(),
-        "leave": hours.leave_of(resource),
+        "leave": [(row, hours.leave_text(row, zones)) for row in hours.leave_of(resource)],
+        "zone_note": _zone_note(resource),
         "closures": closures.closures_ahead(),
         "week": week,
         "previous_week": week - timedelta(days=7),
@@ -253,8 +294,8 @@ def _saved(request, resource: hours.Resource, kind: str, text: str, affected) ->
 
 @policy.allowed("hours_manage")
 @require_http_methods(["GET", "POST"])
-def hours_detail(request, kind: str, pk: int):
-    resource = _resource(kind, pk)
+@_on_resource_clock
+def hours_detail(request, resource: hours.Resource, kind: str):
     if request.method == "GET":
         return _page(request, resource, kind=kind)
     form = HoursForm(request.POST)
@@ -297,9 +338,9 @@ def hours_detail(request, kind: str, pk: int):
 
 @policy.allowed("hours_manage")
 @require_POST
-def leave_add_view(request, kind: str, pk: int):
-    resource = _resource(kind, pk)
-    form = LeaveForm(request.POST)
+@_on_resource_clock
+def leave_add_view(request, resource: hours.Resource, kind: str):
+    form = LeaveForm(request.POST, zones=hours.resource_zones(resource))
     if not form.is_valid():
         return _page(request, resource, kind=kind, leave_form=form, status=400)
     data = form.cleaned_data

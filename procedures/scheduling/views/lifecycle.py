@@ -148,7 +148,8 @@ def appointment_reschedule_view(request, pk: int):
             procedure_type=appointment.procedure_type,
             sedation_level=appointment.sedation_level,
             patient=appointment.patient,
-            provider=appointment.provider,
+            # An inactive physician is offered nowhere: then any physician of the site.
+            provider=appointment.provider if appointment.provider.is_active else None,
             limit=6,
             per_day=2,
             not_before=visits.slots_not_before(
