@@ -65,6 +65,10 @@ class Readiness:
     hard_stops: list[str] = field(default_factory=list)
     # The visit was cancelled or is a no-show: its status in words, and nothing to check.
     no_longer_booked: str = ""
+    # In procedure or completed: its status in words. The checks were made at the start
+    # (an override's reason is on the timeline); the page shows what is still open
+    # without a NOT READY badge on a visit that is over.
+    started: str = ""
 
     @property
     def ready(self) -> bool:
@@ -153,6 +157,8 @@ def readiness(appointment: Appointment, facts: ReadinessFacts | None = None) -> 
         # Cancelled or a no-show: the slot is free and nothing is prepared any more.
         result.no_longer_booked = appointment.get_status_display()
         return result
+    if appointment.status in (Appointment.Status.IN_PROCEDURE, Appointment.Status.COMPLETED):
+        result.started = appointment.get_status_display()
     if appointment.procedure_type.is_discussion:
         return result  # a talk about results: nothing to check before it starts
     if facts is None:

@@ -191,6 +191,23 @@ def test_a_released_visit_has_nothing_to_prepare(visit, nurse_client, status):
         assert "This visit is no longer booked" in page
 
 
+@pytest.mark.parametrize("status", [Appointment.Status.IN_PROCEDURE, Appointment.Status.COMPLETED])
+def test_a_started_visit_is_not_shown_as_not_ready(visit, nurse_client, status):
+    """A visit under way or done is past its checks (made at the start; an override is on
+    the timeline): its page says so, not a yellow NOT READY, and lists what is open."""
+    Appointment.objects.filter(pk=visit.pk).update(status=status)
+    visit.refresh_from_db()
+
+    state = prep_checklist.readiness(visit)
+    assert state.started and state.missing  # consent was never ticked for this visit
+
+    for url in (visit.get_absolute_url(), reverse("procedures:prep_detail", args=[visit.pk])):
+        page = nurse_client.get(url).content.decode()
+        assert "NOT READY" not in page
+        assert "The checks were made when the procedure started" in page
+        assert "Still open:" in page
+
+
 def test_readiness_of_a_days_list_takes_a_fixed_number_of_queries(time_machine):
     """Visits of several days, some needing bloods (a bleeding disorder or warfarin),
     each judged on its own day's bloods: six queries for two visits or eight."""
