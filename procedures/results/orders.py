@@ -165,7 +165,9 @@ def earliest_collection(appointment: Appointment) -> tuple[datetime, str]:
         .first()
     )
     if checked_in is not None:
-        return checked_in, _("the patient checked in")
+        # To the minute: the form takes minutes, and a sample taken in the minute of
+        # the check-in is typed as that minute.
+        return checked_in.replace(second=0, microsecond=0), _("the patient checked in")
     tz = appointment.site_tz
     day_start = datetime.combine(appointment.start_at.astimezone(tz).date(), time(0, 0), tz)
     return day_start, _("the visit's day began")
