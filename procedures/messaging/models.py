@@ -222,6 +222,20 @@ class CallTask(models.Model):
     reminder = models.ForeignKey(
         Reminder, null=True, blank=True, on_delete=models.SET_NULL, related_name="call_tasks"
     )
+    # A results call: the order it is about and the physician who makes it (who
+    # chose "I will call" at the review). It is theirs, not the front desk's, and
+    # closes when the patient is recorded as told about that order, or the order
+    # is cancelled (workflows.results).
+    order = models.ForeignKey(
+        "procedures.TestOrder",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="call_tasks",
+    )
+    physician = models.ForeignKey(
+        "procedures.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     due_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -36,6 +36,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _lazy
 
 from clinic.mail import build_email
 from procedures.catalog.clock import clinic_now
@@ -304,26 +305,42 @@ def _notify_recipient(recipient: str, *, now: datetime) -> int:
     return 1
 
 
+# A digest's line per level, in the reader's words (the level's own label, "Result
+# overdue: physician told", is the order's timeline's: what was done, not what to do).
+DIGEST_LINES = {
+    Level.OVERDUE: _lazy("Result overdue"),
+    Level.OVERDUE_LEAD: _lazy("Result overdue for several days"),
+    Level.UNREVIEWED: _lazy("Final result waiting for your review"),
+    Level.UNREVIEWED_LEAD: _lazy("Final result still not reviewed by the physician"),
+    Level.UNCOMMUNICATED: _lazy("Result reviewed, the patient not told yet"),
+    Level.UNCOMMUNICATED_LEAD: _lazy("Result reviewed, the patient still not told"),
+}
+
+
 def escalation_message(items: list[tuple[int, str]], *, to: list[str]) -> EmailMultiAlternatives:
     """A digest of links only: no patient, test or result is named. `items` are (order
     id, level), oldest first; the first RESULTS_DIGEST_MAX_ITEMS are listed, and the
-    count of the rest points to the worklist, which lists them all."""
+    count of the rest points to the worklist, which lists them all: the physician's own
+    results ("My results"), or for the clinic lead every physician's ("All results")."""
     site = settings.SITE_URL
     shown = _setting("RESULTS_DIGEST_MAX_ITEMS", 50)
     listed = [
         {
-            "label": Level(level).label,
+            "label": DIGEST_LINES[Level(level)],
             "url": site + reverse("procedures:result_log", args=[order_id]),
         }
         for order_id, level in items[:shown]
     ]
+    lead = any(level in LEAD_LEVELS for _order, level in items)
+    scope = "all" if lead else "mine"
     return build_email(
         "results_escalation",
         {
             "items": listed,
             "count": len(items),
             "more": len(items) - len(listed),
-            "worklist_url": site + reverse("procedures:worklist") + "?scope=mine",
+            "lead": lead,
+            "worklist_url": site + reverse("procedures:worklist") + f"?scope={scope}",
             "clinic_name": settings.CLINIC_NAME,
             "clinic_phone": settings.CLINIC_PHONE,
             "clinic_address": settings.CLINIC_ADDRESS,

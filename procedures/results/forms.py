@@ -63,6 +63,16 @@ class SampleForm(forms.Form):
     specimen_side = forms.ChoiceField(
         label=_("Side"), choices=[("", _("Not applicable")), *SpecimenSide.choices], required=False
     )
+    site_confirmed = forms.BooleanField(
+        label=_("The site or side differs from the plan: I confirm where the sample was taken"),
+        required=False,
+    )
+    site_reason = forms.CharField(
+        label=_("Why this site"),
+        max_length=200,
+        required=False,
+        help_text=_("Needed where the clinical rules ask for a reason (the breastbone, a child)."),
+    )
     collected_at = datetime_field(_("Collected at"), required=False)
     sent_at = datetime_field(
         _("Sent to lab at"), required=False, help_text=_("Leave empty if not sent yet.")
@@ -84,6 +94,15 @@ class SampleForm(forms.Form):
         self.takes_no_sample = takes_no_sample(appointment)
         # The site and side the physician set on the prep plan (same codes).
         plan = plan_of(appointment)
+        self.planned = (
+            ", ".join(
+                str(choices(value).label)
+                for choices, value in ((SpecimenSite, plan.site), (SpecimenSide, plan.side))
+                if value in choices.values
+            )
+            if plan.site
+            else ""
+        )
         planned_site = (
             plan.site if plan.site in SpecimenSite.values else SpecimenSite.POSTERIOR_ILIAC
         )
@@ -109,7 +128,12 @@ class SampleForm(forms.Form):
         )
         specimen = [
             "test_types",
-            Fieldset(_("The specimen"), Row(Column("specimen_site"), Column("specimen_side"))),
+            Fieldset(
+                _("The specimen"),
+                Row(Column("specimen_site"), Column("specimen_side")),
+                "site_confirmed",
+                "site_reason",
+            ),
             Row(Column("collected_at"), Column("sent_at"), Column("accession_number")),
         ]
         if self.takes_no_sample:
@@ -164,6 +188,10 @@ class ResultForm(forms.ModelForm):
             "report_pdf": forms.ClearableFileInput(attrs={"accept": "application/pdf"}),
         }
 
+    # The latest result on the page when it was opened (0: none): a result logged since
+    # (another tab, a colleague) refuses this one instead of amending it unseen.
+    seen_result = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # A radio group needs no "---------" choice: nothing checked means not chosen.
@@ -190,6 +218,7 @@ class ResultForm(forms.ModelForm):
             "report_text",
             "report_pdf",
             "is_final",
+            "seen_result",
             Submit("submit", _("Log result")),
         )
 

@@ -7,7 +7,7 @@ ValidationError that says why, and the surrounding transaction saves nothing.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -22,8 +22,18 @@ from procedures.catalog.clock import add_working_days, clinic_tz, closed_days
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import Site
-from procedures.results.models import NoSampleReason, TestOrder, TestOrderEvent, TestResult
-from procedures.scheduling.models import Appointment
+from procedures.prep import rules
+from procedures.prep.facts import plan_of
+from procedures.prep.models import FrontDeskTask
+from procedures.results.models import (
+    NoSampleReason,
+    SpecimenSide,
+    SpecimenSite,
+    TestOrder,
+    TestOrderEvent,
+    TestResult,
+)
+from procedures.scheduling.models import Appointment, AppointmentEvent
 
 S = TestOrder.Status
 # Which state may follow which. A result may be amended (→ final) at any state after
@@ -77,6 +87,23 @@ def _move(order: TestOrder, *, to: str, by: User | None, note: str = "", refusal
     order.status = to
 
 
+def _who(user: User | None) -> str:
+    """A staff member as colleagues know them: the physician's name as shown, else the
+    login's full name."""
+    if user is None:
+        return _("someone")
+    provider = Provider.objects.filter(user=user).values_list("display_name", flat=True).first()
+    return provider or user.get_full_name() or user.get_username()
+
+
+def _at(moment: datetime) -> str:
+    """A time for a message: "21:18" today, "21:18 on 7 December 2026" another day."""
+    local = timezone.localtime(moment)
+    if local.date() == timezone.localtime().date():
+        return formats.time_format(local, "H:i")
+    return formats.date_format(local, r"H:i \o\n j F Y")
+
+
 def _locked(order_id: int) -> TestOrder:
     return (
         TestOrder.objects.select_for_update(of=("self",))
@@ -98,6 +125,10 @@ class Sample:
     specimen_side: str = ""
     sent_at: datetime | None = None
     accession_number: str = ""
+    # The site or side differs from the prep plan's: the team ticked that it did, and
+    # why (needed where a clinical rule asks for a reason: the sternum, a child's site).
+    site_confirmed: bool = False
+    site_reason: str = ""
     # No tests: why (NoSampleReason) and what happened, for the visit's timeline.
     no_sample_reason: str = ""
     no_sample_note: str = ""
@@ -115,6 +146,81 @@ NO_SAMPLE_KINDS = (ProcedureKind.RESULTS_DISCUSSION, ProcedureKind.BMAC)
 
 def takes_no_sample(appointment: Appointment) -> bool:
     return appointment.procedure_type.kind in NO_SAMPLE_KINDS
+
+
+def _when(at: datetime, tz: tzinfo) -> str:
+    return formats.date_format(at.astimezone(tz), "H:i, j F Y")
+
+
+def earliest_collection(appointment: Appointment) -> tuple[datetime, str]:
+    """The earliest time a sample of this visit can have been taken, and what it is: the
+    patient's check-in, or, when none was recorded, the start of the visit's day at its
+    site (its own zone: invariant 19)."""
+    checked_in = (
+        AppointmentEvent.objects.filter(
+            appointment_id=appointment.pk, kind=AppointmentEvent.Kind.CHECKED_IN
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if checked_in is not None:
+        # To the minute: the form takes minutes, and a sample taken in the minute of
+        # the check-in is typed as that minute.
+        return checked_in.replace(second=0, microsecond=0), _("the patient checked in")
+    tz = appointment.site_tz
+    day_start = datetime.combine(appointment.start_at.astimezone(tz).date(), time(0, 0), tz)
+    return day_start, _("the visit's day began")
+
+
+# The clinical rules about where a sample comes from (procedures/prep/rules.py): the
+# prep page applies them to the plan, the sample form to what was done.
+SITE_RULES = (rules.BIOPSY_PELVIS, rules.CHILD_TIBIA, rules.STERNUM_REASON)
+
+
+def _site_words(site: str, side: str) -> str:
+    words = str(SpecimenSite(site).label).lower() if site in SpecimenSite.values else site
+    if side in SpecimenSide.values:
+        words += ", " + str(SpecimenSide(side).label).lower()
+    return words
+
+
+def site_differs(appointment: Appointment, sample: Sample) -> str:
+    """The plan's site and side in words when the sample's differ from them (else "")."""
+    plan = plan_of(appointment)
+    if not plan.site or not sample.specimen_site:
+        return ""  # nothing planned, or nothing taken
+    if sample.specimen_site == plan.site and (not plan.side or sample.specimen_side == plan.side):
+        return ""
+    return _site_words(plan.site, plan.side)
+
+
+def _site_errors(appointment: Appointment, sample: Sample) -> dict:
+    """The prep page's site rules, applied to the site the sample was taken from; a site
+    or side other than the plan's needs the team's explicit confirmation."""
+    site, side = sample.specimen_site, sample.specimen_side
+    if not site:
+        return {}
+    errors: dict[str, list[str]] = {}
+    if side and site == SpecimenSite.STERNUM and side != SpecimenSide.MIDLINE:
+        errors["specimen_side"] = [_("The breastbone is in the midline: choose midline.")]
+    elif side == SpecimenSide.MIDLINE and site != SpecimenSite.STERNUM:
+        errors["specimen_side"] = [_("Choose left, right or both sides for this site.")]
+    findings = [f for f in rules.rule_findings(appointment, site=site) if f.rule in SITE_RULES]
+    hard = [f.message for f in findings if f.blocking and not f.overridable]
+    if hard:
+        errors["specimen_site"] = hard
+        return errors
+    planned = site_differs(appointment, sample)
+    if planned and not sample.site_confirmed:
+        errors["site_confirmed"] = [
+            _("The plan said %(planned)s: tick to confirm the sample was taken from %(taken)s.")
+            % {"planned": planned, "taken": _site_words(site, side)}
+        ]
+    needing = [f.message for f in findings if f.overridable and f.override is None]
+    if needing and not sample.site_reason.strip():
+        errors["site_reason"] = needing
+    return errors
 
 
 def sample_validate(*, appointment: Appointment, sample: Sample, now: datetime) -> None:
@@ -135,8 +241,16 @@ def sample_validate(*, appointment: Appointment, sample: Sample, now: datetime) 
         if errors:
             raise ValidationError(errors)
         return
+    earliest, since = earliest_collection(appointment)
     if sample.collected_at > now:
         errors["collected_at"] = _("The collection time is in the future. Enter when it was taken.")
+    elif sample.collected_at < earliest:
+        # A mistyped year made orders "overdue by 2531 days", escalated them to the lead
+        # and skewed the turnaround figures: a sample is taken at the visit, not before.
+        errors["collected_at"] = _(
+            "The sample cannot have been taken before %(since)s (%(at)s). Enter when it was taken."
+        ) % {"since": since, "at": _when(earliest, appointment.site_tz)}
+    errors.update(_site_errors(appointment, sample))
     if sample.sent_at and sample.sent_at < sample.collected_at:
         errors["sent_at"] = _("The sample cannot reach the lab before it was collected.")
     elif sample.sent_at and sample.sent_at > now:
@@ -146,7 +260,11 @@ def sample_validate(*, appointment: Appointment, sample: Sample, now: datetime) 
 
 
 def test_orders_create(
-    *, appointment: Appointment, collected_at: datetime, sample: Sample | None = None
+    *,
+    appointment: Appointment,
+    collected_at: datetime,
+    sample: Sample | None = None,
+    by: User | None = None,
 ) -> list[TestOrder]:
     """Open one order per test on the sample: the panel the team ticked, or else the
     procedure type's default panel. The proceduralist is responsible."""
@@ -182,6 +300,23 @@ def test_orders_create(
             order=order, kind="status", to_status=order.status, at=sample.collected_at
         )
         orders.append(order)
+    planned = site_differs(appointment, sample)
+    if planned:
+        # Where the sample really came from, against the plan: kept on the visit's timeline.
+        reason = " ".join(sample.site_reason.split())
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            kind="sample_site_differs",
+            note=(
+                _("Sample taken from %(taken)s; the plan said %(planned)s (confirmed)")
+                % {
+                    "taken": _site_words(sample.specimen_site, sample.specimen_side),
+                    "planned": planned,
+                }
+                + (f": {reason}" if reason else "")
+            )[:300],
+            by=by,
+        )
     return orders
 
 
@@ -211,6 +346,19 @@ def order_sent(
             raise ValidationError(
                 {"sent_at": _("The sample cannot reach the lab before it was collected.")}
             )
+        if order.collected_at is None and sent_at < order.created_at:
+            # A recollection: its sent time becomes its collection time, so it cannot
+            # come before the new sample was asked for.
+            raise ValidationError(
+                {
+                    "sent_at": _(
+                        "The new sample was asked for at %(at)s: it cannot have reached "
+                        "the lab before."
+                    )
+                    % {"at": _when(order.created_at, order.site.tz)}
+                }
+            )
+        was = order.status
         _move(order, to=S.SENT, by=by)
         order.sent_at, order.accession_number = sent_at, accession_number
         # A recollection sent straight to the lab was collected by then.
@@ -218,6 +366,10 @@ def order_sent(
         order.save(
             update_fields=["status", "sent_at", "accession_number", "collected_at", "updated_at"]
         )
+        if was == S.ORDERED:
+            recollection_settle(
+                appointment_id=order.appointment_id, note=_("The new sample reached the lab")
+            )
     return order
 
 
@@ -257,13 +409,32 @@ def _cancel(order: TestOrder, *, reason: str, by: User | None, note: str = "") -
     order.save(update_fields=["status", "cancel_reason", "updated_at"])
 
 
+def recollection_settle(*, appointment_id: int, note: str) -> int:
+    """The front desk's "book a new sample" task of a visit is done with once no order of
+    the visit still waits for a new sample (cancelled, or the sample reached the lab or
+    its result came in): it closes, saying why, rather than stay on the queue. Returns
+    how many tasks closed (0 or 1)."""
+    waiting = TestOrder.objects.filter(appointment_id=appointment_id, status=S.ORDERED)
+    if waiting.exists():
+        return 0
+    return FrontDeskTask.objects.filter(
+        appointment_id=appointment_id, kind=FrontDeskTask.Kind.RECOLLECT, done_at__isnull=True
+    ).update(done_at=timezone.now(), note=note[:200])
+
+
 def order_cancel(*, order_id: int, reason: str, by: User | None, note: str = "") -> TestOrder:
     """Cancel a test that will not be run, with the reason (one of
     TestOrder.CancelReason: sample lost, inadequate, clotted, lab rejected...)."""
     with transaction.atomic():
         order = _locked(order_id)
         label = TestOrder.CancelReason(reason).label if reason in TestOrder.CancelReason else ""
+        was = order.status
         _cancel(order, reason=reason, by=by, note=(f"{label}: {note}" if note else label)[:300])
+        if was == S.ORDERED:
+            recollection_settle(
+                appointment_id=order.appointment_id,
+                note=_("No longer needed: the test was cancelled"),
+            )
     return order
 
 
@@ -316,6 +487,11 @@ def order_replace(
             note=_("Replaces order %(pk)s (%(reason)s)") % {"pk": order.pk, "reason": label},
             by=by,
         )
+        if not recollect:
+            recollection_settle(
+                appointment_id=order.appointment_id,
+                note=_("No longer needed: the lab runs the test again"),
+            )
     return replacement
 
 
@@ -341,10 +517,17 @@ def result_log(
     is_final: bool,
     by: User,
     report_pdf: File | None = None,
+    seen_result_id: int | None = None,
     **findings: str,
 ) -> TestResult:
     """Record a result (a new version; earlier ones are kept). Telling the patient
-    waits for the review."""
+    waits for the review.
+
+    `seen_result_id`: the latest result on the page the person opened (0: there was
+    none). When another has been logged since (a second tab, a colleague, the lab),
+    nothing is saved: the page was stale, and what was typed would have silently
+    become an amendment of a result the person has not read. None: not checked (the
+    lab's interface, which amends by design)."""
     unknown = set(findings) - set(FINDINGS)
     if unknown:
         raise TypeError(f"unknown findings: {sorted(unknown)}")
@@ -352,6 +535,23 @@ def result_log(
         order = _locked(order_id)
         if order.status == S.CANCELLED:
             raise ValidationError(_("This test order was cancelled; no result can be logged."))
+        if seen_result_id is not None:
+            latest = order.results.select_related("logged_by").order_by("-pk").first()
+            if latest is not None and latest.pk != seen_result_id:
+                words = {"at": _at(latest.logged_at), "who": _who(latest.logged_by)}
+                raise ValidationError(
+                    _(
+                        "A final result was logged at %(at)s by %(who)s since you opened "
+                        "this page: read it, then amend it if needed."
+                    )
+                    % words
+                    if latest.is_final
+                    else _(
+                        "A preliminary result was logged at %(at)s by %(who)s since you "
+                        "opened this page: read it, then log yours if it is still needed."
+                    )
+                    % words
+                )
         to = S.FINAL if is_final else S.PRELIMINARY
         was = order.status
         if was in AMENDABLE and not is_final:
@@ -414,6 +614,10 @@ def result_log(
                 "communicated_how",
             ]
         order.save(update_fields=fields)
+        if was == S.ORDERED:
+            recollection_settle(
+                appointment_id=order.appointment_id, note=_("The new sample's result came in")
+            )
     return result
 
 
@@ -422,6 +626,12 @@ def result_review(*, order_id: int, action_planned: str, by: User | None) -> Tes
     workflow then plans the "your results are ready" email)."""
     with transaction.atomic():
         order = _locked(order_id)
+        if order.status in (S.REVIEWED, S.COMMUNICATED) and order.reviewed_at:
+            # A second submission (another tab, a colleague): say who did it.
+            raise ValidationError(
+                _("This result was already reviewed at %(at)s by %(who)s. Nothing was changed.")
+                % {"at": _at(order.reviewed_at), "who": _who(order.reviewed_by)}
+            )
         _move(
             order,
             to=S.REVIEWED,
@@ -442,6 +652,19 @@ def result_communicate(*, order_id: int, how: str, at: datetime, by: User | None
     """Record that the patient was told, how and when: the loop is closed."""
     with transaction.atomic():
         order = _locked(order_id)
+        if order.status == S.COMMUNICATED and order.communicated_at:
+            # A second submission (another tab, a colleague): say who did it.
+            raise ValidationError(
+                _(
+                    "The patient was already recorded as told (%(how)s) at %(at)s by "
+                    "%(who)s. Nothing was changed."
+                )
+                % {
+                    "how": order.get_communicated_how_display().lower(),
+                    "at": _at(order.communicated_at),
+                    "who": _who(order.communicated_by),
+                }
+            )
         _move(
             order,
             to=S.COMMUNICATED,
@@ -491,9 +714,16 @@ def results_ready_context(appointment: Appointment, *, language: str | None = No
 
     last = results_still_pending(appointment)
     if last is None:
-        return {"results_pending_until": ""}
+        return {"results_pending_until": "", "results_still_waiting": False}
+    if last < timezone.now().astimezone(appointment.site_tz).date():
+        # The expected day has passed (the order is overdue): a date already gone
+        # would tell the patient something untrue, so no date at all.
+        return {"results_pending_until": "", "results_still_waiting": True}
     with translation.override(language or appointment.patient.preferred_language):
-        return {"results_pending_until": formats.date_format(last, "j F Y")}
+        return {
+            "results_pending_until": formats.date_format(last, "j F Y"),
+            "results_still_waiting": False,
+        }
 
 
 def discussion_date_for(appointment: Appointment) -> date:

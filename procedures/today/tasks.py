@@ -74,7 +74,13 @@ def _open_desk(*, today: date, overdue_only: bool, site_id: int | None = None) -
 
 
 def _open_calls(*, now: datetime, overdue_only: bool, site_id: int | None = None) -> QuerySet:
-    calls = at_site(CallTask.objects.order_by(), site_id).filter(status=CallTask.Status.OPEN)
+    # A physician's own call about a result is theirs (their results worklist), not
+    # the front desk's: it closes when the patient is recorded as told.
+    calls = (
+        at_site(CallTask.objects.order_by(), site_id)
+        .filter(status=CallTask.Status.OPEN)
+        .exclude(reason=CallTask.Reason.RESULTS_CALL)
+    )
     if overdue_only:
         calls = calls.filter(due_at__lt=now)
     return calls
@@ -180,6 +186,13 @@ def call_task_done(*, task_id: int, by: User | None, note: str = "") -> Done:
         call = CallTask.objects.select_for_update().filter(pk=task_id).first()
         if call is None:
             raise ValidationError(_("That call is not on the list any more."))
+        if call.reason == CallTask.Reason.RESULTS_CALL:
+            raise ValidationError(
+                _(
+                    "That call is the physician's: it closes when the patient is recorded "
+                    "as told on the result's page."
+                )
+            )
         if call.status != CallTask.Status.OPEN:
             return Done(call, changed=False)
         call.status, call.done_at, call.done_by = CallTask.Status.DONE, timezone.now(), by

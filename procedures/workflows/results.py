@@ -1,6 +1,8 @@
 """Results across concerns: a review tells the patient, as the physician chose: the
-"results ready" email, or the physician's own call (a dated call task, no email); a
-replaced order that needs a new sample tasks the front desk to book the patient."""
+"results ready" email, or the physician's own call (a dated call task about the order,
+theirs, no email), which closes when the patient is recorded as told or the order is
+cancelled; a replaced order that needs a new sample tasks the front desk to book the
+patient."""
 
 from datetime import date, datetime
 
@@ -11,6 +13,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from procedures.catalog.clock import clinic_today
+from procedures.catalog.resources import Provider
 from procedures.labs.outbound import lab_order_queue
 from procedures.messaging.models import CallTask, Reminder
 from procedures.messaging.plan import reminder_add, reminders_withdraw
@@ -45,12 +48,13 @@ def result_review(
 ) -> TestOrder:
     """A physician has read the final result and says what happens next, and how the
     patient hears: `tell_by` "email" (the "results ready" email, no content) or "call"
-    (a call task dated today; no email). Blank: `tell_by_default`."""
+    (a call task dated today, the reviewing physician's; no email). Blank:
+    `tell_by_default`."""
     with transaction.atomic():
         order = orders.result_review(order_id=order_id, action_planned=action_planned, by=by)
         how = tell_by or tell_by_default(order)
         if how == TELL_BY_CALL:
-            results_call_plan(appointment=order.appointment)
+            results_call_plan(order=order, by=by)
         else:
             results_ready_plan(appointment=order.appointment)
     wake_dispatcher()
@@ -63,15 +67,29 @@ def _call_open(appointment: Appointment) -> QuerySet[CallTask]:
     )
 
 
-def results_call_plan(*, appointment: Appointment) -> None:
-    """The physician calls the patient: one open call task, and no "results ready" email
-    goes out until the call is recorded."""
+def _caller(order: TestOrder, by: User | None) -> Provider | None:
+    """Who makes the call: the reviewing physician (who said "I will call"), else the
+    physician responsible for the order."""
+    if by is not None:
+        own = Provider.objects.filter(user=by).first()
+        if own is not None:
+            return own
+    return order.responsible
+
+
+def results_call_plan(*, order: TestOrder, by: User | None = None) -> None:
+    """The physician calls the patient about `order`: one open call task per order,
+    the physician's own (on their results worklist, not the front desk's queue), and
+    no "results ready" email goes out while a call is still to be made."""
+    appointment = order.appointment
     reminders_withdraw(
         appointment=appointment, kinds=[Reminder.Kind.RESULTS_READY], reason="physician calls"
     )
-    if not _call_open(appointment).exists():
+    if not _call_open(appointment).filter(order=order).exists():
         CallTask.objects.create(
             appointment=appointment,
+            order=order,
+            physician=_caller(order, by),
             reason=CallTask.Reason.RESULTS_CALL,
             reminder_kind=Reminder.Kind.RESULTS_READY,
             appointment_version=appointment.version,
@@ -89,6 +107,64 @@ def results_ready_plan(*, appointment: Appointment) -> None:
     ).exists()
     if not already_waiting:
         reminder_add(appointment=appointment, kind=Reminder.Kind.RESULTS_READY)
+
+
+def results_call_open(order: TestOrder) -> CallTask | None:
+    """The open call about `order`, if the physician is to call the patient."""
+    return _call_open(order.appointment).filter(order=order).select_related("physician").first()
+
+
+def calls_owed(*, physician_ids: list[int]) -> list[CallTask]:
+    """The open results calls of these physicians (a physician's own and those of the
+    colleagues they cover), soonest due first: the "Calls to make" on the worklist."""
+    return list(
+        CallTask.objects.filter(
+            reason=CallTask.Reason.RESULTS_CALL,
+            status=CallTask.Status.OPEN,
+            physician_id__in=physician_ids,
+        )
+        .select_related("physician", "order__test_type", "appointment__patient")
+        .order_by("due_at", "pk")
+    )
+
+
+def _calls_close(*, order: TestOrder, status: str, by: User | None, note: str) -> int:
+    """Close the open calls about `order` (and a call of an older version, not tied to an
+    order, once no result of its visit is still waiting to be told)."""
+    calls = CallTask.objects.filter(
+        reason=CallTask.Reason.RESULTS_CALL, status=CallTask.Status.OPEN
+    )
+    closed = calls.filter(order=order)
+    untold = order.appointment.test_orders.filter(status=TestOrder.Status.REVIEWED).exclude(
+        pk=order.pk
+    )
+    if not untold.exists():
+        closed = closed | calls.filter(appointment=order.appointment, order__isnull=True)
+    return closed.update(status=status, done_at=timezone.now(), done_by=by, note=note[:500])
+
+
+def result_communicate(*, order_id: int, how: str, at: datetime, by: User | None) -> TestOrder:
+    """Record that the patient was told (results), and close the physician's call about
+    that order: whoever told them, the call is no longer owed."""
+    with transaction.atomic():
+        order = orders.result_communicate(order_id=order_id, how=how, at=at, by=by)
+        _calls_close(
+            order=order,
+            status=CallTask.Status.DONE,
+            by=by,
+            note=gettext("Patient told (%(how)s)") % {"how": order.get_communicated_how_display()},
+        )
+    return order
+
+
+def order_cancel(*, order_id: int, reason: str, by: User | None, note: str = "") -> TestOrder:
+    """Cancel a test that will not be run (results), and any call still owed about it."""
+    with transaction.atomic():
+        order = orders.order_cancel(order_id=order_id, reason=reason, by=by, note=note)
+        _calls_close(
+            order=order, status=CallTask.Status.CANCELLED, by=by, note=gettext("Order cancelled")
+        )
+    return order
 
 
 def order_sent(
@@ -124,6 +200,12 @@ def order_replace(
             recollect=recollect,
             collect_by=collect_by,
             note=note,
+        )
+        _calls_close(
+            order=TestOrder.objects.get(pk=order_id),
+            status=CallTask.Status.CANCELLED,
+            by=by,
+            note=gettext("Order replaced"),
         )
         if recollect:
             recollection_task(order=replacement)

@@ -198,7 +198,7 @@ def appointment_complete(
             )
         else:
             orders = test_orders_create(
-                appointment=appointment, collected_at=completed_at, sample=sample
+                appointment=appointment, collected_at=completed_at, sample=sample, by=by
             )
             # Orders already sent with the sample go to their labs (procedures/labs).
             for order in orders:

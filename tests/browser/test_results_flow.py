@@ -36,20 +36,27 @@ def log_in(page: Page, base: str, username: str) -> None:
 
 
 def test_results_flow(
-    page: Page, live_server, demo_clinic, check_a11y, screenshot, settings, tmp_path
+    page: Page, live_server, demo_clinic, check_a11y, screenshot, settings, tmp_path, time_machine
 ):
     from patients.models import Patient
     from procedures.messaging.models import Reminder
     from procedures.results.models import TestOrder
+    from procedures.scheduling import lifecycle
 
     settings.CLINIC_PRIVATE_DIR = tmp_path / "private"
     base = live_server.url
+    # The server's clock moves to the morning of tomorrow's biopsy, when the patient
+    # arrives (a sample cannot be taken before the check-in); it keeps ticking.
+    novak_visit = Patient.objects.get(family_name="Novak").appointments.get()
+    time_machine.move_to(novak_visit.start_at - timedelta(minutes=10), tick=True)
     log_in(page, base, "physician")
     nav = page.get_by_role("navigation", name="Main")
 
     # --- Complete tomorrow's biopsy: the sample form, a future time refused ---------
     novak = Patient.objects.get(family_name="Novak")
     visit = novak.appointments.get()
+    lifecycle.appointment_check_in(appointment_id=visit.pk, by=None)
+    visit.refresh_from_db()
     visit.status = visit.Status.IN_PROCEDURE  # the procedure is under way
     visit.save(update_fields=["status"])
     page.goto(f"{base}/appointments/{visit.pk}/")
@@ -69,6 +76,9 @@ def test_results_flow(
     an_hour_ago = timezone.localtime() - timedelta(hours=1)
     page.get_by_label(label("Collected at")).fill(an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_role("button", name="Complete procedure and open test orders").click()
+    expect(summary).to_contain_text("cannot have been taken before the patient checked in")
+    page.get_by_label(label("Collected at")).fill(timezone.localtime().strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Complete procedure and open test orders").click()
     expect(page.get_by_role("status").filter(has_text="Procedure completed")).to_be_visible()
     codes = set(
         TestOrder.objects.filter(appointment=visit).values_list("test_type__code", flat=True)
@@ -79,7 +89,9 @@ def test_results_flow(
     # --- The worklist: mine, with the count in the navigation -----------------------
     nav.get_by_role("link", name=re.compile("Pending results")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pending results")
-    expect(nav.locator(".badge")).to_be_visible()  # loaded by htmx after the page
+    # The count, loaded by htmx after the page (the Today board's link has a badge too).
+    pending_link = nav.get_by_role("link", name=re.compile("Pending results"))
+    expect(pending_link.locator(".badge")).to_be_visible()
     check_a11y(page, "the worklist with filters and buckets")
     screenshot(page, "results-worklist")
     garcia = Patient.objects.get(family_name="Garcia")

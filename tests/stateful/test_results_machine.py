@@ -33,6 +33,7 @@ from hypothesis.stateful import (
 
 from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.messaging.models import CallTask
 from procedures.results import orders as svc
 from procedures.results.escalations import escalations_run, late_orders
 from procedures.results.models import NoSampleReason, ResultEscalation, TestOrder
@@ -155,12 +156,35 @@ class ResultsLoop(RuleBasedStateMachine):
             assert self._fresh(order).status == before
         self._changed()
 
-    @rule(order=orders)
-    def review(self, order):
+    @rule(visit=visits, days_early=st.sampled_from([1, 400, 2531]))
+    def complete_with_a_collection_before_the_visit(self, visit, days_early):
+        """A mistyped collection date (a day, a year, years early) is refused, and
+        nothing changes: the visit stays in procedure, no order is opened."""
+        visit.refresh_from_db()
+        if visit.status != Appointment.Status.IN_PROCEDURE:
+            return
+        test_types = list(visit.procedure_type.default_tests.all())[:1]
+        if not test_types:
+            return
+        tz = visit.site_tz
+        day_start = clinic_datetime(visit.start_at.astimezone(tz).date(), dt.time(0), tz)
+        sample = svc.Sample(
+            test_types=test_types,
+            collected_at=day_start - dt.timedelta(days=days_early),
+            specimen_site="posterior_iliac",
+        )
+        with pytest.raises(ValidationError):
+            visits.procedure_complete(appointment_id=visit.pk, sample=sample, by=self.physician)
+        visit.refresh_from_db()
+        assert visit.status == Appointment.Status.IN_PROCEDURE
+        assert not visit.test_orders.exists()
+
+    @rule(order=orders, tell_by=st.sampled_from(["call", "email", ""]))
+    def review(self, order, tell_by):
         before = self._fresh(order).status
         if before == S.FINAL:
             result_flows.result_review(
-                order_id=order.pk, action_planned="Clinic.", by=self.physician
+                order_id=order.pk, action_planned="Clinic.", by=self.physician, tell_by=tell_by
             )
             assert self._fresh(order).status == S.REVIEWED
         else:
@@ -173,7 +197,7 @@ class ResultsLoop(RuleBasedStateMachine):
     @rule(order=orders)
     def patient_told(self, order):
         before = self._fresh(order).status
-        call = lambda: svc.result_communicate(  # noqa: E731
+        call = lambda: result_flows.result_communicate(  # noqa: E731
             order_id=order.pk, how="phone", at=self.now, by=self.physician
         )
         if before == S.REVIEWED:
@@ -189,11 +213,11 @@ class ResultsLoop(RuleBasedStateMachine):
     def cancel(self, order, reason):
         before = self._fresh(order).status
         if before in TestOrder.PENDING_STATUSES:
-            svc.order_cancel(order_id=order.pk, reason=reason, by=self.physician)
+            result_flows.order_cancel(order_id=order.pk, reason=reason, by=self.physician)
             assert self._fresh(order).status == S.CANCELLED
         else:
             with pytest.raises(ValidationError):
-                svc.order_cancel(order_id=order.pk, reason=reason, by=self.physician)
+                result_flows.order_cancel(order_id=order.pk, reason=reason, by=self.physician)
         self._changed()
 
     @rule(target=orders, order=orders, reason=st.sampled_from(REASONS), recollect=st.booleans())
@@ -257,6 +281,22 @@ class ResultsLoop(RuleBasedStateMachine):
         for order in TestOrder.objects.filter(status=S.CANCELLED):
             assert order.cancel_reason in REASONS
 
+    @invariant()
+    def collected_on_the_visits_day_and_no_call_left_for_a_closed_order(self):
+        """No order was collected before its visit's day at its site; no call about a
+        result stays open once the patient was told or the order was cancelled
+        (invariant 29)."""
+        for order in TestOrder.objects.filter(collected_at__isnull=False).select_related(
+            "appointment", "site"
+        ):
+            visit_day = order.appointment.start_at.astimezone(order.site.tz).date()
+            assert order.collected_at.astimezone(order.site.tz).date() >= visit_day, order.pk
+        assert not CallTask.objects.filter(
+            reason=CallTask.Reason.RESULTS_CALL,
+            status=CallTask.Status.OPEN,
+            order__status__in=[S.COMMUNICATED, S.CANCELLED],
+        ).exists()
+
     # --- the end: everything can close ----------------------------------------------
 
     def _everything_ends(self):
@@ -274,10 +314,16 @@ class ResultsLoop(RuleBasedStateMachine):
                 self._result(order, is_final=True)
                 status = S.FINAL
             if status == S.FINAL:
+                # The physician calls: telling the patient must close the call.
                 result_flows.result_review(
-                    order_id=order.pk, action_planned="Clinic.", by=self.physician
+                    order_id=order.pk, action_planned="Clinic.", by=self.physician, tell_by="call"
                 )
-            svc.result_communicate(order_id=order.pk, how="letter", at=self.now, by=self.physician)
+            result_flows.result_communicate(
+                order_id=order.pk, how="letter", at=self.now, by=self.physician
+            )
+        assert not CallTask.objects.filter(
+            reason=CallTask.Reason.RESULTS_CALL, status=CallTask.Status.OPEN
+        ).exists()
         open_orders = TestOrder.objects.exclude(status__in=TestOrder.CLOSED_STATUSES)
         assert not open_orders.exists()
         assert not TestOrder.objects.filter(tell_again=True).exists()

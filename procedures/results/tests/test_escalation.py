@@ -355,3 +355,27 @@ def test_a_physician_without_an_email_is_chased_once_they_have_one(lee, smtp_mai
     assert escalations_run().emails == 1
     assert [m["To"] for m in smtp_mail.wait_for(1)] == ["lee@clinic.example"]
     assert order.escalations.get().notified_at == NOW
+
+
+@pytest.mark.django_db
+def test_the_digests_read_naturally_and_the_leads_links_to_all_results(
+    lee, smtp_mail, time_machine, settings
+):
+    settings.RESULTS_OVERDUE_LEAD_DAYS = 3
+    time_machine.move_to(NOW, tick=False)
+    order = overdue_order(lee, 4)
+
+    escalations_run()
+
+    mails = {m["To"]: m.get_body(("plain",)).get_content() for m in smtp_mail.wait_for(2)}
+    physician, lead = mails["lee@clinic.example"], mails["lead@clinic.example"]
+    link = f"http://localhost:8000/results/{order.pk}/"
+    assert f"- Result overdue: {link}" in physician
+    assert "physician told" not in physician
+    assert "Your results worklist: http://localhost:8000/results/?scope=mine" in physician
+    assert f"- Result overdue for several days: {link}" in lead
+    assert "clinic lead told" not in lead
+    assert "The results worklist, all results: http://localhost:8000/results/?scope=all" in lead
+    assert "Your results worklist" not in lead and "scope=mine" not in lead
+    for message in smtp_mail.wait_for(2):
+        assert "told:" not in message.get_body(("html",)).get_content()

@@ -41,15 +41,21 @@ from procedures.results.models import TestOrder, TestResult, answering_for
 from procedures.results.orders import (
     Sample,
     discussion_date_for,
-    order_cancel,
     order_reassign,
-    result_communicate,
     result_log,
 )
 from procedures.results.worklist import worklist_rows
 from procedures.scheduling.access import patient_of_appointment
 from procedures.scheduling.models import Appointment
-from procedures.workflows.results import order_replace, order_sent, result_review
+from procedures.workflows.results import (
+    calls_owed,
+    order_cancel,
+    order_replace,
+    order_sent,
+    result_communicate,
+    result_review,
+    results_call_open,
+)
 from procedures.workflows.visits import procedure_complete
 
 S = TestOrder.Status
@@ -76,7 +82,7 @@ def _attention(orders, today):
     )
 
 
-def _filtered(request, today):
+def _filtered(request, today, answering: list[int] | None = None):
     site_id = current_site_id(request)
     form = WorklistFilterForm(request.GET or None, site_id=site_id)
     orders = TestOrder.objects.worklist()
@@ -104,7 +110,9 @@ def _filtered(request, today):
         # the physicians they answer for, read first (owned_by's subquery made
         # PostgreSQL read and sort all their open orders; with ids, one physician's
         # page is read in due order from testorder_open_responsible_idx).
-        orders = orders.filter(responsible__in=answering_for(request.user, today))
+        if answering is None:
+            answering = answering_for(request.user, today)
+        orders = orders.filter(responsible__in=answering)
     else:
         orders = at_site(orders, site_id)
     return form, orders, scope
@@ -151,15 +159,20 @@ def _buckets(orders, today) -> tuple[dict[str, int], int]:
 def worklist(request):
     """Open results, the longest overdue first, with aging buckets and filters."""
     today = clinic_today()
-    form, orders, scope = _filtered(request, today)
+    physician = policy.may(request.user, "result_enter")
+    answering = answering_for(request.user, today) if physician else None
+    form, orders, scope = _filtered(request, today, answering)
     buckets, total = _buckets(orders, today)
     # The same query counted the list: the paginator is told, not asked again.
     paginator = CountedPaginator(orders, 50, count=total)
     page = paginator.get_page(request.GET.get("page"))
-    rows = worklist_rows(
-        page.object_list, today=today, may_enter=policy.may(request.user, "result_enter")
+    rows = worklist_rows(page.object_list, today=today, may_enter=physician)
+    # The calls a physician said they would make ("I will call" at the review): theirs
+    # and their covered colleagues', whatever the page's filters.
+    calls = calls_owed(physician_ids=answering) if answering is not None else []
+    record_list_read(
+        request, [row.patient_id for row in rows] + [c.appointment.patient_id for c in calls]
     )
-    record_list_read(request, [row.patient_id for row in rows])
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -172,6 +185,7 @@ def worklist(request):
             "form": form,
             "scope": scope,
             "buckets": buckets,
+            "calls": calls,
             "query": query.urlencode(),
         },
     )
@@ -199,13 +213,19 @@ def read_basis(request, patient_id: int) -> str:
     return ""
 
 
+def _latest_result_id(order) -> int:
+    return order.results.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 def _order_page(request, order, **forms):
     record_read(request, order, basis=read_basis(request, order.appointment.patient_id))
+    results = list(order.results.select_related("logged_by"))
     context = {
         "order": order,
-        "results": order.results.select_related("logged_by"),
+        "results": results,
         "timeline": _timeline(order),
-        "result_form": forms.get("result_form") or ResultForm(),
+        "result_form": forms.get("result_form")
+        or ResultForm(initial={"seen_result": max((r.pk for r in results), default=0)}),
         "review_form": forms.get("review_form") or ReviewForm(),
         "communicate_form": forms.get("communicate_form") or CommunicateForm(),
         "sent_form": forms.get("sent_form") or SentForm(),
@@ -291,10 +311,16 @@ def result_log_view(request, pk: int):
         form = ResultForm(request.POST, request.FILES)
         if form.is_valid():
             data = dict(form.cleaned_data)
+            seen = data.pop("seen_result")
             try:
-                result_log(order_id=order.pk, by=request.user, **data)
+                result_log(order_id=order.pk, by=request.user, seen_result_id=seen, **data)
             except ValidationError as exc:
                 apply_service_errors(form, exc)
+                # The page now shows the newer result: what was typed stays, and a
+                # deliberate second submission after reading it is an amendment.
+                posted = request.POST.copy()
+                posted["seen_result"] = str(_latest_result_id(order))
+                form.data = posted
             else:
                 messages.success(request, _("Result logged."))
                 # Land on the result just logged (the order page), not the list.
@@ -320,17 +346,31 @@ def _action(request, pk, form_class, form_key, service, success, **extra):
 @require_POST
 @care_gated(patient_of_order)
 def result_review_view(request, pk: int):
-    return _action(
-        request,
-        pk,
-        ReviewForm,
-        "review_form",
-        result_review,
-        _(
-            "Result reviewed. The patient is told as chosen: the results-ready email, or "
-            "your call (on the Tasks list)."
-        ),
-    )
+    order = _get_order(pk)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            result_review(order_id=order.pk, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            call = results_call_open(order)
+            if call is not None:
+                messages.success(
+                    request,
+                    _(
+                        "Result reviewed. The call to the patient is %(who)s's: it is under "
+                        "“Calls to make” on the results worklist, and closes when you record "
+                        "that the patient was told."
+                    )
+                    % {"who": call.physician or _("the physician")},
+                )
+            else:
+                messages.success(
+                    request, _("Result reviewed. The patient gets the “results ready” email.")
+                )
+            return redirect("procedures:result_log", pk=order.pk)
+    return _order_page(request, order, review_form=form)
 
 
 @policy.allowed("result_communicate")
@@ -452,6 +492,8 @@ def procedure_complete_view(request, pk: int):
             collected_at=data["collected_at"] or timezone.now(),
             specimen_site=data["specimen_site"],
             specimen_side=data["specimen_side"],
+            site_confirmed=data["site_confirmed"],
+            site_reason=data["site_reason"].strip(),
             sent_at=data["sent_at"],
             accession_number=data["accession_number"],
             no_sample_reason=data["no_sample_reason"],
