@@ -7,6 +7,8 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -175,7 +177,8 @@ class Appointment(LoadedValues):
     escort_name = models.CharField(_("escort's name"), max_length=100, blank=True)
     escort_phone = models.CharField(_("escort's phone"), max_length=30, blank=True)
     escort_confirmed_at = models.DateTimeField(null=True, blank=True)
-    notes = models.TextField(_("notes for the team"), blank=True)
+    # At most rules.NOTES_MAX characters (the database checks it too).
+    notes = models.TextField(_("notes for the team"), max_length=2000, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
     cancel_reason_code = models.CharField(
         _("reason for cancelling"), max_length=30, choices=CancelReason.choices, blank=True
@@ -240,6 +243,9 @@ class Appointment(LoadedValues):
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_at__gt=models.F("start_at")), name="appt_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("notes"), 2000), name="appt_notes_max_length"
             ),
             models.CheckConstraint(
                 condition=Q(blocked_from__lte=models.F("start_at"))
