@@ -393,6 +393,8 @@ REMINDER_SEND_WINDOW = (
     env.str("REMINDER_WINDOW_START", default="08:00"),
     env.str("REMINDER_WINDOW_END", default="20:00"),
 )
+# How far ahead a visit may be booked, in days (a later date is refused as a slip).
+CLINIC_BOOKING_HORIZON_DAYS = env.int("CLINIC_BOOKING_HORIZON_DAYS", default=365)
 # /healthz turns 503 when a due reminder has waited longer than this.
 HEALTHZ_REMINDER_MAX_AGE_SECONDS = env.int("HEALTHZ_REMINDER_MAX_AGE_SECONDS", default=900)
 HEALTHZ_EXTRA_CHECKS = {

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import holidays
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from procedures.catalog.models import ClinicHoliday
 from procedures.catalog.sites import Site
@@ -38,6 +39,31 @@ def clinic_datetime(day: date, at: time, tz: ZoneInfo | None = None) -> datetime
     """An aware datetime for a wall-clock time on a clinic day (DST-safe), in `tz` (a
     site's zone) or the current one."""
     return datetime.combine(day, at, tzinfo=tz or clinic_tz())
+
+
+def zone_city(zone_name: str) -> str:
+    """The place a zone is named after, as people say it: "America/New_York" is
+    "New York", "Europe/London" "London"."""
+    return zone_name.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def visit_span_text(
+    start: datetime, end: datetime | None, *, site_name: str, zone_name: str
+) -> str:
+    """A visit's time on its own site's clock, with the site named, e.g. "Thu 10 Dec 2026
+    10:00-11:00 (Riverside, London time)": a visit at another site is never shown on the
+    page's clock without saying so (invariant 19). The zone is named when it is not the
+    page's."""
+    tz = ZoneInfo(zone_name)
+    local = start.astimezone(tz)
+    text = formats.date_format(local, "D j M Y H:i")
+    if end is not None:
+        text += f"\u2013{end.astimezone(tz):%H:%M}"
+    if zone_name != timezone.get_current_timezone_name():
+        where = _("%(site)s, %(city)s time") % {"site": site_name, "city": zone_city(zone_name)}
+    else:
+        where = site_name
+    return f"{text} ({where})"
 
 
 def add_working_days(start: date, days: int, holidays: set[date]) -> date:

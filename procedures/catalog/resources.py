@@ -64,16 +64,24 @@ def works_at(site_id: int | None) -> models.Q:
     )
 
 
-def narrow_to_site(form: Any, site_id: int | None, *, keep: Iterable[Any] = ()) -> None:
+def narrow_to_site(
+    form: Any, site_id: int | None, *, keep: Iterable[Any] = (), also_site_id: int | None = None
+) -> None:
     """A booking form's "Physician" and "Room" lists narrowed to site `site_id` (None:
     every site): its physicians (works_at) and its rooms, and those in `keep` (a visit's
     own physician and room, so a form about it never loses them). The lists of a site's
     front desk then hold what it can book: a room at another site with one of its
-    physicians would only be refused (invariant 17)."""
+    physicians would only be refused (invariant 17). `also_site_id`: another site whose
+    physicians and rooms are listed too (a visit's own site, when the page is another's)."""
     if site_id is None:
         return
     kept = {type(obj): obj.pk for obj in keep if obj is not None}
-    for name, here in (("provider", works_at(site_id)), ("room", models.Q(site_id=site_id))):
+    sites = [site_id]
+    providers = works_at(site_id)
+    if also_site_id is not None and also_site_id != site_id:
+        sites.append(also_site_id)
+        providers |= works_at(also_site_id)
+    for name, here in (("provider", providers), ("room", models.Q(site_id__in=sites))):
         if name not in form.fields:
             continue
         field = form.fields[name]

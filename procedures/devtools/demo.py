@@ -20,7 +20,10 @@ from procedures.catalog.models import ProcedureType, TestType
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import Site, StaffProfile, default_site
 from procedures.messaging.models import Reminder
+from procedures.messaging.plan import reminders_plan
 from procedures.prep import defaults as prep_defaults
+from procedures.prep.facts import PrepFacts
+from procedures.prep.frontdesk import prep_on_booked
 from procedures.prep.models import MedicationClassRule, PrepTemplate
 from procedures.results.models import TestOrder, TestResult
 from procedures.results.orders import expected_by_for
@@ -239,6 +242,8 @@ def seed_demo(*, password: str) -> dict[str, int]:
             continue
         procedure = procedures[code]
         start = clinic_datetime(today + timedelta(days=days), time(hour, 0))
+        # The room's set-up and recovery, as a booking holds it (booking._check_slot).
+        before, after = procedure.buffers(procedure.default_sedation_level)
         appointment = Appointment.objects.create(
             patient=patient,
             procedure_type=procedure,
@@ -246,6 +251,8 @@ def seed_demo(*, password: str) -> dict[str, int]:
             room=room,
             start_at=start,
             end_at=start + timedelta(minutes=procedure.default_duration_minutes),
+            buffer_before_minutes=before,
+            buffer_after_minutes=after,
             status=status,
             sedation_level=procedure.default_sedation_level,
             transport_mode=TransportMode.ESCORT_DRIVING
@@ -277,15 +284,49 @@ def seed_demo(*, password: str) -> dict[str, int]:
             if index == 0:
                 _demo_results(appointment, users["physician"])
         elif start > timezone.now():
-            # Future demo visits were "booked" before: their confirmation went out.
-            Reminder.objects.create(
+            # A future visit gets what a booking plans (workflows.visits.appointment_book):
+            # its emails and its front-desk tasks (booked inside the medicine-stop period:
+            # the desk is flagged). The demo's visits were "booked" before: their
+            # confirmation went out.
+            prep = PrepFacts.of_new_booking(appointment)
+            reminders_plan(appointment=appointment, prep=prep)
+            prep_on_booked(appointment=appointment, prep=prep)
+            Reminder.objects.filter(
                 appointment=appointment,
                 kind=Reminder.Kind.BOOKING_CONFIRMATION,
-                due_at=timezone.now(),
-                status=Reminder.Status.SENT,
-                sent_at=timezone.now(),
-            )
+                status=Reminder.Status.PENDING,
+            ).update(status=Reminder.Status.SENT, sent_at=timezone.now())
+    _bring_demo_visits_up_to_date([p.pk for p in patients])
     return created
+
+
+def _bring_demo_visits_up_to_date(patient_ids: list[int]) -> None:
+    """A demo seeded before visits carried their buffers and tasks: its visits get the
+    room's set-up and recovery, and its future ones their front-desk tasks (idempotent:
+    the buffers are only set while unset, the tasks are a sync)."""
+    visits = Appointment.objects.filter(patient__in=patient_ids).select_related(
+        "procedure_type", "room", "patient"
+    )
+    for appointment in visits:
+        before, after = appointment.procedure_type.buffers(appointment.sedation_level)
+        if (before or after) and (
+            appointment.buffer_before_minutes,
+            appointment.buffer_after_minutes,
+        ) == (0, 0):
+            appointment.buffer_before_minutes, appointment.buffer_after_minutes = before, after
+            appointment.save(
+                update_fields=[
+                    "buffer_before_minutes",
+                    "buffer_after_minutes",
+                    "blocked_from",
+                    "blocked_until",
+                ]
+            )
+        if appointment.start_at > timezone.now() and appointment.status in (
+            Appointment.Status.SCHEDULED,
+            Appointment.Status.CONFIRMED,
+        ):
+            prep_on_booked(appointment=appointment)
 
 
 def _demo_results(appointment: Appointment, physician: User) -> None:

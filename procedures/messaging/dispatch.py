@@ -28,10 +28,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.models import Heartbeat
+from procedures.messaging.calls import calls_settle_due
 from procedures.messaging.kinds import (
     BEFORE_VISIT_KINDS,
     FIRST_KINDS,
     NO_EMAIL,
+    NO_EMAIL_NO_CALL,
     NON_ESSENTIAL_KINDS,
     NOT_ABOUT_THE_VISIT_KINDS,
     PREP_KINDS,
@@ -367,7 +369,11 @@ def _void_reason(
     S = Reminder.Status
     kind = reminder.kind
     essential = kind not in NON_ESSENTIAL_KINDS
-    no_email = (S.SKIPPED, NO_EMAIL, CallTask.Reason.NO_EMAIL if essential else None)
+    no_email = (
+        (S.SKIPPED, NO_EMAIL, CallTask.Reason.NO_EMAIL)
+        if essential
+        else (S.SKIPPED, NO_EMAIL_NO_CALL, None)
+    )
     if kind == Reminder.Kind.CANCELLATION:
         # Outlives the appointment it is about, but not the patient's choice:
         # without this, a notice to nobody would be marked "sent".
@@ -442,10 +448,14 @@ def _deferred(reminder: Reminder, report: DispatchReport, checks: SendTimeChecks
 
 
 def _call_for(reminder: Reminder, reason: str) -> CallTask:
-    """The front-desk call that stands in for an email that will not reach the patient,
-    due now (the same minute)."""
+    """The front-desk call that stands in for an email that will not reach the patient:
+    a refused email or a missed stop is chased now (the same minute); one the patient
+    cannot receive falls due as the plan's calls do (invariant 30)."""
     call = no_email_call(reminder, reason=reason)
-    call.due_at = min(call.due_at, timezone.now())
+    if reason == CallTask.Reason.NO_EMAIL:
+        calls_settle_due([call], reminder.appointment)
+    else:
+        call.due_at = timezone.now()
     call.save()
     return call
 

@@ -60,6 +60,10 @@ NOT_ABOUT_THE_VISIT_KINDS = frozenset({Kind.CANCELLATION, Kind.RESULTS_READY})
 AFTERCARE_USEFUL_FOR = timedelta(days=3)
 WARNING_SIGNS_USEFUL_FOR = timedelta(days=2)
 NO_EMAIL = "no email: front-desk call"
+# Aftercare (non-essential) for a patient without email: no call stands in for it. The
+# warning signs reach the patient the same day on the printed sheet handed over at
+# discharge, and the warning-signs message (essential) is a call when there is no email.
+NO_EMAIL_NO_CALL = "no email (no call needed)"
 # A visit still ahead: its prep emails may be planned.
 PLANNABLE_STATUSES = (
     Appointment.Status.REQUESTED,

@@ -239,6 +239,8 @@ class CallTask(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # Why a call was closed without being made (the visit was cancelled or moved).
+    closed_reason = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(

@@ -23,6 +23,9 @@ def reminder_resend(*, reminder_id: int, by: User | None) -> Reminder:
             .select_related("appointment__patient")
             .get(pk=reminder_id)
         )
+        # The visit's row is the lock every resend of its emails queues behind, so two
+        # presses on two rows of the same email see each other's copy.
+        Appointment.objects.select_for_update().filter(pk=original.appointment_id).first()
         appointment = original.appointment
         if original.status in (Reminder.Status.PENDING, Reminder.Status.SENDING):
             raise ValidationError(_("This email has not gone out yet: there is nothing to resend."))
@@ -33,6 +36,22 @@ def reminder_resend(*, reminder_id: int, by: User | None) -> Reminder:
         if about_the_visit and (voided or original.appointment_version != appointment.version):
             raise ValidationError(
                 _("This email is about an appointment time that no longer stands.")
+            )
+        # A copy still waiting to go is the resend already asked for: a second press
+        # (or a second desk) must not send the patient the same email twice.
+        waiting = Reminder.objects.filter(
+            appointment=appointment,
+            kind=original.kind,
+            appointment_version=original.appointment_version,
+            step_kind=original.step_kind,
+            step_text=original.step_text,
+            step_detail=original.step_detail,
+            step_at=original.step_at,
+            status__in=[Reminder.Status.PENDING, Reminder.Status.SENDING],
+        )
+        if waiting.exists():
+            raise ValidationError(
+                _("A copy of this email is already waiting to go: it was not queued again.")
             )
         copy = Reminder.objects.create(
             appointment=appointment,

@@ -12,10 +12,12 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from procedures.messaging.calls import calls_close_obsolete, calls_settle_due
 from procedures.messaging.kinds import (
     BEFORE_VISIT_KINDS,
     FIRST_KINDS,
     NO_EMAIL,
+    NO_EMAIL_NO_CALL,
     NON_ESSENTIAL_KINDS,
     PLANNABLE_STATUSES,
     PREP_KINDS,
@@ -78,8 +80,11 @@ def _reminder_row(
     patient = appointment.patient
     if not patient.can_receive_email:
         reminder.status = Reminder.Status.SKIPPED
-        reminder.last_error = reminder.skip_reason = NO_EMAIL
-        if kind not in NON_ESSENTIAL_KINDS:
+        if kind in NON_ESSENTIAL_KINDS:
+            # Said as it is: nobody calls about aftercare (see kinds.NO_EMAIL_NO_CALL).
+            reminder.last_error = reminder.skip_reason = NO_EMAIL_NO_CALL
+        else:
+            reminder.last_error = reminder.skip_reason = NO_EMAIL
             call = no_email_call(reminder)
     elif kind in NON_ESSENTIAL_KINDS and EmailOptOut.objects.filter(patient=patient).exists():
         reminder.status = Reminder.Status.SKIPPED
@@ -104,6 +109,7 @@ def reminder_add(
     reminder.save()
     if call is not None:
         call.reminder = reminder
+        calls_settle_due([call], appointment)
         call.save()
     return reminder
 
@@ -117,6 +123,8 @@ def _reminders_write(rows: list[tuple[Reminder, CallTask | None]]) -> list[Remin
             call.reminder = reminder
             calls.append(call)
     if calls:
+        # One visit's plan: its site's working days, read once.
+        calls_settle_due(calls, calls[0].appointment)
         CallTask.objects.bulk_create(calls)
     return reminders
 
@@ -256,7 +264,7 @@ def reminders_replan(*, appointment: Appointment) -> list[Reminder]:
     cancelled, and the patient gets a "new time" email whose invite keeps the UID
     and carries the new SEQUENCE. A prep email the patient already has is not sent
     again."""
-    reminders_cancel_pending(appointment=appointment, reason="visit moved")
+    reminders_cancel_pending(appointment=appointment, reason="visit moved", moved=True)
     return _plan_visit(
         appointment, first=Kind.RESCHEDULED, skip=frozenset(_already_sent(appointment))
     )
@@ -414,17 +422,23 @@ def reminders_withdraw(
     if ids is not None:
         rows = rows.filter(pk__in=ids)
         calls = calls.filter(reminder_id__in=ids)
-    calls.update(status=CallTask.Status.CANCELLED)
+    calls.update(status=CallTask.Status.CANCELLED, closed_reason=reason[:100])
     return rows.filter(status=Reminder.Status.PENDING).update(
         status=Reminder.Status.CANCELLED, skip_reason=reason
     )
 
 
-def reminders_cancel_pending(*, appointment: Appointment, reason: str = "visit cancelled") -> int:
+def reminders_cancel_pending(
+    *, appointment: Appointment, reason: str = "visit cancelled", moved: bool = False
+) -> int:
     """Void every reminder of `appointment` that has not gone out yet (results notices
-    excepted), and the phone calls that stood in for them."""
+    excepted), and the phone calls that stood in for them; and close the other open
+    calls the change made pointless (`calls.calls_close_obsolete`; `moved`: the visit
+    moved rather than ended)."""
     kinds = [kind for kind in Kind.values if kind != Kind.RESULTS_READY]
-    return reminders_withdraw(appointment=appointment, reason=reason, kinds=kinds)
+    voided = reminders_withdraw(appointment=appointment, reason=reason, kinds=kinds)
+    calls_close_obsolete(appointment=appointment, why=reason, moved=moved)
+    return voided
 
 
 def reminders_contact_replan(*, appointment: Appointment) -> None:
@@ -437,9 +451,17 @@ def reminders_contact_replan(*, appointment: Appointment) -> None:
             Reminder.objects.filter(appointment=appointment, status=Reminder.Status.PENDING)
         )
         calls = [no_email_call(row) for row in rows if row.kind not in NON_ESSENTIAL_KINDS]
-        Reminder.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=Reminder.Status.SKIPPED, skip_reason=NO_EMAIL, last_error=NO_EMAIL
+        Reminder.objects.filter(
+            pk__in=[row.pk for row in rows if row.kind not in NON_ESSENTIAL_KINDS]
+        ).update(status=Reminder.Status.SKIPPED, skip_reason=NO_EMAIL, last_error=NO_EMAIL)
+        Reminder.objects.filter(
+            pk__in=[row.pk for row in rows if row.kind in NON_ESSENTIAL_KINDS]
+        ).update(
+            status=Reminder.Status.SKIPPED,
+            skip_reason=NO_EMAIL_NO_CALL,
+            last_error=NO_EMAIL_NO_CALL,
         )
+        calls_settle_due(calls, appointment)
         CallTask.objects.bulk_create(calls)
         return
     now = timezone.now()
@@ -461,7 +483,8 @@ def reminders_contact_replan(*, appointment: Appointment) -> None:
     Reminder.objects.filter(
         appointment=appointment,
         status=Reminder.Status.SKIPPED,
-        skip_reason=NO_EMAIL,
+        # Written before the honest label, or after it.
+        skip_reason__in=[NO_EMAIL, NO_EMAIL_NO_CALL],
         kind__in=NON_ESSENTIAL_KINDS,
     ).exclude(expires_at__lte=now).update(
         status=Reminder.Status.PENDING, skip_reason="", last_error=""

@@ -17,12 +17,17 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from patients.models import Patient
-from procedures.catalog.clock import clinic_tz
+from procedures.catalog.clock import clinic_tz, zone_city
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room
 from procedures.scheduling.lifecycle import locked_for, record_transition
 from procedures.scheduling.models import Appointment, AppointmentEvent
-from procedures.scheduling.rules import child_booking_refusal
+from procedures.scheduling.rules import (
+    child_booking_refusal,
+    horizon_refusal,
+    length_refusal,
+    notes_refusal,
+)
 from procedures.scheduling.slots import availability_problems
 
 EXCLUSION_VIOLATION = "23P01"
@@ -35,9 +40,23 @@ class Rescheduled:
     site_changed: bool = False  # into a room at another site: its emails follow it
 
 
-def _span(start: datetime, end: datetime) -> str:
-    tz = clinic_tz()
-    return f"{start.astimezone(tz):%H:%M}-{end.astimezone(tz):%H:%M}"
+def _span(
+    start: datetime, end: datetime, other: Appointment | None = None, room: Room | None = None
+) -> str:
+    """A clashing visit's times: on its own site's clock, that site named when it is not
+    the room's being booked (a physician who works at two sites; invariant 19)."""
+    tz = other.site.tz if other is not None else clinic_tz()
+    span = f"{start.astimezone(tz):%H:%M}-{end.astimezone(tz):%H:%M}"
+    if other is not None and room is not None and other.site_id != room.site_id:
+        if other.site.time_zone != room.site.time_zone:
+            where = _("%(site)s, %(city)s time") % {
+                "site": other.site.name,
+                "city": zone_city(other.site.time_zone),
+            }
+        else:
+            where = other.site.name
+        span = f"{span} ({where})"
+    return span
 
 
 def booking_clashes(
@@ -58,7 +77,7 @@ def booking_clashes(
     """
     blocked_from = blocked_from or start_at
     blocked_until = blocked_until or end_at
-    active = Appointment.objects.active().select_related("provider")
+    active = Appointment.objects.active().select_related("provider", "site")
     if exclude_pk:
         active = active.exclude(pk=exclude_pk)
     # One query for the three questions; the first answer to each, in start order,
@@ -82,7 +101,7 @@ def booking_clashes(
                     "patient",
                     _("This patient already has an appointment %(span)s with %(who)s.")
                     % {
-                        "span": _span(other.start_at, other.end_at),
+                        "span": _span(other.start_at, other.end_at, other, room),
                         "who": other.provider.display_name,
                     },
                 )
@@ -91,14 +110,20 @@ def booking_clashes(
             clashes.setdefault(
                 "provider",
                 _("%(who)s is booked %(span)s with another patient.")
-                % {"who": provider.display_name, "span": _span(other.start_at, other.end_at)},
+                % {
+                    "who": provider.display_name,
+                    "span": _span(other.start_at, other.end_at, other, room),
+                },
             )
         held = other.blocked_from < blocked_until and other.blocked_until > blocked_from
         if held and other.room_id == room.pk:
             clashes.setdefault(
                 "room",
                 _("%(room)s is in use %(span)s by another appointment.")
-                % {"room": room.name, "span": _span(other.blocked_from, other.blocked_until)},
+                % {
+                    "room": room.name,
+                    "span": _span(other.blocked_from, other.blocked_until, other, room),
+                },
             )
     return {field: clashes[field] for field in ("provider", "room", "patient") if field in clashes}
 
@@ -126,6 +151,10 @@ def _check_slot(
         raise ValidationError({"start_time": _("The appointment must start in the future.")})
     if end_at <= start_at:
         raise ValidationError({"end_time": _("The end time must be after the start time.")})
+    if too_far := horizon_refusal(start_at):
+        raise ValidationError({"date": too_far})
+    if too_short := length_refusal(procedure_type=procedure_type, start_at=start_at, end_at=end_at):
+        raise ValidationError({"end_time": too_short})
     # The day of the room's site, whoever books it (invariant 19).
     tz = room.site.tz
     if start_at.astimezone(tz).date() != (end_at - timedelta(microseconds=1)).astimezone(tz).date():
@@ -340,6 +369,8 @@ def appointment_book(
     provider or room outside working hours or away, a clinic holiday, or any clash.
     Nothing is saved then.
     """
+    if too_long := notes_refusal(notes):
+        raise ValidationError({"notes": too_long})
     before, after = _check_slot(
         patient=patient,
         procedure_type=procedure_type,

@@ -80,6 +80,8 @@ class Card:
     end_at: datetime | None = None
     blocked_from: datetime | None = None
     blocked_until: datetime | None = None
+    site_id: int = 0
+    site_name: str = ""
 
 
 def calendar_cards(
@@ -119,6 +121,8 @@ def calendar_cards(
         "room__name",
         "patient_id",
         "room_id",
+        "site_id",
+        "site__name",
     )
     with epoch_rows(qs, values, ("start_at", "end_at")) as read:
         # In time order (then by id), as the calendar shows them.
@@ -155,6 +159,8 @@ def calendar_cards(
         room_name,
         patient_id,
         room_id,
+        visit_site_id,
+        site_name,
         start_epoch,
         end_epoch,
     ) in rows:
@@ -190,6 +196,8 @@ def calendar_cards(
                 end_at=end_at,
                 blocked_from=start_at - timedelta(minutes=before),
                 blocked_until=end_at + timedelta(minutes=after),
+                site_id=visit_site_id,
+                site_name=site_name,
             )
         )
     return cards
@@ -209,6 +217,9 @@ class Column:
     closed: str = ""
     away: str = ""  # leave, training... for the whole day
     cards: list[Card] = field(default_factory=list)
+    # A physician's visits at another site that day: shown as busy there, never with
+    # the patient (the page is this site's).
+    elsewhere: list[Card] = field(default_factory=list)
     kind: str = "provider"  # or "room"
     resource: Provider | Room | None = None
     is_today: bool = False
@@ -348,12 +359,19 @@ def clinic_day_calendar(
     page of them); at site `site_id`, that site's visits only."""
     kind = "room" if by == "rooms" else "provider"
     if kind == "provider":
-        cards = calendar_cards(days=[day], providers=shown, site_id=site_id)
+        # Every site's visits of the physicians shown, in the same one query: a physician
+        # who works at two sites is busy here while booked at the other (shown as "at
+        # Northgate", without the patient, and not offered for booking).
+        cards = calendar_cards(days=[day], providers=shown)
         columns = {
             p.pk: Column(day=day, title=p.display_name, kind=kind, resource=p) for p in shown
         }
         for card in cards:
-            columns[card.provider_id].cards.append(card)
+            column = columns[card.provider_id]
+            if site_id is None or card.site_id == site_id:
+                column.cards.append(card)
+            elif card.status not in Appointment.RELEASED_STATUSES:
+                column.elsewhere.append(card)
     else:
         cards = calendar_cards(days=[day], rooms=shown, site_id=site_id)
         columns = {r.pk: Column(day=day, title=r.name, kind=kind, resource=r) for r in shown}

@@ -12,6 +12,7 @@ from procedures.catalog.choices import SedationLevel, TransportMode
 from procedures.catalog.clock import clinic_datetime
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room, narrow_to_site
+from procedures.scheduling.rules import NOTES_MAX, horizon_refusal, length_refusal
 
 # The escort is entered in one place: the prep plan's "Getting home" (issue 16).
 ESCORT_ON_PREP = (
@@ -58,7 +59,10 @@ class BookingForm(forms.Form):
         label=_("Transport home"), choices=TransportMode.choices, required=False
     )
     notes = forms.CharField(
-        label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Notes for the team"),
+        required=False,
+        max_length=NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     # "Book anyway" after the warning about the patient's other visits nearby.
     confirm_nearby = forms.BooleanField(required=False, widget=forms.HiddenInput)
@@ -118,6 +122,12 @@ class BookingForm(forms.Form):
                 self.add_error("start_time", _("The appointment must start in the future."))
             if end and end_at <= start_at:
                 self.add_error("end_time", _("The end time must be after the start time."))
+            elif too_short := length_refusal(
+                procedure_type=procedure_type, start_at=start_at, end_at=end_at
+            ):
+                self.add_error("end_time", too_short)
+            if too_far := horizon_refusal(start_at):
+                self.add_error("date", too_far)
             data["start_at"], data["end_at"] = start_at, end_at
         if procedure_type and not data.get("sedation_level"):
             data["sedation_level"] = procedure_type.default_sedation_level

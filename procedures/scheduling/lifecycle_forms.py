@@ -12,6 +12,7 @@ from procedures.catalog.clock import clinic_datetime, clinic_today
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room, narrow_to_site, works_at
 from procedures.scheduling.models import Appointment
+from procedures.scheduling.rules import NOTES_MAX
 
 
 class PatientChoiceField(forms.ModelChoiceField):
@@ -76,7 +77,10 @@ class SlotSearchForm(forms.Form):
         label=_("Transport home"), choices=TransportMode.choices, required=False
     )
     notes = forms.CharField(
-        label=_("Notes for the team"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Notes for the team"),
+        required=False,
+        max_length=NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, site_id: int | None = None, **kwargs):
@@ -147,9 +151,15 @@ class RescheduleForm(forms.Form):
 
     def __init__(self, *args, site_id: int | None = None, appointment=None, **kwargs):
         super().__init__(*args, **kwargs)
-        # The site's physicians and rooms, and the visit's own (it may be at another).
+        # The site's physicians and rooms, and those of the visit's own site (it may be
+        # at another): a suggested slot there is one the form accepts.
         if appointment is not None:
-            narrow_to_site(self, site_id, keep=(appointment.provider, appointment.room))
+            narrow_to_site(
+                self,
+                site_id,
+                keep=(appointment.provider, appointment.room),
+                also_site_id=appointment.site_id,
+            )
         else:
             narrow_to_site(self, site_id)
 

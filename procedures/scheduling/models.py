@@ -179,7 +179,8 @@ class Appointment(LoadedValues):
     escort_name = models.CharField(_("escort's name"), max_length=100, blank=True)
     escort_phone = models.CharField(_("escort's phone"), max_length=30, blank=True)
     escort_confirmed_at = models.DateTimeField(null=True, blank=True)
-    notes = models.TextField(_("notes for the team"), blank=True)
+    # At most rules.NOTES_MAX characters (the database checks it too).
+    notes = models.TextField(_("notes for the team"), max_length=2000, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
     cancel_reason_code = models.CharField(
         _("reason for cancelling"), max_length=30, choices=CancelReason.choices, blank=True

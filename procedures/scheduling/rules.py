@@ -1,16 +1,18 @@
 """Booking rules about the patient: who may be booked for what."""
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from patients.models import Patient
 from procedures.catalog.choices import ProcedureKind
-from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz
+from procedures.catalog.clock import clinic_datetime, clinic_today, clinic_tz, visit_span_text
 from procedures.catalog.models import ProcedureType
 from procedures.scheduling.models import Appointment
 
@@ -47,6 +49,62 @@ def child_booking_refusal(
     return child_procedure_message(procedure_type.name)
 
 
+# Review with your clinical team: a visit shorter than this share of its procedure's
+# usual length is a typing slip (an end time one minute after the start), not a plan.
+SHORTEST_SHARE_OF_USUAL = 0.5
+# The longest notes for the team a visit keeps (form, service and a database check).
+NOTES_MAX = 2000
+
+
+def booking_horizon_days() -> int:
+    """How far ahead a visit may be booked (settings CLINIC_BOOKING_HORIZON_DAYS): a
+    date years away is a typing slip, and the hours, leave and staff it is checked
+    against are not planned that far."""
+    return getattr(settings, "CLINIC_BOOKING_HORIZON_DAYS", 365)
+
+
+def horizon_refusal(start_at: datetime) -> str | None:
+    """Why a visit starting at `start_at` is too far ahead to book (None: it is not)."""
+    days = booking_horizon_days()
+    last = timezone.now() + timedelta(days=days)
+    if start_at <= last:
+        return None
+    return _(
+        "Visits can be booked at most %(days)s days ahead (until %(last)s). Choose an earlier date."
+    ) % {"days": days, "last": formats.date_format(last.astimezone(clinic_tz()), "j F Y")}
+
+
+def shortest_minutes(procedure_type: ProcedureType) -> int:
+    """The shortest visit `procedure_type` may be booked for, in whole minutes."""
+    return max(1, math.ceil(procedure_type.default_duration_minutes * SHORTEST_SHARE_OF_USUAL))
+
+
+def length_refusal(
+    *, procedure_type: ProcedureType, start_at: datetime, end_at: datetime
+) -> str | None:
+    """Why [start_at, end_at) is too short for `procedure_type` (None: it is not)."""
+    shortest = shortest_minutes(procedure_type)
+    if end_at - start_at >= timedelta(minutes=shortest):
+        return None
+    return _(
+        "%(procedure)s needs at least %(min)s minutes (its usual length is %(usual)s "
+        "minutes). Choose a later end, or leave End empty for the usual length."
+    ) % {
+        "procedure": procedure_type.name,
+        "min": shortest,
+        "usual": procedure_type.default_duration_minutes,
+    }
+
+
+def notes_refusal(notes: str) -> str | None:
+    if len(notes) <= NOTES_MAX:
+        return None
+    return _("Keep the notes to %(max)s characters (they have %(n)s).") % {
+        "max": NOTES_MAX,
+        "n": len(notes),
+    }
+
+
 # A booking this close to another of the same patient's is probably a mistake (booked
 # twice), or needs thought (an aspiration the day after a biopsy): asked, not refused.
 NEARBY_DAYS = 3
@@ -62,10 +120,40 @@ class OwnBooking:
     procedure: str
     provider: str
     status: str
+    site_name: str = ""
+    zone_name: str = ""
 
     @property
     def url(self) -> str:
         return reverse("procedures:appointment_detail", args=[self.pk])
+
+    @property
+    def when(self) -> str:
+        """Its time on its own site's clock, the site named (it may be at another)."""
+        return visit_span_text(
+            self.start_at, self.end_at, site_name=self.site_name, zone_name=self.zone_name
+        )
+
+
+# What an OwnBooking is read from (one query of plain values).
+_OWN_VALUES = (
+    "pk",
+    "start_at",
+    "end_at",
+    "procedure_type__name",
+    "provider__display_name",
+    "status",
+    "site__name",
+    "site__time_zone",
+)
+
+
+def _own(rows: Iterable[tuple]) -> list[OwnBooking]:
+    labels = dict(Appointment.Status.choices)
+    return [
+        OwnBooking(pk, s, e, proc, prov, str(labels.get(st, st)), site, zone)
+        for pk, s, e, proc, prov, st, site, zone in rows
+    ]
 
 
 def patient_bookings(*, patient: Patient, limit: int = 10) -> list[OwnBooking]:
@@ -75,15 +163,9 @@ def patient_bookings(*, patient: Patient, limit: int = 10) -> list[OwnBooking]:
         Appointment.objects.active()
         .filter(patient=patient, end_at__gt=today_start)
         .order_by("start_at")
-        .values_list(
-            "pk", "start_at", "end_at", "procedure_type__name", "provider__display_name", "status"
-        )[:limit]
+        .values_list(*_OWN_VALUES)[:limit]
     )
-    labels = dict(Appointment.Status.choices)
-    return [
-        OwnBooking(pk, s, e, proc, prov, str(labels.get(st, st)))
-        for pk, s, e, proc, prov, st in rows
-    ]
+    return _own(rows)
 
 
 def nearby_bookings(
@@ -97,23 +179,14 @@ def nearby_bookings(
     qs = Appointment.objects.active().filter(patient=patient, start_at__lt=last, end_at__gt=first)
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
-    labels = dict(Appointment.Status.choices)
-    return [
-        OwnBooking(pk, s, e, proc, prov, str(labels.get(st, st)))
-        for pk, s, e, proc, prov, st in qs.order_by("start_at").values_list(
-            "pk", "start_at", "end_at", "procedure_type__name", "provider__display_name", "status"
-        )
-    ]
+    return _own(qs.order_by("start_at").values_list(*_OWN_VALUES))
 
 
 def nearby_warning(bookings: list[OwnBooking]) -> str:
     """The question put before booking near the patient's other visits."""
-    tz = clinic_tz()
-    visits = "; ".join(
-        f"{formats.date_format(b.start_at.astimezone(tz), 'D j M H:i')} {b.procedure} "
-        f"({b.provider})"
-        for b in bookings
-    )
+    # Each on its own site's clock, the site named: a visit at another site is never
+    # shown in this page's zone without saying so.
+    visits = "; ".join(f"{b.when} {b.procedure} ({b.provider})" for b in bookings)
     return _(
         "This patient already has a visit that day or within %(days)s days: %(visits)s. "
         "Book this one as well?"

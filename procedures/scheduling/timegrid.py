@@ -126,7 +126,7 @@ def suggest_free(
 class Block:
     """A drawn block: a visit, or the room's set-up before it or turnover/recovery after."""
 
-    kind: str  # "visit", "setup", "after"
+    kind: str  # "visit", "setup", "after", "elsewhere" (at another site)
     offset: int  # 5-minute units into the row it starts in
     length: int  # 5-minute units
     label: str  # in words, for everyone
@@ -135,7 +135,7 @@ class Block:
 
 @dataclass(slots=True)
 class Cell:
-    state: str  # free, busy, off (not working), away, closed (holiday), past
+    state: str  # free, busy, elsewhere (at another site), off (not working), away, closed, past
     label: str  # what a screen reader hears for the cell
     href: str = ""  # free: the booking form; busy: the visit
     blocks: list[Block] = field(default_factory=list)
@@ -186,6 +186,9 @@ def time_grid(*, columns: list, availability: Availability, may_book: bool) -> T
         for s, e in availability.sessions(column.kind, column.resource.pk, column.day):
             first = min(first, wall_minutes(s, column.day))
             last = max(last, wall_minutes(e, column.day))
+        for card in column.elsewhere:
+            first = min(first, max(0, wall_minutes(card.start_at, column.day)))
+            last = max(last, min(1440, wall_minutes(card.end_at, column.day)))
         for card in column.cards:
             if card.status == Appointment.Status.CANCELLED:
                 continue
@@ -201,6 +204,7 @@ def time_grid(*, columns: list, availability: Availability, may_book: bool) -> T
     away_text, free_text = _("Away (%(why)s)"), _("%(where)s: free")
     off_text = {"provider": _("%(where)s: not working"), "room": _("%(where)s: room closed")}
     book_text = _("%(where)s: free, book")
+    elsewhere_text = _("%(where)s: at %(site)s")
     # Each row's start on each day shown (a week's columns have a day each).
     row_starts: dict[date, list[datetime]] = {}
     for column in columns:
@@ -236,6 +240,12 @@ def time_grid(*, columns: list, availability: Availability, may_book: bool) -> T
             for r in met:
                 if covering[r] is None and starts[r] < held_until and row_ends[r] > held_from:
                     covering[r] = card
+        # The physician's visits at another site (`Column.elsewhere`): busy here.
+        away_at: list[str] = [""] * len(times)
+        for card in column.elsewhere:
+            for r in range(len(times)):
+                if not away_at[r] and starts[r] < card.end_at and row_ends[r] > card.start_at:
+                    away_at[r] = card.site_name
         cells = []
         for r, hhmm in enumerate(times):
             start, end = starts[r], row_ends[r]
@@ -246,6 +256,8 @@ def time_grid(*, columns: list, availability: Availability, may_book: bool) -> T
                 cell = Cell(
                     "busy", booked_text % {"where": where, "patient": visit.patient}, visit.url
                 )
+            elif away_at[r]:
+                cell = Cell("elsewhere", elsewhere_text % {"where": where, "site": away_at[r]})
             elif holiday:
                 cell = Cell("closed", closed_text % {"where": where})
             elif absence is not None:
@@ -290,6 +302,15 @@ def time_grid(*, columns: list, availability: Availability, may_book: bool) -> T
                 if part != "visit":
                     block.label = f"{label} {int((e - s).total_seconds() // 60)} min"
                 cells[row].blocks.append(block)
+        for card in column.elsewhere:
+            offset = wall_minutes(card.start_at, day) - first
+            if 0 <= offset < len(times) * step:
+                length = max(
+                    1, min(MAX_UNITS, -(-int((card.end_at - card.start_at).total_seconds()) // 300))
+                )
+                row, within = divmod(offset, step)
+                label = _("At %(site)s") % {"site": card.site_name}
+                cells[row].blocks.append(Block("elsewhere", within // 5, length, label))
         for r, cell in enumerate(cells):
             rows[r].append(cell)
     return TimeGrid(columns=columns, times=times, rows=rows, cancelled=cancelled)

@@ -199,7 +199,9 @@ def time_grid(
                     f'<span class="visually-hidden"> \u00b7 {escape(column.title)}</span></a>'
                 )
             else:
-                said = escape(cell.label) if cell.state == "away" else words[cell.state]
+                said = (
+                    escape(cell.label) if cell.state in ("away", "elsewhere") else words[cell.state]
+                )
                 inner.append(f'<span class="visually-hidden">{said}</span>')
             for block in cell.blocks:
                 inner.append(

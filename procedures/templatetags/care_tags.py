@@ -21,7 +21,7 @@ def patient_care(context: template.Context, patient: Patient) -> dict:
     now = timezone.now()
     visits = list(
         Appointment.objects.filter(patient=patient)
-        .select_related("procedure_type", "provider")
+        .select_related("procedure_type", "provider", "site")
         .order_by("-start_at")
     )
     upcoming = [

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from procedures.catalog.clock import visit_span_text
 from procedures.catalog.sites import ALL_SITES, Site, current_site_id, may_see_all_sites
 
 register = template.Library()
@@ -65,3 +66,10 @@ def site_switcher(context):
         # current site's; the network's for "all sites").
         "zone": timezone.get_current_timezone_name() if len({r[3] for r in rows}) > 1 else "",
     }
+
+
+@register.simple_tag
+def visit_when(start, end, site: Site) -> str:
+    """A visit's time on its own site's clock, with the site (and, when it is not the
+    page's, the zone) named: `{% visit_when a.start_at a.end_at a.site %}`."""
+    return visit_span_text(start, end, site_name=site.name, zone_name=site.time_zone)

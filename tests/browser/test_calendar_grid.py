@@ -144,7 +144,7 @@ def test_the_calendar_grid_by_mouse_and_keyboard(
     check_a11y(page, "the booking form opened from the calendar")
     page.get_by_label("Find the patient").fill("Garcia")
     page.get_by_role("button", name="Search", exact=True).click()
-    page.get_by_role("link", name=re.compile("Garcia")).click()
+    page.get_by_role("button", name=re.compile("Garcia")).click()
     # Choosing the patient keeps the time chosen on the calendar.
     expect(page.get_by_label(label("Start"))).to_have_value("14:00")
     expect(page.get_by_label(label("Patient MRN"))).not_to_have_value("")

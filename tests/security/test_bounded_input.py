@@ -85,7 +85,7 @@ def test_resend_ignores_a_next_that_is_not_a_local_path(client, target):
         appointment=AppointmentFactory(), kind="day_before", due_at="2026-01-01T09:00Z"
     )
 
-    response = client.post(f"/reminders/{reminder.pk}/resend/", {"next": target})
+    response = client.post(f"/reminders/{reminder.pk}/resend/", {"next": target, "confirm": "1"})
 
     assert response.status_code == 302
     assert response["Location"] == "/reminders/"
@@ -98,7 +98,7 @@ def test_resend_follows_a_local_next(client):
     )
 
     response = client.post(
-        f"/reminders/{reminder.pk}/resend/", {"next": "/reminders/?status=flagged"}
+        f"/reminders/{reminder.pk}/resend/", {"next": "/reminders/?status=flagged", "confirm": "1"}
     )
 
     assert response["Location"] == "/reminders/?status=flagged"

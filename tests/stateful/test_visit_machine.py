@@ -50,8 +50,14 @@ from procedures.catalog.clock import clinic_datetime, closed_days
 from procedures.catalog.resources import Provider, Room
 from procedures.catalog.sites import at_site, default_site
 from procedures.messaging import links
+from procedures.messaging.calls import CallClock
 from procedures.messaging.dispatch import reminders_dispatch
-from procedures.messaging.kinds import BEFORE_VISIT_KINDS, FIRST_KINDS, NON_ESSENTIAL_KINDS
+from procedures.messaging.kinds import (
+    BEFORE_VISIT_KINDS,
+    FIRST_KINDS,
+    NON_ESSENTIAL_KINDS,
+    NOT_ABOUT_THE_VISIT_KINDS,
+)
 from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import rules as prep_rules
 from procedures.prep.checklist import START_NOT_READY, checklist_items, checklist_tick, readiness
@@ -678,6 +684,26 @@ class VisitMachine(RuleBasedStateMachine):
             assert row.call_tasks.exists(), row
         for row in Reminder.objects.filter(status=S.FAILED):
             assert row.call_tasks.filter(reason=CallTask.Reason.EMAIL_FAILED).exists(), row
+
+    @invariant()
+    def calls_fall_due_on_working_days_and_close_with_their_visit(self):
+        """An open call standing in for an email the patient cannot get is due on a
+        working day of its visit's site; no call is due before the minute it was made;
+        no open call is about a visit cancelled or missed, except about the
+        cancellation itself or a result (docs/invariants.md, 30)."""
+        open_calls = CallTask.objects.filter(status=CallTask.Status.OPEN).select_related(
+            "appointment__site"
+        )
+        for call in open_calls:
+            assert call.due_at >= call.created_at - dt.timedelta(minutes=1), call
+            if call.reason == CallTask.Reason.NO_EMAIL:
+                day = call.due_at.astimezone(call.appointment.site.tz).date()
+                assert CallClock(call.appointment).works(day), (call, day)
+            if call.appointment.status in (A.CANCELLED, A.NO_SHOW):
+                assert (
+                    call.reason == CallTask.Reason.RESULTS_CALL
+                    or call.reminder_kind in NOT_ABOUT_THE_VISIT_KINDS
+                ), call
 
     @invariant()
     def nothing_is_sent_twice(self):

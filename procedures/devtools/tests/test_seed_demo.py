@@ -87,3 +87,28 @@ def test_the_demo_shows_the_clinical_record_and_a_pair_to_merge(settings):
         "O'Brien-Núñez",
         "Nunez",
     }
+
+
+def test_the_demos_visits_carry_what_a_booking_gives_them(settings):
+    """Made through the booking's own planning: the room's set-up and recovery around a
+    sedated visit, and the front desk's task for Peter Novak (apixaban, booked for
+    tomorrow: inside the medicine-stop period). Seeding again adds nothing."""
+    from procedures.catalog.choices import SedationLevel
+    from procedures.prep.models import FrontDeskTask
+
+    settings.DEBUG = True
+    call_command("seed_demo", "--password", "demo-password-1")
+
+    novak = Appointment.objects.get(patient__family_name="Novak")
+    assert FrontDeskTask.objects.filter(
+        appointment=novak, kind=FrontDeskTask.Kind.SHORT_NOTICE
+    ).exists()
+    for visit in Appointment.objects.filter(sedation_level__in=SedationLevel.sedated()):
+        before, after = visit.procedure_type.buffers(visit.sedation_level)
+        assert (visit.buffer_before_minutes, visit.buffer_after_minutes) == (before, after)
+        assert visit.blocked_until > visit.end_at
+    assert novak.reminders.filter(kind="booking_confirmation", status="sent").exists()
+
+    tasks = FrontDeskTask.objects.count()
+    call_command("seed_demo", "--password", "demo-password-1")
+    assert FrontDeskTask.objects.count() == tasks

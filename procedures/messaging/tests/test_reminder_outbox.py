@@ -49,7 +49,9 @@ def test_resend_sends_a_new_copy_now_and_clears_the_flag(
 ):
     original = failed(kind=Reminder.Kind.DAY_BEFORE)
 
-    response = frontdesk_client.post(f"/reminders/{original.pk}/resend/", follow=True)
+    response = frontdesk_client.post(
+        f"/reminders/{original.pk}/resend/", {"confirm": "1"}, follow=True
+    )
 
     assert b"will be sent again" in response.content
     copy = Reminder.objects.exclude(pk=original.pk).get()
@@ -70,7 +72,9 @@ def test_resend_is_refused_in_words_for_a_time_that_no_longer_stands(frontdesk_c
         (cancelled, b"no longer stands"),
         (waiting, b"has not gone out yet"),
     ):
-        response = frontdesk_client.post(f"/reminders/{row.pk}/resend/", follow=True)
+        response = frontdesk_client.post(
+            f"/reminders/{row.pk}/resend/", {"confirm": "1"}, follow=True
+        )
         assert words in response.content
     assert Reminder.objects.count() == 3
 
@@ -228,3 +232,40 @@ def test_both_lists_say_why_an_email_was_not_sent_or_what_it_went_with(frontdesk
         assert re.search(
             r"Sent 3 Mar 09:00\s*<br><small[^>]*>same words as email 7: sent once", page
         )
+
+
+def test_resend_is_refused_while_an_identical_copy_is_still_queued(frontdesk_client):
+    original = failed(kind=Reminder.Kind.BOOKING_CONFIRMATION)
+    url = f"/reminders/{original.pk}/resend/"
+
+    first = frontdesk_client.post(url, {"confirm": "1"}, follow=True)
+    second = frontdesk_client.post(url, {"confirm": "1"}, follow=True)
+    copy = Reminder.objects.exclude(pk=original.pk).get()
+    # Pressing Resend on the copy's row is the same email again, refused too.
+    frontdesk_client.post(f"/reminders/{copy.pk}/resend/", {"confirm": "1"})
+
+    assert b"will be sent again" in first.content
+    assert b"already waiting to go" in second.content
+    assert Reminder.objects.filter(kind=Reminder.Kind.BOOKING_CONFIRMATION).count() == 2
+
+
+def test_resend_asks_for_confirmation_first(frontdesk_client):
+    original = failed(kind=Reminder.Kind.DAY_BEFORE)
+
+    response = frontdesk_client.post(f"/reminders/{original.pk}/resend/", follow=True)
+    page = frontdesk_client.get("/reminders/").content.decode()
+
+    assert b"Confirm that the email should be sent again" in response.content
+    assert Reminder.objects.count() == 1
+    assert 'name="confirm" value="1"' in page
+    assert "Yes, send it again" in page
+
+
+def test_the_list_shows_the_year_of_a_date_in_another_year(frontdesk_client):
+    ReminderFactory(due_at=clinic_datetime(dt.date(2026, 6, 17), dt.time(10, 0)))
+    ReminderFactory(due_at=clinic_datetime(dt.date(2025, 3, 4), dt.time(10, 0)))
+
+    page = frontdesk_client.get("/reminders/").content.decode()
+
+    assert "Wed 17 Jun 2026 10:00" in page
+    assert "Tue 4 Mar 10:00" in page  # this year: no year

@@ -281,11 +281,14 @@ def test_a_patient_without_email_gets_front_desk_calls_instead(details, frontdes
     assert set(appointment.reminders.values_list("status", flat=True)) == {"skipped"}
     calls = {c.reminder_kind: c.due_at for c in CallTask.objects.filter(appointment=appointment)}
     assert calls == {
-        K.BOOKING_CONFIRMATION: NOW,
+        # Due within the hour, not "overdue" the moment it appears (calls.CALL_LEAD).
+        K.BOOKING_CONFIRMATION: NOW + dt.timedelta(hours=1),
         K.PREP_STEP: at(3, 10),
-        K.ESCORT_REQUEST: at(8, 10),
-        K.DAY_BEFORE: at(9, 10),
-        K.FASTING: at(9, 20),
+        # The emails' weekend days (Saturday, Sunday before the Monday visit) are the
+        # clinic's closed days: the calls fall due on the Friday before (invariant 30).
+        K.ESCORT_REQUEST: at(7, 10),
+        K.DAY_BEFORE: at(7, 10),
+        K.FASTING: at(7, 20),
     }  # no call for aftercare tips
     assert reminders_dispatch().claimed == 0
     assert smtp_mail.messages == []

@@ -99,6 +99,10 @@ def _back(request):
 @require_POST
 def reminder_resend_view(request, pk: int):
     reminder = get_object_or_404(Reminder, pk=pk)
+    if request.POST.get("confirm") != "1":
+        # The button opens a question first (templates/procedures/outbox_list.html).
+        messages.error(request, _("Confirm that the email should be sent again."))
+        return _back(request)
     try:
         reminder_resend(reminder_id=reminder.pk, by=request.user)
     except ValidationError as exc:

@@ -118,9 +118,31 @@ def appointment_book_view(request):
         # site's zone: the same unless "All sites" shows a room of another zone).
         shown = clinic_datetime(initial["date"], initial["start_time"]).astimezone(room.site.tz)
         initial["date"], initial["start_time"] = shown.date(), shown.time()
-    form = BookingForm(request.POST or None, initial=initial, site_id=site_id)
+    # A patient chosen from the search posts the form as typed so far: it comes back
+    # with the patient's MRN filled in and nothing else lost (no URL carries it).
+    choosing = request.method == "POST" and "choose_patient" in request.POST
+    if choosing:
+        chosen_id = query_id(request.POST.get("choose_patient", ""))
+        chosen = Patient.objects.current(pk=chosen_id) if chosen_id else None
+        if chosen is not None:
+            if gate := patient_gate(request, patient_id=chosen.pk):
+                return gate
+            record_read(request, chosen)
+            patient = chosen
+        initial.update(
+            {
+                name: request.POST[name]
+                for name in BookingForm.base_fields
+                if name not in ("confirm_nearby", "confirm_fast") and request.POST.get(name)
+            }
+        )
+        if patient is not None:
+            initial["patient_mrn"] = patient.mrn
+    form = BookingForm(
+        None if choosing else (request.POST or None), initial=initial, site_id=site_id
+    )
     nearby = fast = ""
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not choosing and form.is_valid():
         data = form.cleaned_data
         patient = data["patient_mrn"]
         if gate := patient_gate(request, patient_id=data["patient_mrn"].pk):

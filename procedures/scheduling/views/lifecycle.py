@@ -17,7 +17,7 @@ from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
 from clinic.http import local_path
-from procedures.catalog.clock import clinic_tz
+from procedures.catalog.resources import Room
 from procedures.catalog.sites import current_site_id
 from procedures.scheduling import lifecycle
 from procedures.scheduling.access import patient_of_appointment
@@ -83,7 +83,7 @@ appointment_no_show_view = _lifecycle_page(
 @require_http_methods(["GET", "POST"])
 def appointment_reschedule_view(request, pk: int):
     """Move an appointment: pick a suggested slot, or type a date and time."""
-    with_site = Appointment.objects.with_related().select_related("room__site")
+    with_site = Appointment.objects.with_related().select_related("room__site", "site")
     appointment = get_object_or_404(with_site, pk=pk)
     record_read(request, appointment)
     # Shown on the visit's room's clock, as the form reads what is typed (invariant 19).
@@ -101,10 +101,13 @@ def appointment_reschedule_view(request, pk: int):
         slot = parse_slot(request.POST.get("slot", "")) if request.POST.get("slot") else None
         if slot:
             start_at, provider_id, room_id = slot
+            # On the offered room's clock, as the form reads a typed time (invariant 19).
+            room = Room.objects.select_related("site").filter(pk=room_id).first()
+            slot_tz = room.site.tz if room is not None else appointment.site_tz
             form = RescheduleForm(
                 {
-                    "date": start_at.astimezone(clinic_tz()).date(),
-                    "start_time": start_at.astimezone(clinic_tz()).time(),
+                    "date": start_at.astimezone(slot_tz).date(),
+                    "start_time": start_at.astimezone(slot_tz).time(),
                     "provider": provider_id,
                     "room": room_id,
                 },
@@ -150,6 +153,9 @@ def appointment_reschedule_view(request, pk: int):
             patient=appointment.patient,
             # An inactive physician is offered nowhere: then any physician of the site.
             provider=appointment.provider if appointment.provider.is_active else None,
+            # At the visit's own site, on its clock: not the page's site, nor a room at
+            # another site the physician works at (the form would refuse either).
+            site_id=appointment.site_id,
             limit=6,
             per_day=2,
             not_before=visits.slots_not_before(
