@@ -29,10 +29,19 @@ class Migration(migrations.Migration):
             name="closed_reason",
             field=models.CharField(blank=True, max_length=100),
         ),
-        migrations.AlterField(
-            model_name="appointment",
-            name="notes",
-            field=models.TextField(blank=True, max_length=2000, verbose_name="notes for the team"),
+        # A text column has no length in the database: the limit is the forms' and the
+        # booking service's. State only, since SQLite would remake the table for it and
+        # cannot create the table's PostgreSQL exclusion constraint.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="appointment",
+                    name="notes",
+                    field=models.TextField(
+                        blank=True, max_length=2000, verbose_name="notes for the team"
+                    ),
+                ),
+            ],
         ),
         migrations.RunPython(close_calls_of_released_visits, migrations.RunPython.noop),
     ]
