@@ -121,8 +121,13 @@ def test_the_front_desk_resends_a_refused_email_from_the_outbox(
 
     page.get_by_label("Status").select_option("flagged")
     page.get_by_role("button", name="Filter").click()
-    resend = page.get_by_role("button", name=re.compile(r"^Resend"))
-    resend.focus()
+    # "Resend…" opens the question (a disclosure), then its button sends: by keyboard.
+    page.locator("summary", has_text=re.compile(r"^Resend")).focus()
+    page.keyboard.press("Enter")
+    confirm = page.get_by_role("button", name="Yes, send it again")
+    expect(confirm).to_be_visible()
+    check_a11y(page, "the resend question")
+    confirm.focus()
     page.keyboard.press("Enter")
     expect(page.get_by_text("will be sent again in a moment")).to_be_visible()
     check_a11y(page, "the patient emails list after a resend")
