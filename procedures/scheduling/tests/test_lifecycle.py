@@ -351,6 +351,18 @@ def test_the_page_cancels_with_a_reason_from_the_list(appointment, frontdesk_cli
     assert appointment.cancel_reason == "No escort to take the patient home"
 
 
+def test_the_page_asks_what_other_was_before_cancelling(appointment, frontdesk_client):
+    response = frontdesk_client.post(
+        f"/appointments/{appointment.pk}/cancel/",
+        {"reason_code": "other", "note": "  "},
+        follow=True,
+    )
+
+    assert "Say in the note why, when the reason is Other." in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status != Appointment.Status.CANCELLED
+
+
 def test_the_reschedule_page_offers_slots_and_moves_with_one_click(appointment, frontdesk_client):
     page = frontdesk_client.get(f"/appointments/{appointment.pk}/reschedule/")
     suggestions = page.context["suggestions"]

@@ -255,7 +255,12 @@ def appointment_cancel_view(request, pk: int):
     elif "reason_code" not in request.POST and legacy.is_valid():
         reason = {"reason": legacy.cleaned_data["reason"]}
     else:
-        messages.error(request, _("Give a reason for cancelling."))
+        said = (
+            [e for errors in form.errors.values() for e in errors]
+            if "reason_code" in request.POST
+            else []
+        )
+        messages.error(request, " ".join(said) or _("Give a reason for cancelling."))
         return redirect(appointment)
     try:
         appointment_cancel(appointment_id=appointment.pk, by=request.user, **reason)
