@@ -11,6 +11,9 @@ from .models import DATE_INPUT_FORMATS, Allergy, BloodResult, Patient
 
 DATE_PICKER = {"type": "date"}
 
+# A stated reason someone can check later (an override, a merge): not "x".
+REASON_MIN_LENGTH = 10
+
 
 def _date_widget() -> forms.DateInput:
     # The browser's date picker always sends YYYY-MM-DD; typed dates are read day first.
@@ -124,8 +127,15 @@ class PatientForm(forms.ModelForm):
             self.add_error(
                 None, _("This form could not be used: check the details and register again.")
             )
-        if data.get("different_person") and not (data.get("different_person_reason") or "").strip():
-            self.add_error("different_person_reason", _("Say why this is a different person."))
+        reason = " ".join((data.get("different_person_reason") or "").split())
+        if data.get("different_person") and len(reason) < REASON_MIN_LENGTH:
+            # "x" is not a reason anyone can check later: a duplicate record splits a
+            # patient's history, so the override says how it was told apart.
+            self.add_error(
+                "different_person_reason",
+                _("Say why this is a different person, in a few words (at least %(n)s letters).")
+                % {"n": REASON_MIN_LENGTH},
+            )
         return data
 
     @property
@@ -303,6 +313,10 @@ class MergeForm(forms.Form):
         data["merged"] = self._patient("merged_mrn")
         if not self.errors and data["survivor"].pk == data["merged"].pk:
             self.add_error("merged_mrn", _("Enter two different MRNs."))
-        if not " ".join(data.get("reason", "").split()):
-            self.add_error("reason", _("Say why these are the same person."))
+        if len(" ".join(data.get("reason", "").split())) < REASON_MIN_LENGTH:
+            self.add_error(
+                "reason",
+                _("Say why these are the same person, in a few words (at least %(n)s letters).")
+                % {"n": REASON_MIN_LENGTH},
+            )
         return data

@@ -77,7 +77,16 @@ def test_it_needs_the_reason_as_well_as_the_box(frontdesk_client, zoe):
         "/patients/new/", registration(different_person="on", different_person_reason=" ")
     )
 
-    assert "Say why this is a different person." in response.content.decode()
+    assert "Say why this is a different person, in a few words" in response.content.decode()
+    assert Patient.objects.count() == 1
+
+
+def test_it_needs_a_reason_someone_can_check_later(frontdesk_client, zoe):
+    response = frontdesk_client.post(
+        "/patients/new/", registration(different_person="on", different_person_reason="x")
+    )
+
+    assert "(at least 10 letters)" in response.content.decode()
     assert Patient.objects.count() == 1
 
 
