@@ -5,6 +5,8 @@ from datetime import date, datetime
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic.phones import phone_clean
+
 DAY_FIRST_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y"]
 MONTH_FIRST_FORMATS = ["%m/%d/%Y", "%Y-%m-%d", "%m-%d-%Y"]
 #: Where people write month/day/year (the site's public-holiday country says where it is).
@@ -56,6 +58,11 @@ class EscortForm(forms.Form):
         max_length=30,
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
+
+    def clean_phone(self) -> str:
+        # Checked here too (the service checks it again), so a wrong phone is said at
+        # once beside a missing name, not on the next try.
+        return phone_clean(self.cleaned_data["phone"])
 
 
 class RescheduleForm(forms.Form):

@@ -113,6 +113,17 @@ def test_a_wrong_escort_phone_is_refused_in_words_and_changes_nothing(client, ap
     assert not PatientLinkUse.objects.exists()
 
 
+def test_a_missing_name_and_a_wrong_phone_are_both_said_at_once(client, appointment):
+    url = link(appointment, "escort")
+    unlock(client, url)
+
+    page = client.post(url, {"name": "", "phone": "abc"}).content.decode()
+
+    assert "This field is required." in page
+    assert "abc is not a phone number." in page
+    assert not PatientLinkUse.objects.exists()
+
+
 def test_a_patient_who_reads_spanish_is_told_in_spanish_what_is_wrong_with_the_phone(
     client, appointment
 ):
