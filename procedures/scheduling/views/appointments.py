@@ -256,7 +256,7 @@ def appointment_cancel_view(request, pk: int):
         reason = {"reason": legacy.cleaned_data["reason"]}
     else:
         said = (
-            [e for errors in form.errors.values() for e in errors]
+            [str(e) for errors in form.errors.values() for e in errors]
             if "reason_code" in request.POST
             else []
         )
