@@ -184,9 +184,10 @@ class CancelReasonForm(forms.Form):
         data = super().clean()
         # "Other" alone tells the cancellations report (and whoever reads the visit)
         # nothing: the note says what it was.
-        if data.get("reason_code") == Appointment.CancelReason.OTHER and not (
-            data.get("note") or ""
-        ).strip():
+        if (
+            data.get("reason_code") == Appointment.CancelReason.OTHER
+            and not (data.get("note") or "").strip()
+        ):
             self.add_error("note", _("Say in the note why, when the reason is Other."))
         return data
 
