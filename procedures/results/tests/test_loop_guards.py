@@ -42,7 +42,8 @@ def lee(physician_user):
 
 @pytest.fixture
 def visit(clock, frontdesk_user, lee):
-    """A biopsy today at 09:00 with Dr Lee; the patient checked in at 08:52."""
+    """A biopsy today at 09:00 with Dr Lee; the patient checked in at 08:52, then the
+    procedure under way (only a started procedure completes)."""
     morphology = factories.TestTypeFactory(code="aspirate-morphology", turnaround_target_days=2)
     procedure = factories.ProcedureTypeFactory(
         code="bx-guards", kind="aspiration_biopsy", default_tests=[morphology]
@@ -57,7 +58,11 @@ def visit(clock, frontdesk_user, lee):
     )
     clock.move_to(clinic_datetime(TODAY, dt.time(8, 52)), tick=False)
     lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    models.Appointment.objects.filter(pk=appointment.pk).update(
+        status=models.Appointment.Status.IN_PROCEDURE
+    )
     clock.move_to(NOW, tick=False)
+    appointment.refresh_from_db()
     return appointment
 
 
@@ -93,7 +98,7 @@ def test_it_refuses_a_collection_years_before_the_visit_and_saves_nothing(physic
     assert response.context["form"].errors["collected_at"] == [message]
     assert message in response.content.decode()
     visit.refresh_from_db()
-    assert visit.status == models.Appointment.Status.CHECKED_IN
+    assert visit.status == models.Appointment.Status.IN_PROCEDURE
     assert not models.TestOrder.objects.exists()
 
 
