@@ -238,7 +238,7 @@ def test_it_says_on_each_row_what_the_result_waits_for_and_what_to_do(
     assert "1 day left" in row
     assert f'<a href="{visit.get_absolute_url()}">Okafor, Ada</a>' in row
     assert "MRN C00000042" in row
-    assert "<td>HMDS</td>" in row
+    assert '<td class="d-none d-lg-table-cell">HMDS</td>' in row  # the lab, from 992 px
     assert "<td>—</td>" in row  # nobody responsible
     assert "<td>Sent to lab</td>" in row
     # A nurse opens a pending order; the link names it for a screen reader.
