@@ -95,6 +95,10 @@ def prep_context(appointment: Appointment) -> dict:
         "findings": prep_rules.rule_findings(appointment),
         "timeline": timeline.prep_timeline(appointment),
         "tasks": appointment.frontdesk_tasks.select_related("done_by"),
+        # The front desk's phone calls about this visit, a stop withdrawn by a move
+        # among them. A results call ("results_call": messaging sits above prep, so
+        # its choices are not imported here) is the physician's, on the worklist.
+        "calls": appointment.call_tasks.exclude(reason="results_call").select_related("done_by"),
         "overrides": appointment.clinical_overrides.select_related("by"),
         "is_child": facts.is_child(appointment),
         "short_notice": facts.is_short_notice(appointment),

@@ -181,3 +181,28 @@ def test_it_calls_a_patient_without_email_about_the_withdrawn_stop(
     moved = move(visit, LATER, frontdesk_user)
 
     assert len(withdrawn_calls(moved)) == 1
+
+
+def test_the_prep_page_lists_the_call_and_the_front_desk_marks_it_done_there(
+    visit, physician_user, frontdesk_user, clock, client
+):
+    stop_warfarin(visit, physician_user, clinic_datetime(dt.date(2026, 12, 7), dt.time(23, 0)))
+    send_until(clock, clinic_datetime(dt.date(2026, 12, 7), dt.time(20, 0)))
+    clock.move_to(clinic_datetime(dt.date(2026, 12, 8), dt.time(10, 0)), tick=False)
+    moved = move(visit, LATER, frontdesk_user)
+    prep_url = f"/appointments/{moved.pk}/prep/"
+
+    client.force_login(frontdesk_user)
+    page = client.get(prep_url).content.decode()
+    assert "Visit moved after a medicine stop was emailed: call the patient with new dates" in page
+    assert "Mark done" in page
+
+    [call] = withdrawn_calls(moved)
+    response = client.post(
+        "/tasks/done/", {"kind": "call", "task": call.pk, "next": prep_url + "#tasks"}
+    )
+    assert response.status_code == 302 and response["Location"] == prep_url + "#tasks"
+    call.refresh_from_db()
+    assert call.status == CallTask.Status.DONE and call.done_by == frontdesk_user
+    page = client.get(prep_url).content.decode()
+    assert "done " in page and "Mark done</button>" not in page.split('id="prep-calls"')[1]
