@@ -66,6 +66,9 @@ class PatientForm(forms.ModelForm):
         self.fields["phone"].widget.attrs["autocomplete"] = "tel"
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["address"].widget.attrs["autocomplete"] = "street-address"
+        # Under the "Next of kin or emergency contact" heading, beside "Relationship"
+        # and "Their phone number": the model's own label would repeat the heading.
+        self.fields["next_of_kin_name"].label = _("Their name")
         self.submit_label = submit_label or _("Save patient")
         self.helper = FormHelper()
         self.ask_if_different(duplicates)

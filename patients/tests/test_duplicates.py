@@ -60,7 +60,8 @@ def test_it_stops_a_registration_that_looks_like_a_registered_patient(
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "this looks like a patient who is already registered" in page
+    # Said once, in the summary at the top, not again by the form below it.
+    assert page.count("This looks like a patient who is already registered") == 1
     assert f'href="/patients/{zoe.pk}/"' in page
     assert zoe.mrn in page
     assert "How do you know this is a different person?" in page
