@@ -208,6 +208,10 @@ SEND_FIELDS = (
     "appointment__patient__preferred_language",
     "appointment__patient__details_in_email",
     "appointment__procedure_type__name",
+    # The fasting times in the fasting and day-before emails (a child's fast, no fast
+    # for a results discussion): mail._fast_context.
+    "appointment__patient__date_of_birth",
+    "appointment__procedure_type__kind",
     # The visit's site: name, address, phone and time zone in the email (issue 18).
     "appointment__room__site__name",
     "appointment__room__site__address",

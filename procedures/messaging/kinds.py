@@ -131,6 +131,11 @@ def offset_from(appointment: Appointment, offset: Offset) -> datetime:
     return datetime.combine(local_day, offset.at, tzinfo=tz)
 
 
+def evening_before(appointment: Appointment) -> datetime:
+    """The send window's closing on the day before the visit, on its site's clock."""
+    return offset_from(appointment, Offset(-1, send_window()[1]))
+
+
 def expiry_for(appointment: Appointment, kind: str, due_at: datetime) -> datetime | None:
     if kind in BEFORE_VISIT_KINDS:
         return appointment.start_at

@@ -21,6 +21,7 @@ from procedures.messaging.ics import appointment_ics
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
 from procedures.messaging.plan import stops_withdrawn
+from procedures.prep.timeline import fast_times
 from procedures.results.orders import results_ready_context
 from procedures.scheduling.models import Appointment
 
@@ -102,7 +103,25 @@ def reminder_context(reminder: Reminder) -> dict[str, Any]:
         },
         # "Some results are still pending, expected around <date>" (results.py, #6).
         **(results_ready_context(appointment) if reminder.kind == Kind.RESULTS_READY else {}),
+        **_fast_context(reminder, language, tz),
     }
+
+
+def _fast_context(reminder: Reminder, language: str, tz: tzinfo) -> dict[str, str]:
+    """When to stop eating and drinking, as the plan stands at sending: the fasting
+    email and a sedated visit's day-before reminder say both (not only "stop eating"),
+    so nobody goes without water from midnight or drinks on the way in."""
+    appointment = reminder.appointment
+    if reminder.kind not in (Kind.FASTING, Kind.DAY_BEFORE) or not appointment.is_sedated:
+        return {}
+    times = fast_times(appointment)
+    if times is None:
+        return {}
+    food_date, food_time = _when(times.food_from, language, tz)
+    context = {"food_date": food_date, "food_time": food_time}
+    if times.fluids_until is not None:
+        context["fluids_date"], context["fluids_time"] = _when(times.fluids_until, language, tz)
+    return context
 
 
 def reminder_words(reminder: Reminder, context: dict[str, Any]) -> tuple | None:

@@ -22,6 +22,7 @@ from procedures.messaging.kinds import (
     PLANNABLE_STATUSES,
     PREP_KINDS,
     WINDOW_EXEMPT_KINDS,
+    evening_before,
     expiry_for,
     into_send_window,
     offset_from,
@@ -195,8 +196,13 @@ def _step_rows(
         step_at = None if step.as_soon_as_possible else step.at
         if _sent_key(kind, step.kind, step_at, step.text, step.detail) in skip:
             continue
+        due = step.at
+        if kind == Kind.FASTING:
+            # Told the evening before, not when the fast begins: an afternoon visit's
+            # fast begins in the morning, when breakfast may already be eaten.
+            due = min(due, evening_before(appointment))
         reminder, call = _reminder_row(
-            appointment=appointment, kind=kind, due_at=max(step.at, now, not_before), step=step
+            appointment=appointment, kind=kind, due_at=max(due, now, not_before), step=step
         )
         if kind == Kind.MEDICATION_HOLD and step.at <= now and reminder.status != "skipped":
             reminder.status = Reminder.Status.SKIPPED

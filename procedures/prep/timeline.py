@@ -7,6 +7,7 @@ ordered, dated steps.
 """
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,21 +83,43 @@ def _template_at(template: Any, appointment: Appointment, hours: int) -> datetim
     return clinic_datetime(day - timedelta(days=template.amount), template.at_time)
 
 
-def fast_begins(appointment: Appointment, *, plan: PrepPlan | None = None) -> datetime | None:
-    """When the patient must stop eating for this visit (None: no fast), by the same
-    template and hours as the timeline's "no food" step: those of `plan` (default: the
-    visit's plan, or the defaults when it has none yet)."""
+@dataclass(frozen=True)
+class FastTimes:
+    """A visit's fast: no food from `food_from`; clear drinks until `fluids_until`
+    (None when the clinic's templates set no clear-fluid step)."""
+
+    food_from: datetime
+    fluids_until: datetime | None
+
+
+def fast_times(appointment: Appointment, *, plan: PrepPlan | None = None) -> FastTimes | None:
+    """When the patient must stop eating, and drinking, for this visit (None: no fast),
+    by the same templates and hours as the timeline's fasting steps: those of `plan`
+    (default: the visit's plan, or the defaults when it has none yet)."""
     if appointment.procedure_type.is_discussion:
         return None
+    food_from = fluids_until = None
+    child = is_child(appointment)
     # A visit being planned may have no room yet: then the current zone's clock.
     with timezone.override(appointment.site_tz) if appointment.room_id else nullcontext():
         for template in _templates_for(appointment):
-            if template.code == FOOD_FAST_CODE and _template_applies(
-                template, appointment=appointment, stops=[], child=is_child(appointment)
+            if template.code not in (FOOD_FAST_CODE, FLUID_FAST_CODE) or not _template_applies(
+                template, appointment=appointment, stops=[], child=child
             ):
-                hours = (plan or plan_of(appointment)).food_fast_hours
-                return _template_at(template, appointment, hours)
-    return None
+                continue
+            plan = plan or plan_of(appointment)
+            if template.code == FOOD_FAST_CODE:
+                food_from = _template_at(template, appointment, plan.food_fast_hours)
+            else:
+                fluids_until = _template_at(template, appointment, plan.clear_fluid_fast_hours)
+    return FastTimes(food_from, fluids_until) if food_from is not None else None
+
+
+def fast_begins(appointment: Appointment, *, plan: PrepPlan | None = None) -> datetime | None:
+    """When the patient must stop eating for this visit (None: no fast): `fast_times`'
+    "no food" time."""
+    times = fast_times(appointment, plan=plan)
+    return times.food_from if times is not None else None
 
 
 def stop_step_text(last_dose: datetime) -> str:

@@ -57,6 +57,7 @@ from procedures.messaging.kinds import (
     FIRST_KINDS,
     NON_ESSENTIAL_KINDS,
     NOT_ABOUT_THE_VISIT_KINDS,
+    evening_before,
 )
 from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import rules as prep_rules
@@ -619,6 +620,13 @@ class VisitMachine(RuleBasedStateMachine):
             created_at__lt=F("step_at"),
         )
         assert not late.exists(), list(late.values("kind", "due_at", "step_at", "created_at"))
+        # A fast is told the evening before the visit, not when it begins (an afternoon
+        # visit's fast begins at breakfast), unless planned after that evening.
+        for row in Reminder.objects.filter(
+            status=S.PENDING, attempts=0, kind=K.FASTING
+        ).select_related("appointment__room__site"):
+            evening = evening_before(row.appointment)
+            assert row.due_at <= max(evening, row.created_at), (row.due_at, evening)
 
     @invariant()
     def a_visit_set_after_its_fast_began_carries_the_patients_answer(self):

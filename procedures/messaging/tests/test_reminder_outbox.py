@@ -205,7 +205,7 @@ def test_the_appointment_page_shows_its_emails_flags_and_calls(frontdesk_client)
     page = frontdesk_client.get(flagged.appointment.get_absolute_url()).content.decode()
 
     assert "needs a call" in page
-    assert "Phone calls instead of email" in page
+    assert "Phone calls" in page
     assert "Day-before reminder" in page
     assert f"/reminders/?appointment={flagged.appointment_id}" in page
 

@@ -148,7 +148,10 @@ def test_a_patient_who_reads_spanish_is_told_how_to_prepare_in_spanish(frontdesk
     spanish = "No coma nada a partir de ahora (6 horas antes de su cita), porque recibirá sedación."
     assert fasting.step_text == spanish
     message = reminder_message(fasting)
-    assert spanish in message.body
+    # The email, sent the evening before, says when to stop eating and drinking (not
+    # the timeline's "from now on").
+    assert "Deje de comer a partir de las 04:00 del lunes, 10 de marzo de 2025" in message.body
+    assert "Puede beber agua y otras bebidas claras (sin leche) hasta las 08:00" in message.body
     # A mail client (and a screen reader) reads the HTML part as Spanish, not English.
     html = message.alternatives[0][0]
     assert '<html lang="es">' in html
