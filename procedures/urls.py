@@ -34,6 +34,11 @@ urlpatterns = [
         name="appointment_check_in",
     ),
     path(
+        "appointments/<int:pk>/check-in/undo/",
+        lifecycle.appointment_check_in_undo_view,
+        name="appointment_check_in_undo",
+    ),
+    path(
         "appointments/<int:pk>/start/", lifecycle.appointment_start_view, name="appointment_start"
     ),
     path(

@@ -64,6 +64,7 @@ def test_it_answers_each_role_as_declared(client, outbox_message):
         "procedures:appointment_cancel": [appointment.pk],
         "procedures:appointment_confirm": [appointment.pk],
         "procedures:appointment_check_in": [appointment.pk],
+        "procedures:appointment_check_in_undo": [appointment.pk],
         "procedures:appointment_start": [appointment.pk],
         "procedures:appointment_no_show": [appointment.pk],
         "procedures:appointment_reschedule": [appointment.pk],

@@ -60,6 +60,7 @@ RULES = {
     "procedures:slot_finder": staff((FD,)),
     "procedures:appointment_confirm": staff((FD,), code=405),  # POST only
     "procedures:appointment_check_in": staff(CLINICAL_STAFF, code=405),  # POST only
+    "procedures:appointment_check_in_undo": staff(CLINICAL_STAFF, code=405),
     "procedures:appointment_start": staff((RN, MD), code=405),  # POST only
     "procedures:appointment_no_show": staff((FD,), code=405),  # POST only
     "procedures:appointment_reschedule": staff((FD,)),

@@ -79,3 +79,25 @@ def appointment_confirm(*, appointment_id: int, by: User | None) -> Appointment:
 def appointment_check_in(*, appointment_id: int, by: User | None) -> Appointment:
     """The patient has arrived: only on the appointment's own clinic day."""
     return appointment_transition(appointment_id=appointment_id, action="check_in", by=by)
+
+
+def appointment_check_in_undo(*, appointment_id: int, by: User | None) -> Appointment:
+    """Take back a check-in made by mistake, before the procedure starts: the visit
+    returns to the status it had before (scheduled or confirmed, from the check-in's
+    timeline line), and the timeline keeps both lines (invariant 33). The checklist's
+    ticks stay: each is its own record of who checked what, and when."""
+    action = "undo_check_in"
+    step = Appointment.TRANSITIONS[action]
+    with transaction.atomic():
+        appointment = locked_for(appointment_id, action)
+        before = (
+            appointment.events.filter(kind=AppointmentEvent.Kind.CHECKED_IN)
+            .order_by("-at", "-pk")
+            .values_list("from_status", flat=True)
+            .first()
+        )
+        allowed = Appointment.TRANSITIONS["check_in"].sources
+        to = before if before in allowed else step.target
+        record_transition(appointment, to=to, by=by, kind=step.event)
+        appointment.save(update_fields=["status", "updated_at"])
+    return appointment

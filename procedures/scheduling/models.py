@@ -123,6 +123,13 @@ class Appointment(LoadedValues):
         "no_show": Transition(
             (Status.SCHEDULED, Status.CONFIRMED), Status.NO_SHOW, "no_show", "appointment_no_show"
         ),
+        # A check-in made by mistake (the wrong patient of two namesakes, a tap on the
+        # wrong row), taken back before the procedure starts, by those who check in.
+        # The visit returns to the status it had before (`lifecycle.appointment_check_in_undo`
+        # reads it from the check-in's timeline line): scheduled, or confirmed.
+        "undo_check_in": Transition(
+            (Status.CHECKED_IN,), Status.SCHEDULED, "check_in_undone", "appointment_check_in"
+        ),
         "reschedule": Transition(
             (Status.REQUESTED, Status.SCHEDULED, Status.CONFIRMED),
             Status.SCHEDULED,
@@ -359,6 +366,10 @@ class Appointment(LoadedValues):
         return self.lifecycle_refusal("check_in", now=timezone.now()) is None
 
     @property
+    def can_undo_check_in(self) -> bool:
+        return self.allows("undo_check_in")
+
+    @property
     def can_start(self) -> bool:
         return self.allows("start")
 
@@ -386,6 +397,7 @@ LIFECYCLE_DONE = {
     "complete": _("completed"),
     "cancel": _("cancelled"),
     "no_show": _("marked as a no-show"),
+    "undo_check_in": _("taken back to before its check-in"),
     "reschedule": _("rescheduled"),
 }
 
@@ -397,6 +409,7 @@ class AppointmentEvent(models.Model):
         BOOKED = "booked", _("Booked")
         CONFIRMED = "confirmed", _("Confirmed")
         CHECKED_IN = "checked_in", _("Checked in")
+        CHECK_IN_UNDONE = "check_in_undone", _("Check-in undone")
         # Before "Procedure started", with the reason and what was missing (prep's
         # readiness_start_check): an override in the visit's own history.
         START_NOT_READY = "start_not_ready", _("Started while not ready")

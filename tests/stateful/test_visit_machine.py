@@ -72,7 +72,7 @@ from procedures.reports.tests.figures import agrees
 from procedures.results import escalations, orders
 from procedures.results.models import ResultEscalation, TestOrder
 from procedures.scheduling import hours_admin, lifecycle
-from procedures.scheduling.models import Appointment
+from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.slots import availability_load
 from procedures.tests.factories import (
     ProcedureTypeFactory,
@@ -363,10 +363,24 @@ class VisitMachine(RuleBasedStateMachine):
         if grant:
             self._try(links.link_confirm_escort, grant=grant, name="Bo Li", phone="07700 900456")
 
+    @rule(visit=visits, confirmed=st.booleans(), by_mistake=st.booleans())
+    def check_in(self, visit, confirmed, by_mistake):
+        """Checked in, from confirmed or from scheduled; or the wrong patient checked in
+        and taken back at once (invariant 33), to be checked in for real later."""
+        if not visit:
+            return
+        if confirmed:
+            self._try(lifecycle.appointment_confirm, appointment_id=visit, by=USERS["frontdesk"])
+        nurse = USERS["nurse"]
+        checked_in = self._try(lifecycle.appointment_check_in, appointment_id=visit, by=nurse)
+        if checked_in and by_mistake:
+            self._try(lifecycle.appointment_check_in_undo, appointment_id=visit, by=nurse)
+
     @rule(visit=visits)
-    def check_in(self, visit):
+    def undo_check_in(self, visit):
+        """A check-in taken back later, whatever happened since (refused once started)."""
         if visit:
-            self._try(lifecycle.appointment_check_in, appointment_id=visit, by=USERS["nurse"])
+            self._try(lifecycle.appointment_check_in_undo, appointment_id=visit, by=USERS["nurse"])
 
     @rule(visit=visits)
     def checklist_ticks(self, visit):
@@ -605,6 +619,20 @@ class VisitMachine(RuleBasedStateMachine):
                         appointment_version=version + 1,
                     ).exists(), (row.appointment_id, row.step_at, old_start, new_start)
                     break
+
+    @invariant()
+    def an_undone_check_in_returns_the_visit_to_where_it_was(self):
+        """Each "check-in undone" line returns the visit to the status it had before its
+        check-in, and only a checked-in visit is taken back (invariant 33)."""
+        last_check_in: dict[int, str] = {}
+        for event in AppointmentEvent.objects.filter(
+            kind__in=["checked_in", "check_in_undone"]
+        ).order_by("appointment_id", "at", "pk"):
+            if event.kind == "checked_in":
+                last_check_in[event.appointment_id] = event.from_status
+                continue
+            assert event.from_status == Appointment.Status.CHECKED_IN, event
+            assert event.to_status == last_check_in.get(event.appointment_id), event
 
     @invariant()
     def a_dated_prep_email_comes_before_its_step(self):

@@ -71,6 +71,11 @@ appointment_confirm_view = _lifecycle_page(
 appointment_check_in_view = _lifecycle_page(
     "check_in", lifecycle.appointment_check_in, _("Patient checked in.")
 )
+appointment_check_in_undo_view = _lifecycle_page(
+    "undo_check_in",
+    lifecycle.appointment_check_in_undo,
+    _("Check-in undone: the patient is back on the day's arrivals."),
+)
 appointment_start_view = _lifecycle_page(
     "start", visits.appointment_start, _("Procedure started."), with_reason=True
 )
