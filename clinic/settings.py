@@ -239,6 +239,11 @@ CLINIC_HOLIDAYS_SUBDIVISION = env.str("CLINIC_HOLIDAYS_SUBDIVISION", default="EN
 # patients (which imports no procedures) tells the domain that a patient's email address
 # or email preference changed: planned emails become calls, or emails again.
 PATIENTS_CONTACT_CHANGED = "procedures.workflows.contacts.patient_contact_changed"
+# ... that two records were merged (or a merge undone), in the merge's transaction: the
+# visits' hold plans that no longer decide every medicine go back to the physician, and
+# their emails follow (invariant 32); and, before it, what the admin should be warned of.
+PATIENTS_MERGED = "procedures.workflows.merges.patient_records_merged"
+PATIENTS_MERGE_WARNINGS = "procedures.workflows.merges.merge_warnings"
 TIME_ZONE = CLINIC_TIME_ZONE
 CLINIC_NAME = env.str("CLINIC_NAME", default="Riverside Procedure Clinic")
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="020 7946 0000")

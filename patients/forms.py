@@ -323,3 +323,37 @@ class MergeForm(forms.Form):
                 % {"n": REASON_MIN_LENGTH},
             )
         return data
+
+
+class MergeChoicesForm(forms.Form):
+    """Which of two differing contact details the record kept keeps: one radio group per
+    detail both records hold (`merging.contact_conflicts`), its own by default."""
+
+    KEPT, DUPLICATE = "kept", "duplicate"
+    LABELS = {"email": _("Email"), "phone": _("Phone"), "address": _("Address")}
+
+    def __init__(self, *args, conflicts: list[tuple[str, str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conflicts = conflicts
+        for name, kept, theirs in conflicts:
+            self.fields[f"{name}_from"] = forms.ChoiceField(
+                label=self.LABELS[name],
+                choices=[
+                    (self.KEPT, _("Keep %(value)s (record kept)") % {"value": kept}),
+                    (self.DUPLICATE, _("Use %(value)s (duplicate)") % {"value": theirs}),
+                ],
+                initial=self.KEPT,
+                widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+                error_messages={
+                    "required": _("Choose which one the record kept keeps."),
+                    "invalid_choice": _("Choose which one the record kept keeps."),
+                },
+            )
+
+    def take_from_merged(self) -> list[str]:
+        """The details chosen from the duplicate."""
+        return [
+            name
+            for name, _kept, _theirs in self.conflicts
+            if self.cleaned_data.get(f"{name}_from") == self.DUPLICATE
+        ]

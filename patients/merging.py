@@ -6,16 +6,19 @@ to know nothing of visits, orders or emails. What moved is written down (model,
 field and primary keys), which is what makes the merge reversible.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .models import Patient, PatientMerge
+from .models import DuplicateOverride, Patient, PatientMerge
 
 # Details the record kept takes from the duplicate when it has none of its own.
 FILLED_FIELDS = [
@@ -34,9 +37,49 @@ FILLED_FIELDS = [
     "asa_class",
     "pregnancy",
 ]
+# Contact details both records may hold, differently: the admin chooses which one the
+# record kept keeps (its own by default). The other stays on the duplicate's row.
+CHOSEN_FIELDS = ["email", "phone", "address"]
 # Never moved: the merge records themselves (they name both records on purpose).
 NOT_MOVED = {PatientMerge}
 FILLED = "_filled"
+# The record kept's own values of the details taken from the duplicate, for the undo.
+REPLACED = "_replaced"
+# The "different person" decisions between the two records, closed by the merge.
+CLOSED_OVERRIDES = "_closed_overrides"
+
+
+def contact_conflicts(*, survivor: Patient, merged: Patient) -> list[tuple[str, str, str]]:
+    """The contact details (field, the record kept's, the duplicate's) both records
+    hold and that differ: the admin chooses one of each (`CHOSEN_FIELDS`)."""
+    conflicts = []
+    for name in CHOSEN_FIELDS:
+        kept, theirs = getattr(survivor, name), getattr(merged, name)
+        if kept and theirs and _same(name, kept) != _same(name, theirs):
+            conflicts.append((name, kept, theirs))
+    return conflicts
+
+
+def _same(name: str, value: str) -> str:
+    """A detail as compared: an email without case, a phone by its digits, an address
+    without case or spacing."""
+    if name == "phone":
+        return "".join(ch for ch in value if ch.isdigit())
+    return " ".join(value.lower().split())
+
+
+def _pair_overrides(survivor: Patient, merged: Patient) -> list[int]:
+    """The "different person" decisions of either record that name the other one: the
+    merge says they were wrong, so they are closed (not moved onto the record kept,
+    where it would name its own MRN)."""
+    ids = []
+    for override in DuplicateOverride.objects.filter(
+        patient__in=[survivor, merged], closed_by_merge__isnull=True
+    ):
+        other = merged.pk if override.patient_id == survivor.pk else survivor.pk
+        if other in override.other_ids:
+            ids.append(override.pk)
+    return ids
 
 
 def _relations() -> list[models.ForeignObjectRel]:
@@ -101,14 +144,32 @@ def _clash(obj: models.Model) -> ValidationError | None:
     return None
 
 
-def patient_merge(*, survivor: Patient, merged: Patient, reason: str, user: Any) -> PatientMerge:
+def patient_merge(
+    *,
+    survivor: Patient,
+    merged: Patient,
+    reason: str,
+    user: Any,
+    take_from_merged: Collection[str] = (),
+) -> PatientMerge:
     """Make `merged` part of `survivor`: everything pointing at it moves, its MRN
-    finds the survivor, and the merge is recorded with what moved."""
+    finds the survivor, and the merge is recorded with what moved.
+
+    `take_from_merged`: the contact details (of `CHOSEN_FIELDS`) the admin chose from
+    the duplicate where both records had one; the others stay the record kept's. The
+    visits then follow in the same transaction (settings.PATIENTS_MERGED): their emails
+    go to the address kept, and a hold plan confirmed without a decision for a medicine
+    the other record brought goes back to the physician (invariant 32)."""
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationError({"reason": _("Say why these are the same person.")})
     if survivor.pk == merged.pk:
         raise ValidationError(_("Choose two different records."))
+    if unknown := set(take_from_merged) - set(CHOSEN_FIELDS):
+        raise ValidationError(
+            _("Only the email, phone and address can be chosen (not %(names)s).")
+            % {"names": ", ".join(sorted(unknown))}
+        )
     with transaction.atomic():
         # Lock both, in a fixed order so that two merges cannot deadlock.
         locked = {
@@ -118,10 +179,14 @@ def patient_merge(*, survivor: Patient, merged: Patient, reason: str, user: Any)
         survivor, merged = locked[survivor.pk], locked[merged.pk]
         if survivor.merged_into_id or merged.merged_into_id:
             raise ValidationError(_("One of these records has already been merged."))
-        moved: dict[str, list] = {}
+        moved: dict[str, Any] = {}
+        closed = _pair_overrides(survivor, merged)
         for rel in _relations():
             model, name = _model(rel), rel.field.name
-            objects = list(model._base_manager.filter(**{name: merged}))
+            rows = model._base_manager.filter(**{name: merged})
+            if model is DuplicateOverride:
+                rows = rows.exclude(pk__in=closed)  # they stay, closed, where they were
+            objects = list(rows)
             if not objects:
                 continue
             if rel.one_to_one and model._base_manager.filter(**{name: survivor}).exists():
@@ -144,7 +209,15 @@ def patient_merge(*, survivor: Patient, merged: Patient, reason: str, user: Any)
                     % {"what": model._meta.verbose_name_plural}
                 ) from error
             moved[_key(rel)] = pks
-        filled = []
+        # The duplicate's detail where the admin chose it over the record kept's own
+        # (an empty one is filled below in any case).
+        replaced = {}
+        for name in CHOSEN_FIELDS:
+            kept, theirs = getattr(survivor, name), getattr(merged, name)
+            if name in take_from_merged and kept and theirs and kept != theirs:
+                replaced[name] = kept
+                setattr(survivor, name, theirs)
+        filled = list(replaced)
         for name in FILLED_FIELDS:
             if getattr(survivor, name) in ("", None) and getattr(merged, name) not in ("", None):
                 setattr(survivor, name, getattr(merged, name))
@@ -154,10 +227,12 @@ def patient_merge(*, survivor: Patient, merged: Patient, reason: str, user: Any)
             filled.append("bleeding_disorder")
         if filled:
             survivor.save(update_fields=[*filled, "updated_at"])
-        moved[FILLED] = filled
+        moved[FILLED] = [name for name in filled if name not in replaced]
+        moved[REPLACED] = replaced
+        moved[CLOSED_OVERRIDES] = closed
         merged.merged_into = survivor
         merged.save(update_fields=["merged_into", "updated_at"])
-        return PatientMerge.objects.create(
+        merge = PatientMerge.objects.create(
             survivor=survivor,
             merged=merged,
             survivor_mrn=survivor.mrn,
@@ -166,6 +241,14 @@ def patient_merge(*, survivor: Patient, merged: Patient, reason: str, user: Any)
             moved=moved,
             merged_by=user,
         )
+        DuplicateOverride.objects.filter(pk__in=closed).update(closed_by_merge=merge)
+        import_string(settings.PATIENTS_MERGED)(
+            patient_ids=[survivor.pk],
+            why=_("Records %(kept)s and %(old)s merged.")
+            % {"kept": survivor.mrn, "old": merged.mrn},
+            by=user,
+        )
+        return merge
 
 
 def patient_merge_undo(*, merge_id: int, user: Any) -> PatientMerge:
@@ -184,7 +267,7 @@ def patient_merge_undo(*, merge_id: int, user: Any) -> PatientMerge:
                 _("The record kept was merged again since: undo that merge first.")
             )
         for key, pks in merge.moved.items():
-            if key == FILLED:
+            if key in (FILLED, REPLACED, CLOSED_OVERRIDES):
                 continue
             label, name = key.split(":")
             model = apps.get_model(label)
@@ -195,13 +278,23 @@ def patient_merge_undo(*, merge_id: int, user: Any) -> PatientMerge:
             if not isinstance(field, models.Field):  # FILLED_FIELDS are plain columns
                 raise TypeError(name)
             setattr(survivor, name, field.get_default())
-        if filled:
-            survivor.save(update_fields=[*filled, "updated_at"])
+        replaced = merge.moved.get(REPLACED, {})
+        for name, value in replaced.items():
+            setattr(survivor, name, value)
+        if filled or replaced:
+            survivor.save(update_fields=[*filled, *replaced, "updated_at"])
         merged.merged_into = None
         merged.save(update_fields=["merged_into", "updated_at"])
         merge.undone_at = timezone.now()
         merge.undone_by = user
         merge.save(update_fields=["undone_at", "undone_by"])
+        DuplicateOverride.objects.filter(closed_by_merge=merge).update(closed_by_merge=None)
+        import_string(settings.PATIENTS_MERGED)(
+            patient_ids=[survivor.pk, merged.pk],
+            why=_("Merge of %(kept)s and %(old)s undone.")
+            % {"kept": merge.survivor_mrn, "old": merge.merged_mrn},
+            by=user,
+        )
     return merge
 
 
@@ -213,3 +306,10 @@ def merge_preview(*, survivor: Patient, merged: Patient) -> list[tuple[str, int]
         if count:
             rows.append((str(_model(rel)._meta.verbose_name_plural), count))
     return rows
+
+
+def merge_warnings(*, survivor: Patient, merged: Patient) -> list[str]:
+    """What the merge would change beyond moving rows, in words for the admin's preview
+    (the visits' hold plans to confirm again: settings.PATIENTS_MERGE_WARNINGS)."""
+    warn = import_string(settings.PATIENTS_MERGE_WARNINGS)
+    return list(warn(survivor_id=survivor.pk, merged_id=merged.pk))

@@ -576,6 +576,15 @@ class DuplicateOverride(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A merge of this record with one it named said they are one person after all: the
+    # decision is closed (kept for the audit, shown nowhere, reopened by the undo).
+    closed_by_merge = models.ForeignKey(
+        "PatientMerge",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="closed_overrides",
+    )
 
     class Meta:
         ordering = ["-decided_at", "-pk"]

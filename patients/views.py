@@ -21,11 +21,12 @@ from .forms import (
     AllergyForm,
     BloodResultForm,
     MeasurementsForm,
+    MergeChoicesForm,
     MergeForm,
     PatientForm,
     PatientSearchForm,
 )
-from .merging import merge_preview, patient_merge
+from .merging import contact_conflicts, merge_preview, merge_warnings, patient_merge
 from .models import Allergy, BloodResult, DuplicateOverride, Patient
 from .selectors import bloods_status, patient_alerts
 
@@ -191,7 +192,10 @@ def patient_detail(request, pk: int):
             "bloods": bloods_status(patient),
             "allergies": patient.allergies.filter(is_active=True),
             "medicines": patient.medications.filter(is_active=True),
-            "overrides": DuplicateOverride.objects.filter(patient=patient)[:5],
+            # Open ones only: a merge closes those between the records it joined.
+            "overrides": DuplicateOverride.objects.filter(
+                patient=patient, closed_by_merge__isnull=True
+            )[:5],
             "merged_mrns": list(patient.merged_records.values_list("mrn", flat=True)),
             "can_edit_details": policy.may(request.user, "patient_update"),
             "can_edit_clinical": policy.may(request.user, "patient_clinical"),
@@ -367,30 +371,48 @@ def patient_merge_view(request):
     then the merge. MRNs travel in POST bodies, never in URLs."""
     form = MergeForm(request.POST or None)
     preview = None
+    choices = None
+    status = 200
     if request.method == "POST" and form.is_valid():
         survivor, merged = form.cleaned_data["survivor"], form.cleaned_data["merged"]
+        conflicts = contact_conflicts(survivor=survivor, merged=merged)
         if request.POST.get("confirm") == "merge":
-            try:
-                merge = patient_merge(
-                    survivor=survivor,
-                    merged=merged,
-                    reason=form.cleaned_data["reason"],
-                    user=request.user,
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(
-                    request,
-                    _("Record %(old)s merged into %(new)s. To undo it, open Admin, Patient merges.")
-                    % {"old": merge.merged_mrn, "new": merge.survivor_mrn},
-                )
-                return redirect("patients:merge")
+            choices = MergeChoicesForm(request.POST, conflicts=conflicts)
+            if choices.is_valid():
+                try:
+                    merge = patient_merge(
+                        survivor=survivor,
+                        merged=merged,
+                        reason=form.cleaned_data["reason"],
+                        user=request.user,
+                        take_from_merged=choices.take_from_merged(),
+                    )
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    messages.success(
+                        request,
+                        _(
+                            "Record %(old)s merged into %(new)s. To undo it, open Admin, "
+                            "Patient merges."
+                        )
+                        % {"old": merge.merged_mrn, "new": merge.survivor_mrn},
+                    )
+                    return redirect("patients:merge")
+            status = 400
         record_read(request, survivor)
         record_read(request, merged)
         preview = {
             "survivor": survivor,
             "merged": merged,
             "moves": merge_preview(survivor=survivor, merged=merged),
+            # The visits' hold plans a physician must confirm again, and the like.
+            "warnings": merge_warnings(survivor=survivor, merged=merged),
         }
-    return render(request, "patients/merge.html", {"form": form, "preview": preview})
+        choices = choices or MergeChoicesForm(conflicts=conflicts)
+    return render(
+        request,
+        "patients/merge.html",
+        {"form": form, "preview": preview, "choices": choices},
+        status=status,
+    )

@@ -204,6 +204,12 @@ class CallTask(models.Model):
             "stop_withdrawn",
             _("Visit moved after a medicine stop was emailed: call the patient with new dates"),
         )
+        # Two records of the patient were merged after a stop was emailed: the plan now
+        # has a medicine it never decided on, and the email said to stop only one.
+        RECORDS_MERGED = (
+            "records_merged",
+            _("Records merged after a medicine stop was emailed: call the patient"),
+        )
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

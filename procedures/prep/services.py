@@ -21,6 +21,7 @@ from procedures.prep.facts import (
     hold_rows,
     locked_appointment,
     plan_for_update,
+    plan_locked_reason,
     plan_unlocked_check,
     prep_event,
 )
@@ -171,6 +172,42 @@ def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:
         prep_event(appointment, "hold_plan_confirmed", by)
         frontdesk_tasks_sync(appointment=appointment)
     return plan
+
+
+def hold_plan_reopen_undecided(*, appointment_id: int, by: User | None, why: str) -> list[str]:
+    """Un-confirm the hold plan when the patient takes a medicine it never decided on
+    (records merged: the other record's medicines arrived after the confirmation), and
+    say so on the visit's timeline. Returns the undecided medicines' names ([] when the
+    plan stands, or was not confirmed). A visit under way or released is left as it was.
+
+    A confirmed plan is the physician's word that every medicine was decided; with one
+    undecided, its stop emails would tell the patient to stop one medicine and keep
+    taking the rest. Unconfirmed, its stops leave the timeline, so the workflow's replan
+    withdraws their pending emails until the physician confirms again."""
+    with transaction.atomic():
+        appointment = locked_appointment(appointment_id)
+        if plan_locked_reason(appointment):
+            return []
+        plan = plan_for_update(appointment)
+        if not plan.hold_plan_confirmed_at:
+            return []
+        undecided = [
+            f"{r.medication.name} {r.medication.dose}".strip()
+            for r in hold_rows(appointment)
+            if r.hold is None
+        ]
+        if not undecided:
+            return []
+        plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
+        plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
+        prep_event(
+            appointment,
+            "hold_plan_reopened",
+            by,
+            _("%(why)s No decision yet for %(names)s: decide, then confirm the plan again.")
+            % {"why": why, "names": ", ".join(undecided)},
+        )
+    return undecided
 
 
 def sedation_plan_set(

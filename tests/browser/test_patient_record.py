@@ -50,7 +50,11 @@ def people(transactional_db):
     )
     # The same Zoe, registered twice before duplicates were checked.
     twice = PatientFactory(
-        given_name="Zoe", family_name="Nunez", date_of_birth=born, email="", phone=""
+        given_name="Zoe",
+        family_name="Nunez",
+        date_of_birth=born,
+        email="zoe.nunez@example.org",
+        phone="",
     )
     return zoe, twice
 
@@ -72,7 +76,7 @@ def test_one_person_one_record(page: Page, live_server, people, check_a11y):
     page.get_by_label(label("Email")).fill("zoe@example.com")
     page.get_by_role("button", name="Register patient").click()
     summary = page.get_by_role("alert")
-    expect(summary).to_contain_text("this looks like a patient who is already registered")
+    expect(summary).to_contain_text("This looks like a patient who is already registered")
     expect(page.get_by_role("link", name=re.compile(zoe.mrn))).to_have_attribute(
         "href", f"/patients/{zoe.pk}/"
     )
@@ -103,6 +107,9 @@ def test_one_person_one_record(page: Page, live_server, people, check_a11y):
     page.get_by_label(label("MRN of the duplicate record")).fill(twice.mrn)
     page.get_by_label(label("Why are these the same person?")).fill("Registered twice")
     page.get_by_role("button", name="Check the records").click()
+    # Both have an email: the admin chooses, the record kept's is ticked.
+    expect(page.get_by_label("Keep zoe@example.com (record kept)")).to_be_checked()
+    expect(page.get_by_label("Use zoe.nunez@example.org (duplicate)")).not_to_be_checked()
     check_a11y(page, "the merge preview")
     page.get_by_role("button", name=f"Merge {twice.mrn} into {zoe.mrn}").click()
     expect(page.locator('.alert[role="status"]')).to_contain_text(
