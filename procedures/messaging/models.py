@@ -210,6 +210,10 @@ class CallTask(models.Model):
             "records_merged",
             _("Records merged after a medicine stop was emailed: call the patient"),
         )
+        MEDICINE_ADDED = (
+            "medicine_added",
+            _("Medicine added after a medicine stop was emailed: call the patient"),
+        )
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

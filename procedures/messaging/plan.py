@@ -360,14 +360,28 @@ def reminders_stops_withdraw(*, appointment: Appointment) -> CallTask | None:
     return call
 
 
-def reminders_stops_reopened(*, appointment: Appointment) -> CallTask | None:
+_REOPENED_NOTES = {
+    CallTask.Reason.RECORDS_MERGED: "Two records of this patient were merged after a medicine "
+    "stop was emailed: the hold plan has medicines with no decision yet. Tell the patient "
+    "the doctor is checking their medicines again, and give the plan (every medicine to "
+    "stop) once the physician has confirmed it.",
+    CallTask.Reason.MEDICINE_ADDED: "A medicine was added to the patient's list after a "
+    "medicine stop was emailed: the hold plan has a medicine with no decision yet. Tell "
+    "the patient the doctor is checking their medicines again, and give the plan (every "
+    "medicine to stop) once the physician has confirmed it.",
+}
+
+
+def reminders_stops_reopened(
+    *, appointment: Appointment, reason: str = CallTask.Reason.RECORDS_MERGED
+) -> CallTask | None:
     """The hold plan was un-confirmed because the patient takes a medicine it never
-    decided on (two records merged). When a stop of this time was already emailed, the
-    patient was told to stop one medicine and keep taking the others: the front desk
-    calls them now (due at once) to say their medicines are being checked again, and
-    gives the plan once the physician has confirmed it. Pending stop emails are
-    withdrawn by the replan (an unconfirmed plan has no stops). Nothing (None) when no
-    stop of this time was emailed."""
+    decided on (two records merged, or a medicine added: `reason`). When a stop of this
+    time was already emailed, the patient was told to stop one medicine and keep taking
+    the others: the front desk calls them now (due at once) to say their medicines are
+    being checked again, and gives the plan once the physician has confirmed it. Pending
+    stop emails are withdrawn by the replan (an unconfirmed plan has no stops). Nothing
+    (None) when no stop of this time was emailed."""
     sent = Reminder.objects.filter(
         appointment=appointment,
         kind=Kind.MEDICATION_HOLD,
@@ -378,16 +392,13 @@ def reminders_stops_reopened(*, appointment: Appointment) -> CallTask | None:
         return None
     call, _created = CallTask.objects.get_or_create(
         appointment=appointment,
-        reason=CallTask.Reason.RECORDS_MERGED,
+        reason=reason,
         appointment_version=appointment.version,
         status=CallTask.Status.OPEN,
         defaults={
             "reminder_kind": Kind.MEDICATION_HOLD,
             "due_at": timezone.now(),
-            "note": "Two records of this patient were merged after a medicine stop was "
-            "emailed: the hold plan has medicines with no decision yet. Tell the patient "
-            "the doctor is checking their medicines again, and give the plan (every "
-            "medicine to stop) once the physician has confirmed it.",
+            "note": _REOPENED_NOTES[CallTask.Reason(reason)],
         },
     )
     return call

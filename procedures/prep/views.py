@@ -19,11 +19,10 @@ from clinic import policy
 from clinic.audit import record_read
 from clinic.emergency import care_gated
 from clinic.forms import apply_service_errors
-from patients.medications import medication_add
 from procedures.catalog.clock import clinic_today
 from procedures.catalog.sites import patient_context
 from procedures.prep import checklist as prep_checklist
-from procedures.prep import facts, frontdesk, timeline
+from procedures.prep import facts, timeline
 from procedures.prep import rules as prep_rules
 from procedures.prep import services as prep
 from procedures.prep.fasting import fast_begun_warning
@@ -163,15 +162,15 @@ def prep_medication_add(request, pk: int):
         return _refused(request, appointment, "medication_form", form)
     data = form.cleaned_data
     try:
-        medication_add(
-            patient=appointment.patient,
+        prep_changes.medication_add(
+            appointment_id=appointment.pk,
             name=data["name"],
             dose=data["dose"],
             med_class=data["med_class"],
+            by=request.user,
         )
     except ValidationError as exc:
         return _refused(request, appointment, "medication_form", form, exc)
-    frontdesk.frontdesk_tasks_sync(appointment=appointment)
     messages.success(request, _("Medicine added. The physician decides whether to stop it."))
     return redirect(_url("prep_detail", appointment) + "#medicines")
 

@@ -20,7 +20,7 @@ from procedures.scheduling.models import Appointment
 from procedures.workflows.contacts import patient_contact_changed
 
 
-def _open_visits(patient_ids: list[int]) -> QuerySet[Appointment]:
+def open_visits(patient_ids: list[int]) -> QuerySet[Appointment]:
     """The patients' visits whose plan can still change: not under way, done, cancelled
     or a no-show (a visit checked in, or late, still has its procedure ahead)."""
     return Appointment.objects.filter(patient_id__in=patient_ids).exclude(
@@ -44,7 +44,7 @@ def patient_records_merged(*, patient_ids: list[int], why: str, by: Any) -> list
     with transaction.atomic():
         for patient_id in patient_ids:
             patient_contact_changed(patient_id=patient_id)
-            visits = _open_visits([patient_id]).order_by("start_at", "pk")
+            visits = open_visits([patient_id]).order_by("start_at", "pk")
             for appointment in visits.select_related("patient", "procedure_type"):
                 undecided = prep.hold_plan_reopen_undecided(
                     appointment_id=appointment.pk, by=by, why=why
@@ -69,7 +69,7 @@ def plans_to_reopen(*, patient_ids: list[int]) -> list[Appointment]:
     confirmed = PrepPlan.objects.filter(hold_plan_confirmed_at__isnull=False).values(
         "appointment_id"
     )
-    visits = _open_visits(patient_ids).filter(pk__in=confirmed)
+    visits = open_visits(patient_ids).filter(pk__in=confirmed)
     decided: dict[int, set[int]] = {}
     for appointment_id, medication_id in MedicationHold.objects.filter(
         appointment__in=visits

@@ -7,12 +7,21 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from procedures.messaging.models import Reminder
-from procedures.messaging.plan import reminders_prep_replan, reminders_withdraw
+from patients.medications import medication_add as medication_add_to_list
+from patients.models import Medication
+from procedures.messaging.models import CallTask, Reminder
+from procedures.messaging.plan import (
+    reminders_prep_replan,
+    reminders_stops_reopened,
+    reminders_withdraw,
+)
 from procedures.prep import services as prep
+from procedures.prep.frontdesk import frontdesk_tasks_sync
 from procedures.prep.models import MedicationHold, PrepPlan
 from procedures.scheduling.models import Appointment
+from procedures.workflows.merges import open_visits
 
 
 def _replan(appointment_id: int) -> None:
@@ -41,6 +50,32 @@ def medication_hold_set(
         )
         _replan(appointment_id)
     return hold
+
+
+def medication_add(
+    *, appointment_id: int, name: str, dose: str, med_class: str, by: User | None
+) -> Medication:
+    """Add a medicine to the patient's list (from a visit's prep page). A confirmed hold
+    plan is the physician's word that every medicine was decided: every visit of the
+    patient still ahead whose plan now misses one goes back to the physician, its stop
+    emails wait, and a stop already emailed becomes a front-desk call (invariant 32)."""
+    appointment = Appointment.objects.select_related("patient").get(pk=appointment_id)
+    with transaction.atomic():
+        medication = medication_add_to_list(
+            patient=appointment.patient, name=name, dose=dose, med_class=med_class
+        )
+        why = _("%(medicine)s was added to the patient's medicines.") % {
+            "medicine": f"{medication.name} {medication.dose}".strip()
+        }
+        visits = open_visits([appointment.patient_id]).order_by("start_at", "pk")
+        for visit in visits.select_related("patient", "procedure_type"):
+            undecided = prep.hold_plan_reopen_undecided(appointment_id=visit.pk, by=by, why=why)
+            visit.refresh_from_db()
+            frontdesk_tasks_sync(appointment=visit)
+            reminders_prep_replan(appointment=visit)
+            if undecided:
+                reminders_stops_reopened(appointment=visit, reason=CallTask.Reason.MEDICINE_ADDED)
+    return medication
 
 
 def hold_plan_confirm(*, appointment_id: int, by: User | None) -> PrepPlan:

@@ -292,3 +292,38 @@ def test_the_page_makes_the_same_number_of_queries_for_any_number_of_medicines(
     one = count()
     add(10)
     assert count() == one
+
+
+def test_a_medicine_added_after_the_plan_was_confirmed_reopens_it(
+    physician_client, appointment, warfarin
+):
+    """A confirmed plan is the physician's word that every medicine was decided: a
+    medicine added later (clopidogrel, heard of at a pre-op call) sends it back
+    to the physician, and no stop email goes out until they confirm again (invariant 32)."""
+    from procedures.messaging.models import Reminder
+
+    physician_client.post(
+        url("prep_hold_set", appointment),
+        {
+            "hold-medication": warfarin.pk,
+            "hold-action": "stop",
+            "hold-stop_date": "2027-03-06",
+            "hold-stop_time": "20:00",
+        },
+    )
+    physician_client.post(url("prep_hold_confirm", appointment))
+    stops = Reminder.objects.filter(appointment=appointment, kind="medication_hold")
+    assert stops.filter(status="pending").count() == 1
+
+    response = physician_client.post(
+        url("prep_medication_add", appointment),
+        {"med-name": "Clopidogrel", "med-dose": "75 mg", "med-med_class": "antiplatelet"},
+    )
+
+    assert response.status_code == 302
+    assert "Hold plan not confirmed" in text(physician_client.get(url("prep_detail", appointment)))
+    timeline = text(physician_client.get(appointment.get_absolute_url())).split("Timeline")[-1]
+    assert "Clopidogrel 75 mg was added to the patient&#x27;s medicines." in timeline
+    assert "No decision yet for Clopidogrel 75 mg" in timeline
+    assert not stops.filter(status="pending").exists()  # the stop email waits
+    assert not PrepPlan.objects.get(appointment=appointment).hold_plan_confirmed_at
