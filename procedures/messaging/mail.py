@@ -139,10 +139,19 @@ def _medicines_context(reminder: Reminder) -> dict[str, Any]:
     """The medicines stopped for the visit, as the plan stands at sending, never named
     unless the patient asked for details by email.
 
-    The emails after the visit say when to start them again:
+    A stop email says how many medicines it is about and how many there are in all: two
+    stops at the same minute read alike and go as one email (invariant 26), which must
+    not read as one medicine. The emails after the visit say when to start them again:
     the physician's words are behind the link (named in the email with details), and
     without them the patient is told to ask, not left waiting for a call."""
     appointment = reminder.appointment
+    if reminder.kind == Kind.MEDICATION_HOLD:
+        stops = confirmed_stops(appointment)
+        if appointment.patient.details_in_email:
+            now = 1  # each email names its medicine: one each, even at the same minute
+        else:
+            now = sum(1 for hold in stops if hold.stop_at == reminder.step_at) or 1
+        return {"stops_now": now, "stops_in_all": max(len(stops), now)}
     if reminder.kind not in AFTER_VISIT_KINDS:
         return {}
     stops = confirmed_stops(appointment)

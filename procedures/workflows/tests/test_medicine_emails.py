@@ -1,8 +1,11 @@
 """What the patient's emails say about medicines stopped for a visit and about the days
 after it (QA pass 3: one visit, two blood thinners stopped).
 
-No email ever said when to start a stopped medicine again; and the aftercare email said
-"your visit yesterday" whenever it was sent."""
+A stop email said "change how you take a medicine ... Do not stop any other medicine",
+which the second stop email contradicted, and two stops at the same minute went as one
+such email; it came at the very minute of the last dose; no email ever said when to
+start a stopped medicine again; and the aftercare email said "your visit yesterday"
+whenever it was sent."""
 
 import datetime as dt
 import re
@@ -17,7 +20,7 @@ from patients.tests.factories import PatientFactory
 from procedures.catalog.choices import ProcedureKind, ProcedureSide, ProcedureSite, SedationLevel
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging.dispatch import reminders_dispatch
-from procedures.messaging.models import Reminder
+from procedures.messaging.models import CallTask, Reminder
 from procedures.prep import rules as prep_rules
 from procedures.prep.checklist import checklist_tick
 from procedures.prep.models import MedicationHold
@@ -89,6 +92,115 @@ def sent_at(clock, moment):
 def flat(part: str) -> str:
     """The words of an email part, tags and line breaks aside."""
     return " ".join(re.sub(r"<[^>]+>", " ", part).split())
+
+
+def stop_emails(emails):
+    return [e for e in emails if "asked you to stop" in e[0] and "Before this visit" not in e[0]]
+
+
+# A stop email: which step, how many medicines, and nothing that contradicts another ----
+
+
+def test_a_stop_email_goes_the_evening_before_the_last_doses_day_with_its_time(
+    frontdesk_user, physician_user, clock
+):
+    visit = book(frontdesk_user)
+    stop(
+        visit,
+        physician_user,
+        {
+            "Warfarin": (clinic_datetime(TUESDAY, dt.time(20, 0)), ""),
+            "Apixaban": (clinic_datetime(WEDNESDAY, dt.time(8, 0)), ""),
+        },
+    )
+
+    rows = visit.reminders.filter(kind=K.MEDICATION_HOLD).order_by("step_at")
+    # Not at 20:00 on the Tuesday, the minute of the last dose: the evening before.
+    assert [r.due_at for r in rows] == [
+        clinic_datetime(dt.date(2026, 12, 14), dt.time(20, 0)),
+        clinic_datetime(TUESDAY, dt.time(20, 0)),
+    ]
+    [(text, html)] = stop_emails(
+        sent_at(clock, clinic_datetime(dt.date(2026, 12, 14), dt.time(20, 0)))
+    )
+    for part in (flat(text), flat(html)):
+        assert (
+            "Your doctor has asked you to stop a medicine before your appointment. Take your "
+            "last dose of it at 20:00 on Tuesday 15 December 2026." in part
+        )
+        # The second stop is not a contradiction: the patient knows there are two.
+        assert (
+            "In all, your doctor has asked you to stop 2 medicines before this appointment: "
+            "we email you before each stop." in part
+        )
+        assert "The link below shows which medicine it is and when to start it again." in part
+        assert "Do not stop a medicine your doctor has not named." in part
+        assert "any other medicine" not in part
+        assert "Warfarin" not in part and "Apixaban" not in part  # no details by email
+
+    [(text, html)] = stop_emails(sent_at(clock, clinic_datetime(TUESDAY, dt.time(20, 0))))
+    assert "Take your last dose of it at 08:00 on Wednesday 16 December 2026." in flat(text)
+    assert "In all, your doctor has asked you to stop 2 medicines" in flat(text)
+
+
+def test_two_stops_at_the_same_minute_go_as_one_email_that_says_two_medicines(
+    frontdesk_user, physician_user, clock
+):
+    visit = book(frontdesk_user)
+    at = clinic_datetime(TUESDAY, dt.time(20, 0))
+    stop(visit, physician_user, {"Warfarin": (at, ""), "Apixaban": (at, "")})
+
+    [(text, html)] = stop_emails(
+        sent_at(clock, clinic_datetime(dt.date(2026, 12, 14), dt.time(20, 0)))
+    )
+
+    for part in (flat(text), flat(html)):
+        assert (
+            "Your doctor has asked you to stop 2 medicines before your appointment. Take your "
+            "last dose of each at 20:00 on Tuesday 15 December 2026." in part
+        )
+        assert "The link below shows which medicines they are and when to start them again." in part
+        assert "Do not stop a medicine your doctor has not named." in part
+        assert "In all" not in part  # this email is about both
+    # Still one email (invariant 26): the second row went with the first.
+    first, second = visit.reminders.filter(kind=K.MEDICATION_HOLD).order_by("pk")
+    assert (first.status, second.status) == (S.SENT, S.SENT)
+    assert {first.skip_reason, second.skip_reason} == {
+        "",
+        f"same words as email {first.pk}: sent once",
+    }
+
+
+def test_with_details_each_stop_email_names_its_medicine_and_counts_the_other(
+    frontdesk_user, physician_user, clock
+):
+    visit = book(frontdesk_user, details=True)
+    at = clinic_datetime(TUESDAY, dt.time(20, 0))
+    stop(visit, physician_user, {"Warfarin": (at, ""), "Apixaban": (at, "")})
+
+    emails = stop_emails(sent_at(clock, clinic_datetime(dt.date(2026, 12, 14), dt.time(20, 0))))
+
+    assert len(emails) == 2
+    named = set()
+    for text, html in emails:
+        for part in (flat(text), flat(html)):
+            assert "Your doctor has asked you to stop a medicine before your appointment:" in part
+            assert "In all, your doctor has asked you to stop 2 medicines" in part
+            assert "Do not stop a medicine your doctor has not named." in part
+        named |= {name for name in MEDICINES if name in text}
+    assert named == set(MEDICINES)
+
+
+def test_a_stop_confirmed_after_the_evening_before_is_emailed_at_once(
+    frontdesk_user, physician_user, clock
+):
+    visit = book(frontdesk_user)
+    clock.move_to(clinic_datetime(TUESDAY, dt.time(9, 30)), tick=False)
+    stop(visit, physician_user, {"Warfarin": (clinic_datetime(TUESDAY, dt.time(20, 0)), "")})
+
+    [row] = visit.reminders.filter(kind=K.MEDICATION_HOLD)
+    assert row.due_at == clinic_datetime(TUESDAY, dt.time(9, 30))
+    assert not CallTask.objects.filter(appointment=visit, reason="missed_stop").exists()
 
 
 # After the visit: when to start the stopped medicines again ---------------------------
