@@ -131,9 +131,14 @@ def offset_from(appointment: Appointment, offset: Offset) -> datetime:
     return datetime.combine(local_day, offset.at, tzinfo=tz)
 
 
-def evening_before(appointment: Appointment) -> datetime:
-    """The send window's closing on the day before the visit, on its site's clock."""
-    return offset_from(appointment, Offset(-1, send_window()[1]))
+def evening_before(appointment: Appointment, moment: datetime | None = None) -> datetime:
+    """The send window's closing on the day before the visit (or before `moment`'s
+    day: a medicine stop's), on the visit's site's clock."""
+    if moment is None:
+        return offset_from(appointment, Offset(-1, send_window()[1]))
+    tz = appointment.site_tz
+    day = moment.astimezone(tz).date() - timedelta(days=1)
+    return datetime.combine(day, send_window()[1], tzinfo=tz)
 
 
 def expiry_for(appointment: Appointment, kind: str, due_at: datetime) -> datetime | None:

@@ -21,6 +21,7 @@ from procedures.messaging.ics import appointment_ics
 from procedures.messaging.links import link_url
 from procedures.messaging.models import Reminder
 from procedures.messaging.plan import stops_withdrawn
+from procedures.prep.facts import confirmed_stops
 from procedures.prep.timeline import fast_times
 from procedures.results.orders import results_ready_context
 from procedures.scheduling.models import Appointment
@@ -82,7 +83,7 @@ def reminder_context(reminder: Reminder) -> dict[str, Any]:
     date_text, time_text = _when(appointment.start_at, language, tz)
     step_date, step_time = _when(reminder.step_at, language, tz) if reminder.step_at else ("", "")
     details = patient.details_in_email
-    return {
+    context = {
         **clinic_context(appointment),
         "first_name": patient.given_name,
         "date": date_text,
@@ -104,7 +105,13 @@ def reminder_context(reminder: Reminder) -> dict[str, Any]:
         # "Some results are still pending, expected around <date>" (results.py, #6).
         **(results_ready_context(appointment) if reminder.kind == Kind.RESULTS_READY else {}),
         **_fast_context(reminder, language, tz),
+        **_medicines_context(reminder),
     }
+    if context.get("stopped") and not details:
+        # After a visit with stopped medicines: the details page names them and when to
+        # start each again (the email does not, without details).
+        context["links"]["restart"] = link_url(appointment=appointment, purpose="details")
+    return context
 
 
 def _fast_context(reminder: Reminder, language: str, tz: tzinfo) -> dict[str, str]:
@@ -122,6 +129,47 @@ def _fast_context(reminder: Reminder, language: str, tz: tzinfo) -> dict[str, st
     if times.fluids_until is not None:
         context["fluids_date"], context["fluids_time"] = _when(times.fluids_until, language, tz)
     return context
+
+
+# The emails after a visit that say when to start again a medicine stopped for it.
+AFTER_VISIT_KINDS = frozenset({Kind.WARNING_SIGNS, Kind.AFTERCARE})
+
+
+def _medicines_context(reminder: Reminder) -> dict[str, Any]:
+    """The medicines stopped for the visit, as the plan stands at sending, never named
+    unless the patient asked for details by email.
+
+    A stop email says how many medicines it is about and how many there are in all: two
+    stops at the same minute read alike and go as one email (invariant 26), which must
+    not read as one medicine. The emails after the visit say when to start them again:
+    the physician's words are behind the link (named in the email with details), and
+    without them the patient is told to ask, not left waiting for a call."""
+    appointment = reminder.appointment
+    if reminder.kind == Kind.MEDICATION_HOLD:
+        stops = confirmed_stops(appointment)
+        if appointment.patient.details_in_email:
+            now = 1  # each email names its medicine: one each, even at the same minute
+        else:
+            now = sum(1 for hold in stops if hold.stop_at == reminder.step_at) or 1
+        return {"stops_now": now, "stops_in_all": max(len(stops), now)}
+    if reminder.kind not in AFTER_VISIT_KINDS:
+        return {}
+    stops = confirmed_stops(appointment)
+    if not stops:
+        return {"stopped": 0}
+    return {
+        "stopped": len(stops),
+        "restart_given": all(hold.resume_guidance for hold in stops),
+        "restart_lines": [
+            {
+                "medicine": f"{hold.medication.name} {hold.medication.dose}".strip(),
+                "when": hold.resume_guidance,
+            }
+            for hold in stops
+        ]
+        if appointment.patient.details_in_email
+        else [],
+    }
 
 
 def reminder_words(reminder: Reminder, context: dict[str, Any]) -> tuple | None:

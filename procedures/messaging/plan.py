@@ -201,6 +201,10 @@ def _step_rows(
             # Told the evening before, not when the fast begins: an afternoon visit's
             # fast begins in the morning, when breakfast may already be eaten.
             due = min(due, evening_before(appointment))
+        elif kind == Kind.MEDICATION_HOLD:
+            # Told the evening before the last dose's day, not at its minute: a patient
+            # who takes that dose earlier in the day would learn too late it is the last.
+            due = min(due, evening_before(appointment, step.at))
         reminder, call = _reminder_row(
             appointment=appointment, kind=kind, due_at=max(due, now, not_before), step=step
         )

@@ -60,6 +60,20 @@ def plan_of(appointment: Appointment) -> PrepPlan:
     return plan or PrepPlan(appointment=appointment)
 
 
+def confirmed_stops(appointment: Appointment) -> list[MedicationHold]:
+    """`PrepFacts.stops` in one query, with their medicines: the medicines the patient
+    was told to stop for this visit. For an email, which reads nothing else of the plan
+    (the stop email counts them; the after-visit emails say when to start again)."""
+    return list(
+        MedicationHold.objects.filter(
+            appointment_id=appointment.pk,
+            action=MedicationHold.Action.STOP,
+            stop_at__lt=appointment.start_at,
+            appointment__prep_plan__hold_plan_confirmed_at__isnull=False,
+        ).select_related("medication")
+    )
+
+
 def plan_for_update(appointment: Appointment) -> PrepPlan:
     plan, _created = PrepPlan.objects.select_for_update().get_or_create(appointment=appointment)
     return plan

@@ -36,11 +36,12 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from clinic.mail import build_email
 from procedures.catalog.clock import clinic_now
-from procedures.catalog.sites import Site
+from procedures.catalog.sites import Site, patient_context
 from procedures.results.models import ResultCoverage, ResultEscalation, TestOrder
 
 log = logging.getLogger(__name__)
@@ -341,12 +342,31 @@ def escalation_message(items: list[tuple[int, str]], *, to: list[str]) -> EmailM
             "more": len(items) - len(listed),
             "lead": lead,
             "worklist_url": site + reverse("procedures:worklist") + f"?scope={scope}",
-            "clinic_name": settings.CLINIC_NAME,
-            "clinic_phone": settings.CLINIC_PHONE,
-            "clinic_address": settings.CLINIC_ADDRESS,
+            **_signed_by([order_id for order_id, _level in items]),
         },
         to=to,
     )
+
+
+def _signed_by(order_ids: list[int]) -> dict[str, str]:
+    """Who the digest is from: the site of its results' visits, or the network when they
+    are of several (a Northgate physician's digest was signed by the first site). Read a
+    chunk at a time (a lead's digest may list 100,000), and only until a second site."""
+    sites: dict[int, Site] = {}
+    for start in range(0, len(order_ids), 5000):
+        found = Site.objects.filter(test_orders__pk__in=order_ids[start : start + 5000])
+        sites.update((site.pk, site) for site in found.distinct()[:2])
+        if len(sites) > 1:
+            break
+    if len(sites) == 1:
+        # The same name, address and phone as the site's patient emails.
+        return patient_context(*sites.values())
+    return {
+        # The header's name for the whole network ("Riverside Procedure Clinic · all sites").
+        "clinic_name": _("%(network)s · all sites") % {"network": settings.CLINIC_NAME},
+        "clinic_phone": settings.CLINIC_PHONE,
+        "clinic_address": settings.CLINIC_ADDRESS,
+    }
 
 
 def escalations_run(*, now: datetime | None = None) -> EscalationReport:

@@ -147,8 +147,8 @@ def test_dates_and_times_read_as_django_formats_them_in_clinic_time(language):
         ),
         (
             Reminder.Kind.MEDICATION_HOLD,
-            "change how you take a medicine before your appointment, starting now.",
-            "cambiar cómo toma un medicamento antes de su cita, a partir de ahora.",
+            "stop a medicine before your appointment, starting now.",
+            "deje de tomar un medicamento antes de su cita, a partir de ahora.",
         ),
         (
             Reminder.Kind.PREP_STEP,

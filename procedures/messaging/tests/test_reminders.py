@@ -535,8 +535,10 @@ def test_it_loads_a_batch_in_one_go_and_marks_each_row_with_one_update(smtp_mail
     # Four visits more, ten emails each: one UPDATE per email (its mark), one read for
     # its "new time" email (whether the move withdrew a stop already emailed), and two
     # (the prep templates, the plan) for each of its fasting and day-before emails,
-    # which say when to stop eating and drinking.
-    assert dispatch_queries(6) == few + 4 * (11 + 2 * 2)
+    # which say when to stop eating and drinking; and one (the medicines stopped) for
+    # each of its stop, warning-signs and aftercare emails, which count them and say
+    # when to start them again.
+    assert dispatch_queries(6) == few + 4 * (11 + 2 * 2 + 3)
 
 
 def test_it_records_each_run_for_the_health_check(smtp_mail):

@@ -379,3 +379,37 @@ def test_the_digests_read_naturally_and_the_leads_links_to_all_results(
     assert "Your results worklist" not in lead and "scope=mine" not in lead
     for message in smtp_mail.wait_for(2):
         assert "told:" not in message.get_body(("html",)).get_content()
+
+
+@pytest.mark.django_db
+def test_a_digest_is_signed_by_the_site_of_its_results_or_by_the_network(
+    lee, smtp_mail, time_machine, settings
+):
+    """QA pass 3: a digest about Northgate's results was signed with the first site's
+    name, "Riverside Procedure Clinic"."""
+    time_machine.move_to(NOW, tick=False)
+    northgate = factories.SiteFactory(
+        code="north", name="Northgate Satellite Clinic", phone="0161 496 0123"
+    )
+    order = overdue_order(lee, 1, appointment__room__site=northgate)
+    assert order.site == northgate
+
+    escalations_run()
+
+    [message] = smtp_mail.wait_for(1)
+    text, html = (message.get_body((part,)).get_content() for part in ("plain", "html"))
+    assert text.rstrip().endswith("Northgate Satellite Clinic")
+    assert "Northgate Satellite Clinic" in html and "0161 496 0123" in html
+    assert settings.CLINIC_NAME not in text + html
+
+    # The lead's digest covers results of two sites: signed by the network.
+    settings.RESULTS_OVERDUE_LEAD_DAYS = 3
+    overdue_order(lee, 4, appointment__room__site=northgate)
+    overdue_order(lee, 4)  # the main site's
+    smtp_mail.messages.clear()
+
+    escalations_run()
+
+    lead = [m for m in smtp_mail.wait_for(2) if m["To"] == "lead@clinic.example"]
+    [text] = [m.get_body(("plain",)).get_content() for m in lead]
+    assert text.rstrip().endswith(f"{settings.CLINIC_NAME} · all sites")

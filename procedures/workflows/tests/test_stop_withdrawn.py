@@ -93,7 +93,7 @@ def test_it_withdraws_a_stop_already_emailed_when_the_visit_moves_later(
     stop_warfarin(visit, physician_user, clinic_datetime(dt.date(2026, 12, 7), dt.time(23, 0)))
     send_until(clock, clinic_datetime(dt.date(2026, 12, 7), dt.time(20, 0)))
     [stop_email] = [m for m in mail.outbox if "Monday 7 December" in m.body]
-    assert "change how you take a medicine" in stop_email.body
+    assert "Take your last dose of it at 23:00 on Monday 7 December 2026" in stop_email.body
     mail.outbox.clear()
 
     clock.move_to(clinic_datetime(dt.date(2026, 12, 8), dt.time(10, 0)), tick=False)
