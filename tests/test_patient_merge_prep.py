@@ -38,7 +38,7 @@ DUP_DAY = dt.date(2026, 12, 9)  # the duplicate's visit: Wednesday 9 December
 KEPT_DAY = dt.date(2026, 12, 16)  # the record kept's visit: Wednesday 16 December
 ASPIRIN_STOP = clinic_datetime(dt.date(2026, 12, 5), dt.time(20, 0))
 CLOPIDOGREL_STOP = clinic_datetime(dt.date(2026, 12, 11), dt.time(20, 0))
-STOP_WORDS = "change how you take a medicine"  # the medicine-stop email
+STOP_WORDS = "Your doctor has asked you to stop"  # the medicine-stop email
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 
