@@ -2,6 +2,7 @@
 logging out everywhere."""
 
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -130,6 +131,46 @@ def test_it_refuses_a_weak_new_password(client):
     assert "This password is too common." in response.content.decode()
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+def test_the_password_change_pages_are_the_clinics_own_with_labelled_fields_and_a_summary(
+    client,
+):
+    """QA pass 2, #3: they were the Django admin's pages ("Django administration",
+    a Home link to the admin that most roles may not open)."""
+    user = make_user("fd1", roles.FRONT_DESK)
+    client.force_login(user)
+
+    form = client.get("/accounts/password_change/").content.decode()
+    assert "Django administration" not in form and 'href="/admin/"' not in form
+    assert '<h1 class="h3 mb-3">Change your password</h1>' in form
+    assert "<title>Change your password ·" in form
+    for field in ("old_password", "new_password1", "new_password2"):
+        assert re.search(rf'<label\s+for="id_{field}"', form), field
+    assert 'href="/accounts/security/"' in form  # Cancel goes back to Account security
+
+    refused = client.post(
+        "/accounts/password_change/",
+        {"old_password": "not-it", "new_password1": "x", "new_password2": "y"},
+    ).content.decode()
+    assert "Your password was not changed. Please correct the errors below." in refused
+    assert '<a class="alert-link" href="#id_old_password">' in refused
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+    done = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-much-longer-passphrase",
+            "new_password2": "a-much-longer-passphrase",
+        },
+        follow=True,
+    )
+    page = done.content.decode()
+    assert done.redirect_chain[-1][0] == "/accounts/password_change/done/"
+    assert "Your password has been changed." in page and "Django administration" not in page
+    assert 'href="/accounts/security/"' in page
 
 
 # --- Two-factor ------------------------------------------------------------------------
