@@ -255,6 +255,18 @@ def test_it_logs_out_after_fifteen_idle_minutes_with_the_reason(client, settings
     assert "_auth_user_id" not in client.session
 
 
+def test_one_idle_minute_reads_in_the_singular(client, settings):
+    """QA pass 2, #7: "after 1 minutes" with CLINIC_SESSION_IDLE_SECONDS=60."""
+    settings.CLINIC_SESSION_IDLE_SECONDS = 60
+    make_user("desk", roles.FRONT_DESK)
+    with time_machine.travel(START, tick=False) as clock:
+        log_in(client, "desk")
+        clock.shift(timedelta(minutes=1, seconds=1))
+        response = client.get("/appointments/", follow=True)
+
+    assert "You were logged out after 1 minute without activity" in response.content.decode()
+
+
 def test_it_ends_a_session_at_its_absolute_lifetime_however_busy(client, settings):
     settings.CLINIC_SESSION_ABSOLUTE_SECONDS = 2 * 60 * 60
     make_user("desk", roles.FRONT_DESK)
