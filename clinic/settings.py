@@ -474,7 +474,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Patient-link tokens are redacted from every line (clinic/access_log.py).
-    "filters": {"patient_links": {"()": "clinic.access_log.RedactPatientLinks"}},
+    "filters": {
+        "patient_links": {"()": "clinic.access_log.RedactPatientLinks"},
+        # A 403 is logged as one line, without Django's traceback.
+        "no_403_traceback": {"()": "clinic.access_log.NoPermissionDeniedTraceback"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -486,5 +490,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["no_403_traceback"]},
     },
 }
