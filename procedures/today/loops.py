@@ -157,6 +157,7 @@ class OpenLoopsReport:
 def _order_item(order: TestOrder, what: str) -> dict:
     return {
         "url": reverse("procedures:result_log", args=[order.pk]),
+        "action": "result_log",
         "label": _("Order %(pk)s · %(test)s") % {"pk": order.pk, "test": order.test_type.name},
         "detail": what,
     }
@@ -197,6 +198,7 @@ def open_loops_report(
             visits_not_ended(day=day, site_id=site_id),
             lambda a: {
                 "url": reverse("procedures:appointment_detail", args=[a.pk]),
+                "action": "appointment_detail",
                 "label": _("Visit %(pk)s · %(procedure)s")
                 % {"pk": a.pk, "procedure": a.procedure_type.name},
                 "detail": _("%(status)s since %(day)s")
@@ -244,6 +246,7 @@ def open_loops_report(
             at_site(emails_failed_without_call(), site_id).select_related("appointment"),
             lambda r: {
                 "url": reverse("procedures:appointment_detail", args=[r.appointment_id]),
+                "action": "appointment_detail",
                 "label": _("Visit %(pk)s · %(kind)s")
                 % {"pk": r.appointment_id, "kind": r.get_kind_display()},
                 "detail": _("failed"),
@@ -262,6 +265,7 @@ def _escalations_section(exact: bool) -> Section:
     items = [_order_item(e.order, str(ResultEscalation.Level(e.level).label)) for e in results] + [
         {
             "url": reverse("procedures:open_loops") + f"?day={d.day.isoformat()}",
+            "action": "open_loops",
             "label": _("Open loops of %(day)s not signed off") % {"day": _dated(d.day)},
             "detail": _("clinic lead address missing"),
         }

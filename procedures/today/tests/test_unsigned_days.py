@@ -46,3 +46,20 @@ def test_only_days_from_the_first_visit_on_are_chased_in_a_staff_email(mailoutbo
     assert "Questions? Call us" not in html and "Questions? Call us" not in message.body
     parsed = message_from_bytes(message.message().as_bytes())
     assert parsed["Message-ID"].endswith("@clinic.test>")
+
+
+@pytest.mark.parametrize(("role", "links"), [("admin", False), ("physician", True)])
+def test_the_report_links_a_visit_only_for_who_may_open_it(role, links, request, client):
+    """QA pass 2, #7: clinic admins read the report, but a visit's page answers them
+    403; they get its id as text."""
+    yesterday = clinic_datetime(MONDAY - dt.timedelta(days=3), dt.time(9, 0))
+    visit = AppointmentFactory(
+        start_at=yesterday, end_at=yesterday + dt.timedelta(hours=1), status="checked_in"
+    )
+    client.force_login(request.getfixturevalue(f"{role}_user"))
+
+    page = client.get("/open-loops/", {"site": "all"}).content.decode()
+
+    assert f"Visit {visit.pk} ·" in page
+    assert (f'href="/appointments/{visit.pk}/"' in page) is links
+    assert (client.get(f"/appointments/{visit.pk}/").status_code != 403) is links
