@@ -12,6 +12,7 @@ Referer alike.
 import logging
 import re
 
+from django.core.exceptions import PermissionDenied
 from gunicorn.glogging import Logger
 
 PATIENT_LINK = re.compile(r"(/p/[A-Za-z0-9_-]{1,32}/)[^/\s\"?#]+")
@@ -44,4 +45,23 @@ class RedactPatientLinks(logging.Filter):
             record.args = {
                 k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
             }
+        return True
+
+
+class NoPermissionDeniedTraceback(logging.Filter):
+    """On `django.request`: a refused page (PermissionDenied, a 403) keeps its one
+    WARNING line, "Forbidden (Permission denied): /path", without Django's traceback.
+
+    A 403 is the access policy working (a role opening another role's page), not a
+    fault; its traceback filled the production log (QA pass 2, #7). The line stays, at
+    its level, so whatever counts 4xx still counts it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            getattr(record, "status_code", None) == 403
+            and record.exc_info
+            and isinstance(record.exc_info[1], PermissionDenied)
+        ):
+            record.exc_info = None
+            record.exc_text = None
         return True

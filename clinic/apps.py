@@ -22,7 +22,7 @@ class ClinicConfig(AppConfig):
         from django.contrib.auth.models import Group, User
         from django.contrib.auth.signals import user_logged_in
 
-        from . import checks, sessions, two_factor  # noqa: F401 (checks registers itself)
+        from . import checks, login_lockout, sessions, two_factor  # noqa: F401 (checks registers itself)
 
         # Who holds which role (clinic/role_changes.py): staff accounts and their
         # groups, and what each group may do. Never the password or logins.
@@ -30,6 +30,9 @@ class ClinicConfig(AppConfig):
         auditlog.register(Group, m2m_fields={"permissions"})
         post_migrate.connect(_sync_roles_after_migrate, dispatch_uid="clinic-sync-role-perms")
         user_logged_in.connect(sessions.start_session, dispatch_uid="clinic-session-start")
+        user_logged_in.connect(
+            login_lockout.forget_own_failures, dispatch_uid="clinic-login-forget-failures"
+        )
         user_logged_in.connect(
             two_factor.remember_enrolment, dispatch_uid="clinic-two-factor-enrolment"
         )

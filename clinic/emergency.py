@@ -19,8 +19,8 @@ from django import forms
 from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -36,6 +36,7 @@ from django.views.decorators.http import require_http_methods
 from . import roles
 from .client_ip import client_ip
 from .http import local_path
+from .mail import site_domain
 from .models import EmergencyAccess
 
 PATIENT = "patients.patient"
@@ -169,14 +170,7 @@ def emergency_access_notify_admins(*, access_id: int) -> int:
     access = EmergencyAccess.objects.select_related("user").get(pk=access_id)
     if access.notified_at:
         return 0
-    admins = (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name=roles.CLINIC_ADMIN)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-    recipients = sorted(set(admins))
+    recipients = roles.clinic_admin_emails()
     if recipients:
         audit_url = (
             settings.SITE_URL
@@ -189,6 +183,7 @@ def emergency_access_notify_admins(*, access_id: int) -> int:
             subject=render_to_string("emails/emergency_access/subject.txt", context).strip(),
             body=render_to_string("emails/emergency_access/body.txt", context),
             to=recipients,
+            headers={"Message-ID": make_msgid(domain=site_domain())},
         )
         message.send()
     EmergencyAccess.objects.filter(pk=access.pk, notified_at__isnull=True).update(

@@ -17,10 +17,12 @@ from email.mime.base import MIMEBase
 from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -35,7 +37,11 @@ def build_email(
     attachments: Iterable[MIMEBase] = (),
     connection: BaseEmailBackend | None = None,
 ) -> EmailMultiAlternatives:
-    """Render the three templates of `kind` into a ready-to-send message."""
+    """Render the three templates of `kind` into a ready-to-send message.
+
+    Without a `message_id` (staff mail), one is made under SITE_URL's host, as the
+    patients' are: Django's own would name the machine (`localhost`, or a container's
+    id), which says nothing to the reader and something about the server."""
     with translation.override(language or settings.LANGUAGE_CODE):
         subject, text, html = (
             render_to_string(f"emails/{kind}/{part}", context)
@@ -45,13 +51,18 @@ def build_email(
         subject=" ".join(subject.split()),  # a header is one line
         body=text,
         to=to,
-        headers={"Message-ID": message_id} if message_id else {},
+        headers={"Message-ID": message_id or make_msgid(domain=site_domain())},
         connection=connection,
     )
     message.attach_alternative(html, "text/html")
     for attachment in attachments:
         message.attach(attachment)
     return message
+
+
+def site_domain() -> str:
+    """The host of SITE_URL, for Message-IDs and invite UIDs."""
+    return urlparse(settings.SITE_URL).hostname or "clinic.local"
 
 
 def calendar_attachment(ics: bytes, *, method: str, filename: str) -> MIMEBase:

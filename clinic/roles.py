@@ -4,8 +4,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +47,18 @@ def user_roles(user: Any) -> set[str]:
         if user.is_superuser:
             user._clinic_roles.add(CLINIC_ADMIN)
     return user._clinic_roles
+
+
+def clinic_admin_emails(*, except_user: Any = None) -> list[str]:
+    """The addresses of every active clinic admin, superusers included (they are clinic
+    admins in the app, see user_roles, though not in the group): the people told of
+    role changes and emergency access."""
+    admins = get_user_model().objects.filter(
+        Q(groups__name=CLINIC_ADMIN) | Q(is_superuser=True), is_active=True
+    )
+    if except_user is not None:
+        admins = admins.exclude(pk=except_user.pk)
+    return sorted(set(admins.exclude(email="").values_list("email", flat=True)))
 
 
 def has_role(user: Any, *roles: str) -> bool:

@@ -20,7 +20,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 STARTED_AT = "clinic_session_started_at"
 LAST_SEEN = "clinic_session_last_seen"
@@ -66,14 +66,19 @@ def expiry_reason(request: HttpRequest) -> str | None:
         return None
     if now - started_at > settings.CLINIC_SESSION_ABSOLUTE_SECONDS:
         hours = settings.CLINIC_SESSION_ABSOLUTE_SECONDS // 3600
-        return _("Your session reached its limit of %(hours)s hours. Please log in again.") % {
-            "hours": hours
-        }
+        return ngettext(
+            "Your session reached its limit of %(hours)s hour. Please log in again.",
+            "Your session reached its limit of %(hours)s hours. Please log in again.",
+            hours,
+        ) % {"hours": hours}
     if now - last_seen > settings.CLINIC_SESSION_IDLE_SECONDS:
         minutes = settings.CLINIC_SESSION_IDLE_SECONDS // 60
-        return _(
+        return ngettext(
+            "You were logged out after %(minutes)s minute without activity, "
+            "to keep patient information private.",
             "You were logged out after %(minutes)s minutes without activity, "
-            "to keep patient information private."
+            "to keep patient information private.",
+            minutes,
         ) % {"minutes": minutes}
     return None
 

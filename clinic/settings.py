@@ -158,21 +158,31 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# The login lockout (clinic/login_lockout.py). Two counts within the cool-off: a
+# username from one address locks that username there after CLINIC_LOGIN_FAILURE_LIMIT
+# wrong passwords (a guesser locks themselves, never a colleague at the next desk nor
+# a named colleague everywhere); an address whatever the usernames (password
+# spraying) locks after CLINIC_LOGIN_ADDRESS_FAILURE_LIMIT, far more, since a whole
+# clinic may share one address. The address is the client's, behind the TLS proxy
+# too (clinic/client_ip.py). A clinic admin unlocks in the admin (Access attempts);
+# `manage.py axes_reset` when nobody can log in (docs/security.md).
+CLINIC_LOGIN_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+CLINIC_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("CLINIC_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+AXES_FAILURE_LIMIT = "clinic.login_lockout.failure_limit"
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
-# Two counts, each locking at AXES_FAILURE_LIMIT: a username from one address (a
-# forgotten password locks only that person at that desk, never a named colleague
-# everywhere), and an address whatever the usernames (password spraying). The
-# address is the client's, behind the TLS proxy too (clinic/client_ip.py).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "clinic.client_ip.client_ip"
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Not axes' reset, which forgets every failure from the address: a good log-in forgets
+# only the person's own (clinic.login_lockout.forget_own_failures).
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "clinic.login_lockout.locked_out"
 AXES_VERBOSE = False
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# The clinic's own page for a refused form, not Django's bare one (clinic/views.py).
+CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -469,7 +479,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Patient-link tokens are redacted from every line (clinic/access_log.py).
-    "filters": {"patient_links": {"()": "clinic.access_log.RedactPatientLinks"}},
+    "filters": {
+        "patient_links": {"()": "clinic.access_log.RedactPatientLinks"},
+        # A 403 is logged as one line, without Django's traceback.
+        "no_403_traceback": {"()": "clinic.access_log.NoPermissionDeniedTraceback"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -481,5 +495,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["no_403_traceback"]},
     },
 }

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from . import policy, roles
 from .audit import record_reads
 from .health import run_checks
+from .http import local_path
 from .mail import outbox_paths, read_outbox_message
 
 
@@ -44,6 +45,23 @@ def healthz(request):
     healthy, report = run_checks()
     report["status"] = "ok" if healthy else "unhealthy"
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the clinic's own page when a form is refused for its token
+    (a tab left open across a log-out, an expired token, a lost cookie).
+
+    Django's own page is unstyled, technical, offers no way back and carries an inline
+    style the Content-Security-Policy refuses; its template would also be rendered
+    without the request, so the clinic's layout could not be used. `reason` (Django's
+    words for developers) is not shown. The way back is the page the form was on (the
+    Referer, when it is on this site), which a reload gives a fresh token."""
+    patient_page = request.path_info.startswith("/p/")
+    back = local_path(request, request.headers.get("Referer", ""))
+    if not back and not patient_page:
+        back = reverse("home") if request.user.is_authenticated else reverse("login")
+    context = {"patient_page": patient_page, "back": back}
+    return render(request, "403_csrf.html", context, status=403)
 
 
 # A patient email's Message-ID names its reminder row (procedures/messaging/mail.py):

@@ -199,7 +199,6 @@ def patient_detail(request, pk: int):
             "merged_mrns": list(patient.merged_records.values_list("mrn", flat=True)),
             "can_edit_details": policy.may(request.user, "patient_update"),
             "can_edit_clinical": policy.may(request.user, "patient_clinical"),
-            "can_book": policy.may(request.user, "slot_finder"),
         },
     )
 

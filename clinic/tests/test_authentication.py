@@ -2,6 +2,7 @@
 logging out everywhere."""
 
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -35,9 +36,10 @@ def code_for(device: TOTPDevice) -> str:
 def test_it_locks_an_account_after_five_failures_even_for_the_right_password(client, settings):
     make_user("nurse1", roles.NURSE)
     codes = [
-        log_in(client, "nurse1", "wrong").status_code for _ in range(settings.AXES_FAILURE_LIMIT)
+        log_in(client, "nurse1", "wrong").status_code
+        for _ in range(settings.CLINIC_LOGIN_FAILURE_LIMIT)
     ]
-    assert codes == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    assert codes == [200] * (settings.CLINIC_LOGIN_FAILURE_LIMIT - 1) + [429]
 
     response = log_in(client, "nurse1")
 
@@ -46,10 +48,52 @@ def test_it_locks_an_account_after_five_failures_even_for_the_right_password(cli
     assert "_auth_user_id" not in client.session
 
 
+def test_one_persons_wrong_passwords_lock_that_name_not_the_colleagues_at_that_address(
+    client, settings
+):
+    """QA pass 2, #1: behind one address (a clinic's network, or a proxy not
+    configured) a guesser's five wrong passwords locked every colleague, the clinic
+    admin too. Now they lock the name being guessed, there, and nobody else."""
+    make_user("fd1", roles.FRONT_DESK)
+    make_user("nurse1", roles.NURSE)
+    make_user("ca", roles.CLINIC_ADMIN, is_staff=True)
+    for _ in range(settings.CLINIC_LOGIN_FAILURE_LIMIT):
+        log_in(client, "fd1", "wrong-password")
+
+    locked = log_in(client, "fd1")
+    page = locked.content.decode()
+    assert locked.status_code == 429
+    assert "This username has had too many wrong passwords from this network" in page
+    assert "Colleagues can still log in." in page
+    assert "Try again in 30 minutes." in page
+    assert 'href="/accounts/login/"' in page
+
+    colleague, admin = Client(), Client()
+    assert log_in(colleague, "nurse1").status_code == 302
+    assert log_in(admin, "ca").status_code == 302
+    # A colleague's good log-in does not unlock the name being guessed.
+    assert log_in(Client(), "fd1").status_code == 429
+
+
+def test_a_good_log_in_forgets_the_persons_own_wrong_passwords_only(client, settings):
+    make_user("nurse1", roles.NURSE)
+    make_user("fd1", roles.FRONT_DESK)
+    for _ in range(settings.CLINIC_LOGIN_FAILURE_LIMIT - 1):
+        log_in(client, "nurse1", "wrong-password")
+        log_in(client, "fd1", "wrong-password")
+    assert log_in(client, "nurse1").status_code == 302
+    client.post("/accounts/logout/")
+
+    # The nurse starts afresh; fd1's wrong passwords still count.
+    assert log_in(client, "nurse1", "wrong-password").status_code == 200
+    assert log_in(client, "fd1", "wrong-password").status_code == 429
+    assert set(AccessAttempt.objects.values_list("username", flat=True)) == {"nurse1", "fd1"}
+
+
 def test_it_lets_the_person_in_again_after_the_cool_off(client, settings):
     make_user("nurse1", roles.NURSE)
     with time_machine.travel(START, tick=False) as clock:
-        for _ in range(settings.AXES_FAILURE_LIMIT):
+        for _ in range(settings.CLINIC_LOGIN_FAILURE_LIMIT):
             log_in(client, "nurse1", "wrong-password")
         assert log_in(client, "nurse1").status_code == 429
 
@@ -62,7 +106,7 @@ def test_it_lets_the_person_in_again_after_the_cool_off(client, settings):
 
 def test_it_lets_a_clinic_admin_unlock_an_account_in_the_admin(client, settings):
     make_user("nurse1", roles.NURSE)
-    for _ in range(settings.AXES_FAILURE_LIMIT):
+    for _ in range(settings.CLINIC_LOGIN_FAILURE_LIMIT):
         log_in(client, "nurse1", "wrong-password")
     attempt = AccessAttempt.objects.get(username="nurse1")
     admin = Client()
@@ -87,6 +131,46 @@ def test_it_refuses_a_weak_new_password(client):
     assert "This password is too common." in response.content.decode()
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+def test_the_password_change_pages_are_the_clinics_own_with_labelled_fields_and_a_summary(
+    client,
+):
+    """QA pass 2, #3: they were the Django admin's pages ("Django administration",
+    a Home link to the admin that most roles may not open)."""
+    user = make_user("fd1", roles.FRONT_DESK)
+    client.force_login(user)
+
+    form = client.get("/accounts/password_change/").content.decode()
+    assert "Django administration" not in form and 'href="/admin/"' not in form
+    assert '<h1 class="h3 mb-3">Change your password</h1>' in form
+    assert "<title>Change your password ·" in form
+    for field in ("old_password", "new_password1", "new_password2"):
+        assert re.search(rf'<label\s+for="id_{field}"', form), field
+    assert 'href="/accounts/security/"' in form  # Cancel goes back to Account security
+
+    refused = client.post(
+        "/accounts/password_change/",
+        {"old_password": "not-it", "new_password1": "x", "new_password2": "y"},
+    ).content.decode()
+    assert "Your password was not changed. Please correct the errors below." in refused
+    assert '<a class="alert-link" href="#id_old_password">' in refused
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+    done = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-much-longer-passphrase",
+            "new_password2": "a-much-longer-passphrase",
+        },
+        follow=True,
+    )
+    page = done.content.decode()
+    assert done.redirect_chain[-1][0] == "/accounts/password_change/done/"
+    assert "Your password has been changed." in page and "Django administration" not in page
+    assert 'href="/accounts/security/"' in page
 
 
 # --- Two-factor ------------------------------------------------------------------------
@@ -169,6 +253,18 @@ def test_it_logs_out_after_fifteen_idle_minutes_with_the_reason(client, settings
     assert response.redirect_chain[0][0] == "/accounts/login/?next=%2Fappointments%2F"
     assert "logged out after 15 minutes without activity" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_one_idle_minute_reads_in_the_singular(client, settings):
+    """QA pass 2, #7: "after 1 minutes" with CLINIC_SESSION_IDLE_SECONDS=60."""
+    settings.CLINIC_SESSION_IDLE_SECONDS = 60
+    make_user("desk", roles.FRONT_DESK)
+    with time_machine.travel(START, tick=False) as clock:
+        log_in(client, "desk")
+        clock.shift(timedelta(minutes=1, seconds=1))
+        response = client.get("/appointments/", follow=True)
+
+    assert "You were logged out after 1 minute without activity" in response.content.decode()
 
 
 def test_it_ends_a_session_at_its_absolute_lifetime_however_busy(client, settings):

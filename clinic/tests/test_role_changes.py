@@ -120,6 +120,25 @@ def test_a_role_change_is_audited_shown_on_the_audit_page_and_told_to_the_other_
     assert "Added: Physician" in message.body
 
 
+def test_the_set_up_superuser_is_told_of_another_admins_role_change(
+    admin_a, groups, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    """QA pass 2, #6: recipients came from the clinic admin group only, which the
+    createsuperuser account is not in, so the first admin's grants reached nobody."""
+    settings.SITE_URL = "https://clinic.test"
+    make_user("root", None, is_staff=True, is_superuser=True, email="root@clinic.example")
+    make_user("gone", None, is_superuser=True, is_active=False, email="gone@clinic.example")
+    nurse = make_user("nia", roles.NURSE, is_staff=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        change_roles(logged_in(admin_a), nurse, [roles.NURSE, roles.FRONT_DESK], groups)
+
+    [message] = mailoutbox
+    assert message.to == ["root@clinic.example"]  # active; not the admin who did it
+    assert "Added: Front desk" in message.body
+    assert message.message()["Message-ID"].endswith("@clinic.test>")  # not the machine's name
+
+
 def test_an_admin_cannot_give_themselves_a_clinical_role(admin_a, groups, mailoutbox):
     client = logged_in(admin_a)
 

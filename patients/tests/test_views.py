@@ -323,3 +323,19 @@ def test_an_empty_clinic_lists_no_patients_and_says_so(frontdesk_client):
     assert len(response.context["page"].object_list) == 0
     assert "No patients registered yet." in response.content.decode()
     assert not ReadAccess.objects.exists()
+
+
+@pytest.mark.parametrize(("role", "finds_slots"), [("frontdesk", True), ("nurse", False)])
+def test_the_patient_page_offers_find_a_slot_only_to_who_may_open_it(role, finds_slots, request):
+    """QA pass 2, #4: the slot finder is the front desk's (clinic/policy.py); a nurse
+    was shown the button and got 403. Booking is any staff's."""
+    client = request.getfixturevalue(f"{role}_client")
+    patient = PatientFactory()
+    finder = f"/appointments/find/?patient={patient.pk}"
+
+    page = client.get(f"/patients/{patient.pk}/").content.decode()
+
+    assert f'href="/appointments/book/?patient={patient.pk}"' in page
+    assert (f'href="{finder}"' in page) is finds_slots
+    assert ("Find a slot" in page) is finds_slots
+    assert client.get(finder).status_code == (200 if finds_slots else 403)

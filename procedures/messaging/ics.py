@@ -4,18 +4,18 @@ moment whatever the site's zone; the summary is generic (no procedure name). The
 is the visit's site (issue 18)."""
 
 from datetime import UTC
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from clinic.mail import site_domain
 from procedures.scheduling.models import Appointment
 
 
 def appointment_uid(appointment: Appointment) -> str:
-    domain = urlparse(settings.SITE_URL).hostname or "clinic.local"
+    domain = site_domain()
     return f"appointment-{appointment.pk}@{domain}"
 
 

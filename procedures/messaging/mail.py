@@ -7,7 +7,6 @@ patient who asked for details in email; otherwise they sit behind the link.
 
 from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -15,7 +14,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import formats, translation
 from django.utils.translation import gettext_noop
 
-from clinic.mail import build_email, calendar_attachment
+from clinic.mail import build_email, calendar_attachment, site_domain
 from procedures.catalog.sites import patient_context
 from procedures.messaging.ics import appointment_ics
 from procedures.messaging.links import link_url
@@ -49,7 +48,7 @@ INVITE_KINDS: dict[str, str] = {
 
 def message_id_for(reminder: Reminder) -> str:
     """Stable per row, so a resend after a crash is recognisable as the same message."""
-    domain = urlparse(settings.SITE_URL).hostname or "clinic.local"
+    domain = site_domain()
     return f"<reminder-{reminder.pk}@{domain}>"
 
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -157,6 +157,7 @@ class OpenLoopsReport:
 def _order_item(order: TestOrder, what: str) -> dict:
     return {
         "url": reverse("procedures:result_log", args=[order.pk]),
+        "action": "result_log",
         "label": _("Order %(pk)s · %(test)s") % {"pk": order.pk, "test": order.test_type.name},
         "detail": what,
     }
@@ -197,6 +198,7 @@ def open_loops_report(
             visits_not_ended(day=day, site_id=site_id),
             lambda a: {
                 "url": reverse("procedures:appointment_detail", args=[a.pk]),
+                "action": "appointment_detail",
                 "label": _("Visit %(pk)s · %(procedure)s")
                 % {"pk": a.pk, "procedure": a.procedure_type.name},
                 "detail": _("%(status)s since %(day)s")
@@ -244,6 +246,7 @@ def open_loops_report(
             at_site(emails_failed_without_call(), site_id).select_related("appointment"),
             lambda r: {
                 "url": reverse("procedures:appointment_detail", args=[r.appointment_id]),
+                "action": "appointment_detail",
                 "label": _("Visit %(pk)s · %(kind)s")
                 % {"pk": r.appointment_id, "kind": r.get_kind_display()},
                 "detail": _("failed"),
@@ -262,6 +265,7 @@ def _escalations_section(exact: bool) -> Section:
     items = [_order_item(e.order, str(ResultEscalation.Level(e.level).label)) for e in results] + [
         {
             "url": reverse("procedures:open_loops") + f"?day={d.day.isoformat()}",
+            "action": "open_loops",
             "label": _("Open loops of %(day)s not signed off") % {"day": _dated(d.day)},
             "detail": _("clinic lead address missing"),
         }
@@ -305,14 +309,28 @@ def _working_day(day: date, holidays: set[date]) -> bool:
     return day.weekday() < 5 and day not in holidays
 
 
+def first_visit_day() -> date | None:
+    """The clinic day of the first visit ever booked (any site, any state), or None."""
+    first = Appointment.objects.aggregate(first=Min("start_at"))["first"]
+    return first.astimezone(clinic_tz()).date() if first else None
+
+
 def days_to_chase(*, today: date) -> list[date]:
     """Working days before today, within OPEN_LOOPS_LOOKBACK_DAYS and not before
-    OPEN_LOOPS_SINCE, that nobody signed off and that were not escalated yet."""
+    OPEN_LOOPS_SINCE, that nobody signed off and that were not escalated yet.
+
+    Nor before the first visit: every loop starts with one, so the days before it
+    have nothing to sign off (a new install escalated its first week at once)."""
     lookback = getattr(settings, "OPEN_LOOPS_LOOKBACK_DAYS", 7)
     since = getattr(settings, "OPEN_LOOPS_SINCE", None)
-    first = today - timedelta(days=lookback)
+    first_visit = first_visit_day()
+    if first_visit is None:
+        return []
+    first = max(today - timedelta(days=lookback), first_visit)
     if since:
         first = max(first, since)
+    if first >= today:
+        return []
     holidays = set(
         ClinicHoliday.objects.filter(date__gte=first, date__lt=today).values_list("date", flat=True)
     )

@@ -48,3 +48,14 @@ def test_the_readme_says_how_to_run_compose_over_plain_http_on_localhost():
     readme = (ROOT / "README.md").read_text()
 
     assert "SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 docker compose up" in readme
+
+
+def test_compose_sees_the_client_behind_its_proxy_and_only_the_proxy_reaches_the_app():
+    """Without a proxy setting every client shares the proxy's address, and one
+    person's wrong passwords counted against the whole clinic (QA pass 2, #1). A
+    proxy count is safe only while nothing but the proxy reaches the app."""
+    env = compose()["x-app"]["environment"]
+    web = compose()["services"]["web"]
+
+    assert default_of(env["CLINIC_PROXY_COUNT"]) == "1"
+    assert web["ports"] == ["127.0.0.1:8000:8000"]

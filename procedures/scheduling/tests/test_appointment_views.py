@@ -139,3 +139,15 @@ def test_it_does_not_let_a_nurse_cancel(nurse_client):
     assert response.status_code == 403
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.SCHEDULED
+
+
+@pytest.mark.parametrize(("role", "finds_slots"), [("frontdesk", True), ("nurse", False)])
+def test_the_list_offers_find_a_slot_only_to_who_may_open_it(role, finds_slots, request):
+    """QA pass 2, #4: nurses and physicians may book but not use the slot finder."""
+    client = request.getfixturevalue(f"{role}_client")
+
+    page = client.get("/appointments/").content.decode()
+
+    assert "Book a procedure" in page
+    assert ("Find a slot" in page) is finds_slots
+    assert client.get("/appointments/find/").status_code == (200 if finds_slots else 403)
