@@ -1,6 +1,7 @@
 """Forms of the prep page. Validation of shape only; the rules live in the services."""
 
 from datetime import time
+from zoneinfo import ZoneInfo
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
@@ -68,8 +69,11 @@ class HoldForm(forms.Form):
         help_text=_("For example: the evening after the procedure, unless told otherwise."),
     )
 
-    def __init__(self, *args, patient=None, action: str = "", **kwargs):
+    def __init__(self, *args, patient=None, action: str = "", tz: ZoneInfo | None = None, **kwargs):
+        """`tz`: the visit's site's zone, in which the page shows its times and the last
+        dose typed is read (QA 3, #7); the page's current zone without it."""
         super().__init__(*args, **kwargs)
+        self.tz = tz
         medication = self.fields["medication"]
         if not isinstance(medication, forms.ModelChoiceField):  # never: declared above
             raise TypeError("medication")
@@ -92,7 +96,7 @@ class HoldForm(forms.Form):
                 self.add_error("stop_date", _("Enter the day of the last dose."))
             else:
                 data["stop_at"] = clinic_datetime(
-                    data["stop_date"], data.get("stop_time") or time(20, 0)
+                    data["stop_date"], data.get("stop_time") or time(20, 0), self.tz
                 )
         data.setdefault("stop_at", None)
         return data

@@ -48,7 +48,9 @@ def _forms(appointment: Appointment, plan) -> dict:
     return {
         "medication_form": MedicationForm(action=_url("prep_medication_add", appointment)),
         "hold_form": HoldForm(
-            patient=appointment.patient, action=_url("prep_hold_set", appointment)
+            patient=appointment.patient,
+            action=_url("prep_hold_set", appointment),
+            tz=appointment.site_tz,
         ),
         "sedation_form": SedationForm(
             action=_url("prep_sedation", appointment),
@@ -182,7 +184,10 @@ def prep_medication_add(request, pk: int):
 def prep_hold_set(request, pk: int):
     appointment = _load(pk)
     form = HoldForm(
-        request.POST, patient=appointment.patient, action=_url("prep_hold_set", appointment)
+        request.POST,
+        patient=appointment.patient,
+        action=_url("prep_hold_set", appointment),
+        tz=appointment.site_tz,
     )
     if not form.is_valid():
         return _refused(request, appointment, "hold_form", form)
