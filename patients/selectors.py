@@ -4,13 +4,16 @@ Pages outside this app (visit, prep, order, the day sheet, the Today board) call
 these too; patients never imports procedures, so nothing here knows of visits.
 """
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from difflib import SequenceMatcher
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import GreaterThan
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -19,12 +22,62 @@ from .normalise import fold, phone_key
 
 # How alike two folded names must be (0..1) to count as the same person's.
 NAME_SIMILARITY = 0.8
+# How far back a year of birth typed with a slip can go (a real one is within it).
+OLDEST_AGE_YEARS = 130
 
 
 def _name_similarity(a: str, b: str) -> float:
     """Word order does not matter; accents and case are folded away first."""
     a_words, b_words = sorted(fold(a).split()), sorted(fold(b).split())
     return SequenceMatcher(None, " ".join(a_words), " ".join(b_words)).ratio()
+
+
+def _names_alike(a: str, b: str) -> bool:
+    """Similar as a whole (typos, accents, order), or every word of the shorter name
+    is in the longer one: "José García" and "José García López" (a second family
+    name added or dropped) score only 0.79 as a whole (QA 3, #5)."""
+    if _name_similarity(a, b) >= NAME_SIMILARITY:
+        return True
+    a_words, b_words = set(fold(a).split()), set(fold(b).split())
+    shorter = min(a_words, b_words, key=len)
+    return len(shorter) >= 2 and (a_words <= b_words or b_words <= a_words)
+
+
+def _near_dates(born: date) -> set[date]:
+    """Dates of birth one slip away from `born` (QA 3, #5): another day of the same
+    month and year, another month with the same day and year, the day and month
+    swapped (5 Jun for 6 May), or a year with one digit changed or two neighbouring
+    digits swapped (1968 or 1985 for 1958). At most about sixty dates, read through
+    the date-of-birth index; a year typed anyhow is not one of them."""
+    near: set[date] = set()
+
+    def add(year: int, month: int, day: int) -> None:
+        with suppress(ValueError):  # 31 February
+            near.add(date(year, month, day))
+
+    for day in range(1, 32):
+        add(born.year, born.month, day)
+    for month in range(1, 13):
+        add(born.year, month, born.day)
+    digits = f"{born.year:04d}"
+    years = {int(digits[:i] + d + digits[i + 1 :]) for i in range(4) for d in "0123456789"}
+    years |= {int(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]) for i in range(3)}
+    this_year = timezone.localdate().year
+    for year in years:
+        if this_year - OLDEST_AGE_YEARS <= year <= this_year:
+            add(year, born.month, born.day)
+    if swapped := _swapped(born):
+        near.add(swapped)
+    near.discard(born)
+    return near
+
+
+def _swapped(born: date) -> date | None:
+    """`born` with its day and month swapped (5 June for 6 May), when that is a date."""
+    try:
+        return date(born.year, born.day, born.month)
+    except ValueError:
+        return None
 
 
 def likely_duplicates(
@@ -36,14 +89,32 @@ def likely_duplicates(
     phone: str = "",
     exclude_pk: int | None = None,
 ) -> list[Patient]:
-    """Active records that may be this person: born the same day with a similar name
-    (typos and accents forgiven), or with the same email address or phone number.
+    """Active records that may be this person: a similar name (typos and accents
+    forgiven, or one name's words all in the other's) born the same day, or one slip
+    of the date away (`_near_dates`); or the same email address or phone number.
+
+    One query finds the candidates. A date one slip away is asked only together with
+    a word of the family name typed (three letters or more, found anywhere in the
+    other's name, so given and family name swapped still meet), so the namesakes of
+    a common name born on other days are never read. A slip in the date and a typo
+    in the family name at once are not caught.
 
     Records that someone already said are different people are left out.
     """
     condition = Q()
+    name = f"{given_name} {family_name}"
+    near: set[date] = set()
     if date_of_birth:
         condition |= Q(date_of_birth=date_of_birth)
+        words = Q()
+        for word in set(fold(family_name).split()):
+            if len(word) >= 3:
+                # STRPOS, not LIKE: the trigram index would read every patient with the
+                # word (thousands of Garcías) to meet the sixty dates' few dozen rows.
+                words |= Q(GreaterThan(StrIndex("search_name", Value(word)), 0))
+        if words:
+            near = _near_dates(date_of_birth)
+            condition |= Q(date_of_birth__in=near) & words
     if email.strip():
         condition |= Q(email__iexact=email.strip())
     key = phone_key(phone)
@@ -54,15 +125,17 @@ def likely_duplicates(
     candidates = Patient.objects.active().filter(condition)
     if exclude_pk:
         candidates = candidates.exclude(pk=exclude_pk)
-    name = f"{given_name} {family_name}"
+    swapped = _swapped(date_of_birth) if date_of_birth else None
     matches = []
     for other in candidates.order_by("pk")[:50]:
         reasons = []
-        if (
-            other.date_of_birth == date_of_birth
-            and _name_similarity(name, other.full_name) >= NAME_SIMILARITY
-        ):
+        if other.date_of_birth == date_of_birth and _names_alike(name, other.full_name):
             reasons.append(_("same date of birth, similar name"))
+        elif other.date_of_birth in near and _names_alike(name, other.full_name):
+            if other.date_of_birth == swapped:
+                reasons.append(_("similar name, day and month of birth swapped"))
+            else:
+                reasons.append(_("similar name, date of birth differs in the day, month or year"))
         if email.strip() and other.email.lower() == email.strip().lower():
             reasons.append(_("same email"))
         if len(key) >= 7 and other.phone_key == key:

@@ -8,6 +8,7 @@ import pytest
 from auditlog.models import LogEntry
 
 from patients.models import DuplicateOverride, Patient
+from patients.selectors import _near_dates, likely_duplicates
 from patients.tests.factories import PatientFactory
 
 pytestmark = [
@@ -157,3 +158,126 @@ def test_each_new_form_carries_a_fresh_key(frontdesk_client):
     first = frontdesk_client.get("/patients/new/").context["form"]["submission_key"].value()
     second = frontdesk_client.get("/patients/new/").context["form"]["submission_key"].value()
     assert first and second and first != second
+
+
+# --- QA 3, #5: a slip in the date of birth, and a second family name -----------------
+
+
+@pytest.fixture
+def eleanor_and_jose():
+    return [
+        PatientFactory(
+            given_name="Eleanor",
+            family_name="Whitfield",
+            date_of_birth=dt.date(1958, 3, 14),
+            email="eleanor@example.com",
+            phone="07700 900123",
+        ),
+        PatientFactory(
+            given_name="José",
+            family_name="García",
+            date_of_birth=dt.date(1970, 5, 6),
+            email="jose@example.com",
+            phone="07700 900456",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "born", "which", "reason"),
+    [
+        # The month typed one off (14 Apr for 14 Mar).
+        ("Eleanor", "Whitfield", "1958-04-14", 0, "date of birth differs in the day, month"),
+        # Another day, and a typo in the given name on top.
+        ("Elanor", "Whitfield", "1958-03-15", 0, "date of birth differs in the day, month"),
+        # Given and family name swapped, and another month.
+        ("Whitfield", "Eleanor", "1958-04-14", 0, "date of birth differs in the day, month"),
+        # A year digit (1968) and two year digits swapped (1985).
+        ("Eleanor", "Whitfield", "1968-03-14", 0, "date of birth differs in the day, month"),
+        ("Eleanor", "Whitfield", "1985-03-14", 0, "date of birth differs in the day, month"),
+        # Day and month swapped (5 Jun for 6 May).
+        ("Jose", "Garcia", "1970-06-05", 1, "similar name, day and month of birth swapped"),
+        # A second family name, the same day.
+        ("José", "García López", "1970-05-06", 1, "same date of birth, similar name"),
+        ("José", "García-López", "1970-05-06", 1, "same date of birth, similar name"),
+    ],
+)
+def test_it_stops_a_registration_one_slip_away_and_says_why(
+    frontdesk_client, eleanor_and_jose, given, family, born, which, reason
+):
+    other = eleanor_and_jose[which]
+
+    response = frontdesk_client.post(
+        "/patients/new/",
+        registration(given_name=given, family_name=family, date_of_birth=born),
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This looks like a patient who is already registered" in page
+    assert f'href="/patients/{other.pk}/"' in page
+    assert reason in page
+    assert Patient.objects.count() == 2
+
+
+def test_an_existing_second_family_name_is_found_from_the_first_alone(frontdesk_client):
+    lopez = PatientFactory(
+        given_name="José", family_name="García López", date_of_birth=dt.date(1970, 5, 6)
+    )
+
+    response = frontdesk_client.post(
+        "/patients/new/",
+        registration(given_name="Jose", family_name="Garcia", date_of_birth="1970-05-06"),
+    )
+
+    assert lopez.mrn in response.content.decode()
+    assert Patient.objects.count() == 1
+
+
+def test_a_crowd_of_namesakes_born_on_other_dates_is_not_a_match(
+    frontdesk_client, django_assert_num_queries
+):
+    # Two parts of the date differ (and not as a swap), or the year is not a slip (two
+    # digits changed).
+    for born in [
+        dt.date(1970, 7, 9),
+        dt.date(1971, 6, 5),
+        dt.date(1969, 5, 7),
+        dt.date(1970, 12, 25),
+        dt.date(1963, 5, 6),
+        dt.date(1947, 5, 6),
+        dt.date(1980, 1, 1),
+    ] * 6:
+        PatientFactory(given_name="José", family_name="García", date_of_birth=born)
+    # One slip away, but another name.
+    PatientFactory(given_name="Ana", family_name="Lopez", date_of_birth=dt.date(1970, 5, 7))
+    PatientFactory(given_name="Joseph", family_name="Brown", date_of_birth=dt.date(1970, 5, 7))
+    count = Patient.objects.count()
+
+    with django_assert_num_queries(1):  # the candidates, in one query
+        assert (
+            likely_duplicates(
+                given_name="José", family_name="García", date_of_birth=dt.date(1970, 5, 6)
+            )
+            == []
+        )
+    response = frontdesk_client.post(
+        "/patients/new/",
+        registration(given_name="José", family_name="García", date_of_birth="1970-05-06"),
+    )
+
+    assert response.status_code == 302
+    assert Patient.objects.count() == count + 1
+
+
+def test_near_dates_are_a_bounded_list():
+    near = _near_dates(dt.date(1958, 3, 14))
+
+    assert len(near) <= 62
+    assert dt.date(1958, 3, 14) not in near
+    assert {dt.date(1958, 4, 14), dt.date(1958, 3, 15), dt.date(1959, 3, 14)} <= near
+    assert dt.date(1958, 4, 15) not in near  # two parts differ
+    # 29 February: the years that have none are left out, not an error.
+    leap_day = {d.year for d in _near_dates(dt.date(1960, 2, 29)) if (d.month, d.day) == (2, 29)}
+    assert {1964, 1968} <= leap_day
+    assert 1961 not in leap_day

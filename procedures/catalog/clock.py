@@ -47,6 +47,17 @@ def zone_city(zone_name: str) -> str:
     return zone_name.rsplit("/", 1)[-1].replace("_", " ")
 
 
+def other_clock_label(site: Site) -> str:
+    """The site's clock in words ("Northgate, Paris time") when `site` keeps another zone
+    than the page's current one, else "": said beside a visit's times, which staff pages
+    show on its site's clock (QA 3, #7: the appointment page read 10:00 London for an
+    11:00 Paris visit while the patient's emails said 11:00 CET). Call it outside
+    `timezone.override(site.tz)`."""
+    if site.time_zone == timezone.get_current_timezone_name():
+        return ""
+    return _("%(site)s, %(city)s time") % {"site": site.name, "city": zone_city(site.time_zone)}
+
+
 def visit_span_text(
     start: datetime, end: datetime | None, *, site_name: str, zone_name: str
 ) -> str:

@@ -9,7 +9,7 @@ instead.
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Exists, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from procedures.messaging.calls import calls_close_obsolete, calls_settle_due
@@ -32,7 +32,7 @@ from procedures.messaging.kinds import (
 from procedures.messaging.models import CallTask, EmailOptOut, Reminder
 from procedures.prep.facts import PrepFacts, PrepStep
 from procedures.prep.timeline import patient_timeline
-from procedures.scheduling.models import Appointment
+from procedures.scheduling.models import Appointment, AppointmentEvent
 
 Kind = Reminder.Kind
 
@@ -426,7 +426,13 @@ def stops_withdrawn(reminder: Reminder) -> bool:
 def _escort_request_replan(appointment: Appointment, now: datetime) -> list:
     """The escort request follows the sedation level and the escort: asked for once a
     visit becomes sedated without a confirmed escort, withdrawn (with the call standing
-    in for it) while unsent once it is no longer needed or the escort is confirmed."""
+    in for it) while unsent once it is no longer needed or the escort is confirmed.
+
+    A request the patient already had is not sent twice, unless it was answered since
+    (an escort confirmed after it was written) and that confirmation was dropped: a new
+    escort named, or the confirmation taken back. The patient is then asked again
+    (invariant 3; QA 3, #4: a request sent and answered would otherwise never go out
+    for the new escort)."""
     asked = Reminder.objects.filter(
         appointment=appointment,
         appointment_version=appointment.version,
@@ -440,8 +446,14 @@ def _escort_request_replan(appointment: Appointment, now: datetime) -> list:
             skipped_too=True,
         )
         return []
-    if asked.exclude(status=Reminder.Status.CANCELLED).exists():
-        return []  # asked already (or on its way): never twice
+    answered = AppointmentEvent.objects.filter(
+        appointment=appointment, kind="escort_confirmed"
+    ).order_by("-at")
+    asked = asked.exclude(status=Reminder.Status.CANCELLED).filter(
+        Q(created_at__gt=Subquery(answered.values("at")[:1])) | ~Exists(answered)
+    )
+    if asked.exists():
+        return []  # asked already (or on its way), and not answered since: never twice
     offset = policy_offset(Kind.ESCORT_REQUEST)
     if offset is None or appointment.start_at <= now:
         return []

@@ -1,6 +1,7 @@
 """Forms of the prep page. Validation of shape only; the rules live in the services."""
 
 from datetime import time
+from zoneinfo import ZoneInfo
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
@@ -68,8 +69,11 @@ class HoldForm(forms.Form):
         help_text=_("For example: the evening after the procedure, unless told otherwise."),
     )
 
-    def __init__(self, *args, patient=None, action: str = "", **kwargs):
+    def __init__(self, *args, patient=None, action: str = "", tz: ZoneInfo | None = None, **kwargs):
+        """`tz`: the visit's site's zone, in which the page shows its times and the last
+        dose typed is read (QA 3, #7); the page's current zone without it."""
         super().__init__(*args, **kwargs)
+        self.tz = tz
         medication = self.fields["medication"]
         if not isinstance(medication, forms.ModelChoiceField):  # never: declared above
             raise TypeError("medication")
@@ -92,7 +96,7 @@ class HoldForm(forms.Form):
                 self.add_error("stop_date", _("Enter the day of the last dose."))
             else:
                 data["stop_at"] = clinic_datetime(
-                    data["stop_date"], data.get("stop_time") or time(20, 0)
+                    data["stop_date"], data.get("stop_time") or time(20, 0), self.tz
                 )
         data.setdefault("stop_at", None)
         return data
@@ -136,21 +140,42 @@ class TransportForm(forms.Form):
         required=False,
         help_text=_("Tick once you have spoken to them (or the patient has confirmed)."),
     )
+    escort_take_back = forms.BooleanField(
+        label=_("Take the confirmation back: the escort can no longer come"),
+        required=False,
+    )
     needs_wheelchair = forms.BooleanField(label=_("Needs a wheelchair"), required=False)
     needs_interpreter = forms.BooleanField(label=_("Needs an interpreter"), required=False)
     interpreter_language = forms.CharField(
         label=_("Interpreter language"), max_length=50, required=False
     )
 
-    def __init__(self, *args, action: str = "", **kwargs):
+    def __init__(self, *args, action: str = "", confirmed: bool = False, **kwargs):
+        """`confirmed`: the stored escort has confirmed. The tick is never pre-filled
+        (QA 3, #4): a ticked box that came with the page, posted with a new name or
+        phone, would confirm someone nobody spoke to. The confirmation is shown as
+        text above the form, an untouched box keeps it, and taking it back is a box
+        of its own."""
         super().__init__(*args, **kwargs)
         self.fields["escort_phone"].widget.attrs["autocomplete"] = "off"
         self.fields["escort_phone"].widget.input_type = "tel"
+        ticks: list = ["escort_confirmed"]
+        if confirmed:
+            self.fields["escort_confirmed"].label = _(
+                "A new escort has confirmed they will take the patient home"
+            )
+            self.fields["escort_confirmed"].help_text = _(
+                "The escort above is confirmed and stays so. A new name or phone is not "
+                "confirmed unless you tick this once you have spoken to them."
+            )
+            ticks.append("escort_take_back")
+        else:
+            del self.fields["escort_take_back"]
         self.helper = _helper(
             action,
             _("Save getting home"),
             Row(Column("transport_mode"), Column("escort_name"), Column("escort_phone")),
-            "escort_confirmed",
+            *ticks,
             Row(
                 Column("needs_wheelchair"),
                 Column("needs_interpreter"),
@@ -161,6 +186,11 @@ class TransportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("escort_confirmed") and data.get("escort_take_back"):
+            self.add_error(
+                "escort_take_back",
+                _("Either confirm the escort or take the confirmation back, not both."),
+            )
         if data.get("escort_confirmed"):
             if not (data.get("escort_name") or "").strip():
                 self.add_error("escort_name", _("Enter the escort's name to confirm them."))

@@ -320,11 +320,20 @@ def transport_set(
         appointment.transport_mode = transport_mode
         appointment.escort_name, appointment.escort_phone = escort_name, escort_phone
         fields = ["transport_mode", "escort_name", "escort_phone", "updated_at"]
-        if changed_escort and appointment.escort_confirmed_at:
+        cleared = bool(changed_escort and appointment.escort_confirmed_at)
+        if cleared:
             appointment.escort_confirmed_at = None  # a new person must confirm again
             fields.append("escort_confirmed_at")
         appointment.save(update_fields=fields)
         plan = plan_for_update(appointment)
+        if cleared:
+            plan.escort_confirmed_via, plan.escort_confirmed_by = "", None
+            prep_event(
+                appointment,
+                "escort_unconfirmed",
+                by,
+                _("A new escort name or phone: not confirmed until they are asked."),
+            )
         plan.needs_wheelchair, plan.needs_interpreter = needs_wheelchair, needs_interpreter
         plan.interpreter_language = interpreter_language.strip() if needs_interpreter else ""
         plan.save()

@@ -47,7 +47,9 @@ def _forms(appointment: Appointment, plan) -> dict:
     return {
         "medication_form": MedicationForm(action=_url("prep_medication_add", appointment)),
         "hold_form": HoldForm(
-            patient=appointment.patient, action=_url("prep_hold_set", appointment)
+            patient=appointment.patient,
+            action=_url("prep_hold_set", appointment),
+            tz=appointment.site_tz,
         ),
         "sedation_form": SedationForm(
             action=_url("prep_sedation", appointment),
@@ -59,11 +61,11 @@ def _forms(appointment: Appointment, plan) -> dict:
         ),
         "transport_form": TransportForm(
             action=_url("prep_transport", appointment),
+            confirmed=appointment.escort_confirmed_at is not None,
             initial={
                 "transport_mode": appointment.transport_mode,
                 "escort_name": appointment.escort_name,
                 "escort_phone": appointment.escort_phone,
-                "escort_confirmed": appointment.escort_confirmed_at is not None,
                 "needs_wheelchair": plan.needs_wheelchair,
                 "needs_interpreter": plan.needs_interpreter,
                 "interpreter_language": plan.interpreter_language,
@@ -181,7 +183,10 @@ def prep_medication_add(request, pk: int):
 def prep_hold_set(request, pk: int):
     appointment = _load(pk)
     form = HoldForm(
-        request.POST, patient=appointment.patient, action=_url("prep_hold_set", appointment)
+        request.POST,
+        patient=appointment.patient,
+        action=_url("prep_hold_set", appointment),
+        tz=appointment.site_tz,
     )
     if not form.is_valid():
         return _refused(request, appointment, "hold_form", form)
@@ -252,7 +257,11 @@ def prep_transport(request, pk: int):
     """Getting home: the one form for transport, the escort (and its confirmation)
     and access needs."""
     appointment = _load(pk)
-    form = TransportForm(request.POST, action=_url("prep_transport", appointment))
+    form = TransportForm(
+        request.POST,
+        action=_url("prep_transport", appointment),
+        confirmed=appointment.escort_confirmed_at is not None,
+    )
     if not form.is_valid():
         return _refused(request, appointment, "transport_form", form)
     try:
@@ -261,10 +270,19 @@ def prep_transport(request, pk: int):
         )
     except ValidationError as exc:
         return _refused(request, appointment, "transport_form", form, exc)
-    if saved.escort_confirmed_at and not appointment.escort_confirmed_at:
+    if saved.escort_confirmed_at and saved.escort_confirmed_at != appointment.escort_confirmed_at:
         messages.success(request, _("Getting home saved. Escort confirmed."))
     elif appointment.escort_confirmed_at and not saved.escort_confirmed_at:
-        messages.success(request, _("Getting home saved. The escort is no longer confirmed."))
+        if form.cleaned_data.get("escort_take_back"):
+            messages.success(request, _("Getting home saved. The escort is no longer confirmed."))
+        else:
+            messages.warning(
+                request,
+                _(
+                    "Getting home saved. A new escort name or phone: the escort is no longer "
+                    "confirmed, and the escort request is planned again."
+                ),
+            )
     else:
         messages.success(request, _("Getting home saved."))
     return redirect(_url("prep_detail", appointment) + "#transport")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from procedures.catalog.clock import visit_span_text
+from procedures.catalog.clock import other_clock_label, visit_span_text
 from procedures.catalog.sites import ALL_SITES, Site, current_site_id, may_see_all_sites
 
 register = template.Library()
@@ -73,3 +73,12 @@ def visit_when(start, end, site: Site) -> str:
     """A visit's time on its own site's clock, with the site (and, when it is not the
     page's, the zone) named: `{% visit_when a.start_at a.end_at a.site %}`."""
     return visit_span_text(start, end, site_name=site.name, zone_name=site.time_zone)
+
+
+@register.simple_tag
+def other_clock(site: Site) -> str:
+    """The visit's clock in words ("Northgate, Paris time") when its site keeps another
+    zone than the page, else "": `{% other_clock appointment.room.site as clock %}`
+    before the page's `{% timezone appointment.site_tz %}`, so a visit's times are on
+    its own clock and say so (QA 3, #7)."""
+    return other_clock_label(site)

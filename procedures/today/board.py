@@ -8,6 +8,7 @@ per row costs more than the SQL."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
@@ -238,12 +239,18 @@ def room_at_site(room: str, site_id: int, site_names: dict[int, str]) -> str:
 
 
 def board_rows(
-    arrivals: list[Arrival], *, site_names: dict[int, str] | None = None
+    arrivals: list[Arrival],
+    *,
+    site_names: dict[int, str] | None = None,
+    site_zones: dict[int, str] | None = None,
 ) -> list[Arrival]:
     """Fill in what the rows shown need beyond the values loaded: the time, labels,
     links and flags with the page where each is fixed (no query). With `site_names`
-    (the "All sites" board), each room is named with its site."""
+    (the "All sites" board), each room is named with its site; with `site_zones`, each
+    time is on its site's clock, its zone named when not the page's ("11:00 CET": QA 3,
+    #7, the one the patient's emails give)."""
     tz = clinic_tz()
+    zones = {pk: ZoneInfo(name) for pk, name in (site_zones or {}).items() if name != tz.key}
     detail = url_maker("procedures:appointment_detail")
     check_in = url_maker("procedures:appointment_check_in")
     prep = url_maker("procedures:prep_detail")
@@ -263,7 +270,10 @@ def board_rows(
     for a in arrivals:
         if site_names:
             a.room = room_at_site(a.room, a.site_id, site_names)
-        a.time = f"{a.start_at.astimezone(tz):%H:%M}"
+        if a.site_id in zones:
+            a.time = f"{a.start_at.astimezone(zones[a.site_id]):%H:%M %Z}"
+        else:
+            a.time = f"{a.start_at.astimezone(tz):%H:%M}"
         a.url = detail(a.pk)
         a.status_label = statuses.get(a.status, a.status)
         a.status_badge = STATUS_BADGES.get(a.status, OTHER_STATUS_BADGE)

@@ -136,14 +136,21 @@ def transport_set(*, appointment_id: int, by: User | None, **fields: Any) -> App
 
 
 def getting_home_set(
-    *, appointment_id: int, by: User, escort_confirmed: bool, **fields: Any
+    *,
+    appointment_id: int,
+    by: User,
+    escort_confirmed: bool,
+    escort_take_back: bool = False,
+    **fields: Any,
 ) -> Appointment:
-    """The prep page's one "Getting home" form: transport, escort and access needs, and
-    the escort confirmed when ticked, or no longer confirmed when unticked (the escort
-    request is planned again), in one transaction (a new escort asks again)."""
+    """The prep page's one "Getting home" form: transport, escort and access needs in
+    one transaction. A new escort name or phone clears a confirmation (the escort
+    request is planned again) unless `escort_confirmed` confirms the new escort in the
+    same save; `escort_take_back` takes a confirmation back. Neither keeps things as
+    they are: the form never pre-ticks the box (QA 3, #4)."""
     with transaction.atomic():
         appointment = transport_set(appointment_id=appointment_id, by=by, **fields)
-        if not escort_confirmed and appointment.escort_confirmed_at is not None:
+        if escort_take_back and appointment.escort_confirmed_at is not None:
             appointment = prep.escort_unconfirm(appointment_id=appointment_id, by=by)
             _replan(appointment_id)
         elif escort_confirmed and appointment.escort_confirmed_at is None:

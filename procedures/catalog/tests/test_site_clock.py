@@ -3,6 +3,7 @@ America/New_York. Each site's pages, forms and wall-clock rules are in its own z
 "All sites" is in the network's."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -196,7 +197,9 @@ def test_all_sites_keep_the_networks_zone_and_say_so(client, network, time_machi
 
     board = client.get("/today/")
 
-    assert [row.time for row in board.context["rows"]] == ["13:00"]
+    # The row is on the visit's clock and says so (QA 3, #7); the page's other times
+    # stay the network's.
+    assert [row.time for row in board.context["rows"]] == ["08:00 EST"]
     assert "Times in Europe/London" in board.content.decode()
 
 
@@ -460,3 +463,60 @@ def test_a_room_hours_warning_shows_the_visit_on_its_sites_clock(
     warning = page_text(response)
     assert "Mon 24 Nov 2025, 11:00" in warning
     assert "16:00" not in warning.split("hours-warning")[1].split("</ul>")[0]
+
+
+# --- One visit's times on its own site's clock, named on another site's page (QA 3, #7) ---
+
+
+def test_the_appointment_page_shows_a_new_york_visit_in_new_york_time_from_london(
+    client, network, time_machine
+):
+    time_machine.move_to(ny(MONDAY, 6), tick=False)
+    visit = ny_visit(network, ny(TUESDAY, 8))
+    login(client, network["london"])
+
+    page = client.get(f"/appointments/{visit.pk}/").content.decode()
+
+    assert "Tuesday 25 November 2025, 08:00\u201309:00 EST" in page
+    assert "(Manhattan Clinic, New York time)" in page
+    assert "13:00" not in page
+
+    client.post("/site/", {"site": network["new_york"].pk, "next": "/today/"})
+    at_home = client.get(f"/appointments/{visit.pk}/").content.decode()
+    assert "Tuesday 25 November 2025, 08:00\u201309:00</dd>" in at_home
+    assert "New York time" not in at_home
+
+
+def test_the_prep_timeline_dates_and_texts_agree_and_a_last_dose_is_typed_on_its_clock(
+    client, network, time_machine, care_for_all
+):
+    """From the London desk, a stop typed for a New York visit at 20:00 is 20:00 in New
+    York, and the timeline's When column says what its text says."""
+    time_machine.move_to(ny(MONDAY, 6) - dt.timedelta(days=7), tick=False)
+    visit = ny_visit(network, ny(TUESDAY, 8))
+    medicine = visit.patient.medications.create(
+        name="Warfarin", dose="", med_class="anticoagulant", is_active=True
+    )
+    login(client, network["london"], role=roles.PHYSICIAN, username="doc")
+    sunday = MONDAY - dt.timedelta(days=1)
+
+    response = client.post(
+        f"/appointments/{visit.pk}/prep/holds/",
+        {
+            "hold-medication": medicine.pk,
+            "hold-action": "stop",
+            "hold-stop_date": sunday.isoformat(),
+            "hold-stop_time": "20:00",
+        },
+    )
+    assert response.status_code == 302
+    assert visit.medication_holds.get().stop_at == ny(sunday, 20)
+    client.post(f"/appointments/{visit.pk}/prep/holds/confirm/")
+
+    page = client.get(f"/appointments/{visit.pk}/prep/").content.decode()
+
+    rows = re.findall(r'<tr class="prep-step prep-step-medication_hold">.*?</tr>', page, re.S)
+    [row] = [r for r in rows if "last dose" in r]
+    assert "Sun 23 November, 20:00" in row
+    assert "at 20:00 on Sunday 23 November 2025" in row
+    assert "(Manhattan Clinic, New York time: every time on this page" in page

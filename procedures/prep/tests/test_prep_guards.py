@@ -228,7 +228,7 @@ def confirmed(visit, by):
     )
 
 
-def test_unticking_the_escort_takes_the_confirmation_back(frontdesk_client, frontdesk_user, visit):
+def test_taking_the_escort_back_drops_the_confirmation(frontdesk_client, frontdesk_user, visit):
     confirmed(visit, frontdesk_user)
 
     response = frontdesk_client.post(
@@ -237,6 +237,7 @@ def test_unticking_the_escort_takes_the_confirmation_back(frontdesk_client, fron
             "tr-transport_mode": "escort_driving",
             "tr-escort_name": "Ana Silva",
             "tr-escort_phone": "07700 900222",
+            "tr-escort_take_back": "on",
         },
         follow=True,
     )
@@ -254,12 +255,13 @@ def test_unticking_the_escort_takes_the_confirmation_back(frontdesk_client, fron
     assert "Escort not confirmed" in page
 
 
-def test_the_today_board_flags_the_escort_again_once_unticked(frontdesk_user, visit, clock):
+def test_the_today_board_flags_the_escort_again_once_taken_back(frontdesk_user, visit, clock):
     confirmed(visit, frontdesk_user)
     prep_changes.getting_home_set(
         appointment_id=visit.pk,
         by=frontdesk_user,
         escort_confirmed=False,
+        escort_take_back=True,
         transport_mode="escort_driving",
         escort_name="Ana Silva",
         escort_phone="07700 900222",

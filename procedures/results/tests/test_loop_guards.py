@@ -3,6 +3,7 @@ checked against the visit and the plan, a stale page that would have amended a r
 unseen, the physician's own call, and the patient's email when a date has passed."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -285,6 +286,23 @@ def test_a_recollection_task_closes_when_the_new_sample_reaches_the_lab(physicia
 
 
 # --- 4. The sample's site -----------------------------------------------------------------
+
+
+def selected(page: str, name: str) -> list[str]:
+    """The option values a browser would post for the <select> `name`, as the page came."""
+    [select] = re.findall(rf'<select name="{name}".*?</select>', page, re.S)
+    return re.findall(r'<option value="([^"]*)" selected', select)
+
+
+def test_the_sample_form_opens_with_the_plans_site_and_side(physician_client, visit):
+    # QA 3, #10: the plan said posterior iliac, right; the form must not start empty.
+    plan(visit, side="right")
+
+    page = physician_client.get(f"/appointments/{visit.pk}/sample/").content.decode()
+
+    assert selected(page, "specimen_site") == ["posterior_iliac"]
+    assert selected(page, "specimen_side") == ["right"]
+    assert "The prep plan's site: Posterior iliac crest, Right." in page
 
 
 def test_the_sample_form_refuses_a_site_the_rules_forbid(physician_client, visit):

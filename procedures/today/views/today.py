@@ -25,7 +25,10 @@ def today_board_view(request):
     site_id = current_site_id(request)
     # At "All sites" a room is named with its site, on the rows and in the filter (two
     # sites may each have a "Room 1"): the sites' names in one small query.
-    site_names = dict(Site.objects.values_list("pk", "name")) if site_id is None else {}
+    sites = list(Site.objects.values_list("pk", "name", "time_zone")) if site_id is None else []
+    site_names = {pk: name for pk, name, _zone in sites}
+    # ... and each site's zone: a row is on its visit's clock, named when not the page's.
+    site_zones = {pk: zone for pk, _name, zone in sites}
     form = TodayBoardFilterForm(request.GET or None, site_id=site_id, site_names=site_names)
     booked = at_site(board.day_appointments(day=day), site_id)
     # The day is counted, paged and filtered in the database (the network's day is
@@ -57,7 +60,7 @@ def today_board_view(request):
             "form": form,
             "filtered": bool(form.chosen()),
             "page": page,
-            "rows": board.board_rows(rows, site_names=site_names),
+            "rows": board.board_rows(rows, site_names=site_names, site_zones=site_zones),
             "pages": paging.page_links(shown, page),
             # Unfiltered, the day's length as just read (the cached counts may be up
             # to COUNTS_SECONDS behind a write that bypassed the ORM).
