@@ -110,6 +110,10 @@ PATIENTS = [
     ("Peter", "Novak", date(1949, 11, 30), "peter.novak@example.com", False),
     ("Lucy", "Brown", date(1990, 6, 8), "lucy.brown@example.com", False),
     ("Tomás", "Silva", date(1968, 2, 17), "tomas.silva@example.com", False),
+    # Today's two visits: the day's own steps (check in, the checklist, start, the sample
+    # form) can be tried at once, whatever day the demo is seeded on.
+    ("Grace", "Mensah", date(1972, 5, 21), "grace.mensah@example.com", False),
+    ("Daniel", "Kowalski", date(1984, 10, 2), "daniel.kowalski@example.com", False),
 ]
 
 
@@ -235,6 +239,8 @@ def seed_demo(*, password: str) -> dict[str, int]:
         (3, 1, 9, "bm-biopsy", lee, room1, Appointment.Status.SCHEDULED),
         (4, 1, 11, "bm-aspiration", okafor, room2, Appointment.Status.CONFIRMED),
         (5, 3, 10, "bm-biopsy", lee, room1, Appointment.Status.SCHEDULED),
+        (6, 0, 10, "bm-aspiration", lee, room1, Appointment.Status.CHECKED_IN),
+        (7, 0, 15, "bm-aspiration", okafor, room2, Appointment.Status.CONFIRMED),
     ]
     for index, days, hour, code, provider, room, status in plan:
         patient = patients[index]
@@ -260,9 +266,21 @@ def seed_demo(*, password: str) -> dict[str, int]:
             else TransportMode.SELF,
             created_by=users["frontdesk"],
         )
+        checked_in = status == Appointment.Status.CHECKED_IN
         AppointmentEvent.objects.create(
-            appointment=appointment, kind="booked", to_status=status, by=users["frontdesk"]
+            appointment=appointment,
+            kind="booked",
+            to_status=Appointment.Status.CONFIRMED if checked_in else status,
+            by=users["frontdesk"],
         )
+        if checked_in:  # confirmed, then checked in this morning (its undo returns there)
+            AppointmentEvent.objects.create(
+                appointment=appointment,
+                kind="checked_in",
+                from_status=Appointment.Status.CONFIRMED,
+                to_status=status,
+                by=users["frontdesk"],
+            )
         created["appointments"] += 1
         if status == Appointment.Status.COMPLETED:
             appointment.completed_at = start + timedelta(hours=1)
@@ -283,7 +301,7 @@ def seed_demo(*, password: str) -> dict[str, int]:
                 )
             if index == 0:
                 _demo_results(appointment, users["physician"])
-        elif start > timezone.now():
+        elif start > timezone.now() and not checked_in:
             # A future visit gets what a booking plans (workflows.visits.appointment_book):
             # its emails and its front-desk tasks (booked inside the medicine-stop period:
             # the desk is flagged). The demo's visits were "booked" before: their

@@ -27,9 +27,15 @@ def test_it_creates_the_demo_clinic_once(settings, capsys):
     call_command("seed_demo", "--password", "demo-password-1")
 
     assert counts() == first
-    # Six with visits, and one person registered twice (the merge demo).
-    assert first["Patient"] == 8
-    assert first["Appointment"] == 6
+    # Eight with visits, and one person registered twice (the merge demo).
+    assert first["Patient"] == 10
+    assert first["Appointment"] == 8
+    # Two of them today (one checked in, one to check in), whatever day it is seeded on.
+    from procedures.catalog.clock import clinic_today
+
+    visits = Appointment.objects.order_by("start_at")
+    today = [a.status for a in visits if a.start_at.astimezone(a.site_tz).date() == clinic_today()]
+    assert today == [Appointment.Status.CHECKED_IN, Appointment.Status.CONFIRMED]
     assert "Demo clinic ready: 0 users, 0 patients, 0 appointments created." in (
         capsys.readouterr().out
     )
