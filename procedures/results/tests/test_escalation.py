@@ -399,7 +399,10 @@ def test_a_digest_is_signed_by_the_site_of_its_results_or_by_the_network(
     [message] = smtp_mail.wait_for(1)
     text, html = (message.get_body((part,)).get_content() for part in ("plain", "html"))
     assert text.rstrip().endswith("Northgate Satellite Clinic")
-    assert "Northgate Satellite Clinic" in html and "0161 496 0123" in html
+    # Signed with the site's name and address; a staff email carries no "call us on"
+    # line (that footer is the patients').
+    assert f"Northgate Satellite Clinic · {northgate.address}" in html
+    assert "0161 496 0123" not in html
     assert settings.CLINIC_NAME not in text + html
 
     # The lead's digest covers results of two sites: signed by the network.
