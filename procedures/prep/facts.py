@@ -273,6 +273,14 @@ def prep_event(appointment: Appointment, kind: str, by: User | None, note: str =
     AppointmentEvent.objects.create(appointment=appointment, kind=kind, note=note[:300], by=by)
 
 
+def hold_plan_reopen(plan: PrepPlan, appointment: Appointment, by: User | None, note: str) -> None:
+    """Take back the physician's confirmation of the hold plan (locked `plan`), saying
+    why on the visit's timeline: its stops leave the timeline until confirmed again."""
+    plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
+    plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
+    prep_event(appointment, "hold_plan_reopened", by, note)
+
+
 # Once the procedure has begun, the sedation, the site and side and the medicine holds
 # record what was done; a visit released (cancelled, no-show) has nothing left to plan.
 _UNDER_WAY = (Appointment.Status.IN_PROCEDURE, Appointment.Status.COMPLETED)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.choices import TransportMode
-from procedures.prep.facts import PrepFacts, local_date, prep_event
+from procedures.prep.facts import PrepFacts, hold_plan_reopen, local_date, prep_event
 from procedures.prep.models import (
     FrontDeskTask,
     MedicationHold,
@@ -106,14 +106,8 @@ def prep_on_rescheduled(*, appointment: Appointment, moved_from: datetime, by: U
     if stops_void:
         plan = PrepPlan.objects.select_for_update().filter(appointment_id=appointment.pk).first()
         if plan is not None and plan.hold_plan_confirmed_at and stops.exists():
-            plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
-            plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
-            prep_event(
-                appointment,
-                "hold_plan_reopened",
-                by,
-                _("The stop dates were set for the old time: confirm them again."),
-            )
+            again = _("The stop dates were set for the old time: confirm them again.")
+            hold_plan_reopen(plan, appointment, by, again)
     if moved_day and appointment.escort_confirmed_at:
         # Confirmed for the old day: the escort is asked again for the new one.
         appointment.escort_confirmed_at = None

@@ -18,6 +18,7 @@ from procedures.catalog.clock import clinic_tz
 from procedures.prep.facts import (
     clear_fluid_fast_range,
     food_fast_range,
+    hold_plan_reopen,
     hold_rows,
     locked_appointment,
     plan_for_update,
@@ -198,11 +199,9 @@ def hold_plan_reopen_undecided(*, appointment_id: int, by: User | None, why: str
         ]
         if not undecided:
             return []
-        plan.hold_plan_confirmed_at, plan.hold_plan_confirmed_by = None, None
-        plan.save(update_fields=["hold_plan_confirmed_at", "hold_plan_confirmed_by"])
-        prep_event(
+        hold_plan_reopen(
+            plan,
             appointment,
-            "hold_plan_reopened",
             by,
             _("%(why)s No decision yet for %(names)s: decide, then confirm the plan again.")
             % {"why": why, "names": ", ".join(undecided)},
