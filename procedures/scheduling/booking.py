@@ -6,7 +6,7 @@ The lifecycle (confirm, check in, start, complete, cancel, no-show) is
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -149,6 +149,9 @@ def _check_slot(
     """
     if start_at <= timezone.now():
         raise ValidationError({"start_time": _("The appointment must start in the future.")})
+    # Real instants: two times on one zone's clock compare by wall clock in Python, and
+    # the database's check would refuse what that lets through on a DST night (QA 1, #2).
+    start_at, end_at = start_at.astimezone(UTC), end_at.astimezone(UTC)
     if end_at <= start_at:
         raise ValidationError({"end_time": _("The end time must be after the start time.")})
     if too_far := horizon_refusal(start_at):

@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from clinic.bounds import BoundedDateField
-from procedures.catalog.clock import clinic_datetime, clinic_tz
+from procedures.catalog.clock import clinic_instant, clinic_tz, clock_change_refusal
 from procedures.catalog.hours import WEEKDAYS, Unavailability
 from procedures.scheduling.hours_admin import Weekly, whole_days_span
 
@@ -130,11 +130,25 @@ class LeaveForm(forms.Form):
             home = self.zones[0] if self.zones else clinic_tz()
             day_starts, day_ends = whole_days_span(starts_on, ends_on, self.zones or [home])
             starts_time, ends_time = data.get("starts_time"), data.get("ends_time")
+            # A time the clocks skip or repeat is asked again; the others are real
+            # instants (UTC), so "ends after it starts" holds in the database too (QA 1, #3).
+            refusals = {
+                name: refusal
+                for name, day, at in (
+                    ("starts_time", starts_on, starts_time),
+                    ("ends_time", ends_on, ends_time),
+                )
+                if at is not None and (refusal := clock_change_refusal(day, at, home))
+            }
+            for name, refusal in refusals.items():
+                self.add_error(name, refusal)
+            if refusals:
+                return data
             data["starts_at"] = (
-                day_starts if starts_time is None else clinic_datetime(starts_on, starts_time, home)
+                day_starts if starts_time is None else clinic_instant(starts_on, starts_time, home)
             )
             data["ends_at"] = (
-                day_ends if ends_time is None else clinic_datetime(ends_on, ends_time, home)
+                day_ends if ends_time is None else clinic_instant(ends_on, ends_time, home)
             )
         return data
 

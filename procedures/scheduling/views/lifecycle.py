@@ -116,14 +116,13 @@ def appointment_reschedule_view(request, pk: int):
                     "provider": provider_id,
                     "room": room_id,
                 },
+                slot_start=start_at,
                 **site,
             )
         else:
             form = RescheduleForm(request.POST, **site)
         if form.is_valid():
             data = form.cleaned_data
-            if slot:
-                data["start_at"] = slot[0]  # the instant offered, whatever the zones
             answer = fast_answer(data["start_at"])
             try:
                 moved = visits.appointment_reschedule(
