@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.models import ClinicHoliday
-from procedures.catalog.sites import Site
+from procedures.catalog.sites import Site, holidays_refusal
 
 
 def clinic_tz() -> ZoneInfo:
@@ -149,7 +149,9 @@ def add_working_days(start: date, days: int, holidays: set[date]) -> date:
 
 @functools.lru_cache(maxsize=64)
 def _public_holidays(country: str, subdivision: str, year: int) -> frozenset[date]:
-    if not country:
+    # A code the package does not know (a site saved before the admin checked them) counts
+    # no holidays rather than failing every turnaround: the hours page says what is wrong.
+    if not country or holidays_refusal(country, subdivision):
         return frozenset()
     return frozenset(
         holidays.country_holidays(country, subdiv=subdivision or None, years=year).keys()

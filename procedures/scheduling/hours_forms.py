@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.bounds import BoundedDateField
 from procedures.catalog.clock import clinic_instant, clinic_tz, clock_change_refusal
 from procedures.catalog.hours import WEEKDAYS, Unavailability
+from procedures.catalog.sites import holidays_refusal
 from procedures.scheduling.hours_admin import Weekly, whole_days_span
 
 SESSIONS_A_DAY = 2
@@ -199,4 +200,11 @@ class PublicHolidaysForm(forms.Form):
         self.fields["year"].choices = [(y, str(y)) for y in years]
 
     def clean_site(self):
-        return self.sites[self.cleaned_data["site"]]
+        site = self.sites[self.cleaned_data["site"]]
+        # A site saved before the admin checked its codes (QA 1, #4): said, not a 500.
+        if refusal := holidays_refusal(site.holidays_country, site.holidays_subdivision):
+            raise forms.ValidationError(
+                _("%(site)s's public holidays cannot be added: %(why)s Correct it in the admin.")
+                % {"site": site.name, "why": refusal}
+            )
+        return site
