@@ -148,6 +148,9 @@ class RescheduleForm(forms.Form):
     room = forms.ModelChoiceField(
         label=_("Room"), queryset=Room.objects.filter(is_active=True).select_related("site")
     )
+    # The visit's version when the page was opened: a move from a page older than the
+    # visit's last move is refused (QA 1, #7). Not required: a page opened before it was.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
     def __init__(
         self,
