@@ -1,5 +1,7 @@
 """Writes to the patient record: one service per action, each one transaction."""
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -10,7 +12,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .models import Allergy, BloodResult, DuplicateOverride, Patient, new_mrn
+from .models import DETAILS_FIELDS, Allergy, BloodResult, DuplicateOverride, Patient, new_mrn
 
 
 class DuplicateSuspected(ValidationError):
@@ -21,6 +23,24 @@ class DuplicateSuspected(ValidationError):
         super().__init__(
             _("This looks like a patient who is already registered."), code="duplicate"
         )
+
+
+class DetailsChanged(Exception):
+    """The details were saved by someone else since the page was opened: nothing saved.
+    `current` is the record as it is now."""
+
+    def __init__(self, current: Patient):
+        self.current = current
+        super().__init__(f"patient {current.pk} changed since the page was opened")
+
+
+def details_seen(patient: Patient) -> str:
+    """A fingerprint of the patient's details (DETAILS_FIELDS) as a page shows them. The
+    details themselves, not a version number or updated_at: every writer (an edit, a
+    merge's contact choice, one undone) changes it with no bookkeeping, and
+    a change of weight or allergies does not make a details page stale."""
+    values = [str(getattr(patient, name)) for name in DETAILS_FIELDS]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:32]
 
 
 class AlreadySubmitted(Exception):
@@ -105,11 +125,22 @@ def patient_register(
 
 
 def patient_update(
-    *, patient: Patient, different_person_reason: str = "", user: Any = None
+    *,
+    patient: Patient,
+    different_person_reason: str = "",
+    user: Any = None,
+    seen_details: str | None = None,
 ) -> Patient:
     """Save edited (already validated) details; a change that makes the record look
-    like another patient's needs a reason, as at registration."""
+    like another patient's needs a reason, as at registration.
+
+    `seen_details`: `details_seen` of the page the person opened. When the details were
+    saved by someone else since, nothing is saved (DetailsChanged): the whole form would
+    put back what the colleague changed (QA 1, #6). None or "": not checked."""
     with transaction.atomic():
+        current = Patient.objects.select_for_update().get(pk=patient.pk)
+        if seen_details and details_seen(current) != seen_details:
+            raise DetailsChanged(current)
         matches = _check_duplicates(
             patient=patient, different_person_reason=different_person_reason, user=user
         )
