@@ -294,6 +294,37 @@ def test_it_refuses_an_edit_that_would_move_the_birth_date_into_the_future(
     assert garcia.date_of_birth == dt.date(1961, 4, 12)
 
 
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("phone", "abc"),
+        ("phone", "-1"),
+        ("phone", "\U0001f600"),
+        ("next_of_kin_phone", "\U0001f600"),
+    ],
+)
+def test_it_refuses_a_phone_number_that_is_not_one(frontdesk_client, field, typed):
+    """QA 1, #8: as the escort's phone on the prep page is."""
+    response = frontdesk_client.post("/patients/new/", registration(**{field: typed}))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [
+        f"{typed} is not a phone number. Enter it with its area code, e.g. 07700 900123."
+    ]
+    assert not Patient.objects.exists()
+
+
+def test_it_keeps_a_real_phone_number_as_typed_and_takes_none(frontdesk_client):
+    frontdesk_client.post(
+        "/patients/new/", registration(phone="", next_of_kin_phone="+44 20 7946 0001 ")
+    )
+
+    assert Patient.objects.values_list("phone", "next_of_kin_phone").get() == (
+        "",
+        "+44 20 7946 0001",
+    )
+
+
 def edit_page_data(response) -> dict:
     """What the edit page's form would post as shown: its fields' values."""
     form = response.context["form"]
