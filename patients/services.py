@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
@@ -177,6 +177,17 @@ def patient_measurements_set(*, patient: Patient) -> Patient:
     return patient
 
 
+def _same_allergy_on_file(allergy: Allergy) -> Allergy | None:
+    """The patient's active allergy to the same substance (one named as "something
+    else" is the same when its name is, ignoring case), if any."""
+    on_file = Allergy.objects.filter(
+        patient=allergy.patient, is_active=True, substance=allergy.substance
+    ).select_related("recorded_by")
+    if allergy.substance == Allergy.Substance.OTHER:
+        on_file = on_file.filter(substance_other__iexact=allergy.substance_other)
+    return on_file.first()
+
+
 def allergy_add(
     *,
     patient: Patient,
@@ -199,6 +210,30 @@ def allergy_add(
         raise ValidationError({"substance_other": _("Name the substance.")})
     allergy.full_clean(exclude=["patient", "recorded_by", "removed_by"])
     with transaction.atomic():
+        # One at a time per patient: two posts of the same form (a resubmit, Back) are
+        # one allergy, not two lines on every banner (QA 1, #9).
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        if same := _same_allergy_on_file(allergy):
+            raise ValidationError(
+                {
+                    "substance": _(
+                        "%(substance)s is already on file (%(reaction)s, %(severity)s; "
+                        "recorded %(on)s by %(who)s). To change it, remove it and record "
+                        "it again."
+                    )
+                    % {
+                        "substance": same.substance_label,
+                        "reaction": same.reaction,
+                        "severity": same.get_severity_display(),
+                        "on": formats.date_format(timezone.localtime(same.recorded_at), "j F Y"),
+                        "who": (
+                            (same.recorded_by.get_full_name() or same.recorded_by.get_username())
+                            if same.recorded_by
+                            else _("someone")
+                        ),
+                    }
+                }
+            )
         allergy.save()
         if patient.no_known_allergies_at:
             patient.no_known_allergies_at = None
