@@ -7,7 +7,9 @@ from django.forms.models import construct_instance
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import DATE_INPUT_FORMATS, Allergy, BloodResult, Patient
+from clinic.phones import phone_clean
+
+from .models import DATE_INPUT_FORMATS, DETAILS_FIELDS, Allergy, BloodResult, Patient
 
 DATE_PICKER = {"type": "date"}
 
@@ -23,6 +25,10 @@ def _date_widget() -> forms.DateInput:
 class PatientForm(forms.ModelForm):
     # A one-time key per registration form: posted twice, it finds the first record.
     submission_key = forms.UUIDField(label=_("Form"), widget=forms.HiddenInput, required=False)
+    # An edit: the details as the page showed them (`services.details_seen`), so a save
+    # over a colleague's change since is refused (QA 1, #6). Not required: a page opened
+    # before it was.
+    seen_details = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     different_person = forms.BooleanField(
         label=_("I have checked: this is a different person"), required=False
     )
@@ -35,25 +41,7 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = [
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "sex",
-            "email",
-            "phone",
-            "preferred_language",
-            "email_reminders",
-            "details_in_email",
-            "address",
-            "next_of_kin_name",
-            "next_of_kin_relationship",
-            "next_of_kin_phone",
-            "referring_clinician",
-            "indication",
-            "indication_detail",
-            "bleeding_disorder",
-        ]
+        fields = DETAILS_FIELDS
         widgets = {
             "date_of_birth": _date_widget(),
             "address": forms.Textarea(attrs={"rows": 3}),
@@ -90,6 +78,7 @@ class PatientForm(forms.ModelForm):
         self.helper.layout = Layout(
             *decision,
             Field("submission_key"),
+            Field("seen_details"),
             Fieldset(
                 _("Identity"),
                 Row(Column("given_name"), Column("family_name")),
@@ -119,6 +108,21 @@ class PatientForm(forms.ModelForm):
             Fieldset(_("Clinical flags"), "bleeding_disorder"),
             Submit("submit", self.submit_label),
         )
+
+    def _phone(self, name: str) -> str:
+        """A phone number as typed, if one the escort's check takes (clinic/phones.py): "abc",
+        "-1" or an emoji is refused in words (QA 1, #8). Kept as typed, as the duplicate
+        check and the pages read it; optional, as the model says."""
+        text = self.cleaned_data[name].strip()
+        if text:
+            phone_clean(text)  # ValidationError in words
+        return text
+
+    def clean_phone(self) -> str:
+        return self._phone("phone")
+
+    def clean_next_of_kin_phone(self) -> str:
+        return self._phone("next_of_kin_phone")
 
     def clean(self):
         data = super().clean()

@@ -284,6 +284,28 @@ class NameWord(models.Model):
 # How staff may type a date (day first); forms and search read the same ones.
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y"]
 
+#: The details the front desk registers and edits (PatientForm): a stale edit of them is
+#: refused (`services.patient_update(seen_details=...)`).
+DETAILS_FIELDS = [
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "email",
+    "phone",
+    "preferred_language",
+    "email_reminders",
+    "details_in_email",
+    "address",
+    "next_of_kin_name",
+    "next_of_kin_relationship",
+    "next_of_kin_phone",
+    "referring_clinician",
+    "indication",
+    "indication_detail",
+    "bleeding_disorder",
+]
+
 
 def _parse_date(text: str) -> date | None:
     from datetime import datetime

@@ -1,16 +1,18 @@
 """Writes to the patient record: one service per action, each one transaction."""
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .models import Allergy, BloodResult, DuplicateOverride, Patient, new_mrn
+from .models import DETAILS_FIELDS, Allergy, BloodResult, DuplicateOverride, Patient, new_mrn
 
 
 class DuplicateSuspected(ValidationError):
@@ -21,6 +23,24 @@ class DuplicateSuspected(ValidationError):
         super().__init__(
             _("This looks like a patient who is already registered."), code="duplicate"
         )
+
+
+class DetailsChanged(Exception):
+    """The details were saved by someone else since the page was opened: nothing saved.
+    `current` is the record as it is now."""
+
+    def __init__(self, current: Patient):
+        self.current = current
+        super().__init__(f"patient {current.pk} changed since the page was opened")
+
+
+def details_seen(patient: Patient) -> str:
+    """A fingerprint of the patient's details (DETAILS_FIELDS) as a page shows them. The
+    details themselves, not a version number or updated_at: every writer (an edit, a
+    merge's contact choice, one undone) changes it with no bookkeeping, and
+    a change of weight or allergies does not make a details page stale."""
+    values = [str(getattr(patient, name)) for name in DETAILS_FIELDS]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:32]
 
 
 class AlreadySubmitted(Exception):
@@ -105,11 +125,22 @@ def patient_register(
 
 
 def patient_update(
-    *, patient: Patient, different_person_reason: str = "", user: Any = None
+    *,
+    patient: Patient,
+    different_person_reason: str = "",
+    user: Any = None,
+    seen_details: str | None = None,
 ) -> Patient:
     """Save edited (already validated) details; a change that makes the record look
-    like another patient's needs a reason, as at registration."""
+    like another patient's needs a reason, as at registration.
+
+    `seen_details`: `details_seen` of the page the person opened. When the details were
+    saved by someone else since, nothing is saved (DetailsChanged): the whole form would
+    put back what the colleague changed (QA 1, #6). None or "": not checked."""
     with transaction.atomic():
+        current = Patient.objects.select_for_update().get(pk=patient.pk)
+        if seen_details and details_seen(current) != seen_details:
+            raise DetailsChanged(current)
         matches = _check_duplicates(
             patient=patient, different_person_reason=different_person_reason, user=user
         )
@@ -146,6 +177,17 @@ def patient_measurements_set(*, patient: Patient) -> Patient:
     return patient
 
 
+def _same_allergy_on_file(allergy: Allergy) -> Allergy | None:
+    """The patient's active allergy to the same substance (one named as "something
+    else" is the same when its name is, ignoring case), if any."""
+    on_file = Allergy.objects.filter(
+        patient=allergy.patient, is_active=True, substance=allergy.substance
+    ).select_related("recorded_by")
+    if allergy.substance == Allergy.Substance.OTHER:
+        on_file = on_file.filter(substance_other__iexact=allergy.substance_other)
+    return on_file.first()
+
+
 def allergy_add(
     *,
     patient: Patient,
@@ -168,6 +210,30 @@ def allergy_add(
         raise ValidationError({"substance_other": _("Name the substance.")})
     allergy.full_clean(exclude=["patient", "recorded_by", "removed_by"])
     with transaction.atomic():
+        # One at a time per patient: two posts of the same form (a resubmit, Back) are
+        # one allergy, not two lines on every banner (QA 1, #9).
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        if same := _same_allergy_on_file(allergy):
+            raise ValidationError(
+                {
+                    "substance": _(
+                        "%(substance)s is already on file (%(reaction)s, %(severity)s; "
+                        "recorded %(on)s by %(who)s). To change it, remove it and record "
+                        "it again."
+                    )
+                    % {
+                        "substance": same.substance_label,
+                        "reaction": same.reaction,
+                        "severity": same.get_severity_display(),
+                        "on": formats.date_format(timezone.localtime(same.recorded_at), "j F Y"),
+                        "who": (
+                            (same.recorded_by.get_full_name() or same.recorded_by.get_username())
+                            if same.recorded_by
+                            else _("someone")
+                        ),
+                    }
+                }
+            )
         allergy.save()
         if patient.no_known_allergies_at:
             patient.no_known_allergies_at = None

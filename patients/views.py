@@ -3,10 +3,12 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from auditlog.models import LogEntry
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -27,7 +29,7 @@ from .forms import (
     PatientSearchForm,
 )
 from .merging import contact_conflicts, merge_preview, merge_warnings, patient_merge
-from .models import Allergy, BloodResult, DuplicateOverride, Patient
+from .models import DETAILS_FIELDS, Allergy, BloodResult, DuplicateOverride, Patient
 from .selectors import bloods_status, patient_alerts
 
 
@@ -99,6 +101,58 @@ def result_rows(patients: list[Patient]) -> list[ResultRow]:
     ]
 
 
+def _shown(field, value) -> str:
+    """A detail's value as the form names it, for a message."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if value in (None, ""):
+        return _("(empty)")
+    choices = dict(getattr(field, "choices", ()) or ())
+    return str(choices.get(value, value))
+
+
+def _changed_since(form: PatientForm, current: Patient) -> None:
+    """Refuse a stale edit on the form: who saved the details since the page was opened
+    and when, each detail saved now that differs from what was typed, and the page made
+    current, so that a second save after reading is deliberate (QA 1, #6)."""
+    last = (
+        LogEntry.objects.get_for_object(current)
+        .select_related("actor")
+        .order_by("-timestamp", "-pk")
+        .first()
+    )
+    who = _("someone")
+    if last and last.actor:
+        who = last.actor.get_full_name() or last.actor.get_username()
+    differs = [
+        f"{form.fields[name].label}: {_shown(form.fields[name], getattr(current, name))}"
+        for name in DETAILS_FIELDS
+        if form.cleaned_data.get(name) != getattr(current, name)
+    ]
+    words = {
+        "who": who,
+        "at": date_format(timezone.localtime(last.timestamp), "j F Y, H:i") if last else "",
+        "now": "; ".join(differs),
+    }
+    form.add_error(
+        None,
+        _(
+            "%(who)s saved this patient's details at %(at)s, since you opened this page. "
+            "Nothing was saved. Saved now: %(now)s. Check them, then save again."
+        )
+        % words
+        if differs
+        else _(
+            "%(who)s saved this patient's details at %(at)s, since you opened this page. "
+            "Nothing was saved. Check them, then save again."
+        )
+        % words,
+    )
+    form.data = {key: form.data.get(key) for key in form.data} | {
+        "seen_details": services.details_seen(current)
+    }
+
+
 def _save_details(request, form: PatientForm, *, registering: bool):
     """form -> service; None when the page must be shown again (with the matches)."""
     patient = form.save(commit=False)
@@ -115,7 +169,11 @@ def _save_details(request, form: PatientForm, *, registering: bool):
                 patient=patient,
                 different_person_reason=form.stated_reason,
                 user=request.user,
+                seen_details=form.cleaned_data.get("seen_details"),
             )
+    except services.DetailsChanged as changed:
+        _changed_since(form, changed.current)
+        return None, []
     except services.DuplicateSuspected as suspected:
         form.add_error(
             None,
@@ -207,7 +265,11 @@ def patient_detail(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def patient_update(request, pk: int):
     patient = get_object_or_404(Patient.objects.active(), pk=pk)
-    form = PatientForm(request.POST or None, instance=patient)
+    form = PatientForm(
+        request.POST or None,
+        instance=patient,
+        initial={"seen_details": services.details_seen(patient)},
+    )
     matches = []
     if request.method == "POST" and form.is_valid():
         saved, matches = _save_details(request, form, registering=False)

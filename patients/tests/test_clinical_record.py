@@ -2,6 +2,7 @@
 ASA class, pregnancy, pre-procedure bloods; bad input saves nothing; alerts."""
 
 import datetime as dt
+import html
 
 import pytest
 from auditlog.models import LogEntry
@@ -43,6 +44,48 @@ def test_it_records_an_allergy_and_shows_it_on_every_patient_page(
         page = nurse_client.get(url).content.decode()
         assert 'aria-label="Patient alerts"' in page
         assert "Allergy: Latex: Hives (Moderate)" in page
+
+
+def test_the_same_allergy_posted_twice_is_recorded_once_and_said(nurse_client, nurse_user, patient):
+    """QA 1, #9: a resubmit or Back added "Latex: rash (Mild)" twice to every banner."""
+    url = f"/patients/{patient.pk}/allergies/"
+    latex = {"substance": "latex", "reaction": "rash", "severity": "mild"}
+    assert nurse_client.post(url, latex).status_code == 302
+
+    again = nurse_client.post(url, {**latex, "reaction": "Hives"})
+
+    assert again.status_code == 200
+    assert (
+        "Latex is already on file (rash, Mild; recorded 3 March 2025 by "
+        f"{nurse_user.get_full_name()}). To change it, remove it and record it again."
+    ) in html.unescape(again.content.decode())
+    assert Allergy.objects.filter(patient=patient).count() == 1
+
+
+def test_another_something_else_allergy_is_recorded_but_not_the_same_one(nurse_client, patient):
+    url = f"/patients/{patient.pk}/allergies/"
+    for name in ("Penicillin", "Sticking plaster", "penicillin "):
+        nurse_client.post(
+            url,
+            {"substance": "other", "substance_other": name, "reaction": "Rash", "severity": "mild"},
+        )
+
+    assert sorted(Allergy.objects.values_list("substance_other", flat=True)) == [
+        "Penicillin",
+        "Sticking plaster",
+    ]
+    # Removed, the same allergy may be recorded again (a changed reaction).
+    Allergy.objects.filter(substance_other="Penicillin").update(is_active=False)
+    nurse_client.post(
+        url,
+        {
+            "substance": "other",
+            "substance_other": "Penicillin",
+            "reaction": "Hives",
+            "severity": "mild",
+        },
+    )
+    assert Allergy.objects.filter(substance_other="Penicillin", is_active=True).count() == 1
 
 
 def test_an_allergy_to_something_else_needs_its_name(nurse_client, patient):

@@ -1,11 +1,14 @@
 import datetime as dt
+import html
 import re
 import uuid
 
 import pytest
 from django.contrib.messages import get_messages
 
+from clinic import roles
 from clinic.models import ReadAccess
+from conftest import make_user
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
 
@@ -289,6 +292,92 @@ def test_it_refuses_an_edit_that_would_move_the_birth_date_into_the_future(
     ]
     garcia.refresh_from_db()
     assert garcia.date_of_birth == dt.date(1961, 4, 12)
+
+
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("phone", "abc"),
+        ("phone", "-1"),
+        ("phone", "\U0001f600"),
+        ("next_of_kin_phone", "\U0001f600"),
+    ],
+)
+def test_it_refuses_a_phone_number_that_is_not_one(frontdesk_client, field, typed):
+    """QA 1, #8: as the escort's phone on the prep page is."""
+    response = frontdesk_client.post("/patients/new/", registration(**{field: typed}))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [
+        f"{typed} is not a phone number. Enter it with its area code, e.g. 07700 900123."
+    ]
+    assert not Patient.objects.exists()
+
+
+def test_it_keeps_a_real_phone_number_as_typed_and_takes_none(frontdesk_client):
+    frontdesk_client.post(
+        "/patients/new/", registration(phone="", next_of_kin_phone="+44 20 7946 0001 ")
+    )
+
+    assert Patient.objects.values_list("phone", "next_of_kin_phone").get() == (
+        "",
+        "+44 20 7946 0001",
+    )
+
+
+def edit_page_data(response) -> dict:
+    """What the edit page's form would post as shown: its fields' values."""
+    form = response.context["form"]
+    data = {}
+    for field in form:
+        value = field.value()
+        if isinstance(value, bool):
+            if value:
+                data[field.html_name] = "on"
+        elif value is not None:
+            data[field.html_name] = str(value)
+    return data
+
+
+def test_a_stale_edit_is_refused_and_keeps_a_colleagues_change(client, frontdesk_client, garcia):
+    """QA 1, #6: two front-desk pages open; A changes the phone; B, from its page, the
+    email only. B's save would put the old phone back: refused, naming who and what."""
+    url = f"/patients/{garcia.pk}/edit/"
+    colleague = make_user("sam", roles.FRONT_DESK, first_name="Sam", last_name="Patel")
+    client.force_login(colleague)
+    page_a, page_b = client.get(url), frontdesk_client.get(url)
+    assert 'name="seen_details"' in page_b.content.decode()
+    assert client.post(url, {**edit_page_data(page_a), "phone": "07700 900999"}).status_code == 302
+
+    stale = frontdesk_client.post(url, {**edit_page_data(page_b), "email": "maria@example.org"})
+
+    assert stale.status_code == 200
+    page = html.unescape(" ".join(stale.content.decode().split()))
+    assert "Sam Patel saved this patient's details at 3 March 2025, 09:00, since you opened" in page
+    assert (
+        "Nothing was saved. Saved now: Email: maria.garcia@example.com; Phone: 07700 900999."
+        in (page)
+    )
+    assert Patient.objects.values_list("phone", "email").get(pk=garcia.pk) == (
+        "07700 900999",
+        "maria.garcia@example.com",
+    )
+    # What was typed stays; saved again after reading, it is saved.
+    again = edit_page_data(stale)
+    assert (again["email"], again["phone"]) == ("maria@example.org", garcia.phone)
+    assert frontdesk_client.post(url, {**again, "phone": "07700 900999"}).status_code == 302
+    garcia.refresh_from_db()
+    assert (garcia.phone, garcia.email) == ("07700 900999", "maria@example.org")
+
+
+def test_a_change_of_weight_since_does_not_make_the_details_page_stale(frontdesk_client, garcia):
+    url = f"/patients/{garcia.pk}/edit/"
+    page = frontdesk_client.get(url)
+    Patient.objects.filter(pk=garcia.pk).update(weight_kg=70)
+
+    saved = frontdesk_client.post(url, {**edit_page_data(page), "email": "maria@example.org"})
+
+    assert saved.status_code == 302
 
 
 def test_it_lets_only_the_front_desk_edit_patients(physician_client, garcia):

@@ -8,7 +8,7 @@ that site's zone whoever asks: `with timezone.override(site.tz)` around it (inva
 """
 
 import functools
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from procedures.catalog.models import ClinicHoliday
-from procedures.catalog.sites import Site
+from procedures.catalog.sites import Site, holidays_refusal
 
 
 def clinic_tz() -> ZoneInfo:
@@ -37,8 +37,68 @@ def clinic_today() -> date:
 
 def clinic_datetime(day: date, at: time, tz: ZoneInfo | None = None) -> datetime:
     """An aware datetime for a wall-clock time on a clinic day (DST-safe), in `tz` (a
-    site's zone) or the current one."""
+    site's zone) or the current one.
+
+    Two of these in one zone compare and subtract by wall clock, not by instant (Python's
+    rule for a shared tzinfo): for a time someone typed use `clinic_instant`, after
+    `clock_change_refusal`."""
     return datetime.combine(day, at, tzinfo=tz or clinic_tz())
+
+
+def clinic_instant(day: date, at: time, tz: ZoneInfo | None = None) -> datetime:
+    """The real instant (UTC) of a wall-clock time on a clinic day: what typed times
+    become, so that "ends after it starts" and a visit's length are in real minutes on
+    the day the clocks change (QA 1, #2: 01:30-02:30 on a spring-forward night passed
+    the form by wall clock, was no time at all in UTC and broke the database's check)."""
+    return clinic_datetime(day, at, tz).astimezone(UTC)
+
+
+def _clock_change(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, timedelta, timedelta]:
+    """The change of offset around a skipped or repeated `at`: its UTC instant, and the
+    offsets before and after it (`at` with fold 0 and 1 straddle it)."""
+    first = datetime.combine(day, at, tzinfo=tz)
+    second = first.replace(fold=1)
+    low, high = sorted((first.astimezone(UTC), second.astimezone(UTC)))
+    before = low.astimezone(tz).utcoffset() or timedelta(0)
+    while high - low > timedelta(minutes=1):  # changes fall on whole minutes
+        middle = low + (high - low) / 2
+        middle -= timedelta(seconds=middle.second, microseconds=middle.microsecond)
+        if middle.astimezone(tz).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high, before, high.astimezone(tz).utcoffset() or timedelta(0)
+
+
+def clock_change_refusal(day: date, at: time, tz: ZoneInfo | None = None) -> str | None:
+    """Why `at` on `day` is no one time on `tz`'s clock (None: it is one): the clocks
+    skip it (spring forward) or pass it twice (fall back). Both are refused rather than
+    guessed: a visit or leave silently an hour off is worse than asking again."""
+    zone = tz or clinic_tz()
+    first = datetime.combine(day, at, tzinfo=zone)
+    second = first.replace(fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    change, before, after = _clock_change(day, at, zone)
+    at_text = (change + before).strftime("%H:%M")
+    span = sorted(((change + before).strftime("%H:%M"), (change + after).strftime("%H:%M")))
+    params = {
+        "at": at_text,
+        "day": formats.date_format((change + before).date(), "l j F Y"),
+        "span": f"{span[0]}\u2013{span[1]}",
+    }
+    if after > before:
+        return (
+            _(
+                "Clocks go forward at %(at)s on %(day)s: %(span)s does not "
+                "exist. Choose another time."
+            )
+            % params
+        )
+    return (
+        _("Clocks go back at %(at)s on %(day)s: %(span)s happens twice. Choose another time.")
+        % params
+    )
 
 
 def zone_city(zone_name: str) -> str:
@@ -89,7 +149,9 @@ def add_working_days(start: date, days: int, holidays: set[date]) -> date:
 
 @functools.lru_cache(maxsize=64)
 def _public_holidays(country: str, subdivision: str, year: int) -> frozenset[date]:
-    if not country:
+    # A code the package does not know (a site saved before the admin checked them) counts
+    # no holidays rather than failing every turnaround: the hours page says what is wrong.
+    if not country or holidays_refusal(country, subdivision):
         return frozenset()
     return frozenset(
         holidays.country_holidays(country, subdiv=subdivision or None, years=year).keys()

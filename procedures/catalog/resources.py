@@ -52,6 +52,15 @@ class Provider(models.Model):
         )
 
 
+def staff_name(user: Any) -> str:
+    """A staff member as colleagues know them, for "... by Dr Lee" in a message: the
+    physician's name as shown, else the login's full name ("someone" for no one)."""
+    if user is None:
+        return str(_("someone"))
+    provider = Provider.objects.filter(user=user).values_list("display_name", flat=True).first()
+    return provider or user.get_full_name() or user.get_username()
+
+
 def works_at(site_id: int | None) -> models.Q:
     """Physicians who work at site `site_id`: those who list it, and those who list no
     site (they work at every site); None: everyone. Subqueries, so a physician of two

@@ -11,6 +11,7 @@ import functools
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
+import holidays
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -44,6 +45,36 @@ def validate_time_zone(value: str) -> None:
             code="invalid_time_zone",
             params={"value": value},
         )
+
+
+def holidays_refusal(country: str, subdivision: str) -> str | None:
+    """Why the `holidays` package has no calendar for this country and region (None: it
+    has, or no country is given). Asked by the admin before a site is saved and by the
+    hours page before adding its public holidays (QA 1, #4: "XX" or GB-"ZZZ" was saved,
+    then "Add public holidays" was a 500); a database from before may hold one."""
+    if not country:
+        if subdivision:
+            return _("Give the country of the region %(region)s, or leave the region empty.") % {
+                "region": subdivision
+            }
+        return None
+    if country not in holidays.list_supported_countries():
+        return _(
+            "“%(country)s” is not a country the public-holiday calendar knows; use its "
+            "two-letter ISO code, e.g. GB, IE or US."
+        ) % {"country": country}
+    try:
+        holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError:
+        return _(
+            "“%(region)s” is not a region of %(country)s the public-holiday calendar "
+            "knows; use one of %(regions)s, or leave it empty."
+        ) % {
+            "region": subdivision,
+            "country": country,
+            "regions": ", ".join(holidays.list_supported_countries()[country]) or "-",
+        }
+    return None
 
 
 class Site(models.Model):
@@ -92,6 +123,21 @@ class Site(models.Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    def clean(self) -> None:
+        # "gb" and " GB " are GB; the package's codes are upper case.
+        self.holidays_country = self.holidays_country.strip().upper()
+        self.holidays_subdivision = self.holidays_subdivision.strip()
+        regions = holidays.list_supported_countries().get(self.holidays_country, [])
+        if self.holidays_subdivision.upper() in regions:
+            self.holidays_subdivision = self.holidays_subdivision.upper()
+        if refusal := holidays_refusal(self.holidays_country, self.holidays_subdivision):
+            field = (
+                "holidays_subdivision"
+                if self.holidays_country in holidays.list_supported_countries()
+                else "holidays_country"
+            )
+            raise ValidationError({field: refusal})
 
 
 class StaffProfile(models.Model):

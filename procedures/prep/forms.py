@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.bounds import BoundedDateField
 from patients.models import Medication
 from procedures.catalog.choices import ProcedureSide, ProcedureSite, SedationLevel, TransportMode
-from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.clock import clinic_instant, clock_change_refusal
 from procedures.prep.models import MedicationHold
 
 
@@ -95,9 +95,13 @@ class HoldForm(forms.Form):
             if not data.get("stop_date"):
                 self.add_error("stop_date", _("Enter the day of the last dose."))
             else:
-                data["stop_at"] = clinic_datetime(
-                    data["stop_date"], data.get("stop_time") or time(20, 0), self.tz
-                )
+                at = data.get("stop_time") or time(20, 0)
+                # A time the clocks skip or repeat is asked again (QA 1, #2); the others
+                # are real instants.
+                if skipped := clock_change_refusal(data["stop_date"], at, self.tz):
+                    self.add_error("stop_time", skipped)
+                else:
+                    data["stop_at"] = clinic_instant(data["stop_date"], at, self.tz)
         data.setdefault("stop_at", None)
         return data
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from procedures.catalog.choices import ProcedureKind
 from procedures.catalog.clock import add_working_days, clinic_tz, closed_days
 from procedures.catalog.models import TestType
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, staff_name
 from procedures.catalog.sites import Site
 from procedures.prep import rules
 from procedures.prep.facts import plan_of
@@ -90,10 +90,7 @@ def _move(order: TestOrder, *, to: str, by: User | None, note: str = "", refusal
 def _who(user: User | None) -> str:
     """A staff member as colleagues know them: the physician's name as shown, else the
     login's full name."""
-    if user is None:
-        return _("someone")
-    provider = Provider.objects.filter(user=user).values_list("display_name", flat=True).first()
-    return provider or user.get_full_name() or user.get_username()
+    return staff_name(user)
 
 
 def _at(moment: datetime) -> str:

@@ -6,7 +6,7 @@ The lifecycle (confirm, check in, start, complete, cancel, no-show) is
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from patients.models import Patient
 from procedures.catalog.clock import clinic_tz, zone_city
 from procedures.catalog.models import ProcedureType
-from procedures.catalog.resources import Provider, Room
+from procedures.catalog.resources import Provider, Room, staff_name
 from procedures.scheduling.lifecycle import locked_for, record_transition
 from procedures.scheduling.models import Appointment, AppointmentEvent
 from procedures.scheduling.rules import (
@@ -149,6 +149,9 @@ def _check_slot(
     """
     if start_at <= timezone.now():
         raise ValidationError({"start_time": _("The appointment must start in the future.")})
+    # Real instants: two times on one zone's clock compare by wall clock in Python, and
+    # the database's check would refuse what that lets through on a DST night (QA 1, #2).
+    start_at, end_at = start_at.astimezone(UTC), end_at.astimezone(UTC)
     if end_at <= start_at:
         raise ValidationError({"end_time": _("The end time must be after the start time.")})
     if too_far := horizon_refusal(start_at):
@@ -434,6 +437,33 @@ def appointment_book(
     return appointment
 
 
+def _moved_since(appointment: Appointment, seen_version: int | None) -> ValidationError | None:
+    """The refusal of a move chosen on a page older than the visit's last move, naming
+    where it is now and who moved it (None: the page was current, or not checked)."""
+    if seen_version is None or appointment.version == seen_version:
+        return None
+    last = (
+        appointment.events.filter(kind=AppointmentEvent.Kind.RESCHEDULED)
+        .select_related("by")
+        .order_by("-at", "-pk")
+        .first()
+    )
+    room = Room.objects.select_related("site").get(pk=appointment.room_id)
+    return ValidationError(
+        _(
+            "This visit was moved by %(who)s since you opened this page: it is now "
+            "%(when)s, %(room)s. Nothing was changed; move it again if it still needs it."
+        )
+        % {
+            "who": staff_name(last.by if last else None),
+            "when": formats.date_format(
+                appointment.start_at.astimezone(room.site.tz), "D j M Y H:i"
+            ),
+            "room": room.name,
+        }
+    )
+
+
 def appointment_reschedule(
     *,
     appointment_id: int,
@@ -442,6 +472,7 @@ def appointment_reschedule(
     provider: Provider | None = None,
     room: Room | None = None,
     by: User | None,
+    seen_version: int | None = None,
 ) -> "Rescheduled":
     """Move an appointment to a new slot (and optionally another provider or room).
 
@@ -450,10 +481,17 @@ def appointment_reschedule(
     A confirmed appointment goes back to scheduled: the new time is not confirmed yet.
     Refused with the booking rules' messages, changing nothing; and refused when nothing
     would move (the same time, physician and room).
+
+    `seen_version`: the version on the page the person opened. When the visit has been
+    moved since (a second tab, a colleague), nothing moves: the move was chosen against
+    a time that is no longer the visit's, and the patient would get two "new time"
+    emails (QA 1, #7). None: not checked.
     """
     current = Appointment.objects.select_related("procedure_type", "provider", "room").get(
         pk=appointment_id
     )
+    if moved := _moved_since(current, seen_version):
+        raise moved
     if not current.can_reschedule:
         raise ValidationError(
             _("An appointment that is %(status)s cannot be rescheduled.")
@@ -500,6 +538,8 @@ def appointment_reschedule(
         with transaction.atomic():
             _queue_behind_other_writes(patient=current.patient, provider=provider, room=room)
             appointment = locked_for(appointment_id, "reschedule")
+            if moved := _moved_since(appointment, seen_version):
+                raise moved
             _check_resources(
                 **slot,
                 procedure_type=current.procedure_type,

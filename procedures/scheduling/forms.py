@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.bounds import BoundedDateField
 from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
-from procedures.catalog.clock import clinic_datetime
+from procedures.catalog.clock import clinic_instant, clock_change_refusal
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room, narrow_to_site
 from procedures.scheduling.rules import NOTES_MAX, horizon_refusal, length_refusal
@@ -112,10 +112,19 @@ class BookingForm(forms.Form):
         # The times typed are the room's wall clock: its site's zone (invariant 19),
         # whichever site's page (or "All sites") the booking is made from.
         room_tz = data["room"].site.tz if data.get("room") else None
-        if day and start and procedure_type:
-            start_at = clinic_datetime(day, start, room_tz)
+        skipped = day and start and clock_change_refusal(day, start, room_tz)
+        if skipped:
+            self.add_error("start_time", skipped)
+        if day and end and (skipped_end := clock_change_refusal(day, end, room_tz)):
+            if skipped_end != skipped:  # one gap, said once
+                self.add_error("end_time", skipped_end)
+            skipped = skipped or skipped_end
+        if day and start and procedure_type and not skipped:
+            # Real instants: compared and subtracted in UTC, so the day the clocks change
+            # is measured as it is lived (QA 1, #2).
+            start_at = clinic_instant(day, start, room_tz)
             if end:
-                end_at = clinic_datetime(day, end, room_tz)
+                end_at = clinic_instant(day, end, room_tz)
             else:
                 end_at = start_at + timedelta(minutes=procedure_type.default_duration_minutes)
             if start_at <= timezone.now():

@@ -25,7 +25,7 @@ London and in New York alike.
 import functools
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -481,7 +481,8 @@ def leave_build(
 ) -> Unavailability:
     """An unsaved leave row, checked: ends after it starts, a known reason, no overlap."""
     errors: dict[str, list[str]] = {}
-    if ends_at <= starts_at:
+    # Real instants, as the database's check compares them (QA 1, #3).
+    if ends_at.astimezone(UTC) <= starts_at.astimezone(UTC):
         errors.setdefault("ends_on", []).append(_("The leave must end after it starts."))
     if reason not in Unavailability.Reason.values:
         errors.setdefault("reason", []).append(_("Choose a reason."))

@@ -8,8 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from clinic.bounds import BoundedDateField
-from procedures.catalog.clock import clinic_datetime, clinic_tz
+from procedures.catalog.clock import clinic_instant, clinic_tz, clock_change_refusal
 from procedures.catalog.hours import WEEKDAYS, Unavailability
+from procedures.catalog.sites import holidays_refusal
 from procedures.scheduling.hours_admin import Weekly, whole_days_span
 
 SESSIONS_A_DAY = 2
@@ -130,11 +131,25 @@ class LeaveForm(forms.Form):
             home = self.zones[0] if self.zones else clinic_tz()
             day_starts, day_ends = whole_days_span(starts_on, ends_on, self.zones or [home])
             starts_time, ends_time = data.get("starts_time"), data.get("ends_time")
+            # A time the clocks skip or repeat is asked again; the others are real
+            # instants (UTC), so "ends after it starts" holds in the database too (QA 1, #3).
+            refusals = {
+                name: refusal
+                for name, day, at in (
+                    ("starts_time", starts_on, starts_time),
+                    ("ends_time", ends_on, ends_time),
+                )
+                if at is not None and (refusal := clock_change_refusal(day, at, home))
+            }
+            for name, refusal in refusals.items():
+                self.add_error(name, refusal)
+            if refusals:
+                return data
             data["starts_at"] = (
-                day_starts if starts_time is None else clinic_datetime(starts_on, starts_time, home)
+                day_starts if starts_time is None else clinic_instant(starts_on, starts_time, home)
             )
             data["ends_at"] = (
-                day_ends if ends_time is None else clinic_datetime(ends_on, ends_time, home)
+                day_ends if ends_time is None else clinic_instant(ends_on, ends_time, home)
             )
         return data
 
@@ -185,4 +200,11 @@ class PublicHolidaysForm(forms.Form):
         self.fields["year"].choices = [(y, str(y)) for y in years]
 
     def clean_site(self):
-        return self.sites[self.cleaned_data["site"]]
+        site = self.sites[self.cleaned_data["site"]]
+        # A site saved before the admin checked its codes (QA 1, #4): said, not a 500.
+        if refusal := holidays_refusal(site.holidays_country, site.holidays_subdivision):
+            raise forms.ValidationError(
+                _("%(site)s's public holidays cannot be added: %(why)s Correct it in the admin.")
+                % {"site": site.name, "why": refusal}
+            )
+        return site

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from clinic.bounds import BoundedDateField
 from patients.models import Patient
 from procedures.catalog.choices import SedationLevel, TransportMode
-from procedures.catalog.clock import clinic_datetime, clinic_today
+from procedures.catalog.clock import clinic_instant, clinic_today, clock_change_refusal
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room, narrow_to_site, works_at
 from procedures.scheduling.models import Appointment
@@ -148,9 +148,22 @@ class RescheduleForm(forms.Form):
     room = forms.ModelChoiceField(
         label=_("Room"), queryset=Room.objects.filter(is_active=True).select_related("site")
     )
+    # The visit's version when the page was opened: a move from a page older than the
+    # visit's last move is refused (QA 1, #7). Not required: a page opened before it was.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
-    def __init__(self, *args, site_id: int | None = None, appointment=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        site_id: int | None = None,
+        appointment=None,
+        slot_start: datetime | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        # A slot picked is its exact instant (its date and time fill the form for the
+        # page): even one in the hour repeated when the clocks go back.
+        self.slot_start = slot_start
         # The site's physicians and rooms, and those of the visit's own site (it may be
         # at another): a suggested slot there is one the form accepts.
         if appointment is not None:
@@ -165,10 +178,15 @@ class RescheduleForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("date") and data.get("start_time"):
+        if self.slot_start is not None:
+            data["start_at"] = self.slot_start
+        elif data.get("date") and data.get("start_time"):
             # The new time is the chosen room's wall clock (its site's zone).
             room_tz = data["room"].site.tz if data.get("room") else None
-            data["start_at"] = clinic_datetime(data["date"], data["start_time"], room_tz)
+            if skipped := clock_change_refusal(data["date"], data["start_time"], room_tz):
+                self.add_error("start_time", skipped)
+            else:
+                data["start_at"] = clinic_instant(data["date"], data["start_time"], room_tz)
         return data
 
 

@@ -3,7 +3,7 @@
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -84,7 +84,8 @@ def length_refusal(
 ) -> str | None:
     """Why [start_at, end_at) is too short for `procedure_type` (None: it is not)."""
     shortest = shortest_minutes(procedure_type)
-    if end_at - start_at >= timedelta(minutes=shortest):
+    # In real minutes (UTC): one zone's wall clock would count a DST night's hour wrong.
+    if end_at.astimezone(UTC) - start_at.astimezone(UTC) >= timedelta(minutes=shortest):
         return None
     return _(
         "%(procedure)s needs at least %(min)s minutes (its usual length is %(usual)s "

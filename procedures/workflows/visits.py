@@ -128,6 +128,7 @@ def appointment_reschedule(
     room: Room | None = None,
     by: User | None,
     fast_begun_confirmed: bool = False,
+    seen_version: int | None = None,
 ) -> Appointment:
     """Move an appointment to a new slot (optionally another physician or room): the
     same appointment keeps its history and its version goes up; stops dated for the
@@ -135,7 +136,8 @@ def appointment_reschedule(
     time" email says so and the front desk is given a call), front-desk tasks move, and
     the emails planned for the old time are voided and the new time's planned. A move
     to a time whose fast has begun is asked first, as a booking is
-    (`fast_begun_confirmed`)."""
+    (`fast_begun_confirmed`). A move from a page older than the visit's last move is
+    refused (`seen_version`, see `booking.appointment_reschedule`)."""
     with transaction.atomic():
         moved = booking.appointment_reschedule(
             appointment_id=appointment_id,
@@ -144,6 +146,7 @@ def appointment_reschedule(
             provider=provider,
             room=room,
             by=by,
+            seen_version=seen_version,
         )
         appointment = moved.appointment
         fast_begun_check(appointment, confirmed=fast_begun_confirmed, by=by)

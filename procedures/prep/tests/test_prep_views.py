@@ -109,6 +109,34 @@ def test_a_stop_after_the_procedure_is_refused_on_the_page(physician_client, app
     assert not MedicationHold.objects.exists()
 
 
+def test_a_last_dose_at_a_time_the_clocks_skip_is_asked_again(physician_client, db, settings):
+    """QA 1, #2: the last dose typed for 01:30 on the night the clocks go forward."""
+    settings.CLINIC_TIME_ZONE = settings.TIME_ZONE = "Europe/London"
+    later = AppointmentFactory(
+        procedure_type=ProcedureTypeFactory(kind=ProcedureKind.ASPIRATION_BIOPSY),
+        start_at=clinic_datetime(dt.date(2027, 3, 31), dt.time(9, 0)),
+        end_at=clinic_datetime(dt.date(2027, 3, 31), dt.time(10, 0)),
+        sedation_level=SedationLevel.IV_MODERATE,
+    )
+    warfarin = medication_add(patient=later.patient, name="Warfarin", med_class="anticoagulant")
+
+    response = physician_client.post(
+        url("prep_hold_set", later),
+        {
+            "hold-medication": warfarin.pk,
+            "hold-action": "stop",
+            "hold-stop_date": "2027-03-28",
+            "hold-stop_time": "01:30",
+        },
+    )
+
+    assert response.status_code == 400
+    assert (
+        "Clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not exist."
+    ) in text(response)
+    assert not MedicationHold.objects.exists()
+
+
 def test_fasting_hours_out_of_range_are_refused_on_the_page(physician_client, appointment):
     response = physician_client.post(
         url("prep_sedation", appointment),

@@ -4,6 +4,7 @@ falls on listed before anything is saved, bookings refused on a closed day, bad 
 refused in words, and the Django admin read-only."""
 
 import datetime as dt
+import html
 
 import pytest
 from auditlog.models import LogEntry
@@ -219,3 +220,91 @@ def test_the_django_admin_shows_closures_read_only(admin_client):
     ClinicHoliday.objects.create(date=MONDAY, name="Strike")
     assert admin_client.get("/admin/procedures/clinicholiday/").status_code == 200
     assert admin_client.get("/admin/procedures/clinicholiday/add/").status_code == 403
+
+
+# --- Public holidays of a country or region the calendar does not know (QA 1, #4) ---
+
+
+def site_form(**overrides) -> dict:
+    return {
+        "name": "Lisbon clinic",
+        "code": "lisbon",
+        "address": "Rua 1",
+        "phone": "01234 567890",
+        "time_zone": "Europe/Lisbon",
+        "holidays_country": "",
+        "holidays_subdivision": "",
+        "is_active": "on",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "said"),
+    [
+        ("XX", "", "“XX” is not a country the public-holiday calendar knows"),
+        ("\U0001f600", "", "is not a country the public-holiday calendar knows"),
+        (
+            "GB",
+            "ZZZ",
+            "“ZZZ” is not a region of GB the public-holiday calendar knows; use one "
+            "of ENG, NIR, SCT, WLS, or leave it empty.",
+        ),
+        ("", "ENG", "Give the country of the region ENG, or leave the region empty."),
+    ],
+    ids=["country", "emoji", "region", "region-alone"],
+)
+def test_the_admin_refuses_a_holiday_country_or_region_it_cannot_look_up(
+    admin_client, country, region, said
+):
+    from procedures.catalog.sites import Site
+
+    response = admin_client.post(
+        "/admin/procedures/site/add/",
+        site_form(holidays_country=country, holidays_subdivision=region),
+    )
+
+    assert response.status_code == 200
+    assert said in text(response)
+    assert not Site.objects.filter(code="lisbon").exists()
+
+
+def test_the_admin_takes_a_known_country_and_region_in_any_case(admin_client):
+    from procedures.catalog.sites import Site
+
+    response = admin_client.post(
+        "/admin/procedures/site/add/",
+        site_form(holidays_country="gb", holidays_subdivision="sct"),
+    )
+
+    assert response.status_code == 302
+    site = Site.objects.get(code="lisbon")
+    assert (site.holidays_country, site.holidays_subdivision) == ("GB", "SCT")
+
+
+def test_adding_public_holidays_of_an_unknown_region_saved_before_is_refused_in_words(
+    admin_client, north
+):
+    # An older database may hold codes the admin did not check then.
+    north.holidays_country, north.holidays_subdivision = "GB", "ZZZ"
+    north.save()
+
+    response = admin_client.post(
+        "/hours/closures/public/", {"public-site": north.pk, "public-year": 2025}
+    )
+
+    assert response.status_code == 400
+    page = html.unescape(text(response))
+    assert "North clinic's public holidays cannot be added: “ZZZ” is not a region of GB" in page
+    assert "Correct it in the admin." in page
+    assert not ClinicHoliday.objects.exists()
+
+
+def test_working_days_at_a_site_with_an_unknown_country_count_no_public_holidays(north):
+    """The turnaround of its orders is counted, not a 500; the hours page says why."""
+    from procedures.catalog.clock import closed_days
+
+    north.holidays_country = "XX"
+    north.save()
+
+    assert closed_days(dt.date(2025, 12, 1), dt.date(2025, 12, 31), site=north) == set()

@@ -98,6 +98,7 @@ def appointment_reschedule_view(request, pk: int):
         "start_time": local_start.time(),
         "provider": appointment.provider,
         "room": appointment.room,
+        "version": appointment.version,
     }
     site = {"site_id": current_site_id(request), "appointment": appointment}
     form = RescheduleForm(initial=initial, **site)
@@ -115,15 +116,15 @@ def appointment_reschedule_view(request, pk: int):
                     "start_time": start_at.astimezone(slot_tz).time(),
                     "provider": provider_id,
                     "room": room_id,
+                    "version": request.POST.get("version", ""),
                 },
+                slot_start=start_at,
                 **site,
             )
         else:
             form = RescheduleForm(request.POST, **site)
         if form.is_valid():
             data = form.cleaned_data
-            if slot:
-                data["start_at"] = slot[0]  # the instant offered, whatever the zones
             answer = fast_answer(data["start_at"])
             try:
                 moved = visits.appointment_reschedule(
@@ -133,12 +134,19 @@ def appointment_reschedule_view(request, pk: int):
                     room=data["room"],
                     by=request.user,
                     fast_begun_confirmed=request.POST.get("confirm_fast") == answer,
+                    seen_version=data["version"],
                 )
             except ValidationError as exc:
                 if not (fast := visits.booking_question(exc) or ""):  # asked, with a button
                     apply_service_errors(
                         form, exc, field_map={"start_time": "start_time", "patient": None}
                     )
+                # The page shows the visit as it is now: what was typed stays, and a
+                # deliberate second move after reading it is against this version.
+                appointment.refresh_from_db()
+                form.data = {key: form.data.get(key) for key in form.data} | {
+                    "version": str(appointment.version)
+                }
             else:
                 messages.success(
                     request,
