@@ -8,6 +8,7 @@ from datetime import date, time, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from .conftest import demo_today_cleared
 from .test_main_flow import flash, label, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +42,7 @@ def a_busy_morning(day: date) -> None:
     from procedures.catalog.resources import Provider, Room
     from procedures.scheduling.models import Appointment
 
+    demo_today_cleared(day)
     lee = Provider.objects.get(display_name="Dr Lee")
     adeyemi = Provider.objects.get(display_name="Dr Adeyemi")
     room1 = Room.objects.get(name="Procedure room 1")

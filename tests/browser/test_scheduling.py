@@ -56,7 +56,8 @@ def test_book_via_the_slot_finder_and_reschedule_via_the_calendar(
         sedation_level=SedationLevel.IV_MODERATE,
     )
     page.reload()
-    expect(nav.get_by_role("link", name=re.compile("^Today"))).to_contain_text("1 expected")
+    # Aisha Khan, and the demo's Daniel Kowalski (confirmed for 15:00 today).
+    expect(nav.get_by_role("link", name=re.compile("^Today"))).to_contain_text("2 expected")
     nav.get_by_role("link", name=re.compile("^Today")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Today")
     row = page.get_by_role("row").filter(has_text="Khan, Aisha")
