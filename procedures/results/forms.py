@@ -262,7 +262,27 @@ class ResultForm(forms.ModelForm):
         return data
 
 
-class ReviewForm(forms.Form):
+class SeenResultForm(forms.Form):
+    """A form about the result on the page: it carries the latest result there when it
+    was opened, so that a review or a telling is of the result the person read
+    (invariant 34; the service refuses when a newer one was logged since)."""
+
+    seen_result = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("seen_result") is None:
+            # A page from before this field, or a hand-made request: which result was
+            # read is unknown, so nothing can be signed off. (Said once, in words: a
+            # hidden field's own error would name a field nobody sees.)
+            self.errors.pop("seen_result", None)
+            self.add_error(
+                None, _("Read the result on this page, then submit again. Nothing was changed.")
+            )
+        return data
+
+
+class ReviewForm(SeenResultForm):
     action_planned = forms.CharField(
         label=_("Action planned"),
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -286,7 +306,7 @@ class ReviewForm(forms.Form):
         return text
 
 
-class CommunicateForm(forms.Form):
+class CommunicateForm(SeenResultForm):
     how = forms.ChoiceField(
         label=_("How the patient was told"),
         choices=TestOrder.CommunicatedHow.choices,
@@ -295,7 +315,7 @@ class CommunicateForm(forms.Form):
     at = datetime_field(_("When"))
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {"at": timezone.now()})
+        kwargs["initial"] = {"at": timezone.now(), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
 
     def clean_at(self):
