@@ -424,7 +424,9 @@ class AppointmentEvent(models.Model):
     kind = models.CharField(max_length=40)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
-    note = models.CharField(max_length=300, blank=True)
+    # Text, not 300 characters: a start while not ready keeps its reason and every item
+    # that was missing whole (QA pass 1, #5); other steps still keep theirs short.
+    note = models.TextField(blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
