@@ -1,6 +1,8 @@
 """Forms of the results follow-up: the sample at completion, results, review,
 telling the patient, and the worklist's filters. Validation only, no side effects."""
 
+from datetime import timedelta
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
 from django import forms
@@ -10,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.bounds import BoundedDateField, BoundedDateTimeField
 from clinic.pdf import PdfRefused, pdf_check
+from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider, works_at
 from procedures.prep.facts import plan_of
@@ -431,15 +434,29 @@ class WorklistFilterForm(forms.Form):
 
 
 class AnalyticsForm(forms.Form):
+    """The analytics' period, from the query string's `start` and `end` only: either
+    left out (or blank) is the page's own default, the DEFAULT_DAYS to today, so a link
+    that names neither, or a parameter of another page (?site=1), is not an error."""
+
+    DEFAULT_DAYS = 90
+
     start = BoundedDateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
     )
     end = BoundedDateField(
-        label=_("To"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
     )
 
     def clean(self):
         data = super().clean()
-        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+        if "start" in self.errors or "end" in self.errors:
+            return data
+        data["end"] = data.get("end") or clinic_today()
+        data["start"] = data.get("start") or data["end"] - timedelta(days=self.DEFAULT_DAYS)
+        if data["end"] < data["start"]:
             self.add_error("end", _("The end date must not be before the start date."))
         return data
