@@ -340,6 +340,12 @@ class Appointment(LoadedValues):
         """Why `action` cannot happen now, in words (None: it can). The status rules
         first, then the time rules of the day."""
         if not self.allows(action):
+            if self.status == self.TRANSITIONS[action].target and action in REPEATS_SAID:
+                # The same step twice (Back, a second tab, a colleague): "already", not
+                # "a checked-in appointment cannot be checked in" (QA pass 1, #11).
+                return _("This appointment is already %(done)s. Nothing was changed.") % {
+                    "done": LIFECYCLE_DONE[action]
+                }
             return _("An appointment that is %(status)s cannot be %(done)s.") % {
                 "status": self.get_status_display().lower(),
                 "done": LIFECYCLE_DONE[action],
@@ -390,6 +396,9 @@ class Appointment(LoadedValues):
         return self.allows("reschedule")
 
 
+# The steps whose target status means "done already" (a visit back at "scheduled" was
+# not necessarily taken back from a check-in, nor moved).
+REPEATS_SAID = frozenset({"confirm", "check_in", "start", "complete", "cancel", "no_show"})
 LIFECYCLE_DONE = {
     "confirm": _("confirmed"),
     "check_in": _("checked in"),

@@ -110,6 +110,22 @@ def test_it_refuses_a_collection_years_before_the_visit_and_saves_nothing(physic
     assert not models.TestOrder.objects.exists()
 
 
+def test_a_collection_time_the_clocks_skip_is_refused_in_the_clinics_words(physician_client, visit):
+    """QA pass 1, #11: Django's own "couldn't be interpreted in time zone" wording."""
+    response = physician_client.post(
+        f"/appointments/{visit.pk}/sample/", sample_data(collected_at="2027-03-28T01:30")
+    )
+
+    assert response.status_code == 200
+    message = (
+        "The clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not "
+        "exist. Enter the time as the clock showed it."
+    )
+    assert response.context["form"].errors["collected_at"] == [message]
+    assert "couldn" not in response.content.decode()
+    assert not models.TestOrder.objects.exists()
+
+
 def test_it_takes_a_collection_after_the_check_in(physician_client, visit):
     data = sample_data(collected_at=local(clinic_datetime(TODAY, dt.time(8, 52))))
 

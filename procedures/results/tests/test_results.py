@@ -136,7 +136,7 @@ def test_it_refuses_to_complete_a_procedure_twice(physician_client, appointment)
     response = complete(physician_client, appointment)
 
     messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert messages == ["An appointment that is completed cannot be completed."]
+    assert messages == ["This appointment is already completed. Nothing was changed."]
     assert models.TestOrder.objects.count() == 2
     assert appointment.events.filter(kind="completed").count() == 1
 

@@ -494,12 +494,9 @@ def procedure_complete_view(request, pk: int):
     appointment = get_object_or_404(
         Appointment.objects.select_related("patient", "procedure_type", "provider"), pk=pk
     )
-    if not appointment.can_complete:
-        messages.error(
-            request,
-            _("An appointment that is %(status)s cannot be completed.")
-            % {"status": appointment.get_status_display().lower()},
-        )
+    refusal = appointment.lifecycle_refusal("complete", now=timezone.now())
+    if refusal is not None:
+        messages.error(request, refusal)
         return redirect(appointment)
     record_read(request, appointment)
     form = SampleForm(request.POST or None, appointment=appointment)

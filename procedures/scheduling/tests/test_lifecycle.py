@@ -345,6 +345,23 @@ def test_the_page_refuses_an_illegal_step_with_a_message(
     assert "An appointment that is checked in cannot be confirmed." in response.content.decode()
 
 
+def test_a_step_taken_twice_says_it_was_already_taken(
+    appointment, frontdesk_client, frontdesk_user, clock
+):
+    """QA pass 1, #11: a second check-in said "An appointment that is checked in cannot
+    be checked in."."""
+    clock.move_to(at(8, 45), tick=False)
+    frontdesk_client.force_login(frontdesk_user)
+    frontdesk_client.post(f"/appointments/{appointment.pk}/check-in/")
+
+    response = frontdesk_client.post(f"/appointments/{appointment.pk}/check-in/", follow=True)
+
+    page = response.content.decode()
+    assert "This appointment is already checked in. Nothing was changed." in page
+    assert "cannot be checked in" not in page
+    assert appointment.events.filter(kind="checked_in").count() == 1
+
+
 def test_the_page_cancels_with_a_reason_from_the_list(appointment, frontdesk_client):
     response = frontdesk_client.post(
         f"/appointments/{appointment.pk}/cancel/",
