@@ -7,13 +7,14 @@ a page takes from its address or a filter form goes through here: outside
 """
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from django import forms
 from django.core.exceptions import BadRequest
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import HttpRequest, HttpResponseBadRequest
 from django.template.loader import render_to_string
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -73,8 +74,60 @@ def query_text(text: str) -> str:
     return "" if "\x00" in text else text
 
 
+def _real(moment: datetime, tz: tzinfo) -> bool:
+    """Whether the wall-clock `moment` (naive) is shown once, and only once, in `tz`."""
+    first, second = moment.replace(tzinfo=tz), moment.replace(tzinfo=tz, fold=1)
+    there_and_back = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    return there_and_back == moment and first.utcoffset() == second.utcoffset()
+
+
+def clock_change_refusal(moment: datetime, tz: tzinfo) -> str:
+    """Why the wall-clock `moment` (naive) cannot be read in `tz`, naming the change:
+    skipped when the clocks go forward, shown twice when they go back."""
+    step = timedelta(minutes=1)
+    start = moment.replace(second=0, microsecond=0)
+    while not _real(start - step, tz) and moment - start < timedelta(hours=3):
+        start -= step
+    end = start
+    while not _real(end, tz) and end - start < timedelta(hours=3):
+        end += step
+    words = {
+        "day": formats.date_format(moment.date(), "l j F Y"),
+        "start": start.strftime("%H:%M"),
+        "end": end.strftime("%H:%M"),
+    }
+    if moment.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
+        return (
+            _(
+                "The clocks go forward at %(start)s on %(day)s: %(start)s\u2013%(end)s does not "
+                "exist. Enter the time as the clock showed it."
+            )
+            % words
+        )
+    return (
+        _(
+            "The clocks go back at %(end)s on %(day)s: %(start)s\u2013%(end)s happens twice. "
+            "Enter a time outside it."
+        )
+        % words
+    )
+
+
 class BoundedDateTimeField(forms.DateTimeField):
-    """A form's DateTimeField that refuses days outside MIN_DATE..MAX_DATE in words."""
+    """A form's DateTimeField that refuses days outside MIN_DATE..MAX_DATE in words, and
+    a wall-clock time a clock change skips or repeats in words naming the change (not
+    Django's "couldn't be interpreted in time zone ...; it may be ambiguous")."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as exc:
+            if exc.code != "ambiguous_timezone" or not exc.params:
+                raise
+            raise forms.ValidationError(
+                clock_change_refusal(exc.params["datetime"], exc.params["current_timezone"]),
+                code="clock_change",
+            ) from exc
 
     def validate(self, value):
         super().validate(value)

@@ -223,7 +223,11 @@ class MeasurementsForm(forms.ModelForm):
                 _("The measurement cannot be from before the patient was born (%(born)s).")
                 % {"born": born.strftime("%d/%m/%Y")},
             )
-        elif (data.get("weight_kg") or data.get("height_cm")) and not measured_on:
+        elif (
+            (data.get("weight_kg") or data.get("height_cm"))
+            and not measured_on
+            and "measured_on" not in self.errors  # "Enter a valid date." says it already
+        ):
             self.add_error("measured_on", _("Enter the date of the weight and height."))
         return data
 
@@ -313,14 +317,18 @@ class MergeForm(forms.Form):
         return patient
 
     def clean(self):
+        # Every problem at once: an unknown MRN was said only once the reason was fixed
+        # (QA pass 1, #11). Each check runs on the fields that parsed.
         data = super().clean()
-        if self.errors:
-            return data
-        data["survivor"] = self._patient("survivor_mrn")
-        data["merged"] = self._patient("merged_mrn")
-        if not self.errors and data["survivor"].pk == data["merged"].pk:
+        for name, key in (("survivor_mrn", "survivor"), ("merged_mrn", "merged")):
+            if name not in self.errors:
+                data[key] = self._patient(name)
+        both = "survivor_mrn" not in self.errors and "merged_mrn" not in self.errors
+        if both and data["survivor"].pk == data["merged"].pk:
             self.add_error("merged_mrn", _("Enter two different MRNs."))
-        if len(" ".join(data.get("reason", "").split())) < REASON_MIN_LENGTH:
+        if "reason" not in self.errors and (
+            len(" ".join(data.get("reason", "").split())) < REASON_MIN_LENGTH
+        ):
             self.add_error(
                 "reason",
                 _("Say why these are the same person, in a few words (at least %(n)s letters).")

@@ -156,6 +156,24 @@ def test_the_merge_page_refuses_unknown_or_equal_mrns(client, pair, admin):
     assert not PatientMerge.objects.exists()
 
 
+def test_the_merge_page_says_every_problem_at_once(client, pair, admin):
+    """QA pass 1, #11: an unknown duplicate MRN with a blank reason said only "reason
+    required"; the unknown MRN came on the next try."""
+    keep, _dup = pair
+    client.force_login(admin)
+
+    response = client.post(
+        "/patients/merge/", {"survivor_mrn": keep.mrn, "merged_mrn": "C0000", "reason": ""}
+    )
+
+    errors = response.context["form"].errors
+    assert errors["merged_mrn"] == ["No patient has this MRN."]
+    assert errors["reason"] == ["This field is required."]
+    page = response.content.decode()
+    assert "No patient has this MRN." in page and "This field is required." in page
+    assert not PatientMerge.objects.exists()
+
+
 def test_a_clinic_admin_undoes_a_merge_from_the_admins_record_of_it(client, pair, admin):
     keep, dup = pair
     merge = patient_merge(survivor=keep, merged=dup, reason="Same", user=admin)

@@ -177,6 +177,18 @@ def test_it_refuses_impossible_measurements_and_saves_nothing(clinician, patient
     assert Patient.objects.values().get(pk=patient.pk) == before
 
 
+def test_a_date_that_does_not_exist_is_refused_once(clinician, patient):
+    """QA pass 1, #11: 29 February 2027 also said "Enter the date of the weight and
+    height.", under the date just typed."""
+    post = {"weight_kg": "70", "height_cm": "170", "measured_on": "2027-02-29"}
+
+    response = clinician.post(f"/patients/{patient.pk}/clinical/", post)
+
+    page = response.content.decode()
+    assert "Enter a valid date." in page
+    assert "Enter the date of the weight and height." not in page
+
+
 def test_a_future_date_of_birth_is_refused(frontdesk_client, patient):
     response = frontdesk_client.post(
         "/patients/new/",

@@ -25,6 +25,7 @@ from procedures.prep.models import (
 from procedures.prep.rules import rule_findings
 from procedures.prep.services import locked_appointment
 from procedures.scheduling.models import Appointment, AppointmentEvent
+from procedures.scheduling.rules import START_REASON_MAX_CHARS
 
 START_NOT_READY = "start_not_ready"
 # A reason to start while not ready says what was checked instead: "x" or "ok" is not one.
@@ -258,14 +259,27 @@ def readiness_start_check(*, appointment: Appointment, reason: str = "", by: Use
     whatever the reason, while consent or the site and side are not confirmed (or a rule
     that cannot be set aside stands); otherwise, when not ready, refuses without a real
     reason (START_REASON_MIN_CHARS) and records it: who, why, what was missing, on the
-    prep page's overrides and on the visit's timeline."""
+    prep page's overrides and on the visit's timeline. A reason longer than
+    START_REASON_MAX_CHARS is refused, not cut: the record keeps it and the list of
+    what was missing whole."""
+    reason = " ".join((reason or "").split())
+    if len(reason) > START_REASON_MAX_CHARS:
+        raise ValidationError(
+            {
+                "reason": _(
+                    "The reason may be at most %(limit_value)d characters (this one has "
+                    "%(show_value)d): say briefly what was checked instead. Nothing was "
+                    "changed."
+                )
+                % {"limit_value": START_REASON_MAX_CHARS, "show_value": len(reason)}
+            }
+        )
     state = readiness(appointment)
     if state.ready:
         return
     if state.hard_stops:
         raise ValidationError({"reason": [str(message) for message in state.hard_stops]})
     missing = "; ".join(state.missing)
-    reason = " ".join((reason or "").split())
     if not reason:
         raise ValidationError(
             {
@@ -289,15 +303,15 @@ def readiness_start_check(*, appointment: Appointment, reason: str = "", by: Use
     ClinicalOverride.objects.create(
         appointment=appointment,
         rule=START_NOT_READY,
-        reason=f"{reason} (missing: {missing})"[:300],
+        reason=reason,
+        missing=missing,
         by=by,
         at=timezone.now(),
     )
     AppointmentEvent.objects.create(
         appointment=appointment,
         kind=START_NOT_READY,
-        note=(
-            _("Reason: %(reason)s. Missing: %(missing)s.") % {"reason": reason, "missing": missing}
-        )[:300],
+        note=_("Reason: %(reason)s. Missing: %(missing)s.")
+        % {"reason": reason.rstrip("."), "missing": missing},  # no ".." after a sentence
         by=by,
     )

@@ -193,6 +193,9 @@ class ClinicalOverride(models.Model):
     )
     rule = models.CharField(max_length=40)
     reason = models.CharField(_("reason"), max_length=300)
+    # For a start while not ready: the readiness items missing then, whole and apart
+    # from the reason (once one 300-character field, where a long reason cut them off).
+    missing = models.TextField(_("what was missing"), blank=True, default="")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
 

@@ -231,7 +231,9 @@ def sedation_plan_set(
         errors["clear_fluid_fast_hours"] = _(
             "No clear fluids for %(low)s to %(high)s hours: %(value)s is out of range."
         ) % {"low": low, "high": high, "value": clear_fluid_fast_hours}
-    elif clear_fluid_fast_hours > food_fast_hours:
+    elif "food_fast_hours" not in errors and clear_fluid_fast_hours > food_fast_hours:
+        # Against a food fast already refused (-1 hours), "make it at most -1 hours"
+        # would mislead (QA pass 1, #11): that field's own message says what to fix.
         errors["clear_fluid_fast_hours"] = _(
             "Clear fluids can stop no earlier than food: make it at most %(hours)s hours."
         ) % {"hours": food_fast_hours}

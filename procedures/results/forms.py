@@ -1,6 +1,8 @@
 """Forms of the results follow-up: the sample at completion, results, review,
 telling the patient, and the worklist's filters. Validation only, no side effects."""
 
+from datetime import timedelta
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
 from django import forms
@@ -10,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.bounds import BoundedDateField, BoundedDateTimeField
 from clinic.pdf import PdfRefused, pdf_check
+from procedures.catalog.clock import clinic_today
 from procedures.catalog.models import TestType
 from procedures.catalog.resources import Provider, works_at
 from procedures.prep.facts import plan_of
@@ -262,7 +265,27 @@ class ResultForm(forms.ModelForm):
         return data
 
 
-class ReviewForm(forms.Form):
+class SeenResultForm(forms.Form):
+    """A form about the result on the page: it carries the latest result there when it
+    was opened, so that a review or a telling is of the result the person read
+    (invariant 34; the service refuses when a newer one was logged since)."""
+
+    seen_result = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("seen_result") is None:
+            # A page from before this field, or a hand-made request: which result was
+            # read is unknown, so nothing can be signed off. (Said once, in words: a
+            # hidden field's own error would name a field nobody sees.)
+            self.errors.pop("seen_result", None)
+            self.add_error(
+                None, _("Read the result on this page, then submit again. Nothing was changed.")
+            )
+        return data
+
+
+class ReviewForm(SeenResultForm):
     action_planned = forms.CharField(
         label=_("Action planned"),
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -286,7 +309,7 @@ class ReviewForm(forms.Form):
         return text
 
 
-class CommunicateForm(forms.Form):
+class CommunicateForm(SeenResultForm):
     how = forms.ChoiceField(
         label=_("How the patient was told"),
         choices=TestOrder.CommunicatedHow.choices,
@@ -295,7 +318,7 @@ class CommunicateForm(forms.Form):
     at = datetime_field(_("When"))
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {"at": timezone.now()})
+        kwargs["initial"] = {"at": timezone.now(), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
 
     def clean_at(self):
@@ -411,15 +434,29 @@ class WorklistFilterForm(forms.Form):
 
 
 class AnalyticsForm(forms.Form):
+    """The analytics' period, from the query string's `start` and `end` only: either
+    left out (or blank) is the page's own default, the DEFAULT_DAYS to today, so a link
+    that names neither, or a parameter of another page (?site=1), is not an error."""
+
+    DEFAULT_DAYS = 90
+
     start = BoundedDateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
     )
     end = BoundedDateField(
-        label=_("To"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
     )
 
     def clean(self):
         data = super().clean()
-        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+        if "start" in self.errors or "end" in self.errors:
+            return data
+        data["end"] = data.get("end") or clinic_today()
+        data["start"] = data.get("start") or data["end"] - timedelta(days=self.DEFAULT_DAYS)
+        if data["end"] < data["start"]:
             self.add_error("end", _("The end date must not be before the start date."))
         return data

@@ -618,11 +618,39 @@ def result_log(
     return result
 
 
-def result_review(*, order_id: int, action_planned: str, by: User | None) -> TestOrder:
+def _stale_refusal(order: TestOrder, seen_result_id: int | None, *, message: str) -> None:
+    """Refuse a review or a telling of a result the person has not read (invariant 34):
+    `seen_result_id` is the latest result on the page they opened; a result logged since
+    (a colleague's amendment, the lab's correction) would otherwise be signed off, or
+    told, unseen. `message` takes the newer result's %(at)s and %(who)s. None: not
+    checked (callers with no page)."""
+    if seen_result_id is None:
+        return
+    latest = order.results.select_related("logged_by").order_by("-pk").first()
+    if latest is None or latest.pk == seen_result_id:
+        return
+    raise ValidationError(message % {"at": _at(latest.logged_at), "who": _who(latest.logged_by)})
+
+
+def result_review(
+    *, order_id: int, action_planned: str, by: User | None, seen_result_id: int | None = None
+) -> TestOrder:
     """A physician has read the final result and says what happens next (the
-    workflow then plans the "your results are ready" email)."""
+    workflow then plans the "your results are ready" email).
+
+    `seen_result_id`: the latest result on the page the physician opened; a result
+    logged since refuses the review (`_stale_refusal`)."""
     with transaction.atomic():
         order = _locked(order_id)
+        _stale_refusal(
+            order,
+            seen_result_id,
+            message=_(
+                "The result changed since you opened this page (a result was logged at "
+                "%(at)s by %(who)s): read the new result, then review again. Nothing was "
+                "changed."
+            ),
+        )
         if order.status in (S.REVIEWED, S.COMMUNICATED) and order.reviewed_at:
             # A second submission (another tab, a colleague): say who did it.
             raise ValidationError(
@@ -645,10 +673,24 @@ def result_review(*, order_id: int, action_planned: str, by: User | None) -> Tes
     return order
 
 
-def result_communicate(*, order_id: int, how: str, at: datetime, by: User | None) -> TestOrder:
-    """Record that the patient was told, how and when: the loop is closed."""
+def result_communicate(
+    *, order_id: int, how: str, at: datetime, by: User | None, seen_result_id: int | None = None
+) -> TestOrder:
+    """Record that the patient was told, how and when: the loop is closed.
+
+    `seen_result_id`: the latest result on the page opened; a result logged since
+    refuses the telling (`_stale_refusal`): the patient was told of another result."""
     with transaction.atomic():
         order = _locked(order_id)
+        _stale_refusal(
+            order,
+            seen_result_id,
+            message=_(
+                "The result changed since you opened this page (a result was logged at "
+                "%(at)s by %(who)s): read the new result, then record how the patient was "
+                "told. Nothing was changed."
+            ),
+        )
         if order.status == S.COMMUNICATED and order.communicated_at:
             # A second submission (another tab, a colleague): say who did it.
             raise ValidationError(

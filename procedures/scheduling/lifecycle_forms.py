@@ -12,7 +12,7 @@ from procedures.catalog.clock import clinic_instant, clinic_today, clock_change_
 from procedures.catalog.models import ProcedureType
 from procedures.catalog.resources import Provider, Room, narrow_to_site, works_at
 from procedures.scheduling.models import Appointment
-from procedures.scheduling.rules import NOTES_MAX
+from procedures.scheduling.rules import NOTES_MAX, START_REASON_MAX_CHARS
 
 
 class PatientChoiceField(forms.ModelChoiceField):
@@ -188,6 +188,23 @@ class RescheduleForm(forms.Form):
             else:
                 data["start_at"] = clinic_instant(data["date"], data["start_time"], room_tz)
         return data
+
+
+class StartForm(forms.Form):
+    """The appointment page's "Start procedure": the reason, when readiness items are
+    missing, is refused when too long (never cut), next to the field."""
+
+    reason = forms.CharField(
+        label=_("Reason, if starting with readiness items missing"),
+        max_length=START_REASON_MAX_CHARS,
+        required=False,
+        error_messages={
+            "max_length": _(
+                "The reason may be at most %(limit_value)d characters (this one has "
+                "%(show_value)d): say briefly what was checked instead. Nothing was changed."
+            )
+        },
+    )
 
 
 class CancelReasonForm(forms.Form):

@@ -340,6 +340,12 @@ class Appointment(LoadedValues):
         """Why `action` cannot happen now, in words (None: it can). The status rules
         first, then the time rules of the day."""
         if not self.allows(action):
+            if self.status == self.TRANSITIONS[action].target and action in REPEATS_SAID:
+                # The same step twice (Back, a second tab, a colleague): "already", not
+                # "a checked-in appointment cannot be checked in" (QA pass 1, #11).
+                return _("This appointment is already %(done)s. Nothing was changed.") % {
+                    "done": LIFECYCLE_DONE[action]
+                }
             return _("An appointment that is %(status)s cannot be %(done)s.") % {
                 "status": self.get_status_display().lower(),
                 "done": LIFECYCLE_DONE[action],
@@ -390,6 +396,9 @@ class Appointment(LoadedValues):
         return self.allows("reschedule")
 
 
+# The steps whose target status means "done already" (a visit back at "scheduled" was
+# not necessarily taken back from a check-in, nor moved).
+REPEATS_SAID = frozenset({"confirm", "check_in", "start", "complete", "cancel", "no_show"})
 LIFECYCLE_DONE = {
     "confirm": _("confirmed"),
     "check_in": _("checked in"),
@@ -424,7 +433,9 @@ class AppointmentEvent(models.Model):
     kind = models.CharField(max_length=40)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
-    note = models.CharField(max_length=300, blank=True)
+    # Text, not 300 characters: a start while not ready keeps its reason and every item
+    # that was missing whole (QA pass 1, #5); other steps still keep theirs short.
+    note = models.TextField(blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -54,6 +54,10 @@ def child_booking_refusal(
 SHORTEST_SHARE_OF_USUAL = 0.5
 # The longest notes for the team a visit keeps (form, service and a database check).
 NOTES_MAX = 2000
+# The longest reason to start a procedure while not ready (form and service): a sentence
+# on what was checked instead. It is kept whole, beside the whole list of what was
+# missing (QA pass 1 found a long reason cutting that list off the record).
+START_REASON_MAX_CHARS = 200
 
 
 def booking_horizon_days() -> int:

@@ -44,14 +44,22 @@ def tell_by_default(order: TestOrder) -> str:
 
 
 def result_review(
-    *, order_id: int, action_planned: str, by: User | None, tell_by: str = ""
+    *,
+    order_id: int,
+    action_planned: str,
+    by: User | None,
+    tell_by: str = "",
+    seen_result_id: int | None = None,
 ) -> TestOrder:
     """A physician has read the final result and says what happens next, and how the
     patient hears: `tell_by` "email" (the "results ready" email, no content) or "call"
     (a call task dated today, the reviewing physician's; no email). Blank:
-    `tell_by_default`."""
+    `tell_by_default`. `seen_result_id`: the result the physician read (a newer one
+    refuses the review: invariant 34)."""
     with transaction.atomic():
-        order = orders.result_review(order_id=order_id, action_planned=action_planned, by=by)
+        order = orders.result_review(
+            order_id=order_id, action_planned=action_planned, by=by, seen_result_id=seen_result_id
+        )
         how = tell_by or tell_by_default(order)
         if how == TELL_BY_CALL:
             results_call_plan(order=order, by=by)
@@ -143,11 +151,16 @@ def _calls_close(*, order: TestOrder, status: str, by: User | None, note: str) -
     return closed.update(status=status, done_at=timezone.now(), done_by=by, note=note[:500])
 
 
-def result_communicate(*, order_id: int, how: str, at: datetime, by: User | None) -> TestOrder:
+def result_communicate(
+    *, order_id: int, how: str, at: datetime, by: User | None, seen_result_id: int | None = None
+) -> TestOrder:
     """Record that the patient was told (results), and close the physician's call about
-    that order: whoever told them, the call is no longer owed."""
+    that order: whoever told them, the call is no longer owed. `seen_result_id`: as for
+    the review."""
     with transaction.atomic():
-        order = orders.result_communicate(order_id=order_id, how=how, at=at, by=by)
+        order = orders.result_communicate(
+            order_id=order_id, how=how, at=at, by=by, seen_result_id=seen_result_id
+        )
         _calls_close(
             order=order,
             status=CallTask.Status.DONE,

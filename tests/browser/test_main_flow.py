@@ -225,7 +225,8 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     # Nothing of the prep checklist was ticked in this walk: no reason starts without
     # consent and the site and side (hard stops), and the rest needs a reason.
     page.get_by_role("button", name="Start procedure").click()
-    expect(page.locator('.alert[role="alert"]')).to_contain_text(
+    # Said under the reason field (QA pass 1, #11), not in a banner after a redirect.
+    expect(page.locator("#start-reason-error")).to_contain_text(
         "Consent is not confirmed: the procedure cannot start until it is."
     )
     from django.contrib.auth.models import User
@@ -239,9 +240,9 @@ def test_main_flow(page: Page, live_server, demo_clinic, check_a11y, screenshot,
     procedure_site_set(appointment_id=visit.pk, site="posterior_iliac", side="right", by=physician)
     for item in ("consent", "site_side"):
         checklist_tick(appointment_id=visit.pk, item=item, by=physician)
-    page.reload()
+    page.goto(appointment_url)  # the refusal was the answer to a POST
     page.get_by_role("button", name="Start procedure").click()
-    expect(page.locator('.alert[role="alert"]')).to_contain_text(
+    expect(page.locator("#start-reason-error")).to_contain_text(
         "Give a reason (at least 10 characters) to start anyway."
     )
     check_a11y(page, "the refusal to start without a reason")

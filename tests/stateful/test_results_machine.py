@@ -66,6 +66,9 @@ class ResultsLoop(RuleBasedStateMachine):
         self.traveller = self.clock.start()
         self.now = START
         self.settled = True  # no change since the last escalation run
+        # The result each order's review and telling were of (the page's seen_result).
+        self.reviewed_seen: dict[int, int] = {}
+        self.told_seen: dict[int, int] = {}
         self.physician = User.objects.create_user(
             f"md{next(SLOTS)}", email="md@clinic.example", password=None
         )
@@ -94,6 +97,26 @@ class ResultsLoop(RuleBasedStateMachine):
 
     def _fresh(self, order: TestOrder) -> TestOrder:
         return TestOrder.objects.get(pk=order.pk)
+
+    def _latest(self, order: TestOrder) -> int:
+        """The latest result on the order's page (0: none), as its forms carry it."""
+        return order.results.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def _review(self, order: TestOrder, *, seen: int, tell_by: str = "") -> None:
+        result_flows.result_review(
+            order_id=order.pk,
+            action_planned="Clinic.",
+            by=self.physician,
+            tell_by=tell_by,
+            seen_result_id=seen,
+        )
+        self.reviewed_seen[order.pk] = seen
+
+    def _tell(self, order: TestOrder, *, seen: int, how: str = "phone") -> None:
+        result_flows.result_communicate(
+            order_id=order.pk, how=how, at=self.now, by=self.physician, seen_result_id=seen
+        )
+        self.told_seen[order.pk] = seen
 
     def _result(self, order: TestOrder, *, is_final: bool):
         return svc.result_log(
@@ -182,31 +205,51 @@ class ResultsLoop(RuleBasedStateMachine):
     @rule(order=orders, tell_by=st.sampled_from(["call", "email", ""]))
     def review(self, order, tell_by):
         before = self._fresh(order).status
+        seen = self._latest(order)
         if before == S.FINAL:
-            result_flows.result_review(
-                order_id=order.pk, action_planned="Clinic.", by=self.physician, tell_by=tell_by
-            )
+            self._review(order, seen=seen, tell_by=tell_by)
             assert self._fresh(order).status == S.REVIEWED
         else:
             with pytest.raises(ValidationError):
-                result_flows.result_review(
-                    order_id=order.pk, action_planned="Clinic.", by=self.physician
-                )
+                self._review(order, seen=seen)
         self._changed()
 
     @rule(order=orders)
     def patient_told(self, order):
         before = self._fresh(order).status
-        call = lambda: result_flows.result_communicate(  # noqa: E731
-            order_id=order.pk, how="phone", at=self.now, by=self.physician
-        )
+        seen = self._latest(order)
         if before == S.REVIEWED:
-            call()
+            self._tell(order, seen=seen)
             after = self._fresh(order)
             assert after.status == S.COMMUNICATED and not after.tell_again
         else:
             with pytest.raises(ValidationError):
-                call()
+                self._tell(order, seen=seen)
+        self._changed()
+
+    @rule(order=orders, then=st.sampled_from(["review", "tell"]))
+    def stale_page(self, order, then):
+        """A physician opens the order's page; a colleague logs a corrected result (and,
+        before a telling, reviews it); the page is then submitted as it was. Refused,
+        and nothing changes (invariant 34, QA pass 1 #1)."""
+        if self._fresh(order).status == S.CANCELLED:
+            return
+        opened = self._latest(order)  # whatever stood: a result before the review, or none
+        self._result(order, is_final=True)  # the colleague's amendment
+        if then == "tell":
+            self._review(order, seen=self._latest(order))
+        middle = self._fresh(order)
+        with pytest.raises(ValidationError, match="The result changed since you opened"):
+            if then == "review":
+                self._review(order, seen=opened)
+            else:
+                self._tell(order, seen=opened)
+        after = self._fresh(order)
+        assert (after.status, after.reviewed_at, after.communicated_at) == (
+            middle.status,
+            middle.reviewed_at,
+            middle.communicated_at,
+        )
         self._changed()
 
     @rule(order=orders, reason=st.sampled_from(REASONS))
@@ -276,6 +319,16 @@ class ResultsLoop(RuleBasedStateMachine):
         assert set(stuck) == set(visits_not_ended(day=clinic_today()))
 
     @invariant()
+    def a_review_or_a_telling_is_of_the_result_the_physician_saw(self):
+        """Invariant 34: an order reviewed (or told) stands on the result that was on
+        the page when its review (or telling) was submitted, which is still its latest."""
+        for order in TestOrder.objects.filter(status__in=[S.REVIEWED, S.COMMUNICATED]):
+            latest = self._latest(order)
+            assert self.reviewed_seen.get(order.pk) == latest, order.pk
+            if order.status == S.COMMUNICATED:
+                assert self.told_seen.get(order.pk) == latest, order.pk
+
+    @invariant()
     def told_again_only_until_told(self):
         assert not TestOrder.objects.filter(status=S.COMMUNICATED, tell_again=True).exists()
         for order in TestOrder.objects.filter(status=S.CANCELLED):
@@ -315,12 +368,8 @@ class ResultsLoop(RuleBasedStateMachine):
                 status = S.FINAL
             if status == S.FINAL:
                 # The physician calls: telling the patient must close the call.
-                result_flows.result_review(
-                    order_id=order.pk, action_planned="Clinic.", by=self.physician, tell_by="call"
-                )
-            result_flows.result_communicate(
-                order_id=order.pk, how="letter", at=self.now, by=self.physician
-            )
+                self._review(order, seen=self._latest(order), tell_by="call")
+            self._tell(order, seen=self._latest(order), how="letter")
         assert not CallTask.objects.filter(
             reason=CallTask.Reason.RESULTS_CALL, status=CallTask.Status.OPEN
         ).exists()

@@ -898,9 +898,12 @@ class VisitMachine(RuleBasedStateMachine):
                 assert not overrides.exists() and not reasons.exists(), visit
             else:
                 [override] = overrides
-                assert override.reason.startswith("Checked by the team. (missing: "), override
+                assert override.reason == "Checked by the team.", override
+                assert override.missing, override  # kept whole, apart from the reason
                 [event] = reasons
-                assert event.note.startswith("Reason: Checked by the team. Missing: "), event
+                assert event.note == (
+                    f"Reason: Checked by the team. Missing: {override.missing}."
+                ), event
                 assert event.by == override.by == USERS["physician"]
 
     @invariant()

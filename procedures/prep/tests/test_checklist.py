@@ -126,7 +126,8 @@ def test_starting_when_not_ready_needs_a_recorded_reason(
     )
     override = ClinicalOverride.objects.get()
     assert override.rule == prep_checklist.START_NOT_READY
-    assert override.reason.startswith("Urgent: haematology agreed (missing: No platelet count")
+    assert override.reason == "Urgent: haematology agreed"
+    assert override.missing.startswith("No platelet count")
     assert override.by == physician_user
 
 

@@ -153,6 +153,28 @@ def test_fasting_hours_out_of_range_are_refused_on_the_page(physician_client, ap
     assert not PrepPlan.objects.exists()
 
 
+def test_a_negative_food_fast_is_refused_once_not_with_a_misleading_second_message(
+    physician_client, appointment
+):
+    """QA pass 1, #11: -1 hours of food fast also said "Clear fluids can stop no earlier
+    than food: make it at most -1 hours"."""
+    response = physician_client.post(
+        url("prep_sedation", appointment),
+        {
+            "sed-sedation_level": "general",
+            "sed-food_fast_hours": -1,
+            "sed-clear_fluid_fast_hours": 2,
+        },
+    )
+
+    assert response.status_code == 400
+    page = text(response)
+    assert "No food for 2 to 12 hours: -1 is out of range." in page
+    assert "Clear fluids can stop no earlier than food" not in page
+    assert "at most -1 hours" not in page
+    assert not PrepPlan.objects.exists()
+
+
 def test_a_level_the_room_cannot_host_is_refused_on_the_page(physician_client, appointment):
     appointment.room = RoomFactory(name="Side room", is_monitored=False)
     appointment.sedation_level = SedationLevel.LOCAL

@@ -155,3 +155,37 @@ def test_the_page_counts_only_the_headers_sites_results(nurse_client, data):
     at_north = nurse_client.get(url).content.decode()
     assert "<td>Aspirate smear morphology</td><td>Haematology lab</td><td>3</td>" in at_north
     assert "Cytogenetics" not in at_north
+
+
+@pytest.mark.clock(clinic_datetime(dt.date(2025, 4, 15), dt.time(12, 0)))
+@pytest.mark.parametrize("query", ["?site=1", "?page=2", "?q=a", "?start=&end="])
+def test_a_parameter_not_of_the_period_leaves_the_default_period(nurse_client, data, query):
+    """QA pass 1, #10: ?site=1 answered 400 "From: This field is required"; only the
+    period's own parameters are read, and a period not given is the 90 days to today."""
+    response = nurse_client.get(f"/results/turnaround/{query}")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This field is required" not in page
+    assert "Final results from 15 Jan 2025 to 15 Apr 2025" in page
+    assert 'value="2025-01-15"' in page and 'value="2025-04-15"' in page
+    # The five March results and the one of 28 February.
+    assert "<td>Aspirate smear morphology</td><td>Haematology lab</td><td>6</td>" in page
+    csv_response = nurse_client.get(f"/results/turnaround.csv{query}")
+    assert csv_response.status_code == 200
+    assert csv_response["Content-Disposition"].endswith(
+        'filename="turnaround-2025-01-15-2025-04-15.csv"'
+    )
+
+
+@pytest.mark.clock(clinic_datetime(dt.date(2025, 4, 15), dt.time(12, 0)))
+def test_a_period_given_by_one_end_runs_to_today_or_90_days_before(nurse_client, data):
+    from_march = nurse_client.get("/results/turnaround/?start=2025-03-01").content.decode()
+    to_march = nurse_client.get("/results/turnaround/?end=2025-03-31").content.decode()
+
+    assert "Final results from 1 Mar 2025 to 15 Apr 2025" in from_march
+    assert "<td>Aspirate smear morphology</td><td>Haematology lab</td><td>5</td>" in from_march
+    assert "Final results from 31 Dec 2024 to 31 Mar 2025" in to_march
+    refused = nurse_client.get("/results/turnaround/?start=2025-05-01")
+    assert refused.status_code == 400
+    assert "The end date must not be before the start date." in refused.content.decode()

@@ -9,6 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from clinic import roles
+from conftest import make_user
 from procedures import models
 from procedures.catalog.clock import clinic_datetime
 from procedures.messaging.mail import reminder_message
@@ -32,6 +34,11 @@ pytestmark = [
 
 def local(value: dt.datetime) -> str:
     return value.astimezone(NOW.tzinfo).strftime("%Y-%m-%dT%H:%M")
+
+
+def seen(order) -> int:
+    """The latest result on the order's page, as its review and "told" forms carry it."""
+    return order.results.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 @pytest.fixture
@@ -100,6 +107,22 @@ def test_it_refuses_a_collection_years_before_the_visit_and_saves_nothing(physic
     assert message in response.content.decode()
     visit.refresh_from_db()
     assert visit.status == models.Appointment.Status.IN_PROCEDURE
+    assert not models.TestOrder.objects.exists()
+
+
+def test_a_collection_time_the_clocks_skip_is_refused_in_the_clinics_words(physician_client, visit):
+    """QA pass 1, #11: Django's own "couldn't be interpreted in time zone" wording."""
+    response = physician_client.post(
+        f"/appointments/{visit.pk}/sample/", sample_data(collected_at="2027-03-28T01:30")
+    )
+
+    assert response.status_code == 200
+    message = (
+        "The clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not "
+        "exist. Enter the time as the clock showed it."
+    )
+    assert response.context["form"].errors["collected_at"] == [message]
+    assert "couldn" not in response.content.decode()
     assert not models.TestOrder.objects.exists()
 
 
@@ -188,7 +211,9 @@ def reviewed_by_call(physician_client, lee):
         order_id=order.pk, interpretation="abnormal", report_text="A.", is_final=True, by=lee.user
     )
     response = physician_client.post(
-        f"/results/{order.pk}/review/", {"action_planned": "Refer.", "tell_by": ""}, follow=True
+        f"/results/{order.pk}/review/",
+        {"action_planned": "Refer.", "tell_by": "", "seen_result": seen(order)},
+        follow=True,
     )
     assert "The call to the patient is Dr Lee&#x27;s" in response.content.decode()
     return order
@@ -228,7 +253,11 @@ def test_telling_the_patient_closes_the_call_whoever_records_it(
 
     response = client.post(
         f"/results/{reviewed_by_call.pk}/communicate/",
-        {"how": "phone", "at": local(NOW - dt.timedelta(minutes=5))},
+        {
+            "how": "phone",
+            "at": local(NOW - dt.timedelta(minutes=5)),
+            "seen_result": seen(reviewed_by_call),
+        },
     )
 
     assert response.status_code == 302
@@ -431,7 +460,7 @@ def test_a_second_telling_says_when_and_by_whom_it_was_recorded(physician_client
     result_flows.result_review(
         order_id=order.pk, action_planned="Clinic.", by=lee.user, tell_by="email"
     )
-    told = {"how": "phone", "at": local(NOW - dt.timedelta(minutes=2))}
+    told = {"how": "phone", "at": local(NOW - dt.timedelta(minutes=2)), "seen_result": seen(order)}
     physician_client.post(f"/results/{order.pk}/communicate/", told)
 
     response = physician_client.post(f"/results/{order.pk}/communicate/", told)
@@ -454,3 +483,109 @@ def test_a_second_review_says_when_and_by_whom(physician_user, lee):
 
     with pytest.raises(ValidationError, match="already reviewed at 11:00 by Dr Lee"):
         result_flows.result_review(order_id=order.pk, action_planned="Again.", by=lee.user)
+
+
+# --- Invariant 34: a review or a telling is of the result the physician saw (QA 1, #1) ---
+
+
+@pytest.fixture
+def adeyemi(db):
+    user = make_user("adeyemi", roles.PHYSICIAN, first_name="Ade")
+    return factories.ProviderFactory(display_name="Dr Adeyemi", user=user)
+
+
+def _final(order, by, text):
+    return svc.result_log(
+        order_id=order.pk, interpretation="normal", report_text=text, is_final=True, by=by
+    )
+
+
+def review_post(page, action="Normal result, routine follow-up."):
+    return {
+        "action_planned": action,
+        "tell_by": "email",
+        "seen_result": page.context["review_form"]["seen_result"].value(),
+    }
+
+
+def test_a_review_from_a_page_opened_before_an_amendment_is_refused(physician_client, lee, adeyemi):
+    order = factories.TestOrderFactory(appointment__provider=lee)
+    _final(order, lee.user, "Normal marrow.")
+    opened = physician_client.get(f"/results/{order.pk}/")
+    svc.result_log(
+        order_id=order.pk,
+        interpretation="abnormal",
+        malignant_cells="present",
+        report_text="CORRECTED: blasts 40%.",
+        is_final=True,
+        by=adeyemi.user,
+    )
+
+    stale = physician_client.post(f"/results/{order.pk}/review/", review_post(opened))
+
+    assert stale.status_code == 200
+    message = (
+        "The result changed since you opened this page (a result was logged at 11:00 by "
+        "Dr Adeyemi): read the new result, then review again. Nothing was changed."
+    )
+    assert message in stale.content.decode()
+    order.refresh_from_db()
+    assert (order.status, order.reviewed_by, order.review_action) == (S.FINAL, None, "")
+    assert not order.events.filter(to_status=S.REVIEWED).exists()
+    assert not models.Reminder.objects.filter(kind=models.Reminder.Kind.RESULTS_READY).exists()
+
+    # The refused page shows the amended result; reviewing it from there is deliberate.
+    again = physician_client.post(
+        f"/results/{order.pk}/review/", review_post(stale, "Refer to haematology today.")
+    )
+    assert again.status_code == 302
+    order.refresh_from_db()
+    assert (order.status, order.review_action) == (S.REVIEWED, "Refer to haematology today.")
+
+
+def test_a_telling_from_a_page_opened_before_an_amendment_is_refused(
+    physician_client, lee, adeyemi
+):
+    order = factories.TestOrderFactory(appointment__provider=lee)
+    _final(order, lee.user, "Normal marrow.")
+    result_flows.result_review(order_id=order.pk, action_planned="Routine.", by=lee.user)
+    opened = physician_client.get(f"/results/{order.pk}/")
+    # A colleague amends the result and reviews the amendment, while the page is open.
+    _final(order, adeyemi.user, "CORRECTED: blasts 40%.")
+    result_flows.result_review(order_id=order.pk, action_planned="Call.", by=adeyemi.user)
+    told = {
+        "how": "phone",
+        "at": local(NOW - dt.timedelta(minutes=2)),
+        "seen_result": opened.context["communicate_form"]["seen_result"].value(),
+    }
+
+    stale = physician_client.post(f"/results/{order.pk}/communicate/", told)
+
+    assert stale.status_code == 200
+    assert (
+        "The result changed since you opened this page (a result was logged at 11:00 by "
+        "Dr Adeyemi): read the new result, then record how the patient was told. "
+        "Nothing was changed." in stale.content.decode()
+    )
+    order.refresh_from_db()
+    assert (order.status, order.communicated_at) == (S.REVIEWED, None)
+
+
+def test_a_review_that_does_not_say_which_result_was_read_is_refused(physician_client, lee):
+    order = factories.TestOrderFactory(appointment__provider=lee)
+    _final(order, lee.user, "Normal marrow.")
+
+    refused = physician_client.post(
+        f"/results/{order.pk}/review/", {"action_planned": "Routine.", "tell_by": "email"}
+    )
+
+    assert refused.status_code == 200
+    assert (
+        "Read the result on this page, then submit again. Nothing was changed."
+        in refused.content.decode()
+    )
+    order.refresh_from_db()
+    assert order.status == S.FINAL
+    # The page now names the result it shows: submitting it again reviews that one.
+    again = physician_client.post(f"/results/{order.pk}/review/", review_post(refused))
+    assert again.status_code == 302

@@ -136,7 +136,7 @@ def test_it_refuses_to_complete_a_procedure_twice(physician_client, appointment)
     response = complete(physician_client, appointment)
 
     messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert messages == ["An appointment that is completed cannot be completed."]
+    assert messages == ["This appointment is already completed. Nothing was changed."]
     assert models.TestOrder.objects.count() == 2
     assert appointment.events.filter(kind="completed").count() == 1
 
@@ -380,6 +380,11 @@ def pending(db):
     return order(TODAY + dt.timedelta(days=1))
 
 
+def seen(order) -> int:
+    """The latest result on the order's page, as its review and "told" forms carry it."""
+    return order.results.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 def log(client, order, **data):
     data = {"interpretation": "abnormal", "report_text": "Hypercellular marrow.", **data}
     return client.post(f"/results/{order.pk}/", data)
@@ -387,7 +392,8 @@ def log(client, order, **data):
 
 def review(client, order, action="Discuss at clinic next week.", tell_by=""):
     return client.post(
-        f"/results/{order.pk}/review/", {"action_planned": action, "tell_by": tell_by}
+        f"/results/{order.pk}/review/",
+        {"action_planned": action, "tell_by": tell_by, "seen_result": seen(order)},
     )
 
 
@@ -395,7 +401,11 @@ def tell(client, order, how="phone", at=None):
     at = at or (NOW - dt.timedelta(minutes=5))
     return client.post(
         f"/results/{order.pk}/communicate/",
-        {"how": how, "at": at.astimezone(NOW.tzinfo).strftime("%Y-%m-%dT%H:%M")},
+        {
+            "how": how,
+            "at": at.astimezone(NOW.tzinfo).strftime("%Y-%m-%dT%H:%M"),
+            "seen_result": seen(order),
+        },
     )
 
 

@@ -39,6 +39,11 @@ def local(value: dt.datetime) -> str:
     return value.astimezone(NOW.tzinfo).strftime("%Y-%m-%dT%H:%M")
 
 
+def seen(order) -> int:
+    """The latest result on the order's page, as its review and "told" forms carry it."""
+    return order.results.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 # --- The sample form at completion -----------------------------------------------------
 
 
@@ -259,7 +264,9 @@ def test_it_refuses_each_illegal_move_with_its_reason_and_saves_nothing(
 
 
 def test_review_before_final_is_refused_on_the_page(physician_client, order):
-    response = physician_client.post(f"/results/{order.pk}/review/", {"action_planned": "Call"})
+    response = physician_client.post(
+        f"/results/{order.pk}/review/", {"action_planned": "Call", "seen_result": seen(order)}
+    )
 
     message = "Only a final result can be reviewed: this order is at “Collected”."
     assert response.status_code == 200
@@ -272,7 +279,8 @@ def test_telling_before_review_is_refused_on_the_page(physician_client, physicia
     log_final(order, physician_user)
 
     response = physician_client.post(
-        f"/results/{order.pk}/communicate/", {"how": "phone", "at": local(NOW)}
+        f"/results/{order.pk}/communicate/",
+        {"how": "phone", "at": local(NOW), "seen_result": seen(order)},
     )
 
     assert "A physician must review the result before the patient is told" in (
@@ -306,7 +314,8 @@ def test_the_review_plans_the_results_ready_email_not_the_result(physician_clien
     assert not models.Reminder.objects.exists()
 
     response = physician_client.post(
-        f"/results/{order.pk}/review/", {"action_planned": "Discuss at clinic."}
+        f"/results/{order.pk}/review/",
+        {"action_planned": "Discuss at clinic.", "seen_result": seen(order)},
     )
 
     assert response.status_code == 302
@@ -317,7 +326,9 @@ def test_the_review_plans_the_results_ready_email_not_the_result(physician_clien
 def test_the_review_needs_an_action_planned(physician_client, physician_user, order):
     log_final(order, physician_user)
 
-    response = physician_client.post(f"/results/{order.pk}/review/", {"action_planned": "  "})
+    response = physician_client.post(
+        f"/results/{order.pk}/review/", {"action_planned": "  ", "seen_result": seen(order)}
+    )
 
     assert response.context["review_form"].errors["action_planned"]
     order.refresh_from_db()

@@ -220,14 +220,14 @@ def _latest_result_id(order) -> int:
 def _order_page(request, order, **forms):
     record_read(request, order, basis=read_basis(request, order.appointment.patient_id))
     results = list(order.results.select_related("logged_by"))
+    seen = {"seen_result": max((r.pk for r in results), default=0)}
     context = {
         "order": order,
         "results": results,
         "timeline": _timeline(order),
-        "result_form": forms.get("result_form")
-        or ResultForm(initial={"seen_result": max((r.pk for r in results), default=0)}),
-        "review_form": forms.get("review_form") or ReviewForm(),
-        "communicate_form": forms.get("communicate_form") or CommunicateForm(),
+        "result_form": forms.get("result_form") or ResultForm(initial=seen),
+        "review_form": forms.get("review_form") or ReviewForm(initial=seen),
+        "communicate_form": forms.get("communicate_form") or CommunicateForm(initial=seen),
         "sent_form": forms.get("sent_form") or SentForm(),
         "reassign_form": forms.get("reassign_form")
         or ReassignForm(initial={"responsible": order.responsible_id}),
@@ -318,9 +318,7 @@ def result_log_view(request, pk: int):
                 apply_service_errors(form, exc)
                 # The page now shows the newer result: what was typed stays, and a
                 # deliberate second submission after reading it is an amendment.
-                posted = request.POST.copy()
-                posted["seen_result"] = str(_latest_result_id(order))
-                form.data = posted
+                _now_seen(request, form, order)
             else:
                 messages.success(request, _("Result logged."))
                 # Land on the result just logged (the order page), not the list.
@@ -328,17 +326,32 @@ def result_log_view(request, pk: int):
     return _order_page(request, order, result_form=form)
 
 
+def _now_seen(request, form, order) -> None:
+    """After a refusal the page shows every result as it now stands: what was typed
+    stays, and the form now names the latest result, which the person reads there."""
+    posted = request.POST.copy()
+    posted["seen_result"] = str(_latest_result_id(order))
+    form.data = posted
+
+
 def _action(request, pk, form_class, form_key, service, success, **extra):
     order = _get_order(pk)
     form = form_class(request.POST)
     if form.is_valid():
+        data = dict(form.cleaned_data)
+        if "seen_result" in data:
+            extra["seen_result_id"] = data.pop("seen_result")
         try:
-            service(order_id=order.pk, by=request.user, **form.cleaned_data, **extra)
+            service(order_id=order.pk, by=request.user, **data, **extra)
         except ValidationError as exc:
             apply_service_errors(form, exc)
+            if "seen_result_id" in extra:
+                _now_seen(request, form, order)
         else:
             messages.success(request, success)
             return redirect("procedures:result_log", pk=order.pk)
+    elif "seen_result" in form.fields and not request.POST.get("seen_result"):
+        _now_seen(request, form, order)  # said which result to read: it is on the page now
     return _order_page(request, order, **{form_key: form})
 
 
@@ -350,9 +363,12 @@ def result_review_view(request, pk: int):
     form = ReviewForm(request.POST)
     if form.is_valid():
         try:
-            result_review(order_id=order.pk, by=request.user, **form.cleaned_data)
+            data = dict(form.cleaned_data)
+            seen = data.pop("seen_result")
+            result_review(order_id=order.pk, by=request.user, seen_result_id=seen, **data)
         except ValidationError as exc:
             apply_service_errors(form, exc)
+            _now_seen(request, form, order)
         else:
             call = results_call_open(order)
             if call is not None:
@@ -370,6 +386,8 @@ def result_review_view(request, pk: int):
                     request, _("Result reviewed. The patient gets the “results ready” email.")
                 )
             return redirect("procedures:result_log", pk=order.pk)
+    elif not request.POST.get("seen_result"):
+        _now_seen(request, form, order)  # said which result to read: it is on the page now
     return _order_page(request, order, review_form=form)
 
 
@@ -476,12 +494,9 @@ def procedure_complete_view(request, pk: int):
     appointment = get_object_or_404(
         Appointment.objects.select_related("patient", "procedure_type", "provider"), pk=pk
     )
-    if not appointment.can_complete:
-        messages.error(
-            request,
-            _("An appointment that is %(status)s cannot be completed.")
-            % {"status": appointment.get_status_display().lower()},
-        )
+    refusal = appointment.lifecycle_refusal("complete", now=timezone.now())
+    if refusal is not None:
+        messages.error(request, refusal)
         return redirect(appointment)
     record_read(request, appointment)
     form = SampleForm(request.POST or None, appointment=appointment)

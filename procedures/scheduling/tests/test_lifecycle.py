@@ -62,6 +62,12 @@ def consent_and_site(appointment, *, physician, nurse) -> None:
         checklist_tick(appointment_id=appointment.pk, item=item, by=nurse)
 
 
+def start_reason_field(response) -> str:
+    """The start form's reason: its label, input and the message under it."""
+    page = response.content.decode()
+    return page[page.index('for="id_start_reason"') : page.index('start-reason-help" class')]
+
+
 def refused(service, **kwargs) -> str:
     with pytest.raises(ValidationError) as error:
         service(**kwargs)
@@ -339,6 +345,23 @@ def test_the_page_refuses_an_illegal_step_with_a_message(
     assert "An appointment that is checked in cannot be confirmed." in response.content.decode()
 
 
+def test_a_step_taken_twice_says_it_was_already_taken(
+    appointment, frontdesk_client, frontdesk_user, clock
+):
+    """QA pass 1, #11: a second check-in said "An appointment that is checked in cannot
+    be checked in."."""
+    clock.move_to(at(8, 45), tick=False)
+    frontdesk_client.force_login(frontdesk_user)
+    frontdesk_client.post(f"/appointments/{appointment.pk}/check-in/")
+
+    response = frontdesk_client.post(f"/appointments/{appointment.pk}/check-in/", follow=True)
+
+    page = response.content.decode()
+    assert "This appointment is already checked in. Nothing was changed." in page
+    assert "cannot be checked in" not in page
+    assert appointment.events.filter(kind="checked_in").count() == 1
+
+
 def test_the_page_cancels_with_a_reason_from_the_list(appointment, frontdesk_client):
     response = frontdesk_client.post(
         f"/appointments/{appointment.pk}/cancel/",
@@ -457,9 +480,15 @@ def test_it_starts_with_a_reason_and_records_who_and_why(
     response = client.post(
         reverse("procedures:appointment_start", args=[appointment.pk]), {"reason": "x"}
     )
-    assert response.status_code == 302
-    page = client.get(response["Location"]).content.decode()
-    assert "must be at least 10 characters" in page
+    # Said next to the reason field, with what was typed (QA pass 1, #11).
+    assert response.status_code == 200
+    assert response.context["start_form"].errors["reason"] == [
+        "Not ready: Fasting confirmed; Escort present. The reason to start anyway must be "
+        "at least 10 characters: say what was checked instead, and by whom."
+    ]
+    field = start_reason_field(response)
+    assert 'value="x"' in field and "is-invalid" in field
+    assert "must be at least 10 characters" in field
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CHECKED_IN
 
@@ -474,7 +503,8 @@ def test_it_starts_with_a_reason_and_records_who_and_why(
     assert appointment.status == Appointment.Status.IN_PROCEDURE
     [override] = ClinicalOverride.objects.filter(appointment=appointment, rule=START_NOT_READY)
     assert override.by == nurse_user
-    assert override.reason.startswith("Labs phoned through by the lab (missing: ")
+    assert override.reason == "Labs phoned through by the lab"
+    assert override.missing == "Fasting confirmed; Escort present"
     assert override.at == at(9, 2)
     # On the visit's timeline, in words: who, why and what was missing.
     page = client.get(appointment.get_absolute_url()).content.decode()
@@ -487,3 +517,67 @@ def test_it_starts_with_a_reason_and_records_who_and_why(
     prep = client.get(reverse("procedures:prep_detail", args=[appointment.pk])).content.decode()
     assert "<strong>Started while not ready</strong>" in prep
     assert "start_not_ready" not in prep
+
+
+def test_a_long_reason_is_kept_whole_with_everything_that_was_missing(
+    appointment, frontdesk_user, client, nurse_user, physician_user, clock
+):
+    """QA pass 1, #5: a 300-character reason once cut the list of what was missing off
+    the record. The limit is said, a longer reason refused next to the field (never
+    cut), and one within it is kept whole beside the whole list."""
+    clock.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    consent_and_site(appointment, physician=physician_user, nurse=nurse_user)
+    clock.move_to(at(9, 2), tick=False)
+    client.force_login(nurse_user)
+    url = reverse("procedures:appointment_start", args=[appointment.pk])
+    page = client.get(appointment.get_absolute_url())
+    assert 'maxlength="200"' in start_reason_field(page)
+    assert "Otherwise 10 to 200 characters" in page.content.decode()
+
+    too_long = "Fasting and escort checked by phone with the patients daughter. " * 5
+    response = client.post(url, {"reason": too_long})
+
+    assert response.status_code == 200
+    field = start_reason_field(response)
+    assert (
+        "The reason may be at most 200 characters (this one has 319): say briefly what "
+        "was checked instead. Nothing was changed." in field
+    )
+    assert too_long.strip()[:60] in field  # what was typed stays
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN
+    assert not ClinicalOverride.objects.filter(appointment=appointment).exists()
+    assert not appointment.events.filter(kind=START_NOT_READY).exists()
+
+    reason = ("Fasting and escort checked by phone with the daughter; " * 4)[:200]
+    response = client.post(url, {"reason": reason})
+
+    assert response.status_code == 302
+    [override] = ClinicalOverride.objects.filter(appointment=appointment, rule=START_NOT_READY)
+    assert (override.reason, override.missing) == (
+        reason.strip(),
+        "Fasting confirmed; Escort present",
+    )
+    [event] = appointment.events.filter(kind=START_NOT_READY)
+    assert event.note == f"Reason: {reason.strip()}. Missing: Fasting confirmed; Escort present."
+    timeline = client.get(appointment.get_absolute_url()).content.decode()
+    assert "Missing: Fasting confirmed; Escort present." in timeline
+    prep = client.get(reverse("procedures:prep_detail", args=[appointment.pk])).content.decode()
+    assert "(missing: Fasting confirmed; Escort present)" in prep
+
+
+def test_the_service_refuses_a_reason_too_long_rather_than_cutting_it(
+    appointment, frontdesk_user, nurse_user, physician_user, clock
+):
+    clock.move_to(at(8, 40), tick=False)
+    lifecycle.appointment_check_in(appointment_id=appointment.pk, by=frontdesk_user)
+    consent_and_site(appointment, physician=physician_user, nurse=nurse_user)
+
+    message = refused(
+        visits.appointment_start, appointment_id=appointment.pk, by=nurse_user, reason="y" * 201
+    )
+
+    assert message.startswith("The reason may be at most 200 characters (this one has 201)")
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.CHECKED_IN

@@ -32,7 +32,7 @@ from procedures.scheduling.rules import (
 )
 from procedures.scheduling.slots import SLOT_STEP
 from procedures.scheduling.timegrid import suggest_free
-from procedures.scheduling.views.lifecycle import waitlist_matches_for
+from procedures.scheduling.views.lifecycle import appointment_page
 from procedures.workflows.visits import (
     appointment_book,
     appointment_cancel,
@@ -205,22 +205,7 @@ def appointment_book_view(request):
 @require_http_methods(["GET"])
 @care_gated(patient_of_appointment)
 def appointment_detail(request, pk: int):
-    appointment = get_object_or_404(Appointment.objects.with_related(), pk=pk)
-    record_read(request, appointment)
-    context = {
-        "appointment": appointment,
-        "events": appointment.events.select_related("by"),
-        "reminders": appointment.reminders.order_by("due_at", "pk"),
-        "orders": appointment.test_orders.select_related("test_type").order_by("expected_by"),
-        "cancel_form": CancelReasonForm(),
-        # A freed slot: who on the waitlist could take it.
-        "waitlist_matches": (
-            waitlist_matches_for(appointment)
-            if appointment.status == Appointment.Status.CANCELLED and appointment.is_future
-            else []
-        ),
-    }
-    return render(request, "procedures/appointment_detail.html", context)
+    return appointment_page(request, pk)
 
 
 @policy.allowed("appointment_complete")

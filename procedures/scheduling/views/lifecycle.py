@@ -21,7 +21,12 @@ from procedures.catalog.resources import Room
 from procedures.catalog.sites import current_site_id
 from procedures.scheduling import lifecycle
 from procedures.scheduling.access import patient_of_appointment
-from procedures.scheduling.lifecycle_forms import RescheduleForm, parse_slot
+from procedures.scheduling.lifecycle_forms import (
+    CancelReasonForm,
+    RescheduleForm,
+    StartForm,
+    parse_slot,
+)
 from procedures.scheduling.models import Appointment
 from procedures.scheduling.rules import fast_answer
 from procedures.scheduling.slots import slots_find
@@ -29,12 +34,11 @@ from procedures.scheduling.waitlist_models import WaitlistEntry
 from procedures.workflows import visits
 
 
-def _lifecycle_view(service: Callable[..., Appointment], done: str, *, with_reason: bool = False):
+def _lifecycle_view(service: Callable[..., Appointment], done: str):
     def view(request, pk: int):
         appointment = get_object_or_404(Appointment, pk=pk)
-        extra = {"reason": request.POST.get("reason", "")[:300]} if with_reason else {}
         try:
-            service(appointment_id=appointment.pk, by=request.user, **extra)
+            service(appointment_id=appointment.pk, by=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -76,9 +80,34 @@ appointment_check_in_undo_view = _lifecycle_page(
     lifecycle.appointment_check_in_undo,
     _("Check-in undone: the patient is back on the day's arrivals."),
 )
-appointment_start_view = _lifecycle_page(
-    "start", visits.appointment_start, _("Procedure started."), with_reason=True
-)
+
+
+@policy.allowed(Appointment.TRANSITIONS["start"].permission)
+@require_POST
+@care_gated(patient_of_appointment)
+def appointment_start_view(request, pk: int):
+    """Start the procedure. A reason refused (none or too short while the patient is not
+    ready, too long, or no reason can set aside what is missing) is said next to the
+    reason field with what was typed, not in a banner after a redirect (QA pass 1, #5
+    and #11); a step the visit's state refuses is said as for the other steps."""
+    appointment = get_object_or_404(Appointment, pk=pk)
+    form = StartForm(request.POST)
+    if form.is_valid():
+        try:
+            visits.appointment_start(
+                appointment_id=appointment.pk, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                messages.error(request, " ".join(exc.messages))
+                return redirect(back_to(request, appointment.get_absolute_url()))
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Procedure started."))
+            return redirect(back_to(request, appointment.get_absolute_url()))
+    return appointment_page(request, pk, start_form=form)
+
+
 appointment_no_show_view = _lifecycle_page(
     "no_show", visits.appointment_no_show, _("Marked as a no-show. The slot is free again.")
 )
@@ -193,3 +222,25 @@ def appointment_reschedule_view(request, pk: int):
 
 def waitlist_matches_for(appointment: Appointment) -> list[WaitlistEntry]:
     return list(WaitlistEntry.objects.matching(appointment)[:10])
+
+
+def appointment_page(request, pk: int, *, start_form: StartForm | None = None):
+    """The appointment's page: its details, next steps, timeline and emails; with the
+    start form as posted when its reason was refused."""
+    appointment = get_object_or_404(Appointment.objects.with_related(), pk=pk)
+    record_read(request, appointment)
+    context = {
+        "appointment": appointment,
+        "events": appointment.events.select_related("by"),
+        "reminders": appointment.reminders.order_by("due_at", "pk"),
+        "orders": appointment.test_orders.select_related("test_type").order_by("expected_by"),
+        "cancel_form": CancelReasonForm(),
+        "start_form": start_form or StartForm(),
+        # A freed slot: who on the waitlist could take it.
+        "waitlist_matches": (
+            waitlist_matches_for(appointment)
+            if appointment.status == Appointment.Status.CANCELLED and appointment.is_future
+            else []
+        ),
+    }
+    return render(request, "procedures/appointment_detail.html", context)
