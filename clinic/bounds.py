@@ -81,9 +81,15 @@ def _real(moment: datetime, tz: tzinfo) -> bool:
     return there_and_back == moment and first.utcoffset() == second.utcoffset()
 
 
-def clock_change_refusal(moment: datetime, tz: tzinfo) -> str:
+def clock_change_refusal(
+    moment: datetime, tz: tzinfo, *, skipped_then: str = "", repeated_then: str = ""
+) -> str:
     """Why the wall-clock `moment` (naive) cannot be read in `tz`, naming the change:
-    skipped when the clocks go forward, shown twice when they go back."""
+    skipped when the clocks go forward, shown twice when they go back. `skipped_then`,
+    `repeated_then`: what to do instead (default: choose another time; a time already
+    past, such as a sample's collection, is entered as the clock showed it). The one
+    wording of a clock change, for every form that reads a typed time
+    (`procedures.catalog.clock` too)."""
     step = timedelta(minutes=1)
     start = moment.replace(second=0, microsecond=0)
     while not _real(start - step, tz) and moment - start < timedelta(hours=3):
@@ -97,20 +103,21 @@ def clock_change_refusal(moment: datetime, tz: tzinfo) -> str:
         "end": end.strftime("%H:%M"),
     }
     if moment.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
-        return (
+        then = skipped_then
+        said = (
             _(
-                "The clocks go forward at %(start)s on %(day)s: %(start)s\u2013%(end)s does not "
-                "exist. Enter the time as the clock showed it."
+                "The clocks go forward at %(start)s on %(day)s: %(start)s\u2013%(end)s does "
+                "not exist."
             )
             % words
         )
-    return (
-        _(
-            "The clocks go back at %(end)s on %(day)s: %(start)s\u2013%(end)s happens twice. "
-            "Enter a time outside it."
+    else:
+        then = repeated_then
+        said = (
+            _("The clocks go back at %(end)s on %(day)s: %(start)s\u2013%(end)s happens twice.")
+            % words
         )
-        % words
-    )
+    return f"{said} {then or _('Choose another time.')}"
 
 
 class BoundedDateTimeField(forms.DateTimeField):
@@ -125,7 +132,12 @@ class BoundedDateTimeField(forms.DateTimeField):
             if exc.code != "ambiguous_timezone" or not exc.params:
                 raise
             raise forms.ValidationError(
-                clock_change_refusal(exc.params["datetime"], exc.params["current_timezone"]),
+                clock_change_refusal(
+                    exc.params["datetime"],
+                    exc.params["current_timezone"],
+                    skipped_then=_("Enter the time as the clock showed it."),
+                    repeated_then=_("Enter a time outside it."),
+                ),
                 code="clock_change",
             ) from exc
 

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from clinic import bounds
 from procedures.catalog.models import ClinicHoliday
 from procedures.catalog.sites import Site, holidays_refusal
 
@@ -53,52 +54,18 @@ def clinic_instant(day: date, at: time, tz: ZoneInfo | None = None) -> datetime:
     return clinic_datetime(day, at, tz).astimezone(UTC)
 
 
-def _clock_change(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, timedelta, timedelta]:
-    """The change of offset around a skipped or repeated `at`: its UTC instant, and the
-    offsets before and after it (`at` with fold 0 and 1 straddle it)."""
-    first = datetime.combine(day, at, tzinfo=tz)
-    second = first.replace(fold=1)
-    low, high = sorted((first.astimezone(UTC), second.astimezone(UTC)))
-    before = low.astimezone(tz).utcoffset() or timedelta(0)
-    while high - low > timedelta(minutes=1):  # changes fall on whole minutes
-        middle = low + (high - low) / 2
-        middle -= timedelta(seconds=middle.second, microseconds=middle.microsecond)
-        if middle.astimezone(tz).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return high, before, high.astimezone(tz).utcoffset() or timedelta(0)
-
-
 def clock_change_refusal(day: date, at: time, tz: ZoneInfo | None = None) -> str | None:
     """Why `at` on `day` is no one time on `tz`'s clock (None: it is one): the clocks
     skip it (spring forward) or pass it twice (fall back). Both are refused rather than
-    guessed: a visit or leave silently an hour off is worse than asking again."""
+    guessed: a visit or leave silently an hour off is worse than asking again. Worded by
+    `clinic.bounds.clock_change_refusal`, as the sample form's."""
     zone = tz or clinic_tz()
     first = datetime.combine(day, at, tzinfo=zone)
-    second = first.replace(fold=1)
-    if first.utcoffset() == second.utcoffset():
+    if first.utcoffset() == first.replace(fold=1).utcoffset() and (
+        first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == first.replace(tzinfo=None)
+    ):
         return None
-    change, before, after = _clock_change(day, at, zone)
-    at_text = (change + before).strftime("%H:%M")
-    span = sorted(((change + before).strftime("%H:%M"), (change + after).strftime("%H:%M")))
-    params = {
-        "at": at_text,
-        "day": formats.date_format((change + before).date(), "l j F Y"),
-        "span": f"{span[0]}\u2013{span[1]}",
-    }
-    if after > before:
-        return (
-            _(
-                "Clocks go forward at %(at)s on %(day)s: %(span)s does not "
-                "exist. Choose another time."
-            )
-            % params
-        )
-    return (
-        _("Clocks go back at %(at)s on %(day)s: %(span)s happens twice. Choose another time.")
-        % params
-    )
+    return bounds.clock_change_refusal(datetime.combine(day, at), zone)
 
 
 def zone_city(zone_name: str) -> str:

@@ -132,7 +132,7 @@ def test_a_last_dose_at_a_time_the_clocks_skip_is_asked_again(physician_client, 
 
     assert response.status_code == 400
     assert (
-        "Clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not exist."
+        "The clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not exist."
     ) in text(response)
     assert not MedicationHold.objects.exists()
 

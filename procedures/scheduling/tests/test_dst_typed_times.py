@@ -26,7 +26,9 @@ from procedures.tests.factories import (
 LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 LONDON_SPRING, LONDON_AUTUMN = dt.date(2027, 3, 28), dt.date(2027, 10, 31)  # Sundays
 NEW_YORK_SPRING = dt.date(2027, 3, 14)
-LONDON_GAP = "Clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not exist."
+LONDON_GAP = (
+    "The clocks go forward at 01:00 on Sunday 28 March 2027: 01:00\u201302:00 does not exist."
+)
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.clock(dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)),
@@ -83,14 +85,14 @@ def test_it_names_the_change_for_times_skipped_or_repeated_in_london_and_new_yor
         f"{LONDON_GAP} Choose another time."
     )
     assert clock_change_refusal(LONDON_AUTUMN, dt.time(1, 30), LONDON) == (
-        "Clocks go back at 02:00 on Sunday 31 October 2027: 01:00\u201302:00 happens twice. "
+        "The clocks go back at 02:00 on Sunday 31 October 2027: 01:00\u201302:00 happens twice. "
         "Choose another time."
     )
     assert clock_change_refusal(NEW_YORK_SPRING, dt.time(2, 30), NEW_YORK) == (
-        "Clocks go forward at 02:00 on Sunday 14 March 2027: 02:00\u201303:00 does not exist. "
+        "The clocks go forward at 02:00 on Sunday 14 March 2027: 02:00\u201303:00 does not exist. "
         "Choose another time."
     )
-    assert "Clocks go back at 02:00 on Sunday 7 November 2027: 01:00\u201302:00 happens" in (
+    assert "The clocks go back at 02:00 on Sunday 7 November 2027: 01:00\u201302:00 happens" in (
         clock_change_refusal(dt.date(2027, 11, 7), dt.time(1, 15), NEW_YORK) or ""
     )
     # Either side of the change, and London's 01:30 in New York, are one time each.
@@ -144,7 +146,7 @@ def test_a_booking_in_the_autumn_hour_that_happens_twice_is_asked_again(frontdes
         "/appointments/book/", booking(provider, room, day=LONDON_AUTUMN, start="01:15")
     )
 
-    assert "Clocks go back at 02:00 on Sunday 31 October 2027" in text(response)
+    assert "The clocks go back at 02:00 on Sunday 31 October 2027" in text(response)
     assert not Appointment.objects.exists()
 
 
@@ -163,7 +165,7 @@ def test_a_new_york_booking_in_its_own_gap_is_refused_on_its_clock(client, londo
     )
 
     assert (
-        "Clocks go forward at 02:00 on Sunday 14 March 2027: 02:00\u201303:00 does not exist."
+        "The clocks go forward at 02:00 on Sunday 14 March 2027: 02:00\u201303:00 does not exist."
     ) in text(response)
     assert not Appointment.objects.exists()
 
@@ -196,7 +198,7 @@ def test_a_move_into_the_spring_gap_is_refused_and_the_visit_stays(frontdesk_cli
     ("day", "starts", "ends", "said"),
     [
         (LONDON_SPRING, "01:30", "02:30", LONDON_GAP),
-        (LONDON_AUTUMN, "00:30", "01:30", "Clocks go back at 02:00 on Sunday 31 October 2027"),
+        (LONDON_AUTUMN, "00:30", "01:30", "The clocks go back at 02:00 on Sunday 31 October 2027"),
     ],
     ids=["spring-gap", "autumn-twice"],
 )
