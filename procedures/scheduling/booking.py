@@ -437,9 +437,12 @@ def appointment_book(
     return appointment
 
 
-def _moved_since(appointment: Appointment, seen_version: int | None) -> ValidationError | None:
-    """The refusal of a move chosen on a page older than the visit's last move, naming
-    where it is now and who moved it (None: the page was current, or not checked)."""
+def moved_since(
+    appointment: Appointment, seen_version: int | None, *, then: str = ""
+) -> ValidationError | None:
+    """The refusal of a step (a move, a cancellation: `then` says what to do) chosen on a
+    page older than the visit's last move, naming where it is now and who moved it
+    (None: the page was current, or not checked)."""
     if seen_version is None or appointment.version == seen_version:
         return None
     last = (
@@ -449,19 +452,15 @@ def _moved_since(appointment: Appointment, seen_version: int | None) -> Validati
         .first()
     )
     room = Room.objects.select_related("site").get(pk=appointment.room_id)
-    return ValidationError(
-        _(
-            "This visit was moved by %(who)s since you opened this page: it is now "
-            "%(when)s, %(room)s. Nothing was changed; move it again if it still needs it."
-        )
-        % {
-            "who": staff_name(last.by if last else None),
-            "when": formats.date_format(
-                appointment.start_at.astimezone(room.site.tz), "D j M Y H:i"
-            ),
-            "room": room.name,
-        }
-    )
+    said = _(
+        "This visit was moved by %(who)s since you opened this page: it is now "
+        "%(when)s, %(room)s. Nothing was changed;"
+    ) % {
+        "who": staff_name(last.by if last else None),
+        "when": formats.date_format(appointment.start_at.astimezone(room.site.tz), "D j M Y H:i"),
+        "room": room.name,
+    }
+    return ValidationError(f"{said} {then or _('move it again if it still needs it.')}")
 
 
 def appointment_reschedule(
@@ -490,7 +489,7 @@ def appointment_reschedule(
     current = Appointment.objects.select_related("procedure_type", "provider", "room").get(
         pk=appointment_id
     )
-    if moved := _moved_since(current, seen_version):
+    if moved := moved_since(current, seen_version):
         raise moved
     if not current.can_reschedule:
         raise ValidationError(
@@ -538,7 +537,7 @@ def appointment_reschedule(
         with transaction.atomic():
             _queue_behind_other_writes(patient=current.patient, provider=provider, room=room)
             appointment = locked_for(appointment_id, "reschedule")
-            if moved := _moved_since(appointment, seen_version):
+            if moved := moved_since(appointment, seen_version):
                 raise moved
             _check_resources(
                 **slot,

@@ -236,15 +236,28 @@ def appointment_no_show(*, appointment_id: int, by: User | None) -> Appointment:
 
 
 def appointment_cancel(
-    *, appointment_id: int, by: User | None, reason: str = "", reason_code: str = "", note: str = ""
+    *,
+    appointment_id: int,
+    by: User | None,
+    reason: str = "",
+    reason_code: str = "",
+    note: str = "",
+    seen_version: int | None = None,
 ) -> Appointment:
     """Cancel an appointment: the slot frees at once, pending emails are voided, and
     the patient is told. `reason_code` is one of Appointment.CancelReason, with an
-    optional note; a bare `reason` text is kept as it is (reason "other")."""
+    optional note; a bare `reason` text is kept as it is (reason "other").
+    `seen_version`: the visit's version on the page the person opened; a visit moved
+    since is not cancelled (the patient may have asked for the new time)."""
     reason, reason_code = lifecycle.cancel_reason_text(
         reason=reason, reason_code=reason_code, note=note
     )
     with transaction.atomic():
+        current = Appointment.objects.select_for_update().get(pk=appointment_id)
+        if moved := booking.moved_since(
+            current, seen_version, then=_("cancel it again if it still needs cancelling.")
+        ):
+            raise moved
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id,
             action="cancel",

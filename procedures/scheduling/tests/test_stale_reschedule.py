@@ -103,3 +103,36 @@ def test_a_suggested_slot_picked_on_a_stale_page_is_refused_too(frontdesk_client
     )
     visit.refresh_from_db()
     assert visit.start_at == clinic_datetime(FRI, dt.time(10))
+
+
+def test_a_cancellation_from_a_page_opened_before_a_move_is_refused(
+    visit, frontdesk_client, frontdesk_user
+):
+    """The page was opened at the old time; a colleague moved the visit (the patient
+    asked for the new time); cancelling from the old page would cancel what the patient
+    just agreed to. Refused in words, nothing changed; from the current page it works."""
+    page = frontdesk_client.get(visit.get_absolute_url()).content.decode()
+    assert '<input type="hidden" name="version" value="1">' in page
+    start = clinic_datetime(FRI, dt.time(10))
+    visits.appointment_reschedule(
+        appointment_id=visit.pk,
+        start_at=start,
+        end_at=start + dt.timedelta(hours=1),
+        by=frontdesk_user,
+    )
+
+    response = frontdesk_client.post(
+        f"/appointments/{visit.pk}/cancel/",
+        {"reason_code": "patient_request", "version": "1"},
+        follow=True,
+    )
+
+    said = " ".join(response.content.decode().split())
+    assert "This visit was moved by" in said
+    assert "cancel it again if it still needs cancelling." in said
+    assert Appointment.objects.get(pk=visit.pk).status != Appointment.Status.CANCELLED
+
+    frontdesk_client.post(
+        f"/appointments/{visit.pk}/cancel/", {"reason_code": "patient_request", "version": "2"}
+    )
+    assert Appointment.objects.get(pk=visit.pk).status == Appointment.Status.CANCELLED

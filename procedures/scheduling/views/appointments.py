@@ -248,7 +248,13 @@ def appointment_cancel_view(request, pk: int):
         messages.error(request, " ".join(said) or _("Give a reason for cancelling."))
         return redirect(appointment)
     try:
-        appointment_cancel(appointment_id=appointment.pk, by=request.user, **reason)
+        appointment_cancel(
+            appointment_id=appointment.pk,
+            by=request.user,
+            # The version on the page: a visit moved since is not cancelled unseen.
+            seen_version=query_id(request.POST.get("version", "")),
+            **reason,
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
