@@ -520,6 +520,21 @@ class VisitMachine(RuleBasedStateMachine):
         # Only what the admin confirmed may sit outside hours from now on.
         self.confirmed_outside |= set(confirmed)
 
+    @rule(visit=visits)
+    def the_visits_day_comes(self, visit):
+        """The clock goes to 07:30 on a booked visit's own day (its site's clock), every
+        email due on the way sent: the day's steps (check in, its undo, the checklist,
+        start, complete) meet visits on their day, not only the ones booked that morning."""
+        appointment = Appointment.objects.filter(pk=visit).first() if visit else None
+        if appointment is None:
+            return
+        tz = appointment.site_tz
+        morning = dt.datetime.combine(
+            appointment.start_at.astimezone(tz).date(), dt.time(7, 30), tzinfo=tz
+        )
+        if morning > self.now:
+            self.time_passes(int((morning - self.now).total_seconds() // 60))
+
     @rule(minutes=st.sampled_from([1, 10, 60, 6 * 60, 24 * 60, 3 * 24 * 60]))
     def time_passes(self, minutes):
         self.now = self.now + dt.timedelta(minutes=minutes)
