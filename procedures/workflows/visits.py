@@ -253,11 +253,12 @@ def appointment_cancel(
         reason=reason, reason_code=reason_code, note=note
     )
     with transaction.atomic():
-        current = Appointment.objects.select_for_update().get(pk=appointment_id)
-        if moved := booking.moved_since(
-            current, seen_version, then=_("cancel it again if it still needs cancelling.")
-        ):
-            raise moved
+        if seen_version is not None:  # a page said which version it showed
+            current = Appointment.objects.select_for_update().get(pk=appointment_id)
+            if moved := booking.moved_since(
+                current, seen_version, then=_("cancel it again if it still needs cancelling.")
+            ):
+                raise moved
         appointment = lifecycle.appointment_transition(
             appointment_id=appointment_id,
             action="cancel",
